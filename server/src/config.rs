@@ -1,0 +1,387 @@
+//! Settings under the `openhands` section.
+//!
+//! [`Settings`] is the single source of truth: its `Default` gives every default, and [`SPECS`] describes each key
+//! for people (docs/configuration.md, the VS Code `contributes.configuration`). Tests keep the two in step.
+//!
+//! Settings arrive as JSON from three places (initializationOptions, `workspace/configuration`, the payload of
+//! `didChangeConfiguration`) and are parsed leniently: a bad value is reported with its key and replaced by its
+//! default, and every other key still applies.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where conversations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A locally installed agent-server process on a loopback port. No isolation.
+    #[default]
+    Process,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Process => "process",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Settings {
+    pub backend: Backend,
+}
+
+#[allow(clippy::derivable_impls)] // written out so every default is visible in one place
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { backend: Backend::default() }
+    }
+}
+
+/// The JSON type of a setting, as editors declare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingType {
+    String,
+    /// A string restricted to the listed values.
+    Enum(&'static [&'static str]),
+    Integer {
+        minimum: i64,
+        maximum: i64,
+    },
+    Boolean,
+    /// A string, or null for "not set".
+    OptionalString,
+}
+
+/// Human-facing description of one setting. The default comes from [`Settings::default`].
+#[derive(Debug, Clone, Copy)]
+pub struct SettingSpec {
+    /// Dotted path below the `openhands` section, e.g. `llm.model`.
+    pub key: &'static str,
+    pub ty: SettingType,
+    pub description: &'static str,
+}
+
+pub const SPECS: &[SettingSpec] = &[SettingSpec {
+    key: "backend",
+    ty: SettingType::Enum(&["process"]),
+    description: "Where conversations run. `process`: a locally installed agent-server started on a loopback \
+                  port (no isolation).",
+}];
+
+/// One bad value, reported to the user with its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingProblem {
+    /// Full key including the section, e.g. `openhands.backend`.
+    pub key: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for SettingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+/// The outcome of reading settings: what applies, what was wrong, and keys nobody knows.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub settings: Settings,
+    pub problems: Vec<SettingProblem>,
+    pub unknown_keys: Vec<String>,
+}
+
+pub const SECTION: &str = "openhands";
+
+/// Reads the `openhands` object (keys without the prefix). `null` means "all defaults".
+pub fn parse(value: &Value) -> Parsed {
+    let mut parsed = Parsed::default();
+    let user = match value {
+        Value::Null => return parsed,
+        Value::Object(map) => expand_dotted_keys(map),
+        other => {
+            parsed.problems.push(SettingProblem {
+                key: SECTION.to_owned(),
+                problem: format!("expected an object of settings, got {}", json_type(other)),
+            });
+            return parsed;
+        }
+    };
+
+    let mut merged = defaults_json();
+    for spec in SPECS {
+        let Some(candidate) = get_path(&user, spec.key) else { continue };
+        let previous = set_path(&mut merged, spec.key, candidate.clone());
+        if let Err(err) = serde_json::from_value::<Settings>(merged.clone()) {
+            parsed.problems.push(SettingProblem {
+                key: format!("{SECTION}.{}", spec.key),
+                problem: describe_serde_error(&err, candidate),
+            });
+            set_path(&mut merged, spec.key, previous);
+        } else if let Some(problem) = check_range(spec, candidate) {
+            parsed.problems.push(SettingProblem { key: format!("{SECTION}.{}", spec.key), problem });
+            set_path(&mut merged, spec.key, previous);
+        }
+    }
+    // Every candidate was checked on its own above, so the merged object is valid.
+    parsed.settings = serde_json::from_value(merged).unwrap_or_default();
+    collect_unknown(&user, "", &mut parsed.unknown_keys);
+    parsed
+}
+
+/// The defaults as the JSON an editor would send.
+pub fn defaults_json() -> Value {
+    serde_json::to_value(Settings::default()).unwrap_or(Value::Null)
+}
+
+/// The settings table of docs/configuration.md, generated from [`SPECS`] and the defaults.
+pub fn markdown_reference() -> String {
+    let defaults = defaults_json();
+    let mut out = String::from("| Setting | Type | Default | Description |\n|---|---|---|---|\n");
+    for spec in SPECS {
+        let default = get_path(&defaults, spec.key).cloned().unwrap_or(Value::Null);
+        let _ = writeln!(
+            out,
+            "| `{SECTION}.{}` | {} | `{}` | {} |",
+            spec.key,
+            type_label(spec.ty),
+            default,
+            spec.description.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
+    }
+    out
+}
+
+/// The settings as VS Code's `contributes.configuration.properties`, generated from [`SPECS`] and the defaults.
+pub fn vscode_properties() -> Value {
+    let defaults = defaults_json();
+    let mut props = Map::new();
+    for spec in SPECS {
+        let default = get_path(&defaults, spec.key).cloned().unwrap_or(Value::Null);
+        let mut prop = Map::new();
+        match spec.ty {
+            SettingType::String => {
+                prop.insert("type".into(), "string".into());
+            }
+            SettingType::OptionalString => {
+                prop.insert("type".into(), serde_json::json!(["string", "null"]));
+            }
+            SettingType::Enum(values) => {
+                prop.insert("type".into(), "string".into());
+                prop.insert("enum".into(), serde_json::json!(values));
+            }
+            SettingType::Integer { minimum, maximum } => {
+                prop.insert("type".into(), "integer".into());
+                prop.insert("minimum".into(), minimum.into());
+                prop.insert("maximum".into(), maximum.into());
+            }
+            SettingType::Boolean => {
+                prop.insert("type".into(), "boolean".into());
+            }
+        }
+        prop.insert("default".into(), default);
+        prop.insert(
+            "markdownDescription".into(),
+            spec.description.split_whitespace().collect::<Vec<_>>().join(" ").into(),
+        );
+        props.insert(format!("{SECTION}.{}", spec.key), Value::Object(prop));
+    }
+    Value::Object(props)
+}
+
+fn type_label(ty: SettingType) -> String {
+    match ty {
+        SettingType::String => "string".into(),
+        SettingType::OptionalString => "string or null".into(),
+        SettingType::Enum(values) => values.iter().map(|v| format!("`\"{v}\"`")).collect::<Vec<_>>().join(" \\| "),
+        SettingType::Integer { minimum, maximum } => format!("integer ({minimum}..={maximum})"),
+        SettingType::Boolean => "boolean".into(),
+    }
+}
+
+fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
+    if let SettingType::Integer { minimum, maximum } = spec.ty {
+        let n = value.as_i64()?;
+        if n < minimum || n > maximum {
+            return Some(format!("{n} is out of range: expected {minimum} to {maximum}"));
+        }
+    }
+    None
+}
+
+fn describe_serde_error(err: &serde_json::Error, value: &Value) -> String {
+    let text = err.to_string();
+    // serde appends " at line 0 column 0" for values that never had a position.
+    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    format!("{text} (got {value})")
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Some clients send `{"llm.model": "x"}` instead of `{"llm": {"model": "x"}}`; both mean the same.
+fn expand_dotted_keys(map: &Map<String, Value>) -> Value {
+    let mut out = Value::Object(Map::new());
+    for (key, value) in map {
+        let value = match value {
+            Value::Object(inner) => expand_dotted_keys(inner),
+            other => other.clone(),
+        };
+        let key = key.strip_prefix("openhands.").unwrap_or(key);
+        merge_at(&mut out, key, value);
+    }
+    out
+}
+
+fn merge_at(target: &mut Value, dotted: &str, value: Value) {
+    match (get_path_mut(target, dotted), value) {
+        (Some(Value::Object(existing)), Value::Object(new)) => existing.extend(new),
+        (_, value) => {
+            set_path(target, dotted, value);
+        }
+    }
+}
+
+fn get_path<'a>(value: &'a Value, dotted: &str) -> Option<&'a Value> {
+    dotted.split('.').try_fold(value, |v, part| v.get(part))
+}
+
+fn get_path_mut<'a>(value: &'a mut Value, dotted: &str) -> Option<&'a mut Value> {
+    dotted.split('.').try_fold(value, |v, part| v.get_mut(part))
+}
+
+/// Sets `dotted` to `new`, creating objects on the way, and returns what was there (null if nothing).
+fn set_path(value: &mut Value, dotted: &str, new: Value) -> Value {
+    let mut cursor = value;
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !cursor.is_object() {
+            *cursor = Value::Object(Map::new());
+        }
+        let Value::Object(map) = cursor else { unreachable!("made an object just above") };
+        if parts.peek().is_none() {
+            return map.insert(part.to_owned(), new).unwrap_or(Value::Null);
+        }
+        cursor = map.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    }
+    Value::Null
+}
+
+fn collect_unknown(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    let Value::Object(map) = value else { return };
+    for (key, child) in map {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        if SPECS.iter().any(|s| s.key == path) {
+            continue;
+        }
+        let is_group = SPECS.iter().any(|s| s.key.starts_with(&format!("{path}.")));
+        if is_group && child.is_object() {
+            collect_unknown(child, &path, out);
+        } else {
+            out.push(format!("{SECTION}.{path}"));
+        }
+    }
+}
+
+/// Every leaf key of the defaults, for the consistency test.
+#[cfg(test)]
+fn default_leaf_keys() -> Vec<String> {
+    fn walk(value: &Value, prefix: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(v, &path, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(&defaults_json(), "", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_setting_has_a_spec_and_every_spec_a_setting() {
+        let mut from_struct = default_leaf_keys();
+        from_struct.sort();
+        let mut from_specs: Vec<String> = SPECS.iter().map(|s| s.key.to_owned()).collect();
+        from_specs.sort();
+        assert_eq!(from_struct, from_specs, "Settings and SPECS disagree: add the missing SettingSpec or field");
+    }
+
+    #[test]
+    fn enum_specs_accept_exactly_their_values() {
+        for spec in SPECS {
+            if let SettingType::Enum(values) = spec.ty {
+                for v in values {
+                    let parsed = parse(&set_in_object(spec.key, json!(v)));
+                    assert!(parsed.problems.is_empty(), "{}: {v} rejected: {:?}", spec.key, parsed.problems);
+                }
+                let parsed = parse(&set_in_object(spec.key, json!("no-such-value")));
+                assert_eq!(parsed.problems.len(), 1, "{} accepted a bogus value", spec.key);
+            }
+        }
+    }
+
+    fn set_in_object(key: &str, value: Value) -> Value {
+        let mut v = json!({});
+        set_path(&mut v, key, value);
+        v
+    }
+
+    #[test]
+    fn null_means_defaults() {
+        let parsed = parse(&Value::Null);
+        assert_eq!(parsed.settings, Settings::default());
+        assert!(parsed.problems.is_empty());
+    }
+
+    #[test]
+    fn bad_value_names_key_and_keeps_default() {
+        let parsed = parse(&json!({"backend": "dockr"}));
+        assert_eq!(parsed.settings.backend, Backend::Process);
+        assert_eq!(parsed.problems.len(), 1);
+        assert_eq!(parsed.problems[0].key, "openhands.backend");
+        assert!(parsed.problems[0].problem.contains("dockr"), "{}", parsed.problems[0].problem);
+    }
+
+    #[test]
+    fn wrong_type_for_section() {
+        let parsed = parse(&json!([1, 2]));
+        assert_eq!(parsed.problems[0].key, "openhands");
+        assert!(parsed.problems[0].problem.contains("an array"));
+    }
+
+    #[test]
+    fn unknown_keys_are_listed_not_fatal() {
+        let parsed = parse(&json!({"backend": "process", "colour": "blue"}));
+        assert!(parsed.problems.is_empty());
+        assert_eq!(parsed.unknown_keys, vec!["openhands.colour".to_owned()]);
+    }
+
+    #[test]
+    fn dotted_and_prefixed_keys_are_understood() {
+        let parsed = parse(&json!({"openhands.backend": "process"}));
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert!(parsed.unknown_keys.is_empty(), "{:?}", parsed.unknown_keys);
+    }
+}

@@ -1,0 +1,11 @@
+//! openhands-lsp: the editor-side orchestrator of OpenHands agents, served over the Language Server Protocol.
+//!
+//! See docs/architecture.md for the map of modules.
+
+pub mod config;
+pub mod doctor;
+pub mod logging;
+pub mod lsp;
+pub mod state_dir;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

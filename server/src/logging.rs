@@ -1,0 +1,80 @@
+//! Logging through `tracing`, to stderr or a file, never to stdout (stdout carries the protocol).
+
+use std::path::PathBuf;
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// A level (`info`) or a full filter (`openhands_lsp=debug,tower_lsp_server=warn`).
+    pub filter: Option<String>,
+    pub file: Option<PathBuf>,
+    pub format: LogFormat,
+}
+
+pub const ENV_VAR: &str = "OPENHANDS_LSP_LOG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("invalid log filter {filter:?}: {reason}")]
+    BadFilter { filter: String, reason: String },
+    #[error("cannot open log file {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
+}
+
+/// Installs the global subscriber. `--log-level` beats `OPENHANDS_LSP_LOG`, which beats the default `info`.
+pub fn init(opts: &LogOptions) -> Result<(), LogError> {
+    let directive = opts
+        .filter
+        .clone()
+        .or_else(|| std::env::var(ENV_VAR).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = EnvFilter::try_new(&directive)
+        .map_err(|e| LogError::BadFilter { filter: directive.clone(), reason: e.to_string() })?;
+
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_target(true);
+    let result = match (&opts.file, opts.format) {
+        (Some(path), format) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| LogError::File { path: path.clone(), source })?;
+            let writer = std::sync::Mutex::new(file);
+            match format {
+                LogFormat::Text => builder.with_writer(writer).try_init(),
+                LogFormat::Json => builder.json().with_writer(writer).try_init(),
+            }
+        }
+        (None, LogFormat::Text) => builder.with_writer(std::io::stderr).try_init(),
+        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).try_init(),
+    };
+    // A subscriber already installed (tests calling twice) is not an error worth failing on.
+    let _ = result;
+    Ok(())
+}
+
+/// Panics go to the log instead of the default hook's raw stderr write, with the location.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(%location, "panic: {message}");
+    }));
+}
+
+/// The text of a panic payload (`panic!("...")` gives `&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-string payload".to_owned())
+}

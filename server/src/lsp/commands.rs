@@ -1,0 +1,83 @@
+//! `workspace/executeCommand`: the command names, argument parsing, and the mapping of errors to JSON-RPC codes.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode};
+
+pub const STATUS: &str = "openhands.status";
+
+/// Exactly the commands this server implements; advertised in `executeCommandProvider`.
+pub const ALL: &[&str] = &[STATUS];
+
+/// Every command takes one JSON object as its single argument; no argument means `{}`.
+pub fn parse_args<T: DeserializeOwned>(command: &str, arguments: Vec<Value>) -> Result<T, Error> {
+    let value = match arguments.len() {
+        0 => Value::Object(Default::default()),
+        1 => match arguments.into_iter().next() {
+            Some(Value::Null) | None => Value::Object(Default::default()),
+            Some(v @ Value::Object(_)) => v,
+            Some(other) => {
+                return Err(invalid_params(format!(
+                    "{command}: arguments[0] must be a JSON object, got {}",
+                    short(&other)
+                )));
+            }
+        },
+        n => return Err(invalid_params(format!("{command} takes one JSON object argument, got {n} arguments"))),
+    };
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { format!(".{path}") };
+        invalid_params(format!("{command}: arguments[0]{field}: {}", e.inner()))
+    })
+}
+
+pub fn unknown_command(command: &str) -> Error {
+    Error {
+        code: ErrorCode::MethodNotFound,
+        message: format!("unknown command {command:?}; this server implements: {}", ALL.join(", ")).into(),
+        data: None,
+    }
+}
+
+pub fn invalid_params(message: String) -> Error {
+    Error { code: ErrorCode::InvalidParams, message: message.into(), data: None }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 60 { format!("{}…", &text[..text.floor_char_boundary(60)]) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Args {
+        #[allow(dead_code)]
+        instruction: String,
+    }
+
+    #[test]
+    fn names_the_bad_field() {
+        let err = parse_args::<Args>("openhands.x", vec![json!({"instruction": 5})]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParams);
+        assert!(err.message.contains("arguments[0].instruction"), "{}", err.message);
+    }
+
+    #[test]
+    fn names_the_missing_field() {
+        let err = parse_args::<Args>("openhands.x", vec![json!({})]).unwrap_err();
+        assert!(err.message.contains("instruction"), "{}", err.message);
+    }
+
+    #[test]
+    fn rejects_non_objects_and_extra_arguments() {
+        assert!(parse_args::<Args>("c", vec![json!("text")]).unwrap_err().message.contains("must be a JSON object"));
+        assert!(parse_args::<Args>("c", vec![json!({}), json!({})]).unwrap_err().message.contains("2 arguments"));
+    }
+}

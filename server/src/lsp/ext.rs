@@ -1,0 +1,27 @@
+//! The LSP extensions of openhands-lsp (documented in docs/protocol.md).
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::lsp_types::notification::Notification;
+
+/// `openhands/status`: what the server is doing, for a status bar item.
+pub enum Status {}
+
+impl Notification for Status {
+    type Params = StatusParams;
+    const METHOD: &'static str = "openhands/status";
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusParams {
+    pub busy: bool,
+    pub message: String,
+    pub kind: StatusKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusKind {
+    Normal,
+    Warning,
+    Error,
+}

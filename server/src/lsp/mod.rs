@@ -1,0 +1,81 @@
+//! The LSP edge: the only module that knows LSP types. It turns protocol messages into calls on the domain modules
+//! and domain results back into protocol messages.
+
+mod capabilities;
+mod commands;
+mod documents;
+pub mod ext;
+mod panic_guard;
+mod progress;
+mod server;
+mod test_hooks;
+mod transport;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tower_lsp_server::{LspService, Server};
+
+pub use commands::ALL as COMMANDS;
+
+/// How the process should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `exit` after `shutdown`, or end of input.
+    Clean,
+    /// `exit` without `shutdown` (the spec asks for exit code 1).
+    ExitWithoutShutdown,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Clean => 0,
+            Outcome::ExitWithoutShutdown => 1,
+        }
+    }
+}
+
+/// Serves LSP on this process's stdin/stdout until `exit` or end of input.
+pub async fn serve_stdio() -> Outcome {
+    serve(std::io::stdin(), std::io::stdout()).await
+}
+
+pub async fn serve<R, W>(input: R, output: W) -> Outcome
+where
+    R: std::io::Read + Send + 'static,
+    W: std::io::Write + Send + 'static,
+{
+    let output = transport::spawn_writer(output);
+    let (input_stream, input_state) = transport::spawn_reader(input, output.clone());
+
+    let mut shared_slot = None;
+    let mut builder = LspService::build(|client| {
+        let shared = server::Shared::new(&client);
+        shared_slot = Some(shared.clone());
+        server::Backend { client, shared }
+    })
+    .custom_method("window/workDoneProgress/cancel", server::Backend::work_done_progress_cancel);
+    if test_hooks::enabled() {
+        tracing::warn!("{} is set: test-only requests are enabled", test_hooks::ENV_VAR);
+        builder = builder
+            .custom_method(test_hooks::PANIC, server::Backend::test_panic)
+            .custom_method(test_hooks::PROGRESS, server::Backend::test_progress);
+    }
+    let (service, socket) = builder.finish();
+
+    Server::new(input_stream, output.async_writer(), socket)
+        .concurrency_level(16)
+        .serve(panic_guard::CatchPanic(service))
+        .await;
+
+    output.flush_blocking(Duration::from_secs(2));
+    let shutdown = shared_slot.is_some_and(|s| s.shutdown_requested.load(Ordering::SeqCst));
+    if input_state.exit_seen.load(Ordering::SeqCst) && !shutdown {
+        tracing::warn!("exit without shutdown");
+        Outcome::ExitWithoutShutdown
+    } else {
+        tracing::info!("server stopped");
+        Outcome::Clean
+    }
+}

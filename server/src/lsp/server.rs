@@ -1,0 +1,319 @@
+//! The `LanguageServer` implementation. Handlers are thin: parse, call into the domain, convert.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::lsp_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::commands;
+use super::documents::Documents;
+use super::ext::{Status, StatusKind, StatusParams};
+use super::progress::Progress;
+use crate::config::{self, Settings};
+use crate::doctor;
+
+/// What the client can do, read once from `initialize`.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFacts {
+    pub work_done_progress: bool,
+    pub configuration_pull: bool,
+    pub configuration_dynamic_registration: bool,
+    pub utf8_positions: bool,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Session {
+    settings: Settings,
+    /// Problems with the current settings, shown once per distinct set.
+    settings_problems: Vec<String>,
+    last_shown_problems: Option<Vec<String>>,
+    client: ClientFacts,
+    workspace_folders: Vec<WorkspaceFolder>,
+    documents: Documents,
+}
+
+/// Long-lived state shared by the handlers and by `serve` (which needs it after the service is gone).
+pub struct Shared {
+    session: Mutex<Session>,
+    pub progress: Progress,
+    pub shutdown_requested: AtomicBool,
+    state_dir: std::result::Result<PathBuf, String>,
+}
+
+impl Shared {
+    pub fn new(client: &Client) -> Arc<Self> {
+        Arc::new(Shared {
+            session: Mutex::new(Session::default()),
+            progress: Progress::new(client.clone()),
+            shutdown_requested: AtomicBool::new(false),
+            state_dir: crate::state_dir::resolve().map_err(|e| e.to_string()),
+        })
+    }
+
+    /// Never held across an `.await`.
+    fn session(&self) -> MutexGuard<'_, Session> {
+        // A handler that panicked while holding the lock left consistent data (all updates are single
+        // assignments), so a poisoned lock is still usable.
+        self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn doctor_inputs(&self) -> doctor::Inputs {
+        doctor::Inputs { settings: self.session().settings.clone(), state_dir: self.state_dir.clone() }
+    }
+}
+
+pub struct Backend {
+    pub(super) client: Client,
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Backend {
+    /// Applies new settings, shows their problems once, and logs unknown keys.
+    async fn apply_settings(&self, value: &Value, origin: &str) {
+        let parsed = config::parse(value);
+        for key in &parsed.unknown_keys {
+            tracing::warn!("{origin}: unknown setting {key} (ignored)");
+        }
+        let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        let to_show = {
+            let mut session = self.shared.session();
+            session.settings = parsed.settings;
+            session.settings_problems = problems.clone();
+            if problems.is_empty() || session.last_shown_problems.as_ref() == Some(&problems) {
+                None
+            } else {
+                session.last_shown_problems = Some(problems.clone());
+                Some(problems)
+            }
+        };
+        if let Some(problems) = to_show {
+            let message = format!("OpenHands: invalid settings, using the default for each: {}", problems.join("; "));
+            tracing::warn!("{message}");
+            self.client.show_message(MessageType::WARNING, message).await;
+        }
+        self.publish_status().await;
+    }
+
+    /// Sends `openhands/status` from the current facts.
+    async fn publish_status(&self) {
+        let report = doctor::run(&self.shared.doctor_inputs()).await;
+        let problems = self.shared.session().settings_problems.clone();
+        let params = if !report.ok {
+            let failing: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| c.status == doctor::CheckStatus::Error)
+                .map(|c| c.detail.clone())
+                .collect();
+            StatusParams { busy: false, message: failing.join("; "), kind: StatusKind::Error }
+        } else if !problems.is_empty() {
+            StatusParams {
+                busy: false,
+                message: format!("Invalid settings: {}", problems.join("; ")),
+                kind: StatusKind::Warning,
+            }
+        } else {
+            StatusParams { busy: false, message: "Ready".into(), kind: StatusKind::Normal }
+        };
+        self.client.send_notification::<Status>(params).await;
+    }
+
+    async fn status_json(&self) -> Value {
+        let report = doctor::run(&self.shared.doctor_inputs()).await;
+        let session = self.shared.session();
+        let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "workspaceFolders".into(),
+                session.workspace_folders.iter().map(|f| json!({"uri": f.uri.as_str(), "name": f.name})).collect(),
+            );
+            map.insert("settingsProblems".into(), json!(session.settings_problems));
+            map.insert("openDocuments".into(), json!(session.documents.len()));
+            map.insert(
+                "positionEncoding".into(),
+                json!(if session.client.utf8_positions { "utf-8" } else { "utf-16" }),
+            );
+        }
+        value
+    }
+
+    async fn pull_configuration(&self) -> Option<Value> {
+        let items = vec![ConfigurationItem { scope_uri: None, section: Some(config::SECTION.into()) }];
+        match self.client.configuration(items).await {
+            Ok(mut values) if !values.is_empty() => Some(values.swap_remove(0)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("workspace/configuration failed: {e}");
+                None
+            }
+        }
+    }
+}
+
+fn client_facts(params: &InitializeParams) -> ClientFacts {
+    let caps = &params.capabilities;
+    let workspace = caps.workspace.as_ref();
+    ClientFacts {
+        work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
+        configuration_pull: workspace.and_then(|w| w.configuration).unwrap_or(false),
+        configuration_dynamic_registration: workspace
+            .and_then(|w| w.did_change_configuration.as_ref())
+            .and_then(|d| d.dynamic_registration)
+            .unwrap_or(false),
+        utf8_positions: caps
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_ref())
+            .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8)),
+        name: params.client_info.as_ref().map(|c| c.name.clone()),
+    }
+}
+
+/// The folders from `initialize`: `workspaceFolders`, else the deprecated `rootUri`.
+#[allow(deprecated)] // root_uri is deprecated in the spec but older clients still send only it
+fn initial_folders(params: &InitializeParams) -> Vec<WorkspaceFolder> {
+    if let Some(folders) = &params.workspace_folders {
+        return folders.clone();
+    }
+    params
+        .root_uri
+        .iter()
+        .map(|uri| WorkspaceFolder {
+            uri: uri.clone(),
+            name: uri.path().segments().last().map(|s| s.decode().into_string_lossy().into_owned()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let facts = client_facts(&params);
+        tracing::info!(client = ?facts.name, "initialize");
+        self.shared.progress.set_supported(facts.work_done_progress);
+        let utf8 = facts.utf8_positions;
+        {
+            let mut session = self.shared.session();
+            session.client = facts;
+            session.workspace_folders = initial_folders(&params);
+        }
+        let options = params.initialization_options.unwrap_or(Value::Null);
+        // Settings problems are shown from `initialized`: before the initialize response the client may not be
+        // ready to show anything.
+        let parsed = config::parse(&options);
+        {
+            let mut session = self.shared.session();
+            session.settings = parsed.settings;
+            session.settings_problems = parsed.problems.iter().map(ToString::to_string).collect();
+        }
+        for key in parsed.unknown_keys {
+            tracing::warn!("initializationOptions: unknown setting {key} (ignored)");
+        }
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo { name: "openhands-lsp".into(), version: Some(crate::VERSION.into()) }),
+            capabilities: super::capabilities::server_capabilities(utf8),
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let (problems, dynamic) = {
+            let session = self.shared.session();
+            (session.settings_problems.clone(), session.client.configuration_dynamic_registration)
+        };
+        if dynamic {
+            let registration = Registration {
+                id: "openhands-configuration".into(),
+                method: "workspace/didChangeConfiguration".into(),
+                register_options: Some(json!({"section": config::SECTION})),
+            };
+            if let Err(e) = self.client.register_capability(vec![registration]).await {
+                tracing::warn!("client refused didChangeConfiguration registration: {e}");
+            }
+        }
+        if !problems.is_empty() {
+            self.shared.session().last_shown_problems = Some(problems.clone());
+            let message = format!("OpenHands: invalid settings, using the default for each: {}", problems.join("; "));
+            tracing::warn!("{message}");
+            self.client.show_message(MessageType::WARNING, message).await;
+        }
+        self.publish_status().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        tracing::info!("shutdown requested");
+        self.shared.shutdown_requested.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.shared.session().documents.open(doc.uri, doc.version, doc.text);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        // Full sync: the last change carries the whole text.
+        if let Some(change) = params.content_changes.into_iter().last() {
+            let doc = params.text_document;
+            self.shared.session().documents.replace(&doc.uri, doc.version, change.text);
+        }
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        self.shared.session().documents.close(&params.text_document.uri);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let pull = self.shared.session().client.configuration_pull;
+        let value = if pull { self.pull_configuration().await } else { None };
+        let value = value.unwrap_or_else(|| match params.settings {
+            Value::Object(mut map) if map.contains_key(config::SECTION) => {
+                map.remove(config::SECTION).unwrap_or(Value::Null)
+            }
+            other => other,
+        });
+        self.apply_settings(&value, "workspace/didChangeConfiguration").await;
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let mut session = self.shared.session();
+        let folders = &mut session.workspace_folders;
+        folders.retain(|f| !params.event.removed.iter().any(|r| r.uri == f.uri));
+        for added in params.event.added {
+            if !folders.iter().any(|f| f.uri == added.uri) {
+                folders.push(added);
+            }
+        }
+    }
+
+    async fn code_action(&self, _params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        Ok(Some(Vec::new()))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let ExecuteCommandParams { command, arguments, .. } = params;
+        match command.as_str() {
+            commands::STATUS => {
+                let _: NoArgs = commands::parse_args(&command, arguments)?;
+                Ok(Some(self.status_json().await))
+            }
+            other => Err(commands::unknown_command(other)),
+        }
+    }
+}
+
+/// For commands without arguments: `{}` or nothing, and no stray fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+impl Backend {
+    /// `window/workDoneProgress/cancel` is a notification tower-lsp-server does not route to a trait method.
+    pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        self.shared.progress.cancel(&params.token);
+    }
+}

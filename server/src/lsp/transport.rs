@@ -1,0 +1,358 @@
+//! Stdio framing in front of tower-lsp-server.
+//!
+//! tower-lsp-server ends its read loop on the first frame it cannot decode, which would end the whole server on one
+//! malformed message from a client. So the framing is ours: a reader thread parses `Content-Length` frames from
+//! stdin, answers what is not well-formed JSON-RPC itself (ParseError / InvalidRequest) and forwards only messages
+//! tower-lsp-server can decode. A writer thread owns stdout, so our own error responses never land inside another
+//! frame, and several queued frames go out with one flush.
+//!
+//! Threads rather than tokio's stdin/stdout: tokio reads stdin on its blocking pool and a runtime cannot shut down
+//! while that read is pending, so a client that keeps stdin open after `exit` would keep us alive.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+use tower_lsp_server::jsonrpc::{Request, Response};
+
+/// A larger frame is refused: no editor sends one, and reading it whole could exhaust memory.
+const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
+
+enum WriterMsg {
+    Bytes(Vec<u8>),
+    Flush(std_mpsc::Sender<()>),
+}
+
+/// Sends complete frames to the stdout thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Output {
+    tx: std_mpsc::Sender<WriterMsg>,
+}
+
+impl Output {
+    fn send_json(&self, value: &Value) {
+        let body = value.to_string();
+        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        frame.extend_from_slice(body.as_bytes());
+        let _ = self.tx.send(WriterMsg::Bytes(frame));
+    }
+
+    /// Blocks until everything sent so far is written and flushed, or the timeout passes.
+    pub fn flush_blocking(&self, timeout: Duration) {
+        let (ack_tx, ack_rx) = std_mpsc::channel();
+        if self.tx.send(WriterMsg::Flush(ack_tx)).is_ok() {
+            let _ = ack_rx.recv_timeout(timeout);
+        }
+    }
+
+    /// The half tower-lsp-server writes its frames into.
+    pub fn async_writer(&self) -> ChannelWriter {
+        ChannelWriter { tx: self.tx.clone() }
+    }
+}
+
+/// Starts the stdout thread.
+pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
+    let (tx, rx) = std_mpsc::channel::<WriterMsg>();
+    let spawned = std::thread::Builder::new().name("lsp-stdout".into()).spawn(move || {
+        let mut broken = false;
+        while let Ok(first) = rx.recv() {
+            let mut acks = Vec::new();
+            let mut pending = Some(first);
+            // Take everything already queued, then flush once.
+            while let Some(msg) = pending.take().or_else(|| rx.try_recv().ok()) {
+                match msg {
+                    WriterMsg::Bytes(bytes) if !broken => {
+                        if let Err(e) = out.write_all(&bytes) {
+                            tracing::error!("writing to stdout failed, dropping further output: {e}");
+                            broken = true;
+                        }
+                    }
+                    WriterMsg::Bytes(_) => {}
+                    WriterMsg::Flush(ack) => acks.push(ack),
+                }
+            }
+            if !broken && let Err(e) = out.flush() {
+                tracing::error!("flushing stdout failed, dropping further output: {e}");
+                broken = true;
+            }
+            for ack in acks {
+                let _ = ack.send(());
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the stdout thread: {e}");
+    }
+    Output { tx }
+}
+
+/// `AsyncWrite` into the stdout thread. tower-lsp-server's `FramedWrite` only ever hands over whole encoded frames,
+/// and every write is accepted whole, so chunks never split a frame.
+pub struct ChannelWriter {
+    tx: std_mpsc::Sender<WriterMsg>,
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.tx.send(WriterMsg::Bytes(buf.to_vec())) {
+            Ok(()) => Poll::Ready(Ok(buf.len())),
+            Err(_) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdout thread is gone"))),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// What the reader thread saw, for the exit code.
+#[derive(Default)]
+pub struct InputState {
+    pub exit_seen: AtomicBool,
+}
+
+pub type InputStream = tokio_util::io::StreamReader<ReceiverStream, Bytes>;
+
+/// Starts the stdin thread. The returned reader yields only frames tower-lsp-server can decode.
+pub fn spawn_reader<R: Read + Send + 'static>(input: R, output: Output) -> (InputStream, Arc<InputState>) {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(64);
+    let state = Arc::new(InputState::default());
+    let thread_state = state.clone();
+    let spawned = std::thread::Builder::new().name("lsp-stdin".into()).spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, input);
+        loop {
+            match read_frame(&mut reader) {
+                Ok(None) => break,
+                Ok(Some(body)) => match classify(&body) {
+                    Verdict::Forward { is_exit } => {
+                        if is_exit {
+                            thread_state.exit_seen.store(true, Ordering::SeqCst);
+                        }
+                        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+                        frame.extend_from_slice(&body);
+                        if tx.blocking_send(Ok(Bytes::from(frame))).is_err() {
+                            break;
+                        }
+                    }
+                    Verdict::Reject(response) => output.send_json(&response),
+                },
+                Err(FrameError::Malformed(reason)) => {
+                    tracing::warn!("malformed frame from the client: {reason}");
+                    output.send_json(&error_response(Value::Null, -32700, &format!("Parse error: {reason}")));
+                }
+                Err(FrameError::Io(e)) => {
+                    tracing::error!("reading stdin failed: {e}");
+                    break;
+                }
+            }
+        }
+        tracing::debug!("stdin closed");
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the stdin thread: {e}");
+    }
+    (tokio_util::io::StreamReader::new(ReceiverStream(rx)), state)
+}
+
+enum FrameError {
+    /// The frame was consumed; reading can go on with the next one.
+    Malformed(String),
+    Io(io::Error),
+}
+
+/// Reads one frame's body; `None` at end of input.
+fn read_frame(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut content_length: Option<usize> = None;
+    let mut problem: Option<String> = None;
+    let mut line = String::new();
+    let mut saw_header_line = false;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidData => FrameError::Malformed("header is not UTF-8".into()),
+            _ => FrameError::Io(e),
+        })?;
+        if n == 0 {
+            return if saw_header_line {
+                Err(FrameError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "end of input inside a header")))
+            } else {
+                Ok(None)
+            };
+        }
+        let trimmed = line.trim_end_matches(['\r', '\n']);
+        if trimmed.is_empty() {
+            if !saw_header_line {
+                continue; // stray blank line between frames
+            }
+            break;
+        }
+        saw_header_line = true;
+        // After a frame whose length we could not know, its body runs into the next header
+        // ("hello" + "Content-Length: 5"): resynchronise on the header rather than lose the next message.
+        let trimmed = match find_ascii_case_insensitive(trimmed, "content-length:") {
+            Some(at) if at > 0 => {
+                tracing::warn!("skipped {at} bytes of garbage before a header");
+                &trimmed[at..]
+            }
+            _ => trimmed,
+        };
+        match trimmed.split_once(':') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => {
+                match value.trim().parse::<usize>() {
+                    Ok(len) => content_length = Some(len),
+                    Err(_) => problem = Some(format!("bad Content-Length {:?}", value.trim())),
+                }
+            }
+            Some((name, _)) if name.trim().eq_ignore_ascii_case("content-type") => {}
+            _ => problem = Some(format!("unexpected header line {trimmed:?}")),
+        }
+    }
+    let Some(len) = content_length else {
+        return Err(FrameError::Malformed(problem.unwrap_or_else(|| "missing Content-Length header".into())));
+    };
+    if len > MAX_FRAME_BYTES {
+        io::copy(&mut reader.take(len as u64), &mut io::sink()).map_err(FrameError::Io)?;
+        return Err(FrameError::Malformed(format!("frame of {len} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")));
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).map_err(FrameError::Io)?;
+    if let Some(problem) = problem {
+        return Err(FrameError::Malformed(problem));
+    }
+    Ok(Some(body))
+}
+
+fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
+    haystack.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+enum Verdict {
+    Forward { is_exit: bool },
+    Reject(Value),
+}
+
+/// Accepts exactly what tower-lsp-server's codec accepts, so it never sees a frame it would die on.
+fn classify(body: &[u8]) -> Verdict {
+    if let Ok(request) = serde_json::from_slice::<Request>(body) {
+        return Verdict::Forward { is_exit: request.method() == "exit" };
+    }
+    if serde_json::from_slice::<Response>(body).is_ok() {
+        return Verdict::Forward { is_exit: false };
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Err(e) => Verdict::Reject(error_response(Value::Null, -32700, &format!("Parse error: {e}"))),
+        Ok(value) => {
+            let id = value.get("id").filter(|id| id.is_string() || id.is_i64()).cloned().unwrap_or(Value::Null);
+            Verdict::Reject(error_response(id, -32600, &invalid_request_reason(&value)))
+        }
+    }
+}
+
+fn invalid_request_reason(value: &Value) -> String {
+    let reason = match value {
+        Value::Array(_) => "batches are not supported by the Language Server Protocol".to_owned(),
+        Value::Object(map) => {
+            if map.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+                "\"jsonrpc\" must be \"2.0\"".to_owned()
+            } else if map.get("method").is_some_and(|m| !m.is_string()) {
+                "\"method\" must be a string".to_owned()
+            } else if map.get("id").is_some_and(|id| !(id.is_string() || id.is_i64() || id.is_null())) {
+                "\"id\" must be an integer or a string".to_owned()
+            } else {
+                "not a request, notification or response".to_owned()
+            }
+        }
+        _ => "a message must be a JSON object".to_owned(),
+    };
+    format!("Invalid request: {reason}")
+}
+
+fn error_response(id: Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// The reader thread's channel as a `Stream`, for tokio-util's `StreamReader`.
+pub struct ReceiverStream(mpsc::Receiver<io::Result<Bytes>>);
+
+impl futures::Stream for ReceiverStream {
+    type Item = io::Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &str) -> Vec<Result<Option<Vec<u8>>, String>> {
+        let mut reader = BufReader::new(input.as_bytes());
+        let mut out = Vec::new();
+        loop {
+            match read_frame(&mut reader) {
+                Ok(None) => break,
+                Ok(Some(b)) => out.push(Ok(Some(b))),
+                Err(FrameError::Malformed(m)) => out.push(Err(m)),
+                Err(FrameError::Io(e)) => {
+                    out.push(Err(format!("io: {e}")));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn reads_consecutive_frames_with_optional_content_type() {
+        let got = frames(
+            "Content-Length: 2\r\n\r\n{}Content-Length: 2\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n[]",
+        );
+        assert_eq!(got, vec![Ok(Some(b"{}".to_vec())), Ok(Some(b"[]".to_vec()))]);
+    }
+
+    #[test]
+    fn recovers_after_a_header_without_length() {
+        let got = frames("X-Foo: 1\r\n\r\nContent-Length: 2\r\n\r\n{}");
+        assert!(matches!(&got[0], Err(m) if m.contains("unexpected header")), "{got:?}");
+        assert_eq!(got[1], Ok(Some(b"{}".to_vec())));
+    }
+
+    #[test]
+    fn resynchronises_on_a_header_glued_to_garbage() {
+        let got = frames("Content-Lenght: 5\r\n\r\nhelloContent-Length: 2\r\n\r\n{}");
+        assert!(matches!(&got[0], Err(m) if m.contains("Lenght")), "{got:?}");
+        assert_eq!(got[1], Ok(Some(b"{}".to_vec())));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn truncated_body_is_an_io_error() {
+        let got = frames("Content-Length: 10\r\n\r\n{}");
+        assert!(matches!(&got[0], Err(m) if m.starts_with("io:")), "{got:?}");
+    }
+
+    #[test]
+    fn classify_rejects_what_the_codec_would_choke_on() {
+        let reject = |s: &str| match classify(s.as_bytes()) {
+            Verdict::Reject(v) => v,
+            Verdict::Forward { .. } => panic!("forwarded {s}"),
+        };
+        assert_eq!(reject("{not json")["error"]["code"], -32700);
+        assert_eq!(reject("[1]")["error"]["code"], -32600);
+        assert_eq!(reject(r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#)["id"], 3);
+        assert_eq!(reject(r#"{"jsonrpc":"2.0","id":4,"method":5}"#)["error"]["code"], -32600);
+        assert!(matches!(classify(br#"{"jsonrpc":"2.0","method":"exit"}"#), Verdict::Forward { is_exit: true }));
+        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":1,"result":null}"#), Verdict::Forward { is_exit: false }));
+    }
+}

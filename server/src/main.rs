@@ -1,0 +1,99 @@
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use openhands_lsp::logging::{self, LogFormat, LogOptions};
+use openhands_lsp::{config, doctor, lsp};
+
+/// The OpenHands language server: agent commands for any LSP editor. With no subcommand it serves LSP on stdio.
+#[derive(Parser)]
+#[command(name = "openhands-lsp", version, about)]
+struct Cli {
+    /// Serve LSP on stdin/stdout (the default; accepted because editors pass it).
+    #[arg(long, global = false)]
+    stdio: bool,
+    /// Log level or filter, e.g. `debug` or `openhands_lsp=trace`. Default `info`, or the OPENHANDS_LSP_LOG variable.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Append logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check what the server can use right now; exits non-zero when something required is missing.
+    Doctor {
+        /// Print the report as JSON (the same object `openhands.status` returns).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print generated reference material (used to keep docs and the VS Code manifest in sync).
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Generated {
+    /// The settings table of docs/configuration.md.
+    SettingsMarkdown,
+    /// `contributes.configuration.properties` for editors/vscode/package.json.
+    VscodeSettings,
+    /// The commands the server implements, one per line.
+    Commands,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = LogOptions { filter: cli.log_level.clone(), file: cli.log_file.clone(), format: cli.log_format };
+    if let Err(e) = logging::init(&log) {
+        let _ = writeln!(std::io::stderr(), "openhands-lsp: {e}");
+        return ExitCode::from(2);
+    }
+    logging::install_panic_hook();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match cli.command {
+        None => {
+            let outcome = runtime.block_on(lsp::serve_stdio());
+            // Exit at once: a client may keep stdin open, and nothing else is left to wait for.
+            std::process::exit(outcome.exit_code());
+        }
+        Some(Command::Doctor { json }) => {
+            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(config::Settings::default())));
+            let text = if json {
+                serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+            } else {
+                report.render_table()
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Some(Command::Generate { what }) => {
+            let text = match what {
+                Generated::SettingsMarkdown => config::markdown_reference(),
+                Generated::VscodeSettings => {
+                    serde_json::to_string_pretty(&config::vscode_properties()).unwrap_or_default() + "\n"
+                }
+                Generated::Commands => lsp::COMMANDS.iter().map(|c| format!("{c}\n")).collect(),
+            };
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Where openhands-lsp keeps conversations: `$XDG_STATE_HOME/openhands-lsp`, else `~/.local/state/openhands-lsp`.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateDirError {
+    #[error("cannot find a state directory: neither XDG_STATE_HOME nor HOME is set; set one of them")]
+    NoHome,
+    #[error("state directory {path} is not writable ({source}): fix its permissions or set XDG_STATE_HOME")]
+    NotWritable { path: PathBuf, source: std::io::Error },
+}
+
+pub const APP_DIR: &str = "openhands-lsp";
+
+/// The state directory, from the environment; not created.
+pub fn resolve() -> Result<PathBuf, StateDirError> {
+    resolve_from(|name| std::env::var_os(name))
+}
+
+fn resolve_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<PathBuf, StateDirError> {
+    // The XDG spec says relative values are invalid and must be ignored.
+    if let Some(xdg) = env("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()) {
+        return Ok(xdg.join(APP_DIR));
+    }
+    let home = env("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).ok_or(StateDirError::NoHome)?;
+    Ok(home.join(".local").join("state").join(APP_DIR))
+}
+
+/// Creates the directory if needed and proves it writable by writing and removing a probe file.
+pub fn ensure_writable(dir: &Path) -> Result<(), StateDirError> {
+    let not_writable = |source| StateDirError::NotWritable { path: dir.to_owned(), source };
+    std::fs::create_dir_all(dir).map_err(not_writable)?;
+    // Unique per call: checks may run concurrently in one process.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".probe-{}-{n}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(not_writable)?;
+    std::fs::remove_file(&probe).map_err(not_writable)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn xdg_wins_over_home() {
+        let dir = resolve_from(env(&[("XDG_STATE_HOME", "/x/state"), ("HOME", "/home/u")])).unwrap();
+        assert_eq!(dir, PathBuf::from("/x/state/openhands-lsp"));
+    }
+
+    #[test]
+    fn relative_xdg_is_ignored() {
+        let dir = resolve_from(env(&[("XDG_STATE_HOME", "rel"), ("HOME", "/home/u")])).unwrap();
+        assert_eq!(dir, PathBuf::from("/home/u/.local/state/openhands-lsp"));
+    }
+
+    #[test]
+    fn nothing_set_is_an_error() {
+        assert!(matches!(resolve_from(env(&[])), Err(StateDirError::NoHome)));
+    }
+
+    #[test]
+    fn unwritable_dir_is_reported_with_its_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let err = ensure_writable(&file.join("sub")).unwrap_err();
+        assert!(err.to_string().contains("a-file"), "{err}");
+    }
+}

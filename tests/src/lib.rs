@@ -1,0 +1,5 @@
+//! Test support for openhands-lsp's end-to-end tests: everything here drives real processes.
+
+pub mod lsp_client;
+
+pub use lsp_client::{Options, RpcError, Server};

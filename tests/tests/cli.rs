@@ -1,0 +1,61 @@
+//! The command line: `--version`, `doctor`, and bad logging options.
+
+use std::process::Command;
+
+use openhands_lsp_tests::lsp_client::server_binary;
+use serde_json::Value;
+
+fn run(args: &[&str], state_home: &std::path::Path) -> std::process::Output {
+    Command::new(server_binary()).args(args).env("XDG_STATE_HOME", state_home).output().unwrap()
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&["--version"], tmp.path());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("openhands-lsp {}", openhands_lsp::VERSION));
+}
+
+#[test]
+fn doctor_prints_a_table_and_succeeds_when_all_is_well() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&["doctor"], tmp.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("CHECK") && text.contains("state directory") && text.contains("ok"), "{text}");
+    assert!(tmp.path().join("openhands-lsp").is_dir(), "doctor creates the state directory");
+}
+
+#[test]
+fn doctor_fails_when_the_state_directory_is_unusable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blocker = tmp.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let out = run(&["doctor"], &blocker);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("MISSING") && text.contains("not-a-dir"), "{text}");
+}
+
+#[test]
+fn doctor_json_matches_status_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&["doctor", "--json"], tmp.path());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["name"].is_string() && c["status"].is_string()));
+}
+
+#[test]
+fn bad_log_filter_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&["--log-level", "no=such=level", "doctor"], tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid log filter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
