@@ -186,7 +186,12 @@ fn initial_folders(params: &InitializeParams) -> Vec<WorkspaceFolder> {
         .iter()
         .map(|uri| WorkspaceFolder {
             uri: uri.clone(),
-            name: uri.path().segments().last().map(|s| s.decode().into_string_lossy().into_owned()).unwrap_or_default(),
+            name: uri
+                .path()
+                .segments()
+                .next_back()
+                .map(|s| s.decode().into_string_lossy().into_owned())
+                .unwrap_or_default(),
         })
         .collect()
 }
