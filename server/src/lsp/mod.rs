@@ -70,7 +70,8 @@ where
         .await;
 
     output.flush_blocking(Duration::from_secs(2));
-    let shutdown = shared_slot.is_some_and(|s| s.shutdown_requested.load(Ordering::SeqCst));
+    drop(shared_slot);
+    let shutdown = input_state.shutdown_seen.load(Ordering::SeqCst);
     if input_state.exit_seen.load(Ordering::SeqCst) && !shutdown {
         tracing::warn!("exit without shutdown");
         Outcome::ExitWithoutShutdown

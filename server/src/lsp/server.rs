@@ -1,7 +1,6 @@
 //! The `LanguageServer` implementation. Handlers are thin: parse, call into the domain, convert.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Deserialize;
@@ -22,7 +21,6 @@ use crate::doctor;
 pub struct ClientFacts {
     pub work_done_progress: bool,
     pub configuration_pull: bool,
-    pub configuration_dynamic_registration: bool,
     pub utf8_positions: bool,
     pub name: Option<String>,
 }
@@ -42,7 +40,6 @@ struct Session {
 pub struct Shared {
     session: Mutex<Session>,
     pub progress: Progress,
-    pub shutdown_requested: AtomicBool,
     state_dir: std::result::Result<PathBuf, String>,
 }
 
@@ -51,7 +48,6 @@ impl Shared {
         Arc::new(Shared {
             session: Mutex::new(Session::default()),
             progress: Progress::new(client.clone()),
-            shutdown_requested: AtomicBool::new(false),
             state_dir: crate::state_dir::resolve().map_err(|e| e.to_string()),
         })
     }
@@ -162,10 +158,6 @@ fn client_facts(params: &InitializeParams) -> ClientFacts {
     ClientFacts {
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         configuration_pull: workspace.and_then(|w| w.configuration).unwrap_or(false),
-        configuration_dynamic_registration: workspace
-            .and_then(|w| w.did_change_configuration.as_ref())
-            .and_then(|d| d.dynamic_registration)
-            .unwrap_or(false),
         utf8_positions: caps
             .general
             .as_ref()
@@ -226,20 +218,7 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        let (problems, dynamic) = {
-            let session = self.shared.session();
-            (session.settings_problems.clone(), session.client.configuration_dynamic_registration)
-        };
-        if dynamic {
-            let registration = Registration {
-                id: "openhands-configuration".into(),
-                method: "workspace/didChangeConfiguration".into(),
-                register_options: Some(json!({"section": config::SECTION})),
-            };
-            if let Err(e) = self.client.register_capability(vec![registration]).await {
-                tracing::warn!("client refused didChangeConfiguration registration: {e}");
-            }
-        }
+        let problems = self.shared.session().settings_problems.clone();
         if !problems.is_empty() {
             self.shared.session().last_shown_problems = Some(problems.clone());
             let message = format!("OpenHands: invalid settings, using the default for each: {}", problems.join("; "));
@@ -251,7 +230,6 @@ impl LanguageServer for Backend {
 
     async fn shutdown(&self) -> Result<()> {
         tracing::info!("shutdown requested");
-        self.shared.shutdown_requested.store(true, Ordering::SeqCst);
         Ok(())
     }
 

@@ -120,6 +120,8 @@ impl AsyncWrite for ChannelWriter {
 #[derive(Default)]
 pub struct InputState {
     pub exit_seen: AtomicBool,
+    /// Recorded on arrival: a client may send `exit` right behind `shutdown`, before the shutdown handler has run.
+    pub shutdown_seen: AtomicBool,
 }
 
 pub type InputStream = tokio_util::io::StreamReader<ReceiverStream, Bytes>;
@@ -135,9 +137,11 @@ pub fn spawn_reader<R: Read + Send + 'static>(input: R, output: Output) -> (Inpu
             match read_frame(&mut reader) {
                 Ok(None) => break,
                 Ok(Some(body)) => match classify(&body) {
-                    Verdict::Forward { is_exit } => {
-                        if is_exit {
-                            thread_state.exit_seen.store(true, Ordering::SeqCst);
+                    Verdict::Forward { method } => {
+                        match method {
+                            Some(Lifecycle::Exit) => thread_state.exit_seen.store(true, Ordering::SeqCst),
+                            Some(Lifecycle::Shutdown) => thread_state.shutdown_seen.store(true, Ordering::SeqCst),
+                            None => {}
                         }
                         let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
                         frame.extend_from_slice(&body);
@@ -237,18 +241,28 @@ fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
     haystack.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
+enum Lifecycle {
+    Shutdown,
+    Exit,
+}
+
 enum Verdict {
-    Forward { is_exit: bool },
+    Forward { method: Option<Lifecycle> },
     Reject(Value),
 }
 
 /// Accepts exactly what tower-lsp-server's codec accepts, so it never sees a frame it would die on.
 fn classify(body: &[u8]) -> Verdict {
     if let Ok(request) = serde_json::from_slice::<Request>(body) {
-        return Verdict::Forward { is_exit: request.method() == "exit" };
+        let method = match (request.method(), request.id()) {
+            ("exit", None) => Some(Lifecycle::Exit),
+            ("shutdown", Some(_)) => Some(Lifecycle::Shutdown),
+            _ => None,
+        };
+        return Verdict::Forward { method };
     }
     if serde_json::from_slice::<Response>(body).is_ok() {
-        return Verdict::Forward { is_exit: false };
+        return Verdict::Forward { method: None };
     }
     match serde_json::from_slice::<Value>(body) {
         Err(e) => Verdict::Reject(error_response(Value::Null, -32700, &format!("Parse error: {e}"))),
@@ -352,7 +366,14 @@ mod tests {
         assert_eq!(reject("[1]")["error"]["code"], -32600);
         assert_eq!(reject(r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#)["id"], 3);
         assert_eq!(reject(r#"{"jsonrpc":"2.0","id":4,"method":5}"#)["error"]["code"], -32600);
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","method":"exit"}"#), Verdict::Forward { is_exit: true }));
-        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":1,"result":null}"#), Verdict::Forward { is_exit: false }));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","method":"exit"}"#),
+            Verdict::Forward { method: Some(Lifecycle::Exit) }
+        ));
+        assert!(matches!(
+            classify(br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#),
+            Verdict::Forward { method: Some(Lifecycle::Shutdown) }
+        ));
+        assert!(matches!(classify(br#"{"jsonrpc":"2.0","id":1,"result":null}"#), Verdict::Forward { method: None }));
     }
 }

@@ -1,0 +1,36 @@
+# Shared helpers for scripts/*. Sourced, not run.
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# A Python 3.12 interpreter: the agent-server needs >= 3.12 (this machine's default python3 is 3.11).
+find_python312() {
+  local candidates=()
+  command -v pyenv >/dev/null 2>&1 && candidates+=("$(pyenv root)/versions/3.12.1/bin/python3")
+  candidates+=("$HOME/.pyenv/versions/3.12.1/bin/python3" python3.12 python3)
+  local c
+  for c in "${candidates[@]}"; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# ensure_venv DIR REQUIREMENTS_FILE: creates or refreshes DIR only when the requirements changed.
+ensure_venv() {
+  local dir=$1 req=$2 stamp want
+  stamp="$dir/.requirements.sha256"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  local py
+  py=$(find_python312) || die "Python >= 3.12 not found (tried pyenv 3.12.1, python3.12, python3); install one"
+  log "creating $dir from $req with $py"
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
