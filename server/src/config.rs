@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::agent_server::ConfirmationMode;
+
 /// Where conversations run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -33,12 +35,49 @@ impl Backend {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
     pub backend: Backend,
+    pub llm: LlmSettings,
+    pub process: ProcessSettings,
+    pub confirmation: ConfirmationMode,
+    pub max_iterations: u32,
 }
 
-#[allow(clippy::derivable_impls)] // written out so every default is visible in one place
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct LlmSettings {
+    pub model: String,
+    pub base_url: Option<String>,
+    pub num_retries: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ProcessSettings {
+    pub command: String,
+    pub startup_timeout_seconds: u32,
+}
+
+// Written out so every default is visible in one place.
 impl Default for Settings {
     fn default() -> Self {
-        Settings { backend: Backend::default() }
+        Settings {
+            backend: Backend::Process,
+            llm: LlmSettings::default(),
+            process: ProcessSettings::default(),
+            confirmation: ConfirmationMode::Risky,
+            max_iterations: 100,
+        }
+    }
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        LlmSettings { model: "anthropic/claude-sonnet-4-5-20250929".into(), base_url: None, num_retries: None }
+    }
+}
+
+impl Default for ProcessSettings {
+    fn default() -> Self {
+        ProcessSettings { command: "agent-server".into(), startup_timeout_seconds: 120 }
     }
 }
 
@@ -55,6 +94,10 @@ pub enum SettingType {
     Boolean,
     /// A string, or null for "not set".
     OptionalString,
+    OptionalInteger {
+        minimum: i64,
+        maximum: i64,
+    },
 }
 
 /// Human-facing description of one setting. The default comes from [`Settings::default`].
@@ -66,12 +109,54 @@ pub struct SettingSpec {
     pub description: &'static str,
 }
 
-pub const SPECS: &[SettingSpec] = &[SettingSpec {
-    key: "backend",
-    ty: SettingType::Enum(&["process"]),
-    description: "Where conversations run. `process`: a locally installed agent-server started on a loopback \
-                  port (no isolation).",
-}];
+pub const SPECS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "backend",
+        ty: SettingType::Enum(&["process"]),
+        description: "Where conversations run. `process`: a locally installed agent-server started on a loopback \
+                      port for each conversation (no isolation: the agent works on this machine).",
+    },
+    SettingSpec {
+        key: "llm.model",
+        ty: SettingType::String,
+        description: "The model the agent uses, in LiteLLM form (`provider/model`, e.g. `openai/gpt-4o`). Its API key \
+                      comes from `openhands.setSecret` (`llm_api_key`) or the `LLM_API_KEY` environment variable, never \
+                      from settings.",
+    },
+    SettingSpec {
+        key: "llm.baseUrl",
+        ty: SettingType::OptionalString,
+        description: "Base URL of an OpenAI-compatible endpoint (a local model, a proxy). `null`: the provider's own.",
+    },
+    SettingSpec {
+        key: "llm.numRetries",
+        ty: SettingType::OptionalInteger { minimum: 0, maximum: 20 },
+        description: "How often a failed LLM call is retried (with backoff) before the conversation fails. `null`: \
+                      the agent-server's default.",
+    },
+    SettingSpec {
+        key: "process.command",
+        ty: SettingType::String,
+        description: "The agent-server command for the `process` backend, split on whitespace; `--host 127.0.0.1 \
+                      --port N` are appended. Install with `pip install openhands-agent-server==1.58.0` (Python 3.12).",
+    },
+    SettingSpec {
+        key: "process.startupTimeoutSeconds",
+        ty: SettingType::Integer { minimum: 5, maximum: 600 },
+        description: "How long to wait for a new agent-server to answer `/health` before giving up.",
+    },
+    SettingSpec {
+        key: "confirmation",
+        ty: SettingType::Enum(&["never", "risky", "always"]),
+        description: "When the agent asks before acting: `never`; `risky`: actions it rates high-risk or cannot rate; \
+                      `always`: every action. Asked with `window/showMessageRequest`.",
+    },
+    SettingSpec {
+        key: "maxIterations",
+        ty: SettingType::Integer { minimum: 1, maximum: 10000 },
+        description: "The most steps the agent may take in one conversation before it stops.",
+    },
+];
 
 /// One bad value, reported to the user with its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +267,11 @@ pub fn vscode_properties() -> Value {
             SettingType::Boolean => {
                 prop.insert("type".into(), "boolean".into());
             }
+            SettingType::OptionalInteger { minimum, maximum } => {
+                prop.insert("type".into(), serde_json::json!(["integer", "null"]));
+                prop.insert("minimum".into(), minimum.into());
+                prop.insert("maximum".into(), maximum.into());
+            }
         }
         prop.insert("default".into(), default);
         prop.insert(
@@ -200,11 +290,12 @@ fn type_label(ty: SettingType) -> String {
         SettingType::Enum(values) => values.iter().map(|v| format!("`\"{v}\"`")).collect::<Vec<_>>().join(" \\| "),
         SettingType::Integer { minimum, maximum } => format!("integer ({minimum}..={maximum})"),
         SettingType::Boolean => "boolean".into(),
+        SettingType::OptionalInteger { minimum, maximum } => format!("integer ({minimum}..={maximum}) or null"),
     }
 }
 
 fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
-    if let SettingType::Integer { minimum, maximum } = spec.ty {
+    if let SettingType::Integer { minimum, maximum } | SettingType::OptionalInteger { minimum, maximum } = spec.ty {
         let n = value.as_i64()?;
         if n < minimum || n > maximum {
             return Some(format!("{n} is out of range: expected {minimum} to {maximum}"));

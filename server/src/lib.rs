@@ -2,10 +2,14 @@
 //!
 //! See docs/architecture.md for the map of modules.
 
+pub mod agent_server;
 pub mod config;
+pub mod conversation;
 pub mod doctor;
 pub mod logging;
 pub mod lsp;
+pub mod sandbox;
+pub mod secrets;
 pub mod state_dir;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

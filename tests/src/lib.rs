@@ -1,5 +1,7 @@
 //! Test support for openhands-lsp's end-to-end tests: everything here drives real processes.
 
+pub mod agent;
+pub mod llm;
 pub mod lsp_client;
 
 pub use lsp_client::{Options, RpcError, Server};

@@ -5,9 +5,29 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 
 pub const STATUS: &str = "openhands.status";
+pub const START_TASK: &str = "openhands.startTask";
+pub const SEND_MESSAGE: &str = "openhands.sendMessage";
+pub const PAUSE: &str = "openhands.pause";
+pub const RESUME: &str = "openhands.resume";
+pub const STOP: &str = "openhands.stop";
+pub const LIST_CONVERSATIONS: &str = "openhands.listConversations";
+pub const GET_EVENTS: &str = "openhands.getEvents";
+pub const RESPOND_TO_CONFIRMATION: &str = "openhands.respondToConfirmation";
+pub const SET_SECRET: &str = "openhands.setSecret";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
-pub const ALL: &[&str] = &[STATUS];
+pub const ALL: &[&str] = &[
+    STATUS,
+    START_TASK,
+    SEND_MESSAGE,
+    PAUSE,
+    RESUME,
+    STOP,
+    LIST_CONVERSATIONS,
+    GET_EVENTS,
+    RESPOND_TO_CONFIRMATION,
+    SET_SECRET,
+];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.
 pub fn parse_args<T: DeserializeOwned>(command: &str, arguments: Vec<Value>) -> Result<T, Error> {

@@ -25,3 +25,19 @@ pub enum StatusKind {
     Warning,
     Error,
 }
+
+/// `openhands/event`: one agent event, normalised (see docs/protocol.md).
+pub enum EventNotification {}
+
+impl Notification for EventNotification {
+    type Params = crate::agent_server::events::NormalizedEvent;
+    const METHOD: &'static str = "openhands/event";
+}
+
+/// `openhands/conversationChanged`: a conversation was created or its state, title or outcome changed.
+pub enum ConversationChanged {}
+
+impl Notification for ConversationChanged {
+    type Params = crate::conversation::Summary;
+    const METHOD: &'static str = "openhands/conversationChanged";
+}

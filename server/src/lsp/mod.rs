@@ -3,10 +3,12 @@
 
 mod capabilities;
 mod commands;
+mod conversations;
 mod documents;
 pub mod ext;
 mod panic_guard;
 mod progress;
+mod relay;
 mod server;
 mod test_hooks;
 mod transport;
@@ -69,6 +71,9 @@ where
         .serve(panic_guard::CatchPanic(service))
         .await;
 
+    if let Some(shared) = &shared_slot {
+        shared.shutdown().await;
+    }
     output.flush_blocking(Duration::from_secs(2));
     drop(shared_slot);
     let shutdown = input_state.shutdown_seen.load(Ordering::SeqCst);

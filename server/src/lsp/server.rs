@@ -13,8 +13,12 @@ use super::commands;
 use super::documents::Documents;
 use super::ext::{Status, StatusKind, StatusParams};
 use super::progress::Progress;
+use super::relay::Relay;
 use crate::config::{self, Settings};
+use crate::conversation::{AgentSettings, Manager, Store};
 use crate::doctor;
+use crate::sandbox::process::{ProcessConfig, ProcessProvider};
+use crate::secrets::SecretStore;
 
 /// What the client can do, read once from `initialize`.
 #[derive(Debug, Clone, Default)]
@@ -26,14 +30,14 @@ pub struct ClientFacts {
 }
 
 #[derive(Debug, Default)]
-struct Session {
-    settings: Settings,
+pub(super) struct Session {
+    pub settings: Settings,
     /// Problems with the current settings, shown once per distinct set.
     settings_problems: Vec<String>,
     last_shown_problems: Option<Vec<String>>,
-    client: ClientFacts,
-    workspace_folders: Vec<WorkspaceFolder>,
-    documents: Documents,
+    pub client: ClientFacts,
+    pub workspace_folders: Vec<WorkspaceFolder>,
+    pub documents: Documents,
 }
 
 /// Long-lived state shared by the handlers and by `serve` (which needs it after the service is gone).
@@ -41,19 +45,57 @@ pub struct Shared {
     session: Mutex<Session>,
     pub progress: Progress,
     state_dir: std::result::Result<PathBuf, String>,
+    pub secrets: SecretStore,
+    /// Conversations, or why they are unavailable (an unusable state directory).
+    pub manager: std::result::Result<Manager, String>,
+    process: Arc<ProcessProvider>,
 }
 
 impl Shared {
     pub fn new(client: &Client) -> Arc<Self> {
-        Arc::new(Shared {
-            session: Mutex::new(Session::default()),
-            progress: Progress::new(client.clone()),
-            state_dir: crate::state_dir::resolve().map_err(|e| e.to_string()),
-        })
+        let progress = Progress::new(client.clone());
+        let secrets = SecretStore::from_env();
+        let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
+        let process =
+            Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&Settings::default().process), secrets.clone()));
+        let (relay, observer) = Relay::start(client.clone(), progress.clone());
+        let manager = state_dir.clone().and_then(|dir| {
+            crate::state_dir::ensure_writable(&dir).map_err(|e| e.to_string())?;
+            let manager = Manager::new(Store::new(&dir), process.clone(), secrets.clone(), observer);
+            manager.recover();
+            Ok(manager)
+        });
+        if let Ok(m) = &manager {
+            relay.set_manager(m.clone());
+        }
+        Arc::new(Shared { session: Mutex::new(Session::default()), progress, state_dir, secrets, manager, process })
+    }
+
+    /// Settings as a conversation starts with them.
+    pub fn agent_settings(&self, settings: &Settings) -> AgentSettings {
+        AgentSettings {
+            llm_model: settings.llm.model.clone(),
+            llm_base_url: settings.llm.base_url.clone(),
+            llm_num_retries: settings.llm.num_retries,
+            confirmation: settings.confirmation,
+            max_iterations: settings.max_iterations,
+        }
+    }
+
+    /// Settings that live outside the session (the sandbox provider's) follow the session's.
+    fn settings_changed(&self, settings: &Settings) {
+        self.process.configure(ProcessConfig::from_settings(&settings.process));
+    }
+
+    /// Stops every conversation and sandbox; called once the client has gone.
+    pub async fn shutdown(&self) {
+        if let Ok(manager) = &self.manager {
+            manager.shutdown().await;
+        }
     }
 
     /// Never held across an `.await`.
-    fn session(&self) -> MutexGuard<'_, Session> {
+    pub(super) fn session(&self) -> MutexGuard<'_, Session> {
         // A handler that panicked while holding the lock left consistent data (all updates are single
         // assignments), so a poisoned lock is still usable.
         self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -77,6 +119,7 @@ impl Backend {
             tracing::warn!("{origin}: unknown setting {key} (ignored)");
         }
         let problems: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        self.shared.settings_changed(&parsed.settings);
         let to_show = {
             let mut session = self.shared.session();
             session.settings = parsed.settings;
@@ -203,6 +246,7 @@ impl LanguageServer for Backend {
         // Settings problems are shown from `initialized`: before the initialize response the client may not be
         // ready to show anything.
         let parsed = config::parse(&options);
+        self.shared.settings_changed(&parsed.settings);
         {
             let mut session = self.shared.session();
             session.settings = parsed.settings;
@@ -284,7 +328,7 @@ impl LanguageServer for Backend {
                 let _: NoArgs = commands::parse_args(&command, arguments)?;
                 Ok(Some(self.status_json().await))
             }
-            other => Err(commands::unknown_command(other)),
+            other => self.execute_conversation_command(other, arguments).await.map(Some),
         }
     }
 }
@@ -292,7 +336,7 @@ impl LanguageServer for Backend {
 /// For commands without arguments: `{}` or nothing, and no stray fields.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoArgs {}
+pub(super) struct NoArgs {}
 
 impl Backend {
     /// `window/workDoneProgress/cancel` is a notification tower-lsp-server does not route to a trait method.

@@ -1,0 +1,329 @@
+//! REST client for the OpenHands agent-server (`/api/conversations/...`), authenticated with `X-Session-API-Key`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::secrets::Secret;
+
+/// Where an agent-server listens and the key it wants.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub base_url: String,
+    pub session_key: Secret,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AgentServerError {
+    #[error(
+        "the agent-server rejected the session key (401): the sandbox was probably restarted; stop this conversation and start a new one"
+    )]
+    Unauthorized,
+    #[error("the agent-server does not know {what} (404)")]
+    NotFound { what: String },
+    #[error("the agent-server refused {what}: the conversation is already running (409)")]
+    Conflict { what: String },
+    #[error("the agent-server did not answer {what} within {after:?}")]
+    Timeout { what: String, after: Duration },
+    #[error("cannot reach the agent-server at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the agent-server answered {status} to {what}: {body}")]
+    Http { status: u16, what: String, body: String },
+    #[error("unexpected answer from the agent-server to {what}: {reason}")]
+    Decode { what: String, reason: String },
+}
+
+/// How often the agent asks before acting (`openhands.confirmation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmationMode {
+    /// Never ask.
+    Never,
+    /// Ask for actions the agent rates high-risk (or cannot rate).
+    #[default]
+    Risky,
+    /// Ask before every action.
+    Always,
+}
+
+impl ConfirmationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmationMode::Never => "never",
+            ConfirmationMode::Risky => "risky",
+            ConfirmationMode::Always => "always",
+        }
+    }
+
+    fn policy(self) -> Value {
+        match self {
+            ConfirmationMode::Never => json!({"kind": "NeverConfirm"}),
+            ConfirmationMode::Risky => json!({"kind": "ConfirmRisky", "threshold": "HIGH", "confirm_unknown": true}),
+            ConfirmationMode::Always => json!({"kind": "AlwaysConfirm"}),
+        }
+    }
+}
+
+/// The LLM the agent uses.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    pub model: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub num_retries: Option<u32>,
+}
+
+/// What `POST /api/conversations` needs from us.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub conversation_id: String,
+    /// The directory the agent works in, as the agent-server sees it.
+    pub working_dir: String,
+    pub llm: LlmConfig,
+    /// Exposed to the agent's shell under these names (e.g. `GITHUB_TOKEN`).
+    pub secrets: BTreeMap<String, Secret>,
+    pub confirmation: ConfirmationMode,
+    pub max_iterations: u32,
+}
+
+impl NewConversation {
+    /// The request body. The only place secret values are written out, and they go only to the agent-server.
+    fn body(&self) -> Value {
+        let mut llm = json!({"model": self.llm.model, "usage_id": "agent"});
+        if let Some(url) = &self.llm.base_url {
+            llm["base_url"] = json!(url);
+        }
+        if let Some(n) = self.llm.num_retries {
+            llm["num_retries"] = json!(n);
+        }
+        if let Some(key) = &self.llm.api_key {
+            llm["api_key"] = json!(key.expose());
+        }
+        let secrets: serde_json::Map<String, Value> = self
+            .secrets
+            .iter()
+            .map(|(name, value)| (name.clone(), json!({"kind": "StaticSecret", "value": value.expose()})))
+            .collect();
+        let mut body = json!({
+            "conversation_id": self.conversation_id,
+            "workspace": {"kind": "LocalWorkspace", "working_dir": self.working_dir},
+            "agent": {
+                "kind": "Agent",
+                "llm": llm,
+                "tools": [{"name": "terminal"}, {"name": "file_editor"}, {"name": "task_tracker"}],
+            },
+            "secrets": secrets,
+            "confirmation_policy": self.confirmation.policy(),
+            "max_iterations": self.max_iterations,
+            "autotitle": false,
+        });
+        if self.confirmation == ConfirmationMode::Risky {
+            // Without an analyzer every action's risk is UNKNOWN, which would make "risky" ask for everything.
+            body["security_analyzer"] = json!({"kind": "LLMSecurityAnalyzer"});
+        }
+        body
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventPage {
+    pub items: Vec<Value>,
+    pub next_page_id: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct AgentServerClient {
+    endpoint: Endpoint,
+    http: reqwest::Client,
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl AgentServerClient {
+    pub fn new(endpoint: Endpoint) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        AgentServerClient { endpoint, http }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `GET /health` with a short timeout, for polling while a server boots.
+    pub async fn health(&self, timeout: Duration) -> Result<(), AgentServerError> {
+        self.call(Method::GET, "/health", None, "GET /health", Some(timeout)).await.map(|_| ())
+    }
+
+    pub async fn create_conversation(&self, req: &NewConversation) -> Result<Value, AgentServerError> {
+        self.call(Method::POST, "/api/conversations", Some(req.body()), "creating the conversation", None).await
+    }
+
+    pub async fn get_conversation(&self, id: &str) -> Result<Value, AgentServerError> {
+        self.call(Method::GET, &format!("/api/conversations/{id}"), None, &format!("conversation {id}"), None).await
+    }
+
+    /// Sends a user message; `run` starts the agent on it.
+    pub async fn send_message(&self, id: &str, text: &str, run: bool) -> Result<(), AgentServerError> {
+        let body = json!({"role": "user", "content": [{"type": "text", "text": text}], "run": run});
+        let path = format!("/api/conversations/{id}/events");
+        self.call(Method::POST, &path, Some(body), "sending a message", None).await.map(|_| ())
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<(), AgentServerError> {
+        self.post_empty(id, "pause").await
+    }
+
+    pub async fn run(&self, id: &str) -> Result<(), AgentServerError> {
+        self.post_empty(id, "run").await
+    }
+
+    pub async fn interrupt(&self, id: &str) -> Result<(), AgentServerError> {
+        self.post_empty(id, "interrupt").await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), AgentServerError> {
+        let path = format!("/api/conversations/{id}");
+        self.call(Method::DELETE, &path, None, "deleting the conversation", None).await.map(|_| ())
+    }
+
+    pub async fn search_events(
+        &self,
+        id: &str,
+        page_id: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage, AgentServerError> {
+        let mut path = format!("/api/conversations/{id}/events/search?limit={}", limit.clamp(1, 100));
+        if let Some(page) = page_id {
+            path.push_str("&page_id=");
+            path.push_str(&encode_query(page));
+        }
+        let value = self.call(Method::GET, &path, None, "searching events", None).await?;
+        serde_json::from_value(value)
+            .map_err(|e| AgentServerError::Decode { what: "searching events".into(), reason: e.to_string() })
+    }
+
+    pub async fn respond_to_confirmation(&self, id: &str, accept: bool, reason: &str) -> Result<(), AgentServerError> {
+        let path = format!("/api/conversations/{id}/events/respond_to_confirmation");
+        let body = json!({"accept": accept, "reason": reason});
+        self.call(Method::POST, &path, Some(body), "answering a confirmation", None).await.map(|_| ())
+    }
+
+    pub async fn set_confirmation_policy(&self, id: &str, mode: ConfirmationMode) -> Result<(), AgentServerError> {
+        let path = format!("/api/conversations/{id}/confirmation_policy");
+        let body = json!({"policy": mode.policy()});
+        self.call(Method::POST, &path, Some(body), "changing the confirmation policy", None).await.map(|_| ())
+    }
+
+    pub async fn final_response(&self, id: &str) -> Result<String, AgentServerError> {
+        let path = format!("/api/conversations/{id}/agent_final_response");
+        let v = self.call(Method::GET, &path, None, "reading the final response", None).await?;
+        Ok(v.get("response").and_then(Value::as_str).unwrap_or_default().to_owned())
+    }
+
+    async fn post_empty(&self, id: &str, verb: &str) -> Result<(), AgentServerError> {
+        let path = format!("/api/conversations/{id}/{verb}");
+        self.call(Method::POST, &path, None, verb, None).await.map(|_| ())
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        what: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Value, AgentServerError> {
+        let url = format!("{}{path}", self.endpoint.base_url);
+        let mut req = self.http.request(method, &url).header("X-Session-API-Key", self.endpoint.session_key.expose());
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let after = timeout.unwrap_or(REQUEST_TIMEOUT);
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                AgentServerError::Timeout { what: what.to_owned(), after }
+            } else {
+                AgentServerError::Unreachable { url: self.endpoint.base_url.clone(), reason: root_cause(&e) }
+            }
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|e| AgentServerError::Unreachable {
+            url: self.endpoint.base_url.clone(),
+            reason: root_cause(&e),
+        })?;
+        match status {
+            s if s.is_success() => {
+                if text.trim().is_empty() {
+                    Ok(Value::Null)
+                } else {
+                    serde_json::from_str(&text)
+                        .map_err(|e| AgentServerError::Decode { what: what.to_owned(), reason: e.to_string() })
+                }
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AgentServerError::Unauthorized),
+            StatusCode::NOT_FOUND => Err(AgentServerError::NotFound { what: what.to_owned() }),
+            StatusCode::CONFLICT => Err(AgentServerError::Conflict { what: what.to_owned() }),
+            s => Err(AgentServerError::Http {
+                status: s.as_u16(),
+                what: what.to_owned(),
+                body: crate::agent_server::events::cap(&text, 2000),
+            }),
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+pub(crate) fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_carries_secrets_only_in_their_places() {
+        let req = NewConversation {
+            conversation_id: "c1".into(),
+            working_dir: "/w".into(),
+            llm: LlmConfig {
+                model: "openai/m".into(),
+                base_url: Some("http://x/v1".into()),
+                api_key: Some(Secret::new("sk-1")),
+                num_retries: None,
+            },
+            secrets: [("GITHUB_TOKEN".to_owned(), Secret::new("ghp_1"))].into_iter().collect(),
+            confirmation: ConfirmationMode::Risky,
+            max_iterations: 50,
+        };
+        let body = req.body();
+        assert_eq!(body["agent"]["llm"]["api_key"], "sk-1");
+        assert_eq!(body["secrets"]["GITHUB_TOKEN"], json!({"kind": "StaticSecret", "value": "ghp_1"}));
+        assert_eq!(body["confirmation_policy"]["kind"], "ConfirmRisky");
+        assert_eq!(body["security_analyzer"]["kind"], "LLMSecurityAnalyzer");
+        assert_eq!(format!("{req:?}").matches("sk-1").count(), 0, "Debug never shows secrets");
+    }
+}

@@ -1,0 +1,7 @@
+//! The OpenHands agent-server: a typed REST client, the event model, and the live event stream.
+
+pub mod client;
+pub mod events;
+pub mod stream;
+
+pub use client::{AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation};

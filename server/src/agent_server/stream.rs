@@ -1,0 +1,216 @@
+//! The live event stream of one conversation (`/sockets/events/{id}`), reconnecting on its own.
+//!
+//! Guarantees to its reader: every persisted event exactly once, in order. On a dropped connection it reconnects
+//! with `resend_mode=since` and the last timestamp seen (the server resends events at or after it) and drops ids it
+//! has already delivered. The `full_state` snapshot the server sends on every connect is delivered once (later ones
+//! only as state, see [`StreamItem::Snapshot`]).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::client::{AgentServerError, Endpoint, encode_query};
+use super::events::AgentEvent;
+
+#[derive(Debug)]
+pub enum StreamItem {
+    Event(AgentEvent),
+    /// A repeated `full_state` snapshot after a reconnect: state to apply, not an event to log.
+    Snapshot(AgentEvent),
+    /// The connection dropped; the stream is reconnecting.
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// The stream ended for good (bad key, unknown conversation, server gone too long).
+    Closed(AgentServerError),
+}
+
+/// Handle to a running subscription. Dropping it stops the stream.
+pub struct Subscription {
+    pub items: mpsc::Receiver<StreamItem>,
+    kick: watch::Sender<u64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Drops the current connection and reconnects (used when a sandbox is resumed, and by tests).
+    pub fn reconnect(&self) {
+        self.kick.send_modify(|n| *n += 1);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where to resume from: nothing yet, or after what was already delivered (a restarted server replaying its log).
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub last_timestamp: Option<String>,
+    pub seen_ids: HashSet<String>,
+    pub snapshot_delivered: bool,
+}
+
+/// How long the stream keeps trying to reconnect before giving up.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+pub fn subscribe(endpoint: Endpoint, conversation_id: String, resume: Resume) -> Subscription {
+    let (tx, rx) = mpsc::channel(1024);
+    let (kick, kick_rx) = watch::channel(0u64);
+    let task = tokio::spawn(run(endpoint, conversation_id, resume, tx, kick_rx));
+    Subscription { items: rx, kick, task }
+}
+
+async fn run(
+    endpoint: Endpoint,
+    conversation_id: String,
+    mut resume: Resume,
+    tx: mpsc::Sender<StreamItem>,
+    mut kick: watch::Receiver<u64>,
+) {
+    let ws_base = endpoint.base_url.replacen("http", "ws", 1);
+    let mut attempt: u32 = 0;
+    let mut failing_since: Option<tokio::time::Instant> = None;
+    loop {
+        let url = match &resume.last_timestamp {
+            None => format!("{ws_base}/sockets/events/{conversation_id}?resend_mode=all"),
+            Some(ts) => {
+                format!(
+                    "{ws_base}/sockets/events/{conversation_id}?resend_mode=since&after_timestamp={}",
+                    encode_query(ts)
+                )
+            }
+        };
+        let outcome = connection(&url, &endpoint, &mut resume, &tx, &mut kick).await;
+        let reason = match outcome {
+            Ended::ReceiverGone => return,
+            Ended::Fatal(err) => {
+                let _ = tx.send(StreamItem::Closed(err)).await;
+                return;
+            }
+            Ended::Delivered(reason) => {
+                // The connection worked for a while: the next failure starts a fresh budget.
+                attempt = 0;
+                failing_since = None;
+                reason
+            }
+            Ended::Failed(reason) => reason,
+        };
+        attempt += 1;
+        let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() > GIVE_UP_AFTER {
+            let err = AgentServerError::Unreachable { url: endpoint.base_url.clone(), reason };
+            let _ = tx.send(StreamItem::Closed(err)).await;
+            return;
+        }
+        tracing::info!(conversation = %conversation_id, attempt, "event stream dropped ({reason}); reconnecting");
+        if tx.send(StreamItem::Reconnecting { attempt, reason }).await.is_err() {
+            return;
+        }
+        let backoff = Duration::from_millis((50u64 << attempt.min(5)).min(2000));
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+enum Ended {
+    /// Events flowed; then the connection ended.
+    Delivered(String),
+    /// Could not connect or authenticate; worth retrying.
+    Failed(String),
+    /// Retrying cannot help.
+    Fatal(AgentServerError),
+    ReceiverGone,
+}
+
+async fn connection(
+    url: &str,
+    endpoint: &Endpoint,
+    resume: &mut Resume,
+    tx: &mpsc::Sender<StreamItem>,
+    kick: &mut watch::Receiver<u64>,
+) -> Ended {
+    let (mut ws, _) = match tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url)).await {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Ended::Failed(format!("connect: {e}")),
+        Err(_) => return Ended::Failed("connect timed out".into()),
+    };
+    // First-frame auth keeps the key out of URLs (and out of any proxy's access log).
+    let auth = json!({"type": "auth", "session_api_key": endpoint.session_key.expose()}).to_string();
+    if let Err(e) = ws.send(Message::text(auth)).await {
+        return Ended::Failed(format!("auth: {e}"));
+    }
+    kick.mark_unchanged();
+    let mut delivered = false;
+    loop {
+        let frame = tokio::select! {
+            frame = ws.next() => frame,
+            _ = kick.changed() => {
+                let _ = ws.close(None).await;
+                return Ended::Delivered("reconnect requested".into());
+            }
+        };
+        let text = match frame {
+            None => return end(delivered, "connection closed".into()),
+            Some(Err(e)) => return end(delivered, e.to_string()),
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(frame))) => {
+                let code = frame.as_ref().map(|f| f.code);
+                return match code {
+                    Some(CloseCode::Library(4001)) => Ended::Fatal(AgentServerError::Unauthorized),
+                    Some(CloseCode::Library(4004)) => {
+                        Ended::Fatal(AgentServerError::NotFound { what: "this conversation's event stream".into() })
+                    }
+                    _ => end(delivered, format!("closed by the server ({code:?})")),
+                };
+            }
+            Some(Ok(_)) => continue,
+        };
+        let value: Value = match serde_json::from_str(text.as_str()) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("ignoring a non-JSON frame on the event stream: {e}");
+                continue;
+            }
+        };
+        let event = match AgentEvent::from_json(value) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!("ignoring a frame that is not an event: {e}");
+                continue;
+            }
+        };
+        delivered = true;
+        let item = if event.is_snapshot() {
+            if resume.snapshot_delivered {
+                StreamItem::Snapshot(event)
+            } else {
+                resume.snapshot_delivered = true;
+                StreamItem::Event(event)
+            }
+        } else {
+            if !resume.seen_ids.insert(event.id.clone()) {
+                continue;
+            }
+            // Streaming deltas are never stored, so they cannot anchor a resend.
+            if event.kind != "StreamingDeltaEvent" && !event.timestamp.is_empty() {
+                resume.last_timestamp = Some(event.timestamp.clone());
+            }
+            StreamItem::Event(event)
+        };
+        if tx.send(item).await.is_err() {
+            return Ended::ReceiverGone;
+        }
+    }
+}
+
+fn end(delivered: bool, reason: String) -> Ended {
+    if delivered { Ended::Delivered(reason) } else { Ended::Failed(reason) }
+}

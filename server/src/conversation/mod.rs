@@ -1,0 +1,385 @@
+//! Conversations: their state, their event log, and their lifecycle on a sandbox.
+//!
+//! The [`Manager`] owns every live conversation. Each runs in its own task (the runner), which provisions a
+//! sandbox, creates the conversation on its agent-server, follows the event stream, persists each event, and obeys
+//! control messages (send, pause, resume, stop, confirm). Everything editors see goes out through an [`Observer`],
+//! so this module knows nothing of LSP.
+
+mod runner;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::agent_server::events::{AgentEvent, NormalizedEvent};
+use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
+use crate::sandbox::{SandboxError, SharedProvider};
+use crate::secrets::{SecretName, SecretStore};
+pub use store::{Meta, Store, StoreError};
+
+/// Lifecycle of a conversation as editors see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Starting,
+    Running,
+    Paused,
+    WaitingForConfirmation,
+    Finished,
+    Error,
+    Stuck,
+    Stopped,
+}
+
+impl State {
+    /// The agent is not working and will not until it gets a new message.
+    pub fn is_settled(self) -> bool {
+        matches!(self, State::Finished | State::Error | State::Stuck | State::Stopped)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::WaitingForConfirmation => "waiting_for_confirmation",
+            State::Finished => "finished",
+            State::Error => "error",
+            State::Stuck => "stuck",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
+/// A conversation as listed for editors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// A runner is attached to a live sandbox (false for history from an earlier session).
+    pub live: bool,
+}
+
+/// An action the agent wants to take and is waiting for the user to confirm.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAction {
+    pub id: String,
+    pub tool: String,
+    pub summary: String,
+    pub detail: String,
+}
+
+/// What the user answered to a confirmation request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "decision")]
+pub enum Decision {
+    /// Run the pending actions.
+    Allow,
+    /// Run them, and stop asking for the rest of this conversation.
+    AllowAll,
+    Reject {
+        reason: Option<String>,
+    },
+}
+
+/// What the manager tells its observer. Sent in order per conversation.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Created, or its state, title or outcome changed.
+    Changed(Summary),
+    Event(Arc<NormalizedEvent>),
+    /// The agent waits for the user; answer with [`Manager::confirm`].
+    ConfirmationNeeded {
+        conversation_id: String,
+        actions: Vec<PendingAction>,
+    },
+    /// The agent stopped working: finished, failed, stuck or stopped.
+    Settled {
+        conversation_id: String,
+        state: State,
+        message: String,
+    },
+}
+
+pub trait Observer: Send + Sync {
+    /// Must not block: called from conversation runners.
+    fn update(&self, update: Update);
+}
+
+/// A new conversation.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub instruction: String,
+    pub title: String,
+    pub workspace: PathBuf,
+}
+
+/// Settings a conversation starts with.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub llm_model: String,
+    pub llm_base_url: Option<String>,
+    pub llm_num_retries: Option<u32>,
+    pub confirmation: ConfirmationMode,
+    pub max_iterations: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("no conversation {0}")]
+    Unknown(String),
+    #[error("conversation {0} is not running in this session (its sandbox is gone); start a new conversation")]
+    NotLive(String),
+    #[error("conversation {id} is {state}: {action} is not possible now")]
+    WrongState { id: String, state: &'static str, action: &'static str },
+    #[error("the workspace {0} does not exist or is not a directory")]
+    BadWorkspace(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    AgentServer(#[from] AgentServerError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("the conversation's runner stopped")]
+    RunnerGone,
+}
+
+enum Control {
+    Send { text: String, reply: oneshot::Sender<Result<(), ConversationError>> },
+    Pause { reply: oneshot::Sender<Result<(), ConversationError>> },
+    Resume { reply: oneshot::Sender<Result<(), ConversationError>> },
+    Stop { reply: oneshot::Sender<Result<(), ConversationError>> },
+    Confirm { decision: Decision, reply: oneshot::Sender<Result<(), ConversationError>> },
+    ReconnectStream,
+}
+
+struct Live {
+    control: mpsc::Sender<Control>,
+    meta: Arc<Mutex<Meta>>,
+}
+
+struct Inner {
+    store: Store,
+    provider: SharedProvider,
+    secrets: SecretStore,
+    observer: Arc<dyn Observer>,
+    live: Mutex<HashMap<String, Live>>,
+}
+
+#[derive(Clone)]
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+impl Manager {
+    pub fn new(store: Store, provider: SharedProvider, secrets: SecretStore, observer: Arc<dyn Observer>) -> Self {
+        Manager { inner: Arc::new(Inner { store, provider, secrets, observer, live: Mutex::new(HashMap::new()) }) }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.inner.provider.name()
+    }
+
+    /// Starts a conversation and returns at once; the work goes on in the background.
+    pub fn start(&self, req: StartRequest, settings: AgentSettings) -> Result<Summary, ConversationError> {
+        if !req.workspace.is_dir() {
+            return Err(ConversationError::BadWorkspace(req.workspace));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let now = store::now_ms();
+        let meta = Meta {
+            id: id.clone(),
+            title: req.title,
+            instruction: req.instruction,
+            workspace: req.workspace,
+            backend: self.inner.provider.name().to_owned(),
+            state: State::Starting,
+            created_at: now,
+            updated_at: now,
+            final_message: None,
+            error: None,
+            sandbox_url: None,
+            event_count: 0,
+        };
+        let log = self.inner.store.create(&meta)?;
+        let meta = Arc::new(Mutex::new(meta));
+        let (tx, rx) = mpsc::channel(32);
+        self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
+        let summary = Summary { meta: lock(&meta).clone(), live: true };
+        self.inner.observer.update(Update::Changed(summary.clone()));
+
+        let llm = LlmConfig {
+            model: settings.llm_model.clone(),
+            base_url: settings.llm_base_url.clone(),
+            api_key: self.inner.secrets.get(SecretName::LlmApiKey),
+            num_retries: settings.llm_num_retries,
+        };
+        let secrets = SecretName::ALL
+            .into_iter()
+            .filter(|n| n.is_provider_token())
+            .filter_map(|n| self.inner.secrets.get(n).map(|s| (n.env_var().to_owned(), s)))
+            .collect();
+        let runner = runner::Runner {
+            id: id.clone(),
+            meta,
+            store: self.inner.store.clone(),
+            log,
+            provider: self.inner.provider.clone(),
+            observer: self.inner.observer.clone(),
+            redactor: self.inner.secrets.redactor(),
+            llm,
+            secrets,
+            settings,
+        };
+        let manager = self.clone();
+        tokio::spawn(async move {
+            runner.run(rx).await;
+            manager.live().remove(&id);
+        });
+        Ok(summary)
+    }
+
+    pub async fn send_message(&self, id: &str, text: String) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Send { text, reply }).await
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Pause { reply }).await
+    }
+
+    pub async fn resume(&self, id: &str) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Resume { reply }).await
+    }
+
+    pub async fn stop(&self, id: &str) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Stop { reply }).await
+    }
+
+    pub async fn confirm(&self, id: &str, decision: Decision) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Confirm { decision, reply }).await
+    }
+
+    /// Drops the conversation's event stream so it reconnects (tests use it to prove nothing is lost).
+    pub fn reconnect_stream(&self, id: &str) -> Result<(), ConversationError> {
+        let sender = self.live().get(id).map(|l| l.control.clone()).ok_or_else(|| self.not_live(id))?;
+        sender.try_send(Control::ReconnectStream).map_err(|_| ConversationError::RunnerGone)
+    }
+
+    /// Live conversations and the history on disk, newest first.
+    pub fn list(&self) -> Vec<Summary> {
+        let live: HashMap<String, Meta> =
+            self.live().iter().map(|(id, l)| (id.clone(), lock(&l.meta).clone())).collect();
+        self.inner
+            .store
+            .list()
+            .into_iter()
+            .map(|meta| match live.get(&meta.id) {
+                Some(current) => Summary { meta: current.clone(), live: true },
+                None => Summary { meta, live: false },
+            })
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Result<Summary, ConversationError> {
+        if let Some(l) = self.live().get(id) {
+            return Ok(Summary { meta: lock(&l.meta).clone(), live: true });
+        }
+        Ok(Summary { meta: self.inner.store.load(id)?, live: false })
+    }
+
+    /// Events from the log, normalised, starting at position `after`.
+    pub fn events(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<NormalizedEvent>, u64), ConversationError> {
+        let (raw, total) = self.inner.store.read_events(id, after, limit)?;
+        let events = raw
+            .into_iter()
+            .zip(after..)
+            .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(id, seq, &e)))
+            .collect();
+        Ok((events, total))
+    }
+
+    /// Marks conversations left live by an earlier, dead session: their sandboxes died with it.
+    pub fn recover(&self) {
+        for meta in self.inner.store.list() {
+            if self.live().contains_key(&meta.id) || meta.state.is_settled() {
+                continue;
+            }
+            let mut meta = meta;
+            meta.error = Some("openhands-lsp stopped while this conversation was active; its sandbox is gone".into());
+            meta.state = State::Stopped;
+            meta.updated_at = store::now_ms();
+            if let Err(e) = self.inner.store.save(&meta) {
+                tracing::warn!("cannot mark {} as stopped: {e}", meta.id);
+            }
+        }
+    }
+
+    /// At server exit: records live conversations as stopped and stops every sandbox. Quick on purpose: the
+    /// editor is waiting for the process to end.
+    pub async fn shutdown(&self) {
+        let metas: Vec<Arc<Mutex<Meta>>> = self.live().values().map(|l| l.meta.clone()).collect();
+        for meta in metas {
+            let snapshot = {
+                let mut m = lock(&meta);
+                if !m.state.is_settled() {
+                    m.state = State::Stopped;
+                    m.error = Some("openhands-lsp exited while this conversation was active".into());
+                }
+                m.updated_at = store::now_ms();
+                m.clone()
+            };
+            if let Err(e) = self.inner.store.save(&snapshot) {
+                tracing::warn!("{e}");
+            }
+        }
+        self.inner.provider.shutdown().await;
+    }
+
+    async fn control(
+        &self,
+        id: &str,
+        make: impl FnOnce(oneshot::Sender<Result<(), ConversationError>>) -> Control,
+    ) -> Result<(), ConversationError> {
+        let sender = self.live().get(id).map(|l| l.control.clone()).ok_or_else(|| self.not_live(id))?;
+        let (reply, rx) = oneshot::channel();
+        sender.send(make(reply)).await.map_err(|_| ConversationError::RunnerGone)?;
+        rx.await.map_err(|_| ConversationError::RunnerGone)?
+    }
+
+    fn not_live(&self, id: &str) -> ConversationError {
+        match self.inner.store.load(id) {
+            Ok(_) => ConversationError::NotLive(id.to_owned()),
+            Err(_) => ConversationError::Unknown(id.to_owned()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.inner.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn lock(meta: &Mutex<Meta>) -> std::sync::MutexGuard<'_, Meta> {
+    meta.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The same event with secrets masked, for editors.
+fn redacted_event(event: AgentEvent, redactor: &crate::secrets::Redactor) -> AgentEvent {
+    if redactor.is_empty() {
+        return event;
+    }
+    let text = serde_json::to_string(&event.raw).unwrap_or_default();
+    match redactor.redact(&text) {
+        std::borrow::Cow::Borrowed(_) => event,
+        std::borrow::Cow::Owned(clean) => {
+            let raw: Value = serde_json::from_str(&clean).unwrap_or(Value::Null);
+            AgentEvent::from_json(raw).unwrap_or(event)
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! One conversation's task: provision, create, follow events, obey control messages.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::store::{EventLog, Store, now_ms};
+use super::{
+    AgentSettings, Control, ConversationError, Decision, Meta, Observer, PendingAction, State, Summary, Update,
+};
+use crate::agent_server::events::{AgentEvent, DETAIL_MAX_BYTES, NormalizedEvent, View};
+use crate::agent_server::stream::{self, Resume, StreamItem};
+use crate::agent_server::{AgentServerClient, ConfirmationMode, LlmConfig, NewConversation};
+use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider};
+use crate::secrets::{Redactor, Secret};
+
+pub(super) struct Runner {
+    pub id: String,
+    pub meta: Arc<Mutex<Meta>>,
+    pub store: Store,
+    pub log: EventLog,
+    pub provider: SharedProvider,
+    pub observer: Arc<dyn Observer>,
+    pub redactor: Redactor,
+    pub llm: LlmConfig,
+    pub secrets: BTreeMap<String, Secret>,
+    pub settings: AgentSettings,
+}
+
+/// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+impl Runner {
+    pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let spec = SandboxSpec {
+            conversation_id: self.id.clone(),
+            workspace: self.meta().workspace.clone(),
+            scratch: self.store.dir(&self.id).join("sandbox"),
+        };
+        let provider = self.provider.clone();
+        let start = provider.start(spec);
+        tokio::pin!(start);
+        // Stop must work while the sandbox boots; other requests wait for it.
+        let sandbox = loop {
+            tokio::select! {
+                result = &mut start => break result,
+                msg = control.recv() => match msg {
+                    Some(Control::Stop { reply }) => {
+                        self.settle(State::Stopped, None, None);
+                        let _ = reply.send(Ok(()));
+                        // Let the start finish so its process is stopped rather than leaked.
+                        if let Ok(sandbox) = (&mut start).await {
+                            sandbox.handle.stop().await;
+                        }
+                        return;
+                    }
+                    Some(other) => refuse(other, &self.id, "starting"),
+                    None => return,
+                },
+            }
+        };
+        let sandbox = match sandbox {
+            Ok(s) => s,
+            Err(e) => {
+                self.settle(State::Error, None, Some(e.to_string()));
+                drain_refusing(control, &self.id, "error").await;
+                return;
+            }
+        };
+        self.update_meta(|m| m.sandbox_url = Some(sandbox.endpoint.base_url.clone()));
+        let result = self.drive(&sandbox, &mut control).await;
+        if let Err(e) = result {
+            self.settle(State::Error, None, Some(e.to_string()));
+        }
+        sandbox.handle.stop().await;
+        let state = self.meta().state.as_str();
+        drain_refusing(control, &self.id, state).await;
+    }
+
+    async fn drive(
+        &mut self,
+        sandbox: &Sandbox,
+        control: &mut mpsc::Receiver<Control>,
+    ) -> Result<(), ConversationError> {
+        let client = AgentServerClient::new(sandbox.endpoint.clone());
+        let request = NewConversation {
+            conversation_id: self.id.clone(),
+            working_dir: sandbox.working_dir.clone(),
+            llm: self.llm.clone(),
+            secrets: self.secrets.clone(),
+            confirmation: self.settings.confirmation,
+            max_iterations: self.settings.max_iterations,
+        };
+        client.create_conversation(&request).await?;
+        let mut sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
+        let instruction = self.meta().instruction.clone();
+        client.send_message(&self.id, &instruction, true).await?;
+        self.set_state(State::Running);
+
+        let mut tracker = Tracker::default();
+        let died = sandbox.handle.died();
+        tokio::pin!(died);
+        loop {
+            tokio::select! {
+                item = sub.items.recv() => match item {
+                    Some(StreamItem::Event(event)) => self.on_event(event, &mut tracker, &client).await,
+                    Some(StreamItem::Snapshot(event)) => {
+                        if let Some(status) = event.execution_status() {
+                            self.on_status(status, &mut tracker, &client).await;
+                        }
+                    }
+                    Some(StreamItem::Reconnecting { attempt, reason }) => {
+                        tracing::info!(conversation = %self.id, attempt, "event stream reconnecting: {reason}");
+                    }
+                    Some(StreamItem::Closed(err)) => return Err(err.into()),
+                    None => return Err(ConversationError::RunnerGone),
+                },
+                msg = control.recv() => {
+                    let Some(msg) = msg else { return Ok(()) };
+                    if self.on_control(msg, sandbox, &client, &sub).await {
+                        return Ok(());
+                    }
+                }
+                log = &mut died => {
+                    self.settle(State::Error, None, Some(format!("the sandbox died: {log}")));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Returns true when the conversation is over (stopped).
+    async fn on_control(
+        &mut self,
+        msg: Control,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+    ) -> bool {
+        match msg {
+            Control::Send { text, reply } => {
+                let result = client.send_message(&self.id, &text, true).await.map_err(Into::into);
+                if result.is_ok() {
+                    self.set_state(State::Running);
+                }
+                let _ = reply.send(result);
+            }
+            Control::Pause { reply } => {
+                let result = async {
+                    client.pause(&self.id).await?;
+                    sandbox.handle.freeze().await?;
+                    Ok(())
+                }
+                .await;
+                if result.is_ok() {
+                    self.set_state(State::Paused);
+                }
+                let _ = reply.send(result);
+            }
+            Control::Resume { reply } => {
+                let result = async {
+                    sandbox.handle.thaw().await?;
+                    client.run(&self.id).await?;
+                    Ok(())
+                }
+                .await;
+                if result.is_ok() {
+                    self.set_state(State::Running);
+                }
+                let _ = reply.send(result);
+            }
+            Control::Stop { reply } => {
+                let _ = tokio::time::timeout(STOP_GRACE, client.pause(&self.id)).await;
+                self.settle(State::Stopped, None, None);
+                let _ = reply.send(Ok(()));
+                return true;
+            }
+            Control::Confirm { decision, reply } => {
+                let result = self.confirm(decision, client).await;
+                let _ = reply.send(result);
+            }
+            Control::ReconnectStream => sub.reconnect(),
+        }
+        false
+    }
+
+    async fn confirm(&mut self, decision: Decision, client: &AgentServerClient) -> Result<(), ConversationError> {
+        let state = self.meta().state;
+        if state != State::WaitingForConfirmation {
+            return Err(ConversationError::WrongState {
+                id: self.id.clone(),
+                state: state.as_str(),
+                action: "confirming",
+            });
+        }
+        match decision {
+            Decision::Allow => client.respond_to_confirmation(&self.id, true, "").await?,
+            Decision::AllowAll => {
+                client.set_confirmation_policy(&self.id, ConfirmationMode::Never).await?;
+                client.respond_to_confirmation(&self.id, true, "").await?;
+            }
+            Decision::Reject { reason } => {
+                let reason =
+                    reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "The user rejected the action.".into());
+                client.respond_to_confirmation(&self.id, false, &reason).await?;
+            }
+        }
+        self.set_state(State::Running);
+        Ok(())
+    }
+
+    async fn on_event(&mut self, event: AgentEvent, tracker: &mut Tracker, client: &AgentServerClient) {
+        let event = super::redacted_event(event, &self.redactor);
+        let line = serde_json::to_string(&event.raw).unwrap_or_default();
+        if let Err(e) = self.log.append(&line) {
+            tracing::error!(conversation = %self.id, "{e}");
+        }
+        let seq = {
+            let mut meta = self.meta();
+            meta.event_count += 1;
+            meta.event_count - 1
+        };
+        tracker.observe(&event);
+        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event))));
+        if let Some(status) = event.execution_status() {
+            self.on_status(status, tracker, client).await;
+        }
+    }
+
+    async fn on_status(&mut self, status: &str, tracker: &mut Tracker, client: &AgentServerClient) {
+        match status {
+            "running" => self.set_state(State::Running),
+            "paused" => self.set_state(State::Paused),
+            "waiting_for_confirmation" => {
+                self.set_state(State::WaitingForConfirmation);
+                let actions = tracker.pending();
+                self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
+            }
+            "finished" => {
+                let message = match tracker.finish_message.take() {
+                    Some(m) => m,
+                    None => client.final_response(&self.id).await.unwrap_or_default(),
+                };
+                self.settle(State::Finished, Some(message), None);
+            }
+            "error" => {
+                let message = tracker.last_error.clone().unwrap_or_else(|| "the agent stopped with an error".into());
+                self.settle(State::Error, None, Some(message));
+            }
+            "stuck" => {
+                self.settle(State::Stuck, None, Some("the agent is stuck (it repeated itself without progress)".into()))
+            }
+            // idle: before the first run, or after a finished turn; neither changes what editors show.
+            _ => {}
+        }
+    }
+
+    fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
+        self.meta.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update_meta(&self, change: impl FnOnce(&mut Meta)) {
+        let snapshot = {
+            let mut meta = self.meta();
+            change(&mut meta);
+            meta.updated_at = now_ms();
+            meta.clone()
+        };
+        if let Err(e) = self.store.save(&snapshot) {
+            tracing::error!(conversation = %self.id, "{e}");
+        }
+        self.observer.update(Update::Changed(Summary { meta: snapshot, live: true }));
+    }
+
+    fn set_state(&self, state: State) {
+        if self.meta().state != state {
+            self.update_meta(|m| m.state = state);
+        }
+    }
+
+    /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
+    fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
+        let text = error.clone().or_else(|| message.clone()).unwrap_or_default();
+        if let Some(e) = &error {
+            tracing::warn!(conversation = %self.id, "{}: {e}", state.as_str());
+        }
+        self.update_meta(|m| {
+            m.state = state;
+            if message.is_some() {
+                m.final_message = message;
+            }
+            m.error = error;
+        });
+        self.observer.update(Update::Settled { conversation_id: self.id.clone(), state, message: text });
+    }
+}
+
+/// What the runner remembers across events: actions awaiting an answer, the last error, the finish message.
+#[derive(Default)]
+struct Tracker {
+    open_actions: HashMap<String, PendingAction>,
+    order: Vec<String>,
+    last_error: Option<String>,
+    finish_message: Option<String>,
+}
+
+impl Tracker {
+    fn observe(&mut self, event: &AgentEvent) {
+        if let Some(answered) = event.answers_action() {
+            self.open_actions.remove(answered);
+        }
+        match event.view() {
+            View::Action { tool, .. } => {
+                self.open_actions.insert(
+                    event.id.clone(),
+                    PendingAction {
+                        id: event.id.clone(),
+                        tool: tool.to_owned(),
+                        summary: event.summary(),
+                        detail: event.detail(DETAIL_MAX_BYTES),
+                    },
+                );
+                self.order.push(event.id.clone());
+                if let Some(m) = event.finish_message() {
+                    self.finish_message = Some(m);
+                }
+            }
+            View::Error { message } => self.last_error = Some(message),
+            View::Message { .. } if event.source == "user" => {
+                self.finish_message = None;
+                self.last_error = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn pending(&mut self) -> Vec<PendingAction> {
+        self.order.retain(|id| self.open_actions.contains_key(id));
+        self.order.iter().filter_map(|id| self.open_actions.get(id).cloned()).collect()
+    }
+}
+
+fn refuse(msg: Control, id: &str, state: &'static str) {
+    let err = |action| ConversationError::WrongState { id: id.to_owned(), state, action };
+    match msg {
+        Control::Send { reply, .. } => drop(reply.send(Err(err("sending a message")))),
+        Control::Pause { reply } => drop(reply.send(Err(err("pausing")))),
+        Control::Resume { reply } => drop(reply.send(Err(err("resuming")))),
+        Control::Stop { reply } => drop(reply.send(Ok(()))),
+        Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
+        Control::ReconnectStream => {}
+    }
+}
+
+/// After the sandbox is gone: answer what is still queued, then end (the manager forgets the conversation).
+async fn drain_refusing(mut control: mpsc::Receiver<Control>, id: &str, state: &'static str) {
+    control.close();
+    while let Some(msg) = control.recv().await {
+        refuse(msg, id, state);
+    }
+}

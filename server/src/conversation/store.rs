@@ -1,0 +1,192 @@
+//! On-disk state of conversations: `<state dir>/conversations/<id>/meta.json` and an append-only `events.jsonl`
+//! (one redacted agent-server event per line, in delivery order).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::State;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub id: String,
+    pub title: String,
+    pub instruction: String,
+    pub workspace: PathBuf,
+    pub backend: String,
+    pub state: State,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+    pub updated_at: u64,
+    #[serde(default)]
+    pub final_message: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Where the agent-server listened (no key), while it lived.
+    #[serde(default)]
+    pub sandbox_url: Option<String>,
+    #[serde(default)]
+    pub event_count: u64,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot write conversation data under {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no conversation {0} in the state directory")]
+    Unknown(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// `state_dir` is the openhands-lsp state directory.
+    pub fn new(state_dir: &Path) -> Self {
+        Store { root: state_dir.join("conversations") }
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    pub fn create(&self, meta: &Meta) -> Result<EventLog, StoreError> {
+        let dir = self.dir(&meta.id);
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        self.save(meta)?;
+        EventLog::open(&dir.join("events.jsonl"))
+    }
+
+    /// Writes meta.json atomically (write a temporary file, then rename).
+    pub fn save(&self, meta: &Meta) -> Result<(), StoreError> {
+        let dir = self.dir(&meta.id);
+        let tmp = dir.join("meta.json.tmp");
+        let path = dir.join("meta.json");
+        let text = serde_json::to_vec_pretty(meta).unwrap_or_default();
+        std::fs::write(&tmp, text).map_err(|source| StoreError::Io { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &path).map_err(|source| StoreError::Io { path, source })
+    }
+
+    pub fn load(&self, id: &str) -> Result<Meta, StoreError> {
+        let path = self.dir(id).join("meta.json");
+        let text = std::fs::read(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
+        serde_json::from_slice(&text).map_err(|_| StoreError::Unknown(id.to_owned()))
+    }
+
+    /// Every conversation on disk, newest first. Unreadable entries are skipped with a warning.
+    pub fn list(&self) -> Vec<Meta> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
+        let mut metas: Vec<Meta> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let id = e.file_name().to_string_lossy().into_owned();
+                match self.load(&id) {
+                    Ok(m) => Some(m),
+                    Err(err) => {
+                        tracing::warn!("skipping {}: {err}", e.path().display());
+                        None
+                    }
+                }
+            })
+            .collect();
+        metas.sort_by_key(|m| std::cmp::Reverse(m.created_at));
+        metas
+    }
+
+    /// Events `after..after+limit` of the log (0-based), and the total count.
+    pub fn read_events(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<Value>, u64), StoreError> {
+        let path = self.dir(id).join("events.jsonl");
+        let file = File::open(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|source| StoreError::Io { path: path.clone(), source })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if total >= after && out.len() < limit {
+                match serde_json::from_str(&line) {
+                    Ok(v) => out.push(v),
+                    Err(e) => tracing::warn!("{}: bad line {total}: {e}", path.display()),
+                }
+            }
+            total += 1;
+        }
+        Ok((out, total))
+    }
+}
+
+/// The append-only event log of one conversation.
+pub struct EventLog {
+    file: File,
+    path: PathBuf,
+}
+
+impl EventLog {
+    fn open(path: &Path) -> Result<Self, StoreError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        Ok(EventLog { file, path: path.to_owned() })
+    }
+
+    /// Appends one line (already redacted JSON without newlines).
+    pub fn append(&mut self, line: &str) -> Result<(), StoreError> {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        self.file.write_all(&buf).map_err(|source| StoreError::Io { path: self.path.clone(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, created_at: u64) -> Meta {
+        Meta {
+            id: id.into(),
+            title: "t".into(),
+            instruction: "i".into(),
+            workspace: "/w".into(),
+            backend: "process".into(),
+            state: State::Starting,
+            created_at,
+            updated_at: created_at,
+            final_message: None,
+            error: None,
+            sandbox_url: None,
+            event_count: 0,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_paging() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path());
+        let mut log = store.create(&meta("a", 1)).unwrap();
+        store.create(&meta("b", 2)).unwrap();
+        for i in 0..5 {
+            log.append(&format!("{{\"n\":{i}}}")).unwrap();
+        }
+        let (page, total) = store.read_events("a", 3, 10).unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(page, vec![serde_json::json!({"n": 3}), serde_json::json!({"n": 4})]);
+        let ids: Vec<String> = store.list().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec!["b", "a"], "newest first");
+        assert!(matches!(store.load("zzz"), Err(StoreError::Unknown(_))));
+    }
+}

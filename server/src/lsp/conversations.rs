@@ -1,0 +1,279 @@
+//! The conversation commands: argument types, the editor context of a task, and error mapping.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_lsp_server::UriExt;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode};
+use tower_lsp_server::lsp_types::{Range, Uri};
+
+use super::commands::{self, invalid_params};
+use super::server::Backend;
+use crate::conversation::{ConversationError, Decision, StartRequest};
+use crate::secrets::SecretName;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartTaskArgs {
+    pub instruction: String,
+    /// The document the task is about.
+    #[serde(default)]
+    pub uri: Option<Uri>,
+    #[serde(default)]
+    pub range: Option<Range>,
+    /// The selected text (clients send it; else it is read from the open document and `range`).
+    #[serde(default)]
+    pub selected_text: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConversationArgs {
+    pub conversation_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessageArgs {
+    pub conversation_id: String,
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetEventsArgs {
+    pub conversation_id: String,
+    /// Return events from this position on (0-based; `next` of the previous page).
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    500
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmationArgs {
+    pub conversation_id: String,
+    #[serde(flatten)]
+    pub decision: Decision,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecretArgs {
+    pub name: SecretName,
+    /// An empty string clears the secret.
+    pub value: String,
+}
+
+/// Maps domain errors to JSON-RPC on purpose: the caller's mistakes are InvalidParams, everything else is a request
+/// that was well-formed but failed (RequestFailed, -32803), with the domain's message.
+pub fn to_rpc(err: ConversationError) -> Error {
+    let code = match err {
+        ConversationError::Unknown(_) | ConversationError::BadWorkspace(_) => ErrorCode::InvalidParams,
+        _ => ErrorCode::ServerError(-32803),
+    };
+    Error { code, message: err.to_string().into(), data: None }
+}
+
+fn no_manager(reason: &str) -> Error {
+    Error {
+        code: ErrorCode::ServerError(-32803),
+        message: format!("conversations are unavailable: {reason}").into(),
+        data: None,
+    }
+}
+
+impl Backend {
+    fn manager(&self) -> Result<crate::conversation::Manager, Error> {
+        self.shared.manager.clone().map_err(|reason| no_manager(&reason))
+    }
+
+    /// Every command but `openhands.status`; an unknown one is MethodNotFound naming it.
+    pub(super) async fn execute_conversation_command(
+        &self,
+        command: &str,
+        arguments: Vec<Value>,
+    ) -> Result<Value, Error> {
+        match command {
+            commands::START_TASK => self.start_task(commands::parse_args(command, arguments)?).await,
+            commands::SEND_MESSAGE => {
+                let args: SendMessageArgs = commands::parse_args(command, arguments)?;
+                self.manager()?
+                    .send_message(&args.conversation_id, args.text)
+                    .await
+                    .map_err(to_rpc)
+                    .map(|()| Value::Null)
+            }
+            commands::PAUSE | commands::RESUME | commands::STOP => {
+                let args: ConversationArgs = commands::parse_args(command, arguments)?;
+                let manager = self.manager()?;
+                let id = &args.conversation_id;
+                let outcome = match command {
+                    commands::PAUSE => manager.pause(id).await,
+                    commands::RESUME => manager.resume(id).await,
+                    _ => manager.stop(id).await,
+                };
+                outcome.map_err(to_rpc).map(|()| Value::Null)
+            }
+            commands::LIST_CONVERSATIONS => {
+                let _: super::server::NoArgs = commands::parse_args(command, arguments)?;
+                Ok(json!({"conversations": self.manager()?.list()}))
+            }
+            commands::GET_EVENTS => {
+                let args: GetEventsArgs = commands::parse_args(command, arguments)?;
+                let manager = self.manager()?;
+                let (events, total) =
+                    manager.events(&args.conversation_id, args.after, args.limit.clamp(1, 5000)).map_err(to_rpc)?;
+                let next = args.after + events.len() as u64;
+                Ok(json!({"events": events, "next": next, "total": total}))
+            }
+            commands::RESPOND_TO_CONFIRMATION => {
+                let args: ConfirmationArgs = commands::parse_args(command, arguments)?;
+                self.manager()?
+                    .confirm(&args.conversation_id, args.decision)
+                    .await
+                    .map_err(to_rpc)
+                    .map(|()| Value::Null)
+            }
+            commands::SET_SECRET => {
+                let args: SetSecretArgs = commands::parse_args(command, arguments)?;
+                self.shared.secrets.set(args.name, &args.value);
+                tracing::info!(
+                    "secret {} {}",
+                    args.name.as_str(),
+                    if args.value.is_empty() { "cleared" } else { "set" }
+                );
+                Ok(json!({"name": args.name.as_str(), "set": !args.value.is_empty()}))
+            }
+            other => Err(commands::unknown_command(other)),
+        }
+    }
+
+    async fn start_task(&self, args: StartTaskArgs) -> Result<Value, Error> {
+        if args.instruction.trim().is_empty() {
+            return Err(invalid_params(format!(
+                "{}: arguments[0].instruction: must not be empty",
+                commands::START_TASK
+            )));
+        }
+        let (settings, folders, selection) = {
+            let session = self.shared.session();
+            let selection = args.selected_text.clone().or_else(|| {
+                let (uri, range) = (args.uri.as_ref()?, args.range?);
+                let doc = session.documents.get(uri)?;
+                Some(super::documents::slice(&doc.text, range, session.client.utf8_positions))
+            });
+            (session.settings.clone(), session.workspace_folders.clone(), selection)
+        };
+        let file = args.uri.as_ref().and_then(|u| u.to_file_path()).map(|p| p.into_owned());
+        let roots: Vec<PathBuf> = folders.iter().filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned())).collect();
+        let workspace = workspace_for(file.as_deref(), &roots).ok_or_else(|| {
+            invalid_params(format!(
+                "{}: no workspace folder to work in: open a folder, or pass a `uri` inside one",
+                commands::START_TASK
+            ))
+        })?;
+        let instruction =
+            compose_instruction(&args.instruction, file.as_deref(), &workspace, args.range, selection.as_deref());
+        let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| title_from(&args.instruction));
+        let summary = self
+            .manager()?
+            .start(StartRequest { instruction, title, workspace }, self.shared.agent_settings(&settings))
+            .map_err(to_rpc)?;
+        Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
+    }
+}
+
+/// The folder a task runs in: the workspace folder holding `file` (innermost), else the first folder.
+fn workspace_for(file: Option<&Path>, roots: &[PathBuf]) -> Option<PathBuf> {
+    if let Some(file) = file {
+        let best = roots.iter().filter(|r| file.starts_with(r)).max_by_key(|r| r.components().count());
+        if let Some(root) = best {
+            return Some(root.clone());
+        }
+        if roots.is_empty() {
+            return file.parent().map(Path::to_path_buf);
+        }
+    }
+    roots.first().cloned()
+}
+
+/// The instruction with the editor's context appended, so the agent knows which file and lines are meant.
+fn compose_instruction(
+    instruction: &str,
+    file: Option<&Path>,
+    workspace: &Path,
+    range: Option<Range>,
+    selection: Option<&str>,
+) -> String {
+    let mut text = instruction.trim().to_owned();
+    let Some(file) = file else { return text };
+    let shown = file.strip_prefix(workspace).unwrap_or(file).display().to_string();
+    text.push_str("\n\nContext from the editor:\n");
+    match range {
+        Some(r) => text.push_str(&format!("- File: {shown}, lines {}-{}\n", r.start.line + 1, r.end.line + 1)),
+        None => text.push_str(&format!("- File: {shown}\n")),
+    }
+    if let Some(sel) = selection.filter(|s| !s.trim().is_empty()) {
+        text.push_str("- Selected text:\n```\n");
+        text.push_str(sel);
+        if !sel.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("```\n");
+    }
+    text
+}
+
+fn title_from(instruction: &str) -> String {
+    let line = instruction.trim().lines().next().unwrap_or_default();
+    match line.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_lsp_server::lsp_types::Position;
+
+    #[test]
+    fn innermost_folder_wins() {
+        let roots = vec![PathBuf::from("/w"), PathBuf::from("/w/sub")];
+        assert_eq!(workspace_for(Some(Path::new("/w/sub/a.rs")), &roots), Some(PathBuf::from("/w/sub")));
+        assert_eq!(workspace_for(Some(Path::new("/elsewhere/a.rs")), &roots), Some(PathBuf::from("/w")));
+        assert_eq!(workspace_for(Some(Path::new("/lone/a.rs")), &[]), Some(PathBuf::from("/lone")));
+        assert_eq!(workspace_for(None, &[]), None);
+    }
+
+    #[test]
+    fn context_names_file_lines_and_selection() {
+        let range = Range::new(Position::new(2, 0), Position::new(4, 1));
+        let text = compose_instruction(
+            "Fix it",
+            Some(Path::new("/w/src/a.rs")),
+            Path::new("/w"),
+            Some(range),
+            Some("let x = 1;"),
+        );
+        assert_eq!(
+            text,
+            "Fix it\n\nContext from the editor:\n- File: src/a.rs, lines 3-5\n- Selected text:\n```\nlet x = 1;\n```\n"
+        );
+    }
+
+    #[test]
+    fn titles_are_one_short_line() {
+        assert_eq!(title_from("  Add tests\nand more"), "Add tests");
+        assert_eq!(title_from(&"x".repeat(100)).chars().count(), 61);
+    }
+}

@@ -1,0 +1,217 @@
+//! Carries conversation updates to the editor: `openhands/event`, `openhands/conversationChanged`, one work-done
+//! progress per active turn (cancel stops the agent), confirmation prompts, and the busy flag of `openhands/status`.
+//!
+//! One task per conversation keeps its messages in order; conversations never wait on each other.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
+use tower_lsp_server::Client;
+use tower_lsp_server::lsp_types::{MessageActionItem, MessageType, ShowMessageRequestParams};
+
+use super::ext::{ConversationChanged, EventNotification, Status, StatusKind, StatusParams};
+use super::progress::{Progress, ProgressHandle};
+use crate::conversation::{Decision, Manager, Observer, PendingAction, State, Update};
+
+/// The observer the manager writes to; never blocks.
+pub struct RelayObserver {
+    tx: mpsc::UnboundedSender<Update>,
+}
+
+impl Observer for RelayObserver {
+    fn update(&self, update: Update) {
+        let _ = self.tx.send(update);
+    }
+}
+
+pub struct Relay {
+    client: Client,
+    progress: Progress,
+    manager: OnceLock<Manager>,
+}
+
+impl Relay {
+    /// Starts the dispatcher; returns the relay (to hand the manager to) and the observer for the manager.
+    pub fn start(client: Client, progress: Progress) -> (Arc<Relay>, Arc<RelayObserver>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let relay = Arc::new(Relay { client, progress, manager: OnceLock::new() });
+        tokio::spawn(dispatch(relay.clone(), rx));
+        (relay, Arc::new(RelayObserver { tx }))
+    }
+
+    pub fn set_manager(&self, manager: Manager) {
+        let _ = self.manager.set(manager);
+    }
+}
+
+fn conversation_of(update: &Update) -> &str {
+    match update {
+        Update::Changed(s) => &s.meta.id,
+        Update::Event(e) => &e.conversation_id,
+        Update::ConfirmationNeeded { conversation_id, .. } | Update::Settled { conversation_id, .. } => conversation_id,
+    }
+}
+
+async fn dispatch(relay: Arc<Relay>, mut rx: mpsc::UnboundedReceiver<Update>) {
+    let mut lanes: HashMap<String, mpsc::UnboundedSender<Update>> = HashMap::new();
+    let mut active: HashMap<String, State> = HashMap::new();
+    let mut last_busy: Option<usize> = None;
+    while let Some(update) = rx.recv().await {
+        if let Update::Changed(summary) = &update {
+            active.insert(summary.meta.id.clone(), summary.meta.state);
+            let busy = active.values().filter(|s| matches!(s, State::Starting | State::Running)).count();
+            if last_busy != Some(busy) {
+                last_busy = Some(busy);
+                let message = match busy {
+                    0 => "Ready".to_owned(),
+                    1 => "1 conversation running".to_owned(),
+                    n => format!("{n} conversations running"),
+                };
+                relay
+                    .client
+                    .send_notification::<Status>(StatusParams { busy: busy > 0, message, kind: StatusKind::Normal })
+                    .await;
+            }
+        }
+        let id = conversation_of(&update).to_owned();
+        let lane = lanes.entry(id.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(conversation_lane(relay.clone(), id, rx));
+            tx
+        });
+        let _ = lane.send(update);
+    }
+}
+
+async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::UnboundedReceiver<Update>) {
+    let mut progress: Option<ProgressHandle> = None;
+    let mut cancel = tokio_util::sync::CancellationToken::new();
+    let mut title = String::new();
+    loop {
+        let update = tokio::select! {
+            update = rx.recv() => match update { Some(u) => u, None => return },
+            _ = cancel.cancelled() => {
+                cancel = tokio_util::sync::CancellationToken::new();
+                if let Some(manager) = relay.manager.get().cloned() {
+                    let id = id.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = manager.stop(&id).await {
+                            tracing::warn!(conversation = %id, "stop after progress cancel: {e}");
+                        }
+                    });
+                }
+                continue;
+            }
+        };
+        match update {
+            Update::Changed(summary) => {
+                title = summary.meta.title.clone();
+                let state = summary.meta.state;
+                if progress.is_none() && matches!(state, State::Starting | State::Running) {
+                    let message = if state == State::Starting { "starting the agent…" } else { "working…" };
+                    let handle =
+                        relay.progress.begin(format!("OpenHands: {title}"), Some(message.to_owned()), true).await;
+                    cancel = handle.cancellation();
+                    progress = Some(handle);
+                } else if let Some(p) = &progress {
+                    match state {
+                        State::Paused => p.report("paused"),
+                        State::Running => p.report("working…"),
+                        _ => {}
+                    }
+                }
+                relay.client.send_notification::<ConversationChanged>(summary).await;
+            }
+            Update::Event(event) => {
+                if let Some(p) = &progress
+                    && is_step(&event.kind)
+                {
+                    p.report(event.summary.clone());
+                }
+                relay.client.send_notification::<EventNotification>((*event).clone()).await;
+            }
+            Update::ConfirmationNeeded { conversation_id, actions } => {
+                if let Some(p) = &progress {
+                    p.report("waiting for your confirmation");
+                }
+                if let Some(manager) = relay.manager.get().cloned() {
+                    tokio::spawn(ask_confirmation(
+                        relay.client.clone(),
+                        manager,
+                        conversation_id,
+                        title.clone(),
+                        actions,
+                    ));
+                }
+            }
+            Update::Settled { state, message, .. } => {
+                if let Some(p) = progress.take() {
+                    let outcome = match state {
+                        State::Finished => "finished",
+                        State::Error => "failed",
+                        State::Stuck => "stuck",
+                        State::Stopped => "stopped",
+                        _ => state.as_str(),
+                    };
+                    let text = if message.is_empty() { outcome.to_owned() } else { format!("{outcome}: {message}") };
+                    p.end(Some(crate::agent_server::events::cap(&text, 2000)));
+                }
+                if state == State::Error {
+                    let text = format!("OpenHands: {title} failed: {message}");
+                    relay.client.show_message(MessageType::ERROR, text).await;
+                }
+            }
+        }
+    }
+}
+
+/// Events worth a progress line: what the agent does and says, and what goes wrong.
+fn is_step(kind: &str) -> bool {
+    matches!(
+        kind,
+        "ActionEvent" | "MessageEvent" | "AgentErrorEvent" | "ConversationErrorEvent" | "UserRejectObservation"
+    )
+}
+
+pub const ALLOW: &str = "Allow";
+pub const ALLOW_ALL: &str = "Allow for this conversation";
+pub const REJECT: &str = "Reject";
+
+async fn ask_confirmation(client: Client, manager: Manager, id: String, title: String, actions: Vec<PendingAction>) {
+    let list: Vec<String> = actions.iter().map(|a| format!("• {}", a.summary)).collect();
+    let message = format!(
+        "OpenHands ({title}) wants to:\n{}",
+        if list.is_empty() { "• continue".to_owned() } else { list.join("\n") }
+    );
+    let params = ShowMessageRequestParams {
+        typ: MessageType::WARNING,
+        message,
+        actions: Some(
+            [ALLOW, ALLOW_ALL, REJECT]
+                .iter()
+                .map(|t| MessageActionItem { title: (*t).into(), properties: Default::default() })
+                .collect(),
+        ),
+    };
+    let answer = client.send_request::<tower_lsp_server::lsp_types::request::ShowMessageRequest>(params).await;
+    let decision = match answer {
+        Ok(Some(item)) if item.title == ALLOW => Decision::Allow,
+        Ok(Some(item)) if item.title == ALLOW_ALL => Decision::AllowAll,
+        Ok(Some(item)) if item.title == REJECT => {
+            Decision::Reject { reason: Some("Rejected by the user in the editor.".into()) }
+        }
+        Ok(_) => {
+            // Dismissed: the agent keeps waiting; `openhands.respondToConfirmation` can still answer.
+            tracing::info!(conversation = %id, "confirmation dismissed; still waiting");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(conversation = %id, "showMessageRequest failed: {e}");
+            return;
+        }
+    };
+    if let Err(e) = manager.confirm(&id, decision).await {
+        tracing::warn!(conversation = %id, "answering the confirmation failed: {e}");
+    }
+}

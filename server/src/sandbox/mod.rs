@@ -1,0 +1,106 @@
+//! Sandboxes: where a conversation's agent-server runs. Backends differ only in how they provision one; after
+//! that every conversation talks to an [`Endpoint`] through the same agent-server client.
+
+pub mod process;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::agent_server::{AgentServerClient, Endpoint};
+
+/// What a conversation asks of a backend.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub conversation_id: String,
+    /// The host directory the agent works in.
+    pub workspace: PathBuf,
+    /// A directory of the conversation's own for the sandbox's files (agent-server state, logs).
+    pub scratch: PathBuf,
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    pub endpoint: Endpoint,
+    /// The working directory to give the agent-server (a path inside the sandbox).
+    pub working_dir: String,
+    pub handle: Box<dyn SandboxHandle>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "cannot start the agent-server command {command:?}: {reason}. Install it (pip install openhands-agent-server==1.58.0 in a Python 3.12 venv) and set openhands.process.command to its path"
+    )]
+    CommandNotFound { command: String, reason: String },
+    #[error("the agent-server did not become healthy within {after:?}{log}")]
+    NotHealthy { after: Duration, log: String },
+    #[error("the agent-server exited during start-up ({status}){log}")]
+    ExitedEarly { status: String, log: String },
+    #[error("cannot prepare the sandbox: {0}")]
+    Io(String),
+}
+
+/// Controls one running sandbox.
+pub trait SandboxHandle: Send + Sync {
+    /// Stops and removes the sandbox. Idempotent.
+    fn stop(&self) -> BoxFuture<'_, ()>;
+    /// Resolves when the sandbox dies on its own, with the last lines of its log.
+    fn died(&self) -> BoxFuture<'_, String>;
+    /// Freezes the sandbox itself (docker pause); the default does nothing beyond the agent's own pause.
+    fn freeze(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn thaw(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// A short description for logs and status (`pid 1234`, `container abc`).
+    fn describe(&self) -> String;
+}
+
+pub trait SandboxProvider: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>>;
+    /// Stops everything this provider started (at exit).
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+pub type SharedProvider = Arc<dyn SandboxProvider>;
+
+/// Polls `/health` until it answers, the deadline passes, or `early_exit` reports the server died.
+pub async fn wait_healthy(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    mut early_exit: impl FnMut() -> Option<String>,
+    log_tail: impl Fn() -> String,
+) -> Result<(), SandboxError> {
+    let client = AgentServerClient::new(endpoint.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        if let Some(status) = early_exit() {
+            return Err(SandboxError::ExitedEarly { status, log: format_tail(&log_tail()) });
+        }
+        if client.health(Duration::from_secs(2)).await.is_ok() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SandboxError::NotHealthy { after: timeout, log: format_tail(&log_tail()) });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+fn format_tail(tail: &str) -> String {
+    if tail.trim().is_empty() { String::new() } else { format!("; last log lines:\n{tail}") }
+}
+
+/// A random hex key (session keys, secret keys) from the OS's randomness.
+pub fn random_key() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("{a}{b}")
+}

@@ -1,0 +1,265 @@
+//! The `process` backend: a locally installed agent-server, one process per conversation, on a free loopback port.
+//! No isolation: the agent works directly on the host.
+//!
+//! No agent-server outlives openhands-lsp: each is its own process group (stopped as a group), and the kernel kills
+//! it if openhands-lsp dies, even by SIGKILL (`PR_SET_PDEATHSIG`).
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use super::{Sandbox, SandboxError, SandboxHandle, SandboxProvider, SandboxSpec, random_key, wait_healthy};
+use crate::agent_server::Endpoint;
+use crate::secrets::{Redactor, Secret, SecretName, SecretStore};
+
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// The program and its leading arguments; `--host 127.0.0.1 --port N` are appended.
+    pub command: Vec<String>,
+    pub startup_timeout: Duration,
+}
+
+impl ProcessConfig {
+    pub fn from_settings(settings: &crate::config::ProcessSettings) -> Self {
+        ProcessConfig {
+            command: settings.command.split_whitespace().map(str::to_owned).collect(),
+            startup_timeout: Duration::from_secs(settings.startup_timeout_seconds.into()),
+        }
+    }
+}
+
+pub struct ProcessProvider {
+    config: RwLock<ProcessConfig>,
+    secrets: SecretStore,
+    running: Mutex<Vec<Arc<ProcessState>>>,
+}
+
+impl ProcessProvider {
+    pub fn new(config: ProcessConfig, secrets: SecretStore) -> Self {
+        ProcessProvider { config: RwLock::new(config), secrets, running: Mutex::new(Vec::new()) }
+    }
+
+    /// New settings apply to sandboxes started from now on.
+    pub fn configure(&self, config: ProcessConfig) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+}
+
+/// Environment variables never passed on to an agent-server: the user's secrets reach it only as a
+/// conversation's secrets.
+fn secret_env_vars() -> impl Iterator<Item = &'static str> {
+    SecretName::ALL.into_iter().map(SecretName::env_var).chain(["OPENHANDS_API_KEY"])
+}
+
+impl SandboxProvider for ProcessProvider {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
+        Box::pin(async move {
+            let config = self.config.read().unwrap_or_else(|p| p.into_inner()).clone();
+            let redactor = self.secrets.redactor();
+            let Some((program, args)) = config.command.split_first() else {
+                return Err(SandboxError::CommandNotFound { command: String::new(), reason: "it is empty".into() });
+            };
+            std::fs::create_dir_all(&spec.scratch)
+                .map_err(|e| SandboxError::Io(format!("{}: {e}", spec.scratch.display())))?;
+            let port = free_port().map_err(|e| SandboxError::Io(format!("no free loopback port: {e}")))?;
+            let session_key = random_key();
+            let mut cmd = Command::new(program);
+            cmd.args(args)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .current_dir(&spec.scratch)
+                .env("SESSION_API_KEY", &session_key)
+                .env("OH_SECRET_KEY", random_key())
+                .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            for var in secret_env_vars() {
+                cmd.env_remove(var);
+            }
+            die_with_parent(&mut cmd);
+            let mut child = cmd.spawn().map_err(|e| SandboxError::CommandNotFound {
+                command: config.command.join(" "),
+                reason: e.to_string(),
+            })?;
+            let pid = child.id().unwrap_or(0);
+            let state = Arc::new(ProcessState::new(pid));
+            pump_output(child.stdout.take(), state.clone(), redactor.clone());
+            pump_output(child.stderr.take(), state.clone(), redactor);
+            let exit_rx = watch_exit(child, state.clone());
+
+            let endpoint =
+                Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
+            let probe_rx = exit_rx.clone();
+            let health =
+                wait_healthy(&endpoint, config.startup_timeout, || probe_rx.borrow().clone(), || state.tail()).await;
+            if let Err(e) = health {
+                state.stop().await;
+                return Err(e);
+            }
+            tracing::info!(conversation = %spec.conversation_id, pid, port, "agent-server ready");
+            if let Ok(mut running) = self.running.lock() {
+                running.retain(|s| !s.is_stopped());
+                running.push(state.clone());
+            }
+            let working_dir = spec.workspace.to_string_lossy().into_owned();
+            Ok(Sandbox { endpoint, working_dir, handle: Box::new(ProcessHandle { state, exit: exit_rx }) })
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let all: Vec<_> = self.running.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+            futures::future::join_all(all.iter().map(|s| s.stop())).await;
+        })
+    }
+}
+
+/// Lines of agent-server output kept for error messages.
+const TAIL_LINES: usize = 40;
+
+struct ProcessState {
+    pid: u32,
+    tail: Mutex<VecDeque<String>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl ProcessState {
+    fn new(pid: u32) -> Self {
+        ProcessState { pid, tail: Mutex::new(VecDeque::new()), stopped: Default::default() }
+    }
+
+    fn tail(&self) -> String {
+        self.tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n")).unwrap_or_default()
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// SIGTERM to the process group, then SIGKILL if it lingers.
+    async fn stop(&self) {
+        if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) || self.pid == 0 {
+            return;
+        }
+        signal_group(self.pid, libc::SIGTERM);
+        for _ in 0..30 {
+            if !group_alive(self.pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        signal_group(self.pid, libc::SIGKILL);
+    }
+}
+
+struct ProcessHandle {
+    state: Arc<ProcessState>,
+    exit: watch::Receiver<Option<String>>,
+}
+
+impl SandboxHandle for ProcessHandle {
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.state.stop())
+    }
+
+    fn died(&self) -> BoxFuture<'_, String> {
+        let mut exit = self.exit.clone();
+        Box::pin(async move {
+            let status = loop {
+                if let Some(status) = exit.borrow_and_update().clone() {
+                    break status;
+                }
+                if exit.changed().await.is_err() {
+                    break "unknown status".to_owned();
+                }
+            };
+            format!("the agent-server process exited ({status}); last output:\n{}", self.state.tail())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("agent-server pid {}", self.state.pid)
+    }
+}
+
+fn pump_output<R>(pipe: Option<R>, state: Arc<ProcessState>, redactor: Redactor)
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    let Some(pipe) = pipe else { return };
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(pipe).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let line = redactor.redact(&line).into_owned();
+            tracing::debug!(target: "agent_server", pid = state.pid, "{line}");
+            if let Ok(mut tail) = state.tail.lock() {
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        }
+    });
+}
+
+/// Reaps the child and publishes its exit status.
+fn watch_exit(mut child: Child, state: Arc<ProcessState>) -> watch::Receiver<Option<String>> {
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let status = match child.wait().await {
+            Ok(s) => s.to_string(),
+            Err(e) => format!("wait failed: {e}"),
+        };
+        tracing::info!(pid = state.pid, "agent-server exited: {status}");
+        let _ = tx.send(Some(status));
+    });
+    rx
+}
+
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Own process group (so `stop` reaches the server's children too) and death with this process.
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: runs in the forked child before exec; calls only async-signal-safe libc functions.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The parent may have died between fork and prctl: then nobody would send the signal.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal_group(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) with a negative pid signals the process group we created for this child.
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), signal);
+    }
+}
+
+#[allow(unsafe_code)]
+fn group_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-(pid as libc::pid_t), 0) == 0 }
+}

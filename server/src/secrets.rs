@@ -1,0 +1,191 @@
+//! The user's secrets (LLM API key, provider tokens), held in memory only.
+//!
+//! A [`Secret`] cannot be printed or serialized by accident: its `Debug` and `Display` say `***` and it has no
+//! `Serialize`. The one way out is [`Secret::expose`], used where a value must travel (the agent-server's create
+//! request). Text that leaves the process from elsewhere (agent-server logs, events) goes through [`Redactor`].
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(Arc::from(value.into()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The names editors may set through `openhands.setSecret`, and the environment variable each falls back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretName {
+    LlmApiKey,
+    GithubToken,
+    GitlabToken,
+    BitbucketToken,
+}
+
+impl SecretName {
+    pub const ALL: [SecretName; 4] =
+        [SecretName::LlmApiKey, SecretName::GithubToken, SecretName::GitlabToken, SecretName::BitbucketToken];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretName::LlmApiKey => "llm_api_key",
+            SecretName::GithubToken => "github_token",
+            SecretName::GitlabToken => "gitlab_token",
+            SecretName::BitbucketToken => "bitbucket_token",
+        }
+    }
+
+    pub fn env_var(self) -> &'static str {
+        match self {
+            SecretName::LlmApiKey => "LLM_API_KEY",
+            SecretName::GithubToken => "GITHUB_TOKEN",
+            SecretName::GitlabToken => "GITLAB_TOKEN",
+            SecretName::BitbucketToken => "BITBUCKET_TOKEN",
+        }
+    }
+
+    /// Provider tokens reach each conversation as its secrets, under the name the agent expects in its shell.
+    pub fn is_provider_token(self) -> bool {
+        !matches!(self, SecretName::LlmApiKey)
+    }
+}
+
+/// Where a secret's value came from, for `status` (never the value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretSource {
+    Editor,
+    Environment,
+}
+
+/// Secrets set from the editor, over the environment. Cheap to clone; shared by the server and its conversations.
+#[derive(Clone, Default)]
+pub struct SecretStore {
+    from_editor: Arc<RwLock<BTreeMap<SecretName, Secret>>>,
+    from_env: Arc<BTreeMap<SecretName, Secret>>,
+}
+
+impl SecretStore {
+    pub fn from_env() -> Self {
+        Self::with_env(|name| std::env::var(name).ok())
+    }
+
+    pub fn with_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let from_env = SecretName::ALL
+            .iter()
+            .filter_map(|n| lookup(n.env_var()).filter(|v| !v.is_empty()).map(|v| (*n, Secret::new(v))))
+            .collect();
+        SecretStore { from_editor: Arc::default(), from_env: Arc::new(from_env) }
+    }
+
+    /// An empty value clears the editor's value (the environment's, if any, applies again).
+    pub fn set(&self, name: SecretName, value: &str) {
+        let mut map = self.from_editor.write().unwrap_or_else(|p| p.into_inner());
+        if value.is_empty() {
+            map.remove(&name);
+        } else {
+            map.insert(name, Secret::new(value));
+        }
+    }
+
+    pub fn get(&self, name: SecretName) -> Option<Secret> {
+        let editor = self.from_editor.read().unwrap_or_else(|p| p.into_inner()).get(&name).cloned();
+        editor.or_else(|| self.from_env.get(&name).cloned())
+    }
+
+    pub fn source(&self, name: SecretName) -> Option<SecretSource> {
+        if self.from_editor.read().unwrap_or_else(|p| p.into_inner()).contains_key(&name) {
+            Some(SecretSource::Editor)
+        } else if self.from_env.contains_key(&name) {
+            Some(SecretSource::Environment)
+        } else {
+            None
+        }
+    }
+
+    /// A redactor for every value currently known.
+    pub fn redactor(&self) -> Redactor {
+        let mut values: Vec<String> =
+            SecretName::ALL.iter().filter_map(|n| self.get(*n)).map(|s| s.expose().to_owned()).collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        // Very short values would redact ordinary text; no real key or token is that short.
+        values.retain(|v| v.len() >= 6);
+        Redactor { values: Arc::new(values) }
+    }
+}
+
+/// Replaces known secret values in text with `***`.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    values: Arc<Vec<String>>,
+}
+
+pub const MASK: &str = "***";
+
+impl Redactor {
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for value in self.values.iter() {
+            if memchr::memmem::find(out.as_bytes(), value.as_bytes()).is_some() {
+                out = std::borrow::Cow::Owned(out.replace(value.as_str(), MASK));
+            }
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_value() {
+        let s = Secret::new("sk-abcdef123");
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+    }
+
+    #[test]
+    fn editor_beats_environment_and_empty_clears() {
+        let store = SecretStore::with_env(|n| (n == "GITHUB_TOKEN").then(|| "env-token-1".to_owned()));
+        assert_eq!(store.source(SecretName::GithubToken), Some(SecretSource::Environment));
+        store.set(SecretName::GithubToken, "editor-token");
+        assert_eq!(store.get(SecretName::GithubToken).unwrap().expose(), "editor-token");
+        store.set(SecretName::GithubToken, "");
+        assert_eq!(store.get(SecretName::GithubToken).unwrap().expose(), "env-token-1");
+        assert_eq!(store.get(SecretName::LlmApiKey), None);
+    }
+
+    #[test]
+    fn redactor_masks_every_known_value() {
+        let store = SecretStore::default();
+        store.set(SecretName::LlmApiKey, "sk-live-key-123");
+        store.set(SecretName::GithubToken, "ghp_token_456");
+        let r = store.redactor();
+        assert_eq!(r.redact("a sk-live-key-123 b ghp_token_456 c"), "a *** b *** c");
+        assert!(matches!(r.redact("nothing here"), std::borrow::Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,42 @@
+//! Helpers for tests that run real conversations: the agent-server command, a workspace, the init params.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::llm::ScriptedLlm;
+
+/// The real agent-server installed by scripts/test (`.venv-agent-server`), or `OPENHANDS_AGENT_SERVER`.
+pub fn agent_server_command() -> String {
+    if let Ok(cmd) = std::env::var("OPENHANDS_AGENT_SERVER") {
+        return cmd;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-agent-server/bin/agent-server");
+    assert!(
+        path.exists(),
+        "the agent-server is not installed at {}: run scripts/test (it installs it), or set OPENHANDS_AGENT_SERVER",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+/// A file URI for a path.
+pub fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// `initialize` params for a process-backend session against `llm`, working in `workspace`.
+pub fn init_params(llm: &ScriptedLlm, workspace: &Path, overrides: Value) -> Value {
+    let mut options = json!({
+        "backend": "process",
+        "llm": {"model": "openai/stub", "baseUrl": llm.base_url(), "numRetries": 0},
+        "process": {"command": agent_server_command(), "startupTimeoutSeconds": 180},
+        "confirmation": "never",
+    });
+    crate::lsp_client::merge(&mut options, overrides);
+    json!({
+        "capabilities": {"window": {"workDoneProgress": true, "showMessage": {"messageActionItem": {"additionalPropertiesSupport": false}}}},
+        "workspaceFolders": [{"uri": file_uri(workspace), "name": "ws"}],
+        "initializationOptions": options,
+    })
+}

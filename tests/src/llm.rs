@@ -1,0 +1,226 @@
+//! A scripted OpenAI-compatible LLM (`POST /v1/chat/completions`, JSON and SSE streaming) that drives the real
+//! agent-server. It stands in for the one thing that cannot run here: the model.
+//!
+//! A script is a list of replies, one per request, in order: a tool call, a plain message, an HTTP error, or a
+//! hang. Any reply can wait on a named gate the test opens, so a test can hold the agent mid-run. Every request
+//! is recorded (body and headers) for assertions. When the script runs out, the reply is a `finish` tool call.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Call this tool (`terminal`, `file_editor`, `finish`, `think`, `task_tracker`) with `args`.
+    #[serde(default)]
+    pub tool: Option<String>,
+    #[serde(default)]
+    pub args: Value,
+    /// Assistant text: with `tool`, the thought before the call; alone, a plain reply (which ends the turn).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Answer with this HTTP status and `text` as the error message instead.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Wait until the test opens this gate before answering.
+    #[serde(default)]
+    pub gate: Option<String>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+}
+
+impl Step {
+    pub fn tool(name: &str, args: Value) -> Step {
+        Step { tool: Some(name.into()), args, text: None, status: None, gate: None, delay_ms: None }
+    }
+    pub fn terminal(command: &str) -> Step {
+        Step::tool("terminal", json!({"command": command, "security_risk": "LOW"}))
+    }
+    pub fn finish(message: &str) -> Step {
+        Step::tool("finish", json!({"message": message}))
+    }
+    pub fn error(status: u16, message: &str) -> Step {
+        Step {
+            tool: None,
+            args: Value::Null,
+            text: Some(message.into()),
+            status: Some(status),
+            gate: None,
+            delay_ms: None,
+        }
+    }
+    pub fn gated(mut self, gate: &str) -> Step {
+        self.gate = Some(gate.into());
+        self
+    }
+    pub fn risk(mut self, risk: &str) -> Step {
+        self.args["security_risk"] = json!(risk);
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: Value,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<Vec<Step>>,
+    next: Mutex<usize>,
+    requests: Mutex<Vec<Recorded>>,
+    open_gates: Mutex<HashSet<String>>,
+    gate_changed: Notify,
+    request_arrived: Notify,
+}
+
+pub struct ScriptedLlm {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    _server: tokio::task::JoinHandle<()>,
+    _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ScriptedLlm {
+    /// Starts on 127.0.0.1 with its own runtime (tests are synchronous).
+    pub fn start(script: Vec<Step>) -> ScriptedLlm {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let (addr, shared, server) = runtime.block_on(Self::serve(script));
+        ScriptedLlm { addr, shared, _server: server, _runtime: Some(runtime) }
+    }
+
+    async fn serve(script: Vec<Step>) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
+        let shared = Arc::new(Shared { script: Mutex::new(script), ..Default::default() });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/chat/completions", post(chat))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (addr, shared, server)
+    }
+
+    /// The base URL to give the agent (`openhands.llm.baseUrl`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn open_gate(&self, gate: &str) {
+        self.shared.open_gates.lock().unwrap().insert(gate.to_owned());
+        self.shared.gate_changed.notify_waiters();
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    /// How many requests reached a reply so far (including ones waiting at a gate).
+    pub fn served(&self) -> usize {
+        *self.shared.next.lock().unwrap()
+    }
+
+    /// Blocks until at least `n` requests have arrived.
+    pub fn wait_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.shared.requests.lock().unwrap().len() < n {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+}
+
+async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let recorded_headers =
+        headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
+    shared.requests.lock().unwrap().push(Recorded { body: body.clone(), headers: recorded_headers });
+    shared.request_arrived.notify_waiters();
+    let (n, step) = {
+        let mut next = shared.next.lock().unwrap();
+        let n = *next;
+        *next += 1;
+        let step = shared.script.lock().unwrap().get(n).cloned().unwrap_or_else(|| Step::finish("Script finished."));
+        (n, step)
+    };
+    if let Some(gate) = &step.gate {
+        loop {
+            let notified = shared.gate_changed.notified();
+            if shared.open_gates.lock().unwrap().contains(gate) {
+                break;
+            }
+            notified.await;
+        }
+    }
+    if let Some(ms) = step.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(status) = step.status {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = step.text.clone().unwrap_or_else(|| "scripted failure".into());
+        let err = json!({"error": {"message": message, "type": "server_error", "code": status}});
+        return (code, [("content-type", "application/json")], err.to_string()).into_response();
+    }
+    let model = body.get("model").and_then(Value::as_str).unwrap_or("stub").to_owned();
+    let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let call_id = format!("call_{n}");
+    let tool_call = step.tool.as_ref().map(|name| {
+        json!({"id": call_id, "type": "function", "function": {"name": name, "arguments": step.args.to_string()}})
+    });
+    let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    let finish_reason = if tool_call.is_some() { "tool_calls" } else { "stop" };
+    if !streaming {
+        let mut message = json!({"role": "assistant", "content": step.text});
+        if let Some(tc) = &tool_call {
+            message["tool_calls"] = json!([tc]);
+        }
+        let reply = json!({
+            "id": format!("chatcmpl-{n}"), "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "usage": usage,
+        });
+        return (StatusCode::OK, [("content-type", "application/json")], reply.to_string()).into_response();
+    }
+    let chunk = |delta: Value, finish: Option<&str>| {
+        json!({"id": format!("chatcmpl-{n}"), "object": "chat.completion.chunk", "created": 0, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), None)];
+    if let Some(text) = &step.text {
+        events.push(chunk(json!({"content": text}), None));
+    }
+    if let Some(tc) = &tool_call {
+        let mut indexed = tc.clone();
+        indexed["index"] = json!(0);
+        events.push(chunk(json!({"tool_calls": [indexed]}), None));
+    }
+    let mut last = chunk(json!({}), Some(finish_reason));
+    last["usage"] = usage;
+    events.push(last);
+    let mut text: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    text.push_str("data: [DONE]\n\n");
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/event-stream")
+        .body(Body::from(text))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
