@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::agent_server::ConfirmationMode;
 
 /// Where conversations run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// A locally installed agent-server process on a loopback port. No isolation.

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::config::Settings;
+use crate::config::{Backend, Settings};
+use crate::secrets::{SecretName, SecretSource, SecretStore};
 use crate::state_dir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,11 +45,16 @@ pub struct Report {
 pub struct Inputs {
     pub settings: Settings,
     pub state_dir: Result<PathBuf, String>,
+    pub secrets: SecretStore,
 }
 
 impl Inputs {
     pub fn from_env(settings: Settings) -> Self {
-        Inputs { settings, state_dir: state_dir::resolve().map_err(|e| e.to_string()) }
+        Inputs {
+            settings,
+            state_dir: state_dir::resolve().map_err(|e| e.to_string()),
+            secrets: SecretStore::from_env(),
+        }
     }
 }
 
@@ -61,6 +67,11 @@ pub async fn run(inputs: &Inputs) -> Report {
         required: false,
         detail: format!("openhands.backend = {}", inputs.settings.backend.as_str()),
     });
+    if inputs.settings.backend == Backend::Process {
+        checks.push(check_agent_server_command(&inputs.settings.process.command));
+    }
+    checks.push(check_llm(inputs));
+    checks.push(check_provider_tokens(&inputs.secrets));
     let ok = !checks.iter().any(|c| c.required && c.status == CheckStatus::Error);
     Report { version: crate::VERSION, backend: inputs.settings.backend.as_str(), ok, checks }
 }
@@ -80,6 +91,80 @@ async fn check_state_dir(inputs: &Inputs) -> Check {
         Ok(Err(e)) => Check { name, status: CheckStatus::Error, required: true, detail: e.to_string() },
         Err(e) => Check { name, status: CheckStatus::Error, required: true, detail: format!("check failed: {e}") },
     }
+}
+
+fn check_agent_server_command(command: &str) -> Check {
+    let name = "agent-server";
+    let program = command.split_whitespace().next().unwrap_or_default();
+    match find_program(program) {
+        Some(path) => Check { name, status: CheckStatus::Ok, required: true, detail: format!("{}", path.display()) },
+        None => Check {
+            name,
+            status: CheckStatus::Error,
+            required: true,
+            detail: format!(
+                "{program:?} not found: install it (python3.12 -m venv V && V/bin/pip install openhands-agent-server==1.58.0) \
+                 and set openhands.process.command to V/bin/agent-server"
+            ),
+        },
+    }
+}
+
+/// `program` as given (when it has a slash) or found on PATH, if it is an executable file.
+fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable =
+        |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(program))
+        .find(|p| executable(p))
+}
+
+fn source_label(source: Option<SecretSource>) -> &'static str {
+    match source {
+        Some(SecretSource::Editor) => "set from the editor",
+        Some(SecretSource::Environment) => "set from the environment",
+        None => "not set",
+    }
+}
+
+fn check_llm(inputs: &Inputs) -> Check {
+    let source = inputs.secrets.source(SecretName::LlmApiKey);
+    let model = &inputs.settings.llm.model;
+    let base = inputs.settings.llm.base_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default();
+    match source {
+        Some(_) => Check {
+            name: "LLM",
+            status: CheckStatus::Ok,
+            required: false,
+            detail: format!("{model}{base}; llm_api_key {}", source_label(source)),
+        },
+        None => Check {
+            name: "LLM",
+            status: CheckStatus::Warning,
+            required: false,
+            detail: format!(
+                "{model}{base}; no API key: set llm_api_key with openhands.setSecret or the LLM_API_KEY environment variable"
+            ),
+        },
+    }
+}
+
+fn check_provider_tokens(secrets: &SecretStore) -> Check {
+    let detail = SecretName::ALL
+        .into_iter()
+        .filter(|n| n.is_provider_token())
+        .map(|n| format!("{} {}", n.as_str(), source_label(secrets.source(n))))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Check { name: "provider tokens", status: CheckStatus::Ok, required: false, detail }
 }
 
 impl Report {
@@ -125,11 +210,38 @@ mod tests {
     #[tokio::test]
     async fn writable_state_dir_is_ok() {
         let tmp = tempfile::tempdir().unwrap();
-        let inputs = Inputs { settings: Settings::default(), state_dir: Ok(tmp.path().join("s")) };
+        let mut settings = Settings::default();
+        settings.process.command = "/bin/sh".into();
+        let inputs = Inputs { settings, state_dir: Ok(tmp.path().join("s")), secrets: SecretStore::default() };
         let report = run(&inputs).await;
         assert!(report.ok);
         let table = report.render_table();
         assert!(table.contains("state directory") && table.contains("writable"), "{table}");
+        assert!(table.contains("no API key"), "{table}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_agent_server_fails_with_how_to_install() {
+        let mut settings = Settings::default();
+        settings.process.command = "/nonexistent/agent-server --flag".into();
+        let tmp = tempfile::tempdir().unwrap();
+        let inputs = Inputs { settings, state_dir: Ok(tmp.path().into()), secrets: SecretStore::default() };
+        let report = run(&inputs).await;
+        assert!(!report.ok);
+        let row = report.checks.iter().find(|c| c.name == "agent-server").unwrap();
+        assert!(row.detail.contains("pip install openhands-agent-server"), "{}", row.detail);
+    }
+
+    #[tokio::test]
+    async fn secrets_appear_by_name_and_source_only() {
+        let secrets = SecretStore::default();
+        secrets.set(SecretName::GithubToken, "ghp_secretvalue");
+        secrets.set(SecretName::LlmApiKey, "sk-secretvalue");
+        let tmp = tempfile::tempdir().unwrap();
+        let inputs = Inputs { settings: Settings::default(), state_dir: Ok(tmp.path().into()), secrets };
+        let text = serde_json::to_string(&run(&inputs).await).unwrap();
+        assert!(text.contains("github_token set from the editor") && text.contains("llm_api_key set from the editor"));
+        assert!(!text.contains("secretvalue"));
     }
 
     #[tokio::test]
@@ -137,7 +249,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
-        let inputs = Inputs { settings: Settings::default(), state_dir: Ok(file.join("sub")) };
+        let inputs =
+            Inputs { settings: Settings::default(), state_dir: Ok(file.join("sub")), secrets: SecretStore::default() };
         let report = run(&inputs).await;
         assert!(!report.ok);
         assert!(report.render_table().contains("MISSING"));

@@ -17,6 +17,8 @@ pub struct LogOptions {
     pub filter: Option<String>,
     pub file: Option<PathBuf>,
     pub format: LogFormat,
+    /// Used when neither the option nor the environment variable says anything.
+    pub default_filter: &'static str,
 }
 
 pub const ENV_VAR: &str = "OPENHANDS_LSP_LOG";
@@ -35,7 +37,10 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
         .filter
         .clone()
         .or_else(|| std::env::var(ENV_VAR).ok().filter(|s| !s.trim().is_empty()))
-        .unwrap_or_else(|| "info".to_owned());
+        .unwrap_or_else(|| if opts.default_filter.is_empty() { "info" } else { opts.default_filter }.to_owned());
+    // tower-lsp-server traces every raw message, secrets included (openhands.setSecret); our transport traces the
+    // protocol itself with those values masked.
+    let directive = format!("{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off");
     let filter = EnvFilter::try_new(&directive)
         .map_err(|e| LogError::BadFilter { filter: directive.clone(), reason: e.to_string() })?;
 

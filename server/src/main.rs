@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use openhands_lsp::logging::{self, LogFormat, LogOptions};
-use openhands_lsp::{config, doctor, lsp};
+use openhands_lsp::{config, doctor, headless, lsp};
 
 /// The OpenHands language server: agent commands for any LSP editor. With no subcommand it serves LSP on stdio.
 #[derive(Parser)]
@@ -32,6 +32,36 @@ enum Command {
         /// Print the report as JSON (the same object `openhands.status` returns).
         #[arg(long)]
         json: bool,
+        /// Settings as JSON, the same object editors send as initializationOptions.
+        #[arg(long, value_name = "JSON")]
+        settings: Option<String>,
+    },
+    /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
+    Run {
+        /// What the agent should do.
+        #[arg(long)]
+        task: String,
+        /// The folder the agent works in.
+        #[arg(long, default_value = ".")]
+        workspace: PathBuf,
+        /// Where the agent runs (only `process` in this build).
+        #[arg(long, value_enum)]
+        backend: Option<config::Backend>,
+        /// Settings as JSON, the same object editors send as initializationOptions, e.g. '{"llm":{"model":"openai/gpt-4o"}}'.
+        #[arg(long, value_name = "JSON")]
+        settings: Option<String>,
+        /// Shorthand for the `llm.model` setting.
+        #[arg(long)]
+        model: Option<String>,
+        /// Shorthand for the `llm.baseUrl` setting.
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Shorthand for the `process.command` setting.
+        #[arg(long, value_name = "COMMAND")]
+        agent_server: Option<String>,
+        /// Shorthand for the `confirmation` setting.
+        #[arg(long, value_enum)]
+        confirmation: Option<openhands_lsp::agent_server::ConfirmationMode>,
     },
     /// Print generated reference material (used to keep docs and the VS Code manifest in sync).
     #[command(hide = true)]
@@ -53,7 +83,14 @@ enum Generated {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log = LogOptions { filter: cli.log_level.clone(), file: cli.log_file.clone(), format: cli.log_format };
+    // A terminal run shows its own progress; only problems should interleave with it.
+    let default_filter = if matches!(cli.command, Some(Command::Run { .. })) { "warn" } else { "info" };
+    let log = LogOptions {
+        filter: cli.log_level.clone(),
+        file: cli.log_file.clone(),
+        format: cli.log_format,
+        default_filter,
+    };
     if let Err(e) = logging::init(&log) {
         let _ = writeln!(std::io::stderr(), "openhands-lsp: {e}");
         return ExitCode::from(2);
@@ -74,8 +111,9 @@ fn main() -> ExitCode {
             // Exit at once: a client may keep stdin open, and nothing else is left to wait for.
             std::process::exit(outcome.exit_code());
         }
-        Some(Command::Doctor { json }) => {
-            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(config::Settings::default())));
+        Some(Command::Doctor { json, settings }) => {
+            let Some(parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
+            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(parsed.settings)));
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
             } else {
@@ -83,6 +121,35 @@ fn main() -> ExitCode {
             };
             let _ = std::io::stdout().write_all(text.as_bytes());
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Some(Command::Run { task, workspace, backend, settings, model, base_url, agent_server, confirmation }) => {
+            let Some(mut parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
+            let s = &mut parsed.settings;
+            if let Some(b) = backend {
+                s.backend = b;
+            }
+            if let Some(m) = model {
+                s.llm.model = m;
+            }
+            if base_url.is_some() {
+                s.llm.base_url = base_url;
+            }
+            if let Some(c) = agent_server {
+                s.process.command = c;
+            }
+            if let Some(c) = confirmation {
+                s.confirmation = c;
+            }
+            let opts = headless::RunOptions { task, workspace, settings: parsed.settings };
+            let mut stdout = std::io::stdout();
+            match runtime.block_on(headless::run(opts, &mut stdout)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    let _ = writeln!(stdout, "error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Some(Command::Generate { what }) => {
             let text = match what {
@@ -96,4 +163,20 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `--settings JSON`: problems are reported and the defaults used for them; `None` when it is not JSON at all.
+fn settings_from_flag(flag: Option<&str>) -> Option<config::Parsed> {
+    let parsed = match flag.map(serde_json::from_str::<serde_json::Value>) {
+        None => config::Parsed::default(),
+        Some(Ok(v)) => config::parse(&v),
+        Some(Err(e)) => {
+            tracing::error!("--settings is not JSON: {e}");
+            return None;
+        }
+    };
+    for p in &parsed.problems {
+        tracing::warn!("{p} (using the default)");
+    }
+    Some(parsed)
 }

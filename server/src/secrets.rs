@@ -134,6 +134,19 @@ impl SecretStore {
     }
 }
 
+impl std::fmt::Debug for SecretStore {
+    /// Names and where they came from, never values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for name in SecretName::ALL {
+            if let Some(source) = self.source(name) {
+                map.entry(&name.as_str(), &source);
+            }
+        }
+        map.finish()
+    }
+}
+
 /// Replaces known secret values in text with `***`.
 #[derive(Clone, Default)]
 pub struct Redactor {

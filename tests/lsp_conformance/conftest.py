@@ -33,7 +33,10 @@ async def client(request, lsp_client: LanguageClient):
 
     params = types.InitializeParams(
         capabilities=client_capabilities(request.param),
-        initialization_options={"backend": "process"},
+        initialization_options={
+            "backend": "process",
+            "process": {"command": os.environ.get("OPENHANDS_AGENT_SERVER", "/bin/sh")},
+        },
         workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="openhands-lsp")],
     )
     lsp_client.initialize_result = await lsp_client.initialize_session(params)

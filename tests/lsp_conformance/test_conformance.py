@@ -25,7 +25,8 @@ async def wait_until(predicate, timeout=10.0, what="condition"):
 async def test_initialize(client: LanguageClient):
     result = client.initialize_result
     assert result.server_info.name == "openhands-lsp"
-    assert list(result.capabilities.execute_command_provider.commands) == ["openhands.status"]
+    commands = list(result.capabilities.execute_command_provider.commands)
+    assert commands[0] == "openhands.status" and "openhands.startTask" in commands
     assert result.capabilities.text_document_sync.change == types.TextDocumentSyncKind.Full
     assert result.capabilities.workspace.workspace_folders.supported
     # utf-8 when the profile offers it (Neovim 0.11 does), else the spec's default utf-16.

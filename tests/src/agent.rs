@@ -20,6 +20,11 @@ pub fn agent_server_command() -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Session options for conversation tests: the scripted LLM still wants a key, as a real provider does.
+pub fn options() -> crate::Options {
+    crate::Options::default().env("LLM_API_KEY", "sk-scripted-test-key")
+}
+
 /// A file URI for a path.
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())

@@ -35,12 +35,22 @@ pub fn server_binary() -> PathBuf {
     BUILD.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "openhands-lsp", "--bin", "openhands-lsp"]);
+        // The same selection as `cargo test` (all targets, dev-dependencies included), so features unify the
+        // same way and this is a no-op after it, instead of rebuilding the binary with other features.
+        cmd.args(["build", "--quiet", "--workspace", "--all-targets"]);
+        // The test process's per-crate variables would look like a changed environment to build scripts that
+        // track them (ring tracks CARGO_MANIFEST_DIR) and rebuild half the tree.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("CARGO_") && !matches!(key.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR") {
+                cmd.env_remove(key.as_ref());
+            }
+        }
         if release {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("running cargo build for openhands-lsp");
-        assert!(status.success(), "cargo build -p openhands-lsp failed");
+        assert!(status.success(), "cargo build --workspace --all-targets failed");
     });
     profile_dir.join("openhands-lsp")
 }

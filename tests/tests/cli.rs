@@ -5,8 +5,18 @@ use std::process::Command;
 use openhands_lsp_tests::lsp_client::server_binary;
 use serde_json::Value;
 
+/// Runs the binary with an agent-server command that exists (doctor requires one for the process backend).
 fn run(args: &[&str], state_home: &std::path::Path) -> std::process::Output {
-    Command::new(server_binary()).args(args).env("XDG_STATE_HOME", state_home).output().unwrap()
+    let mut all: Vec<&str> = args.to_vec();
+    if args.first() == Some(&"doctor") {
+        all.extend(["--settings", r#"{"process": {"command": "/bin/sh"}}"#]);
+    }
+    Command::new(server_binary())
+        .args(&all)
+        .env("XDG_STATE_HOME", state_home)
+        .env_remove("LLM_API_KEY")
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -45,6 +55,20 @@ fn doctor_json_matches_status_shape() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
     assert!(v["checks"].as_array().unwrap().iter().all(|c| c["name"].is_string() && c["status"].is_string()));
+}
+
+#[test]
+fn doctor_fails_without_an_agent_server_and_says_how_to_install_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(server_binary())
+        .args(["doctor", "--settings", r#"{"process": {"command": "/nonexistent/agent-server"}}"#])
+        .env("XDG_STATE_HOME", tmp.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("agent-server") && text.contains("MISSING") && text.contains("pip install"), "{text}");
+    assert!(text.contains("LLM") && text.contains("no API key"), "{text}");
 }
 
 #[test]

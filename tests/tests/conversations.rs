@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use openhands_lsp_tests::agent::{file_uri, init_params};
+use openhands_lsp_tests::agent::{file_uri, init_params, options};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
@@ -80,7 +80,13 @@ fn a_task_runs_to_the_end_with_progress_events_and_a_log() {
     assert!(reports.iter().any(|r| r.starts_with("$ echo hello from the agent")), "{reports:?}");
     assert!(reports.iter().any(|r| r.starts_with("edit ") && r.ends_with("notes.txt")), "{reports:?}");
 
-    // Events: in order, each once, the terminal output among them, the same as the log on disk.
+    // The LLM really was called with the key from the environment.
+    let auth = &llm.requests()[0].headers["authorization"];
+    assert_eq!(auth, "Bearer sk-test-key-abc123");
+
+    // Events: in order, each once, the terminal output among them, the same as the log on disk (compared once the
+    // session is over, so that no event is still on its way).
+    server.shutdown_and_exit().unwrap();
     let events = events_of(&server, &id);
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>(), "seq runs 0..n without gaps or repeats");
@@ -105,4 +111,384 @@ fn a_task_runs_to_the_end_with_progress_events_and_a_log() {
     // The LLM really was called with the key from the environment.
     let auth = &llm.requests()[0].headers["authorization"];
     assert_eq!(auth, "Bearer sk-test-key-abc123");
+}
+
+/// Starts a session and a task; returns the server and the conversation id.
+fn start(
+    llm: &ScriptedLlm,
+    ws: &std::path::Path,
+    overrides: Value,
+    opts: Options,
+    instruction: &str,
+) -> (Server, String) {
+    let (mut server, _) = Server::start(opts, init_params(llm, ws, overrides)).unwrap();
+    let result = server.command("openhands.startTask", json!({"instruction": instruction})).unwrap().unwrap();
+    let id = result["conversationId"].as_str().unwrap().to_owned();
+    (server, id)
+}
+
+fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().canonicalize().unwrap();
+    (dir, path)
+}
+
+/// Waits for an event of the conversation matching `pred`.
+fn wait_event(server: &Server, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    server
+        .wait_for(what, RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/event" && m["params"]["conversationId"] == id)
+                .map(|m| &m["params"])
+                .find(|e| pred(e))
+                .cloned()
+        })
+        .unwrap()
+}
+
+fn is_status_event(e: &Value, status: &str) -> bool {
+    e["kind"] == "ConversationStateUpdateEvent" && e["raw"]["key"] == "execution_status" && e["raw"]["value"] == status
+}
+
+#[test]
+fn pause_then_resume_mid_run() {
+    let (_dir, ws) = workspace();
+    // Pause interrupts the LLM call held at the gate; whether or not that reply is used, the agent goes on to
+    // write two.txt after resuming.
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one"),
+        Step::terminal("echo one-b").gated("go"),
+        Step::terminal("echo two > two.txt"),
+        Step::finish("resumed and done"),
+    ]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Count to two");
+    wait_event(&server, &id, "first command's output", |e| e["kind"] == "ObservationEvent");
+    assert!(llm.wait_requests(2, RUN_TIMEOUT), "the agent is waiting on its second LLM call");
+
+    server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "paused");
+    wait_event(&server, &id, "the agent-server's own paused status", |e| is_status_event(e, "paused"));
+
+    llm.open_gate("go");
+    server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "resumed and done");
+    assert_eq!(std::fs::read_to_string(ws.join("two.txt")).unwrap(), "two\n");
+    let states: Vec<String> = server
+        .notifications("openhands/conversationChanged")
+        .iter()
+        .filter(|c| c["id"] == id)
+        .map(|c| c["state"].as_str().unwrap().to_owned())
+        .collect();
+    let paused_at = states.iter().position(|s| s == "paused").unwrap();
+    assert!(states[paused_at..].contains(&"running".to_owned()), "{states:?}");
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn wait_port_closed(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the agent-server on port {port} is still alive");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sandbox_url(server: &Server, id: &str) -> String {
+    server
+        .wait_for("sandbox url", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)
+                .find_map(|m| m["params"]["sandboxUrl"].as_str().map(str::to_owned))
+        })
+        .unwrap()
+}
+
+#[test]
+fn stop_mid_run_ends_progress_and_the_agent_server() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo started"), Step::finish("never reached").gated("never")]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Run forever");
+    wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
+    let port = port_of(&sandbox_url(&server, &id));
+
+    server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "stopped");
+    let token = server.server_requests("window/workDoneProgress/create")[0]["token"].clone();
+    let end = server.wait_notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end").unwrap();
+    assert!(end["value"]["message"].as_str().unwrap().starts_with("stopped"), "{end}");
+    wait_port_closed(port);
+    let err =
+        server.command("openhands.sendMessage", json!({"conversationId": id, "text": "more"})).unwrap().unwrap_err();
+    assert!(err.message.contains("stopped") || err.message.contains("not running"), "{}", err.message);
+}
+
+#[test]
+fn cancelling_the_progress_stops_the_agent() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo started"), Step::finish("never reached").gated("never")]);
+    let (server, id) = start(&llm, &ws, json!({}), options(), "Cancel me");
+    wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
+    let begin = server.wait_notification("$/progress", |p| p["value"]["kind"] == "begin").unwrap();
+    server.notify("window/workDoneProgress/cancel", json!({"token": begin["token"]})).unwrap();
+    wait_state(&server, &id, "stopped");
+}
+
+fn confirm_with(answer: &'static str) -> (Server, String, tempfile::TempDir, std::path::PathBuf, ScriptedLlm) {
+    let (dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo confirmed > c.txt"), Step::finish("finished after asking")]);
+    let (mut server, _) = Server::start(options(), init_params(&llm, &ws, json!({"confirmation": "always"}))).unwrap();
+    server.on_request("window/showMessageRequest", move |_| Ok(json!({"title": answer})));
+    let result = server.command("openhands.startTask", json!({"instruction": "Ask first"})).unwrap().unwrap();
+    let id = result["conversationId"].as_str().unwrap().to_owned();
+    (server, id, dir, ws, llm)
+}
+
+#[test]
+fn confirmation_accepted_runs_the_action() {
+    let (server, id, _dir, ws, _llm) = confirm_with("Allow");
+    wait_state(&server, &id, "finished");
+    let asked = server.server_requests("window/showMessageRequest");
+    assert_eq!(asked.len(), 1, "asked for the command, not for `finish`: {asked:?}");
+    assert!(asked[0]["message"].as_str().unwrap().contains("$ echo confirmed > c.txt"), "{}", asked[0]);
+    let titles: Vec<&str> =
+        asked[0]["actions"].as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Allow", "Allow for this conversation", "Reject"]);
+    assert_eq!(std::fs::read_to_string(ws.join("c.txt")).unwrap(), "confirmed\n");
+    let states: Vec<Value> =
+        server.notifications("openhands/conversationChanged").iter().map(|c| c["state"].clone()).collect();
+    assert!(states.contains(&json!("waiting_for_confirmation")), "{states:?}");
+}
+
+#[test]
+fn confirmation_rejected_skips_the_action_and_tells_the_agent() {
+    let (server, id, _dir, ws, llm) = confirm_with("Reject");
+    wait_state(&server, &id, "finished");
+    assert!(!ws.join("c.txt").exists(), "the rejected command did not run");
+    let second = llm.requests()[1].body.to_string();
+    assert!(second.contains("Rejected by the user in the editor."), "the agent was told why: {second}");
+}
+
+#[test]
+fn a_cut_event_stream_loses_and_repeats_nothing() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo a"),
+        Step::terminal("echo b").gated("b"),
+        Step::terminal("echo c"),
+        Step::terminal("echo d").gated("d"),
+        Step::finish("all four"),
+    ]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options().test_hooks(), "Four echoes");
+    wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
+    // Cut while idle, then let events flow during the reconnect.
+    server.request("openhands/test/reconnectStream", json!({"conversationId": id})).unwrap().unwrap();
+    llm.open_gate("b");
+    assert!(llm.wait_requests(4, RUN_TIMEOUT));
+    server.request("openhands/test/reconnectStream", json!({"conversationId": id})).unwrap().unwrap();
+    llm.open_gate("d");
+    wait_state(&server, &id, "finished");
+
+    let events = events_of(&server, &id);
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (0..events.len() as u64).collect::<Vec<_>>());
+    let mut ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "no duplicates");
+    let commands: Vec<&str> =
+        events.iter().filter(|e| e["kind"] == "ActionEvent").map(|e| e["summary"].as_str().unwrap()).collect();
+    assert_eq!(commands, ["$ echo a", "$ echo b", "$ echo c", "$ echo d", "finish: all four"]);
+    // Every action got its observation: nothing fell into the gap.
+    for action in events.iter().filter(|e| e["kind"] == "ActionEvent") {
+        assert!(
+            events.iter().any(|e| e["kind"] == "ObservationEvent" && e["raw"]["action_id"] == action["id"]),
+            "{action}"
+        );
+    }
+    assert_eq!(
+        events.iter().filter(|e| e["raw"]["key"] == "full_state").count(),
+        1,
+        "one snapshot, not one per connection"
+    );
+}
+
+#[test]
+fn a_restarted_server_lists_and_replays_earlier_conversations() {
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo remembered"), Step::finish("first session done")]);
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let (mut first, id) = start(&llm, &ws, json!({}), opts.clone(), "Remember me");
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    let seen = events_of(&first, &id);
+
+    let (mut second, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
+    let list = second.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let entry = list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().expect("listed");
+    assert_eq!(entry["state"], "finished");
+    assert_eq!(entry["live"], false);
+    assert_eq!(entry["finalMessage"], "first session done");
+
+    let page = second.command("openhands.getEvents", json!({"conversationId": id})).unwrap().unwrap();
+    let replayed = page["events"].as_array().unwrap();
+    assert_eq!(
+        replayed.iter().map(|e| e["id"].clone()).collect::<Vec<_>>(),
+        seen.iter().map(|e| e["id"].clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        replayed.iter().map(|e| e["summary"].clone()).collect::<Vec<_>>(),
+        seen.iter().map(|e| e["summary"].clone()).collect::<Vec<_>>()
+    );
+    // Paging with the cursor.
+    let tail =
+        second.command("openhands.getEvents", json!({"conversationId": id, "after": 3, "limit": 2})).unwrap().unwrap();
+    assert_eq!(tail["events"][0]["seq"], 3);
+    assert_eq!(tail["events"].as_array().unwrap().len(), 2);
+    assert_eq!(tail["next"], 5);
+    assert_eq!(tail["total"], seen.len());
+    let err = second.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap_err();
+    assert!(err.message.contains("not running in this session"), "{}", err.message);
+    let err = second.command("openhands.getEvents", json!({"conversationId": "nope"})).unwrap().unwrap_err();
+    assert_eq!(err.code, -32602);
+}
+
+#[test]
+fn an_llm_error_becomes_a_conversation_error_with_its_message() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::error(500, "upstream model exploded")]);
+    let (server, id) = start(&llm, &ws, json!({}), options(), "Fail please");
+    let failed = wait_state(&server, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("upstream model exploded"), "the agent-server's detail reaches the editor: {error}");
+    let shown = server.wait_notification("window/showMessage", |m| m["type"] == 1).unwrap();
+    assert!(shown["message"].as_str().unwrap().contains("Fail please"), "{shown}");
+}
+
+#[test]
+fn a_missing_agent_server_command_is_a_clear_error() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![]);
+    let (server, id) =
+        start(&llm, &ws, json!({"process": {"command": "/nonexistent/agent-server"}}), options(), "Nothing");
+    let failed = wait_state(&server, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("/nonexistent/agent-server") && error.contains("pip install openhands-agent-server"),
+        "{error}"
+    );
+}
+
+#[test]
+fn secrets_never_leak_into_logs_notifications_or_files() {
+    const KEY: &str = "sk-leak-canary-7f3a9c";
+    const TOKEN: &str = "ghp_leakcanary_55aa77";
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo token=$GITHUB_TOKEN"), Step::finish("checked")]);
+    let opts = Options::default().env("LLM_API_KEY", KEY).arg("--log-level").arg("trace");
+    let (mut server, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
+    server.command("openhands.setSecret", json!({"name": "github_token", "value": TOKEN})).unwrap().unwrap();
+    let id = server.command("openhands.startTask", json!({"instruction": "Use the token"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&server, &id, "finished");
+
+    // They did reach the agent: the key in the LLM call, the token in the agent's shell.
+    assert_eq!(llm.requests()[0].headers["authorization"], format!("Bearer {KEY}"));
+    let output = wait_event(&server, &id, "echo output", |e| e["kind"] == "ObservationEvent");
+    assert!(output["detail"].as_str().unwrap().contains("token="), "{output}");
+    let status = server.command("openhands.status", json!({})).unwrap().unwrap();
+    server.shutdown_and_exit().unwrap();
+
+    let stderr = server.stderr();
+    for secret in [KEY, TOKEN] {
+        assert!(!stderr.contains(secret), "{secret} in the log");
+        for msg in server.messages() {
+            assert!(!msg.to_string().contains(secret), "{secret} in a message to the editor: {msg}");
+        }
+        assert!(!status.to_string().contains(secret));
+        for file in walk(&server.state_home) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(memchr_find(&bytes, secret.as_bytes()).is_none(), "{secret} written to {}", file.display());
+        }
+    }
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() { stack.push(path) } else { out.push(path) }
+        }
+    }
+    out
+}
+
+#[test]
+fn sigkill_of_openhands_lsp_takes_its_agent_servers_with_it() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo alive"), Step::finish("never").gated("never")]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Outlive me");
+    wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
+    let port = port_of(&sandbox_url(&server, &id));
+    server.kill(); // SIGKILL
+    wait_port_closed(port);
+}
+
+#[test]
+fn headless_run_prints_steps_the_final_message_and_changed_files() {
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::tool(
+            "file_editor",
+            json!({"command": "create", "path": ws.join("made.txt"), "file_text": "made\n", "security_risk": "LOW"}),
+        ),
+        Step::finish("made made.txt"),
+    ]);
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--task", "Make a file", "--model", "openai/stub", "--confirmation", "never"])
+        .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url()])
+        .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
+        .args(["--settings", r#"{"llm": {"numRetries": 0}}"#])
+        .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", "sk-headless")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("create ") && stdout.contains("made.txt"), "{stdout}");
+    assert!(stdout.contains("finished: made made.txt"), "{stdout}");
+    assert!(stdout.contains("changed files:") && stdout.contains("added    made.txt"), "{stdout}");
+}
+
+#[test]
+fn headless_run_exits_non_zero_on_error() {
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args([
+            "run",
+            "--task",
+            "x",
+            "--workspace",
+            ws.to_str().unwrap(),
+            "--agent-server",
+            "/nonexistent/agent-server",
+        ])
+        .env("XDG_STATE_HOME", state.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/agent-server"));
 }

@@ -6,13 +6,21 @@ use expect_test::expect;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
+/// Initialize params for a session where everything required is available (an agent-server command that
+/// exists), merged with `params`.
+fn ready(params: Value) -> Value {
+    let mut base = json!({"initializationOptions": {"process": {"command": "/bin/sh"}}});
+    openhands_lsp_tests::lsp_client::merge(&mut base, params);
+    base
+}
+
 fn progress_caps() -> Value {
     json!({"capabilities": {"window": {"workDoneProgress": true}}})
 }
 
 #[test]
 fn initialize_result_snapshot() {
-    let (_server, mut result) = Server::start(Options::default(), json!({})).unwrap();
+    let (_server, mut result) = Server::start(Options::default(), ready(json!({}))).unwrap();
     assert_eq!(result["serverInfo"]["version"], openhands_lsp::VERSION);
     result["serverInfo"]["version"] = json!("<version>");
     expect![[r#"
@@ -27,7 +35,16 @@ fn initialize_result_snapshot() {
             },
             "executeCommandProvider": {
               "commands": [
-                "openhands.status"
+                "openhands.status",
+                "openhands.startTask",
+                "openhands.sendMessage",
+                "openhands.pause",
+                "openhands.resume",
+                "openhands.stop",
+                "openhands.listConversations",
+                "openhands.getEvents",
+                "openhands.respondToConfirmation",
+                "openhands.setSecret"
               ]
             },
             "positionEncoding": "utf-16",
@@ -53,14 +70,14 @@ fn initialize_result_snapshot() {
 #[test]
 fn utf8_positions_when_offered() {
     let caps = json!({"capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}});
-    let (_server, result) = Server::start(Options::default(), caps).unwrap();
+    let (_server, result) = Server::start(Options::default(), ready(caps)).unwrap();
     assert_eq!(result["capabilities"]["positionEncoding"], "utf-8");
 }
 
 #[test]
 fn status_command_reports_doctor_facts_and_workspace() {
     let init = json!({"workspaceFolders": [{"uri": "file:///tmp/a", "name": "a"}]});
-    let (mut server, _) = Server::start(Options::default(), init).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(init)).unwrap();
     server
         .notify(
             "workspace/didChangeWorkspaceFolders",
@@ -82,7 +99,7 @@ fn status_command_reports_doctor_facts_and_workspace() {
 
 #[test]
 fn status_notification_after_initialized() {
-    let (server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     let status = server.wait_notification("openhands/status", |_| true).unwrap();
     assert_eq!(status, json!({"busy": false, "message": "Ready", "kind": "normal"}));
 }
@@ -90,7 +107,8 @@ fn status_notification_after_initialized() {
 #[test]
 fn bad_initialization_option_is_shown_once_and_default_used() {
     let (mut server, _) =
-        Server::start(Options::default(), json!({"initializationOptions": {"backend": "dockr", "colour": 1}})).unwrap();
+        Server::start(Options::default(), ready(json!({"initializationOptions": {"backend": "dockr", "colour": 1}})))
+            .unwrap();
     let shown = server.wait_notification("window/showMessage", |_| true).unwrap();
     let text = shown["message"].as_str().unwrap();
     assert!(text.contains("openhands.backend") && text.contains("dockr"), "{text}");
@@ -105,7 +123,7 @@ fn bad_initialization_option_is_shown_once_and_default_used() {
 #[test]
 fn did_change_configuration_pulls_settings_and_reports_each_distinct_problem_once() {
     let caps = json!({"capabilities": {"workspace": {"configuration": true}}});
-    let (mut server, _) = Server::start(Options::default(), caps).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(caps)).unwrap();
     let config = std::sync::Arc::new(std::sync::Mutex::new(json!({"backend": "cloudy"})));
     let served = config.clone();
     server.on_request("workspace/configuration", move |p| {
@@ -136,7 +154,7 @@ fn did_change_configuration_pulls_settings_and_reports_each_distinct_problem_onc
 
 #[test]
 fn did_change_configuration_without_pull_uses_pushed_settings() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.notify("workspace/didChangeConfiguration", json!({"settings": {"openhands": {"backend": 7}}})).unwrap();
     let shown = server.wait_notification("window/showMessage", |_| true).unwrap();
     assert!(shown["message"].as_str().unwrap().contains("openhands.backend"), "{shown}");
@@ -152,7 +170,7 @@ fn progress_values(server: &Server, token: &str) -> Vec<Value> {
 
 #[test]
 fn progress_sequence_create_begin_report_end() {
-    let (mut server, _) = Server::start(Options::default().test_hooks(), progress_caps()).unwrap();
+    let (mut server, _) = Server::start(Options::default().test_hooks(), ready(progress_caps())).unwrap();
     let result = server.request("openhands/test/progress", json!({"title": "Working", "reports": 3})).unwrap().unwrap();
     assert_eq!(result["visible"], true);
     let token = result["token"].as_str().unwrap().to_owned();
@@ -187,7 +205,7 @@ fn progress_sequence_create_begin_report_end() {
 
 #[test]
 fn progress_cancel_reaches_the_owner_and_ends() {
-    let (mut server, _) = Server::start(Options::default().test_hooks(), progress_caps()).unwrap();
+    let (mut server, _) = Server::start(Options::default().test_hooks(), ready(progress_caps())).unwrap();
     let id = server.send_request("openhands/test/progress", json!({"title": "Long", "waitForCancel": true})).unwrap();
     let begin = server.wait_notification("$/progress", |p| p["value"]["kind"] == "begin").unwrap();
     server.notify("window/workDoneProgress/cancel", json!({"token": begin["token"]})).unwrap();
@@ -200,7 +218,7 @@ fn progress_cancel_reaches_the_owner_and_ends() {
 
 #[test]
 fn no_progress_without_client_support() {
-    let (mut server, _) = Server::start(Options::default().test_hooks(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default().test_hooks(), ready(json!({}))).unwrap();
     let result = server.request("openhands/test/progress", json!({"title": "Quiet", "reports": 2})).unwrap().unwrap();
     assert_eq!(result["visible"], false);
     // A later request's response proves everything before it was written.
@@ -211,7 +229,7 @@ fn no_progress_without_client_support() {
 
 #[test]
 fn progress_refused_by_client_degrades_quietly() {
-    let (mut server, _) = Server::start(Options::default().test_hooks(), progress_caps()).unwrap();
+    let (mut server, _) = Server::start(Options::default().test_hooks(), ready(progress_caps())).unwrap();
     server.on_request("window/workDoneProgress/create", |_| Err(json!({"code": -32603, "message": "no"})));
     let result = server.request("openhands/test/progress", json!({"title": "Refused", "reports": 1})).unwrap().unwrap();
     assert_eq!(result["visible"], false);
@@ -221,7 +239,7 @@ fn progress_refused_by_client_degrades_quietly() {
 
 #[test]
 fn malformed_json_gets_parse_error_and_the_server_keeps_serving() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.send_raw(b"{\"jsonrpc\": \"2.0\", \"id\": 99, \"method\": ").unwrap();
     let err = server
         .wait_for("parse error", Duration::from_secs(10), |msgs| {
@@ -242,7 +260,7 @@ fn malformed_json_gets_parse_error_and_the_server_keeps_serving() {
 
 #[test]
 fn invalid_json_rpc_gets_invalid_request_with_its_id() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.send_raw(br#"{"jsonrpc":"1.0","id":41,"method":"workspace/executeCommand"}"#).unwrap();
     server.send_raw(br#"[{"jsonrpc":"2.0","id":42,"method":"shutdown"}]"#).unwrap();
     let err = server.response(41, Duration::from_secs(10)).unwrap().unwrap_err();
@@ -262,14 +280,14 @@ fn invalid_json_rpc_gets_invalid_request_with_its_id() {
 
 #[test]
 fn unknown_method_is_method_not_found() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     let err = server.request("openhands/noSuchThing", json!({})).unwrap().unwrap_err();
     assert_eq!(err.code, -32601);
 }
 
 #[test]
 fn unknown_command_is_method_not_found_naming_it() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     let err = server.command("openhands.frobnicate", json!({})).unwrap().unwrap_err();
     assert_eq!(err.code, -32601);
     assert!(err.message.contains("openhands.frobnicate"), "{}", err.message);
@@ -277,7 +295,7 @@ fn unknown_command_is_method_not_found_naming_it() {
 
 #[test]
 fn bad_params_are_invalid_params_naming_the_field() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     let err = server.command("openhands.status", json!({"verbose": true})).unwrap().unwrap_err();
     assert_eq!(err.code, -32602);
     assert!(err.message.contains("verbose"), "{}", err.message);
@@ -299,7 +317,7 @@ fn bad_params_are_invalid_params_naming_the_field() {
 
 #[test]
 fn panic_in_a_handler_is_internal_error_and_serving_continues() {
-    let (mut server, _) = Server::start(Options::default().test_hooks(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default().test_hooks(), ready(json!({}))).unwrap();
     let err = server.request("openhands/test/panic", json!({})).unwrap().unwrap_err();
     assert_eq!(err.code, -32603);
     assert!(err.message.contains("deliberate panic"), "{}", err.message);
@@ -311,13 +329,13 @@ fn panic_in_a_handler_is_internal_error_and_serving_continues() {
 
 #[test]
 fn test_hooks_are_absent_by_default() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     assert_eq!(server.request("openhands/test/panic", json!({})).unwrap().unwrap_err().code, -32601);
 }
 
 #[test]
 fn requests_after_shutdown_are_invalid_request() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.request("shutdown", Value::Null).unwrap().unwrap();
     let err = server.command("openhands.status", json!({})).unwrap().unwrap_err();
     assert_eq!(err.code, -32600);
@@ -328,7 +346,7 @@ fn requests_after_shutdown_are_invalid_request() {
 
 #[test]
 fn exit_after_shutdown_ends_with_0_quickly_while_stdin_stays_open() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.request("shutdown", Value::Null).unwrap().unwrap();
     let sent = Instant::now();
     server.notify("exit", Value::Null).unwrap();
@@ -341,7 +359,7 @@ fn exit_after_shutdown_ends_with_0_quickly_while_stdin_stays_open() {
 
 #[test]
 fn exit_without_shutdown_ends_with_1() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.notify("exit", Value::Null).unwrap();
     let status = server.wait_exit(Duration::from_secs(5)).unwrap().expect("server exited");
     assert_eq!(status.code(), Some(1));
@@ -349,7 +367,7 @@ fn exit_without_shutdown_ends_with_1() {
 
 #[test]
 fn end_of_stdin_ends_the_process_cleanly() {
-    let (mut server, _) = Server::start(Options::default(), json!({})).unwrap();
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
     server.close_stdin();
     let status = server.wait_exit(Duration::from_secs(5)).unwrap().expect("server exited on EOF");
     assert_eq!(status.code(), Some(0));
@@ -366,7 +384,8 @@ fn end_of_stdin_before_initialize_is_clean_too() {
 #[test]
 fn trace_logging_never_touches_stdout() {
     // The harness fails on any non-protocol byte on stdout; trace level logs the most.
-    let (mut server, _) = Server::start(Options::default().arg("--log-level").arg("trace"), progress_caps()).unwrap();
+    let (mut server, _) =
+        Server::start(Options::default().arg("--log-level").arg("trace"), ready(progress_caps())).unwrap();
     server.command("openhands.status", json!({})).unwrap().unwrap();
     assert!(server.stderr().contains("TRACE") || server.stderr().contains("DEBUG"), "logs go to stderr");
     let status = server.shutdown_and_exit().unwrap();
@@ -378,7 +397,7 @@ fn log_file_and_json_format() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
     let opts = Options::default().arg("--log-file").arg(log.to_str().unwrap()).arg("--log-format").arg("json");
-    let (mut server, _) = Server::start(opts, json!({})).unwrap();
+    let (mut server, _) = Server::start(opts, ready(json!({}))).unwrap();
     server.shutdown_and_exit().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();

@@ -38,7 +38,7 @@ pub enum AgentServerError {
 }
 
 /// How often the agent asks before acting (`openhands.confirmation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfirmationMode {
     /// Never ask.

@@ -142,13 +142,22 @@ pub enum ConversationError {
     #[error("the workspace {0} does not exist or is not a directory")]
     BadWorkspace(PathBuf),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error(transparent)]
     AgentServer(#[from] AgentServerError),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
     #[error("the conversation's runner stopped")]
     RunnerGone,
+}
+
+impl From<StoreError> for ConversationError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unknown(id) => ConversationError::Unknown(id),
+            other => ConversationError::Store(other),
+        }
+    }
 }
 
 enum Control {

@@ -31,6 +31,9 @@ pub(super) struct Runner {
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+/// The agent-server reports `execution_status: error` first and the event with the error's detail just after:
+/// wait this long for the detail before settling with a generic message.
+const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
@@ -114,7 +117,12 @@ impl Runner {
                     Some(StreamItem::Reconnecting { attempt, reason }) => {
                         tracing::info!(conversation = %self.id, attempt, "event stream reconnecting: {reason}");
                     }
-                    Some(StreamItem::Closed(err)) => return Err(err.into()),
+                    Some(StreamItem::Closed(err)) => {
+                        if self.meta().state.is_settled() {
+                            return Ok(()); // the sandbox went away after the work was done (or stopped)
+                        }
+                        return Err(err.into());
+                    }
                     None => return Err(ConversationError::RunnerGone),
                 },
                 msg = control.recv() => {
@@ -123,8 +131,15 @@ impl Runner {
                         return Ok(());
                     }
                 }
+                _ = until(tracker.error_deadline) => {
+                    tracker.error_deadline = None;
+                    let message = tracker.last_error.clone().unwrap_or_else(|| "the agent stopped with an error (the agent-server gave no detail)".into());
+                    self.settle(State::Error, None, Some(message));
+                }
                 log = &mut died => {
-                    self.settle(State::Error, None, Some(format!("the sandbox died: {log}")));
+                    if !self.meta().state.is_settled() {
+                        self.settle(State::Error, None, Some(format!("the sandbox died: {log}")));
+                    }
                     return Ok(());
                 }
             }
@@ -149,7 +164,9 @@ impl Runner {
             }
             Control::Pause { reply } => {
                 let result = async {
-                    client.pause(&self.id).await?;
+                    // `interrupt` stops the agent now (it cancels an LLM call in flight and waits for the run loop);
+                    // `pause` would only take effect after the current step.
+                    client.interrupt(&self.id).await?;
                     sandbox.handle.freeze().await?;
                     Ok(())
                 }
@@ -162,7 +179,7 @@ impl Runner {
             Control::Resume { reply } => {
                 let result = async {
                     sandbox.handle.thaw().await?;
-                    client.run(&self.id).await?;
+                    run_when_idle(client, &self.id).await?;
                     Ok(())
                 }
                 .await;
@@ -205,6 +222,8 @@ impl Runner {
                 let reason =
                     reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "The user rejected the action.".into());
                 client.respond_to_confirmation(&self.id, false, &reason).await?;
+                // The agent-server goes idle after a rejection; the agent should carry on knowing why.
+                run_when_idle(client, &self.id).await?;
             }
         }
         self.set_state(State::Running);
@@ -224,6 +243,12 @@ impl Runner {
         };
         tracker.observe(&event);
         self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event))));
+        if tracker.error_deadline.is_some()
+            && let View::Error { message } = event.view()
+        {
+            tracker.error_deadline = None;
+            self.settle(State::Error, None, Some(message));
+        }
         if let Some(status) = event.execution_status() {
             self.on_status(status, tracker, client).await;
         }
@@ -234,8 +259,19 @@ impl Runner {
             "running" => self.set_state(State::Running),
             "paused" => self.set_state(State::Paused),
             "waiting_for_confirmation" => {
-                self.set_state(State::WaitingForConfirmation);
                 let actions = tracker.pending();
+                // The agent-server republishes the status after an answer: ask once per set of pending actions.
+                if !tracker.first_time_asked(&actions) {
+                    return;
+                }
+                // Asking the user to confirm that the agent may finish or think protects nothing.
+                if !actions.is_empty() && actions.iter().all(|a| HARMLESS_TOOLS.contains(&a.tool.as_str())) {
+                    if let Err(e) = client.respond_to_confirmation(&self.id, true, "").await {
+                        tracing::warn!(conversation = %self.id, "auto-confirming {:?}: {e}", actions[0].summary);
+                    }
+                    return;
+                }
+                self.set_state(State::WaitingForConfirmation);
                 self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
             }
             "finished" => {
@@ -245,10 +281,10 @@ impl Runner {
                 };
                 self.settle(State::Finished, Some(message), None);
             }
-            "error" => {
-                let message = tracker.last_error.clone().unwrap_or_else(|| "the agent stopped with an error".into());
-                self.settle(State::Error, None, Some(message));
-            }
+            "error" => match tracker.last_error.clone() {
+                Some(message) => self.settle(State::Error, None, Some(message)),
+                None => tracker.error_deadline = Some(tokio::time::Instant::now() + ERROR_DETAIL_GRACE),
+            },
             "stuck" => {
                 self.settle(State::Stuck, None, Some("the agent is stuck (it repeated itself without progress)".into()))
             }
@@ -304,6 +340,10 @@ struct Tracker {
     order: Vec<String>,
     last_error: Option<String>,
     finish_message: Option<String>,
+    /// Set while an error status waits for its detail.
+    error_deadline: Option<tokio::time::Instant>,
+    /// Actions the user was already asked about.
+    asked: std::collections::HashSet<String>,
 }
 
 impl Tracker {
@@ -336,9 +376,42 @@ impl Tracker {
         }
     }
 
+    /// True when some of `actions` were never asked about (and remembers them as asked).
+    fn first_time_asked(&mut self, actions: &[PendingAction]) -> bool {
+        let mut new = false;
+        for a in actions {
+            new |= self.asked.insert(a.id.clone());
+        }
+        new
+    }
+
     fn pending(&mut self) -> Vec<PendingAction> {
         self.order.retain(|id| self.open_actions.contains_key(id));
         self.order.iter().filter_map(|id| self.open_actions.get(id).cloned()).collect()
+    }
+}
+
+/// Actions confirmed without asking: they touch nothing.
+const HARMLESS_TOOLS: &[&str] = &["finish", "think"];
+
+/// `run`, retried while the agent-server says its previous run loop is still winding down (409).
+async fn run_when_idle(client: &AgentServerClient, id: &str) -> Result<(), crate::agent_server::AgentServerError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.run(id).await {
+            Err(crate::agent_server::AgentServerError::Conflict { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Resolves at `deadline`; never without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -62,7 +62,8 @@ where
         tracing::warn!("{} is set: test-only requests are enabled", test_hooks::ENV_VAR);
         builder = builder
             .custom_method(test_hooks::PANIC, server::Backend::test_panic)
-            .custom_method(test_hooks::PROGRESS, server::Backend::test_progress);
+            .custom_method(test_hooks::PROGRESS, server::Backend::test_progress)
+            .custom_method(test_hooks::RECONNECT_STREAM, server::Backend::test_reconnect_stream);
     }
     let (service, socket) = builder.finish();
 

@@ -102,7 +102,11 @@ impl Shared {
     }
 
     fn doctor_inputs(&self) -> doctor::Inputs {
-        doctor::Inputs { settings: self.session().settings.clone(), state_dir: self.state_dir.clone() }
+        doctor::Inputs {
+            settings: self.session().settings.clone(),
+            state_dir: self.state_dir.clone(),
+            secrets: self.secrets.clone(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::server::Backend;
 pub const ENV_VAR: &str = "OPENHANDS_LSP_TEST_HOOKS";
 pub const PANIC: &str = "openhands/test/panic";
 pub const PROGRESS: &str = "openhands/test/progress";
+pub const RECONNECT_STREAM: &str = "openhands/test/reconnectStream";
 
 pub fn enabled() -> bool {
     std::env::var(ENV_VAR).is_ok_and(|v| v == "1")
@@ -28,7 +29,20 @@ pub struct ProgressParams {
     wait_for_cancel: bool,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconnectParams {
+    conversation_id: String,
+}
+
 impl Backend {
+    /// Cuts the conversation's event stream (the WebSocket), as a network failure would.
+    pub async fn test_reconnect_stream(&self, params: ReconnectParams) -> Result<Value> {
+        let manager = self.shared.manager.clone().map_err(tower_lsp_server::jsonrpc::Error::invalid_params)?;
+        manager.reconnect_stream(&params.conversation_id).map_err(super::conversations::to_rpc)?;
+        Ok(Value::Null)
+    }
+
     pub async fn test_panic(&self, _: Value) -> Result<Value> {
         panic!("deliberate panic from {PANIC}");
     }

@@ -138,6 +138,7 @@ pub fn spawn_reader<R: Read + Send + 'static>(input: R, output: Output) -> (Inpu
                 Ok(None) => break,
                 Ok(Some(body)) => match classify(&body) {
                     Verdict::Forward { method } => {
+                        tracing::trace!(target: "openhands_lsp::protocol", "<- {}", masked_for_log(&body));
                         match method {
                             Some(Lifecycle::Exit) => thread_state.exit_seen.store(true, Ordering::SeqCst),
                             Some(Lifecycle::Shutdown) => thread_state.shutdown_seen.store(true, Ordering::SeqCst),
@@ -235,6 +236,24 @@ fn read_frame(reader: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> 
         return Err(FrameError::Malformed(problem));
     }
     Ok(Some(body))
+}
+
+/// The message as text for a trace log, with `openhands.setSecret` values masked.
+fn masked_for_log(body: &[u8]) -> String {
+    let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
+        return String::from_utf8_lossy(body).into_owned();
+    };
+    let params = &mut value["params"];
+    if params["command"] == "openhands.setSecret"
+        && let Some(args) = params["arguments"].as_array_mut()
+    {
+        for arg in args {
+            if arg.get("value").is_some() {
+                arg["value"] = json!(crate::secrets::MASK);
+            }
+        }
+    }
+    value.to_string()
 }
 
 fn find_ascii_case_insensitive(haystack: &str, needle: &str) -> Option<usize> {
@@ -348,6 +367,13 @@ mod tests {
         assert!(matches!(&got[0], Err(m) if m.contains("Lenght")), "{got:?}");
         assert_eq!(got[1], Ok(Some(b"{}".to_vec())));
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn secrets_are_masked_in_the_protocol_trace() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"workspace/executeCommand","params":{"command":"openhands.setSecret","arguments":[{"name":"github_token","value":"ghp_x"}]}}"#;
+        let text = masked_for_log(body);
+        assert!(!text.contains("ghp_x") && text.contains("github_token"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,188 @@
+//! `openhands-lsp run`: one conversation in the terminal, with live progress, the final message and the files
+//! that changed. The same manager and sandboxes as the language server, with a terminal for an observer.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+
+use crate::config::Settings;
+use crate::conversation::{AgentSettings, Decision, Manager, Observer, StartRequest, State, Store, Update};
+use crate::sandbox::process::{ProcessConfig, ProcessProvider};
+use crate::secrets::SecretStore;
+
+pub struct RunOptions {
+    pub task: String,
+    pub workspace: PathBuf,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("the conversation ended {state}: {message}")]
+    Failed { state: &'static str, message: String },
+}
+
+struct ChannelObserver(mpsc::UnboundedSender<Update>);
+
+impl Observer for ChannelObserver {
+    fn update(&self, update: Update) {
+        let _ = self.0.send(update);
+    }
+}
+
+/// Runs the task to the end. Output goes to `out` (the terminal), never logs.
+pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), RunError> {
+    let workspace = opts
+        .workspace
+        .canonicalize()
+        .map_err(|e| RunError::Setup(format!("workspace {}: {e}", opts.workspace.display())))?;
+    let state_dir = crate::state_dir::resolve().map_err(|e| RunError::Setup(e.to_string()))?;
+    crate::state_dir::ensure_writable(&state_dir).map_err(|e| RunError::Setup(e.to_string()))?;
+    let secrets = SecretStore::from_env();
+    let provider =
+        Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&opts.settings.process), secrets.clone()));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let manager = Manager::new(Store::new(&state_dir), provider, secrets, Arc::new(ChannelObserver(tx)));
+    let before = snapshot(&workspace);
+    let title = opts.task.lines().next().unwrap_or_default().chars().take(60).collect();
+    let settings = AgentSettings {
+        llm_model: opts.settings.llm.model.clone(),
+        llm_base_url: opts.settings.llm.base_url.clone(),
+        llm_num_retries: opts.settings.llm.num_retries,
+        confirmation: opts.settings.confirmation,
+        max_iterations: opts.settings.max_iterations,
+    };
+    let summary = manager
+        .start(StartRequest { instruction: opts.task.clone(), title, workspace: workspace.clone() }, settings)
+        .map_err(|e| RunError::Setup(e.to_string()))?;
+    let id = summary.meta.id.clone();
+
+    let interactive = std::io::stderr().is_terminal();
+    let spinner = if interactive { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("starting the agent…");
+    let _ = writeln!(out, "conversation {id} in {}", workspace.display());
+
+    let mut outcome = (State::Error, String::from("the conversation ended unexpectedly"));
+    loop {
+        let update = tokio::select! {
+            u = rx.recv() => match u { Some(u) => u, None => break },
+            _ = tokio::signal::ctrl_c() => {
+                spinner.set_message("stopping…");
+                let _ = manager.stop(&id).await;
+                continue;
+            }
+        };
+        match update {
+            Update::Event(event) if is_step(&event.kind) => {
+                spinner.suspend(|| {
+                    let _ = writeln!(out, "  {}", event.summary);
+                });
+                spinner.set_message(event.summary.clone());
+            }
+            Update::ConfirmationNeeded { actions, .. } => {
+                let decision = spinner.suspend(|| ask(&actions.iter().map(|a| a.summary.clone()).collect::<Vec<_>>()));
+                if let Err(e) = manager.confirm(&id, decision).await {
+                    tracing::warn!("answering the confirmation failed: {e}");
+                }
+            }
+            Update::Settled { state, message, .. } => {
+                outcome = (state, message);
+                break;
+            }
+            _ => {}
+        }
+    }
+    spinner.finish_and_clear();
+    manager.shutdown().await;
+    let changes = diff(&before, &snapshot(&workspace));
+    let (state, message) = outcome;
+    let _ = writeln!(out, "\n{}: {message}", state.as_str());
+    if changes.is_empty() {
+        let _ = writeln!(out, "no files changed");
+    } else {
+        let _ = writeln!(out, "changed files:");
+        for (path, change) in &changes {
+            let _ = writeln!(out, "  {change:<8} {path}");
+        }
+    }
+    match state {
+        State::Finished => Ok(()),
+        other => Err(RunError::Failed { state: other.as_str(), message }),
+    }
+}
+
+fn is_step(kind: &str) -> bool {
+    matches!(kind, "ActionEvent" | "AgentErrorEvent" | "ConversationErrorEvent" | "UserRejectObservation")
+}
+
+/// Asks on the terminal; without one there is nobody to ask, so the action is rejected.
+fn ask(actions: &[String]) -> Decision {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "The agent wants to:");
+    for a in actions {
+        let _ = writeln!(err, "  {a}");
+    }
+    if !std::io::stdin().is_terminal() {
+        let _ = writeln!(err, "No terminal to confirm on: rejected.");
+        return Decision::Reject { reason: Some("Nobody could confirm this action (non-interactive run).".into()) };
+    }
+    let _ = write!(err, "Allow? [y]es / [a]ll for this conversation / [N]o: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Decision::Allow,
+        "a" | "all" => Decision::AllowAll,
+        _ => Decision::Reject { reason: Some("The user rejected the action.".into()) },
+    }
+}
+
+type Snapshot = BTreeMap<String, (u64, Option<SystemTime>)>;
+
+/// Size and mtime of every file below `root` (skipping `.git`), bounded so a huge tree cannot stall the run.
+fn snapshot(root: &Path) -> Snapshot {
+    const MAX_FILES: usize = 50_000;
+    let mut out = Snapshot::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if entry.file_name() != ".git" {
+                    stack.push(path);
+                }
+            } else if out.len() < MAX_FILES {
+                let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+                out.insert(rel, (meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn diff(before: &Snapshot, after: &Snapshot) -> Vec<(String, &'static str)> {
+    let mut changes = Vec::new();
+    for (path, now) in after {
+        match before.get(path) {
+            None => changes.push((path.clone(), "added")),
+            Some(was) if was != now => changes.push((path.clone(), "modified")),
+            _ => {}
+        }
+    }
+    changes.extend(before.keys().filter(|p| !after.contains_key(*p)).map(|p| (p.clone(), "deleted")));
+    changes.sort();
+    changes
+}
