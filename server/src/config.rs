@@ -47,6 +47,7 @@ pub struct LlmSettings {
     pub model: String,
     pub base_url: Option<String>,
     pub num_retries: Option<u32>,
+    pub stream: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,7 +72,12 @@ impl Default for Settings {
 
 impl Default for LlmSettings {
     fn default() -> Self {
-        LlmSettings { model: "anthropic/claude-sonnet-4-5-20250929".into(), base_url: None, num_retries: None }
+        LlmSettings {
+            model: "anthropic/claude-sonnet-4-5-20250929".into(),
+            base_url: None,
+            num_retries: None,
+            stream: false,
+        }
     }
 }
 
@@ -133,6 +139,12 @@ pub const SPECS: &[SettingSpec] = &[
         ty: SettingType::OptionalInteger { minimum: 0, maximum: 20 },
         description: "How often a failed LLM call is retried (with backoff) before the conversation fails. `null`: \
                       the agent-server's default.",
+    },
+    SettingSpec {
+        key: "llm.stream",
+        ty: SettingType::Boolean,
+        description: "Stream the model's output token by token: editors receive `StreamingDeltaEvent`s while the \
+                      model writes, before each step's action.",
     },
     SettingSpec {
         key: "process.command",

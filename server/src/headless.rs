@@ -56,6 +56,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         llm_model: opts.settings.llm.model.clone(),
         llm_base_url: opts.settings.llm.base_url.clone(),
         llm_num_retries: opts.settings.llm.num_retries,
+        llm_stream: opts.settings.llm.stream,
         confirmation: opts.settings.confirmation,
         max_iterations: opts.settings.max_iterations,
     };

@@ -117,6 +117,11 @@ impl ScriptedLlm {
         (addr, shared, server)
     }
 
+    /// Starts with a script from `tests/fixtures/llm-scripts/<name>.json`; `{workspace}` in it becomes `workspace`.
+    pub fn from_fixture(name: &str, workspace: &std::path::Path) -> ScriptedLlm {
+        ScriptedLlm::start(load_script(name, workspace))
+    }
+
     /// The base URL to give the agent (`openhands.llm.baseUrl`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
@@ -147,6 +152,14 @@ impl ScriptedLlm {
         }
         true
     }
+}
+
+/// A script from `tests/fixtures/llm-scripts/<name>.json`.
+pub fn load_script(name: &str, workspace: &std::path::Path) -> Vec<Step> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/llm-scripts/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = text.replace("{workspace}", &workspace.to_string_lossy());
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {

@@ -31,18 +31,7 @@ fn a_task_runs_to_the_end_with_progress_events_and_a_log() {
     let workspace = tempfile::tempdir().unwrap();
     let ws = workspace.path().canonicalize().unwrap();
     let notes = ws.join("notes.txt");
-    let llm = ScriptedLlm::start(vec![
-        Step::terminal("echo hello from the agent && ls"),
-        Step::tool(
-            "file_editor",
-            json!({"command": "create", "path": notes, "file_text": "first line\n", "security_risk": "LOW"}),
-        ),
-        Step::tool(
-            "file_editor",
-            json!({"command": "str_replace", "path": notes, "old_str": "first", "new_str": "second", "security_risk": "LOW"}),
-        ),
-        Step::finish("All done: notes.txt says second line."),
-    ]);
+    let llm = ScriptedLlm::from_fixture("write-notes", &ws);
     let (mut server, _) =
         Server::start(Options::default().env("LLM_API_KEY", "sk-test-key-abc123"), init_params(&llm, &ws, json!({})))
             .unwrap();
@@ -491,4 +480,75 @@ fn headless_run_exits_non_zero_on_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/agent-server"));
+}
+
+#[test]
+fn a_follow_up_message_runs_another_turn_with_its_own_progress() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::finish("first turn"),
+        Step::terminal("echo again > again.txt"),
+        Step::finish("second turn"),
+    ]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Two turns");
+    wait_state(&server, &id, "finished");
+    server
+        .command("openhands.sendMessage", json!({"conversationId": id, "text": "Now write again.txt"}))
+        .unwrap()
+        .unwrap();
+    server
+        .wait_for("second turn", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id.as_str())
+                .find(|m| m["params"]["finalMessage"] == "second turn")
+                .cloned()
+        })
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(ws.join("again.txt")).unwrap(), "again\n");
+    let second_request = llm.requests()[1].body.to_string();
+    assert!(second_request.contains("Now write again.txt"), "the agent got the follow-up");
+    // Each turn has its own progress, and each ended.
+    let creates = server.server_requests("window/workDoneProgress/create");
+    assert_eq!(creates.len(), 2, "{creates:?}");
+    for create in creates {
+        let token = create["token"].clone();
+        server.wait_notification("$/progress", |p| p["token"] == token && p["value"]["kind"] == "end").unwrap();
+    }
+}
+
+#[test]
+fn allow_for_this_conversation_stops_asking() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo 1 > one.txt"),
+        Step::terminal("echo 2 > two.txt"),
+        Step::finish("both"),
+    ]);
+    let (mut server, _) = Server::start(options(), init_params(&llm, &ws, json!({"confirmation": "always"}))).unwrap();
+    server.on_request("window/showMessageRequest", |_| Ok(json!({"title": "Allow for this conversation"})));
+    let id = server.command("openhands.startTask", json!({"instruction": "Two commands"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&server, &id, "finished");
+    assert!(ws.join("one.txt").exists() && ws.join("two.txt").exists());
+    assert_eq!(server.server_requests("window/showMessageRequest").len(), 1, "asked once for the whole conversation");
+}
+
+#[test]
+fn streaming_sends_deltas_before_the_action() {
+    let (_dir, ws) = workspace();
+    let mut step = Step::terminal("echo streamed");
+    step.text = Some("Thinking out loud before the command.".into());
+    let llm = ScriptedLlm::start(vec![step, Step::finish("streamed run done")]);
+    let (server, id) = start(&llm, &ws, json!({"llm": {"stream": true}}), options(), "Stream it");
+    wait_state(&server, &id, "finished");
+    assert_eq!(llm.requests()[0].body["stream"], true, "the agent asked for a stream");
+    let events = events_of(&server, &id);
+    let delta = events.iter().position(|e| e["kind"] == "StreamingDeltaEvent").expect("deltas reached the editor");
+    let action = events.iter().position(|e| e["kind"] == "ActionEvent").unwrap();
+    assert!(delta < action, "deltas come while the model writes, before its action");
+    assert!(
+        events.iter().any(|e| e["kind"] == "ObservationEvent" && e["detail"].as_str().unwrap().contains("streamed"))
+    );
 }

@@ -75,6 +75,8 @@ pub struct LlmConfig {
     pub base_url: Option<String>,
     pub api_key: Option<Secret>,
     pub num_retries: Option<u32>,
+    /// Stream tokens (the editor then receives `StreamingDeltaEvent`s as the model writes).
+    pub stream: bool,
 }
 
 /// What `POST /api/conversations` needs from us.
@@ -96,6 +98,9 @@ impl NewConversation {
         let mut llm = json!({"model": self.llm.model, "usage_id": "agent"});
         if let Some(url) = &self.llm.base_url {
             llm["base_url"] = json!(url);
+        }
+        if self.llm.stream {
+            llm["stream"] = json!(true);
         }
         if let Some(n) = self.llm.num_retries {
             llm["num_retries"] = json!(n);
@@ -228,6 +233,18 @@ impl AgentServerClient {
         Ok(v.get("response").and_then(Value::as_str).unwrap_or_default().to_owned())
     }
 
+    /// Files changed in the git repository at `path` (inside the sandbox), as the agent-server reports them.
+    pub async fn git_changes(&self, path: &str) -> Result<Value, AgentServerError> {
+        let query = format!("/api/git/changes?path={}", encode_query(path));
+        self.call(Method::GET, &query, None, "listing git changes", None).await
+    }
+
+    /// Original and modified text of one file (`{"original": …, "modified": …}`).
+    pub async fn git_diff(&self, path: &str) -> Result<Value, AgentServerError> {
+        let query = format!("/api/git/diff?path={}", encode_query(path));
+        self.call(Method::GET, &query, None, "reading a git diff", None).await
+    }
+
     async fn post_empty(&self, id: &str, verb: &str) -> Result<(), AgentServerError> {
         let path = format!("/api/conversations/{id}/{verb}");
         self.call(Method::POST, &path, None, verb, None).await.map(|_| ())
@@ -314,6 +331,7 @@ mod tests {
                 base_url: Some("http://x/v1".into()),
                 api_key: Some(Secret::new("sk-1")),
                 num_retries: None,
+                stream: false,
             },
             secrets: [("GITHUB_TOKEN".to_owned(), Secret::new("ghp_1"))].into_iter().collect(),
             confirmation: ConfirmationMode::Risky,

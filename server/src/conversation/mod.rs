@@ -127,6 +127,7 @@ pub struct AgentSettings {
     pub llm_model: String,
     pub llm_base_url: Option<String>,
     pub llm_num_retries: Option<u32>,
+    pub llm_stream: bool,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
 }
@@ -229,6 +230,7 @@ impl Manager {
             base_url: settings.llm_base_url.clone(),
             api_key: self.inner.secrets.get(SecretName::LlmApiKey),
             num_retries: settings.llm_num_retries,
+            stream: settings.llm_stream,
         };
         let secrets = SecretName::ALL
             .into_iter()

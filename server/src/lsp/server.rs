@@ -77,6 +77,7 @@ impl Shared {
             llm_model: settings.llm.model.clone(),
             llm_base_url: settings.llm.base_url.clone(),
             llm_num_retries: settings.llm.num_retries,
+            llm_stream: settings.llm.stream,
             confirmation: settings.confirmation,
             max_iterations: settings.max_iterations,
         }
