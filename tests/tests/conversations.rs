@@ -203,6 +203,11 @@ fn stop_mid_run_ends_progress_and_the_agent_server() {
     wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
     let port = port_of(&sandbox_url(&server, &id));
 
+    // The agent's terminal runs in tmux, which daemonizes out of the agent-server's process group.
+    let tmux_dir = std::env::temp_dir().join(format!("ohlsp-{}", &id[..16]));
+    let sockets: Vec<_> = walk(&tmux_dir);
+    assert!(!sockets.is_empty(), "the agent's tmux sockets are in {}", tmux_dir.display());
+
     server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
     wait_state(&server, &id, "stopped");
     let token = server.server_requests("window/workDoneProgress/create")[0]["token"].clone();
@@ -426,12 +431,28 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn sigkill_of_openhands_lsp_takes_its_agent_servers_with_it() {
     let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
     let llm = ScriptedLlm::start(vec![Step::terminal("echo alive"), Step::finish("never").gated("never")]);
-    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Outlive me");
+    let (mut server, id) = start(&llm, &ws, json!({}), opts.clone(), "Outlive me");
     wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
     let port = port_of(&sandbox_url(&server, &id));
-    server.kill(); // SIGKILL
+    let sockets = walk(&std::env::temp_dir().join(format!("ohlsp-{}", &id[..16])));
+    server.kill(); // SIGKILL: no chance to clean up
     wait_port_closed(port);
+
+    // The next session clears what was left (the agent's tmux servers) and keeps the history.
+    let (mut next, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
+    for socket in &sockets {
+        let alive = std::process::Command::new("tmux").arg("-S").arg(socket).arg("list-sessions").output().unwrap();
+        assert!(!alive.status.success(), "tmux server {} survived", socket.display());
+    }
+    let list = next.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let entry = list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(entry["state"], "stopped");
+    assert!(entry["error"].as_str().unwrap().contains("sandbox is gone"), "{entry}");
+    let events = next.command("openhands.getEvents", json!({"conversationId": id})).unwrap().unwrap();
+    assert!(events["events"].as_array().unwrap().iter().any(|e| e["summary"] == "$ echo alive"));
 }
 
 #[test]

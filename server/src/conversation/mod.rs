@@ -316,10 +316,15 @@ impl Manager {
         Ok((events, total))
     }
 
-    /// Marks conversations left live by an earlier, dead session: their sandboxes died with it.
+    /// Marks conversations left live by an earlier, dead session (their sandboxes died with it) and clears what
+    /// such a session may have left running.
     pub fn recover(&self) {
         for meta in self.inner.store.list() {
-            if self.live().contains_key(&meta.id) || meta.state.is_settled() {
+            if self.live().contains_key(&meta.id) {
+                continue;
+            }
+            self.inner.provider.sweep(&meta.id);
+            if meta.state.is_settled() {
                 continue;
             }
             let mut meta = meta;

@@ -65,6 +65,8 @@ pub trait SandboxProvider: Send + Sync {
     fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>>;
     /// Stops everything this provider started (at exit).
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Clears what a sandbox of an earlier, dead session may have left behind. Must be quick when there is nothing.
+    fn sweep(&self, _conversation_id: &str) {}
 }
 
 pub type SharedProvider = Arc<dyn SandboxProvider>;

@@ -5,6 +5,7 @@
 //! it if openhands-lsp dies, even by SIGKILL (`PR_SET_PDEATHSIG`).
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -80,6 +81,7 @@ impl SandboxProvider for ProcessProvider {
                 .env("SESSION_API_KEY", &session_key)
                 .env("OH_SECRET_KEY", random_key())
                 .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -93,7 +95,7 @@ impl SandboxProvider for ProcessProvider {
                 reason: e.to_string(),
             })?;
             let pid = child.id().unwrap_or(0);
-            let state = Arc::new(ProcessState::new(pid));
+            let state = Arc::new(ProcessState::new(pid, spec.conversation_id.clone()));
             pump_output(child.stdout.take(), state.clone(), redactor.clone());
             pump_output(child.stderr.take(), state.clone(), redactor);
             let exit_rx = watch_exit(child, state.clone());
@@ -117,6 +119,10 @@ impl SandboxProvider for ProcessProvider {
         })
     }
 
+    fn sweep(&self, conversation_id: &str) {
+        sweep_tmux(conversation_id);
+    }
+
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let all: Vec<_> = self.running.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
@@ -130,13 +136,14 @@ const TAIL_LINES: usize = 40;
 
 struct ProcessState {
     pid: u32,
+    conversation_id: String,
     tail: Mutex<VecDeque<String>>,
     stopped: std::sync::atomic::AtomicBool,
 }
 
 impl ProcessState {
-    fn new(pid: u32) -> Self {
-        ProcessState { pid, tail: Mutex::new(VecDeque::new()), stopped: Default::default() }
+    fn new(pid: u32, conversation_id: String) -> Self {
+        ProcessState { pid, conversation_id, tail: Mutex::new(VecDeque::new()), stopped: Default::default() }
     }
 
     fn tail(&self) -> String {
@@ -147,7 +154,7 @@ impl ProcessState {
         self.stopped.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// SIGTERM to the process group, then SIGKILL if it lingers.
+    /// SIGTERM to the process group, then SIGKILL if it lingers; then the agent's tmux servers.
     async fn stop(&self) {
         if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) || self.pid == 0 {
             return;
@@ -155,11 +162,13 @@ impl ProcessState {
         signal_group(self.pid, libc::SIGTERM);
         for _ in 0..30 {
             if !group_alive(self.pid) {
-                return;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         signal_group(self.pid, libc::SIGKILL);
+        let id = self.conversation_id.clone();
+        let _ = tokio::task::spawn_blocking(move || sweep_tmux(&id)).await;
     }
 }
 
@@ -191,6 +200,32 @@ impl SandboxHandle for ProcessHandle {
     fn describe(&self) -> String {
         format!("agent-server pid {}", self.state.pid)
     }
+}
+
+/// Where the agent's terminal tool keeps its tmux sockets. tmux daemonizes out of the agent-server's process group,
+/// so it is found and stopped through these sockets. Short on purpose: a unix socket path has at most 108 bytes.
+pub fn tmux_dir(conversation_id: &str) -> PathBuf {
+    let short: String = conversation_id.chars().take(16).collect();
+    std::env::temp_dir().join(format!("ohlsp-{short}"))
+}
+
+/// Stops every tmux server the conversation's agent started and removes its socket directory.
+pub fn sweep_tmux(conversation_id: &str) {
+    let dir = tmux_dir(conversation_id);
+    let Ok(per_user) = std::fs::read_dir(&dir) else { return };
+    for user_dir in per_user.flatten() {
+        for socket in std::fs::read_dir(user_dir.path()).into_iter().flatten().flatten() {
+            let status = std::process::Command::new("tmux")
+                .arg("-S")
+                .arg(socket.path())
+                .arg("kill-server")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            tracing::debug!(conversation = conversation_id, "tmux kill-server {}: {status:?}", socket.path().display());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn pump_output<R>(pipe: Option<R>, state: Arc<ProcessState>, redactor: Redactor)
