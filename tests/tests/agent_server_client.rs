@@ -1,0 +1,122 @@
+//! The agent-server client against a real agent-server (started by the process backend): error mapping, paged event
+//! search, and the stream's fatal close codes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openhands_lsp::agent_server::stream::{self, Resume, StreamItem};
+use openhands_lsp::agent_server::{AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation};
+use openhands_lsp::sandbox::process::{ProcessConfig, ProcessProvider};
+use openhands_lsp::sandbox::{SandboxProvider, SandboxSpec};
+use openhands_lsp::secrets::{Secret, SecretStore};
+use openhands_lsp_tests::agent::agent_server_command;
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+
+#[test]
+fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one"),
+        Step::terminal("echo two").gated("two"),
+        Step::terminal("echo three"),
+        Step::finish("three echoes"),
+    ]);
+    let workspace = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let provider = ProcessProvider::new(
+            ProcessConfig { command: vec![agent_server_command()], startup_timeout: Duration::from_secs(180) },
+            SecretStore::default(),
+        );
+        let id = uuid_like();
+        let sandbox = provider
+            .start(SandboxSpec { conversation_id: id.clone(), workspace: workspace.path().into(), scratch: scratch.path().into() })
+            .await
+            .unwrap();
+        let client = AgentServerClient::new(sandbox.endpoint.clone());
+
+        // A wrong session key is Unauthorized, on REST and on the stream.
+        let bad = Endpoint { base_url: sandbox.endpoint.base_url.clone(), session_key: Secret::new("wrong-key") };
+        let err = AgentServerClient::new(bad.clone()).get_conversation(&id).await.unwrap_err();
+        assert!(matches!(err, AgentServerError::Unauthorized), "{err:?}");
+        assert!(err.to_string().contains("401"));
+        let mut sub = stream::subscribe(bad, id.clone(), Resume::default());
+        let item = tokio::time::timeout(Duration::from_secs(20), sub.items.recv()).await.unwrap().unwrap();
+        assert!(matches!(item, StreamItem::Closed(AgentServerError::Unauthorized)), "{item:?}");
+
+        // An unknown conversation is NotFound.
+        let err = client.get_conversation(&uuid_like()).await.unwrap_err();
+        assert!(matches!(err, AgentServerError::NotFound { .. }), "{err:?}");
+
+        // A real run, then its events page by page.
+        let request = NewConversation {
+            conversation_id: id.clone(),
+            working_dir: sandbox.working_dir.clone(),
+            llm: LlmConfig {
+                model: "openai/stub".into(),
+                base_url: Some(llm.base_url()),
+                api_key: Some(Secret::new("sk-client-test")),
+                num_retries: Some(0),
+                stream: false,
+            },
+            secrets: BTreeMap::new(),
+            confirmation: ConfirmationMode::Never,
+            max_iterations: 20,
+        };
+        client.create_conversation(&request).await.unwrap();
+        client.send_message(&id, "Echo three times", true).await.unwrap();
+        // Held at the gate the agent is running: a second `run` is refused as a conflict.
+        assert!(tokio::task::block_in_place(|| llm.wait_requests(2, Duration::from_secs(120))));
+        let err = client.run(&id).await.unwrap_err();
+        assert!(matches!(err, AgentServerError::Conflict { .. }), "{err:?}");
+        llm.open_gate("two");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let state = client.get_conversation(&id).await.unwrap();
+            let status = state["execution_status"].as_str().unwrap_or_default().to_owned();
+            if status == "finished" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never finished: {status}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(client.final_response(&id).await.unwrap(), "three echoes");
+
+        let mut all = Vec::new();
+        let mut page_id: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = client.search_events(&id, page_id.as_deref(), 3).await.unwrap();
+            assert!(page.items.len() <= 3);
+            all.extend(page.items);
+            pages += 1;
+            match page.next_page_id {
+                Some(next) => page_id = Some(next),
+                None => break,
+            }
+        }
+        assert!(pages > 3, "paged in threes: {pages} pages for {} events", all.len());
+        let actions = all.iter().filter(|e| e["kind"] == "ActionEvent").count();
+        assert_eq!(actions, 4, "three echoes and a finish");
+        let mut ids: Vec<&str> = all.iter().map(|e| e["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all.len(), "no event on two pages");
+
+        // Deleting the conversation makes its stream close as NotFound.
+        client.delete(&id).await.unwrap();
+        let mut sub = stream::subscribe(sandbox.endpoint.clone(), id.clone(), Resume::default());
+        let item = loop {
+            match tokio::time::timeout(Duration::from_secs(20), sub.items.recv()).await.unwrap().unwrap() {
+                StreamItem::Closed(e) => break e,
+                other => panic!("expected the stream to close, got {other:?}"),
+            }
+        };
+        assert!(matches!(item, AgentServerError::NotFound { .. }), "{item:?}");
+        sandbox.handle.stop().await;
+    });
+}
+
+fn uuid_like() -> String {
+    format!("{:032x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
