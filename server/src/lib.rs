@@ -6,6 +6,7 @@ pub mod agent_server;
 pub mod config;
 pub mod conversation;
 pub mod doctor;
+pub mod git;
 pub mod headless;
 pub mod logging;
 pub mod lsp;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openhands_lsp::agent_server::stream::{self, Resume, StreamItem};
-use openhands_lsp::agent_server::{AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation};
+use openhands_lsp::agent_server::{
+    AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation,
+};
 use openhands_lsp::sandbox::process::{ProcessConfig, ProcessProvider};
 use openhands_lsp::sandbox::{SandboxProvider, SandboxSpec};
 use openhands_lsp::secrets::{Secret, SecretStore};
@@ -30,7 +32,11 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
         );
         let id = uuid_like();
         let sandbox = provider
-            .start(SandboxSpec { conversation_id: id.clone(), workspace: workspace.path().into(), scratch: scratch.path().into() })
+            .start(SandboxSpec {
+                conversation_id: id.clone(),
+                workspace: workspace.path().into(),
+                scratch: scratch.path().into(),
+            })
             .await
             .unwrap();
         let client = AgentServerClient::new(sandbox.endpoint.clone());

@@ -1,0 +1,293 @@
+//! Isolated copies of the user's project, and what changed in them.
+//!
+//! A conversation works in its own copy so the user's files change only when the user applies the result:
+//! - a git repository gets a **worktree** at HEAD on a new branch, with the user's uncommitted changes and untracked
+//!   (not ignored) files carried over, so the agent sees what the user sees;
+//! - any other folder is **copied** (respecting .gitignore-style ignores, within a size limit) into a fresh repository.
+//!
+//! Either way the starting point is recorded as a *baseline* commit in the copy, and [`changes`] lists what differs
+//! from it (added, modified, deleted, renamed) with the original and proposed text of each file.
+//! [`merge3`] merges the user's own edits made meanwhile with the agent's.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Delta, DiffFindOptions, DiffOptions, IndexAddOption, Oid, Repository, Signature, StatusOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path} is too large to copy for the agent ({size_mb} MB in {files} files; the limit is {limit_mb} MB): make it a git repository (only tracked and untracked-but-not-ignored files are carried over) or add ignores"
+    )]
+    TooLarge { path: PathBuf, size_mb: u64, files: u64, limit_mb: u64 },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
+    move |source| GitError::Io { path: path.to_owned(), source }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A worktree of the user's repository, on `branch`.
+    Worktree { repo: PathBuf, branch: String },
+    /// A copy of a folder that is not a git repository (or has no commit yet).
+    Copy,
+}
+
+/// The conversation's own copy of the user's folder.
+#[derive(Debug, Clone)]
+pub struct Isolated {
+    /// Where the agent works.
+    pub root: PathBuf,
+    /// The user's folder it was made from.
+    pub source: PathBuf,
+    pub kind: Kind,
+    /// The commit (in `root`'s repository) holding the state the agent started from.
+    pub baseline: Oid,
+}
+
+/// Default copy limit for folders that are not git repositories.
+pub const DEFAULT_COPY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Makes the isolated copy of `source` at `dest` (which must not exist). `branch` names the worktree's branch.
+pub fn isolate(source: &Path, dest: &Path, branch: &str, copy_limit_bytes: u64) -> Result<Isolated, GitError> {
+    let source = source.canonicalize().map_err(io(source))?;
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    match Repository::discover(&source) {
+        Ok(repo) if repo.workdir().is_some() && repo.head().is_ok() => worktree(&repo, &source, dest, branch),
+        _ => copy(&source, dest, copy_limit_bytes),
+    }
+}
+
+fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Result<Isolated, GitError> {
+    let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| source.to_owned());
+    let head = repo.head()?.peel_to_commit()?;
+    let branch_ref = repo.branch(branch, &head, false)?;
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| branch.replace('/', "-"));
+    let mut opts = git2::WorktreeAddOptions::new();
+    opts.reference(Some(branch_ref.get()));
+    repo.worktree(&name, dest, Some(&opts))?;
+
+    // Carry the user's uncommitted work over: modified, added, deleted, and untracked-but-not-ignored files.
+    let mut status_opts = StatusOptions::new();
+    status_opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
+    for entry in repo.statuses(Some(&mut status_opts))?.iter() {
+        let Ok(rel) = entry.path() else { continue };
+        let from = workdir.join(rel);
+        let to = dest.join(rel);
+        if from.is_file() {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            std::fs::copy(&from, &to).map_err(io(&from))?;
+        } else if !from.exists() && to.exists() {
+            std::fs::remove_file(&to).map_err(io(&to))?;
+        }
+    }
+    let copy = Repository::open(dest)?;
+    let baseline = commit_all(&copy, "openhands: baseline (your uncommitted changes)")?;
+    // A worktree of a subfolder of the repository works in the same subfolder.
+    let root = match source.strip_prefix(&workdir) {
+        Ok(rel) if !rel.as_os_str().is_empty() => dest.join(rel),
+        _ => dest.to_owned(),
+    };
+    Ok(Isolated {
+        root,
+        source: source.to_owned(),
+        kind: Kind::Worktree { repo: workdir, branch: branch.to_owned() },
+        baseline,
+    })
+}
+
+fn copy(source: &Path, dest: &Path, limit: u64) -> Result<Isolated, GitError> {
+    let walker = ignore::WalkBuilder::new(source)
+        .hidden(false)
+        .git_ignore(true)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    let mut files = Vec::new();
+    let (mut total, mut count) = (0u64, 0u64);
+    for entry in walker.flatten() {
+        if entry.file_type().is_some_and(|t| t.is_file()) {
+            total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            count += 1;
+            if total > limit {
+                return Err(GitError::TooLarge {
+                    path: source.to_owned(),
+                    size_mb: total / (1024 * 1024),
+                    files: count,
+                    limit_mb: limit / (1024 * 1024),
+                });
+            }
+            files.push(entry.into_path());
+        }
+    }
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    for from in files {
+        let rel = from.strip_prefix(source).unwrap_or(&from);
+        let to = dest.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(&from, &to).map_err(io(&from))?;
+    }
+    let repo = Repository::init(dest)?;
+    let baseline = commit_all(&repo, "openhands: baseline (copy of your folder)")?;
+    Ok(Isolated { root: dest.to_owned(), source: source.to_owned(), kind: Kind::Copy, baseline })
+}
+
+/// Stages everything (additions and deletions) and commits it on HEAD; returns HEAD when nothing changed.
+fn commit_all(repo: &Repository, message: &str) -> Result<Oid, GitError> {
+    let mut index = repo.index()?;
+    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
+    index.update_all(["*"], None)?;
+    index.write()?;
+    let tree_id = index.write_tree()?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if let Some(p) = &parent
+        && p.tree_id() == tree_id
+    {
+        return Ok(p.id());
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let sig = repo.signature().or_else(|_| Signature::now("openhands", "openhands@all-hands.dev"))?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    Ok(repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeStatus {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+}
+
+/// One file that differs from the baseline. Paths are relative to [`Isolated::root`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub status: ChangeStatus,
+    pub path: PathBuf,
+    /// For renames: where it was.
+    pub old_path: Option<PathBuf>,
+    /// Text at the baseline (`None` when added, or binary).
+    pub original: Option<String>,
+    /// Text now (`None` when deleted, or binary).
+    pub proposed: Option<String>,
+    pub binary: bool,
+}
+
+/// Everything that differs between the baseline and the files in the copy now (committed by the agent or not).
+pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
+    let repo = Repository::open(&iso.root).or_else(|_| Repository::discover(&iso.root))?;
+    let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| iso.root.clone());
+    let baseline = repo.find_commit(iso.baseline)?.tree()?;
+    let mut opts = DiffOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+    let mut diff = repo.diff_tree_to_workdir(Some(&baseline), Some(&mut opts))?;
+    let mut find = DiffFindOptions::new();
+    find.renames(true).for_untracked(true);
+    diff.find_similar(Some(&mut find))?;
+    let prefix = iso.root.strip_prefix(&workdir).map(Path::to_path_buf).unwrap_or_default();
+
+    let mut out = Vec::new();
+    for delta in diff.deltas() {
+        let status = match delta.status() {
+            Delta::Added | Delta::Untracked => ChangeStatus::Added,
+            Delta::Modified | Delta::Typechange => ChangeStatus::Modified,
+            Delta::Deleted => ChangeStatus::Deleted,
+            Delta::Renamed => ChangeStatus::Renamed,
+            _ => continue,
+        };
+        let new_path = delta.new_file().path().map(Path::to_path_buf);
+        let old_path = delta.old_file().path().map(Path::to_path_buf);
+        let Some(path) = new_path.clone().or_else(|| old_path.clone()) else { continue };
+        // Only what lies below the folder the user opened.
+        let Ok(rel) = path.strip_prefix(&prefix).map(Path::to_path_buf) else { continue };
+        let original = match status {
+            ChangeStatus::Added => None,
+            _ => Some(repo.find_blob(delta.old_file().id())?.content().to_vec()),
+        };
+        let proposed = match status {
+            ChangeStatus::Deleted => None,
+            _ => Some(std::fs::read(workdir.join(&path)).map_err(io(&path))?),
+        };
+        let binary = [&original, &proposed].into_iter().flatten().any(|b| is_binary(b));
+        let text = |b: Option<Vec<u8>>| if binary { None } else { b.and_then(|b| String::from_utf8(b).ok()) };
+        out.push(FileChange {
+            status,
+            path: rel,
+            old_path: if status == ChangeStatus::Renamed {
+                old_path.and_then(|p| p.strip_prefix(&prefix).ok().map(Path::to_path_buf))
+            } else {
+                None
+            },
+            original: text(original),
+            proposed: text(proposed),
+            binary,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+fn is_binary(bytes: &[u8]) -> bool {
+    bytes.iter().take(8000).any(|b| *b == 0) || std::str::from_utf8(bytes).is_err()
+}
+
+/// The user's and the agent's edits of the same original, merged; `None` when they overlap.
+pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Option<String>, GitError> {
+    if user == original {
+        return Ok(Some(agent.to_owned()));
+    }
+    if agent == original || agent == user {
+        return Ok(Some(user.to_owned()));
+    }
+    let mut base = git2::MergeFileInput::new();
+    base.content(original.as_bytes());
+    let mut ours = git2::MergeFileInput::new();
+    ours.content(user.as_bytes());
+    let mut theirs = git2::MergeFileInput::new();
+    theirs.content(agent.as_bytes());
+    let result = git2::merge_file(&base, &ours, &theirs, None)?;
+    if !result.is_automergeable() {
+        return Ok(None);
+    }
+    Ok(String::from_utf8(result.content().to_vec()).ok())
+}
+
+/// Removes the copy: the worktree and its branch, or the copied folder.
+pub fn remove(iso: &Isolated, dest: &Path) -> Result<(), GitError> {
+    if let Kind::Worktree { repo, branch } = &iso.kind {
+        let repo = Repository::open(repo)?;
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if dest.exists() {
+            std::fs::remove_dir_all(dest).map_err(io(dest))?;
+        }
+        if let Ok(wt) = repo.find_worktree(&name) {
+            let mut prune = git2::WorktreePruneOptions::new();
+            prune.valid(true).working_tree(true);
+            wt.prune(Some(&mut prune))?;
+        }
+        if let Ok(mut b) = repo.find_branch(branch, git2::BranchType::Local) {
+            b.delete()?;
+        }
+        return Ok(());
+    }
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).map_err(io(dest))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
