@@ -112,11 +112,9 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
         // Deleting the conversation makes its stream close as NotFound.
         client.delete(&id).await.unwrap();
         let mut sub = stream::subscribe(sandbox.endpoint.clone(), id.clone(), Resume::default());
-        let item = loop {
-            match tokio::time::timeout(Duration::from_secs(20), sub.items.recv()).await.unwrap().unwrap() {
-                StreamItem::Closed(e) => break e,
-                other => panic!("expected the stream to close, got {other:?}"),
-            }
+        let item = match tokio::time::timeout(Duration::from_secs(20), sub.items.recv()).await.unwrap().unwrap() {
+            StreamItem::Closed(e) => e,
+            other => panic!("expected the stream to close, got {other:?}"),
         };
         assert!(matches!(item, AgentServerError::NotFound { .. }), "{item:?}");
         sandbox.handle.stop().await;
