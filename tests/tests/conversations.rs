@@ -573,3 +573,23 @@ fn streaming_sends_deltas_before_the_action() {
         events.iter().any(|e| e["kind"] == "ObservationEvent" && e["detail"].as_str().unwrap().contains("streamed"))
     );
 }
+
+#[test]
+fn exit_with_a_live_conversation_is_prompt_and_leaves_nothing_running() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo busy"), Step::finish("never").gated("never")]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Busy at exit");
+    wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
+    let port = port_of(&sandbox_url(&server, &id));
+    server.request("shutdown", Value::Null).unwrap().unwrap();
+    let sent = std::time::Instant::now();
+    server.notify("exit", Value::Null).unwrap();
+    let status = server.wait_exit(Duration::from_secs(10)).unwrap().expect("exited");
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "exit took {took:?} with a live conversation");
+    wait_port_closed(port);
+    let meta =
+        std::fs::read_to_string(server.state_home.join(format!("openhands-lsp/conversations/{id}/meta.json"))).unwrap();
+    assert!(meta.contains("\"state\": \"stopped\""), "{meta}");
+}

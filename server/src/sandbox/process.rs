@@ -123,10 +123,14 @@ impl SandboxProvider for ProcessProvider {
         sweep_tmux(conversation_id);
     }
 
+    /// At exit the editor waits on us, and the kernel would SIGKILL the servers the moment we exit anyway
+    /// (`PR_SET_PDEATHSIG`): kill at once rather than wait for a graceful stop.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let all: Vec<_> = self.running.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
-            futures::future::join_all(all.iter().map(|s| s.stop())).await;
+            for state in &all {
+                state.kill_now();
+            }
         })
     }
 }
@@ -152,6 +156,14 @@ impl ProcessState {
 
     fn is_stopped(&self) -> bool {
         self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn kill_now(&self) {
+        if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) || self.pid == 0 {
+            return;
+        }
+        signal_group(self.pid, libc::SIGKILL);
+        sweep_tmux(&self.conversation_id);
     }
 
     /// SIGTERM to the process group, then SIGKILL if it lingers; then the agent's tmux servers.
