@@ -31,10 +31,22 @@ impl Backend {
     }
 }
 
+/// Where the agent makes its changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// In the workspace folder itself.
+    #[default]
+    None,
+    /// In the conversation's own worktree (or copy); the user applies the result after review.
+    Worktree,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
     pub backend: Backend,
+    pub isolation: Isolation,
     pub llm: LlmSettings,
     pub process: ProcessSettings,
     pub confirmation: ConfirmationMode,
@@ -62,6 +74,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             backend: Backend::Process,
+            isolation: Isolation::None,
             llm: LlmSettings::default(),
             process: ProcessSettings::default(),
             confirmation: ConfirmationMode::Risky,
@@ -121,6 +134,14 @@ pub const SPECS: &[SettingSpec] = &[
         ty: SettingType::Enum(&["process"]),
         description: "Where conversations run. `process`: a locally installed agent-server started on a loopback \
                       port for each conversation (no isolation: the agent works on this machine).",
+    },
+    SettingSpec {
+        key: "isolation",
+        ty: SettingType::Enum(&["none", "worktree"]),
+        description: "Where the agent makes its changes. `worktree`: in the conversation's own git worktree (or a copy \
+                      of a folder that is not a repository) that starts from your current state, uncommitted and \
+                      untracked files included; your files change only through `openhands.applyChanges`, after \
+                      review. `none`: directly in the workspace folder.",
     },
     SettingSpec {
         key: "llm.model",

@@ -57,6 +57,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         llm_base_url: opts.settings.llm.base_url.clone(),
         llm_num_retries: opts.settings.llm.num_retries,
         llm_stream: opts.settings.llm.stream,
+        isolation: opts.settings.isolation,
         confirmation: opts.settings.confirmation,
         max_iterations: opts.settings.max_iterations,
     };

@@ -44,7 +44,10 @@ fn initialize_result_snapshot() {
                 "openhands.listConversations",
                 "openhands.getEvents",
                 "openhands.respondToConfirmation",
-                "openhands.setSecret"
+                "openhands.setSecret",
+                "openhands.reviewChanges",
+                "openhands.applyChanges",
+                "openhands.discardChanges"
               ]
             },
             "positionEncoding": "utf-16",

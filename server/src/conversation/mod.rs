@@ -20,7 +20,7 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent};
 use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{Meta, Store, StoreError};
+pub use store::{IsolationMeta, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +93,7 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub enum Update {
     /// Created, or its state, title or outcome changed.
-    Changed(Summary),
+    Changed(Box<Summary>),
     Event(Arc<NormalizedEvent>),
     /// The agent waits for the user; answer with [`Manager::confirm`].
     ConfirmationNeeded {
@@ -128,6 +128,7 @@ pub struct AgentSettings {
     pub llm_base_url: Option<String>,
     pub llm_num_retries: Option<u32>,
     pub llm_stream: bool,
+    pub isolation: crate::config::Isolation,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
 }
@@ -150,6 +151,30 @@ pub enum ConversationError {
     Sandbox(#[from] SandboxError),
     #[error("the conversation's runner stopped")]
     RunnerGone,
+    #[error(
+        "conversation {0} has no isolated copy to review (it ran with openhands.isolation = \"none\", or its changes were discarded)"
+    )]
+    NotIsolated(String),
+    #[error("the conversation's isolated copy: {0}")]
+    Isolation(String),
+}
+
+/// What `review` returns: the files the agent changed, relative to `source` (the user's folder).
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub title: String,
+    pub source: PathBuf,
+    pub files: Vec<crate::git::FileChange>,
+}
+
+fn isolated(meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
+    let iso = meta.isolation.as_ref().ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
+    let baseline = git2::Oid::from_str(&iso.baseline).map_err(|e| ConversationError::Isolation(e.to_string()))?;
+    let kind = match (&iso.repo, &iso.branch) {
+        (Some(repo), Some(branch)) => crate::git::Kind::Worktree { repo: repo.clone(), branch: branch.clone() },
+        _ => crate::git::Kind::Copy,
+    };
+    Ok(crate::git::Isolated { root: iso.root.clone(), source: meta.workspace.clone(), kind, baseline })
 }
 
 impl From<StoreError> for ConversationError {
@@ -162,11 +187,25 @@ impl From<StoreError> for ConversationError {
 }
 
 enum Control {
-    Send { text: String, reply: oneshot::Sender<Result<(), ConversationError>> },
-    Pause { reply: oneshot::Sender<Result<(), ConversationError>> },
-    Resume { reply: oneshot::Sender<Result<(), ConversationError>> },
-    Stop { reply: oneshot::Sender<Result<(), ConversationError>> },
-    Confirm { decision: Decision, reply: oneshot::Sender<Result<(), ConversationError>> },
+    /// `run`: the agent works on it now; otherwise it is only added to the conversation for its next turn.
+    Send {
+        text: String,
+        run: bool,
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Pause {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Resume {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Stop {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Confirm {
+        decision: Decision,
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
     ReconnectStream,
 }
 
@@ -217,13 +256,14 @@ impl Manager {
             error: None,
             sandbox_url: None,
             event_count: 0,
+            isolation: None,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
         self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
         let summary = Summary { meta: lock(&meta).clone(), live: true };
-        self.inner.observer.update(Update::Changed(summary.clone()));
+        self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
 
         let llm = LlmConfig {
             model: settings.llm_model.clone(),
@@ -258,7 +298,40 @@ impl Manager {
     }
 
     pub async fn send_message(&self, id: &str, text: String) -> Result<(), ConversationError> {
-        self.control(id, |reply| Control::Send { text, reply }).await
+        self.control(id, |reply| Control::Send { text, run: true, reply }).await
+    }
+
+    /// Tells the agent something for its next turn without starting one (e.g. which changes were not applied).
+    pub async fn add_note(&self, id: &str, text: String) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Send { text, run: false, reply }).await
+    }
+
+    /// What the agent changed in its isolated copy, against where it started.
+    pub fn review(&self, id: &str) -> Result<Review, ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = isolated(&meta)?;
+        let files = crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string()))?;
+        Ok(Review { title: meta.title, source: iso.source.clone(), files })
+    }
+
+    /// Stops the conversation if it runs and removes its isolated copy (worktree and branch).
+    pub async fn discard(&self, id: &str) -> Result<(), ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = isolated(&meta)?;
+        if self.live().contains_key(id) {
+            self.stop(id).await?;
+        }
+        let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
+        tokio::task::spawn_blocking(move || crate::git::remove(&iso, &dest))
+            .await
+            .map_err(|e| ConversationError::Isolation(e.to_string()))?
+            .map_err(|e| ConversationError::Isolation(e.to_string()))?;
+        let mut meta = self.inner.store.load(id)?;
+        meta.isolation = None;
+        meta.updated_at = store::now_ms();
+        self.inner.store.save(&meta)?;
+        self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false })));
+        Ok(())
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), ConversationError> {

@@ -37,9 +37,17 @@ const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let workspace = match self.isolate().await {
+            Ok(w) => w,
+            Err(e) => {
+                self.settle(State::Error, None, Some(e));
+                drain_refusing(control, &self.id, "error").await;
+                return;
+            }
+        };
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
-            workspace: self.meta().workspace.clone(),
+            workspace,
             scratch: self.store.dir(&self.id).join("sandbox"),
         };
         let provider = self.provider.clone();
@@ -82,6 +90,36 @@ impl Runner {
         drain_refusing(control, &self.id, state).await;
     }
 
+    /// The folder the agent works in: the workspace itself, or the conversation's own copy of it.
+    async fn isolate(&self) -> Result<std::path::PathBuf, String> {
+        let source = self.meta().workspace.clone();
+        if self.settings.isolation == crate::config::Isolation::None {
+            return Ok(source);
+        }
+        let dest = self.store.dir(&self.id).join("worktree");
+        let title = self.meta().title.clone();
+        let branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
+        let (src, d, b) = (source.clone(), dest.clone(), branch.clone());
+        let iso = tokio::task::spawn_blocking(move || {
+            crate::git::isolate(&src, &d, &b, crate::git::DEFAULT_COPY_LIMIT_BYTES)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot make the conversation's own copy of {}: {e}", source.display()))?;
+        let meta = super::IsolationMeta {
+            root: iso.root.clone(),
+            dest,
+            repo: match &iso.kind {
+                crate::git::Kind::Worktree { repo, .. } => Some(repo.clone()),
+                crate::git::Kind::Copy => None,
+            },
+            branch: matches!(iso.kind, crate::git::Kind::Worktree { .. }).then_some(branch),
+            baseline: iso.baseline.to_string(),
+        };
+        self.update_meta(|m| m.isolation = Some(meta));
+        Ok(iso.root)
+    }
+
     async fn drive(
         &mut self,
         sandbox: &Sandbox,
@@ -102,7 +140,7 @@ impl Runner {
         client.send_message(&self.id, &instruction, true).await?;
         self.set_state(State::Running);
 
-        let mut tracker = Tracker::default();
+        let mut tracker = Tracker { awaiting_run: true, ..Tracker::default() };
         let died = sandbox.handle.died();
         tokio::pin!(died);
         loop {
@@ -127,7 +165,7 @@ impl Runner {
                 },
                 msg = control.recv() => {
                     let Some(msg) = msg else { return Ok(()) };
-                    if self.on_control(msg, sandbox, &client, &sub).await {
+                    if self.on_control(msg, sandbox, &client, &sub, &mut tracker).await {
                         return Ok(());
                     }
                 }
@@ -153,11 +191,13 @@ impl Runner {
         sandbox: &Sandbox,
         client: &AgentServerClient,
         sub: &stream::Subscription,
+        tracker: &mut Tracker,
     ) -> bool {
         match msg {
-            Control::Send { text, reply } => {
-                let result = client.send_message(&self.id, &text, true).await.map_err(Into::into);
-                if result.is_ok() {
+            Control::Send { text, run, reply } => {
+                let result = client.send_message(&self.id, &text, run).await.map_err(Into::into);
+                if result.is_ok() && run {
+                    tracker.awaiting_run = true;
                     self.set_state(State::Running);
                 }
                 let _ = reply.send(result);
@@ -255,8 +295,17 @@ impl Runner {
     }
 
     async fn on_status(&mut self, status: &str, tracker: &mut Tracker, client: &AgentServerClient) {
+        // Until the agent-server reports the new turn running, `finished` is the previous turn's, still on its way;
+        // settling on it would end the new turn's progress early. (Errors are never ignored: one can come first.)
+        if tracker.awaiting_run && status == "finished" {
+            tracing::debug!(conversation = %self.id, "ignoring a stale {status} status from the previous turn");
+            return;
+        }
         match status {
-            "running" => self.set_state(State::Running),
+            "running" => {
+                tracker.awaiting_run = false;
+                self.set_state(State::Running);
+            }
             "paused" => self.set_state(State::Paused),
             "waiting_for_confirmation" => {
                 let actions = tracker.pending();
@@ -307,7 +356,7 @@ impl Runner {
         if let Err(e) = self.store.save(&snapshot) {
             tracing::error!(conversation = %self.id, "{e}");
         }
-        self.observer.update(Update::Changed(Summary { meta: snapshot, live: true }));
+        self.observer.update(Update::Changed(Box::new(Summary { meta: snapshot, live: true })));
     }
 
     fn set_state(&self, state: State) {
@@ -344,6 +393,8 @@ struct Tracker {
     error_deadline: Option<tokio::time::Instant>,
     /// Actions the user was already asked about.
     asked: std::collections::HashSet<String>,
+    /// A turn was started and the agent-server has not yet reported it running.
+    awaiting_run: bool,
 }
 
 impl Tracker {
@@ -389,6 +440,21 @@ impl Tracker {
         self.order.retain(|id| self.open_actions.contains_key(id));
         self.order.iter().filter_map(|id| self.open_actions.get(id).cloned()).collect()
     }
+}
+
+/// A branch-name-safe short form of a title.
+fn slug(title: &str) -> String {
+    let s: String = title
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let s: String = s.chars().take(40).collect();
+    if s.is_empty() { "task".into() } else { s.trim_end_matches('-').to_owned() }
 }
 
 /// Actions confirmed without asking: they touch nothing.

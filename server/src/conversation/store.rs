@@ -32,6 +32,24 @@ pub struct Meta {
     pub sandbox_url: Option<String>,
     #[serde(default)]
     pub event_count: u64,
+    /// The conversation's own copy, when it works in one.
+    #[serde(default)]
+    pub isolation: Option<IsolationMeta>,
+}
+
+/// Enough to find the isolated copy again (also after a restart).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IsolationMeta {
+    /// Where the agent works.
+    pub root: PathBuf,
+    /// The folder holding the copy (the worktree's top).
+    pub dest: PathBuf,
+    /// `None` for a copy of a plain folder.
+    pub repo: Option<PathBuf>,
+    pub branch: Option<String>,
+    /// The baseline commit, hex.
+    pub baseline: String,
 }
 
 pub fn now_ms() -> u64 {
@@ -170,6 +188,7 @@ mod tests {
             error: None,
             sandbox_url: None,
             event_count: 0,
+            isolation: None,
         }
     }
 

@@ -14,6 +14,9 @@ pub const LIST_CONVERSATIONS: &str = "openhands.listConversations";
 pub const GET_EVENTS: &str = "openhands.getEvents";
 pub const RESPOND_TO_CONFIRMATION: &str = "openhands.respondToConfirmation";
 pub const SET_SECRET: &str = "openhands.setSecret";
+pub const REVIEW_CHANGES: &str = "openhands.reviewChanges";
+pub const APPLY_CHANGES: &str = "openhands.applyChanges";
+pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
 pub const ALL: &[&str] = &[
@@ -27,6 +30,9 @@ pub const ALL: &[&str] = &[
     GET_EVENTS,
     RESPOND_TO_CONFIRMATION,
     SET_SECRET,
+    REVIEW_CHANGES,
+    APPLY_CHANGES,
+    DISCARD_CHANGES,
 ];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.

@@ -77,7 +77,9 @@ pub struct SetSecretArgs {
 /// that was well-formed but failed (RequestFailed, -32803), with the domain's message.
 pub fn to_rpc(err: ConversationError) -> Error {
     let code = match err {
-        ConversationError::Unknown(_) | ConversationError::BadWorkspace(_) => ErrorCode::InvalidParams,
+        ConversationError::Unknown(_) | ConversationError::BadWorkspace(_) | ConversationError::NotIsolated(_) => {
+            ErrorCode::InvalidParams
+        }
         _ => ErrorCode::ServerError(-32803),
     };
     Error { code, message: err.to_string().into(), data: None }
@@ -92,7 +94,7 @@ fn no_manager(reason: &str) -> Error {
 }
 
 impl Backend {
-    fn manager(&self) -> Result<crate::conversation::Manager, Error> {
+    pub(super) fn manager(&self) -> Result<crate::conversation::Manager, Error> {
         self.shared.manager.clone().map_err(|reason| no_manager(&reason))
     }
 
@@ -153,6 +155,9 @@ impl Backend {
                 );
                 Ok(json!({"name": args.name.as_str(), "set": !args.value.is_empty()}))
             }
+            commands::REVIEW_CHANGES => self.review_changes(commands::parse_args(command, arguments)?).await,
+            commands::APPLY_CHANGES => self.apply_changes(commands::parse_args(command, arguments)?).await,
+            commands::DISCARD_CHANGES => self.discard_changes(commands::parse_args(command, arguments)?).await,
             other => Err(commands::unknown_command(other)),
         }
     }

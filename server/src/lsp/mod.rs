@@ -9,6 +9,7 @@ pub mod ext;
 mod panic_guard;
 mod progress;
 mod relay;
+mod review;
 mod server;
 mod test_hooks;
 mod transport;

@@ -121,7 +121,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                         _ => {}
                     }
                 }
-                relay.client.send_notification::<ConversationChanged>(summary).await;
+                relay.client.send_notification::<ConversationChanged>(*summary).await;
             }
             Update::Event(event) => {
                 if let Some(p) = &progress

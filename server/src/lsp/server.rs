@@ -27,6 +27,7 @@ pub struct ClientFacts {
     pub configuration_pull: bool,
     pub utf8_positions: bool,
     pub name: Option<String>,
+    pub edit_support: super::review::EditSupport,
 }
 
 #[derive(Debug, Default)]
@@ -78,6 +79,7 @@ impl Shared {
             llm_base_url: settings.llm.base_url.clone(),
             llm_num_retries: settings.llm.num_retries,
             llm_stream: settings.llm.stream,
+            isolation: settings.isolation,
             confirmation: settings.confirmation,
             max_iterations: settings.max_iterations,
         }
@@ -212,6 +214,7 @@ fn client_facts(params: &InitializeParams) -> ClientFacts {
             .and_then(|g| g.position_encodings.as_ref())
             .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8)),
         name: params.client_info.as_ref().map(|c| c.name.clone()),
+        edit_support: super::review::EditSupport::from_capabilities(caps),
     }
 }
 

@@ -1,0 +1,379 @@
+//! Review before apply: `openhands.reviewChanges`, `openhands.applyChanges`, `openhands.discardChanges`.
+//!
+//! Applying builds one `WorkspaceEdit` and sends it with `workspace/applyEdit`: one change annotation per file that
+//! needs confirmation (clients that support annotations show a preview), file operations only when the client
+//! declares them. A file the user changed meanwhile is merged three-way; an overlap is refused for that file, and
+//! the user's text is never overwritten.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tower_lsp_server::UriExt;
+use tower_lsp_server::jsonrpc::Error;
+use tower_lsp_server::lsp_types::request::ApplyWorkspaceEdit;
+use tower_lsp_server::lsp_types::*;
+
+use super::commands::invalid_params;
+use super::conversations::{ConversationArgs, to_rpc};
+use super::server::Backend;
+use crate::git::{ChangeStatus, FileChange};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplyArgs {
+    pub conversation_id: String,
+    /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+}
+
+/// What the client can do with a `WorkspaceEdit`.
+#[derive(Debug, Clone, Default)]
+pub struct EditSupport {
+    pub document_changes: bool,
+    pub create: bool,
+    pub rename: bool,
+    pub delete: bool,
+}
+
+impl EditSupport {
+    pub fn from_capabilities(caps: &ClientCapabilities) -> Self {
+        let edit = caps.workspace.as_ref().and_then(|w| w.workspace_edit.as_ref());
+        let ops = edit.and_then(|e| e.resource_operations.clone()).unwrap_or_default();
+        EditSupport {
+            document_changes: edit.and_then(|e| e.document_changes).unwrap_or(false),
+            create: ops.contains(&ResourceOperationKind::Create),
+            rename: ops.contains(&ResourceOperationKind::Rename),
+            delete: ops.contains(&ResourceOperationKind::Delete),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileOutcome {
+    pub path: String,
+    /// `applied`, `unchanged` (already as proposed), `refused`, or `skipped` (not selected).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn uri_of(path: &Path) -> Result<Uri, Error> {
+    Uri::from_file_path(path).ok_or_else(|| invalid_params(format!("not an absolute path: {}", path.display())))
+}
+
+fn rel(path: &Path) -> String {
+    path.display().to_string()
+}
+
+impl Backend {
+    pub(super) async fn review_changes(&self, args: ConversationArgs) -> Result<Value, Error> {
+        let manager = self.manager()?;
+        let review = manager.review(&args.conversation_id).map_err(to_rpc)?;
+        let mut files = Vec::new();
+        for f in &review.files {
+            let mut entry = json!({
+                "path": rel(&f.path),
+                "uri": uri_of(&review.source.join(&f.path))?.as_str(),
+                "status": f.status,
+                "original": f.original,
+                "proposed": f.proposed,
+                "binary": f.binary,
+            });
+            if let Some(old) = &f.old_path {
+                entry["oldPath"] = json!(rel(old));
+                entry["oldUri"] = json!(uri_of(&review.source.join(old))?.as_str());
+            }
+            files.push(entry);
+        }
+        Ok(json!({"conversationId": args.conversation_id, "title": review.title, "files": files}))
+    }
+
+    pub(super) async fn discard_changes(&self, args: ConversationArgs) -> Result<Value, Error> {
+        let manager = self.manager()?;
+        manager.discard(&args.conversation_id).await.map_err(to_rpc)?;
+        Ok(Value::Null)
+    }
+
+    pub(super) async fn apply_changes(&self, args: ApplyArgs) -> Result<Value, Error> {
+        let manager = self.manager()?;
+        let review = manager.review(&args.conversation_id).map_err(to_rpc)?;
+        let (support, utf8, open) = {
+            let session = self.shared.session();
+            let open: HashMap<PathBuf, (String, i32)> = review
+                .files
+                .iter()
+                .flat_map(|f| [Some(&f.path), f.old_path.as_ref()])
+                .flatten()
+                .filter_map(|p| {
+                    let abs = review.source.join(p);
+                    let doc = session.documents.get(&Uri::from_file_path(&abs)?)?;
+                    Some((abs, (doc.text.clone(), doc.version)))
+                })
+                .collect();
+            (session.client.edit_support.clone(), session.client.utf8_positions, open)
+        };
+        let selected = |f: &FileChange| match &args.files {
+            None => true,
+            Some(list) => {
+                let path = rel(&f.path);
+                let uri = Uri::from_file_path(review.source.join(&f.path)).map(|u| u.as_str().to_owned());
+                list.iter().any(|x| *x == path || Some(x) == uri.as_ref())
+            }
+        };
+
+        let label = format!("OpenHands: {}", review.title);
+        let mut plan = EditPlan::new(support.clone(), utf8);
+        let mut outcomes = Vec::new();
+        for (i, change) in review.files.iter().enumerate() {
+            let path = rel(&change.path);
+            if !selected(change) {
+                outcomes.push(FileOutcome { path, outcome: "skipped", reason: Some("not selected".into()) });
+                continue;
+            }
+            let annotation = format!("openhands-{i}");
+            plan.annotate(&annotation, &label, &format!("{} {path}", status_word(change.status)));
+            let current = |p: &Path| -> Option<(String, Option<i32>)> {
+                let abs = review.source.join(p);
+                match open.get(&abs) {
+                    Some((text, version)) => Some((text.clone(), Some(*version))),
+                    None => std::fs::read_to_string(&abs).ok().map(|t| (t, None)),
+                }
+            };
+            let result = plan.add(change, &review.source, &annotation, current);
+            outcomes.push(match result {
+                Ok(true) => FileOutcome { path, outcome: "applied", reason: None },
+                Ok(false) => FileOutcome { path, outcome: "unchanged", reason: None },
+                Err(reason) => FileOutcome { path, outcome: "refused", reason: Some(reason) },
+            });
+        }
+
+        let (applied, failure) = if plan.is_empty() {
+            (false, Some("nothing to apply".to_owned()))
+        } else {
+            let params = ApplyWorkspaceEditParams { label: Some(label), edit: plan.into_edit() };
+            match self.client.send_request::<ApplyWorkspaceEdit>(params).await {
+                Ok(resp) => (resp.applied, resp.failure_reason),
+                Err(e) => (false, Some(format!("the editor could not apply the edit: {}", e.message))),
+            }
+        };
+        if !applied {
+            for o in outcomes.iter_mut().filter(|o| o.outcome == "applied") {
+                o.outcome = "refused";
+                o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
+            }
+        }
+        self.tell_agent(&manager, &args.conversation_id, &outcomes).await;
+        Ok(json!({"applied": applied, "failureReason": failure, "files": outcomes}))
+    }
+
+    /// So a follow-up turn does not assume changes landed that did not.
+    async fn tell_agent(&self, manager: &crate::conversation::Manager, id: &str, outcomes: &[FileOutcome]) {
+        let landed: Vec<&str> =
+            outcomes.iter().filter(|o| matches!(o.outcome, "applied" | "unchanged")).map(|o| o.path.as_str()).collect();
+        let missed: Vec<String> = outcomes
+            .iter()
+            .filter(|o| matches!(o.outcome, "refused" | "skipped"))
+            .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("not applied")))
+            .collect();
+        if missed.is_empty() {
+            return;
+        }
+        let text = format!(
+            "The user reviewed your changes. Applied to their workspace: {}. Not applied: {}. Do not assume the changes \
+             that were not applied are in the user's workspace.",
+            if landed.is_empty() { "none".to_owned() } else { landed.join(", ") },
+            missed.join("; ")
+        );
+        if let Err(e) = manager.add_note(id, text).await {
+            tracing::info!(conversation = %id, "could not tell the agent what was not applied: {e}");
+        }
+    }
+}
+
+fn status_word(status: ChangeStatus) -> &'static str {
+    match status {
+        ChangeStatus::Added => "create",
+        ChangeStatus::Modified => "modify",
+        ChangeStatus::Deleted => "delete",
+        ChangeStatus::Renamed => "rename",
+    }
+}
+
+/// Collects the operations of one `WorkspaceEdit`.
+struct EditPlan {
+    support: EditSupport,
+    utf8: bool,
+    operations: Vec<DocumentChangeOperation>,
+    /// For clients without `documentChanges`.
+    plain: HashMap<Uri, Vec<TextEdit>>,
+    annotations: HashMap<ChangeAnnotationIdentifier, ChangeAnnotation>,
+}
+
+impl EditPlan {
+    fn new(support: EditSupport, utf8: bool) -> Self {
+        EditPlan { support, utf8, operations: Vec::new(), plain: HashMap::new(), annotations: HashMap::new() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.operations.is_empty() && self.plain.is_empty()
+    }
+
+    fn annotate(&mut self, id: &str, label: &str, description: &str) {
+        self.annotations.insert(
+            id.to_owned(),
+            ChangeAnnotation {
+                label: label.to_owned(),
+                needs_confirmation: Some(true),
+                description: Some(description.to_owned()),
+            },
+        );
+    }
+
+    /// Adds one file; `Ok(false)` when it already is as proposed, `Err(reason)` when it must not be applied.
+    fn add(
+        &mut self,
+        change: &FileChange,
+        root: &Path,
+        annotation: &str,
+        current: impl Fn(&Path) -> Option<(String, Option<i32>)>,
+    ) -> Result<bool, String> {
+        if change.binary {
+            return Err("binary files are not applied through the editor".into());
+        }
+        let uri = Uri::from_file_path(root.join(&change.path)).ok_or("not a file path")?;
+        let original = change.original.as_deref();
+        let proposed = change.proposed.as_deref();
+        match change.status {
+            ChangeStatus::Modified => {
+                let (user, version) = current(&change.path).ok_or("you deleted this file meanwhile")?;
+                let merged = merge(original.unwrap_or_default(), &user, proposed.unwrap_or_default())?;
+                if merged == user {
+                    return Ok(false);
+                }
+                self.replace(uri, version, &user, merged, annotation);
+            }
+            ChangeStatus::Added => {
+                if let Some((existing, _)) = current(&change.path) {
+                    return if Some(existing.as_str()) == proposed {
+                        Ok(false)
+                    } else {
+                        Err("a different file of that name exists in your workspace".into())
+                    };
+                }
+                if !self.support.document_changes || !self.support.create {
+                    return Err("your editor cannot create files over LSP (no resourceOperations \"create\")".into());
+                }
+                self.operations.push(DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
+                    uri: uri.clone(),
+                    options: Some(CreateFileOptions { overwrite: Some(false), ignore_if_exists: Some(false) }),
+                    annotation_id: Some(annotation.to_owned()),
+                })));
+                self.replace(uri, None, "", proposed.unwrap_or_default().to_owned(), annotation);
+            }
+            ChangeStatus::Deleted => {
+                let Some((user, _)) = current(&change.path) else { return Ok(false) };
+                if Some(user.as_str()) != original {
+                    return Err("you changed this file, which the agent deleted".into());
+                }
+                if !self.support.document_changes || !self.support.delete {
+                    return Err("your editor cannot delete files over LSP (no resourceOperations \"delete\")".into());
+                }
+                self.operations.push(DocumentChangeOperation::Op(ResourceOp::Delete(DeleteFile {
+                    uri,
+                    options: Some(DeleteFileOptions {
+                        recursive: Some(false),
+                        ignore_if_not_exists: Some(true),
+                        annotation_id: Some(annotation.to_owned()),
+                    }),
+                })));
+            }
+            ChangeStatus::Renamed => {
+                let old = change.old_path.as_deref().ok_or("a rename without its old path")?;
+                let (user, _) = current(old).ok_or("you deleted the file the agent renamed")?;
+                if Some(user.as_str()) != original {
+                    return Err("you changed this file, which the agent renamed".into());
+                }
+                if current(&change.path).is_some() {
+                    return Err("a file of the new name exists in your workspace".into());
+                }
+                if !self.support.document_changes || !self.support.rename {
+                    return Err("your editor cannot rename files over LSP (no resourceOperations \"rename\")".into());
+                }
+                let old_uri = Uri::from_file_path(root.join(old)).ok_or("not a file path")?;
+                self.operations.push(DocumentChangeOperation::Op(ResourceOp::Rename(RenameFile {
+                    old_uri,
+                    new_uri: uri.clone(),
+                    options: Some(RenameFileOptions { overwrite: Some(false), ignore_if_exists: Some(false) }),
+                    annotation_id: Some(annotation.to_owned()),
+                })));
+                if proposed != original {
+                    self.replace(uri, None, &user, proposed.unwrap_or_default().to_owned(), annotation);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Replaces the whole of `current` with `new`.
+    fn replace(&mut self, uri: Uri, version: Option<i32>, current: &str, new: String, annotation: &str) {
+        let range = Range::new(Position::new(0, 0), end_of(current, self.utf8));
+        if self.support.document_changes {
+            self.operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
+                edits: vec![OneOf::Right(AnnotatedTextEdit {
+                    text_edit: TextEdit { range, new_text: new },
+                    annotation_id: annotation.to_owned(),
+                })],
+            }));
+        } else {
+            self.plain.entry(uri).or_default().push(TextEdit { range, new_text: new });
+        }
+    }
+
+    fn into_edit(self) -> WorkspaceEdit {
+        if self.support.document_changes {
+            WorkspaceEdit {
+                changes: None,
+                document_changes: Some(DocumentChanges::Operations(self.operations)),
+                change_annotations: Some(self.annotations),
+            }
+        } else {
+            WorkspaceEdit { changes: Some(self.plain), document_changes: None, change_annotations: None }
+        }
+    }
+}
+
+fn merge(original: &str, user: &str, proposed: &str) -> Result<String, String> {
+    match crate::git::merge3(original, user, proposed) {
+        Ok(Some(text)) => Ok(text),
+        Ok(None) => {
+            Err("your edits and the agent's overlap; your text is untouched (apply it by hand from the review)".into())
+        }
+        Err(e) => Err(format!("merging failed: {e}")),
+    }
+}
+
+/// The position just after the last character of `text`.
+fn end_of(text: &str, utf8: bool) -> Position {
+    let line = text.matches('\n').count() as u32;
+    let last = text.rsplit('\n').next().unwrap_or_default();
+    let character = if utf8 { last.len() } else { last.encode_utf16().count() } as u32;
+    Position::new(line, character)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_positions_in_both_encodings() {
+        assert_eq!(end_of("", false), Position::new(0, 0));
+        assert_eq!(end_of("a\nbc\n", false), Position::new(2, 0));
+        assert_eq!(end_of("a\n😀x", false), Position::new(1, 3));
+        assert_eq!(end_of("a\n😀x", true), Position::new(1, 5));
+    }
+}

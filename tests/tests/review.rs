@@ -1,0 +1,353 @@
+//! Review before apply, end to end: a real git repository, the real agent-server working in the conversation's own
+//! worktree, and `workspace/applyEdit` payloads checked as the editor would receive them.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use expect_test::expect;
+use openhands_lsp_tests::agent::{file_uri, init_params, options};
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::{Options, Server};
+use serde_json::{Value, json};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+const A: &str = "one\ntwo\nthree\nfour\nfive\n";
+
+fn user_repo() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().canonicalize().unwrap();
+    git(&d, &["init", "-q"]);
+    std::fs::write(d.join(".gitignore"), "*.log\n").unwrap();
+    std::fs::write(d.join("a.txt"), A).unwrap();
+    std::fs::write(d.join("b.txt"), "bee\n").unwrap();
+    std::fs::write(d.join("gone.txt"), "bye\n").unwrap();
+    std::fs::write(d.join("old.md"), "a long enough line to be recognised as the same file\n".repeat(10)).unwrap();
+    git(&d, &["add", "-A"]);
+    git(&d, &["commit", "-qm", "init"]);
+    std::fs::write(d.join("mine.txt"), "mine, uncommitted\n").unwrap();
+    std::fs::write(d.join("secret.log"), "ignored\n").unwrap();
+    (tmp, d)
+}
+
+fn caps(resource_ops: bool) -> Value {
+    if resource_ops {
+        json!({"workspace": {"workspaceEdit": {"documentChanges": true, "resourceOperations": ["create", "rename", "delete"],
+               "changeAnnotationSupport": {"groupsOnLabel": true}}}, "window": {"workDoneProgress": true}})
+    } else {
+        json!({"workspace": {"workspaceEdit": {"documentChanges": false}}, "window": {"workDoneProgress": true}})
+    }
+}
+
+fn session(llm: &ScriptedLlm, ws: &Path, opts: Options, resource_ops: bool) -> Server {
+    let mut params = init_params(llm, ws, json!({"isolation": "worktree"}));
+    params["capabilities"] = caps(resource_ops);
+    let (mut server, _) = Server::start(opts, params).unwrap();
+    let edits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let seen = edits.clone();
+    server.on_request("workspace/applyEdit", move |p| {
+        seen.lock().unwrap().push(p.clone());
+        Ok(json!({"applied": true}))
+    });
+    let _ = &mut server;
+    server
+}
+
+fn wait_finished(server: &Server, id: &str) {
+    server
+        .wait_for("finished", Duration::from_secs(240), |msgs| {
+            msgs.iter()
+                .find(|m| {
+                    m["method"] == "openhands/conversationChanged"
+                        && m["params"]["id"] == id
+                        && m["params"]["state"] == "finished"
+                })
+                .cloned()
+        })
+        .unwrap();
+}
+
+/// The payload with the temporary paths replaced, for a stable snapshot.
+fn normalized(value: &Value, ws: &Path) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap();
+    text.replace(&file_uri(ws), "file://<ws>").replace(&ws.display().to_string(), "<ws>")
+}
+
+#[test]
+fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
+    let (_tmp, ws) = user_repo();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("cat mine.txt; ls"),
+        Step::terminal(
+            "sed -i 's/five/FIVE/' a.txt && printf 'bee!\\n' > b.txt && printf 'new\\n' > added.txt && rm gone.txt && mv old.md new.md",
+        ),
+        Step::finish("changed five files"),
+    ]);
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let mut server = session(&llm, &ws, opts.clone(), true);
+    let id = server.command("openhands.startTask", json!({"instruction": "Change things"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_finished(&server, &id);
+
+    // The agent saw the user's uncommitted file and not the ignored one; the user's files are untouched.
+    let first_output =
+        server.notifications("openhands/event").into_iter().find(|e| e["kind"] == "ObservationEvent").unwrap();
+    let out = first_output["detail"].as_str().unwrap();
+    assert!(out.contains("mine, uncommitted") && !out.contains("secret.log"), "{out}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A);
+    assert!(!ws.join("added.txt").exists() && ws.join("gone.txt").exists() && ws.join("old.md").exists());
+
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let files: Vec<(String, String)> = review["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["status"].as_str().unwrap().to_owned(), f["path"].as_str().unwrap().to_owned()))
+        .collect();
+    let as_str: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(
+        as_str,
+        [
+            ("modified", "a.txt"),
+            ("added", "added.txt"),
+            ("modified", "b.txt"),
+            ("deleted", "gone.txt"),
+            ("renamed", "new.md")
+        ]
+    );
+    let a = review["files"].as_array().unwrap().iter().find(|f| f["path"] == "a.txt").unwrap();
+    assert_eq!(a["original"], A);
+    assert_eq!(a["proposed"], "one\ntwo\nthree\nfour\nFIVE\n");
+    assert_eq!(a["uri"], file_uri(&ws.join("a.txt")));
+
+    // Meanwhile the user edited a.txt in the editor (not overlapping) and b.txt on disk (overlapping).
+    server
+        .notify("textDocument/didOpen", json!({"textDocument": {"uri": file_uri(&ws.join("a.txt")), "languageId": "text", "version": 7, "text": "ONE\ntwo\nthree\nfour\nfive\n"}}))
+        .unwrap();
+    std::fs::write(ws.join("b.txt"), "buzz\n").unwrap();
+
+    // Partial apply: two files selected.
+    let partial = server
+        .command("openhands.applyChanges", json!({"conversationId": id, "files": ["a.txt", "b.txt"]}))
+        .unwrap()
+        .unwrap();
+    assert_eq!(partial["applied"], true, "{partial}");
+    let outcome = |r: &Value, path: &str| {
+        r["files"].as_array().unwrap().iter().find(|f| f["path"] == path).unwrap()["outcome"].clone()
+    };
+    assert_eq!(outcome(&partial, "a.txt"), "applied");
+    assert_eq!(outcome(&partial, "b.txt"), "refused");
+    assert_eq!(outcome(&partial, "added.txt"), "skipped");
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "buzz\n", "the user's text is untouched");
+    // The agent is told what did not land.
+    let note = server
+        .wait_for("note to the agent", Duration::from_secs(30), |msgs| {
+            msgs.iter()
+                .filter(|m| {
+                    m["method"] == "openhands/event"
+                        && m["params"]["kind"] == "MessageEvent"
+                        && m["params"]["source"] == "user"
+                })
+                .find(|m| m["params"]["detail"].as_str().unwrap_or("").contains("Not applied"))
+                .cloned()
+        })
+        .unwrap();
+    let note = note["params"]["detail"].as_str().unwrap().to_owned();
+    assert!(
+        note.contains("Applied to their workspace: a.txt")
+            && note.contains("b.txt (your edits and the agent's overlap"),
+        "{note}"
+    );
+    assert!(note.contains("added.txt (not selected)"), "{note}");
+
+    // Full apply: the payload the editor gets, with file operations.
+    server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let edits = server.server_requests("workspace/applyEdit");
+    assert_eq!(edits.len(), 2);
+    expect![[r#"
+        {
+          "edit": {
+            "changeAnnotations": {
+              "openhands-0": {
+                "description": "modify a.txt",
+                "label": "OpenHands: Change things",
+                "needsConfirmation": true
+              },
+              "openhands-1": {
+                "description": "create added.txt",
+                "label": "OpenHands: Change things",
+                "needsConfirmation": true
+              },
+              "openhands-2": {
+                "description": "modify b.txt",
+                "label": "OpenHands: Change things",
+                "needsConfirmation": true
+              },
+              "openhands-3": {
+                "description": "delete gone.txt",
+                "label": "OpenHands: Change things",
+                "needsConfirmation": true
+              },
+              "openhands-4": {
+                "description": "rename new.md",
+                "label": "OpenHands: Change things",
+                "needsConfirmation": true
+              }
+            },
+            "documentChanges": [
+              {
+                "edits": [
+                  {
+                    "annotationId": "openhands-0",
+                    "newText": "ONE\ntwo\nthree\nfour\nFIVE\n",
+                    "range": {
+                      "end": {
+                        "character": 0,
+                        "line": 5
+                      },
+                      "start": {
+                        "character": 0,
+                        "line": 0
+                      }
+                    }
+                  }
+                ],
+                "textDocument": {
+                  "uri": "file://<ws>/a.txt",
+                  "version": 7
+                }
+              },
+              {
+                "annotationId": "openhands-1",
+                "kind": "create",
+                "options": {
+                  "ignoreIfExists": false,
+                  "overwrite": false
+                },
+                "uri": "file://<ws>/added.txt"
+              },
+              {
+                "edits": [
+                  {
+                    "annotationId": "openhands-1",
+                    "newText": "new\n",
+                    "range": {
+                      "end": {
+                        "character": 0,
+                        "line": 0
+                      },
+                      "start": {
+                        "character": 0,
+                        "line": 0
+                      }
+                    }
+                  }
+                ],
+                "textDocument": {
+                  "uri": "file://<ws>/added.txt",
+                  "version": null
+                }
+              },
+              {
+                "kind": "delete",
+                "options": {
+                  "annotationId": "openhands-3",
+                  "ignoreIfNotExists": true,
+                  "recursive": false
+                },
+                "uri": "file://<ws>/gone.txt"
+              },
+              {
+                "annotationId": "openhands-4",
+                "kind": "rename",
+                "newUri": "file://<ws>/new.md",
+                "oldUri": "file://<ws>/old.md",
+                "options": {
+                  "ignoreIfExists": false,
+                  "overwrite": false
+                }
+              }
+            ]
+          },
+          "label": "OpenHands: Change things"
+        }"#]]
+    .assert_eq(&normalized(&edits[1], &ws));
+    server.shutdown_and_exit().unwrap();
+
+    // Another editor without file operations: text edits only, the rest refused with the reason.
+    let mut plain = session(&llm, &ws, opts.clone(), false);
+    let result = plain.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let reasons: Vec<String> = result["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}",
+                f["path"].as_str().unwrap(),
+                f["outcome"].as_str().unwrap(),
+                f["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    expect![[r#"
+        [
+            "a.txt applied ",
+            "added.txt refused your editor cannot create files over LSP (no resourceOperations \"create\")",
+            "b.txt refused your edits and the agent's overlap; your text is untouched (apply it by hand from the review)",
+            "gone.txt refused your editor cannot delete files over LSP (no resourceOperations \"delete\")",
+            "new.md refused your editor cannot rename files over LSP (no resourceOperations \"rename\")",
+        ]
+    "#]]
+    .assert_debug_eq(&reasons);
+    let edit = &plain.server_requests("workspace/applyEdit")[0];
+    expect![[r#"
+        {
+          "edit": {
+            "changes": {
+              "file://<ws>/a.txt": [
+                {
+                  "newText": "one\ntwo\nthree\nfour\nFIVE\n",
+                  "range": {
+                    "end": {
+                      "character": 0,
+                      "line": 5
+                    },
+                    "start": {
+                      "character": 0,
+                      "line": 0
+                    }
+                  }
+                }
+              ]
+            }
+          },
+          "label": "OpenHands: Change things"
+        }"#]]
+    .assert_eq(&normalized(edit, &ws));
+
+    // Discard: the worktree and its branch are gone; the user's files are as they were.
+    plain.command("openhands.discardChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let worktree = state.path().join(format!("openhands-lsp/conversations/{id}/worktree"));
+    assert!(!worktree.exists());
+    let branches = Command::new("git").args(["branch", "--list", "openhands/*"]).current_dir(&ws).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&branches.stdout).trim().is_empty(),
+        "{}",
+        String::from_utf8_lossy(&branches.stdout)
+    );
+    let err = plain.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap_err();
+    assert!(err.message.contains("no isolated copy"), "{}", err.message);
+}
