@@ -36,9 +36,9 @@ impl Backend {
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// In the workspace folder itself.
-    #[default]
     None,
     /// In the conversation's own worktree (or copy); the user applies the result after review.
+    #[default]
     Worktree,
 }
 
@@ -74,7 +74,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             backend: Backend::Process,
-            isolation: Isolation::None,
+            isolation: Isolation::Worktree,
             llm: LlmSettings::default(),
             process: ProcessSettings::default(),
             confirmation: ConfirmationMode::Risky,

@@ -107,9 +107,17 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     }
     spinner.finish_and_clear();
     manager.shutdown().await;
-    let changes = diff(&before, &snapshot(&workspace));
     let (state, message) = outcome;
     let _ = writeln!(out, "\n{}: {message}", state.as_str());
+    let changes: Vec<(String, &'static str)> = match manager.review(&id) {
+        Ok(review) => {
+            if let Some(root) = manager.get(&id).ok().and_then(|s| s.meta.isolation).map(|i| i.root) {
+                let _ = writeln!(out, "the changes are in {} (your folder is untouched)", root.display());
+            }
+            review.files.iter().map(|f| (f.path.display().to_string(), status_label(f.status))).collect()
+        }
+        Err(_) => diff(&before, &snapshot(&workspace)),
+    };
     if changes.is_empty() {
         let _ = writeln!(out, "no files changed");
     } else {
@@ -121,6 +129,15 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     match state {
         State::Finished => Ok(()),
         other => Err(RunError::Failed { state: other.as_str(), message }),
+    }
+}
+
+fn status_label(status: crate::git::ChangeStatus) -> &'static str {
+    match status {
+        crate::git::ChangeStatus::Added => "added",
+        crate::git::ChangeStatus::Modified => "modified",
+        crate::git::ChangeStatus::Deleted => "deleted",
+        crate::git::ChangeStatus::Renamed => "renamed",
     }
 }
 

@@ -62,6 +62,10 @@ enum Command {
         /// Shorthand for the `confirmation` setting.
         #[arg(long, value_enum)]
         confirmation: Option<openhands_lsp::agent_server::ConfirmationMode>,
+        /// `none` (the default here): the agent changes the folder itself, as a terminal user expects.
+        /// `worktree`: it works in its own copy, and the run ends with the list of changes and where they are.
+        #[arg(long, value_enum, default_value_t = config::Isolation::None)]
+        isolation: config::Isolation,
     },
     /// Print generated reference material (used to keep docs and the VS Code manifest in sync).
     #[command(hide = true)]
@@ -122,7 +126,17 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Some(Command::Run { task, workspace, backend, settings, model, base_url, agent_server, confirmation }) => {
+        Some(Command::Run {
+            task,
+            workspace,
+            backend,
+            settings,
+            model,
+            base_url,
+            agent_server,
+            confirmation,
+            isolation,
+        }) => {
             let Some(mut parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
             let s = &mut parsed.settings;
             if let Some(b) = backend {
@@ -140,6 +154,7 @@ fn main() -> ExitCode {
             if let Some(c) = confirmation {
                 s.confirmation = c;
             }
+            s.isolation = isolation;
             let opts = headless::RunOptions { task, workspace, settings: parsed.settings };
             let mut stdout = std::io::stdout();
             match runtime.block_on(headless::run(opts, &mut stdout)) {

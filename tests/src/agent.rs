@@ -37,6 +37,8 @@ pub fn init_params(llm: &ScriptedLlm, workspace: &Path, overrides: Value) -> Val
         "llm": {"model": "openai/stub", "baseUrl": llm.base_url(), "numRetries": 0},
         "process": {"command": agent_server_command(), "startupTimeoutSeconds": 180},
         "confirmation": "never",
+        // These tests look at the workspace folder itself; review-before-apply has its own tests.
+        "isolation": "none",
     });
     crate::lsp_client::merge(&mut options, overrides);
     json!({

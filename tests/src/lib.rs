@@ -1,6 +1,7 @@
 //! Test support for openhands-lsp's end-to-end tests: everything here drives real processes.
 
 pub mod agent;
+pub mod git_http;
 pub mod llm;
 pub mod lsp_client;
 

@@ -381,7 +381,12 @@ fn secrets_never_leak_into_logs_notifications_or_files() {
     const KEY: &str = "sk-leak-canary-7f3a9c";
     const TOKEN: &str = "ghp_leakcanary_55aa77";
     let (_dir, ws) = workspace();
-    let llm = ScriptedLlm::start(vec![Step::terminal("echo token=$GITHUB_TOKEN"), Step::finish("checked")]);
+    // The first command in a new terminal can return the shell's set-up text instead of its output: warm up first.
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo token=$GITHUB_TOKEN"),
+        Step::finish("checked"),
+    ]);
     let opts = Options::default().env("LLM_API_KEY", KEY).arg("--log-level").arg("trace");
     let (mut server, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
     server.command("openhands.setSecret", json!({"name": "github_token", "value": TOKEN})).unwrap().unwrap();
@@ -393,7 +398,9 @@ fn secrets_never_leak_into_logs_notifications_or_files() {
 
     // They did reach the agent: the key in the LLM call, the token in the agent's shell.
     assert_eq!(llm.requests()[0].headers["authorization"], format!("Bearer {KEY}"));
-    let output = wait_event(&server, &id, "echo output", |e| e["kind"] == "ObservationEvent");
+    let output = wait_event(&server, &id, "echo output", |e| {
+        e["kind"] == "ObservationEvent" && e["raw"]["observation"]["command"] == "echo token=$GITHUB_TOKEN"
+    });
     assert!(output["detail"].as_str().unwrap().contains("token="), "{output}");
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     server.shutdown_and_exit().unwrap();
@@ -561,7 +568,7 @@ fn streaming_sends_deltas_before_the_action() {
     let (_dir, ws) = workspace();
     let mut step = Step::terminal("echo streamed");
     step.text = Some("Thinking out loud before the command.".into());
-    let llm = ScriptedLlm::start(vec![step, Step::finish("streamed run done")]);
+    let llm = ScriptedLlm::start(vec![Step::terminal("true"), step, Step::finish("streamed run done")]);
     let (server, id) = start(&llm, &ws, json!({"llm": {"stream": true}}), options(), "Stream it");
     wait_state(&server, &id, "finished");
     assert_eq!(llm.requests()[0].body["stream"], true, "the agent asked for a stream");

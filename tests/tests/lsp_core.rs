@@ -47,7 +47,8 @@ fn initialize_result_snapshot() {
                 "openhands.setSecret",
                 "openhands.reviewChanges",
                 "openhands.applyChanges",
-                "openhands.discardChanges"
+                "openhands.discardChanges",
+                "openhands.pushChanges"
               ]
             },
             "positionEncoding": "utf-16",

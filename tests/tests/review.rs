@@ -34,6 +34,11 @@ fn user_repo() -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(d.join("old.md"), "a long enough line to be recognised as the same file\n".repeat(10)).unwrap();
     git(&d, &["add", "-A"]);
     git(&d, &["commit", "-qm", "init"]);
+    let bare = d.join(".bare-origin.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "-q", "--bare"]);
+    git(&d, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    std::fs::write(d.join(".git/info/exclude"), ".bare-origin.git/\n").unwrap();
     std::fs::write(d.join("mine.txt"), "mine, uncommitted\n").unwrap();
     std::fs::write(d.join("secret.log"), "ignored\n").unwrap();
     (tmp, d)
@@ -49,7 +54,9 @@ fn caps(resource_ops: bool) -> Value {
 }
 
 fn session(llm: &ScriptedLlm, ws: &Path, opts: Options, resource_ops: bool) -> Server {
-    let mut params = init_params(llm, ws, json!({"isolation": "worktree"}));
+    let mut params = init_params(llm, ws, json!({}));
+    // Not set: the default, the conversation's own worktree.
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     params["capabilities"] = caps(resource_ops);
     let (mut server, _) = Server::start(opts, params).unwrap();
     let edits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
@@ -101,11 +108,12 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         .to_owned();
     wait_finished(&server, &id);
 
-    // The agent saw the user's uncommitted file and not the ignored one; the user's files are untouched.
-    let first_output =
-        server.notifications("openhands/event").into_iter().find(|e| e["kind"] == "ObservationEvent").unwrap();
-    let out = first_output["detail"].as_str().unwrap();
-    assert!(out.contains("mine, uncommitted") && !out.contains("secret.log"), "{out}");
+    // The agent worked in a copy holding the user's uncommitted file but not the ignored one; the user's files are
+    // untouched.
+    let copy = state.path().join(format!("openhands-lsp/conversations/{id}/worktree"));
+    assert_eq!(std::fs::read_to_string(copy.join("mine.txt")).unwrap(), "mine, uncommitted\n");
+    assert!(!copy.join("secret.log").exists());
+    assert_eq!(std::fs::read_to_string(copy.join("added.txt")).unwrap(), "new\n", "the agent's work is in the copy");
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A);
     assert!(!ws.join("added.txt").exists() && ws.join("gone.txt").exists() && ws.join("old.md").exists());
 
@@ -284,6 +292,21 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
           "label": "OpenHands: Change things"
         }"#]]
     .assert_eq(&normalized(&edits[1], &ws));
+
+    // Commit and push the conversation's work as a branch (the remote is a local bare repository).
+    let pushed = server.command("openhands.pushChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(pushed["branch"], "openhands/change-things");
+    let bare = ws.join(".bare-origin.git");
+    let show =
+        Command::new("git").args(["show", "openhands/change-things:added.txt"]).current_dir(&bare).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&show.stdout), "new\n");
+    let log = Command::new("git")
+        .args(["log", "-1", "--format=%B", "openhands/change-things"])
+        .current_dir(&bare)
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&log.stdout).into_owned();
+    assert!(message.starts_with("Change things\n") && message.contains("Co-authored-by: openhands"), "{message}");
     server.shutdown_and_exit().unwrap();
 
     // Another editor without file operations: text edits only, the rest refused with the reason.

@@ -167,6 +167,12 @@ pub struct Review {
     pub files: Vec<crate::git::FileChange>,
 }
 
+/// The task's title, then its instruction, then the co-author trailer OpenHands uses.
+fn commit_message(meta: &Meta) -> String {
+    let body: String = meta.instruction.lines().take(20).collect::<Vec<_>>().join("\n");
+    format!("{}\n\n{}\n\nCo-authored-by: openhands <openhands@all-hands.dev>\n", meta.title, body.trim())
+}
+
 fn isolated(meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
     let iso = meta.isolation.as_ref().ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
     let baseline = git2::Oid::from_str(&iso.baseline).map_err(|e| ConversationError::Isolation(e.to_string()))?;
@@ -312,6 +318,38 @@ impl Manager {
         let iso = isolated(&meta)?;
         let files = crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string()))?;
         Ok(Review { title: meta.title, source: iso.source.clone(), files })
+    }
+
+    /// The URL of the conversation's repository's `remote` (empty when it has none).
+    pub fn remote_url(&self, id: &str, remote: &str) -> Result<String, ConversationError> {
+        let meta = self.get(id)?.meta;
+        let repo = meta
+            .isolation
+            .as_ref()
+            .and_then(|i| i.repo.clone())
+            .ok_or_else(|| ConversationError::NotIsolated(id.to_owned()))?;
+        let repo = git2::Repository::open(repo).map_err(|e| ConversationError::Isolation(e.to_string()))?;
+        Ok(repo.find_remote(remote).ok().and_then(|r| r.url().ok().map(str::to_owned)).unwrap_or_default())
+    }
+
+    /// Commits the conversation's changes in its worktree and pushes them to `remote` as a new branch:
+    /// `wanted_branch` (default `openhands/<slug of the title>`), or with `-tryK` when the remote has it.
+    pub async fn publish(
+        &self,
+        id: &str,
+        remote: &str,
+        wanted_branch: Option<String>,
+        auth: crate::git::push::HttpsAuth,
+    ) -> Result<crate::git::push::Published, ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = isolated(&meta)?;
+        let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", runner::slug(&meta.title)));
+        let message = commit_message(&meta);
+        let remote = remote.to_owned();
+        tokio::task::spawn_blocking(move || crate::git::push::commit_and_push(&iso, &remote, &branch, &message, &auth))
+            .await
+            .map_err(|e| ConversationError::Isolation(e.to_string()))?
+            .map_err(|e| ConversationError::Isolation(e.to_string()))
     }
 
     /// Stops the conversation if it runs and removes its isolated copy (worktree and branch).

@@ -443,7 +443,7 @@ impl Tracker {
 }
 
 /// A branch-name-safe short form of a title.
-fn slug(title: &str) -> String {
+pub(super) fn slug(title: &str) -> String {
     let s: String = title
         .to_lowercase()
         .chars()

@@ -11,6 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod push;
+
 use git2::{Delta, DiffFindOptions, DiffOptions, IndexAddOption, Oid, Repository, Signature, StatusOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +147,7 @@ fn copy(source: &Path, dest: &Path, limit: u64) -> Result<Isolated, GitError> {
 }
 
 /// Stages everything (additions and deletions) and commits it on HEAD; returns HEAD when nothing changed.
-fn commit_all(repo: &Repository, message: &str) -> Result<Oid, GitError> {
+pub(crate) fn commit_all(repo: &Repository, message: &str) -> Result<Oid, GitError> {
     let mut index = repo.index()?;
     index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
     index.update_all(["*"], None)?;

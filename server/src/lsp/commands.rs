@@ -17,6 +17,7 @@ pub const SET_SECRET: &str = "openhands.setSecret";
 pub const REVIEW_CHANGES: &str = "openhands.reviewChanges";
 pub const APPLY_CHANGES: &str = "openhands.applyChanges";
 pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
+pub const PUSH_CHANGES: &str = "openhands.pushChanges";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
 pub const ALL: &[&str] = &[
@@ -33,6 +34,7 @@ pub const ALL: &[&str] = &[
     REVIEW_CHANGES,
     APPLY_CHANGES,
     DISCARD_CHANGES,
+    PUSH_CHANGES,
 ];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.

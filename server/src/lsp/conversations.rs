@@ -158,6 +158,7 @@ impl Backend {
             commands::REVIEW_CHANGES => self.review_changes(commands::parse_args(command, arguments)?).await,
             commands::APPLY_CHANGES => self.apply_changes(commands::parse_args(command, arguments)?).await,
             commands::DISCARD_CHANGES => self.discard_changes(commands::parse_args(command, arguments)?).await,
+            commands::PUSH_CHANGES => self.push_changes(commands::parse_args(command, arguments)?).await,
             other => Err(commands::unknown_command(other)),
         }
     }

@@ -22,6 +22,21 @@ use crate::git::{ChangeStatus, FileChange};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushArgs {
+    pub conversation_id: String,
+    /// The remote branch to create (default `openhands/<slug of the title>`; `-tryK` is added when taken).
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default = "origin")]
+    pub remote: String,
+}
+
+fn origin() -> String {
+    "origin".into()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplyArgs {
     pub conversation_id: String,
     /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
@@ -90,6 +105,15 @@ impl Backend {
             files.push(entry);
         }
         Ok(json!({"conversationId": args.conversation_id, "title": review.title, "files": files}))
+    }
+
+    pub(super) async fn push_changes(&self, args: PushArgs) -> Result<Value, Error> {
+        let manager = self.manager()?;
+        let url = manager.remote_url(&args.conversation_id, &args.remote).map_err(to_rpc)?;
+        let auth = https_auth_for(&url, &self.shared.secrets);
+        let published =
+            manager.publish(&args.conversation_id, &args.remote, args.branch, auth).await.map_err(to_rpc)?;
+        Ok(json!({"branch": published.branch, "commit": published.commit, "remote": published.remote}))
     }
 
     pub(super) async fn discard_changes(&self, args: ConversationArgs) -> Result<Value, Error> {
@@ -192,6 +216,32 @@ impl Backend {
             tracing::info!(conversation = %id, "could not tell the agent what was not applied: {e}");
         }
     }
+}
+
+/// The token and user name for the remote's host; custom hosts (GitHub Enterprise, self-managed GitLab) come with
+/// the provider settings.
+fn https_auth_for(url: &str, secrets: &crate::secrets::SecretStore) -> crate::git::push::HttpsAuth {
+    use crate::secrets::SecretName;
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let (name, username) = if host.ends_with("gitlab.com") || host.contains("gitlab") {
+        (SecretName::GitlabToken, "oauth2")
+    } else if host.ends_with("bitbucket.org") {
+        (SecretName::BitbucketToken, "x-token-auth")
+    } else {
+        (SecretName::GithubToken, "x-access-token")
+    };
+    let token = secrets.get(name);
+    // Bitbucket app passwords come as `user:app_password`.
+    if let Some((user, pass)) =
+        token.as_ref().and_then(|t| t.expose().split_once(':')).filter(|_| name == SecretName::BitbucketToken)
+    {
+        return crate::git::push::HttpsAuth {
+            username: user.to_owned(),
+            token: Some(crate::secrets::Secret::new(pass)),
+        };
+    }
+    crate::git::push::HttpsAuth { username: username.to_owned(), token }
 }
 
 fn status_word(status: ChangeStatus) -> &'static str {
@@ -368,6 +418,23 @@ fn end_of(text: &str, utf8: bool) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_chosen_by_host() {
+        use crate::secrets::{SecretName, SecretStore};
+        let secrets = SecretStore::default();
+        secrets.set(SecretName::GithubToken, "gh");
+        secrets.set(SecretName::GitlabToken, "gl");
+        secrets.set(SecretName::BitbucketToken, "me:app-pass");
+        let pick = |url: &str| {
+            let a = https_auth_for(url, &secrets);
+            (a.username, a.token.map(|t| t.expose().to_owned()))
+        };
+        assert_eq!(pick("https://github.com/o/r.git"), ("x-access-token".into(), Some("gh".into())));
+        assert_eq!(pick("https://gitlab.com/o/r.git"), ("oauth2".into(), Some("gl".into())));
+        assert_eq!(pick("https://user@bitbucket.org/o/r.git"), ("me".into(), Some("app-pass".into())));
+        assert_eq!(pick("git@github.com:o/r.git").1, Some("gh".into()));
+    }
 
     #[test]
     fn end_positions_in_both_encodings() {
