@@ -93,6 +93,7 @@ struct Shared {
     handlers: Mutex<HashMap<String, Handler>>,
     stdin: Mutex<Option<ChildStdin>>,
     stderr: Mutex<String>,
+    stderr_closed: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -161,6 +162,7 @@ impl Server {
             handlers: Mutex::new(default_handlers()),
             stdin: Mutex::new(child.stdin.take()),
             stderr: Mutex::new(String::new()),
+            stderr_closed: std::sync::atomic::AtomicBool::new(false),
         });
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let reader_shared = shared.clone();
@@ -174,6 +176,7 @@ impl Server {
                 stderr_shared.stderr.lock().unwrap_or_else(|p| p.into_inner()).push_str(&line);
                 line.clear();
             }
+            stderr_shared.stderr_closed.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         Ok(Server { child, shared, next_id: 1, exit_status: None, _state_home: temp, state_home })
     }
@@ -325,6 +328,28 @@ impl Server {
 
     pub fn stderr(&self) -> String {
         self.shared.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// All of stderr, once the process has closed it (for checks that something was never logged).
+    pub fn stderr_complete(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.shared.stderr_closed.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "stderr never closed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.stderr()
+    }
+
+    /// Waits until the server's stderr (read by a background thread) satisfies `pred`.
+    pub fn wait_stderr(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !pred(&self.stderr()) {
+            if Instant::now() >= deadline {
+                bail!("timed out after {timeout:?} waiting for {what} on stderr");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     fn stderr_tail(&self) -> String {

@@ -405,7 +405,7 @@ fn secrets_never_leak_into_logs_notifications_or_files() {
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     server.shutdown_and_exit().unwrap();
 
-    let stderr = server.stderr();
+    let stderr = server.stderr_complete();
     for secret in [KEY, TOKEN] {
         assert!(!stderr.contains(secret), "{secret} in the log");
         for msg in server.messages() {
