@@ -159,6 +159,10 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
     assert_eq!(outcome(&partial, "b.txt"), "refused");
     assert_eq!(outcome(&partial, "added.txt"), "skipped");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "buzz\n", "the user's text is untouched");
+    let shown = server
+        .wait_notification("window/showMessage", |m| m["message"].as_str().unwrap_or("").contains("not applied"))
+        .unwrap();
+    assert!(shown["message"].as_str().unwrap().contains("b.txt (your edits and the agent's overlap"), "{shown}");
     // The agent is told what did not land.
     let note = server
         .wait_for("note to the agent", Duration::from_secs(30), |msgs| {

@@ -190,6 +190,15 @@ impl Backend {
                 o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
             }
         }
+        let refused: Vec<String> = outcomes
+            .iter()
+            .filter(|o| o.outcome == "refused")
+            .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("refused")))
+            .collect();
+        if !refused.is_empty() {
+            let text = format!("OpenHands: {}: not applied: {}", review.title, refused.join("; "));
+            self.client.show_message(MessageType::WARNING, text).await;
+        }
         self.tell_agent(&manager, &args.conversation_id, &outcomes).await;
         Ok(json!({"applied": applied, "failureReason": failure, "files": outcomes}))
     }
