@@ -4,5 +4,6 @@ pub mod agent;
 pub mod git_http;
 pub mod llm;
 pub mod lsp_client;
+pub mod repo;
 
 pub use lsp_client::{Options, RpcError, Server};

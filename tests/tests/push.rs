@@ -2,24 +2,13 @@
 //! `git http-backend` behind a server that demands the token.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use openhands_lsp::git::push::{HttpsAuth, PushError, commit_and_push};
 use openhands_lsp::git::{DEFAULT_COPY_LIMIT_BYTES, isolate};
 use openhands_lsp::secrets::Secret;
 use openhands_lsp_tests::git_http::GitHttpServer;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use openhands_lsp_tests::repo::git;
 
 /// A bare repository at `bare` and a user's clone-like repository pushing to it as `origin`.
 fn repos(root: &Path) -> (PathBuf, PathBuf) {

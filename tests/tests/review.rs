@@ -8,18 +8,9 @@ use std::time::Duration;
 use expect_test::expect;
 use openhands_lsp_tests::agent::{file_uri, init_params, options};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 const A: &str = "one\ntwo\nthree\nfour\nfive\n";
 
