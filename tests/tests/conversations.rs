@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use openhands_lsp_tests::agent::{file_uri, init_params, options};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::repo::files_under;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
@@ -205,7 +206,7 @@ fn stop_mid_run_ends_progress_and_the_agent_server() {
 
     // The agent's terminal runs in tmux, which daemonizes out of the agent-server's process group.
     let tmux_dir = std::env::temp_dir().join(format!("ohlsp-{}", &id[..16]));
-    let sockets: Vec<_> = walk(&tmux_dir);
+    let sockets: Vec<_> = files_under(&tmux_dir);
     assert!(!sockets.is_empty(), "the agent's tmux sockets are in {}", tmux_dir.display());
 
     server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
@@ -412,7 +413,7 @@ fn secrets_never_leak_into_logs_notifications_or_files() {
             assert!(!msg.to_string().contains(secret), "{secret} in a message to the editor: {msg}");
         }
         assert!(!status.to_string().contains(secret));
-        for file in walk(&server.state_home) {
+        for file in files_under(&server.state_home) {
             let bytes = std::fs::read(&file).unwrap_or_default();
             assert!(memchr_find(&bytes, secret.as_bytes()).is_none(), "{secret} written to {}", file.display());
         }
@@ -421,18 +422,6 @@ fn secrets_never_leak_into_logs_notifications_or_files() {
 
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
-        }
-    }
-    out
 }
 
 #[test]
@@ -444,7 +433,7 @@ fn sigkill_of_openhands_lsp_takes_its_agent_servers_with_it() {
     let (mut server, id) = start(&llm, &ws, json!({}), opts.clone(), "Outlive me");
     wait_event(&server, &id, "first output", |e| e["kind"] == "ObservationEvent");
     let port = port_of(&sandbox_url(&server, &id));
-    let sockets = walk(&std::env::temp_dir().join(format!("ohlsp-{}", &id[..16])));
+    let sockets = files_under(&std::env::temp_dir().join(format!("ohlsp-{}", &id[..16])));
     server.kill(); // SIGKILL: no chance to clean up
     wait_port_closed(port);
 

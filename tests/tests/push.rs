@@ -8,7 +8,7 @@ use openhands_lsp::git::push::{HttpsAuth, PushError, commit_and_push};
 use openhands_lsp::git::{DEFAULT_COPY_LIMIT_BYTES, isolate};
 use openhands_lsp::secrets::Secret;
 use openhands_lsp_tests::git_http::GitHttpServer;
-use openhands_lsp_tests::repo::git;
+use openhands_lsp_tests::repo::{files_under, git};
 
 /// A bare repository at `bare` and a user's clone-like repository pushing to it as `origin`.
 fn repos(root: &Path) -> (PathBuf, PathBuf) {
@@ -90,18 +90,6 @@ fn captured_logs() -> Capture {
             capture
         })
         .clone()
-}
-
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
-        }
-    }
-    out
 }
 
 #[test]

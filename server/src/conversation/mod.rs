@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent_server::events::{AgentEvent, NormalizedEvent};
@@ -496,17 +495,40 @@ fn lock(meta: &Mutex<Meta>) -> std::sync::MutexGuard<'_, Meta> {
     meta.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The same event with secrets masked, for editors.
-fn redacted_event(event: AgentEvent, redactor: &crate::secrets::Redactor) -> AgentEvent {
-    if redactor.is_empty() {
-        return event;
-    }
+/// The event with secrets masked, and its log line: serialized once, and parsed again only when a secret was in it.
+fn redacted_event(event: AgentEvent, redactor: &crate::secrets::Redactor) -> (AgentEvent, String) {
     let text = serde_json::to_string(&event.raw).unwrap_or_default();
     match redactor.redact(&text) {
-        std::borrow::Cow::Borrowed(_) => event,
+        std::borrow::Cow::Borrowed(_) => (event, text),
         std::borrow::Cow::Owned(clean) => {
-            let raw: Value = serde_json::from_str(&clean).unwrap_or(Value::Null);
-            AgentEvent::from_json(raw).unwrap_or(event)
+            let masked = serde_json::from_str(&clean).ok().and_then(|raw| AgentEvent::from_json(raw).ok());
+            // Fail closed: should masking ever break the JSON, send the masked text, never the original.
+            let masked = masked.unwrap_or_else(|| AgentEvent {
+                raw: serde_json::json!({"id": event.id, "kind": event.kind, "source": event.source,
+                    "timestamp": event.timestamp, "masked": clean}),
+                ..event
+            });
+            (masked, clean)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{SecretName, SecretStore};
+
+    #[test]
+    fn events_are_masked_once_for_the_editor_and_the_log() {
+        let secrets = SecretStore::default();
+        secrets.set(SecretName::GithubToken, "ghp_canary_123456");
+        let raw = serde_json::json!({"id": "e1", "kind": "ObservationEvent", "text": "token=ghp_canary_123456"});
+        let (event, line) = redacted_event(AgentEvent::from_json(raw).unwrap(), &secrets.redactor());
+        assert_eq!(event.raw["text"], "token=***");
+        assert!(line.contains("token=***") && !line.contains("ghp_canary"));
+        let clean = serde_json::json!({"id": "e2", "kind": "MessageEvent"});
+        let (event, line) = redacted_event(AgentEvent::from_json(clean.clone()).unwrap(), &secrets.redactor());
+        assert_eq!(event.raw, clean);
+        assert_eq!(line, clean.to_string());
     }
 }

@@ -271,8 +271,7 @@ impl Runner {
     }
 
     async fn on_event(&mut self, event: AgentEvent, tracker: &mut Tracker, client: &AgentServerClient) {
-        let event = super::redacted_event(event, &self.redactor);
-        let line = serde_json::to_string(&event.raw).unwrap_or_default();
+        let (event, line) = super::redacted_event(event, &self.redactor);
         if let Err(e) = self.log.append(&line) {
             tracing::error!(conversation = %self.id, "{e}");
         }
