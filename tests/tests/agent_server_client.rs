@@ -19,10 +19,14 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
     let llm = ScriptedLlm::start(vec![
         Step::terminal("echo one"),
         Step::terminal("echo two").gated("two"),
-        Step::terminal("echo three"),
+        Step::terminal("echo three > three.txt"),
         Step::finish("three echoes"),
     ]);
     let workspace = tempfile::tempdir().unwrap();
+    openhands_lsp_tests::repo::git(workspace.path(), &["init", "-q"]);
+    std::fs::write(workspace.path().join("README.md"), "hello\n").unwrap();
+    openhands_lsp_tests::repo::git(workspace.path(), &["add", "-A"]);
+    openhands_lsp_tests::repo::git(workspace.path(), &["commit", "-qm", "init"]);
     let scratch = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -87,6 +91,17 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(client.final_response(&id).await.unwrap(), "three echoes");
+
+        // The agent-server's view of what changed in the workspace repository.
+        let dir = sandbox.working_dir.clone();
+        let changes = client.git_changes(&dir).await.unwrap();
+        let paths: Vec<String> =
+            changes.as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap().to_owned()).collect();
+        assert!(paths.iter().any(|p| p.ends_with("three.txt")), "{changes}");
+        let diff = client.git_diff(&format!("{dir}/three.txt")).await.unwrap();
+        // The agent-server trims the final newline and gives a new file an empty original.
+        assert_eq!(diff["modified"].as_str().map(str::trim_end), Some("three"), "{diff}");
+        assert_eq!(diff["original"], "", "{diff}");
 
         let mut all = Vec::new();
         let mut page_id: Option<String> = None;
