@@ -18,14 +18,17 @@ use crate::agent_server::ConfirmationMode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// A locally installed agent-server process on a loopback port. No isolation.
+    /// The agent-server image in a local Docker container, one per conversation.
     #[default]
+    Docker,
+    /// A locally installed agent-server process on a loopback port. No isolation.
     Process,
 }
 
 impl Backend {
     pub fn as_str(self) -> &'static str {
         match self {
+            Backend::Docker => "docker",
             Backend::Process => "process",
         }
     }
@@ -48,6 +51,7 @@ pub struct Settings {
     pub backend: Backend,
     pub isolation: Isolation,
     pub llm: LlmSettings,
+    pub docker: DockerSettings,
     pub process: ProcessSettings,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
@@ -64,6 +68,18 @@ pub struct LlmSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct DockerSettings {
+    pub image: String,
+    pub warm_pool: u32,
+    pub memory_mb: u32,
+    pub cpus: f64,
+    pub network: String,
+    pub keep_containers: bool,
+    pub startup_timeout_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ProcessSettings {
     pub command: String,
     pub startup_timeout_seconds: u32,
@@ -73,9 +89,10 @@ pub struct ProcessSettings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            backend: Backend::Process,
+            backend: Backend::Docker,
             isolation: Isolation::Worktree,
             llm: LlmSettings::default(),
+            docker: DockerSettings::default(),
             process: ProcessSettings::default(),
             confirmation: ConfirmationMode::Risky,
             max_iterations: 100,
@@ -90,6 +107,23 @@ impl Default for LlmSettings {
             base_url: None,
             num_retries: None,
             stream: false,
+        }
+    }
+}
+
+/// The agent-server version openhands-lsp is built and tested against.
+pub const AGENT_SERVER_VERSION: &str = "1.58.0";
+
+impl Default for DockerSettings {
+    fn default() -> Self {
+        DockerSettings {
+            image: format!("ghcr.io/openhands/agent-server:{AGENT_SERVER_VERSION}-python"),
+            warm_pool: 1,
+            memory_mb: 0,
+            cpus: 0.0,
+            network: "bridge".into(),
+            keep_containers: false,
+            startup_timeout_seconds: 120,
         }
     }
 }
@@ -117,6 +151,11 @@ pub enum SettingType {
         minimum: i64,
         maximum: i64,
     },
+    /// A number, fractions allowed.
+    Number {
+        minimum: i64,
+        maximum: i64,
+    },
 }
 
 /// Human-facing description of one setting. The default comes from [`Settings::default`].
@@ -131,9 +170,11 @@ pub struct SettingSpec {
 pub const SPECS: &[SettingSpec] = &[
     SettingSpec {
         key: "backend",
-        ty: SettingType::Enum(&["process"]),
-        description: "Where conversations run. `process`: a locally installed agent-server started on a loopback \
-                      port for each conversation (no isolation: the agent works on this machine).",
+        ty: SettingType::Enum(&["docker", "process"]),
+        description: "Where conversations run. `docker`: the agent-server image (`openhands.docker.image`) in a local \
+                      Docker container per conversation, which sees only the conversation's workspace. `process`: a \
+                      locally installed agent-server started on a loopback port for each conversation (no isolation: \
+                      the agent works on this machine).",
     },
     SettingSpec {
         key: "isolation",
@@ -166,6 +207,48 @@ pub const SPECS: &[SettingSpec] = &[
         ty: SettingType::Boolean,
         description: "Stream the model's output token by token: editors receive `StreamingDeltaEvent`s while the \
                       model writes, before each step's action.",
+    },
+    SettingSpec {
+        key: "docker.image",
+        ty: SettingType::String,
+        description: "The agent-server image for the `docker` backend. Used when present locally, pulled (with \
+                      progress) when not. Any image whose entrypoint is the agent-server and which listens on port \
+                      8000 will do, e.g. one built by `scripts/build-agent-image`.",
+    },
+    SettingSpec {
+        key: "docker.warmPool",
+        ty: SettingType::Integer { minimum: 0, maximum: 8 },
+        description: "How many containers are started ahead of need and kept healthy, so a new conversation does not \
+                      wait for one to boot. `0` turns the pool off. Pooled containers are removed at exit.",
+    },
+    SettingSpec {
+        key: "docker.memoryMb",
+        ty: SettingType::Integer { minimum: 0, maximum: 1048576 },
+        description: "Memory limit of each container in MiB. `0`: no limit.",
+    },
+    SettingSpec {
+        key: "docker.cpus",
+        ty: SettingType::Number { minimum: 0, maximum: 256 },
+        description: "CPU limit of each container (fractions allowed, e.g. `1.5`). `0`: no limit.",
+    },
+    SettingSpec {
+        key: "docker.network",
+        ty: SettingType::String,
+        description: "The Docker network mode of each container: `bridge` (default; the agent-server port is \
+                      published on 127.0.0.1 only), `host`, `none` (no network at all, so no LLM either unless it is \
+                      reached another way), or a user-defined network's name. `host.docker.internal` always reaches \
+                      this machine, e.g. a local LLM.",
+    },
+    SettingSpec {
+        key: "docker.keepContainers",
+        ty: SettingType::Boolean,
+        description: "Keep the containers of conversations that ended, and of openhands-lsp sessions that died, for \
+                      inspection (`docker ps -a --filter label=dev.openhands.lsp.owner`). Off: they are removed.",
+    },
+    SettingSpec {
+        key: "docker.startupTimeoutSeconds",
+        ty: SettingType::Integer { minimum: 5, maximum: 600 },
+        description: "How long to wait for a new container's agent-server to answer `/health` before giving up.",
     },
     SettingSpec {
         key: "process.command",
@@ -305,6 +388,11 @@ pub fn vscode_properties() -> Value {
                 prop.insert("minimum".into(), minimum.into());
                 prop.insert("maximum".into(), maximum.into());
             }
+            SettingType::Number { minimum, maximum } => {
+                prop.insert("type".into(), "number".into());
+                prop.insert("minimum".into(), minimum.into());
+                prop.insert("maximum".into(), maximum.into());
+            }
         }
         prop.insert("default".into(), default);
         prop.insert(
@@ -324,17 +412,23 @@ fn type_label(ty: SettingType) -> String {
         SettingType::Integer { minimum, maximum } => format!("integer ({minimum}..={maximum})"),
         SettingType::Boolean => "boolean".into(),
         SettingType::OptionalInteger { minimum, maximum } => format!("integer ({minimum}..={maximum}) or null"),
+        SettingType::Number { minimum, maximum } => format!("number ({minimum}..={maximum})"),
     }
 }
 
 fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
-    if let SettingType::Integer { minimum, maximum } | SettingType::OptionalInteger { minimum, maximum } = spec.ty {
-        let n = value.as_i64()?;
-        if n < minimum || n > maximum {
-            return Some(format!("{n} is out of range: expected {minimum} to {maximum}"));
+    match spec.ty {
+        SettingType::Integer { minimum, maximum } | SettingType::OptionalInteger { minimum, maximum } => {
+            let n = value.as_i64()?;
+            (n < minimum || n > maximum).then(|| format!("{n} is out of range: expected {minimum} to {maximum}"))
         }
+        SettingType::Number { minimum, maximum } => {
+            let n = value.as_f64()?;
+            (!n.is_finite() || n < minimum as f64 || n > maximum as f64)
+                .then(|| format!("{n} is out of range: expected {minimum} to {maximum}"))
+        }
+        _ => None,
     }
-    None
 }
 
 fn describe_serde_error(err: &serde_json::Error, value: &Value) -> String {
@@ -482,7 +576,7 @@ mod tests {
     #[test]
     fn bad_value_names_key_and_keeps_default() {
         let parsed = parse(&json!({"backend": "dockr"}));
-        assert_eq!(parsed.settings.backend, Backend::Process);
+        assert_eq!(parsed.settings.backend, Backend::Docker);
         assert_eq!(parsed.problems.len(), 1);
         assert_eq!(parsed.problems[0].key, "openhands.backend");
         assert!(parsed.problems[0].problem.contains("dockr"), "{}", parsed.problems[0].problem);

@@ -67,8 +67,9 @@ pub async fn run(inputs: &Inputs) -> Report {
         required: false,
         detail: format!("openhands.backend = {}", inputs.settings.backend.as_str()),
     });
-    if inputs.settings.backend == Backend::Process {
-        checks.push(check_agent_server_command(&inputs.settings.process.command));
+    match inputs.settings.backend {
+        Backend::Process => checks.push(check_agent_server_command(&inputs.settings.process.command)),
+        Backend::Docker => checks.extend(check_docker(&inputs.settings.docker.image).await),
     }
     checks.push(check_llm(inputs));
     checks.push(check_provider_tokens(&inputs.secrets));
@@ -108,6 +109,19 @@ fn check_agent_server_command(command: &str) -> Check {
             ),
         },
     }
+}
+
+async fn check_docker(image: &str) -> [Check; 2] {
+    let probe = crate::sandbox::docker::probe(image).await;
+    let daemon = match probe.daemon {
+        Ok(detail) => Check { name: "docker", status: CheckStatus::Ok, required: true, detail },
+        Err(detail) => Check { name: "docker", status: CheckStatus::Error, required: true, detail },
+    };
+    let image = match probe.image {
+        Ok(detail) => Check { name: "agent-server image", status: CheckStatus::Ok, required: false, detail },
+        Err(detail) => Check { name: "agent-server image", status: CheckStatus::Warning, required: false, detail },
+    };
+    [daemon, image]
 }
 
 /// `program` as given (when it has a slash) or found on PATH, if it is an executable file.
@@ -210,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn writable_state_dir_is_ok() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
+        let mut settings = Settings { backend: Backend::Process, ..Settings::default() };
         settings.process.command = "/bin/sh".into();
         let inputs = Inputs { settings, state_dir: Ok(tmp.path().join("s")), secrets: SecretStore::default() };
         let report = run(&inputs).await;
@@ -222,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_agent_server_fails_with_how_to_install() {
-        let mut settings = Settings::default();
+        let mut settings = Settings { backend: Backend::Process, ..Settings::default() };
         settings.process.command = "/nonexistent/agent-server --flag".into();
         let tmp = tempfile::tempdir().unwrap();
         let inputs = Inputs { settings, state_dir: Ok(tmp.path().into()), secrets: SecretStore::default() };
@@ -238,7 +252,8 @@ mod tests {
         secrets.set(SecretName::GithubToken, "ghp_secretvalue");
         secrets.set(SecretName::LlmApiKey, "sk-secretvalue");
         let tmp = tempfile::tempdir().unwrap();
-        let inputs = Inputs { settings: Settings::default(), state_dir: Ok(tmp.path().into()), secrets };
+        let settings = Settings { backend: Backend::Process, ..Settings::default() };
+        let inputs = Inputs { settings, state_dir: Ok(tmp.path().into()), secrets };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
         assert!(text.contains("github_token set from the editor") && text.contains("llm_api_key set from the editor"));
         assert!(!text.contains("secretvalue"));
@@ -249,8 +264,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
-        let inputs =
-            Inputs { settings: Settings::default(), state_dir: Ok(file.join("sub")), secrets: SecretStore::default() };
+        let settings = Settings { backend: Backend::Process, ..Settings::default() };
+        let inputs = Inputs { settings, state_dir: Ok(file.join("sub")), secrets: SecretStore::default() };
         let report = run(&inputs).await;
         assert!(!report.ok);
         assert!(report.render_table().contains("MISSING"));

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Settings;
 use crate::conversation::{AgentSettings, Decision, Manager, Observer, StartRequest, State, Store, Update};
-use crate::sandbox::process::{ProcessConfig, ProcessProvider};
+use crate::sandbox::Backends;
 use crate::secrets::SecretStore;
 
 pub struct RunOptions {
@@ -46,8 +46,11 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let state_dir = crate::state_dir::resolve().map_err(|e| RunError::Setup(e.to_string()))?;
     crate::state_dir::ensure_writable(&state_dir).map_err(|e| RunError::Setup(e.to_string()))?;
     let secrets = SecretStore::from_env();
-    let provider =
-        Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&opts.settings.process), secrets.clone()));
+    // One conversation: a warm pool would only boot a second container beside it.
+    let mut backend_settings = opts.settings.clone();
+    backend_settings.docker.warm_pool = 0;
+    let provider = Arc::new(Backends::new(&backend_settings, secrets.clone(), Some(&state_dir)));
+    provider.configure(&backend_settings);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let manager = Manager::new(Store::new(&state_dir), provider, secrets, Arc::new(ChannelObserver(tx)));
     let before = snapshot(&workspace);
@@ -92,6 +95,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
                 });
                 spinner.set_message(event.summary.clone());
             }
+            Update::Progress { message, .. } => spinner.set_message(message),
             Update::ConfirmationNeeded { actions, .. } => {
                 let decision = spinner.suspend(|| ask(&actions.iter().map(|a| a.summary.clone()).collect::<Vec<_>>()));
                 if let Err(e) = manager.confirm(&id, decision).await {

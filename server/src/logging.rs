@@ -40,7 +40,8 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
         .unwrap_or_else(|| if opts.default_filter.is_empty() { "info" } else { opts.default_filter }.to_owned());
     // tower-lsp-server traces every raw message, secrets included (openhands.setSecret); our transport traces the
     // protocol itself with those values masked.
-    let directive = format!("{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off");
+    let directive =
+        format!("{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off,hyper_util=info");
     let filter = EnvFilter::try_new(&directive)
         .map_err(|e| LogError::BadFilter { filter: directive.clone(), reason: e.to_string() })?;
 

@@ -44,9 +44,12 @@ enum Command {
         /// The folder the agent works in.
         #[arg(long, default_value = ".")]
         workspace: PathBuf,
-        /// Where the agent runs (only `process` in this build).
+        /// Where the agent runs: `docker` (the default) or `process` (implied by --agent-server).
         #[arg(long, value_enum)]
         backend: Option<config::Backend>,
+        /// Shorthand for the `docker.image` setting.
+        #[arg(long)]
+        image: Option<String>,
         /// Settings as JSON, the same object editors send as initializationOptions, e.g. '{"llm":{"model":"openai/gpt-4o"}}'.
         #[arg(long, value_name = "JSON")]
         settings: Option<String>,
@@ -56,7 +59,7 @@ enum Command {
         /// Shorthand for the `llm.baseUrl` setting.
         #[arg(long)]
         base_url: Option<String>,
-        /// Shorthand for the `process.command` setting.
+        /// Shorthand for the `process.command` setting; selects the `process` backend unless --backend says otherwise.
         #[arg(long, value_name = "COMMAND")]
         agent_server: Option<String>,
         /// Shorthand for the `confirmation` setting.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     logging::install_panic_hook();
+    openhands_lsp::git::relax_owner_check_for_root();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
             task,
             workspace,
             backend,
+            image,
             settings,
             model,
             base_url,
@@ -139,8 +144,14 @@ fn main() -> ExitCode {
         }) => {
             let Some(mut parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
             let s = &mut parsed.settings;
+            if agent_server.is_some() {
+                s.backend = config::Backend::Process;
+            }
             if let Some(b) = backend {
                 s.backend = b;
+            }
+            if let Some(i) = image {
+                s.docker.image = i;
             }
             if let Some(m) = model {
                 s.llm.model = m;

@@ -4,6 +4,7 @@ Spec violations the pytest-lsp checks find are errors (see pytest.ini and the -W
 """
 
 import asyncio
+import os
 import subprocess
 
 import pytest
@@ -59,7 +60,11 @@ async def test_settings_pulled_on_change(client: LanguageClient):
     assert "openhands.backend" in client.messages[0].message
     assert "dockr" in client.messages[0].message
 
-    client.set_configuration({"backend": "process"}, section="openhands")
+    # The whole section as an editor would send it: the fixed key and the rest as before.
+    client.set_configuration(
+        {"backend": "process", "process": {"command": os.environ.get("OPENHANDS_AGENT_SERVER", "/bin/sh")}},
+        section="openhands",
+    )
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
 
     async def problems():

@@ -4,7 +4,37 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::Server;
 use crate::llm::ScriptedLlm;
+
+/// How long a test waits for a conversation to reach a state (agent-servers boot slowly on a loaded machine).
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Waits for `openhands/conversationChanged` to report conversation `id` in `state`; returns that conversation.
+pub fn wait_state(server: &Server, id: &str, state: &str) -> Value {
+    server
+        .wait_for(&format!("conversation {id} to be {state}"), RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged")
+                .map(|m| &m["params"])
+                .find(|p| p["id"] == id && p["state"] == state)
+                .cloned()
+        })
+        .unwrap()
+}
+
+/// Waits for an `openhands/event` of conversation `id` matching `pred`; returns it.
+pub fn wait_event(server: &Server, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    server
+        .wait_for(what, RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/event" && m["params"]["conversationId"] == id)
+                .map(|m| &m["params"])
+                .find(|e| pred(e))
+                .cloned()
+        })
+        .unwrap()
+}
 
 /// The real agent-server installed by scripts/test (`.venv-agent-server`), or `OPENHANDS_AGENT_SERVER`.
 pub fn agent_server_command() -> String {

@@ -97,19 +97,29 @@ pub struct ScriptedLlm {
 impl ScriptedLlm {
     /// Starts on 127.0.0.1 with its own runtime (tests are synchronous).
     pub fn start(script: Vec<Step>) -> ScriptedLlm {
+        Self::start_on("127.0.0.1", script)
+    }
+
+    /// Starts on every interface, so that agents in containers reach it through `host.docker.internal`
+    /// ([`ScriptedLlm::container_base_url`]).
+    pub fn start_for_containers(script: Vec<Step>) -> ScriptedLlm {
+        Self::start_on("0.0.0.0", script)
+    }
+
+    fn start_on(host: &str, script: Vec<Step>) -> ScriptedLlm {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let (addr, shared, server) = runtime.block_on(Self::serve(script));
+        let (addr, shared, server) = runtime.block_on(Self::serve(host, script));
         ScriptedLlm { addr, shared, _server: server, _runtime: Some(runtime) }
     }
 
-    async fn serve(script: Vec<Step>) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
+    async fn serve(host: &str, script: Vec<Step>) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
         let shared = Arc::new(Shared { script: Mutex::new(script), ..Default::default() });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/chat/completions", post(chat))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind((host, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -125,6 +135,11 @@ impl ScriptedLlm {
     /// The base URL to give the agent (`openhands.llm.baseUrl`).
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The base URL for an agent in a container (started with [`ScriptedLlm::start_for_containers`]).
+    pub fn container_base_url(&self) -> String {
+        format!("http://host.docker.internal:{}/v1", self.addr.port())
     }
 
     pub fn open_gate(&self, gate: &str) {

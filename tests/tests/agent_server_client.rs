@@ -40,6 +40,8 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
                 conversation_id: id.clone(),
                 workspace: workspace.path().into(),
                 scratch: scratch.path().into(),
+                workspace_is_ours: false,
+                progress: None,
             })
             .await
             .unwrap();

@@ -61,7 +61,11 @@ fn doctor_json_matches_status_shape() {
 fn doctor_fails_without_an_agent_server_and_says_how_to_install_it() {
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(server_binary())
-        .args(["doctor", "--settings", r#"{"process": {"command": "/nonexistent/agent-server"}}"#])
+        .args([
+            "doctor",
+            "--settings",
+            r#"{"backend": "process", "process": {"command": "/nonexistent/agent-server"}}"#,
+        ])
         .env("XDG_STATE_HOME", tmp.path())
         .output()
         .unwrap();

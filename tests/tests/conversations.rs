@@ -3,28 +3,14 @@
 
 use std::time::Duration;
 
-use openhands_lsp_tests::agent::{file_uri, init_params, options};
+use openhands_lsp_tests::agent::{RUN_TIMEOUT, file_uri, init_params, options, wait_event, wait_state};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::files_under;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
-const RUN_TIMEOUT: Duration = Duration::from_secs(240);
-
 fn events_of(server: &Server, id: &str) -> Vec<Value> {
     server.notifications("openhands/event").into_iter().filter(|e| e["conversationId"] == id).collect()
-}
-
-fn wait_state(server: &Server, id: &str, state: &str) -> Value {
-    server
-        .wait_for(&format!("conversation {id} to be {state}"), RUN_TIMEOUT, |msgs| {
-            msgs.iter()
-                .filter(|m| m["method"] == "openhands/conversationChanged")
-                .map(|m| &m["params"])
-                .find(|p| p["id"] == id && p["state"] == state)
-                .cloned()
-        })
-        .unwrap()
 }
 
 #[test]
@@ -124,18 +110,6 @@ fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// Waits for an event of the conversation matching `pred`.
-fn wait_event(server: &Server, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    server
-        .wait_for(what, RUN_TIMEOUT, |msgs| {
-            msgs.iter()
-                .filter(|m| m["method"] == "openhands/event" && m["params"]["conversationId"] == id)
-                .map(|m| &m["params"])
-                .find(|e| pred(e))
-                .cloned()
-        })
-        .unwrap()
-}
-
 fn is_status_event(e: &Value, status: &str) -> bool {
     e["kind"] == "ConversationStateUpdateEvent" && e["raw"]["key"] == "execution_status" && e["raw"]["value"] == status
 }

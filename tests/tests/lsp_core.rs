@@ -48,7 +48,8 @@ fn initialize_result_snapshot() {
                 "openhands.reviewChanges",
                 "openhands.applyChanges",
                 "openhands.discardChanges",
-                "openhands.pushChanges"
+                "openhands.pushChanges",
+                "openhands.fixDiagnostic"
               ]
             },
             "positionEncoding": "utf-16",
@@ -93,7 +94,7 @@ fn status_command_reports_doctor_facts_and_workspace() {
         .unwrap();
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     assert_eq!(status["ok"], true, "{status}");
-    assert_eq!(status["backend"], "process");
+    assert_eq!(status["backend"], "docker", "the default backend");
     assert_eq!(status["workspaceFolders"], json!([{"uri": "file:///tmp/b", "name": "b"}]));
     assert_eq!(status["openDocuments"], 1);
     let state_row = status["checks"].as_array().unwrap().iter().find(|c| c["name"] == "state directory").unwrap();
@@ -118,7 +119,7 @@ fn bad_initialization_option_is_shown_once_and_default_used() {
     assert!(text.contains("openhands.backend") && text.contains("dockr"), "{text}");
     assert!(!text.contains("colour"), "unknown keys are logged, not shown: {text}");
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
-    assert_eq!(status["backend"], "process");
+    assert_eq!(status["backend"], "docker", "the default replaces the bad value");
     assert_eq!(status["settingsProblems"].as_array().unwrap().len(), 1);
     server.wait_notification("openhands/status", |s| s["kind"] == "warning").unwrap();
     assert_eq!(server.notifications("window/showMessage").len(), 1);
@@ -164,7 +165,7 @@ fn did_change_configuration_without_pull_uses_pushed_settings() {
     assert!(shown["message"].as_str().unwrap().contains("openhands.backend"), "{shown}");
     assert!(server.server_requests("workspace/configuration").is_empty());
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
-    assert_eq!(status["backend"], "process");
+    assert_eq!(status["backend"], "docker", "the default replaces the bad value");
 }
 
 /// `$/progress` notifications for one token, as their `value` objects, in arrival order.

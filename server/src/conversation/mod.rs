@@ -99,6 +99,11 @@ pub enum Update {
         conversation_id: String,
         actions: Vec<PendingAction>,
     },
+    /// What a slow start is doing (pulling an image, booting a container).
+    Progress {
+        conversation_id: String,
+        message: String,
+    },
     /// The agent stopped working: finished, failed, stuck or stopped.
     Settled {
         conversation_id: String,

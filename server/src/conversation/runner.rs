@@ -13,7 +13,7 @@ use super::{
 use crate::agent_server::events::{AgentEvent, DETAIL_MAX_BYTES, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
 use crate::agent_server::{AgentServerClient, ConfirmationMode, LlmConfig, NewConversation};
-use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider};
+use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider, StartProgress};
 use crate::secrets::{Redactor, Secret};
 
 pub(super) struct Runner {
@@ -45,10 +45,16 @@ impl Runner {
                 return;
             }
         };
+        let observer = self.observer.clone();
+        let id = self.id.clone();
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
             scratch: self.store.dir(&self.id).join("sandbox"),
+            workspace_is_ours: self.settings.isolation != crate::config::Isolation::None,
+            progress: Some(StartProgress::new(move |message| {
+                observer.update(Update::Progress { conversation_id: id.clone(), message })
+            })),
         };
         let provider = self.provider.clone();
         let start = provider.start(spec);

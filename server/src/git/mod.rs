@@ -27,6 +27,24 @@ pub enum GitError {
     TooLarge { path: PathBuf, size_mb: u64, files: u64, limit_mb: u64 },
 }
 
+/// Run as root, openhands-lsp hands its own worktrees to the sandbox's non-root user (docker backend), and libgit2
+/// would then refuse to open them ("not owned by current user"). Root reads every repository anyway, and libgit2
+/// runs no hooks or fsmonitor commands from a repository's config, so the check protects nothing for root.
+///
+/// Must run before any thread uses libgit2.
+#[allow(unsafe_code)]
+pub fn relax_owner_check_for_root() {
+    // SAFETY: geteuid cannot fail. set_verify_owner_validation writes a libgit2 global without synchronisation; it
+    // is called from `main` before the runtime (or anything else) starts a thread that uses libgit2.
+    unsafe {
+        if libc::geteuid() == 0
+            && let Err(e) = git2::opts::set_verify_owner_validation(false)
+        {
+            tracing::warn!("cannot relax libgit2's owner check: {e}");
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
     move |source| GitError::Io { path: path.to_owned(), source }
 }
@@ -70,7 +88,9 @@ fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Resu
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| source.to_owned());
     let head = repo.head()?.peel_to_commit()?;
     let branch_ref = repo.branch(branch, &head, false)?;
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| branch.replace('/', "-"));
+    // The name of the worktree's entry in the repository (.git/worktrees/NAME): unique per conversation, as the
+    // branch is, so that conversations on the same repository never collide.
+    let name = worktree_name(branch);
     let mut opts = git2::WorktreeAddOptions::new();
     opts.reference(Some(branch_ref.get()));
     repo.worktree(&name, dest, Some(&opts))?;
@@ -267,18 +287,26 @@ pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Option<String>,
     Ok(String::from_utf8(result.content().to_vec()).ok())
 }
 
+fn worktree_name(branch: &str) -> String {
+    branch.replace('/', "-")
+}
+
 /// Removes the copy: the worktree and its branch, or the copied folder.
 pub fn remove(iso: &Isolated, dest: &Path) -> Result<(), GitError> {
     if let Kind::Worktree { repo, branch } = &iso.kind {
         let repo = Repository::open(repo)?;
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if dest.exists() {
             std::fs::remove_dir_all(dest).map_err(io(dest))?;
         }
-        if let Ok(wt) = repo.find_worktree(&name) {
-            let mut prune = git2::WorktreePruneOptions::new();
-            prune.valid(true).working_tree(true);
-            wt.prune(Some(&mut prune))?;
+        // Worktrees made before names were per branch are named after their folder.
+        let legacy = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for name in [worktree_name(branch), legacy] {
+            if let Ok(wt) = repo.find_worktree(&name) {
+                let mut prune = git2::WorktreePruneOptions::new();
+                prune.valid(true).working_tree(true);
+                wt.prune(Some(&mut prune))?;
+                break;
+            }
         }
         if let Ok(mut b) = repo.find_branch(branch, git2::BranchType::Local) {
             b.delete()?;

@@ -190,3 +190,21 @@ fn remove_deletes_the_worktree_and_its_branch() {
     // The user's files are as they were.
     assert_eq!(read(user.path(), "notes/untracked.md").as_deref(), Some("mine\n"));
 }
+
+#[test]
+fn conversations_on_the_same_repository_get_worktrees_of_their_own() {
+    let user = user_repo();
+    let state = tempfile::tempdir().unwrap();
+    // Every conversation's copy is a folder named `worktree` (in its own conversation folder).
+    let first_dest = state.path().join("c1/worktree");
+    let second_dest = state.path().join("c2/worktree");
+    let first = isolate(user.path(), &first_dest, "openhands/one-11111111", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    let second = isolate(user.path(), &second_dest, "openhands/two-22222222", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    assert_eq!(read(&second.root, "README.md").as_deref(), Some("hello\n"));
+    remove(&first, &first_dest).unwrap();
+    assert!(!first_dest.exists());
+    assert_eq!(read(&second.root, "README.md").as_deref(), Some("hello\n"), "the other copy is untouched");
+    let repo = Repository::open(user.path()).unwrap();
+    let names: Vec<String> = repo.worktrees().unwrap().iter().flatten().flatten().map(str::to_owned).collect();
+    assert_eq!(names, ["openhands-two-22222222"]);
+}

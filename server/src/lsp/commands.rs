@@ -18,6 +18,7 @@ pub const REVIEW_CHANGES: &str = "openhands.reviewChanges";
 pub const APPLY_CHANGES: &str = "openhands.applyChanges";
 pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
 pub const PUSH_CHANGES: &str = "openhands.pushChanges";
+pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
 pub const ALL: &[&str] = &[
@@ -35,6 +36,7 @@ pub const ALL: &[&str] = &[
     APPLY_CHANGES,
     DISCARD_CHANGES,
     PUSH_CHANGES,
+    FIX_DIAGNOSTIC,
 ];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.

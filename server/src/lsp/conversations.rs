@@ -6,12 +6,20 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp_server::UriExt;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
-use tower_lsp_server::lsp_types::{Range, Uri};
+use tower_lsp_server::lsp_types::{Diagnostic, NumberOrString, Range, Uri};
 
 use super::commands::{self, invalid_params};
 use super::server::Backend;
 use crate::conversation::{ConversationError, Decision, StartRequest};
 use crate::secrets::SecretName;
+
+/// `openhands.fixDiagnostic`: what the code action carries.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixDiagnosticArgs {
+    pub uri: Uri,
+    pub diagnostic: Diagnostic,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -106,6 +114,7 @@ impl Backend {
     ) -> Result<Value, Error> {
         match command {
             commands::START_TASK => self.start_task(commands::parse_args(command, arguments)?).await,
+            commands::FIX_DIAGNOSTIC => self.fix_diagnostic(commands::parse_args(command, arguments)?).await,
             commands::SEND_MESSAGE => {
                 let args: SendMessageArgs = commands::parse_args(command, arguments)?;
                 self.manager()?
@@ -198,6 +207,84 @@ impl Backend {
     }
 }
 
+impl Backend {
+    async fn fix_diagnostic(&self, args: FixDiagnosticArgs) -> Result<Value, Error> {
+        let Some(file) = args.uri.to_file_path().map(|p| p.into_owned()) else {
+            return Err(invalid_params(format!("{}: arguments[0].uri: not a file URI", commands::FIX_DIAGNOSTIC)));
+        };
+        // Whole lines are quoted, so the position encoding does not matter here.
+        let (settings, folders, open_text) = {
+            let session = self.shared.session();
+            let text = session.documents.get(&args.uri).map(|d| d.text.clone());
+            (session.settings.clone(), session.workspace_folders.clone(), text)
+        };
+        // The editor's text when the document is open (unsaved edits included), else the file on disk.
+        let text = match open_text {
+            Some(t) => Some(t),
+            None => tokio::fs::read_to_string(&file).await.ok(),
+        };
+        let roots: Vec<PathBuf> = folders.iter().filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned())).collect();
+        let workspace = workspace_for(Some(&file), &roots).ok_or_else(|| {
+            invalid_params(format!("{}: no workspace folder holds {}", commands::FIX_DIAGNOSTIC, file.display()))
+        })?;
+        let shown = file.strip_prefix(&workspace).unwrap_or(&file).display().to_string();
+        let instruction = diagnostic_instruction(&args.diagnostic, &shown, text.as_deref());
+        let first = args.diagnostic.message.lines().next().unwrap_or_default();
+        let title = title_from(&format!("Fix: {first}"));
+        let summary = self
+            .manager()?
+            .start(StartRequest { instruction, title, workspace }, self.shared.agent_settings(&settings))
+            .map_err(to_rpc)?;
+        Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
+    }
+}
+
+/// Lines shown around a diagnostic, before and after it.
+const DIAGNOSTIC_CONTEXT_LINES: u32 = 5;
+
+/// What the agent is told about a diagnostic: where, what (source, code, message), and the code around it.
+pub(super) fn diagnostic_instruction(d: &Diagnostic, shown_path: &str, text: Option<&str>) -> String {
+    let (line, col) = (d.range.start.line + 1, d.range.start.character + 1);
+    let origin = match (&d.source, &d.code) {
+        (Some(s), Some(c)) => format!(" ({s} {})", code_text(c)),
+        (Some(s), None) => format!(" ({s})"),
+        (None, Some(c)) => format!(" ({})", code_text(c)),
+        (None, None) => String::new(),
+    };
+    let mut out = format!("Fix this problem reported in {shown_path} at line {line}, column {col}{origin}:\n");
+    out.push_str(d.message.trim_end());
+    out.push('\n');
+    if let Some(text) = text {
+        let lines: Vec<&str> = text.lines().collect();
+        let first = d.range.start.line.saturating_sub(DIAGNOSTIC_CONTEXT_LINES) as usize;
+        let last = ((d.range.end.line + DIAGNOSTIC_CONTEXT_LINES) as usize).min(lines.len().saturating_sub(1));
+        if first < lines.len() {
+            let (from, to) = (d.range.start.line as usize, d.range.end.line as usize);
+            out.push_str(&format!(
+                "\nThe code around it ({shown_path}, lines {}-{}; the reported lines are marked with >>):\n```\n",
+                first + 1,
+                last + 1
+            ));
+            for (i, l) in lines.iter().enumerate().take(last + 1).skip(first) {
+                let mark = if (from..=to).contains(&i) { ">>" } else { "  " };
+                out.push_str(&format!("{mark} {:>4} | {l}\n", i + 1));
+            }
+            out.push_str("```\n");
+        }
+    }
+    out.push_str(
+        "\nFix the cause, not only the message. Then run the project's tests, if it has any, and make sure they pass.",
+    );
+    out
+}
+
+fn code_text(code: &NumberOrString) -> String {
+    match code {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => s.clone(),
+    }
+}
+
 /// The folder a task runs in: the workspace folder holding `file` (innermost), else the first folder.
 fn workspace_for(file: Option<&Path>, roots: &[PathBuf]) -> Option<PathBuf> {
     if let Some(file) = file {
@@ -251,6 +338,41 @@ fn title_from(instruction: &str) -> String {
 mod tests {
     use super::*;
     use tower_lsp_server::lsp_types::Position;
+
+    #[test]
+    fn a_diagnostic_becomes_an_instruction_with_its_origin_and_the_code_around_it() {
+        let d = Diagnostic {
+            range: Range::new(Position::new(6, 4), Position::new(6, 9)),
+            source: Some("rustc".into()),
+            code: Some(NumberOrString::String("E0308".into())),
+            message: "mismatched types\nexpected `u32`, found `&str`".into(),
+            ..Default::default()
+        };
+        let text: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+        let got = diagnostic_instruction(&d, "src/lib.rs", Some(&text));
+        expect_test::expect![[r#"
+            Fix this problem reported in src/lib.rs at line 7, column 5 (rustc E0308):
+            mismatched types
+            expected `u32`, found `&str`
+
+            The code around it (src/lib.rs, lines 2-12; the reported lines are marked with >>):
+            ```
+                  2 | line 2
+                  3 | line 3
+                  4 | line 4
+                  5 | line 5
+                  6 | line 6
+            >>    7 | line 7
+                  8 | line 8
+                  9 | line 9
+                 10 | line 10
+                 11 | line 11
+                 12 | line 12
+            ```
+
+            Fix the cause, not only the message. Then run the project's tests, if it has any, and make sure they pass."#]]
+        .assert_eq(&got);
+    }
 
     #[test]
     fn innermost_folder_wins() {

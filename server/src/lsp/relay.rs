@@ -49,7 +49,9 @@ fn conversation_of(update: &Update) -> &str {
     match update {
         Update::Changed(s) => &s.meta.id,
         Update::Event(e) => &e.conversation_id,
-        Update::ConfirmationNeeded { conversation_id, .. } | Update::Settled { conversation_id, .. } => conversation_id,
+        Update::ConfirmationNeeded { conversation_id, .. }
+        | Update::Settled { conversation_id, .. }
+        | Update::Progress { conversation_id, .. } => conversation_id,
     }
 }
 
@@ -130,6 +132,11 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                     p.report(event.summary.clone());
                 }
                 relay.client.send_notification::<EventNotification>((*event).clone()).await;
+            }
+            Update::Progress { message, .. } => {
+                if let Some(p) = &progress {
+                    p.report(message);
+                }
             }
             Update::ConfirmationNeeded { conversation_id, actions } => {
                 if let Some(p) = &progress {

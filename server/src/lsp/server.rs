@@ -17,7 +17,7 @@ use super::relay::Relay;
 use crate::config::{self, Settings};
 use crate::conversation::{AgentSettings, Manager, Store};
 use crate::doctor;
-use crate::sandbox::process::{ProcessConfig, ProcessProvider};
+use crate::sandbox::Backends;
 use crate::secrets::SecretStore;
 
 /// What the client can do, read once from `initialize`.
@@ -36,6 +36,8 @@ pub(super) struct Session {
     /// Problems with the current settings, shown once per distinct set.
     settings_problems: Vec<String>,
     last_shown_problems: Option<Vec<String>>,
+    /// The last blocking problem shown with `window/showMessage` (e.g. Docker unreachable): each is shown once.
+    last_shown_status_error: Option<String>,
     pub client: ClientFacts,
     pub workspace_folders: Vec<WorkspaceFolder>,
     pub documents: Documents,
@@ -49,7 +51,7 @@ pub struct Shared {
     pub secrets: SecretStore,
     /// Conversations, or why they are unavailable (an unusable state directory).
     pub manager: std::result::Result<Manager, String>,
-    process: Arc<ProcessProvider>,
+    pub backends: Arc<Backends>,
 }
 
 impl Shared {
@@ -57,19 +59,22 @@ impl Shared {
         let progress = Progress::new(client.clone());
         let secrets = SecretStore::from_env();
         let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
-        let process =
-            Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&Settings::default().process), secrets.clone()));
+        let backends = Arc::new(Backends::new(
+            &Settings::default(),
+            secrets.clone(),
+            state_dir.as_ref().ok().map(PathBuf::as_path),
+        ));
         let (relay, observer) = Relay::start(client.clone(), progress.clone());
         let manager = state_dir.clone().and_then(|dir| {
             crate::state_dir::ensure_writable(&dir).map_err(|e| e.to_string())?;
-            let manager = Manager::new(Store::new(&dir), process.clone(), secrets.clone(), observer);
+            let manager = Manager::new(Store::new(&dir), backends.clone(), secrets.clone(), observer);
             manager.recover();
             Ok(manager)
         });
         if let Ok(m) = &manager {
             relay.set_manager(m.clone());
         }
-        Arc::new(Shared { session: Mutex::new(Session::default()), progress, state_dir, secrets, manager, process })
+        Arc::new(Shared { session: Mutex::new(Session::default()), progress, state_dir, secrets, manager, backends })
     }
 
     /// Settings as a conversation starts with them.
@@ -87,7 +92,7 @@ impl Shared {
 
     /// Settings that live outside the session (the sandbox provider's) follow the session's.
     fn settings_changed(&self, settings: &Settings) {
-        self.process.configure(ProcessConfig::from_settings(&settings.process));
+        self.backends.configure(settings);
     }
 
     /// Stops every conversation and sandbox; called once the client has gone.
@@ -157,7 +162,17 @@ impl Backend {
                 .filter(|c| c.status == doctor::CheckStatus::Error)
                 .map(|c| c.detail.clone())
                 .collect();
-            StatusParams { busy: false, message: failing.join("; "), kind: StatusKind::Error }
+            let message = failing.join("; ");
+            let first_time = {
+                let mut session = self.shared.session();
+                let new = session.last_shown_status_error.as_ref() != Some(&message);
+                session.last_shown_status_error = Some(message.clone());
+                new
+            };
+            if first_time {
+                self.client.show_message(MessageType::ERROR, format!("OpenHands: {message}")).await;
+            }
+            StatusParams { busy: false, message, kind: StatusKind::Error }
         } else if !problems.is_empty() {
             StatusParams {
                 busy: false,
@@ -181,6 +196,7 @@ impl Backend {
             );
             map.insert("settingsProblems".into(), json!(session.settings_problems));
             map.insert("openDocuments".into(), json!(session.documents.len()));
+            map.insert("warmPool".into(), json!(self.shared.backends.docker.pool_status()));
             map.insert(
                 "positionEncoding".into(),
                 json!(if session.client.utf8_positions { "utf-8" } else { "utf-16" }),
@@ -325,8 +341,33 @@ impl LanguageServer for Backend {
         }
     }
 
-    async fn code_action(&self, _params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        Ok(Some(Vec::new()))
+    /// "Fix this diagnostic" for each diagnostic the client sends for the range.
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let actions = params
+            .context
+            .diagnostics
+            .into_iter()
+            .map(|d| {
+                let first = d.message.lines().next().unwrap_or_default();
+                let short: String = first.chars().take(60).collect();
+                let ellipsis = if first.chars().count() > 60 { "…" } else { "" };
+                let title = format!("OpenHands: fix \"{short}{ellipsis}\"");
+                let command = Command {
+                    title: title.clone(),
+                    command: commands::FIX_DIAGNOSTIC.into(),
+                    arguments: Some(vec![json!({"uri": uri, "diagnostic": d})]),
+                };
+                CodeActionOrCommand::CodeAction(CodeAction {
+                    title,
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![d]),
+                    command: Some(command),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        Ok(Some(actions))
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {

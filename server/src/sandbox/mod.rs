@@ -1,6 +1,7 @@
 //! Sandboxes: where a conversation's agent-server runs. Backends differ only in how they provision one; after
 //! that every conversation talks to an [`Endpoint`] through the same agent-server client.
 
+pub mod docker;
 pub mod process;
 
 use std::path::PathBuf;
@@ -19,6 +20,31 @@ pub struct SandboxSpec {
     pub workspace: PathBuf,
     /// A directory of the conversation's own for the sandbox's files (agent-server state, logs).
     pub scratch: PathBuf,
+    /// The workspace is openhands-lsp's own copy (a worktree), not the user's folder: a backend may move it (keeping
+    /// its path) and change its owner.
+    pub workspace_is_ours: bool,
+    /// Where to report what a slow start is doing (pulling an image, booting a container).
+    pub progress: Option<StartProgress>,
+}
+
+/// Receives progress messages while a sandbox starts.
+#[derive(Clone)]
+pub struct StartProgress(Arc<dyn Fn(String) + Send + Sync>);
+
+impl StartProgress {
+    pub fn new(f: impl Fn(String) + Send + Sync + 'static) -> Self {
+        StartProgress(Arc::new(f))
+    }
+
+    pub fn report(&self, message: String) {
+        (self.0)(message)
+    }
+}
+
+impl std::fmt::Debug for StartProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StartProgress")
+    }
 }
 
 /// A running sandbox.
@@ -41,6 +67,17 @@ pub enum SandboxError {
     ExitedEarly { status: String, log: String },
     #[error("cannot prepare the sandbox: {0}")]
     Io(String),
+    /// The daemon cannot be reached; the message names the cause and the fix.
+    #[error("{0}")]
+    DockerUnavailable(String),
+    /// The image is missing and cannot be pulled; the message says what to do.
+    #[error("{0}")]
+    Image(String),
+    #[error("Docker: {0}")]
+    Docker(String),
+    /// The warm pool does not pull: the image is pulled when a conversation starts.
+    #[error("the image {0} is not present yet: it is pulled when the first conversation starts")]
+    ImageAbsent(String),
 }
 
 /// Controls one running sandbox.
@@ -71,6 +108,73 @@ pub trait SandboxProvider: Send + Sync {
 
 pub type SharedProvider = Arc<dyn SandboxProvider>;
 
+/// The backends of one openhands-lsp instance; new conversations go to the one the settings select.
+pub struct Backends {
+    pub process: Arc<process::ProcessProvider>,
+    pub docker: Arc<docker::DockerProvider>,
+    selected: std::sync::RwLock<crate::config::Backend>,
+}
+
+impl Backends {
+    pub fn new(
+        settings: &crate::config::Settings,
+        secrets: crate::secrets::SecretStore,
+        state_dir: Option<&std::path::Path>,
+    ) -> Self {
+        Backends {
+            process: Arc::new(process::ProcessProvider::new(
+                process::ProcessConfig::from_settings(&settings.process),
+                secrets,
+            )),
+            docker: Arc::new(docker::DockerProvider::new(
+                docker::DockerConfig::from_settings(&settings.docker),
+                state_dir,
+            )),
+            selected: std::sync::RwLock::new(settings.backend),
+        }
+    }
+
+    /// New settings apply to sandboxes started from now on. Selecting docker starts its warm pool.
+    pub fn configure(&self, settings: &crate::config::Settings) {
+        self.process.configure(process::ProcessConfig::from_settings(&settings.process));
+        self.docker.configure(docker::DockerConfig::from_settings(&settings.docker));
+        *self.selected.write().unwrap_or_else(|p| p.into_inner()) = settings.backend;
+        if settings.backend == crate::config::Backend::Docker {
+            self.docker.activate();
+        } else {
+            self.docker.deactivate();
+        }
+    }
+
+    fn current(&self) -> &dyn SandboxProvider {
+        match *self.selected.read().unwrap_or_else(|p| p.into_inner()) {
+            crate::config::Backend::Docker => self.docker.as_ref(),
+            crate::config::Backend::Process => self.process.as_ref(),
+        }
+    }
+}
+
+impl SandboxProvider for Backends {
+    fn name(&self) -> &'static str {
+        self.current().name()
+    }
+
+    fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
+        self.current().start(spec)
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            futures::future::join(self.process.shutdown(), self.docker.shutdown()).await;
+        })
+    }
+
+    fn sweep(&self, conversation_id: &str) {
+        self.process.sweep(conversation_id);
+        self.docker.sweep(conversation_id);
+    }
+}
+
 /// Polls `/health` until it answers, the deadline passes, or `early_exit` reports the server died.
 pub async fn wait_healthy(
     endpoint: &Endpoint,
@@ -93,6 +197,18 @@ pub async fn wait_healthy(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// Waits for a sandbox's exit status, published once on `exit` by whoever watches the sandbox.
+pub(crate) async fn exit_status(mut exit: tokio::sync::watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(status) = exit.borrow_and_update().clone() {
+            return status;
+        }
+        if exit.changed().await.is_err() {
+            return "unknown status".to_owned();
+        }
     }
 }
 

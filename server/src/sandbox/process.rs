@@ -195,16 +195,9 @@ impl SandboxHandle for ProcessHandle {
     }
 
     fn died(&self) -> BoxFuture<'_, String> {
-        let mut exit = self.exit.clone();
+        let exit = self.exit.clone();
         Box::pin(async move {
-            let status = loop {
-                if let Some(status) = exit.borrow_and_update().clone() {
-                    break status;
-                }
-                if exit.changed().await.is_err() {
-                    break "unknown status".to_owned();
-                }
-            };
+            let status = super::exit_status(exit).await;
             format!("the agent-server process exited ({status}); last output:\n{}", self.state.tail())
         })
     }

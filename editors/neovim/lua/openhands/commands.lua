@@ -1,0 +1,323 @@
+--- :OpenHands {subcommand} [args]: the plugin's one user command, with completion.
+local M = {}
+
+local function oh()
+  return require("openhands")
+end
+
+local SECRETS = { "llm_api_key", "github_token", "gitlab_token", "bitbucket_token" }
+
+--- Known conversations, newest first.
+local function conversations()
+  local list = vim.tbl_values(oh().conversations)
+  table.sort(list, function(a, b)
+    return (a.updatedAt or 0) > (b.updatedAt or 0)
+  end)
+  return list
+end
+
+local function label(c)
+  return string.format("%s  [%s, %s]  %s", c.title or "?", c.state or "?", c.backend or "?", c.id:sub(1, 8))
+end
+
+--- Calls `fn(id)` with the conversation named by `arg` (an id or its prefix), else the one of the current buffer,
+--- else one picked with vim.ui.select among those the server lists.
+local function with_conversation(arg, fn)
+  if arg and arg ~= "" then
+    for id in pairs(oh().conversations) do
+      if id:sub(1, #arg) == arg then
+        return fn(id)
+      end
+    end
+    return fn(arg)
+  end
+  local current = require("openhands.conversation").id_of(0)
+  if current then
+    return fn(current)
+  end
+  oh().execute("openhands.listConversations", {}, function(err, result)
+    if err then
+      return
+    end
+    for _, c in ipairs(result.conversations or {}) do
+      oh().conversations[c.id] = c
+    end
+    local list = conversations()
+    if #list == 0 then
+      vim.notify("OpenHands: no conversation yet (:OpenHands task)", vim.log.levels.INFO)
+      return
+    end
+    vim.ui.select(list, { prompt = "OpenHands conversation", format_item = label }, function(choice)
+      if choice then
+        fn(choice.id)
+      end
+    end)
+  end)
+end
+
+--- The start of a task: the instruction, with the file and (from a range) the selected lines as context.
+local function start_task(instruction, opts)
+  local args = { instruction = instruction }
+  local buf = vim.api.nvim_get_current_buf()
+  local name = vim.api.nvim_buf_get_name(buf)
+  if name ~= "" and vim.bo[buf].buftype == "" then
+    args.uri = vim.uri_from_bufnr(buf)
+    if opts.range and opts.range > 0 then
+      local last = vim.api.nvim_buf_get_lines(buf, opts.line2 - 1, opts.line2, false)[1] or ""
+      args.range = { start = { line = opts.line1 - 1, character = 0 }, ["end"] = { line = opts.line2 - 1, character = #last } }
+      args.selectedText = table.concat(vim.api.nvim_buf_get_lines(buf, opts.line1 - 1, opts.line2, false), "\n")
+    end
+  end
+  oh().execute("openhands.startTask", args, function(err, result)
+    if err then
+      return
+    end
+    oh().conversations[result.conversationId] = result.conversation
+    require("openhands.conversation").open(result.conversationId)
+  end)
+end
+
+local function prompt(text, fn)
+  vim.ui.input({ prompt = text }, function(input)
+    if input and input ~= "" then
+      fn(input)
+    end
+  end)
+end
+
+---@type table<string, { run: fun(arg: string, opts: table), complete?: fun(): string[], desc: string }>
+M.subcommands = {
+  task = {
+    desc = "start a task (on a range: with the selected lines)",
+    run = function(arg, opts)
+      if arg ~= "" then
+        return start_task(arg, opts)
+      end
+      prompt("OpenHands task: ", function(text)
+        start_task(text, opts)
+      end)
+    end,
+  },
+  fix = {
+    desc = "fix an issue: #12, owner/repo#12 or an issue URL",
+    run = function(arg)
+      local go = function(reference)
+        oh().execute("openhands.fixIssue", { reference = reference }, function(err, result)
+          if not err and result and result.conversationId then
+            require("openhands.conversation").open(result.conversationId)
+          end
+        end)
+      end
+      if arg ~= "" then
+        return go(arg)
+      end
+      prompt("Issue to fix (#12, owner/repo#12, URL): ", go)
+    end,
+  },
+  list = {
+    desc = "pick a conversation and open it",
+    run = function()
+      with_conversation(nil, require("openhands.conversation").open)
+    end,
+  },
+  open = {
+    desc = "open a conversation's buffer",
+    run = function(arg)
+      with_conversation(arg, require("openhands.conversation").open)
+    end,
+  },
+  send = {
+    desc = "send a message to a conversation",
+    run = function(arg)
+      with_conversation(nil, function(id)
+        if arg ~= "" then
+          oh().execute("openhands.sendMessage", { conversationId = id, text = arg })
+        else
+          require("openhands.conversation").prompt_send(id)
+        end
+      end)
+    end,
+  },
+  pause = {
+    desc = "pause a conversation",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute("openhands.pause", { conversationId = id })
+      end)
+    end,
+  },
+  resume = {
+    desc = "resume a paused conversation",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute("openhands.resume", { conversationId = id })
+      end)
+    end,
+  },
+  stop = {
+    desc = "stop a conversation (its history stays)",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute("openhands.stop", { conversationId = id })
+      end)
+    end,
+  },
+  review = {
+    desc = "review a conversation's changes file by file",
+    run = function(arg)
+      with_conversation(arg, require("openhands.review").open)
+    end,
+  },
+  apply = {
+    desc = "apply the files accepted in review (all files when none was reviewed)",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        local session = require("openhands.review").session(id)
+        if session then
+          return require("openhands.review").apply(id)
+        end
+        vim.ui.select({ "Apply all changed files", "Review first" }, { prompt = "No review yet" }, function(choice)
+          if choice == "Review first" then
+            require("openhands.review").open(id)
+          elseif choice then
+            oh().execute("openhands.applyChanges", { conversationId = id }, function(err, result)
+              if not err and result then
+                require("openhands.review").write_applied(result)
+              end
+            end)
+          end
+        end)
+      end)
+    end,
+  },
+  discard = {
+    desc = "discard a conversation's changes (your files are not touched)",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        vim.ui.select({ "Discard", "Keep" }, { prompt = "Discard the conversation's changes?" }, function(choice)
+          if choice == "Discard" then
+            oh().execute("openhands.discardChanges", { conversationId = id })
+          end
+        end)
+      end)
+    end,
+  },
+  pr = {
+    desc = "open a pull request from a conversation's changes",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute("openhands.createPullRequest", { conversationId = id })
+      end)
+    end,
+  },
+  tasks = {
+    desc = "suggested tasks (issues and pull requests waiting for you)",
+    run = function()
+      oh().execute("openhands.suggestedTasks", {}, function(err, result)
+        if err or not result then
+          return
+        end
+        vim.ui.select(result.tasks or {}, {
+          prompt = "OpenHands suggested task",
+          format_item = function(t)
+            return t.title or vim.inspect(t)
+          end,
+        }, function(choice)
+          -- Each task carries the command that starts it.
+          if choice and choice.command then
+            oh().execute(choice.command.command, (choice.command.arguments or {})[1])
+          end
+        end)
+      end)
+    end,
+  },
+  secret = {
+    desc = "set a secret (LLM key, provider token) for this session",
+    complete = function()
+      return SECRETS
+    end,
+    run = function(arg)
+      local set = function(name)
+        local value = vim.fn.inputsecret(name .. ": ")
+        if value ~= "" then
+          oh().execute("openhands.setSecret", { name = name, value = value }, function(err)
+            if not err then
+              vim.notify("OpenHands: " .. name .. " set for this session")
+            end
+          end)
+        end
+      end
+      if arg ~= "" then
+        return set(arg)
+      end
+      vim.ui.select(SECRETS, { prompt = "Which secret" }, function(choice)
+        if choice then
+          set(choice)
+        end
+      end)
+    end,
+  },
+  log = {
+    desc = "open the LSP log (the server's messages go there)",
+    run = function()
+      vim.cmd("tabnew " .. vim.fn.fnameescape(vim.lsp.get_log_path()))
+    end,
+  },
+  status = {
+    desc = "what the server can use right now",
+    run = function()
+      oh().execute("openhands.status", {}, function(err, status)
+        if err or not status then
+          return
+        end
+        local lines = { string.format("openhands-lsp %s, backend %s: %s", status.version, status.backend, status.ok and "ok" or "PROBLEM") }
+        for _, c in ipairs(status.checks or {}) do
+          table.insert(lines, string.format("  %-18s %-8s %s", c.name, c.status, c.detail))
+        end
+        vim.notify(table.concat(lines, "\n"), status.ok and vim.log.levels.INFO or vim.log.levels.WARN)
+      end)
+    end,
+  },
+}
+
+local function names()
+  local out = vim.tbl_keys(M.subcommands)
+  table.sort(out)
+  return out
+end
+
+--- Completion for :OpenHands: subcommands, then their arguments (conversation ids, secret names).
+function M.complete(arglead, cmdline)
+  local words = vim.split(cmdline:gsub("^%s*%S*%s*", ""), "%s+", { trimempty = false })
+  if #words <= 1 then
+    return vim.tbl_filter(function(n)
+      return n:sub(1, #arglead) == arglead
+    end, names())
+  end
+  local sub = M.subcommands[words[1]]
+  local candidates = {}
+  if sub and sub.complete then
+    candidates = sub.complete()
+  elseif words[1] ~= "task" and words[1] ~= "fix" and words[1] ~= "send" then
+    candidates = vim.tbl_keys(oh().conversations)
+  end
+  return vim.tbl_filter(function(c)
+    return c:sub(1, #arglead) == arglead
+  end, candidates)
+end
+
+function M.run(opts)
+  local sub, arg = opts.args:match("^%s*(%S+)%s*(.-)%s*$")
+  if not sub then
+    vim.notify("OpenHands: subcommands: " .. table.concat(names(), ", "), vim.log.levels.INFO)
+    return
+  end
+  local entry = M.subcommands[sub]
+  if not entry then
+    vim.notify(string.format("OpenHands: unknown subcommand %q; try one of: %s", sub, table.concat(names(), ", ")), vim.log.levels.ERROR)
+    return
+  end
+  entry.run(arg or "", opts)
+end
+
+return M

@@ -1,0 +1,61 @@
+--- :checkhealth openhands: the server binary and its version, whether it starts, the backend's status from
+--- openhands.status (or `openhands-lsp doctor --json` when no server runs), and which secrets are set (by name).
+local M = {}
+
+local function report_checks(status)
+  vim.health.start("openhands: backend " .. tostring(status.backend))
+  for _, c in ipairs(status.checks or {}) do
+    local text = string.format("%s: %s", c.name, c.detail)
+    if c.status == "ok" then
+      vim.health.ok(text)
+    elseif c.status == "warning" or not c.required then
+      vim.health.warn(text)
+    else
+      vim.health.error(text)
+    end
+  end
+end
+
+function M.check()
+  local oh = require("openhands")
+  vim.health.start("openhands: server")
+  if vim.fn.has("nvim-0.10") == 0 then
+    vim.health.error("Neovim 0.10 or newer is required")
+    return
+  end
+  local cmd, why = oh.server_cmd()
+  if not cmd then
+    vim.health.error(why)
+    return
+  end
+  local version = vim.system({ cmd[1], "--version" }, { text = true }):wait(5000)
+  if version.code ~= 0 then
+    vim.health.error(string.format("%s --version failed: %s", cmd[1], vim.trim(version.stderr or "")))
+    return
+  end
+  vim.health.ok(string.format("%s (%s)", cmd[1], vim.trim(version.stdout)))
+
+  local status
+  if oh.get_client() then
+    local result, err = oh.execute_sync("openhands.status", {}, 10000)
+    if err then
+      vim.health.error("openhands.status failed: " .. (err.message or vim.inspect(err)))
+      return
+    end
+    vim.health.ok("the server is running (client id " .. oh.get_client().id .. ")")
+    status = result
+  else
+    local settings = vim.json.encode(oh.options.settings or vim.empty_dict())
+    local doctor = vim.system({ cmd[1], "doctor", "--json", "--settings", settings }, { text = true }):wait(15000)
+    local ok, decoded = pcall(vim.json.decode, doctor.stdout or "")
+    if not ok or type(decoded) ~= "table" then
+      vim.health.error("the server does not start: " .. vim.trim((doctor.stderr or "") .. (doctor.stdout or "")))
+      return
+    end
+    vim.health.ok("the server starts (no session is running: facts from `openhands-lsp doctor`)")
+    status = decoded
+  end
+  report_checks(status)
+end
+
+return M

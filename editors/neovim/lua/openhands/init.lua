@@ -1,0 +1,244 @@
+--- openhands.nvim: OpenHands coding agents in Neovim, through the openhands-lsp language server.
+---
+--- require("openhands").setup(opts) starts nothing by itself: the server starts with the first buffer (0.11+,
+--- vim.lsp.enable) or the first :OpenHands command.
+local M = {}
+
+---@class openhands.Options
+---@field cmd? string[] The server command; default: $OPENHANDS_LSP_PATH, else `openhands-lsp` on PATH.
+---@field settings? table The `openhands` settings (docs/configuration.md), sent as initializationOptions.
+---@field root_markers? string[] How the workspace folder is found.
+---@field filetypes? string[]|nil Buffers the server attaches to on 0.11+ (nil: every filetype).
+---@field progress? { notify: boolean } Progress as vim.notify messages (default true).
+---@field review? { write: boolean } Write files after apply (default true).
+
+---@type openhands.Options
+M.defaults = {
+  cmd = nil,
+  settings = {},
+  root_markers = { ".git" },
+  filetypes = nil,
+  progress = { notify = true },
+  review = { write = true },
+}
+
+---@type openhands.Options
+M.options = vim.deepcopy(M.defaults)
+M.configured = false
+M.NAME = "openhands"
+
+--- Conversations known to this session: id -> Conversation (from openhands/conversationChanged and lists).
+M.conversations = {}
+
+local has_011 = vim.fn.has("nvim-0.11") == 1
+
+--- The server command: opts.cmd, then $OPENHANDS_LSP_PATH, then PATH. Returns nil and why when none is found.
+---@return string[]|nil, string|nil
+function M.server_cmd()
+  if M.options.cmd then
+    return M.options.cmd
+  end
+  local env = vim.env.OPENHANDS_LSP_PATH
+  if env and env ~= "" then
+    if vim.fn.executable(env) == 1 then
+      return { env }
+    end
+    return nil, "OPENHANDS_LSP_PATH=" .. env .. " is not an executable file"
+  end
+  local found = vim.fn.exepath("openhands-lsp")
+  if found ~= "" then
+    return { found }
+  end
+  return nil,
+    "openhands-lsp not found: build it (cargo build --release -p openhands-lsp) and put it on PATH, set "
+      .. "$OPENHANDS_LSP_PATH, or pass setup({ cmd = { '/path/to/openhands-lsp' } })"
+end
+
+local function handlers()
+  local conversation = require("openhands.conversation")
+  return {
+    ["openhands/event"] = function(_, params)
+      conversation.on_event(params)
+    end,
+    ["openhands/conversationChanged"] = function(_, params)
+      M.conversations[params.id] = params
+      conversation.on_changed(params)
+    end,
+    ["openhands/status"] = function(_, params)
+      require("openhands.progress").on_status(params)
+    end,
+    ["window/showMessageRequest"] = require("openhands.confirm").handler,
+  }
+end
+
+--- The workspace folder of a buffer: the nearest parent with one of the root markers, else the current directory.
+--- (Found here rather than by vim.fs.root, which misses markers under hidden directories such as /tmp/.tmpXYZ.)
+function M.root_for(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr or 0)
+  if name == "" then
+    return vim.fn.getcwd()
+  end
+  local path = vim.fn.fnamemodify(name, ":p")
+  for dir in vim.fs.parents(path) do
+    for _, marker in ipairs(M.options.root_markers or {}) do
+      if vim.uv.fs_stat(vim.fs.joinpath(dir, marker)) then
+        return dir
+      end
+    end
+  end
+  return vim.fn.getcwd()
+end
+
+--- The client configuration (vim.lsp.ClientConfig), or nil and why.
+function M.client_config()
+  local cmd, why = M.server_cmd()
+  if not cmd then
+    return nil, why
+  end
+  return {
+    name = M.NAME,
+    cmd = cmd,
+    -- Real files only: conversation and review buffers are the plugin's own.
+    root_dir = function(bufnr, on_dir)
+      if vim.bo[bufnr].buftype == "" and vim.api.nvim_buf_get_name(bufnr) ~= "" then
+        on_dir(M.root_for(bufnr))
+      end
+    end,
+    filetypes = M.options.filetypes,
+    init_options = M.options.settings,
+    settings = { openhands = M.options.settings },
+    handlers = handlers(),
+  }
+end
+
+---@param opts? openhands.Options
+function M.setup(opts)
+  M.options = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  M.configured = true
+  require("openhands.progress").setup()
+  if has_011 then
+    local config, why = M.client_config()
+    if not config then
+      vim.notify("OpenHands: " .. why, vim.log.levels.WARN)
+      return
+    end
+    vim.lsp.config(M.NAME, config)
+    vim.lsp.enable(M.NAME)
+  end
+end
+
+--- The running client: the one attached to the current buffer, else any (the newest).
+function M.get_client()
+  local here = vim.lsp.get_clients({ name = M.NAME, bufnr = 0 })[1]
+  if here then
+    return here
+  end
+  local all = vim.lsp.get_clients({ name = M.NAME })
+  return all[#all]
+end
+
+--- The running client, started (attached to the current buffer) when there is none.
+---@return vim.lsp.Client|nil, string|nil
+function M.client()
+  if not M.configured then
+    M.setup()
+  end
+  local client = M.get_client()
+  if client then
+    return client
+  end
+  local config, why = M.client_config()
+  if not config then
+    return nil, why
+  end
+  local root = M.root_for(0)
+  config.root_dir = root
+  config.workspace_folders = { { uri = vim.uri_from_fname(root), name = vim.fs.basename(root) } }
+  local id = vim.lsp.start(config, { bufnr = vim.api.nvim_get_current_buf() })
+  if not id then
+    return nil, "the openhands-lsp server did not start (see :OpenHands log)"
+  end
+  return vim.lsp.get_client_by_id(id)
+end
+
+local when_initialized
+
+local function request(client, method, params, handler, bufnr)
+  if has_011 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+--- Calls `ready()` once the client has finished `initialize` (a just-started client has not: requests before that
+--- are refused), or `failed(why)` if it stops or takes longer than 30 s.
+when_initialized = function(client, ready, failed)
+  if client.initialized then
+    return ready()
+  end
+  local waited = 0
+  local timer = assert(vim.uv.new_timer())
+  timer:start(20, 20, vim.schedule_wrap(function()
+    waited = waited + 20
+    if client.initialized then
+      timer:stop()
+      timer:close()
+      ready()
+    elseif client:is_stopped() or waited > 30000 then
+      timer:stop()
+      timer:close()
+      failed("the openhands-lsp server did not start (see :OpenHands log)")
+    end
+  end))
+end
+
+--- Runs a server command (workspace/executeCommand) with one argument object; `callback(err, result)`.
+--- Errors are reported with vim.notify unless the callback returns true.
+---@param command string e.g. "openhands.startTask"
+---@param argument table|nil
+---@param callback? fun(err: table|nil, result: any): boolean|nil
+function M.execute(command, argument, callback)
+  local client, why = M.client()
+  if not client then
+    vim.notify("OpenHands: " .. why, vim.log.levels.ERROR)
+    return
+  end
+  local params = { command = command, arguments = { argument or vim.empty_dict() } }
+  local function send()
+    request(client, "workspace/executeCommand", params, function(err, result)
+      local handled = callback and callback(err, result)
+      if err and not handled then
+        vim.notify(string.format("OpenHands: %s failed: %s", command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      end
+    end, 0)
+  end
+  when_initialized(client, send, function(why)
+    local err = { message = why }
+    if not (callback and callback(err, nil)) then
+      vim.notify(string.format("OpenHands: %s failed: %s", command, why), vim.log.levels.ERROR)
+    end
+  end)
+end
+
+--- Runs a server command and waits for its result (for tests and :checkhealth).
+function M.execute_sync(command, argument, timeout_ms)
+  local done, err, res = false, nil, nil
+  M.execute(command, argument, function(e, r)
+    done, err, res = true, e, r
+    return true
+  end)
+  vim.wait(timeout_ms or 10000, function()
+    return done
+  end, 10)
+  if not done then
+    return nil, { message = command .. " timed out" }
+  end
+  return res, err
+end
+
+--- A statusline component: what OpenHands is doing ("" when idle and fine).
+function M.status()
+  return require("openhands.progress").status()
+end
+
+return M

@@ -1,0 +1,45 @@
+-- The agent's confirmation request comes through vim.ui.select with clear labels; the answer reaches the agent.
+local T = dofile(vim.fs.joinpath(vim.fn.getcwd(), "editors/neovim/tests/helpers.lua"))
+vim.cmd("filetype on")
+vim.cmd("runtime plugin/openhands.lua")
+T.capture_notify()
+
+local ws = assert(vim.env.OH_TEST_WORKSPACE, "OH_TEST_WORKSPACE")
+local oh = require("openhands")
+oh.setup({
+  settings = {
+    backend = "process",
+    isolation = "none",
+    process = { command = vim.env.OPENHANDS_AGENT_SERVER, startupTimeoutSeconds = 180 },
+    llm = { model = "openai/stub", baseUrl = vim.env.OH_TEST_LLM_URL, numRetries = 0 },
+    confirmation = "always",
+  },
+})
+
+local asked = {}
+vim.ui.select = function(items, opts, on_choice)
+  local labels = vim.tbl_map(opts.format_item or tostring, items)
+  table.insert(asked, { prompt = opts.prompt, labels = labels, kind = opts.kind })
+  on_choice(items[1], 1) -- Allow
+end
+
+T.case("a confirmation is asked through vim.ui.select and allowing runs the action", function()
+  vim.cmd("edit " .. vim.fn.fnameescape(vim.fs.joinpath(ws, "a.txt")))
+  vim.cmd("OpenHands task Run one command")
+  local id = T.wait("the conversation buffer", function()
+    return require("openhands.conversation").id_of(0)
+  end)
+  T.wait("the question", function()
+    return #asked > 0
+  end, 240000)
+  local q = asked[1]
+  T.eq("openhands_confirmation", q.kind, "kind")
+  T.truthy(T.has(q.prompt, "wants to") and T.has(q.prompt, "echo confirmed-run"), q.prompt)
+  T.eq({ "Allow: run it", "Allow for this conversation: stop asking", "Reject: the agent is told you said no" }, q.labels, "labels")
+  local buf = require("openhands.conversation").buf_of(id)
+  T.wait("the allowed command's output", function()
+    return T.has(T.buf_text(buf), "  │ confirmed-run")
+  end, 240000)
+end)
+
+T.finish()

@@ -1,0 +1,245 @@
+//! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
+//! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
+//!
+//!   bench [--runs N] [first-action]
+#![allow(clippy::print_stdout)] // the table on stdout is this program's output
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use openhands_lsp_tests::agent::{init_params, options};
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::{Options, Server};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+/// min / median / max of one scenario, in milliseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Row {
+    group: &'static str,
+    scenario: String,
+    runs: usize,
+    min_ms: f64,
+    median_ms: f64,
+    max_ms: f64,
+}
+
+impl Row {
+    fn new(group: &'static str, scenario: impl Into<String>, mut samples: Vec<Duration>) -> Row {
+        samples.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let median = if samples.is_empty() {
+            0.0
+        } else if samples.len() % 2 == 1 {
+            ms(samples[samples.len() / 2])
+        } else {
+            (ms(samples[samples.len() / 2 - 1]) + ms(samples[samples.len() / 2])) / 2.0
+        };
+        Row {
+            group,
+            scenario: scenario.into(),
+            runs: samples.len(),
+            min_ms: samples.first().copied().map(ms).unwrap_or_default(),
+            median_ms: median,
+            max_ms: samples.last().copied().map(ms).unwrap_or_default(),
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    let mut runs = 10usize;
+    let mut which: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--runs" => runs = args.next().context("--runs N")?.parse()?,
+            other => which.push(other.to_owned()),
+        }
+    }
+    if which.is_empty() {
+        which.push("first-action".into());
+    }
+    let mut rows = Vec::new();
+    for w in &which {
+        match w.as_str() {
+            "first-action" => rows.extend(first_action(runs)?),
+            other => bail!("unknown benchmark {other:?} (known: first-action)"),
+        }
+    }
+    print_table(&rows);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("bench.json");
+    let machine = json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+    });
+    std::fs::write(&file, serde_json::to_string_pretty(&json!({"machine": machine, "rows": rows}))?)?;
+    println!("\n(figures also in {})", file.display());
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    println!("| benchmark | scenario | runs | min | median | max |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+            r.group, r.scenario, r.runs, r.min_ms, r.median_ms, r.max_ms
+        );
+    }
+}
+
+fn image() -> Result<String> {
+    std::env::var("OPENHANDS_TEST_IMAGE").context("OPENHANDS_TEST_IMAGE is not set: run scripts/bench")
+}
+
+/// Time from `openhands.startTask` to the first agent action reaching the editor (an `ActionEvent`
+/// notification), with the scripted LLM answering at once; and, for reference, the agent-server's own boot.
+fn first_action(runs: usize) -> Result<Vec<Row>> {
+    let image = image()?;
+    let mut rows = vec![
+        Row::new("first action", "agent-server boot alone: process, spawn to /health", boot_process(runs)?),
+        Row::new("first action", "agent-server boot alone: docker run to /health", boot_container(&image, runs)?),
+    ];
+    // Every conversation asks for one command, then finishes; a stopped one may leave its second step unused.
+    let script: Vec<Step> = (0..runs * 4).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
+    let llm = ScriptedLlm::start_for_containers(script);
+    let ws = tempfile::tempdir()?;
+    std::fs::write(ws.path().join("README.md"), "bench\n")?;
+    let ws = ws.path().canonicalize()?;
+
+    let process = session(&llm, &ws, json!({"backend": "process"}))?;
+    rows.push(Row::new("first action", "openhands-lsp, process backend", measure(process, runs, None)?));
+    let docker_base = json!({"backend": "docker", "llm": {"baseUrl": llm.container_base_url()},
+                             "docker": {"image": image, "startupTimeoutSeconds": 180}});
+    let mut cold = docker_base.clone();
+    cold["docker"]["warmPool"] = json!(0);
+    let server = session(&llm, &ws, cold)?;
+    rows.push(Row::new("first action", "openhands-lsp, docker cold (no pool)", measure(server, runs, None)?));
+    let mut warm = docker_base;
+    warm["docker"]["warmPool"] = json!(1);
+    let server = session(&llm, &ws, warm)?;
+    rows.push(Row::new("first action", "openhands-lsp, docker warm pool", measure(server, runs, Some(1))?));
+    Ok(rows)
+}
+
+fn session(llm: &ScriptedLlm, ws: &Path, overrides: Value) -> Result<Server> {
+    let mut params = init_params(llm, ws, overrides);
+    // The default isolation (the conversation's own worktree), which the warm pool serves.
+    params["initializationOptions"].as_object_mut().context("options")?.remove("isolation");
+    let (server, _) = Server::start(quiet(options()), params)?;
+    Ok(server)
+}
+
+fn quiet(opts: Options) -> Options {
+    opts.env("OPENHANDS_LSP_LOG", "warn")
+}
+
+/// Runs `runs` conversations one after another; with `pool`, each starts once that many containers are ready.
+fn measure(mut server: Server, runs: usize, pool: Option<u64>) -> Result<Vec<Duration>> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        if let Some(n) = pool {
+            let deadline = Instant::now() + TIMEOUT;
+            loop {
+                let status = server.command("openhands.status", json!({}))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                if status["warmPool"]["ready"].as_u64() >= Some(n) {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("the warm pool did not fill: {}", status["warmPool"]);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let started = Instant::now();
+        let result = server
+            .command("openhands.startTask", json!({"instruction": "Run one command"}))?
+            .map_err(|e| anyhow::anyhow!("startTask: {e:?}"))?;
+        let id = result["conversationId"].as_str().context("conversationId")?.to_owned();
+        server.wait_for("the first action", TIMEOUT, |msgs| {
+            msgs.iter()
+                .find(|m| {
+                    m["method"] == "openhands/event"
+                        && m["params"]["conversationId"] == id
+                        && m["params"]["kind"] == "ActionEvent"
+                })
+                .map(|_| ())
+        })?;
+        samples.push(started.elapsed());
+        server.command("openhands.stop", json!({"conversationId": id}))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    server.shutdown_and_exit()?;
+    Ok(samples)
+}
+
+fn wait_health(port: u16) -> Result<()> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200") {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("no /health on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+fn boot_process(runs: usize) -> Result<Vec<Duration>> {
+    let command = openhands_lsp_tests::agent::agent_server_command();
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let port = free_port()?;
+        let dir = tempfile::tempdir()?;
+        let started = Instant::now();
+        let mut child = Command::new(&command)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir.path())
+            .env("SESSION_API_KEY", "bench")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let ok = wait_health(port);
+        samples.push(started.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+        ok?;
+    }
+    Ok(samples)
+}
+
+fn boot_container(image: &str, runs: usize) -> Result<Vec<Duration>> {
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let port = free_port()?;
+        let started = Instant::now();
+        let out = Command::new("docker")
+            .args(["run", "-d", "--rm", "-p", &format!("127.0.0.1:{port}:8000"), image])
+            .output()?;
+        if !out.status.success() {
+            bail!("docker run: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let ok = wait_health(port);
+        samples.push(started.elapsed());
+        let _ = Command::new("docker").args(["rm", "-f", &id]).stdout(Stdio::null()).status();
+        ok?;
+    }
+    Ok(samples)
+}

@@ -1,0 +1,402 @@
+//! The docker backend against a real Docker engine and the agent-server image scripts/test builds
+//! (`OPENHANDS_TEST_IMAGE`), with the scripted LLM reached from the containers through `host.docker.internal`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, wait_event, wait_state};
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::{Options, Server};
+use serde_json::{Value, json};
+
+/// The image scripts/test builds (scripts/lib/docker.sh names it and exports it as OPENHANDS_TEST_IMAGE).
+fn image() -> String {
+    std::env::var("OPENHANDS_TEST_IMAGE").expect(
+        "OPENHANDS_TEST_IMAGE is not set: run scripts/test (it starts Docker and builds the agent-server image)",
+    )
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("the docker CLI");
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn inspect(container: &str) -> Value {
+    let text = docker(&["inspect", container]);
+    serde_json::from_str::<Value>(&text).unwrap()[0].clone()
+}
+
+/// Container ids with every one of `labels` (`key=value`), running or not.
+fn containers_with_all(labels: &[&str]) -> Vec<String> {
+    let mut args = vec!["ps".to_owned(), "-aq".into(), "--no-trunc".into()];
+    for l in labels {
+        args.extend(["--filter".to_owned(), format!("label={l}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    docker(&args).lines().map(str::to_owned).filter(|l| !l.is_empty()).collect()
+}
+
+fn containers_with(label: &str) -> Vec<String> {
+    containers_with_all(&[label])
+}
+
+/// The unclaimed pooled containers of the session with this pid (claiming renames a container after its
+/// conversation; labels cannot change).
+fn pooled_of(pid: u32) -> Vec<String> {
+    let ids = containers_with_all(&["dev.openhands.lsp.role=pool", &format!("dev.openhands.lsp.owner.pid={pid}")]);
+    ids.into_iter()
+        .filter(|c| inspect(c)["Name"].as_str().is_some_and(|n| n.starts_with("/openhands-lsp-pool-")))
+        .collect()
+}
+
+fn owned_by(owner: &str) -> Vec<String> {
+    containers_with(&format!("dev.openhands.lsp.owner={owner}"))
+}
+
+/// Polls `cond` until it holds; fails with `what` after `timeout`.
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn workspace() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    std::fs::write(ws.join("seed.txt"), "seeded by the user\n").unwrap();
+    (dir, ws)
+}
+
+fn docker_params(llm: &ScriptedLlm, ws: &Path, docker_settings: Value) -> Value {
+    let mut params = init_params(llm, ws, json!({}));
+    let opts = &mut params["initializationOptions"];
+    opts["backend"] = json!("docker");
+    opts["llm"]["baseUrl"] = json!(llm.container_base_url());
+    // The conversation's own copy: what review and the warm pool work with.
+    opts.as_object_mut().unwrap().remove("isolation");
+    let mut d = json!({"image": image(), "warmPool": 0, "startupTimeoutSeconds": 180});
+    openhands_lsp_tests::lsp_client::merge(&mut d, docker_settings);
+    opts["docker"] = d;
+    params
+}
+
+fn output_containing(server: &Server, id: &str, text: &str) -> String {
+    let e = wait_event(server, id, &format!("output containing {text:?}"), |e| {
+        e["kind"] == "ObservationEvent" && e["detail"].as_str().is_some_and(|d| d.contains(text))
+    });
+    e["detail"].as_str().unwrap().to_owned()
+}
+
+fn start_task(server: &mut Server, instruction: &str) -> String {
+    let result = server.command("openhands.startTask", json!({"instruction": instruction})).unwrap().unwrap();
+    result["conversationId"].as_str().unwrap().to_owned()
+}
+
+fn status(server: &mut Server) -> Value {
+    server.command("openhands.status", json!({})).unwrap().unwrap()
+}
+
+fn owner_of(container: &str) -> String {
+    inspect(container)["Config"]["Labels"]["dev.openhands.lsp.owner"].as_str().unwrap().to_owned()
+}
+
+/// The container running a conversation (named after it once it has one).
+fn container_of(id: &str) -> String {
+    let name = format!("openhands-lsp-{}-", &id[..12]);
+    let mut found = String::new();
+    wait_until("the conversation's container", RUN_TIMEOUT, || {
+        found = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("name={name}")]);
+        !found.is_empty()
+    });
+    found
+}
+
+#[test]
+fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_back_for_review() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal("echo uid=$(id -u) cwd=$(pwd); cat seed.txt; ls /var/run/docker.sock; echo end-of-probe"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "create", "path": "/workspace/hello.txt", "file_text": "hi from docker\n", "security_risk": "LOW"}),
+        ),
+        Step::finish("written in the container").gated("finish"),
+    ]);
+    let (mut server, _) =
+        Server::start(options(), docker_params(&llm, &ws, json!({"memoryMb": 1024, "cpus": 1.5}))).unwrap();
+    let id = start_task(&mut server, "Say hello from a container");
+
+    let probe = output_containing(&server, &id, "end-of-probe");
+    assert!(probe.contains("uid=10001 cwd=/workspace"), "the agent runs as the image's non-root user: {probe}");
+    assert!(probe.contains("seeded by the user"), "the workspace is mounted: {probe}");
+    assert!(probe.contains("No such file"), "the Docker socket must not be in the container: {probe}");
+
+    let container = container_of(&id);
+    let info = inspect(&container);
+    let labels = &info["Config"]["Labels"];
+    assert_eq!(labels["dev.openhands.lsp.conversation"], id.as_str());
+    assert_eq!(labels["dev.openhands.lsp.owner.pid"], server.pid().to_string());
+    let bindings = &info["HostConfig"]["PortBindings"]["8000/tcp"];
+    assert_eq!(bindings.as_array().unwrap().len(), 1);
+    assert_eq!(bindings[0]["HostIp"], "127.0.0.1", "published on loopback only: {bindings}");
+    let published = &info["NetworkSettings"]["Ports"]["8000/tcp"];
+    assert!(published.as_array().unwrap().iter().all(|b| b["HostIp"] == "127.0.0.1"), "{published}");
+    assert!(info["HostConfig"]["ExtraHosts"].to_string().contains("host.docker.internal:host-gateway"));
+    assert_eq!(info["HostConfig"]["Memory"], 1024 * 1024 * 1024);
+    assert_eq!(info["HostConfig"]["NanoCpus"], 1_500_000_000u64);
+    let mounts = info["Mounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), 1, "only the workspace is mounted: {mounts:?}");
+    assert_eq!(mounts[0]["Destination"], "/workspace");
+    let worktree = server.state_home.join(format!("openhands-lsp/conversations/{id}/worktree"));
+    assert_eq!(mounts[0]["Source"], worktree.to_str().unwrap());
+    let env = info["Config"]["Env"].to_string();
+    assert!(env.contains("SESSION_API_KEY="), "a session key guards the agent-server");
+    assert!(!env.contains("sk-scripted-test-key"), "the LLM key is a conversation secret, never container env");
+
+    llm.open_gate("finish");
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "written in the container");
+    assert!(!ws.join("hello.txt").exists(), "the user's folder changes only on apply");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap();
+    let review = review.unwrap_or_else(|e| panic!("reviewChanges: {e:?}\n{}", server.stderr()));
+    let files: Vec<&str> = review["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(files, ["hello.txt"], "{review}");
+    assert_eq!(std::fs::read_to_string(worktree.join("hello.txt")).unwrap(), "hi from docker\n");
+
+    server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
+    wait_until("the container to be removed", Duration::from_secs(30), || {
+        containers_with(&format!("dev.openhands.lsp.conversation={id}")).is_empty()
+    });
+    server.shutdown_and_exit().unwrap();
+    assert!(!server.stderr_complete().contains("sk-scripted-test-key"));
+}
+
+#[test]
+fn the_warm_pool_serves_a_conversation_at_once_and_refills_pause_freezes_and_a_dead_container_is_an_error() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal("cat seed.txt; echo first-done"),
+        // Pause interrupts the call held here; whether or not its reply is used, the next step runs after resume.
+        Step::terminal("echo held").gated("go"),
+        Step::terminal("echo after-resume > resumed.txt"),
+        Step::finish("pooled and resumed"),
+        // The second conversation: one command, then the container is killed while the agent waits.
+        Step::terminal("echo second-started"),
+        Step::finish("never reached").gated("never"),
+    ]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({"warmPool": 1}))).unwrap();
+    wait_until("a warm container", RUN_TIMEOUT, || !pooled_of(server.pid()).is_empty());
+    let owner = owner_of(&pooled_of(server.pid())[0]);
+    wait_until("the pool to report a ready container", RUN_TIMEOUT, || status(&mut server)["warmPool"]["ready"] == 1);
+    let warm: Vec<String> = owned_by(&owner);
+    assert_eq!(warm.len(), 1, "{warm:?}");
+
+    let id = start_task(&mut server, "Use a warm container");
+    assert_eq!(container_of(&id), warm[0], "the conversation claimed the warm container");
+    let out = output_containing(&server, &id, "first-done");
+    assert!(out.contains("seeded by the user"), "the workspace moved into the warm container: {out}");
+    let worktree = server.state_home.join(format!("openhands-lsp/conversations/{id}/worktree"));
+    // Docker still names the slot it mounted; the directory itself now lives at the worktree's path.
+    let source = PathBuf::from(inspect(&warm[0])["Mounts"][0]["Source"].as_str().unwrap());
+    assert!(source.starts_with(server.state_home.join("openhands-lsp/docker-pool")), "{}", source.display());
+    assert!(!source.exists() && worktree.join("seed.txt").exists(), "the worktree keeps its path on the host");
+
+    // The pool refills in the background.
+    wait_until("the pool to refill", RUN_TIMEOUT, || {
+        pooled_of(server.pid()).iter().any(|c| c != &warm[0]) && status(&mut server)["warmPool"]["ready"] == 1
+    });
+
+    // Pause freezes the container; resume thaws it and the agent carries on.
+    assert!(llm.wait_requests(3, RUN_TIMEOUT), "the agent waits on its third LLM call");
+    server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "paused");
+    assert_eq!(inspect(&warm[0])["State"]["Paused"], true, "docker pause went with the agent's pause");
+    llm.open_gate("go");
+    server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(inspect(&warm[0])["State"]["Paused"], false);
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "pooled and resumed");
+    assert_eq!(std::fs::read_to_string(worktree.join("resumed.txt")).unwrap(), "after-resume\n");
+
+    // A container that dies mid-run turns into an error carrying its last log lines. This second conversation
+    // starts on the refilled pool's container: created before the task was asked for, so not on its critical path.
+    let refilled = pooled_of(server.pid());
+    assert_eq!(refilled.len(), 1, "{refilled:?}");
+    let second = start_task(&mut server, "Die midway");
+    output_containing(&server, &second, "second-started");
+    let victim = container_of(&second);
+    assert_eq!(victim, refilled[0], "the second conversation runs on the pooled container");
+    docker(&["kill", &victim]);
+    let failed = wait_state(&server, &second, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("the sandbox died") && error.contains("stopped (exit code"), "{error}");
+    assert!(error.contains("last log lines"), "{error}");
+
+    server.shutdown_and_exit().unwrap();
+    wait_until("every container of this session to be removed at exit", Duration::from_secs(30), || {
+        owned_by(&owner).is_empty()
+    });
+}
+
+#[test]
+fn killing_openhands_lsp_mid_run_leaves_no_container_once_it_is_back_and_keeps_the_history() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal("echo before-the-kill"),
+        Step::finish("never reached").gated("never"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let opts = || Options { state_home: Some(state.path().to_owned()), ..options() };
+    let (mut first, _) = Server::start(opts(), docker_params(&llm, &ws, json!({"warmPool": 1}))).unwrap();
+    let id = start_task(&mut first, "Be killed");
+    output_containing(&first, &id, "before-the-kill");
+    wait_until("a warm container beside the conversation's", RUN_TIMEOUT, || !pooled_of(first.pid()).is_empty());
+    let running = container_of(&id);
+    let owner = owner_of(&running);
+    let pooled = pooled_of(first.pid());
+    let slot = PathBuf::from(inspect(&pooled[0])["Config"]["Labels"]["dev.openhands.lsp.slot"].as_str().unwrap());
+    assert!(slot.is_dir());
+    let seen = first.notifications("openhands/event").into_iter().filter(|e| e["conversationId"] == id).count();
+    first.kill();
+
+    let (mut second, _) = Server::start(opts(), docker_params(&llm, &ws, json!({"warmPool": 0}))).unwrap();
+    wait_until("the killed session's containers to be removed", Duration::from_secs(60), || {
+        owned_by(&owner).is_empty()
+    });
+    assert!(!slot.exists(), "the orphan pool container's slot directory is removed too");
+    let list = second.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let entry = list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!(entry["live"], false, "{entry}");
+    let page = second.command("openhands.getEvents", json!({"conversationId": id})).unwrap().unwrap();
+    assert!(page["total"].as_u64().unwrap() >= seen as u64, "the history survives: {page}");
+    let text = page["events"].to_string();
+    assert!(text.contains("before-the-kill"), "{text}");
+    second.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn an_unreachable_docker_is_a_clear_error_at_once_and_in_status() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![]);
+    let missing = tempfile::tempdir().unwrap();
+    let socket = format!("unix://{}/docker.sock", missing.path().display());
+    let (mut server, _) =
+        Server::start(options().env("DOCKER_HOST", &socket), docker_params(&llm, &ws, json!({"warmPool": 1}))).unwrap();
+
+    // Shown once at start-up, and in the status bar's notification.
+    let status_note = server.wait_notification("openhands/status", |p| p["kind"] == "error").unwrap();
+    assert!(status_note["message"].as_str().unwrap().contains("Docker is not running"), "{status_note}");
+    let started = Instant::now();
+    let id = start_task(&mut server, "Anything");
+    let failed = wait_state(&server, &id, "error");
+    let took = started.elapsed();
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("Docker is not running") && error.contains(&socket), "{error}");
+    assert!(error.contains("openhands.backend"), "the message says what else to use: {error}");
+    assert!(took < Duration::from_secs(10), "an unreachable daemon fails fast (took {took:?})");
+
+    let report = status(&mut server);
+    let row = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "docker").cloned().unwrap();
+    assert_eq!(row["status"], "error");
+    assert!(row["detail"].as_str().unwrap().contains("Docker is not running"), "{row}");
+    let shown: Vec<Value> = server
+        .notifications("window/showMessage")
+        .into_iter()
+        .filter(|m| m["message"].as_str().unwrap_or_default().contains("Docker is not running"))
+        .filter(|m| !m["message"].as_str().unwrap_or_default().contains("failed:"))
+        .collect();
+    assert_eq!(shown.len(), 1, "the start-up problem is shown once: {shown:?}");
+    server.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn a_missing_image_that_cannot_be_pulled_says_why_and_what_to_do() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![]);
+    // A registry on a closed loopback port: the pull fails at once.
+    let (mut server, _) = Server::start(
+        options(),
+        docker_params(&llm, &ws, json!({"image": "127.0.0.1:9/openhands/agent-server:missing"})),
+    )
+    .unwrap();
+    let id = start_task(&mut server, "Anything");
+    let failed = wait_state(&server, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("cannot pull the agent-server image 127.0.0.1:9/openhands/agent-server:missing"), "{error}");
+    for fix in ["docker login", "openhands.docker.image", "scripts/build-agent-image", "openhands.backend"] {
+        assert!(error.contains(fix), "the message mentions {fix}: {error}");
+    }
+    let pulling = server
+        .notifications("$/progress")
+        .into_iter()
+        .any(|p| p["value"]["message"].as_str().is_some_and(|m| m.starts_with("pulling 127.0.0.1:9/")));
+    assert!(pulling, "the pull was reported as progress");
+    server.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn doctor_reports_docker_and_the_image() {
+    let settings = json!({"backend": "docker", "docker": {"image": image()}}).to_string();
+    let out = Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["doctor", "--json", "--settings", &settings])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |name: &str| report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).cloned().unwrap();
+    assert_eq!(row("docker")["status"], "ok", "{report}");
+    assert!(row("docker")["detail"].as_str().unwrap().starts_with("Docker "), "{report}");
+    assert_eq!(row("agent-server image")["status"], "ok", "{report}");
+    let missing = json!({"backend": "docker", "docker": {"image": "openhands-lsp/no-such-image:1"}}).to_string();
+    let out = Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["doctor", "--json", "--settings", &missing])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let image_row = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "agent-server image").cloned();
+    assert_eq!(image_row.unwrap()["status"], "warning", "{report}");
+}
+
+#[test]
+fn an_absent_image_is_pulled_with_progress() {
+    let registry = std::env::var("OPENHANDS_TEST_REGISTRY")
+        .expect("OPENHANDS_TEST_REGISTRY is not set: run scripts/test (it starts a local registry)");
+    // A small image of the test's own, pushed to the local registry and removed here, so the server must pull it.
+    let tag = format!("{registry}/openhands-lsp-test/tiny:{}", std::process::id());
+    let rootfs = tempfile::tempdir().unwrap();
+    std::fs::write(rootfs.path().join("payload.bin"), vec![7u8; 3 * 1024 * 1024]).unwrap();
+    let tar = rootfs.path().join("rootfs.tar");
+    let status = Command::new("tar")
+        .args(["-C", rootfs.path().to_str().unwrap(), "-cf", tar.to_str().unwrap(), "payload.bin"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    docker(&["import", tar.to_str().unwrap(), &tag]);
+    docker(&["push", &tag]);
+    docker(&["rmi", &tag]);
+
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({"image": tag}))).unwrap();
+    let id = start_task(&mut server, "Pull first");
+    // The image is no agent-server, so the start fails after the pull; the pull itself is what this checks.
+    let failed = wait_state(&server, &id, "error");
+    let messages: Vec<String> = server
+        .notifications("$/progress")
+        .into_iter()
+        .filter_map(|p| p["value"]["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(messages.iter().any(|m| m == &format!("pulling {tag}…")), "{messages:?}");
+    let image_present = Command::new("docker").args(["image", "inspect", &tag]).output().unwrap().status.success();
+    assert!(image_present, "the pulled image is there");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("exited during start-up"), "the start failed after the pull, not in it: {error}");
+    server.shutdown_and_exit().unwrap();
+    docker(&["rmi", &tag]);
+}

