@@ -11,7 +11,7 @@ LOCAL_AGENT_IMAGE="openhands-lsp/agent-server:${AGENT_SERVER_VERSION}-local${AGE
 ensure_docker_engine() {
   if ! command -v dockerd >/dev/null 2>&1; then
     log "installing the Docker engine (apt-get install docker.io)"
-    as_root apt-get install -y -q docker.io >/dev/null || die "apt-get install docker.io failed"
+    apt_install docker.io
   fi
   if docker info >/dev/null 2>&1; then
     return 0
@@ -34,6 +34,13 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# apt_install PKG...: installs Debian packages, refreshing the package lists once if they are stale or missing.
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 && return 0
+  as_root apt-get update -q >/dev/null 2>&1 || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null || die "apt-get install $* failed"
+}
+
 # ensure_agent_image: builds $LOCAL_AGENT_IMAGE unless it exists.
 ensure_agent_image() {
   if docker image inspect "$LOCAL_AGENT_IMAGE" >/dev/null 2>&1; then
@@ -50,7 +57,7 @@ ensure_test_registry() {
   fi
   if ! command -v docker-registry >/dev/null 2>&1; then
     log "installing a local image registry (apt-get install docker-registry)"
-    as_root apt-get install -y -q docker-registry >/dev/null || die "apt-get install docker-registry failed"
+    apt_install docker-registry
   fi
   local dir=/var/tmp/openhands-lsp-registry
   mkdir -p "$dir/data"

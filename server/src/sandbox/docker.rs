@@ -198,6 +198,8 @@ struct Container {
     /// The user to hand the workspace to after claiming (when openhands-lsp runs as root and the image has a
     /// non-root user).
     chown_to: Option<String>,
+    /// `chown_to` as numbers, asked of the container once it is up (off a warm container's critical path).
+    chown_ids: Option<(u32, u32)>,
     fingerprint: String,
     exit: watch::Receiver<Option<String>>,
 }
@@ -462,6 +464,7 @@ impl Inner {
         let mut env = vec![
             format!("SESSION_API_KEY={session_key}"),
             format!("OH_SECRET_KEY={}", random_key()),
+            // As for the process backend: no cost-map download thread racing litellm's imports at start-up.
             "LITELLM_LOCAL_MODEL_COST_MAP=True".to_owned(),
         ];
         let (user_spec, chown_to) = match user {
@@ -542,7 +545,19 @@ impl Inner {
                 });
             }
             let slot = matches!(role, Role::Pool).then(|| mount.to_owned());
-            Ok(Container { id: id.clone(), endpoint, slot, chown_to, fingerprint: config.fingerprint(), exit })
+            let chown_ids = match &chown_to {
+                Some(user) => Some(user_ids(docker, &id, user).await?),
+                None => None,
+            };
+            Ok(Container {
+                id: id.clone(),
+                endpoint,
+                slot,
+                chown_to,
+                chown_ids,
+                fingerprint: config.fingerprint(),
+                exit,
+            })
         }
         .await;
         if result.is_err() {
@@ -770,7 +785,7 @@ impl Inner {
         let user = self.user_for(&docker, &config.image, spec.workspace_is_ours).await?;
         let container =
             self.launch(&docker, &config, &spec.workspace, Role::Conversation(&spec.conversation_id), user).await?;
-        if let Err(e) = self.chown_workspace(&docker, &container, &spec.workspace).await {
+        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
             self.remove(&docker, &container.id, false).await;
             return Err(e);
         }
@@ -806,7 +821,7 @@ impl Inner {
         {
             tracing::debug!("renaming the claimed container: {e}");
         }
-        if let Err(e) = self.chown_workspace(docker, &container, &spec.workspace).await {
+        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
             self.remove(docker, &container.id, false).await;
             return Err(e);
         }
@@ -817,18 +832,8 @@ impl Inner {
     /// Gives the workspace to the image's user when the agent runs as it (see [`Inner::user_for`]). Done on the
     /// host, where openhands-lsp is root: in the container, `no-new-privileges` leaves an exec'd root without
     /// capabilities.
-    async fn chown_workspace(
-        &self,
-        docker: &Docker,
-        container: &Container,
-        workspace: &Path,
-    ) -> Result<(), SandboxError> {
-        let Some(user) = &container.chown_to else { return Ok(()) };
-        let id = |flag: &'static str| exec_output(docker, &container.id, vec!["id".into(), flag.into()]);
-        let (uid, gid) = match (id("-u").await?.trim().parse::<u32>(), id("-g").await?.trim().parse::<u32>()) {
-            (Ok(u), Ok(g)) => (u, g),
-            _ => return Err(SandboxError::Docker(format!("cannot tell the uid of the container's user {user}"))),
-        };
+    async fn chown_workspace(&self, container: &Container, workspace: &Path) -> Result<(), SandboxError> {
+        let (Some(user), Some((uid, gid))) = (&container.chown_to, container.chown_ids) else { return Ok(()) };
         let root = workspace.to_owned();
         tokio::task::spawn_blocking(move || chown_tree(&root, uid, gid))
             .await
@@ -946,6 +951,15 @@ fn move_into_slot(workspace: &Path, slot: &Path) -> std::io::Result<()> {
         return Err(e);
     }
     Ok(())
+}
+
+/// The numeric uid and gid of the container's user.
+async fn user_ids(docker: &Docker, id: &str, user: &str) -> Result<(u32, u32), SandboxError> {
+    let ask = |flag: &'static str| exec_output(docker, id, vec!["id".into(), flag.into()]);
+    match (ask("-u").await?.trim().parse::<u32>(), ask("-g").await?.trim().parse::<u32>()) {
+        (Ok(u), Ok(g)) => Ok((u, g)),
+        _ => Err(SandboxError::Docker(format!("cannot tell the uid of the container's user {user}"))),
+    }
 }
 
 /// Runs a command as the container's user and returns its standard output; fails on a non-zero exit.

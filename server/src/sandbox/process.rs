@@ -80,6 +80,8 @@ impl SandboxProvider for ProcessProvider {
                 .current_dir(&spec.scratch)
                 .env("SESSION_API_KEY", &session_key)
                 .env("OH_SECRET_KEY", random_key())
+                // The bundled model cost map: no download at start-up, and no download thread, whose logging races
+                // litellm's lazy imports and can kill the server (_DeadlockError, seen with litellm 1.105.3).
                 .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
                 .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
                 .stdin(Stdio::null())

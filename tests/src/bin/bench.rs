@@ -177,18 +177,19 @@ fn measure(mut server: Server, runs: usize, pool: Option<u64>) -> Result<Vec<Dur
     Ok(samples)
 }
 
+/// Polls `/health` (with curl, as a user would) until it answers 200.
 fn wait_health(port: u16) -> Result<()> {
     let deadline = Instant::now() + TIMEOUT;
+    let url = format!("http://127.0.0.1:{port}/health");
     loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            if buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200") {
-                return Ok(());
-            }
+        let ok = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-m", "2", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(());
         }
         if Instant::now() > deadline {
             bail!("no /health on port {port}");
@@ -212,6 +213,8 @@ fn boot_process(runs: usize) -> Result<Vec<Duration>> {
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(dir.path())
             .env("SESSION_API_KEY", "bench")
+            // As openhands-lsp starts it: no model-cost-map download thread (whose start-up race kills the server).
+            .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -230,7 +233,16 @@ fn boot_container(image: &str, runs: usize) -> Result<Vec<Duration>> {
         let port = free_port()?;
         let started = Instant::now();
         let out = Command::new("docker")
-            .args(["run", "-d", "--rm", "-p", &format!("127.0.0.1:{port}:8000"), image])
+            .args([
+                "run",
+                "-d",
+                "--rm",
+                "-e",
+                "LITELLM_LOCAL_MODEL_COST_MAP=True",
+                "-p",
+                &format!("127.0.0.1:{port}:8000"),
+            ])
+            .arg(image)
             .output()?;
         if !out.status.success() {
             bail!("docker run: {}", String::from_utf8_lossy(&out.stderr));
