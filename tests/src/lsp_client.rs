@@ -94,6 +94,8 @@ struct Shared {
     stdin: Mutex<Option<ChildStdin>>,
     stderr: Mutex<String>,
     stderr_closed: std::sync::atomic::AtomicBool,
+    /// The test killed the server: a frame cut short by SIGKILL is not a protocol error.
+    killed: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -163,6 +165,7 @@ impl Server {
             stdin: Mutex::new(child.stdin.take()),
             stderr: Mutex::new(String::new()),
             stderr_closed: std::sync::atomic::AtomicBool::new(false),
+            killed: std::sync::atomic::AtomicBool::new(false),
         });
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let reader_shared = shared.clone();
@@ -394,6 +397,7 @@ impl Server {
     }
 
     pub fn kill(&mut self) {
+        self.shared.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = self.child.kill();
         if let Ok(status) = self.child.wait() {
             self.exit_status = Some(status);
@@ -456,7 +460,9 @@ fn read_loop(stdout: impl Read, shared: Arc<Shared>) {
                 shared.changed.notify_all();
             }
             Err(e) => {
-                shared.inbox().protocol_errors.push(e);
+                if !shared.killed.load(std::sync::atomic::Ordering::SeqCst) {
+                    shared.inbox().protocol_errors.push(e);
+                }
                 shared.changed.notify_all();
                 break;
             }

@@ -1,7 +1,7 @@
 //! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
-//!   bench [--runs N] [first-action]
+//!   bench [--runs N] [--only SUBSTRING] [first-action]
 #![allow(clippy::print_stdout)] // the table on stdout is this program's output
 
 use std::path::{Path, PathBuf};
@@ -51,11 +51,13 @@ impl Row {
 
 fn main() -> Result<()> {
     let mut runs = 10usize;
+    let mut only: Option<String> = None;
     let mut which: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
+            "--only" => only = Some(args.next().context("--only SUBSTRING")?),
             other => which.push(other.to_owned()),
         }
     }
@@ -65,7 +67,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
     for w in &which {
         match w.as_str() {
-            "first-action" => rows.extend(first_action(runs)?),
+            "first-action" => rows.extend(first_action(runs, only.as_deref())?),
             other => bail!("unknown benchmark {other:?} (known: first-action)"),
         }
     }
@@ -99,12 +101,18 @@ fn image() -> Result<String> {
 
 /// Time from `openhands.startTask` to the first agent action reaching the editor (an `ActionEvent`
 /// notification), with the scripted LLM answering at once; and, for reference, the agent-server's own boot.
-fn first_action(runs: usize) -> Result<Vec<Row>> {
+fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
     let image = image()?;
-    let mut rows = vec![
-        Row::new("first action", "agent-server boot alone: process, spawn to /health", boot_process(runs)?),
-        Row::new("first action", "agent-server boot alone: docker run to /health", boot_container(&image, runs)?),
-    ];
+    let wanted = |scenario: &str| only.is_none_or(|o| scenario.contains(o));
+    let mut rows = Vec::new();
+    let boot_process_name = "agent-server boot alone: process, spawn to /health";
+    if wanted(boot_process_name) {
+        rows.push(Row::new("first action", boot_process_name, boot_process(runs)?));
+    }
+    let boot_docker_name = "agent-server boot alone: docker run to /health";
+    if wanted(boot_docker_name) {
+        rows.push(Row::new("first action", boot_docker_name, boot_container(&image, runs)?));
+    }
     // Every conversation asks for one command, then finishes; a stopped one may leave its second step unused.
     let script: Vec<Step> = (0..runs * 4).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
     let llm = ScriptedLlm::start_for_containers(script);
@@ -112,18 +120,25 @@ fn first_action(runs: usize) -> Result<Vec<Row>> {
     std::fs::write(ws.path().join("README.md"), "bench\n")?;
     let ws = ws.path().canonicalize()?;
 
-    let process = session(&llm, &ws, json!({"backend": "process"}))?;
-    rows.push(Row::new("first action", "openhands-lsp, process backend", measure(process, runs, None)?));
+    let process_name = "openhands-lsp, process backend";
+    if wanted(process_name) {
+        let server = session(&llm, &ws, json!({"backend": "process"}))?;
+        rows.push(Row::new("first action", process_name, measure(server, runs, None)?));
+    }
     let docker_base = json!({"backend": "docker", "llm": {"baseUrl": llm.container_base_url()},
                              "docker": {"image": image, "startupTimeoutSeconds": 180}});
-    let mut cold = docker_base.clone();
-    cold["docker"]["warmPool"] = json!(0);
-    let server = session(&llm, &ws, cold)?;
-    rows.push(Row::new("first action", "openhands-lsp, docker cold (no pool)", measure(server, runs, None)?));
-    let mut warm = docker_base;
-    warm["docker"]["warmPool"] = json!(1);
-    let server = session(&llm, &ws, warm)?;
-    rows.push(Row::new("first action", "openhands-lsp, docker warm pool", measure(server, runs, Some(1))?));
+    let cold_name = "openhands-lsp, docker cold (no pool)";
+    if wanted(cold_name) {
+        let mut cold = docker_base.clone();
+        cold["docker"]["warmPool"] = json!(0);
+        rows.push(Row::new("first action", cold_name, measure(session(&llm, &ws, cold)?, runs, None)?));
+    }
+    let warm_name = "openhands-lsp, docker warm pool";
+    if wanted(warm_name) {
+        let mut warm = docker_base;
+        warm["docker"]["warmPool"] = json!(1);
+        rows.push(Row::new("first action", warm_name, measure(session(&llm, &ws, warm)?, runs, Some(1))?));
+    }
     Ok(rows)
 }
 
@@ -135,8 +150,12 @@ fn session(llm: &ScriptedLlm, ws: &Path, overrides: Value) -> Result<Server> {
     Ok(server)
 }
 
+/// Logs at `warn`, or, with `BENCH_LOG=FILE`, everything at debug into FILE (to see where the time goes).
 fn quiet(opts: Options) -> Options {
-    opts.env("OPENHANDS_LSP_LOG", "warn")
+    match std::env::var("BENCH_LOG") {
+        Ok(file) => opts.env("OPENHANDS_LSP_LOG", "openhands_lsp=debug").arg("--log-file").arg(&file),
+        Err(_) => opts.env("OPENHANDS_LSP_LOG", "warn"),
+    }
 }
 
 /// Runs `runs` conversations one after another; with `pool`, each starts once that many containers are ready.
