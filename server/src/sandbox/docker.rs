@@ -54,34 +54,16 @@ pub mod label {
     pub const SLOT: &str = "dev.openhands.lsp.slot";
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct DockerConfig {
-    pub image: String,
-    pub warm_pool: u32,
-    pub memory_mb: u32,
-    pub cpus: f64,
-    pub network: String,
-    pub keep_containers: bool,
-    pub startup_timeout: Duration,
+/// The docker backend's settings, as the user gave them (`openhands.docker.*`).
+pub use crate::config::DockerSettings as DockerConfig;
+
+/// What a pooled container must match to serve a conversation started with these settings.
+fn fingerprint(config: &DockerConfig) -> String {
+    format!("{}|{}|{}|{}", config.image, config.memory_mb, config.cpus, config.network)
 }
 
-impl DockerConfig {
-    pub fn from_settings(s: &crate::config::DockerSettings) -> Self {
-        DockerConfig {
-            image: s.image.clone(),
-            warm_pool: s.warm_pool,
-            memory_mb: s.memory_mb,
-            cpus: s.cpus,
-            network: s.network.clone(),
-            keep_containers: s.keep_containers,
-            startup_timeout: Duration::from_secs(s.startup_timeout_seconds.into()),
-        }
-    }
-
-    /// What a pooled container must match to serve a conversation started with these settings.
-    fn fingerprint(&self) -> String {
-        format!("{}|{}|{}|{}", self.image, self.memory_mb, self.cpus, self.network)
-    }
+fn startup_timeout(config: &DockerConfig) -> Duration {
+    Duration::from_secs(config.startup_timeout_seconds.into())
 }
 
 /// Which openhands-lsp instance owns a container, and whether that instance is still alive.
@@ -152,7 +134,7 @@ fn hostname() -> String {
 fn unreachable_message(err: &bollard::errors::Error) -> String {
     let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
     let io_kind = io_error_kind(err);
-    let fix_backend = "or set openhands.backend to \"process\" (a local agent-server) or \"cloud\"";
+    let fix_backend = "or set openhands.backend to \"process\" (a locally installed agent-server)";
     match io_kind {
         Some(std::io::ErrorKind::PermissionDenied) => format!(
             "Docker is not usable: permission denied on {host}. Add your user to the docker group \
@@ -317,11 +299,7 @@ pub struct Probe {
 
 /// Checks the daemon (within 2 s) and whether `image` is present, for `doctor` and `openhands.status`.
 pub async fn probe(image: &str) -> Probe {
-    let probe_inner = DockerProvider::new(
-        DockerConfig::from_settings(&crate::config::DockerSettings { image: image.to_owned(), ..Default::default() }),
-        None,
-    );
-    let docker = match probe_inner.inner.client().await {
+    let docker = match connect().await {
         Ok(d) => d,
         Err(e) => return Probe { daemon: Err(e.to_string()), image: Err("unknown (Docker is unreachable)".into()) },
     };
@@ -334,6 +312,29 @@ pub async fn probe(image: &str) -> Probe {
         Err(e) => Err(format!("{image}: {e}")),
     };
     Probe { daemon: Ok(format!("Docker {version}")), image }
+}
+
+/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
+/// with the cause and the fix.
+async fn connect() -> Result<Docker, SandboxError> {
+    let connect = async {
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
+        // Old daemons reject newer API versions: agree on one first.
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
+        docker.ping().await.map_err(|e| unreachable_message(&e))?;
+        Ok::<_, String>(docker)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
+        Err(_) => {
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            Err(SandboxError::DockerUnavailable(format!(
+                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or set \
+                 openhands.backend to \"process\""
+            )))
+        }
+    }
 }
 
 impl Inner {
@@ -354,24 +355,7 @@ impl Inner {
                 _ => *cached = None,
             }
         }
-        let connect = async {
-            let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
-            // Old daemons reject newer API versions: agree on one first.
-            let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
-            docker.ping().await.map_err(|e| unreachable_message(&e))?;
-            Ok::<_, String>(docker)
-        };
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(message)) => return Err(SandboxError::DockerUnavailable(message)),
-            Err(_) => {
-                let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-                return Err(SandboxError::DockerUnavailable(format!(
-                    "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or \
-                     set openhands.backend to \"process\" or \"cloud\""
-                )));
-            }
-        };
+        let docker = connect().await?;
         self.used.store(true, std::sync::atomic::Ordering::SeqCst);
         *cached = Some(docker.clone());
         Ok(docker)
@@ -535,7 +519,7 @@ impl Inner {
                 Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
             let probe = exit.clone();
             let health =
-                super::wait_healthy(&endpoint, config.startup_timeout, || probe.borrow().clone(), String::new).await;
+                super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new).await;
             if let Err(e) = health {
                 let log = format!("; last log lines:\n{}", log_tail(docker, &id).await);
                 return Err(match e {
@@ -555,7 +539,7 @@ impl Inner {
                 slot,
                 chown_to,
                 chown_ids,
-                fingerprint: config.fingerprint(),
+                fingerprint: fingerprint(config),
                 exit,
             })
         }
@@ -625,14 +609,14 @@ impl Inner {
         let mut backoff = Duration::from_secs(2);
         loop {
             let config = self.config();
-            let fingerprint = config.fingerprint();
+            let want = fingerprint(&config);
             let target = if self.active.load(std::sync::atomic::Ordering::SeqCst) { config.warm_pool } else { 0 };
             // Drop containers that died or no longer match the settings.
             let stale: Vec<Container> = {
                 let mut pool = self.pool();
                 let (keep, stale) = std::mem::take(&mut pool.ready)
                     .into_iter()
-                    .partition(|c| c.fingerprint == fingerprint && c.exit.borrow().is_none());
+                    .partition(|c| c.fingerprint == want && c.exit.borrow().is_none());
                 pool.ready = keep;
                 let excess = pool.ready.len().saturating_sub(target as usize);
                 let mut stale: Vec<Container> = stale;
@@ -766,7 +750,7 @@ impl Inner {
         let progress = spec.progress.as_ref();
         if spec.workspace_is_ours
             && self.pool_root.is_some()
-            && let Some(container) = self.take_warm(&config.fingerprint())
+            && let Some(container) = self.take_warm(&fingerprint(&config))
         {
             self.pool_wake.notify_one();
             match self.claim(&docker, container, &spec).await {
@@ -1207,8 +1191,7 @@ fn pull_failed(image: &str, reason: &str) -> SandboxError {
     SandboxError::Image(format!(
         "cannot pull the agent-server image {image}: {reason}. If the registry needs a login, run `docker login`; or \
          set openhands.docker.image to an image you have (docker images), build one locally \
-         (scripts/build-agent-image in the openhands-lsp repository), or set openhands.backend to \"process\" or \
-         \"cloud\""
+         (scripts/build-agent-image in the openhands-lsp repository), or set openhands.backend to \"process\""
     ))
 }
 

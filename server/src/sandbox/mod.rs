@@ -126,10 +126,7 @@ impl Backends {
                 process::ProcessConfig::from_settings(&settings.process),
                 secrets,
             )),
-            docker: Arc::new(docker::DockerProvider::new(
-                docker::DockerConfig::from_settings(&settings.docker),
-                state_dir,
-            )),
+            docker: Arc::new(docker::DockerProvider::new(settings.docker.clone(), state_dir)),
             selected: std::sync::RwLock::new(settings.backend),
         }
     }
@@ -137,7 +134,7 @@ impl Backends {
     /// New settings apply to sandboxes started from now on. Selecting docker starts its warm pool.
     pub fn configure(&self, settings: &crate::config::Settings) {
         self.process.configure(process::ProcessConfig::from_settings(&settings.process));
-        self.docker.configure(docker::DockerConfig::from_settings(&settings.docker));
+        self.docker.configure(settings.docker.clone());
         *self.selected.write().unwrap_or_else(|p| p.into_inner()) = settings.backend;
         if settings.backend == crate::config::Backend::Docker {
             self.docker.activate();
