@@ -78,6 +78,9 @@ fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
     );
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "ONE\n");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "bee\n", "the rejected file is untouched");
+    // The task was started on a range: the file, the lines and the selected text reached the agent.
+    let first = llm.requests()[0].body.to_string();
+    assert!(first.contains("File: a.txt, lines 1-1") && first.contains("Selected text"), "{first}");
 }
 
 #[test]

@@ -24,7 +24,8 @@ T.case("a task starts from the command line and opens its conversation buffer", 
     return oh.get_client() ~= nil
   end, 20000)
   T.eq(ws, oh.get_client().root_dir, "the workspace folder")
-  vim.cmd("OpenHands task Change a.txt and b.txt")
+  -- On a range, as from visual mode: the selected line goes with the task.
+  vim.cmd("1OpenHands task Change a.txt and b.txt")
   id = T.wait("the conversation buffer", function()
     return require("openhands.conversation").id_of(0)
   end)
