@@ -89,7 +89,11 @@ fn the_agents_questions_are_asked_through_vim_ui_select() {
     let ws = dir.path().canonicalize().unwrap();
     git(&ws, &["init", "-q"]);
     std::fs::write(ws.join("a.txt"), "one\n").unwrap();
-    let llm = ScriptedLlm::start(vec![Step::terminal("echo confirmed-run").risk("HIGH"), Step::finish("done")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo confirmed-run").risk("HIGH"),
+        Step::finish("done"),
+    ]);
     let state = tempfile::tempdir().unwrap();
     run_spec(
         "confirm_spec.lua",
