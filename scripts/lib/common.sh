@@ -34,3 +34,17 @@ ensure_venv() {
   "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
 }
+
+# ensure_node_modules DIR: `npm ci` in DIR only when its package-lock.json changed since the last install.
+ensure_node_modules() {
+  local dir=$1 stamp want
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 or newer (with npm)"
+  stamp="$dir/node_modules/.lock.sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  log "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+}

@@ -361,9 +361,11 @@ pub fn markdown_reference() -> String {
 pub fn vscode_properties() -> Value {
     let defaults = defaults_json();
     let mut props = Map::new();
-    for spec in SPECS {
+    for (order, spec) in SPECS.iter().enumerate() {
         let default = get_path(&defaults, spec.key).cloned().unwrap_or(Value::Null);
         let mut prop = Map::new();
+        // VS Code's settings editor sorts by `order`, so the settings appear as documented.
+        prop.insert("order".into(), order.into());
         match spec.ty {
             SettingType::String => {
                 prop.insert("type".into(), "string".into());

@@ -39,11 +39,18 @@ pub enum SecretName {
     GithubToken,
     GitlabToken,
     BitbucketToken,
+    /// The OpenHands Cloud API key (the cloud backend's, never a conversation's).
+    CloudApiKey,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 4] =
-        [SecretName::LlmApiKey, SecretName::GithubToken, SecretName::GitlabToken, SecretName::BitbucketToken];
+    pub const ALL: [SecretName; 5] = [
+        SecretName::LlmApiKey,
+        SecretName::GithubToken,
+        SecretName::GitlabToken,
+        SecretName::BitbucketToken,
+        SecretName::CloudApiKey,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +58,7 @@ impl SecretName {
             SecretName::GithubToken => "github_token",
             SecretName::GitlabToken => "gitlab_token",
             SecretName::BitbucketToken => "bitbucket_token",
+            SecretName::CloudApiKey => "cloud_api_key",
         }
     }
 
@@ -60,12 +68,13 @@ impl SecretName {
             SecretName::GithubToken => "GITHUB_TOKEN",
             SecretName::GitlabToken => "GITLAB_TOKEN",
             SecretName::BitbucketToken => "BITBUCKET_TOKEN",
+            SecretName::CloudApiKey => "OPENHANDS_API_KEY",
         }
     }
 
     /// Provider tokens reach each conversation as its secrets, under the name the agent expects in its shell.
     pub fn is_provider_token(self) -> bool {
-        !matches!(self, SecretName::LlmApiKey)
+        matches!(self, SecretName::GithubToken | SecretName::GitlabToken | SecretName::BitbucketToken)
     }
 }
 

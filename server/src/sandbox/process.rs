@@ -55,7 +55,7 @@ impl ProcessProvider {
 /// Environment variables never passed on to an agent-server: the user's secrets reach it only as a
 /// conversation's secrets.
 fn secret_env_vars() -> impl Iterator<Item = &'static str> {
-    SecretName::ALL.into_iter().map(SecretName::env_var).chain(["OPENHANDS_API_KEY"])
+    SecretName::ALL.into_iter().map(SecretName::env_var)
 }
 
 impl SandboxProvider for ProcessProvider {

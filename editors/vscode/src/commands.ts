@@ -1,0 +1,298 @@
+// The extension's commands (package.json `contributes.commands`): each asks what it needs, runs the server's
+// command, and says what happened. Commands that act on a conversation take it from the tree item or view they
+// were run from, else the focused conversation view, else a pick.
+import * as vscode from "vscode";
+import { ConversationPanels } from "./panel";
+import {
+  Conversation,
+  PushResult,
+  SecretName,
+  ServerCommand,
+  StartResult,
+  SuggestedTask,
+  isSettled,
+} from "./protocol";
+import { Review } from "./review";
+import { ServerConnection, message, secretKey } from "./server";
+import { Node } from "./tree";
+
+export interface Deps {
+  context: vscode.ExtensionContext;
+  server: ServerConnection;
+  review: Review;
+  panels: ConversationPanels;
+  output: vscode.LogOutputChannel;
+}
+
+type Handler = (...args: unknown[]) => Promise<unknown>;
+
+const SECRETS: [string, SecretName, string][] = [
+  ["setLlmApiKey", "llm_api_key", "LLM API key"],
+  ["setGithubToken", "github_token", "GitHub token"],
+  ["setGitlabToken", "gitlab_token", "GitLab token"],
+  ["setBitbucketToken", "bitbucket_token", "Bitbucket token (or user:app_password)"],
+  ["setCloudApiKey", "cloud_api_key", "OpenHands Cloud API key"],
+];
+
+/** Registers every command; returns their ids (the unit tests compare them with package.json). */
+export function registerCommands(deps: Deps): string[] {
+  const { context, server, review, panels, output } = deps;
+
+  const pick = (arg: unknown, title: string, filter: (c: Conversation) => boolean = () => true) =>
+    pickConversation(server, panels, arg, title, filter);
+
+  const startTask = async (extra: Record<string, unknown>, placeHolder: string) => {
+    const instruction = await vscode.window.showInputBox({
+      title: "OpenHands: Start Task",
+      prompt: "What should the agent do?",
+      placeHolder,
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : "Say what the agent should do."),
+    });
+    if (!instruction?.trim()) {
+      return undefined;
+    }
+    const result = await server.execute<StartResult>(ServerCommand.startTask, { instruction, ...extra });
+    server.store.upsert(result.conversation);
+    panels.open(result.conversationId, true);
+    return result;
+  };
+
+  const handlers: Record<string, Handler> = {
+    startTask: () => startTask({}, "e.g. Add a unit test for parse()"),
+    startTaskWithSelection: async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor || editor.selection.isEmpty) {
+        void vscode.window.showWarningMessage("OpenHands: select some code first, then run Start Task with Selection.");
+        return undefined;
+      }
+      const range = server.converter?.asRange(editor.selection);
+      return startTask(
+        { uri: editor.document.uri.toString(), range, selectedText: editor.document.getText(editor.selection) },
+        "e.g. Make this function handle empty input",
+      );
+    },
+    startTaskWithFile: async (arg) => {
+      const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+      if (!uri) {
+        void vscode.window.showWarningMessage("OpenHands: open a file first, then run Start Task with File.");
+        return undefined;
+      }
+      return startTask({ uri: uri.toString() }, `e.g. Add tests for ${uri.path.split("/").pop() ?? "this file"}`);
+    },
+    fixIssue: async () => {
+      if (!requireCommand(server, ServerCommand.fixIssue, "fetch issues")) {
+        return undefined;
+      }
+      const reference = await vscode.window.showInputBox({
+        title: "OpenHands: Fix Issue",
+        prompt: "The issue to fix",
+        placeHolder: "#12, owner/repo#12, or the issue's URL",
+        ignoreFocusOut: true,
+      });
+      if (!reference?.trim()) {
+        return undefined;
+      }
+      const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: reference.trim() });
+      server.store.upsert(result.conversation);
+      panels.open(result.conversationId, true);
+      return result;
+    },
+    suggestedTasks: async () => {
+      if (!requireCommand(server, ServerCommand.suggestedTasks, "suggest tasks")) {
+        return undefined;
+      }
+      const { tasks } = await server.execute<{ tasks: SuggestedTask[] }>(ServerCommand.suggestedTasks);
+      if (tasks.length === 0) {
+        void vscode.window.showInformationMessage("OpenHands: no suggested tasks (no open issues or pull requests need you).");
+        return undefined;
+      }
+      const chosen = await vscode.window.showQuickPick(
+        tasks.map((t) => ({ label: t.title, description: t.reference, detail: t.description, task: t })),
+        { title: "OpenHands: Suggested Tasks", matchOnDescription: true, matchOnDetail: true },
+      );
+      if (!chosen) {
+        return undefined;
+      }
+      const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: chosen.task.reference });
+      server.store.upsert(result.conversation);
+      panels.open(result.conversationId, true);
+      return result;
+    },
+    showConversations: async () => {
+      await vscode.commands.executeCommand("openhands.conversations.focus");
+    },
+    refreshConversations: () => server.refreshConversations(),
+    openConversation: async (arg) => {
+      const c = await pick(arg, "Open which conversation?");
+      return c && panels.open(c.id);
+    },
+    sendMessage: async (arg, text) => {
+      const c = await pick(arg, "Send a message to which conversation?", (c) => c.live);
+      if (!c) {
+        return undefined;
+      }
+      const body =
+        typeof text === "string" && text.trim()
+          ? text
+          : await vscode.window.showInputBox({ title: `OpenHands: message to "${c.title}"`, prompt: "Your message to the agent", ignoreFocusOut: true });
+      if (!body?.trim()) {
+        return undefined;
+      }
+      return server.execute(ServerCommand.sendMessage, { conversationId: c.id, text: body });
+    },
+    pause: async (arg) => {
+      const c = await pick(arg, "Pause which conversation?", (c) => c.live && (c.state === "running" || c.state === "waiting_for_confirmation"));
+      return c && server.execute(ServerCommand.pause, { conversationId: c.id });
+    },
+    resume: async (arg) => {
+      const c = await pick(arg, "Resume which conversation?", (c) => c.live && c.state === "paused");
+      return c && server.execute(ServerCommand.resume, { conversationId: c.id });
+    },
+    stop: async (arg) => {
+      const c = await pick(arg, "Stop which conversation?", (c) => c.live && !isSettled(c.state));
+      return c && server.execute(ServerCommand.stop, { conversationId: c.id });
+    },
+    reviewChanges: async (arg) => {
+      const c = await pick(arg, "Review the changes of which conversation?");
+      return c && review.review(c.id);
+    },
+    applyChanges: async (arg) => {
+      const c = await pick(arg, "Apply the changes of which conversation?");
+      return c && review.apply(c.id);
+    },
+    discardChanges: async (arg) => {
+      const c = await pick(arg, "Discard the changes of which conversation?");
+      if (!c) {
+        return undefined;
+      }
+      const answer = await vscode.window.showWarningMessage(
+        `Discard the changes of "${c.title}"? Its worktree and branch are removed; your files are not touched.`,
+        { modal: true },
+        "Discard",
+      );
+      if (answer !== "Discard") {
+        return undefined;
+      }
+      await server.execute(ServerCommand.discardChanges, { conversationId: c.id });
+      review.forget(c.id);
+      server.store.setChangedFiles(c.id, null);
+      return null;
+    },
+    createPullRequest: async (arg) => {
+      const c = await pick(arg, "Open a pull request for which conversation?");
+      if (!c) {
+        return undefined;
+      }
+      if (server.supports(ServerCommand.createPullRequest)) {
+        const { url } = await server.execute<{ url: string }>(ServerCommand.createPullRequest, { conversationId: c.id });
+        const open = await vscode.window.showInformationMessage(`OpenHands: pull request opened: ${url}`, "Open in Browser");
+        if (open) {
+          await vscode.env.openExternal(vscode.Uri.parse(url));
+        }
+        return url;
+      }
+      const push = await vscode.window.showWarningMessage(
+        "OpenHands: this openhands-lsp cannot open pull requests yet (no openhands.createPullRequest). Push the changes as a new branch instead?",
+        "Push Branch",
+      );
+      if (push !== "Push Branch") {
+        return undefined;
+      }
+      const pushed = await server.execute<PushResult>(ServerCommand.pushChanges, { conversationId: c.id });
+      void vscode.window.showInformationMessage(`OpenHands: pushed ${pushed.branch} to ${pushed.remote}.`);
+      return pushed;
+    },
+    showLogs: async () => output.show(),
+    restartServer: () => server.restart(),
+    openChangedFile: async (arg) => {
+      const node = arg as Node | undefined;
+      return node?.kind === "file" ? review.openDiff(node.id, node.file) : undefined;
+    },
+  };
+
+  for (const [id, name, label] of SECRETS) {
+    handlers[id] = async () => {
+      const value = await vscode.window.showInputBox({
+        title: `OpenHands: ${label}`,
+        prompt: `Your ${label}, kept in VS Code's secret storage (never in settings). Leave empty to remove the stored one.`,
+        password: true,
+        ignoreFocusOut: true,
+      });
+      if (value === undefined) {
+        return undefined;
+      }
+      if (value === "") {
+        await context.secrets.delete(secretKey(name));
+      } else {
+        await context.secrets.store(secretKey(name), value);
+      }
+      await server.pushSecret(name, value);
+      void vscode.window.showInformationMessage(value === "" ? `OpenHands: ${label} removed.` : `OpenHands: ${label} saved.`);
+      return name;
+    };
+  }
+
+  const ids: string[] = [];
+  for (const [name, handler] of Object.entries(handlers)) {
+    const id = `openhands.ui.${name}`;
+    ids.push(id);
+    context.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await handler(...args);
+        } catch (e) {
+          output.error(`${id}: ${message(e)}`);
+          void vscode.window.showErrorMessage(`OpenHands: ${message(e)}`);
+          return undefined;
+        }
+      }),
+    );
+  }
+  return ids;
+}
+
+function requireCommand(server: ServerConnection, command: string, what: string): boolean {
+  if (server.supports(command)) {
+    return true;
+  }
+  void vscode.window.showErrorMessage(
+    `OpenHands: this openhands-lsp cannot ${what} (it has no ${command} command). Update openhands-lsp, then run OpenHands: Restart Server.`,
+  );
+  return false;
+}
+
+/** The conversation a command is about: from its argument, the focused view, or a pick among `filter`'s. */
+async function pickConversation(
+  server: ServerConnection,
+  panels: ConversationPanels,
+  arg: unknown,
+  title: string,
+  filter: (c: Conversation) => boolean,
+): Promise<Conversation | undefined> {
+  const fromArg =
+    typeof arg === "string" ? arg : typeof arg === "object" && arg !== null && "id" in arg ? String((arg as { id: unknown }).id) : undefined;
+  const id = fromArg ?? panels.activeId();
+  if (id) {
+    const c = server.store.get(id);
+    if (!c) {
+      throw new Error(`no conversation ${id} (OpenHands: Refresh Conversations)`);
+    }
+    return c;
+  }
+  const candidates = server.store.list().filter(filter);
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage("OpenHands: no conversation fits. Start one with OpenHands: Start Task.");
+    return undefined;
+  }
+  const chosen = await vscode.window.showQuickPick(
+    candidates.map((c) => ({
+      label: c.title,
+      description: `${c.state.replace(/_/g, " ")} · ${c.backend}`,
+      detail: new Date(c.createdAt).toLocaleString(),
+      conversation: c,
+    })),
+    { title: `OpenHands: ${title}`, matchOnDescription: true },
+  );
+  return chosen?.conversation;
+}

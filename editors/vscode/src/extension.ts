@@ -1,0 +1,53 @@
+// The OpenHands extension: starts openhands-lsp and puts its conversations in the command palette, the editor's
+// context menu and lightbulb, a Conversations view, conversation views and the status bar.
+import * as vscode from "vscode";
+import { registerCommands } from "./commands";
+import { ConversationStore } from "./conversations";
+import { ConversationPanels } from "./panel";
+import { REVIEW_SCHEME, Review } from "./review";
+import { ServerConnection } from "./server";
+import { StatusBar } from "./statusBar";
+import { ConversationsTree } from "./tree";
+
+/** What `activate` returns: the parts, for tests and for other extensions. */
+export interface Api {
+  server: ServerConnection;
+  review: Review;
+  panels: ConversationPanels;
+  tree: ConversationsTree;
+  statusBar: StatusBar;
+  commands: string[];
+  /** Settles when the first start of the server has (true) or has not (false) succeeded. */
+  started: Promise<boolean>;
+}
+
+export function activate(context: vscode.ExtensionContext): Api {
+  const output = vscode.window.createOutputChannel("OpenHands", { log: true });
+  const store = new ConversationStore();
+  const server = new ServerConnection(context, output, store);
+  const review = new Review(server);
+  const panels = new ConversationPanels(context.extensionUri, server);
+  const tree = new ConversationsTree(server, review);
+  const statusBar = new StatusBar();
+  context.subscriptions.push(
+    output,
+    store,
+    server,
+    review,
+    panels,
+    tree,
+    statusBar,
+    server.onStatus((s) => statusBar.show(s)),
+    vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
+    vscode.window.createTreeView("openhands.conversations", { treeDataProvider: tree, showCollapseAll: true }),
+  );
+  const commands = registerCommands({ context, server, review, panels, output });
+  // The server starts in the background: activation must not wait for it.
+  const started = server.start();
+  return { server, review, panels, tree, statusBar, commands, started };
+}
+
+export function deactivate(): Promise<void> | undefined {
+  // The subscriptions (and with them the server) are disposed by VS Code.
+  return undefined;
+}

@@ -1,0 +1,204 @@
+// The conversation view: a webview per conversation that streams `openhands/event` live (after the history from
+// `openhands.getEvents`), shows the state, and has an input box to send a message and buttons for the actions.
+import * as vscode from "vscode";
+import { AgentEvent, EventsPage, ServerCommand } from "./protocol";
+import { ServerConnection, message } from "./server";
+
+/** What the webview script receives. */
+export type ToWebview =
+  | { type: "conversation"; title: string; state: string; backend: string; error: string | null; finalMessage: string | null }
+  | { type: "events"; events: AgentEvent[] };
+
+/** What the webview script sends. */
+export type FromWebview = { type: "send"; text: string } | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" };
+
+export class ConversationPanels implements vscode.Disposable {
+  private readonly panels = new Map<string, ConversationPanel>();
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly server: ServerConnection,
+  ) {
+    this.subscriptions = [
+      server.onEvent((e) => this.panels.get(e.conversationId)?.add([e])),
+      server.store.onDidChange((id) => {
+        for (const [pid, panel] of this.panels) {
+          if (id === undefined || id === pid) {
+            panel.postConversation();
+          }
+        }
+      }),
+    ];
+  }
+
+  /** Opens (or reveals) the conversation's view. */
+  open(id: string, preserveFocus = false): ConversationPanel {
+    const existing = this.panels.get(id);
+    if (existing) {
+      existing.webview.reveal(undefined, preserveFocus);
+      return existing;
+    }
+    const panel = new ConversationPanel(id, this.extensionUri, this.server, preserveFocus);
+    this.panels.set(id, panel);
+    panel.webview.onDidDispose(() => this.panels.delete(id));
+    return panel;
+  }
+
+  get(id: string): ConversationPanel | undefined {
+    return this.panels.get(id);
+  }
+
+  /** The conversation whose view has focus, if any. */
+  activeId(): string | undefined {
+    for (const [id, panel] of this.panels) {
+      if (panel.webview.active) {
+        return id;
+      }
+    }
+    return undefined;
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) {
+      s.dispose();
+    }
+    for (const p of this.panels.values()) {
+      p.webview.dispose();
+    }
+  }
+}
+
+export class ConversationPanel {
+  readonly webview: vscode.WebviewPanel;
+  /** Events by seq; `next` is the first seq not yet sent to the webview (they go in order, without gaps). */
+  private readonly events = new Map<number, AgentEvent>();
+  private next = 0;
+  /** Every message posted, for tests (the webview's own DOM is not reachable from them). */
+  readonly posted: ToWebview[] = [];
+
+  constructor(
+    readonly id: string,
+    extensionUri: vscode.Uri,
+    private readonly server: ServerConnection,
+    preserveFocus: boolean,
+  ) {
+    const media = vscode.Uri.joinPath(extensionUri, "media");
+    const c = server.store.get(id);
+    this.webview = vscode.window.createWebviewPanel(
+      "openhands.conversation",
+      `OpenHands: ${c?.title ?? id}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
+      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media] },
+    );
+    this.webview.iconPath = vscode.Uri.joinPath(media, "openhands.svg");
+    this.webview.webview.html = html(this.webview.webview, media);
+    this.webview.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
+    this.postConversation();
+    void this.fetchHistory(0);
+  }
+
+  /** Live events and history pages both land here; each is sent once, in order. */
+  add(events: AgentEvent[]): void {
+    for (const e of events) {
+      if (e.seq >= this.next) {
+        this.events.set(e.seq, e);
+      }
+    }
+    const ready: AgentEvent[] = [];
+    let e: AgentEvent | undefined;
+    while ((e = this.events.get(this.next)) !== undefined) {
+      ready.push(e);
+      this.events.delete(this.next);
+      this.next += 1;
+    }
+    if (ready.length > 0) {
+      this.post({ type: "events", events: ready });
+    }
+  }
+
+  private async fetchHistory(after: number): Promise<void> {
+    try {
+      const page = await this.server.execute<EventsPage>(ServerCommand.getEvents, { conversationId: this.id, after, limit: 500 });
+      this.add(page.events);
+      if (page.next < page.total) {
+        await this.fetchHistory(page.next);
+      }
+    } catch (e) {
+      void vscode.window.showErrorMessage(`OpenHands: could not load the conversation's history: ${message(e)}`);
+    }
+  }
+
+  postConversation(): void {
+    const c = this.server.store.get(this.id);
+    if (!c) {
+      return;
+    }
+    this.webview.title = `OpenHands: ${c.title}`;
+    this.post({ type: "conversation", title: c.title, state: c.state, backend: c.backend, error: c.error, finalMessage: c.finalMessage });
+  }
+
+  private post(m: ToWebview): void {
+    this.posted.push(m);
+    void this.webview.webview.postMessage(m);
+  }
+
+  private async onMessage(m: FromWebview): Promise<void> {
+    const command =
+      m.type === "send"
+        ? "openhands.ui.sendMessage"
+        : ({
+            pause: "openhands.ui.pause",
+            resume: "openhands.ui.resume",
+            stop: "openhands.ui.stop",
+            review: "openhands.ui.reviewChanges",
+            apply: "openhands.ui.applyChanges",
+          } as const)[m.name];
+    await vscode.commands.executeCommand(command, { kind: "conversation", id: this.id }, m.type === "send" ? m.text : undefined);
+  }
+}
+
+function nonce(): string {
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  let out = "";
+  for (let i = 0; i < 32; i++) {
+    out += chars.charAt(Math.floor(Math.random() * chars.length));
+  }
+  return out;
+}
+
+function html(webview: vscode.Webview, media: vscode.Uri): string {
+  const n = nonce();
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(media, "conversation.js"));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(media, "conversation.css"));
+  // Event text is untrusted (agent output): the script only ever sets textContent, and the CSP forbids inline code.
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${n}';">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link href="${style}" rel="stylesheet">
+<title>OpenHands</title>
+</head>
+<body>
+<header>
+  <h1 id="title"></h1>
+  <div id="state" role="status"></div>
+  <nav>
+    <button data-action="pause">Pause</button>
+    <button data-action="resume">Resume</button>
+    <button data-action="stop">Stop</button>
+    <button data-action="review">Review Changes</button>
+    <button data-action="apply">Apply Changes</button>
+  </nav>
+</header>
+<main id="events" aria-live="polite"></main>
+<form id="send">
+  <textarea id="message" rows="2" placeholder="Message the agent (Enter to send, Shift+Enter for a new line)"></textarea>
+  <button type="submit">Send</button>
+</form>
+<script nonce="${n}" src="${script}"></script>
+</body>
+</html>`;
+}

@@ -1,0 +1,127 @@
+// The server's LSP extensions as this extension uses them (docs/protocol.md is the reference).
+
+export const ServerCommand = {
+  status: "openhands.status",
+  startTask: "openhands.startTask",
+  sendMessage: "openhands.sendMessage",
+  pause: "openhands.pause",
+  resume: "openhands.resume",
+  stop: "openhands.stop",
+  listConversations: "openhands.listConversations",
+  getEvents: "openhands.getEvents",
+  setSecret: "openhands.setSecret",
+  reviewChanges: "openhands.reviewChanges",
+  applyChanges: "openhands.applyChanges",
+  discardChanges: "openhands.discardChanges",
+  pushChanges: "openhands.pushChanges",
+  // Provider commands: used when the server advertises them.
+  fixIssue: "openhands.fixIssue",
+  suggestedTasks: "openhands.suggestedTasks",
+  createPullRequest: "openhands.createPullRequest",
+} as const;
+
+export const Notification = {
+  status: "openhands/status",
+  event: "openhands/event",
+  conversationChanged: "openhands/conversationChanged",
+} as const;
+
+export type ConversationState =
+  | "starting"
+  | "running"
+  | "paused"
+  | "waiting_for_confirmation"
+  | "finished"
+  | "error"
+  | "stuck"
+  | "stopped";
+
+export interface Conversation {
+  id: string;
+  title: string;
+  instruction: string;
+  workspace: string;
+  backend: string;
+  state: ConversationState;
+  createdAt: number;
+  updatedAt: number;
+  finalMessage: string | null;
+  error: string | null;
+  sandboxUrl: string | null;
+  eventCount: number;
+  live: boolean;
+}
+
+export interface AgentEvent {
+  conversationId: string;
+  seq: number;
+  id?: string;
+  kind: string;
+  source?: string;
+  timestamp?: string;
+  summary: string;
+  detail: string;
+  raw?: { tool_name?: string; [key: string]: unknown };
+}
+
+export interface StatusParams {
+  busy: boolean;
+  message: string;
+  kind: "normal" | "warning" | "error";
+}
+
+export interface EventsPage {
+  events: AgentEvent[];
+  next: number;
+  total: number;
+}
+
+export type FileStatus = "added" | "modified" | "deleted" | "renamed";
+
+export interface ChangedFile {
+  path: string;
+  uri: string;
+  status: FileStatus;
+  oldPath?: string;
+  oldUri?: string;
+  original: string | null;
+  proposed: string | null;
+  binary: boolean;
+}
+
+export interface ReviewResult {
+  conversationId: string;
+  title: string;
+  files: ChangedFile[];
+}
+
+export interface ApplyResult {
+  applied: boolean;
+  failureReason: string | null;
+  files: { path: string; outcome: "applied" | "unchanged" | "refused" | "skipped"; reason?: string }[];
+}
+
+export interface StartResult {
+  conversationId: string;
+  conversation: Conversation;
+}
+
+export interface PushResult {
+  branch: string;
+  commit: string;
+  remote: string;
+}
+
+export interface SuggestedTask {
+  title: string;
+  reference: string;
+  description?: string;
+}
+
+/** The settled states: the agent is not working. */
+export function isSettled(state: ConversationState): boolean {
+  return state === "finished" || state === "error" || state === "stuck" || state === "stopped";
+}
+
+export const SecretNames = ["llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key"] as const;
+export type SecretName = (typeof SecretNames)[number];

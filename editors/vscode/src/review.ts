@@ -1,0 +1,147 @@
+// Review before apply: the agent's changes as VS Code diffs (original ↔ proposed, served by a content provider from
+// `openhands.reviewChanges`), then apply all or some files through the server, whose annotated
+// `workspace/applyEdit` opens VS Code's refactor preview.
+import * as vscode from "vscode";
+import { ApplyResult, ChangedFile, ReviewResult, ServerCommand } from "./protocol";
+import { ServerConnection } from "./server";
+
+export const REVIEW_SCHEME = "openhands-review";
+
+type Side = "original" | "proposed";
+
+/** `openhands-review:/<conversation>/<side>/<path>`: one side of one changed file. */
+export function reviewUri(conversationId: string, side: Side, path: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: REVIEW_SCHEME, path: `/${conversationId}/${side}/${path}` });
+}
+
+function parseReviewUri(uri: vscode.Uri): { id: string; side: Side; path: string } | undefined {
+  const m = /^\/([^/]+)\/(original|proposed)\/(.+)$/.exec(uri.path);
+  return m ? { id: m[1] as string, side: m[2] as Side, path: m[3] as string } : undefined;
+}
+
+export class Review implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly results = new Map<string, ReviewResult>();
+  private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changeEmitter.event;
+
+  constructor(private readonly server: ServerConnection) {}
+
+  /** Fetches the conversation's changes (and updates its changed-file count); null when it has no isolated copy. */
+  async fetch(id: string): Promise<ReviewResult | null> {
+    let result: ReviewResult;
+    try {
+      result = await this.server.execute<ReviewResult>(ServerCommand.reviewChanges, { conversationId: id });
+    } catch (e) {
+      if (isInvalidParams(e)) {
+        this.server.store.setChangedFiles(id, null);
+        return null;
+      }
+      throw e;
+    }
+    this.results.set(id, result);
+    this.server.store.setChangedFiles(id, result.files.length);
+    for (const f of result.files) {
+      this.changeEmitter.fire(reviewUri(id, "original", f.path));
+      this.changeEmitter.fire(reviewUri(id, "proposed", f.path));
+    }
+    return result;
+  }
+
+  cached(id: string): ReviewResult | undefined {
+    return this.results.get(id);
+  }
+
+  forget(id: string): void {
+    this.results.delete(id);
+  }
+
+  async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
+    const parsed = parseReviewUri(uri);
+    if (!parsed) {
+      return "";
+    }
+    const result = this.results.get(parsed.id) ?? (await this.fetch(parsed.id));
+    const file = result?.files.find((f) => f.path === parsed.path);
+    if (!file) {
+      return "";
+    }
+    if (file.binary) {
+      return "(binary file: not shown)";
+    }
+    return (parsed.side === "original" ? file.original : file.proposed) ?? "";
+  }
+
+  /** Opens the diff of one changed file. */
+  async openDiff(id: string, file: ChangedFile): Promise<void> {
+    const title = `${file.path} (${describe(file)}, OpenHands)`;
+    // Both sides live under the new path; a renamed file's original side is its old text.
+    const left = reviewUri(id, "original", file.path);
+    await vscode.commands.executeCommand("vscode.diff", left, reviewUri(id, "proposed", file.path), title, {
+      preview: true,
+    });
+  }
+
+  /** Review Changes: one file opens its diff at once; several are offered in a list (the list reopens after each). */
+  async review(id: string): Promise<void> {
+    const result = await this.fetch(id);
+    if (!result) {
+      void vscode.window.showInformationMessage(
+        "OpenHands: this conversation worked directly in your folder (openhands.isolation is none), so there is nothing to review: your files already have its changes.",
+      );
+      return;
+    }
+    if (result.files.length === 0) {
+      void vscode.window.showInformationMessage(`OpenHands: "${result.title}" changed no files.`);
+      return;
+    }
+    if (result.files.length === 1) {
+      await this.openDiff(id, result.files[0] as ChangedFile);
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      result.files.map((f) => ({ label: f.path, description: describe(f), file: f })),
+      { title: `OpenHands: changes of "${result.title}"`, placeHolder: "Open the diff of a file" },
+    );
+    if (pick) {
+      await this.openDiff(id, pick.file);
+    }
+  }
+
+  /** Apply Changes: all files picked by default; the server's edit goes through VS Code's refactor preview. */
+  async apply(id: string): Promise<ApplyResult | undefined> {
+    const result = await this.fetch(id);
+    if (!result || result.files.length === 0) {
+      void vscode.window.showInformationMessage("OpenHands: there are no changes to apply.");
+      return undefined;
+    }
+    const picks = await vscode.window.showQuickPick(
+      result.files.map((f) => ({ label: f.path, description: describe(f), picked: true, file: f })),
+      { title: `OpenHands: apply the changes of "${result.title}"`, canPickMany: true, placeHolder: "Files to apply" },
+    );
+    if (!picks || picks.length === 0) {
+      return undefined;
+    }
+    const files = picks.length === result.files.length ? undefined : picks.map((p) => p.file.path);
+    const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, { conversationId: id, files });
+    const applied = outcome.files.filter((f) => f.outcome === "applied").length;
+    if (!outcome.applied && outcome.failureReason) {
+      void vscode.window.showWarningMessage(`OpenHands: nothing was applied: ${outcome.failureReason}`);
+    } else if (applied > 0) {
+      // Refused files were already listed by the server's own warning.
+      void vscode.window.showInformationMessage(`OpenHands: applied ${applied} file${applied === 1 ? "" : "s"}.`);
+    }
+    return outcome;
+  }
+
+  dispose(): void {
+    this.changeEmitter.dispose();
+  }
+}
+
+function describe(file: ChangedFile): string {
+  return file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status;
+}
+
+function isInvalidParams(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === -32602;
+}

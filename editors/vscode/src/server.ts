@@ -1,0 +1,208 @@
+// The connection to openhands-lsp: starts it with vscode-languageclient, keeps the conversation store and the
+// status current from its notifications, sends the stored secrets, and runs its commands.
+import * as vscode from "vscode";
+import {
+  ExecuteCommandRequest,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { ConversationStore } from "./conversations";
+import { AgentEvent, Conversation, Notification, SecretName, SecretNames, ServerCommand, StatusParams } from "./protocol";
+import { findServer } from "./serverPath";
+
+/** Settings groups this extension reads itself and never sends (`openhands.server.*`, `openhands.trace.*`). */
+const EXTENSION_ONLY = new Set(["server", "trace"]);
+
+/** The top-level keys of the server's settings, from the manifest's `contributes.configuration`. */
+export function settingGroups(packageJSON: { contributes?: { configuration?: { properties?: object } } }): string[] {
+  const keys = Object.keys(packageJSON.contributes?.configuration?.properties ?? {});
+  const groups = keys.map((k) => k.replace(/^openhands\./, "").split(".")[0] ?? "");
+  return [...new Set(groups)].filter((g) => g && !EXTENSION_ONLY.has(g));
+}
+
+/** The `openhands` section as the server reads it: nested keys, without the extension's own settings. */
+export function serverSettings(groups: string[]): Record<string, unknown> {
+  const section = vscode.workspace.getConfiguration("openhands");
+  const out: Record<string, unknown> = {};
+  for (const key of groups) {
+    const value = section.get<unknown>(key);
+    if (value !== undefined) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+export function secretKey(name: SecretName): string {
+  return `openhands.secret.${name}`;
+}
+
+export class ServerConnection implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
+  private readonly eventEmitter = new vscode.EventEmitter<AgentEvent>();
+  private readonly disposables: vscode.Disposable[] = [];
+  readonly onStatus = this.statusEmitter.event;
+  readonly onEvent = this.eventEmitter.event;
+  private readonly groups: string[];
+  /** Why the server is not running, when it is not. */
+  problem: string | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly output: vscode.LogOutputChannel,
+    readonly store: ConversationStore,
+  ) {
+    this.groups = settingGroups(context.extension.packageJSON);
+    // Secrets changed in another window reach this window's server too.
+    this.disposables.push(
+      context.secrets.onDidChange(async (e) => {
+        const name = SecretNames.find((n) => secretKey(n) === e.key);
+        if (name && this.isRunning()) {
+          await this.pushSecret(name, (await context.secrets.get(e.key)) ?? "");
+        }
+      }),
+    );
+  }
+
+  isRunning(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** Starts the server; on failure, says why (once) and leaves `problem` set. */
+  async start(): Promise<boolean> {
+    const lookup = findServer({
+      env: process.env,
+      setting: vscode.workspace.getConfiguration("openhands").get<string | null>("server.path"),
+      extensionPath: this.context.extensionUri.fsPath,
+      platform: process.platform,
+    });
+    if ("problem" in lookup) {
+      return this.fail(lookup.problem);
+    }
+    this.output.info(`starting ${lookup.found.path} (from ${lookup.found.source})`);
+    const serverOptions: ServerOptions = {
+      command: lookup.found.path,
+      args: [],
+      transport: TransportKind.stdio,
+    };
+    const clientOptions: LanguageClientOptions = {
+      // Every file: code actions on any diagnostic, and the open text of any file for tasks.
+      documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
+      outputChannel: this.output,
+      initializationOptions: serverSettings(this.groups),
+      synchronize: { configurationSection: "openhands" },
+      middleware: {
+        workspace: {
+          configuration: async (params, token, next) => {
+            // The server's section without the extension's own settings.
+            const answer = await next(params, token);
+            return Array.isArray(answer)
+              ? answer.map((v: unknown, i) => (params.items[i]?.section === "openhands" ? serverSettings(this.groups) : v))
+              : answer;
+          },
+        },
+      },
+    };
+    const client = new LanguageClient("openhands", "OpenHands", serverOptions, clientOptions);
+    this.client = client;
+    client.onNotification(Notification.status, (p: StatusParams) => this.statusEmitter.fire(p));
+    client.onNotification(Notification.event, (e: AgentEvent) => this.eventEmitter.fire(e));
+    client.onNotification(Notification.conversationChanged, (c: Conversation) => this.store.upsert(c));
+    try {
+      await client.start();
+    } catch (e) {
+      this.client = undefined;
+      return this.fail(`openhands-lsp (${lookup.found.path}) did not start: ${message(e)}`);
+    }
+    this.problem = undefined;
+    await this.pushAllSecrets();
+    await this.refreshConversations();
+    return true;
+  }
+
+  private fail(problem: string): false {
+    this.problem = problem;
+    this.output.error(problem);
+    this.statusEmitter.fire({ busy: false, kind: "error", message: problem });
+    void vscode.window.showErrorMessage(`OpenHands: ${problem}`, "Open Settings", "Show Logs").then((choice) => {
+      if (choice === "Open Settings") {
+        void vscode.commands.executeCommand("workbench.action.openSettings", "openhands.server.path");
+      } else if (choice === "Show Logs") {
+        this.output.show();
+      }
+    });
+    return false;
+  }
+
+  async restart(): Promise<boolean> {
+    await this.stop();
+    return this.start();
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client && client.state !== State.Stopped) {
+      await client.stop().catch((e: unknown) => this.output.warn(`stopping the server: ${message(e)}`));
+    }
+  }
+
+  /** Whether the running server implements `command` (newer commands are used only when it does). */
+  supports(command: string): boolean {
+    return this.client?.initializeResult?.capabilities.executeCommandProvider?.commands.includes(command) ?? false;
+  }
+
+  /** Runs one of the server's commands with its single object argument. */
+  async execute<T>(command: string, args: object = {}): Promise<T> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      throw new Error(this.problem ?? "the OpenHands server is not running (OpenHands: Restart Server)");
+    }
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] })) as T;
+  }
+
+  async refreshConversations(): Promise<void> {
+    const { conversations } = await this.execute<{ conversations: Conversation[] }>(ServerCommand.listConversations);
+    this.store.replaceAll(conversations);
+  }
+
+  private async pushAllSecrets(): Promise<void> {
+    for (const name of SecretNames) {
+      const value = await this.context.secrets.get(secretKey(name));
+      if (value) {
+        await this.pushSecret(name, value);
+      }
+    }
+  }
+
+  async pushSecret(name: SecretName, value: string): Promise<void> {
+    try {
+      await this.execute(ServerCommand.setSecret, { name, value });
+    } catch (e) {
+      // Never the value: only the name and the server's answer.
+      this.output.warn(`setSecret ${name}: ${message(e)}`);
+    }
+  }
+
+  /** The LSP converters, for ranges in the negotiated encoding. */
+  get converter() {
+    return this.client?.code2ProtocolConverter;
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.statusEmitter.dispose();
+    this.eventEmitter.dispose();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
+
+export function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

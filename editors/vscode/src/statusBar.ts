@@ -1,0 +1,32 @@
+// A status bar item mirroring `openhands/status` (busy, a message, warning or error); click: the conversations.
+import * as vscode from "vscode";
+import { StatusParams } from "./protocol";
+
+export class StatusBar implements vscode.Disposable {
+  readonly item: vscode.StatusBarItem;
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem("openhands.status", vscode.StatusBarAlignment.Right, 100);
+    this.item.name = "OpenHands";
+    this.item.command = "openhands.ui.showConversations";
+    this.show({ busy: false, kind: "normal", message: "Starting…" });
+    this.item.show();
+  }
+
+  show(status: StatusParams): void {
+    const icon = status.busy ? "$(sync~spin)" : status.kind === "error" ? "$(error)" : status.kind === "warning" ? "$(warning)" : "$(hubot)";
+    // Busy: the count of running conversations fits; otherwise the icon says it and the tooltip has the words.
+    this.item.text = status.busy ? `${icon} OpenHands: ${status.message}` : `${icon} OpenHands`;
+    this.item.tooltip = `OpenHands: ${status.message}`;
+    this.item.backgroundColor =
+      status.kind === "error"
+        ? new vscode.ThemeColor("statusBarItem.errorBackground")
+        : status.kind === "warning"
+          ? new vscode.ThemeColor("statusBarItem.warningBackground")
+          : undefined;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}

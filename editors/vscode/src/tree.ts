@@ -1,0 +1,145 @@
+// The Conversations view: one item per conversation (state, backend, changed-file count, inline actions), its
+// changed files as children (click: the diff).
+import * as vscode from "vscode";
+import { ChangedFile, Conversation, ConversationState, isSettled } from "./protocol";
+import { Review } from "./review";
+import { ServerConnection } from "./server";
+
+export type Node = { kind: "conversation"; id: string } | { kind: "file"; id: string; file: ChangedFile };
+
+const ICONS: Record<ConversationState, [string, string?]> = {
+  starting: ["loading~spin"],
+  running: ["sync~spin"],
+  paused: ["debug-pause"],
+  waiting_for_confirmation: ["question", "list.warningForeground"],
+  finished: ["pass", "testing.iconPassed"],
+  error: ["error", "list.errorForeground"],
+  stuck: ["warning", "list.warningForeground"],
+  stopped: ["circle-slash"],
+};
+
+const STATE_LABELS: Record<ConversationState, string> = {
+  starting: "starting",
+  running: "running",
+  paused: "paused",
+  waiting_for_confirmation: "waiting for you",
+  finished: "finished",
+  error: "failed",
+  stuck: "stuck",
+  stopped: "stopped",
+};
+
+export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private readonly subscription: vscode.Disposable;
+
+  constructor(
+    private readonly server: ServerConnection,
+    private readonly review: Review,
+  ) {
+    this.subscription = server.store.onDidChange((id) => {
+      // Settled conversations without a known count get one (a review fetch), so the description can show it.
+      if (id !== undefined) {
+        const c = server.store.get(id);
+        if (c && isSettled(c.state) && server.store.changedFiles(id) === undefined) {
+          void this.review.fetch(id).catch(() => undefined);
+        }
+      }
+      this.emitter.fire(undefined);
+    });
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node.kind === "file") {
+      const item = new vscode.TreeItem(node.file.path, vscode.TreeItemCollapsibleState.None);
+      item.description = node.file.status === "renamed" ? `renamed from ${node.file.oldPath ?? "?"}` : node.file.status;
+      item.resourceUri = vscode.Uri.parse(node.file.uri);
+      item.contextValue = "file";
+      item.command = { command: "openhands.ui.openChangedFile", title: "Open Diff", arguments: [node] };
+      return item;
+    }
+    const c = this.server.store.get(node.id);
+    const item = new vscode.TreeItem(c?.title ?? node.id, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = node.id;
+    if (!c) {
+      return item;
+    }
+    const changed = this.server.store.changedFiles(c.id);
+    const parts = [STATE_LABELS[c.state], c.backend];
+    if (typeof changed === "number") {
+      parts.push(`${changed} file${changed === 1 ? "" : "s"} changed`);
+    }
+    if (!c.live) {
+      parts.push("earlier session");
+    }
+    item.description = parts.join(" · ");
+    const [icon, color] = ICONS[c.state];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.tooltip = tooltip(c, changed);
+    item.contextValue = contextValue(c, changed);
+    item.collapsibleState =
+      changed === null || changed === 0 ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed;
+    item.command = { command: "openhands.ui.openConversation", title: "Open Conversation", arguments: [node] };
+    return item;
+  }
+
+  async getChildren(node?: Node): Promise<Node[]> {
+    if (!node) {
+      return this.server.store.list().map((c) => ({ kind: "conversation", id: c.id }));
+    }
+    if (node.kind === "file") {
+      return [];
+    }
+    const result = await this.review.fetch(node.id).catch(() => null);
+    return (result?.files ?? []).map((file) => ({ kind: "file", id: node.id, file }));
+  }
+
+  refresh(): void {
+    this.emitter.fire(undefined);
+  }
+
+  dispose(): void {
+    this.subscription.dispose();
+    this.emitter.dispose();
+  }
+}
+
+/** `conversation;<flags>;` for the menus' `viewItem =~ /;flag;/` conditions. */
+export function contextValue(c: Conversation, changed: number | null | undefined): string {
+  const flags: string[] = [c.state === "waiting_for_confirmation" ? "running" : c.state];
+  if (c.live) {
+    flags.push("live");
+    if (!isSettled(c.state)) {
+      flags.push("active");
+    }
+  }
+  if (typeof changed === "number") {
+    flags.push("isolated");
+  }
+  if (typeof changed === "number" && changed > 0) {
+    flags.push("changes");
+  }
+  return `conversation;${flags.join(";")};`;
+}
+
+function tooltip(c: Conversation, changed: number | null | undefined): vscode.MarkdownString {
+  const md = new vscode.MarkdownString();
+  md.appendMarkdown(`**${escape(c.title)}**\n\n`);
+  md.appendMarkdown(`${STATE_LABELS[c.state]} · ${c.backend} · ${new Date(c.createdAt).toLocaleString()}\n\n`);
+  if (typeof changed === "number") {
+    md.appendMarkdown(`${changed} file(s) changed\n\n`);
+  }
+  if (c.error) {
+    md.appendMarkdown(`Error: ${escape(c.error)}\n\n`);
+  }
+  if (c.finalMessage) {
+    md.appendMarkdown(`${escape(c.finalMessage)}\n\n`);
+  }
+  md.appendMarkdown(`Workspace: \`${c.workspace}\``);
+  return md;
+}
+
+function escape(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!<>|]/g, "\\$&");
+}
