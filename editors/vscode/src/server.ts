@@ -11,6 +11,7 @@ import {
 } from "vscode-languageclient/node";
 import { ConversationStore } from "./conversations";
 import { AgentEvent, Conversation, Notification, SecretName, SecretNames, ServerCommand, StatusParams } from "./protocol";
+import { SecretValues, redactingChannel } from "./redact";
 import { findServer } from "./serverPath";
 
 /** Settings groups this extension reads itself and never sends (`openhands.server.*`, `openhands.trace.*`). */
@@ -48,6 +49,14 @@ export class ServerConnection implements vscode.Disposable {
   readonly onStatus = this.statusEmitter.event;
   readonly onEvent = this.eventEmitter.event;
   private readonly groups: string[];
+  /** The secret values sent to the server, masked in the message trace. */
+  private readonly secretValues = new SecretValues();
+  /** Set once the first start succeeded: later transitions to Running are the client's restarts after a crash. */
+  private everStarted = false;
+  /** start() or stop() is under way: state changes are theirs, not a crash's. */
+  private busy = false;
+  /** The value last sent for each secret, so a change echoed by SecretStorage is not sent twice. */
+  private readonly pushed = new Map<SecretName, string>();
   /** Why the server is not running, when it is not. */
   problem: string | undefined;
 
@@ -61,8 +70,9 @@ export class ServerConnection implements vscode.Disposable {
     this.disposables.push(
       context.secrets.onDidChange(async (e) => {
         const name = SecretNames.find((n) => secretKey(n) === e.key);
-        if (name && this.isRunning()) {
-          await this.pushSecret(name, (await context.secrets.get(e.key)) ?? "");
+        const value = name && ((await context.secrets.get(e.key)) ?? "");
+        if (name && value !== this.pushed.get(name) && this.isRunning()) {
+          await this.pushSecret(name, value ?? "");
         }
       }),
     );
@@ -74,6 +84,15 @@ export class ServerConnection implements vscode.Disposable {
 
   /** Starts the server; on failure, says why (once) and leaves `problem` set. */
   async start(): Promise<boolean> {
+    this.busy = true;
+    try {
+      return await this.startClient();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async startClient(): Promise<boolean> {
     const lookup = findServer({
       env: process.env,
       setting: vscode.workspace.getConfiguration("openhands").get<string | null>("server.path"),
@@ -93,6 +112,7 @@ export class ServerConnection implements vscode.Disposable {
       // Every file: code actions on any diagnostic, and the open text of any file for tasks.
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel: this.output,
+      traceOutputChannel: redactingChannel(this.output, this.secretValues),
       initializationOptions: serverSettings(this.groups),
       synchronize: { configurationSection: "openhands" },
       middleware: {
@@ -112,6 +132,7 @@ export class ServerConnection implements vscode.Disposable {
     client.onNotification(Notification.status, (p: StatusParams) => this.statusEmitter.fire(p));
     client.onNotification(Notification.event, (e: AgentEvent) => this.eventEmitter.fire(e));
     client.onNotification(Notification.conversationChanged, (c: Conversation) => this.store.upsert(c));
+    client.onDidChangeState((e) => void this.onStateChange(client, e.newState));
     try {
       await client.start();
     } catch (e) {
@@ -119,9 +140,32 @@ export class ServerConnection implements vscode.Disposable {
       return this.fail(`openhands-lsp (${lookup.found.path}) did not start: ${message(e)}`);
     }
     this.problem = undefined;
-    await this.pushAllSecrets();
-    await this.refreshConversations();
+    await this.afterStart();
+    this.everStarted = true;
     return true;
+  }
+
+  /** A new server process knows nothing yet: it gets the secrets, and the list is read again. */
+  private async afterStart(): Promise<void> {
+    await this.pushAllSecrets();
+    await this.refreshConversations().catch((e: unknown) => this.output.warn(`listConversations: ${message(e)}`));
+  }
+
+  private async onStateChange(client: LanguageClient, state: State): Promise<void> {
+    if (client !== this.client || this.busy) {
+      return;
+    }
+    if (state === State.Running && this.everStarted) {
+      // The language client restarted a server that crashed.
+      this.output.warn("the server was restarted after it stopped unexpectedly");
+      await this.afterStart();
+    } else if (state === State.Stopped && this.everStarted) {
+      this.statusEmitter.fire({
+        busy: false,
+        kind: "error",
+        message: "the server stopped. Run OpenHands: Restart Server, and see OpenHands: Show Logs for why.",
+      });
+    }
   }
 
   private fail(problem: string): false {
@@ -147,7 +191,12 @@ export class ServerConnection implements vscode.Disposable {
     const client = this.client;
     this.client = undefined;
     if (client && client.state !== State.Stopped) {
-      await client.stop().catch((e: unknown) => this.output.warn(`stopping the server: ${message(e)}`));
+      this.busy = true;
+      try {
+        await client.stop().catch((e: unknown) => this.output.warn(`stopping the server: ${message(e)}`));
+      } finally {
+        this.busy = false;
+      }
     }
   }
 
@@ -180,6 +229,8 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   async pushSecret(name: SecretName, value: string): Promise<void> {
+    this.secretValues.add(value);
+    this.pushed.set(name, value);
     try {
       await this.execute(ServerCommand.setSecret, { name, value });
     } catch (e) {

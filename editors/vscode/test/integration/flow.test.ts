@@ -13,7 +13,7 @@ import { Api, activate } from "../../src/extension";
 import { ToWebview } from "../../src/panel";
 import { StartResult } from "../../src/protocol";
 import { Node } from "../../src/tree";
-import { CancellationTokenSource, Diagnostic, Range, createExtensionContext, stub } from "../stub/vscode";
+import { CancellationTokenSource, Diagnostic, LogLevel, Range, createExtensionContext, stub } from "../stub/vscode";
 import { cargoBinary, extensionRoot, waitFor } from "../support/util";
 
 const RUN_TIMEOUT = 240_000;
@@ -73,6 +73,9 @@ before(async () => {
   for (const [k, v] of Object.entries(settings)) {
     stub.settings.set(k, v);
   }
+  // The message trace on, at its most verbose: secrets must still not reach the output channel.
+  stub.logLevel = LogLevel.Trace;
+  stub.settings.set("openhands.trace.server", "verbose");
   context = createExtensionContext(extensionRoot, path.join(tmp, "vscode-storage"));
   api = activate(context);
   assert.equal(await api.started, true, `the server started: ${api.server.problem ?? ""}`);
@@ -95,6 +98,26 @@ test("Set LLM API Key stores it in SecretStorage and gives it to the server, nev
   const status = await api.server.execute<{ checks: { name: string; detail: string }[] }>("openhands.status");
   const llmCheck = status.checks.find((c) => c.name === "LLM");
   assert.ok(llmCheck && !/no API key/.test(llmCheck.detail), JSON.stringify(status.checks));
+  const traced = stub.outputLines.filter((l) => l.includes("openhands.setSecret"));
+  assert.ok(traced.length > 0, "the trace is on");
+  assert.ok(!stub.outputLines.some((l) => l.includes(SECRET)), "the key is masked in the trace");
+  assert.ok(stub.outputLines.some((l) => l.includes("llm_api_key") && l.includes("***")), traced.join("\n"));
+});
+
+test("a server that crashes is restarted by the language client and gets the secrets again", { timeout: 60_000 }, async () => {
+  const pids = () => execFileSync("pgrep", ["-P", String(process.pid), "-f", "openhands-lsp"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  const [pid] = pids();
+  assert.ok(pid, "the server runs as a child of this process");
+  process.kill(Number(pid), "SIGKILL");
+  await waitFor("a new server process", () => { try { const now = pids(); return now.length > 0 && !now.includes(pid as string); } catch { return false; } }, 30_000);
+  await waitFor("the restarted server", () => api.server.isRunning(), 30_000);
+  const status = await waitFor("the restarted server's status, with the key", async () => {
+    const s = await api.server.execute<{ checks: { name: string; detail: string }[] }>("openhands.status").catch(() => undefined);
+    const check = s?.checks.find((c) => c.name === "LLM");
+    return check && !/no API key/.test(check.detail) && s;
+  }, 30_000);
+  assert.ok(status);
+  stub.messages.length = 0; // the client's own "server crashed" notice
 });
 
 test("the server's fix-diagnostic action is in the lightbulb", { timeout: 30_000 }, async () => {
@@ -177,6 +200,19 @@ test("Start Task → progress → tree → view → Review Changes → Apply Cha
   assert.equal(fs.readFileSync(path.join(ws, "a.txt"), "utf8"), "ONE\n");
   assert.equal(fs.readFileSync(path.join(ws, "b.txt"), "utf8"), "bee\n", "the file not picked is untouched");
   assert.ok(stub.messages.some((m) => m.message === "OpenHands: applied 1 file."), JSON.stringify(stub.messages));
+
+  // The status bar mirrored openhands/status: busy while the agent ran, then ready.
+  const texts: string[] = (api.statusBar.item as unknown as { texts: string[] }).texts;
+  assert.ok(texts.some((t) => /\$\(sync~spin\) OpenHands: 1 conversation running/.test(t)), texts.join(" | "));
+  await waitFor("the status bar back to idle", () => api.statusBar.item.text === "$(hubot) OpenHands", 30_000);
+
+  // A message typed in the conversation view reaches the agent, which runs again.
+  view.receive({ type: "send", text: "Also say thanks" });
+  await waitFor(
+    "the follow-up in the conversation view",
+    () => (view.posted as ToWebview[]).some((m) => m.type === "events" && m.events.some((e) => e.kind === "MessageEvent" && e.source === "user" && /Also say thanks/.test(e.detail))),
+    RUN_TIMEOUT,
+  );
 
   // The secret never reached the logs, the view or the tree.
   const seen = JSON.stringify([stub.outputLines, view.posted, stub.messages]);

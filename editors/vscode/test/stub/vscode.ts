@@ -579,6 +579,8 @@ export const stub = {
   outputLines: [] as string[],
   openedExternal: [] as string[],
   listenerErrors: [] as unknown[],
+  /** The log level of output channels created from now on ("Developer: Set Log Level"). */
+  logLevel: LogLevel.Info,
   /** API the stub does not model that was used anyway. */
   unexpected: [] as string[],
   /** Settings as the user set them (`openhands.backend` → value); the rest come from package.json defaults. */
@@ -671,7 +673,7 @@ function outputChannel(name: string, log: boolean): any {
   const levelEmitter = new EventEmitter<LogLevel>();
   return {
     name,
-    logLevel: LogLevel.Info,
+    logLevel: stub.logLevel,
     onDidChangeLogLevel: levelEmitter.event,
     append: line(""),
     appendLine: line(""),
@@ -735,7 +737,20 @@ export const window = {
   },
   createStatusBarItem(...args: any[]): any {
     const [id, alignment, priority] = typeof args[0] === "string" ? args : [undefined, ...args];
-    const item = { id, alignment, priority, text: "", tooltip: undefined, command: undefined, name: undefined, backgroundColor: undefined, visible: false, show() { item.visible = true; }, hide() { item.visible = false; }, dispose() { item.visible = false; } };
+    let text = "";
+    const item = {
+      id, alignment, priority, tooltip: undefined, command: undefined, name: undefined, backgroundColor: undefined, visible: false,
+      /** Every text it showed, in order. */
+      texts: [] as string[],
+      get text() {
+        return text;
+      },
+      set text(t: string) {
+        text = t;
+        item.texts.push(t);
+      },
+      show() { item.visible = true; }, hide() { item.visible = false; }, dispose() { item.visible = false; },
+    };
     stub.statusBarItems.push(item);
     return item;
   },
