@@ -55,6 +55,18 @@ pub struct Settings {
     pub process: ProcessSettings,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
+    pub github: ProviderSettings,
+    pub gitlab: ProviderSettings,
+    pub bitbucket: ProviderSettings,
+}
+
+/// A git hosting provider's host and API, and how to refresh its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub host: Option<String>,
+    pub api_url: Option<String>,
+    pub token_command: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +108,9 @@ impl Default for Settings {
             process: ProcessSettings::default(),
             confirmation: ConfirmationMode::Risky,
             max_iterations: 100,
+            github: ProviderSettings::default(),
+            gitlab: ProviderSettings::default(),
+            bitbucket: ProviderSettings::default(),
         }
     }
 }
@@ -271,6 +286,58 @@ pub const SPECS: &[SettingSpec] = &[
         key: "maxIterations",
         ty: SettingType::Integer { minimum: 1, maximum: 10000 },
         description: "The most steps the agent may take in one conversation before it stops.",
+    },
+    SettingSpec {
+        key: "github.host",
+        ty: SettingType::OptionalString,
+        description: "The host of your GitHub Enterprise Server (e.g. `github.example.com`): remotes on it are GitHub \
+                      repositories, and its API is `https://<host>/api/v3`. `null`: github.com.",
+    },
+    SettingSpec {
+        key: "github.apiUrl",
+        ty: SettingType::OptionalString,
+        description: "The GitHub REST API base URL, when it is not the host's usual one. `null`: \
+                      `https://api.github.com`, or `https://<host>/api/v3` with `openhands.github.host`.",
+    },
+    SettingSpec {
+        key: "github.tokenCommand",
+        ty: SettingType::OptionalString,
+        description: "A command that prints a GitHub token (run with `sh -c`), e.g. `gh auth token`: used when no \
+                      `github_token` is set, and to refresh it once after GitHub answers 401. The token is kept in \
+                      memory only.",
+    },
+    SettingSpec {
+        key: "gitlab.host",
+        ty: SettingType::OptionalString,
+        description: "The host of your self-managed GitLab (e.g. `gitlab.example.com`); its API is \
+                      `https://<host>/api/v4`. `null`: gitlab.com.",
+    },
+    SettingSpec {
+        key: "gitlab.apiUrl",
+        ty: SettingType::OptionalString,
+        description: "The GitLab REST API base URL, when it is not `https://<host>/api/v4`.",
+    },
+    SettingSpec {
+        key: "gitlab.tokenCommand",
+        ty: SettingType::OptionalString,
+        description: "A command that prints a GitLab token (run with `sh -c`), e.g. `glab auth token`: used when no \
+                      `gitlab_token` is set, and to refresh it once after a 401. Kept in memory only.",
+    },
+    SettingSpec {
+        key: "bitbucket.host",
+        ty: SettingType::OptionalString,
+        description: "The Bitbucket host. `null`: bitbucket.org (Bitbucket Cloud, API `https://api.bitbucket.org/2.0`).",
+    },
+    SettingSpec {
+        key: "bitbucket.apiUrl",
+        ty: SettingType::OptionalString,
+        description: "The Bitbucket REST API base URL, when it is not `https://api.bitbucket.org/2.0`.",
+    },
+    SettingSpec {
+        key: "bitbucket.tokenCommand",
+        ty: SettingType::OptionalString,
+        description: "A command that prints a Bitbucket token or `user:app_password` (run with `sh -c`): used when no \
+                      `bitbucket_token` is set, and to refresh it once after a 401. Kept in memory only.",
     },
 ];
 

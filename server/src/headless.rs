@@ -65,7 +65,10 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         max_iterations: opts.settings.max_iterations,
     };
     let summary = manager
-        .start(StartRequest { instruction: opts.task.clone(), title, workspace: workspace.clone() }, settings)
+        .start(
+            StartRequest { instruction: opts.task.clone(), title, workspace: workspace.clone(), issue: None },
+            settings,
+        )
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let id = summary.meta.id.clone();
 

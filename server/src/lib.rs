@@ -10,6 +10,7 @@ pub mod git;
 pub mod headless;
 pub mod logging;
 pub mod lsp;
+pub mod providers;
 pub mod sandbox;
 pub mod secrets;
 pub mod state_dir;

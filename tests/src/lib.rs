@@ -4,6 +4,7 @@ pub mod agent;
 pub mod git_http;
 pub mod llm;
 pub mod lsp_client;
+pub mod provider_mock;
 pub mod repo;
 
 pub use lsp_client::{Options, RpcError, Server};

@@ -93,7 +93,8 @@ export function registerCommands(deps: Deps): string[] {
       if (!reference?.trim()) {
         return undefined;
       }
-      const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: reference.trim() });
+      const uri = activeFileUri();
+      const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: reference.trim(), uri });
       server.store.upsert(result.conversation);
       panels.open(result.conversationId, true);
       return result;
@@ -102,7 +103,12 @@ export function registerCommands(deps: Deps): string[] {
       if (!requireCommand(server, ServerCommand.suggestedTasks, "suggest tasks")) {
         return undefined;
       }
-      const { tasks } = await server.execute<{ tasks: SuggestedTask[] }>(ServerCommand.suggestedTasks);
+      const { tasks, problems } = await server.execute<{ tasks: SuggestedTask[]; problems?: string[] }>(ServerCommand.suggestedTasks, {
+        uri: activeFileUri(),
+      });
+      for (const problem of problems ?? []) {
+        output.warn(`suggested tasks: ${problem}`);
+      }
       if (tasks.length === 0) {
         void vscode.window.showInformationMessage("OpenHands: no suggested tasks (no open issues or pull requests need you).");
         return undefined;
@@ -185,11 +191,9 @@ export function registerCommands(deps: Deps): string[] {
         return undefined;
       }
       if (server.supports(ServerCommand.createPullRequest)) {
+        // The server opens the page itself (window/showDocument); this says what happened.
         const { url } = await server.execute<{ url: string }>(ServerCommand.createPullRequest, { conversationId: c.id });
-        const open = await vscode.window.showInformationMessage(`OpenHands: pull request opened: ${url}`, "Open in Browser");
-        if (open) {
-          await vscode.env.openExternal(vscode.Uri.parse(url));
-        }
+        void vscode.window.showInformationMessage(`OpenHands: pull request opened: ${url}`);
         return url;
       }
       const push = await vscode.window.showWarningMessage(
@@ -250,6 +254,12 @@ export function registerCommands(deps: Deps): string[] {
     );
   }
   return ids;
+}
+
+/** The active editor's file, so the server resolves `#12` against that file's repository. */
+function activeFileUri(): string | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  return uri?.scheme === "file" ? uri.toString() : undefined;
 }
 
 function requireCommand(server: ServerConnection, command: string, what: string): boolean {

@@ -19,7 +19,7 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent};
 use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{IsolationMeta, Meta, Store, StoreError};
+pub use store::{IsolationMeta, IssueLink, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +123,7 @@ pub struct StartRequest {
     pub instruction: String,
     pub title: String,
     pub workspace: PathBuf,
+    pub issue: Option<store::IssueLink>,
 }
 
 /// Settings a conversation starts with.
@@ -267,6 +268,7 @@ impl Manager {
             sandbox_url: None,
             event_count: 0,
             isolation: None,
+            issue: req.issue,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));

@@ -35,6 +35,23 @@ pub struct Meta {
     /// The conversation's own copy, when it works in one.
     #[serde(default)]
     pub isolation: Option<IsolationMeta>,
+    /// The issue the conversation works on, when it was started from one (`openhands.fixIssue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<IssueLink>,
+}
+
+/// An issue on a git hosting provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueLink {
+    /// `github`, `gitlab` or `bitbucket`.
+    pub provider: String,
+    pub host: String,
+    /// `owner/repo` (GitLab: with subgroups).
+    pub repository: String,
+    pub number: u64,
+    pub title: String,
+    pub url: String,
 }
 
 /// Enough to find the isolated copy again (also after a restart).
@@ -189,6 +206,7 @@ mod tests {
             sandbox_url: None,
             event_count: 0,
             isolation: None,
+            issue: None,
         }
     }
 

@@ -19,6 +19,9 @@ pub const APPLY_CHANGES: &str = "openhands.applyChanges";
 pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
 pub const PUSH_CHANGES: &str = "openhands.pushChanges";
 pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
+pub const FIX_ISSUE: &str = "openhands.fixIssue";
+pub const CREATE_PULL_REQUEST: &str = "openhands.createPullRequest";
+pub const SUGGESTED_TASKS: &str = "openhands.suggestedTasks";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
 pub const ALL: &[&str] = &[
@@ -37,6 +40,9 @@ pub const ALL: &[&str] = &[
     DISCARD_CHANGES,
     PUSH_CHANGES,
     FIX_DIAGNOSTIC,
+    FIX_ISSUE,
+    CREATE_PULL_REQUEST,
+    SUGGESTED_TASKS,
 ];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.

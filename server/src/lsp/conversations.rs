@@ -168,6 +168,9 @@ impl Backend {
             commands::APPLY_CHANGES => self.apply_changes(commands::parse_args(command, arguments)?).await,
             commands::DISCARD_CHANGES => self.discard_changes(commands::parse_args(command, arguments)?).await,
             commands::PUSH_CHANGES => self.push_changes(commands::parse_args(command, arguments)?).await,
+            commands::FIX_ISSUE => self.fix_issue(commands::parse_args(command, arguments)?).await,
+            commands::CREATE_PULL_REQUEST => self.create_pull_request(commands::parse_args(command, arguments)?).await,
+            commands::SUGGESTED_TASKS => self.suggested_tasks(commands::parse_args(command, arguments)?).await,
             other => Err(commands::unknown_command(other)),
         }
     }
@@ -201,7 +204,7 @@ impl Backend {
         let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| title_from(&args.instruction));
         let summary = self
             .manager()?
-            .start(StartRequest { instruction, title, workspace }, self.shared.agent_settings(&settings))
+            .start(StartRequest { instruction, title, workspace, issue: None }, self.shared.agent_settings(&settings))
             .map_err(to_rpc)?;
         Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
     }
@@ -233,7 +236,7 @@ impl Backend {
         let title = title_from(&format!("Fix: {first}"));
         let summary = self
             .manager()?
-            .start(StartRequest { instruction, title, workspace }, self.shared.agent_settings(&settings))
+            .start(StartRequest { instruction, title, workspace, issue: None }, self.shared.agent_settings(&settings))
             .map_err(to_rpc)?;
         Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
     }
@@ -286,7 +289,7 @@ fn code_text(code: &NumberOrString) -> String {
 }
 
 /// The folder a task runs in: the workspace folder holding `file` (innermost), else the first folder.
-fn workspace_for(file: Option<&Path>, roots: &[PathBuf]) -> Option<PathBuf> {
+pub(super) fn workspace_for(file: Option<&Path>, roots: &[PathBuf]) -> Option<PathBuf> {
     if let Some(file) = file {
         let best = roots.iter().filter(|r| file.starts_with(r)).max_by_key(|r| r.components().count());
         if let Some(root) = best {
@@ -326,7 +329,7 @@ fn compose_instruction(
     text
 }
 
-fn title_from(instruction: &str) -> String {
+pub(super) fn title_from(instruction: &str) -> String {
     let line = instruction.trim().lines().next().unwrap_or_default();
     match line.char_indices().nth(60) {
         Some((at, _)) => format!("{}…", &line[..at]),

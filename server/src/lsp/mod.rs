@@ -6,6 +6,7 @@ mod commands;
 mod conversations;
 mod documents;
 pub mod ext;
+mod issues;
 mod panic_guard;
 mod progress;
 mod relay;

@@ -25,23 +25,31 @@ impl Observer for RelayObserver {
     }
 }
 
+/// Called with the id of a conversation that finished.
+pub type FinishedHook = Box<dyn Fn(String) + Send + Sync>;
+
 pub struct Relay {
     client: Client,
     progress: Progress,
     manager: OnceLock<Manager>,
+    finished: OnceLock<FinishedHook>,
 }
 
 impl Relay {
     /// Starts the dispatcher; returns the relay (to hand the manager to) and the observer for the manager.
     pub fn start(client: Client, progress: Progress) -> (Arc<Relay>, Arc<RelayObserver>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let relay = Arc::new(Relay { client, progress, manager: OnceLock::new() });
+        let relay = Arc::new(Relay { client, progress, manager: OnceLock::new(), finished: OnceLock::new() });
         tokio::spawn(dispatch(relay.clone(), rx));
         (relay, Arc::new(RelayObserver { tx }))
     }
 
     pub fn set_manager(&self, manager: Manager) {
         let _ = self.manager.set(manager);
+    }
+
+    pub fn set_finished_hook(&self, hook: FinishedHook) {
+        let _ = self.finished.set(hook);
     }
 }
 
@@ -152,7 +160,15 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                     ));
                 }
             }
-            Update::Settled { state, message, .. } => {
+            Update::Settled { state, message, conversation_id } => {
+                // A turn settles once; a repeated settle (the stream's end after the status) is not a new outcome.
+                let first_settle = progress.is_some();
+                if state == State::Finished
+                    && first_settle
+                    && let Some(hook) = relay.finished.get()
+                {
+                    hook(conversation_id.clone());
+                }
                 if let Some(p) = progress.take() {
                     let outcome = match state {
                         State::Finished => "finished",

@@ -110,7 +110,8 @@ impl Backend {
     pub(super) async fn push_changes(&self, args: PushArgs) -> Result<Value, Error> {
         let manager = self.manager()?;
         let url = manager.remote_url(&args.conversation_id, &args.remote).map_err(to_rpc)?;
-        let auth = https_auth_for(&url, &self.shared.secrets);
+        let providers = crate::providers::ProvidersSettings::from_settings(&self.shared.session().settings);
+        let auth = https_auth_for(&url, &self.shared.secrets, &providers);
         let published =
             manager.publish(&args.conversation_id, &args.remote, args.branch, auth).await.map_err(to_rpc)?;
         Ok(json!({"branch": published.branch, "commit": published.commit, "remote": published.remote}))
@@ -227,18 +228,21 @@ impl Backend {
     }
 }
 
-/// The token and user name for the remote's host; custom hosts (GitHub Enterprise, self-managed GitLab) come with
+/// The token and user name for the remote's host; custom hosts (GitHub Enterprise, self-managed GitLab) come from
 /// the provider settings.
-fn https_auth_for(url: &str, secrets: &crate::secrets::SecretStore) -> crate::git::push::HttpsAuth {
+pub(super) fn https_auth_for(
+    url: &str,
+    secrets: &crate::secrets::SecretStore,
+    providers: &crate::providers::ProvidersSettings,
+) -> crate::git::push::HttpsAuth {
+    use crate::providers::ProviderKind;
     use crate::secrets::SecretName;
     let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
     let host = host.rsplit('@').next().unwrap_or(host);
-    let (name, username) = if host.ends_with("gitlab.com") || host.contains("gitlab") {
-        (SecretName::GitlabToken, "oauth2")
-    } else if host.ends_with("bitbucket.org") {
-        (SecretName::BitbucketToken, "x-token-auth")
-    } else {
-        (SecretName::GithubToken, "x-access-token")
+    let (name, username) = match providers.kind_of_host(host) {
+        Some(ProviderKind::GitLab) => (SecretName::GitlabToken, "oauth2"),
+        Some(ProviderKind::Bitbucket) => (SecretName::BitbucketToken, "x-token-auth"),
+        _ => (SecretName::GithubToken, "x-access-token"),
     };
     let token = secrets.get(name);
     // Bitbucket app passwords come as `user:app_password`.
@@ -436,7 +440,7 @@ mod tests {
         secrets.set(SecretName::GitlabToken, "gl");
         secrets.set(SecretName::BitbucketToken, "me:app-pass");
         let pick = |url: &str| {
-            let a = https_auth_for(url, &secrets);
+            let a = https_auth_for(url, &secrets, &crate::providers::ProvidersSettings::default());
             (a.username, a.token.map(|t| t.expose().to_owned()))
         };
         assert_eq!(pick("https://github.com/o/r.git"), ("x-access-token".into(), Some("gh".into())));

@@ -28,6 +28,8 @@ pub struct ClientFacts {
     pub utf8_positions: bool,
     pub name: Option<String>,
     pub edit_support: super::review::EditSupport,
+    /// `window/showDocument` (opening a pull request's page in the browser).
+    pub show_document: bool,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +76,23 @@ impl Shared {
         if let Ok(m) = &manager {
             relay.set_manager(m.clone());
         }
-        Arc::new(Shared { session: Mutex::new(Session::default()), progress, state_dir, secrets, manager, backends })
+        let shared = Arc::new(Shared {
+            session: Mutex::new(Session::default()),
+            progress,
+            state_dir,
+            secrets,
+            manager,
+            backends,
+        });
+        // A conversation on an issue that finishes offers what comes next (apply, pull request, discard).
+        let (hook_client, weak) = (client.clone(), Arc::downgrade(&shared));
+        relay.set_finished_hook(Box::new(move |id| {
+            if let Some(shared) = weak.upgrade() {
+                let backend = Backend { client: hook_client.clone(), shared };
+                tokio::spawn(async move { backend.offer_issue_outcome(id).await });
+            }
+        }));
+        shared
     }
 
     /// Settings as a conversation starts with them.
@@ -222,6 +240,7 @@ fn client_facts(params: &InitializeParams) -> ClientFacts {
     let caps = &params.capabilities;
     let workspace = caps.workspace.as_ref();
     ClientFacts {
+        show_document: caps.window.as_ref().and_then(|w| w.show_document.as_ref()).is_some_and(|d| d.support),
         work_done_progress: caps.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false),
         configuration_pull: workspace.and_then(|w| w.configuration).unwrap_or(false),
         utf8_positions: caps
@@ -341,10 +360,12 @@ impl LanguageServer for Backend {
         }
     }
 
-    /// "Fix this diagnostic" for each diagnostic the client sends for the range.
+    /// "Fix this diagnostic" for each diagnostic the client sends for the range, and "fix issue" for the issue
+    /// references on its lines.
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
-        let actions = params
+        let issue_actions = self.issue_code_actions(&uri, params.range);
+        let mut actions: Vec<CodeActionOrCommand> = params
             .context
             .diagnostics
             .into_iter()
@@ -367,6 +388,7 @@ impl LanguageServer for Backend {
                 })
             })
             .collect();
+        actions.extend(issue_actions);
         Ok(Some(actions))
     }
 

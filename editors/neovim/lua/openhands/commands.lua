@@ -102,7 +102,10 @@ M.subcommands = {
     desc = "fix an issue: #12, owner/repo#12 or an issue URL",
     run = function(arg)
       local go = function(reference)
-        oh().execute("openhands.fixIssue", { reference = reference }, function(err, result)
+        -- The current file's folder resolves `#12` against its repository's remote.
+        local name = vim.api.nvim_buf_get_name(0)
+        local uri = (name ~= "" and vim.bo.buftype == "") and vim.uri_from_fname(name) or nil
+        oh().execute("openhands.fixIssue", { reference = reference, uri = uri }, function(err, result)
           if not err and result and result.conversationId then
             require("openhands.conversation").open(result.conversationId)
           end
@@ -220,12 +223,16 @@ M.subcommands = {
         vim.ui.select(result.tasks or {}, {
           prompt = "OpenHands suggested task",
           format_item = function(t)
-            return t.title or vim.inspect(t)
+            return string.format("%s  (%s)", t.title or "?", t.description or t.reference or "")
           end,
         }, function(choice)
-          -- Each task carries the command that starts it.
-          if choice and choice.command then
-            oh().execute(choice.command.command, (choice.command.arguments or {})[1])
+          -- Each task names the issue or pull request to start on.
+          if choice and choice.reference then
+            oh().execute("openhands.fixIssue", { reference = choice.reference }, function(err, started)
+              if not err and started and started.conversationId then
+                require("openhands.conversation").open(started.conversationId)
+              end
+            end)
           end
         end)
       end)
