@@ -49,7 +49,10 @@ fn initialize_result_snapshot() {
                 "openhands.applyChanges",
                 "openhands.discardChanges",
                 "openhands.pushChanges",
-                "openhands.fixDiagnostic"
+                "openhands.fixDiagnostic",
+                "openhands.fixIssue",
+                "openhands.createPullRequest",
+                "openhands.suggestedTasks"
               ]
             },
             "positionEncoding": "utf-16",

@@ -111,7 +111,23 @@ impl Backend {
                 workspace.display()
             ))
         })?;
-        let issue = providers.for_repo(&repo).issue(repo.clone(), number).await.map_err(provider_rpc)?;
+        let service = providers.for_repo(&repo);
+        if let Reference::Url { pull: true, .. } = reference {
+            // A pull or merge request (a suggested task): work on its branch until it can merge.
+            let pull = service.pull_request(repo.clone(), number).await.map_err(provider_rpc)?;
+            let instruction = pull_instruction(&repo, &pull);
+            let title = title_from(&format!("Fix {} #{number}: {}", noun_short(repo.kind), pull.title));
+            let settings = self.shared.session().settings.clone();
+            let summary = self
+                .manager()?
+                .start(
+                    StartRequest { instruction, title, workspace, issue: None },
+                    self.shared.agent_settings(&settings),
+                )
+                .map_err(to_rpc)?;
+            return Ok(json!({"conversationId": summary.meta.id, "conversation": summary}));
+        }
+        let issue = service.issue(repo.clone(), number).await.map_err(provider_rpc)?;
         let instruction = issue_instruction(&repo, &issue);
         let title = title_from(&format!("Fix issue #{number}: {}", issue.title));
         let link = IssueLink {
@@ -366,6 +382,34 @@ fn current_branch(folder: &Path) -> Option<String> {
     head.shorthand().ok().map(str::to_owned)
 }
 
+fn noun_short(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::GitLab => "MR",
+        _ => "PR",
+    }
+}
+
+/// What the agent is told about a pull request it should bring to a mergeable state.
+fn pull_instruction(repo: &RepoRef, pull: &crate::providers::PullRequest) -> String {
+    let noun = repo.kind.pull_request_noun();
+    format!(
+        "Work on {noun} #{} of the {} repository {} ({}): {}.\n\nIts branch is `{}`, to be merged into `{}`. Fetch and check \
+         out that branch first (`git fetch origin {} && git checkout {}`), then fix what keeps it from merging: failing \
+         checks, merge conflicts with `{}`, and unresolved review comments. Run the project's tests before you finish, \
+         and end with a short summary of what you changed.",
+        pull.number,
+        repo.kind.name(),
+        repo.path,
+        pull.url,
+        pull.title,
+        pull.head,
+        pull.base,
+        pull.head,
+        pull.head,
+        pull.base
+    )
+}
+
 /// What the agent is told about an issue: where, the issue's words and discussion, and to test its fix.
 fn issue_instruction(repo: &RepoRef, issue: &Issue) -> String {
     let mut out = format!(
@@ -401,6 +445,25 @@ fn issue_instruction(repo: &RepoRef, issue: &Issue) -> String {
 mod tests {
     use super::*;
     use crate::providers::Comment;
+
+    #[test]
+    fn a_merge_request_becomes_work_on_its_branch() {
+        let repo = RepoRef { kind: ProviderKind::GitLab, host: "gitlab.com".into(), path: "g/p".into() };
+        let pull = crate::providers::PullRequest {
+            number: 7,
+            title: "Add cache".into(),
+            url: "https://gitlab.com/g/p/-/merge_requests/7".into(),
+            state: "opened".into(),
+            open: true,
+            draft: false,
+            head: "feature/cache".into(),
+            base: "main".into(),
+        };
+        let text = pull_instruction(&repo, &pull);
+        assert!(text.starts_with("Work on merge request #7 of the GitLab repository g/p"), "{text}");
+        assert!(text.contains("git fetch origin feature/cache && git checkout feature/cache"), "{text}");
+        assert!(text.contains("merge conflicts with `main`"), "{text}");
+    }
 
     #[test]
     fn an_issue_becomes_an_instruction() {

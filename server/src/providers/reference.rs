@@ -10,8 +10,8 @@ pub enum Reference {
     Local { number: u64 },
     /// `owner/repo#12` (GitLab: `group/sub/repo#12`).
     Qualified { path: String, number: u64 },
-    /// An issue or pull/merge request URL.
-    Url { repo: RepoRef, number: u64 },
+    /// An issue or pull/merge request URL (`pull`: a pull or merge request).
+    Url { repo: RepoRef, number: u64, pull: bool },
 }
 
 /// A reference found in a line, with its byte range.
@@ -35,7 +35,7 @@ impl Reference {
     /// The repository and number, with `Local` and `Qualified` references resolved against `here`.
     pub fn resolve(&self, here: Option<&RepoRef>) -> Option<(RepoRef, u64)> {
         match self {
-            Reference::Url { repo, number } => Some((repo.clone(), *number)),
+            Reference::Url { repo, number, .. } => Some((repo.clone(), *number)),
             Reference::Local { number } => here.map(|r| (r.clone(), *number)),
             Reference::Qualified { path, number } => {
                 let here = here?;
@@ -127,20 +127,24 @@ fn parse_url(url: &str, settings: &ProvidersSettings) -> Option<Reference> {
     let path = path.split(['?', '#']).next()?;
     let kind = settings.kind_of_host(host)?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let (repo_path, number) = match kind {
+    let (repo_path, number, pull) = match kind {
         ProviderKind::GitLab => {
             let dash = segments.iter().position(|s| *s == "-")?;
             match &segments[dash + 1..] {
-                [kind, n] if matches!(*kind, "issues" | "merge_requests") => (segments[..dash].join("/"), *n),
+                [kind, n] if matches!(*kind, "issues" | "merge_requests") => {
+                    (segments[..dash].join("/"), *n, *kind == "merge_requests")
+                }
                 _ => return None,
             }
         }
         ProviderKind::GitHub => match segments.as_slice() {
-            [o, r, kind, n] if matches!(*kind, "issues" | "pull") => (format!("{o}/{r}"), *n),
+            [o, r, kind, n] if matches!(*kind, "issues" | "pull") => (format!("{o}/{r}"), *n, *kind == "pull"),
             _ => return None,
         },
         ProviderKind::Bitbucket => match segments.as_slice() {
-            [w, r, kind, n, ..] if matches!(*kind, "issues" | "pull-requests") => (format!("{w}/{r}"), *n),
+            [w, r, kind, n, ..] if matches!(*kind, "issues" | "pull-requests") => {
+                (format!("{w}/{r}"), *n, *kind == "pull-requests")
+            }
             _ => return None,
         },
     };
@@ -148,7 +152,7 @@ fn parse_url(url: &str, settings: &ProvidersSettings) -> Option<Reference> {
         return None;
     }
     let number = number.parse::<u64>().ok().filter(|n| *n > 0)?;
-    Some(Reference::Url { repo: RepoRef { kind, host: host.to_ascii_lowercase(), path: repo_path }, number })
+    Some(Reference::Url { repo: RepoRef { kind, host: host.to_ascii_lowercase(), path: repo_path }, number, pull })
 }
 
 #[cfg(test)]
@@ -221,6 +225,11 @@ mod tests {
         assert_eq!(r.resolve(Some(&here)).unwrap().0.path, "other/repo");
         let r = parse("https://gitlab.com/g/p/-/issues/5", &s).unwrap();
         assert_eq!(r.resolve(None).unwrap().0.kind, ProviderKind::GitLab);
+        assert!(matches!(
+            parse("https://gitlab.com/g/p/-/merge_requests/5", &s),
+            Some(Reference::Url { pull: true, .. })
+        ));
+        assert!(matches!(parse("https://github.com/o/r/issues/5", &s), Some(Reference::Url { pull: false, .. })));
         assert_eq!(parse("fix #12 please", &s), None, "one reference, nothing else");
     }
 }
