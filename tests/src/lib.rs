@@ -6,5 +6,6 @@ pub mod llm;
 pub mod lsp_client;
 pub mod provider_mock;
 pub mod repo;
+pub mod stdio_peer;
 
 pub use lsp_client::{Options, RpcError, Server};

@@ -1,7 +1,7 @@
 //! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
-//!   bench [--runs N] [--only SUBSTRING] [first-action]
+//!   bench [--runs N] [--only SUBSTRING] [start-up] [relay] [first-action]    (all three by default)
 #![allow(clippy::print_stdout)] // the table on stdout is this program's output
 
 use std::path::{Path, PathBuf};
@@ -14,37 +14,46 @@ use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
+mod relay;
+mod startup;
+
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// min / median / max of one scenario, in milliseconds.
+/// min / median / max of one figure over the runs.
 #[derive(Debug, Clone, serde::Serialize)]
 struct Row {
     group: &'static str,
     scenario: String,
+    unit: &'static str,
     runs: usize,
-    min_ms: f64,
-    median_ms: f64,
-    max_ms: f64,
+    min: f64,
+    median: f64,
+    max: f64,
 }
 
 impl Row {
-    fn new(group: &'static str, scenario: impl Into<String>, mut samples: Vec<Duration>) -> Row {
-        samples.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    /// Durations, in milliseconds.
+    fn new(group: &'static str, scenario: impl Into<String>, samples: Vec<Duration>) -> Row {
+        Row::values(group, scenario, "ms", samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect())
+    }
+
+    fn values(group: &'static str, scenario: impl Into<String>, unit: &'static str, mut samples: Vec<f64>) -> Row {
+        samples.sort_by(|a, b| a.total_cmp(b));
         let median = if samples.is_empty() {
             0.0
         } else if samples.len() % 2 == 1 {
-            ms(samples[samples.len() / 2])
+            samples[samples.len() / 2]
         } else {
-            (ms(samples[samples.len() / 2 - 1]) + ms(samples[samples.len() / 2])) / 2.0
+            (samples[samples.len() / 2 - 1] + samples[samples.len() / 2]) / 2.0
         };
         Row {
             group,
             scenario: scenario.into(),
+            unit,
             runs: samples.len(),
-            min_ms: samples.first().copied().map(ms).unwrap_or_default(),
-            median_ms: median,
-            max_ms: samples.last().copied().map(ms).unwrap_or_default(),
+            min: samples.first().copied().unwrap_or_default(),
+            median,
+            max: samples.last().copied().unwrap_or_default(),
         }
     }
 }
@@ -62,13 +71,15 @@ fn main() -> Result<()> {
         }
     }
     if which.is_empty() {
-        which.push("first-action".into());
+        which = vec!["start-up".into(), "relay".into(), "first-action".into()];
     }
     let mut rows = Vec::new();
     for w in &which {
         match w.as_str() {
+            "start-up" => rows.extend(startup::startup(runs, only.as_deref())?),
+            "relay" => rows.extend(relay::relay(runs, only.as_deref())?),
             "first-action" => rows.extend(first_action(runs, only.as_deref())?),
-            other => bail!("unknown benchmark {other:?} (known: first-action)"),
+            other => bail!("unknown benchmark {other:?} (known: start-up, relay, first-action)"),
         }
     }
     print_table(&rows);
@@ -88,10 +99,22 @@ fn print_table(rows: &[Row]) {
     println!("| benchmark | scenario | runs | min | median | max |");
     println!("|---|---|---:|---:|---:|---:|");
     for r in rows {
-        println!(
-            "| {} | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
-            r.group, r.scenario, r.runs, r.min_ms, r.median_ms, r.max_ms
-        );
+        let f = |v: f64| format!("{} {}", figure(v), r.unit);
+        println!("| {} | {} | {} | {} | {} | {} |", r.group, r.scenario, r.runs, f(r.min), f(r.median), f(r.max));
+    }
+}
+
+/// Three significant digits, without exponent notation.
+fn figure(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
