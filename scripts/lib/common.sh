@@ -48,3 +48,17 @@ ensure_node_modules() {
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 }
+
+# ensure_bench_peers: the peers scripts/bench measures against, in .cache/bench-peers (cached by their manifests):
+# @github/copilot-language-server with Node 22 from npm, and the OpenHands CLI (`openhands acp`) in a Python 3.12 venv.
+ensure_bench_peers() {
+  local dir="$ROOT/.cache/bench-peers" src="$ROOT/tests/bench-peers"
+  mkdir -p "$dir"
+  if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    log "installing copilot-language-server and Node 22 into $dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  log "OpenHands CLI (openhands acp) in $dir/openhands-venv"
+  ensure_venv "$dir/openhands-venv" "$src/openhands-requirements.txt"
+}

@@ -103,7 +103,6 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     logging::install_panic_hook();
-    openhands_lsp::git::relax_owner_check_for_root();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

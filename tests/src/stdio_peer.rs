@@ -109,6 +109,15 @@ impl Peer {
         bail!("did not exit within {timeout:?}")
     }
 
+    /// SIGTERM, as an editor ends a server that has no exit message.
+    #[allow(unsafe_code)]
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -180,6 +180,7 @@ fn commit_message(meta: &Meta) -> String {
 
 fn isolated(meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
     let iso = meta.isolation.as_ref().ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
+    crate::git::ready();
     let baseline = git2::Oid::from_str(&iso.baseline).map_err(|e| ConversationError::Isolation(e.to_string()))?;
     let kind = match (&iso.repo, &iso.branch) {
         (Some(repo), Some(branch)) => crate::git::Kind::Worktree { repo: repo.clone(), branch: branch.clone() },
@@ -334,6 +335,7 @@ impl Manager {
             .as_ref()
             .and_then(|i| i.repo.clone())
             .ok_or_else(|| ConversationError::NotIsolated(id.to_owned()))?;
+        crate::git::ready();
         let repo = git2::Repository::open(repo).map_err(|e| ConversationError::Isolation(e.to_string()))?;
         Ok(repo.find_remote(remote).ok().and_then(|r| r.url().ok().map(str::to_owned)).unwrap_or_default())
     }

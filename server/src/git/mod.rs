@@ -33,9 +33,9 @@ pub enum GitError {
 ///
 /// Must run before any thread uses libgit2.
 #[allow(unsafe_code)]
-pub fn relax_owner_check_for_root() {
+fn relax_owner_check_for_root() {
     // SAFETY: geteuid cannot fail. set_verify_owner_validation writes a libgit2 global without synchronisation; it
-    // is called from `main` before the runtime (or anything else) starts a thread that uses libgit2.
+    // runs once, inside `INIT`, and every use of libgit2 waits for `INIT` first (`ready`).
     unsafe {
         if libc::geteuid() == 0
             && let Err(e) = git2::opts::set_verify_owner_validation(false)
@@ -43,6 +43,15 @@ pub fn relax_owner_check_for_root() {
             tracing::warn!("cannot relax libgit2's owner check: {e}");
         }
     }
+}
+
+static INIT: std::sync::Once = std::sync::Once::new();
+
+/// Sets libgit2 up at the first use of git, not at start-up: its first call loads OpenSSL and parses the system's
+/// CA bundle (about 30 ms and 4 MB), which an editor waiting for `initialize` should not pay. Every use of git2 calls
+/// this first.
+pub fn ready() {
+    INIT.call_once(relax_owner_check_for_root);
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
@@ -74,6 +83,7 @@ pub const DEFAULT_COPY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Makes the isolated copy of `source` at `dest` (which must not exist). `branch` names the worktree's branch.
 pub fn isolate(source: &Path, dest: &Path, branch: &str, copy_limit_bytes: u64) -> Result<Isolated, GitError> {
+    ready();
     let source = source.canonicalize().map_err(io(source))?;
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -210,6 +220,7 @@ pub struct FileChange {
 
 /// Everything that differs between the baseline and the files in the copy now (committed by the agent or not).
 pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
+    ready();
     let repo = Repository::open(&iso.root).or_else(|_| Repository::discover(&iso.root))?;
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| iso.root.clone());
     let baseline = repo.find_commit(iso.baseline)?.tree()?;
@@ -268,6 +279,7 @@ fn is_binary(bytes: &[u8]) -> bool {
 
 /// The user's and the agent's edits of the same original, merged; `None` when they overlap.
 pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Option<String>, GitError> {
+    ready();
     if user == original {
         return Ok(Some(agent.to_owned()));
     }
@@ -293,6 +305,7 @@ fn worktree_name(branch: &str) -> String {
 
 /// Removes the copy: the worktree and its branch, or the copied folder.
 pub fn remove(iso: &Isolated, dest: &Path) -> Result<(), GitError> {
+    ready();
     if let Kind::Worktree { repo, branch } = &iso.kind {
         let repo = Repository::open(repo)?;
         if dest.exists() {

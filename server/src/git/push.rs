@@ -50,6 +50,7 @@ pub fn commit_and_push(
     message: &str,
     auth: &HttpsAuth,
 ) -> Result<Published, PushError> {
+    super::ready();
     let repo = Repository::open(&iso.root).or_else(|_| Repository::discover(&iso.root)).map_err(GitError::from)?;
     let commit = commit_all(&repo, message)?;
     if commit == iso.baseline {

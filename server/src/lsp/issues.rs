@@ -374,6 +374,7 @@ fn repo_of_link(link: &IssueLink, settings: &ProvidersSettings) -> Option<RepoRe
 
 /// The branch the folder is on (the pull request's base).
 fn current_branch(folder: &Path) -> Option<String> {
+    crate::git::ready();
     let repo = git2::Repository::discover(folder).ok()?;
     let head = repo.head().ok()?;
     if !head.is_branch() {

@@ -139,7 +139,9 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 {
                     p.report(event.summary.clone());
                 }
-                relay.client.send_notification::<EventNotification>((*event).clone()).await;
+                // Usually the only holder by now: no deep copy of the event.
+                let event = Arc::try_unwrap(event).unwrap_or_else(|shared| (*shared).clone());
+                relay.client.send_notification::<EventNotification>(event).await;
             }
             Update::Progress { message, .. } => {
                 if let Some(p) = &progress {

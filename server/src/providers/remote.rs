@@ -36,6 +36,7 @@ pub fn parse_remote(url: &str, settings: &ProvidersSettings) -> Option<RepoRef> 
 
 /// The repository of the folder's git remotes: `origin` first, then `upstream`, then any other.
 pub fn detect(folder: &Path, settings: &ProvidersSettings) -> Option<RepoRef> {
+    crate::git::ready();
     let repo = git2::Repository::discover(folder).ok()?;
     let names = repo.remotes().ok()?;
     let mut names: Vec<String> = names.iter().filter_map(|n| n.ok().flatten().map(str::to_owned)).collect();
@@ -49,6 +50,7 @@ pub fn detect(folder: &Path, settings: &ProvidersSettings) -> Option<RepoRef> {
 
 /// The name of the remote whose URL is `repo` (for pushing there).
 pub fn remote_name_for(folder: &Path, repo: &RepoRef, settings: &ProvidersSettings) -> Option<String> {
+    crate::git::ready();
     let git = git2::Repository::discover(folder).ok()?;
     let names = git.remotes().ok()?;
     names.iter().filter_map(|n| n.ok().flatten()).find_map(|n| {

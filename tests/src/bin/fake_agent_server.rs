@@ -15,12 +15,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::Json;
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
-use axum::Json;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -58,7 +58,10 @@ async fn main() {
         .route("/api/conversations", post(create))
         .route("/api/conversations/{id}", get(conversation).delete(|| async { Json(json!({"success": true})) }))
         .route("/api/conversations/{id}/events", post(message))
-        .route("/api/conversations/{id}/events/search", get(|| async { Json(json!({"items": [], "next_page_id": null})) }))
+        .route(
+            "/api/conversations/{id}/events/search",
+            get(|| async { Json(json!({"items": [], "next_page_id": null})) }),
+        )
         .route("/api/conversations/{id}/agent_final_response", get(|| async { Json(json!({"response": "done"})) }))
         .route("/api/conversations/{id}/{verb}", post(|| async { Json(json!({"success": true})) }))
         .route("/sockets/events/{id}", any(socket))
@@ -82,7 +85,11 @@ async fn conversation(Path(id): Path<String>) -> impl IntoResponse {
     Json(json!({"id": id, "execution_status": "running"}))
 }
 
-async fn message(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(body): Json<Value>) -> impl IntoResponse {
+async fn message(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
     let text = body["content"][0]["text"].as_str().unwrap_or_default();
     if let Some(n) = text.split("FAKE_OUTPUT_BYTES=").nth(1).and_then(|r| r.split_whitespace().next()?.parse().ok()) {
         shared.output.lock().unwrap().insert(id.clone(), n);

@@ -96,7 +96,10 @@ impl Session {
             json!({"command": "openhands.startTask", "arguments": [{"instruction": instruction}]}),
         )?;
         let (_, response) = self.peer.response(id, Duration::from_secs(30))?;
-        response["result"]["conversationId"].as_str().map(str::to_owned).with_context(|| format!("startTask: {response}"))
+        response["result"]["conversationId"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("startTask: {response}"))
     }
 
     /// Milliseconds from an event's send time (its id) to `at`.
@@ -150,7 +153,8 @@ fn stream(s: &mut Session, expected: &HashMap<String, usize>, probe_code_actions
     let mut next_rss = Instant::now();
     let deadline = Instant::now() + TIMEOUT;
     let uri = format!("file://{}/main.rs", s.ws.path().display());
-    let done = |counts: &HashMap<String, usize>| expected.iter().all(|(id, n)| counts.get(id).copied().unwrap_or(0) >= *n);
+    let done =
+        |counts: &HashMap<String, usize>| expected.iter().all(|(id, n)| counts.get(id).copied().unwrap_or(0) >= *n);
     while !done(&counts) {
         if Instant::now() > deadline {
             bail!("events did not all arrive within {TIMEOUT:?}: {counts:?} of {expected:?}");
@@ -253,8 +257,18 @@ pub fn relay(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         rows.push(Row::values("relay", format!("{name} at {PACED_TEN}/s each: per-event latency p50"), "ms", p50));
         rows.push(Row::values("relay", format!("{name} at {PACED_TEN}/s each: per-event latency p99"), "ms", p99));
         rows.push(Row::values("relay", format!("{name}, burst: throughput (all)"), "events/s", rate));
-        rows.push(Row::values("responsiveness", "textDocument/codeAction while 10 conversations stream: p50", "ms", ca50));
-        rows.push(Row::values("responsiveness", "textDocument/codeAction while 10 conversations stream: p99", "ms", ca99));
+        rows.push(Row::values(
+            "responsiveness",
+            "textDocument/codeAction while 10 conversations stream: p50",
+            "ms",
+            ca50,
+        ));
+        rows.push(Row::values(
+            "responsiveness",
+            "textDocument/codeAction while 10 conversations stream: p99",
+            "ms",
+            ca99,
+        ));
         rows.push(Row::values("memory", "RSS with 10 conversations × 10,000 events", "MB", rss));
     }
 

@@ -48,7 +48,12 @@ fn contenders() -> Result<Vec<Contender>> {
         })
     };
     Ok(vec![
-        Contender { name: "openhands-lsp", command: vec![lsp], framing: Framing::Lsp, initialize: lsp_init("openhands") },
+        Contender {
+            name: "openhands-lsp",
+            command: vec![lsp],
+            framing: Framing::Lsp,
+            initialize: lsp_init("openhands"),
+        },
         Contender {
             name: "copilot-language-server 1.539.0 (Node 22)",
             command: vec![node.display().to_string(), copilot.display().to_string(), "--stdio".into()],
@@ -85,7 +90,8 @@ pub fn startup(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
             let started = Instant::now();
             let mut peer = Peer::spawn(command, c.framing, json!({}))?;
             let id = peer.request("initialize", c.initialize.clone())?;
-            let (at, response) = peer.response(id, Duration::from_secs(120)).with_context(|| format!("{}: initialize", c.name))?;
+            let (at, response) =
+                peer.response(id, Duration::from_secs(120)).with_context(|| format!("{}: initialize", c.name))?;
             if response.get("error").is_some() {
                 bail!("{}: initialize failed: {}", c.name, response["error"]);
             }
@@ -104,10 +110,12 @@ pub fn startup(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
                     peer.notify("exit", Value::Null)?;
                     peer.wait_exit(Duration::from_secs(30)).map(|_| t.elapsed())
                 }
-                // ACP has no exit message: the client closes the pipe.
+                // ACP has no exit message, and `openhands acp` stays up when its stdin closes: an editor ends it
+                // by closing the pipe and sending SIGTERM.
                 Framing::Lines => {
                     let t = Instant::now();
                     peer.close_stdin();
+                    peer.terminate();
                     peer.wait_exit(Duration::from_secs(30)).map(|_| t.elapsed())
                 }
             };
@@ -117,13 +125,19 @@ pub fn startup(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         medians.push((c.name, row.median));
         rows.push(row);
         rows.push(Row::values("start-up", format!("{}: RSS 1 s after start", c.name), "MB", rss));
-        rows.push(Row::new("start-up", format!("{}: exit to process end", c.name), exit));
+        let how = if c.framing == Framing::Lsp { "exit" } else { "stdin closed + SIGTERM" };
+        rows.push(Row::new("start-up", format!("{}: {how} to process end", c.name), exit));
     }
     if let Some((_, ours)) = medians.iter().find(|(n, _)| *n == "openhands-lsp")
         && let Some(fastest) = medians.iter().filter(|(n, _)| *n != "openhands-lsp").map(|(_, m)| *m).reduce(f64::min)
         && *ours > 0.0
     {
-        rows.push(Row::values("start-up", "fastest peer's initialize ÷ openhands-lsp's (medians)", "×", vec![fastest / ours]));
+        rows.push(Row::values(
+            "start-up",
+            "fastest peer's initialize ÷ openhands-lsp's (medians)",
+            "×",
+            vec![fastest / ours],
+        ));
     }
     Ok(rows)
 }
