@@ -73,6 +73,10 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    // As the real server (uvicorn on asyncio, which sets TCP_NODELAY): no Nagle delay on small frames.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let _ = axum::serve(listener, app).await;
 }
 
