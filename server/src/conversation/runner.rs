@@ -372,6 +372,12 @@ impl Runner {
 
     /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
     fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
+        // The agent-server can report the same outcome twice (its status event, then a state snapshot): a turn
+        // settles once, so editors are told (and asked what next) once.
+        if self.meta().state == state {
+            tracing::debug!(conversation = %self.id, "already {}", state.as_str());
+            return;
+        }
         let text = error.clone().or_else(|| message.clone()).unwrap_or_default();
         if let Some(e) = &error {
             tracing::warn!(conversation = %self.id, "{}: {e}", state.as_str());

@@ -10,6 +10,7 @@ use tower_lsp_server::lsp_types::{Diagnostic, NumberOrString, Range, Uri};
 
 use super::commands::{self, invalid_params};
 use super::server::Backend;
+use crate::config::Settings;
 use crate::conversation::{ConversationError, Decision, StartRequest};
 use crate::secrets::SecretName;
 
@@ -202,10 +203,12 @@ impl Backend {
         let instruction =
             compose_instruction(&args.instruction, file.as_deref(), &workspace, args.range, selection.as_deref());
         let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| title_from(&args.instruction));
-        let summary = self
-            .manager()?
-            .start(StartRequest { instruction, title, workspace, issue: None }, self.shared.agent_settings(&settings))
-            .map_err(to_rpc)?;
+        self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings)
+    }
+
+    /// Starts a conversation with the session's settings; the result every starting command returns.
+    pub(super) fn start_conversation(&self, req: StartRequest, settings: &Settings) -> Result<Value, Error> {
+        let summary = self.manager()?.start(req, self.shared.agent_settings(settings)).map_err(to_rpc)?;
         Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
     }
 }
@@ -234,11 +237,7 @@ impl Backend {
         let instruction = diagnostic_instruction(&args.diagnostic, &shown, text.as_deref());
         let first = args.diagnostic.message.lines().next().unwrap_or_default();
         let title = title_from(&format!("Fix: {first}"));
-        let summary = self
-            .manager()?
-            .start(StartRequest { instruction, title, workspace, issue: None }, self.shared.agent_settings(&settings))
-            .map_err(to_rpc)?;
-        Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
+        self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings)
     }
 }
 

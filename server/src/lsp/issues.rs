@@ -16,6 +16,7 @@ use super::commands::{self, invalid_params};
 use super::conversations::{title_from, to_rpc, workspace_for};
 use super::review::ApplyArgs;
 use super::server::Backend;
+use crate::config::Settings;
 use crate::conversation::{IssueLink, StartRequest};
 use crate::providers::reference::{self, Reference};
 use crate::providers::{
@@ -63,9 +64,11 @@ const OPEN_PR: &str = "Open pull request";
 const DISCARD: &str = "Discard";
 
 impl Backend {
-    fn providers(&self) -> Providers {
+    /// The session's settings, and the providers built from them (one look at the session).
+    fn providers(&self) -> (Settings, Providers) {
         let settings = self.shared.session().settings.clone();
-        Providers::new(ProvidersSettings::from_settings(&settings), self.shared.secrets.clone())
+        let providers = Providers::new(ProvidersSettings::from_settings(&settings), self.shared.secrets.clone());
+        (settings, providers)
     }
 
     fn workspace_roots(&self) -> Vec<PathBuf> {
@@ -74,7 +77,7 @@ impl Backend {
     }
 
     pub(super) async fn fix_issue(&self, args: FixIssueArgs) -> Result<Value, Error> {
-        let providers = self.providers();
+        let (settings, providers) = self.providers();
         let reference = reference::parse(&args.reference, providers.settings()).ok_or_else(|| {
             invalid_params(format!(
                 "{}: {:?} is not an issue reference: give #12, owner/repo#12, or the issue's URL",
@@ -117,15 +120,7 @@ impl Backend {
             let pull = service.pull_request(repo.clone(), number).await.map_err(provider_rpc)?;
             let instruction = pull_instruction(&repo, &pull);
             let title = title_from(&format!("Fix {} #{number}: {}", noun_short(repo.kind), pull.title));
-            let settings = self.shared.session().settings.clone();
-            let summary = self
-                .manager()?
-                .start(
-                    StartRequest { instruction, title, workspace, issue: None },
-                    self.shared.agent_settings(&settings),
-                )
-                .map_err(to_rpc)?;
-            return Ok(json!({"conversationId": summary.meta.id, "conversation": summary}));
+            return self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings);
         }
         let issue = service.issue(repo.clone(), number).await.map_err(provider_rpc)?;
         let instruction = issue_instruction(&repo, &issue);
@@ -138,21 +133,13 @@ impl Backend {
             title: issue.title.clone(),
             url: issue.url.clone(),
         };
-        let settings = self.shared.session().settings.clone();
-        let summary = self
-            .manager()?
-            .start(
-                StartRequest { instruction, title, workspace, issue: Some(link) },
-                self.shared.agent_settings(&settings),
-            )
-            .map_err(to_rpc)?;
-        Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
+        self.start_conversation(StartRequest { instruction, title, workspace, issue: Some(link) }, &settings)
     }
 
     pub(super) async fn create_pull_request(&self, args: CreatePullRequestArgs) -> Result<Value, Error> {
         let manager = self.manager()?;
         let meta = manager.get(&args.conversation_id).map_err(to_rpc)?.meta;
-        let providers = self.providers();
+        let (_, providers) = self.providers();
         let repo = match &meta.issue {
             Some(link) => repo_of_link(link, providers.settings()),
             None => remote::detect(&meta.workspace, providers.settings()),
@@ -213,7 +200,7 @@ impl Backend {
     }
 
     pub(super) async fn suggested_tasks(&self, args: SuggestedTasksArgs) -> Result<Value, Error> {
-        let providers = self.providers();
+        let (_, providers) = self.providers();
         let roots = self.workspace_roots();
         let file = args.uri.as_ref().and_then(|u| u.to_file_path()).map(|p| p.into_owned());
         let here = workspace_for(file.as_deref(), &roots).and_then(|w| remote::detect(&w, providers.settings()));
@@ -322,15 +309,17 @@ impl Backend {
 
     /// "Fix issue" actions for the references on the requested lines of an open document.
     pub(super) fn issue_code_actions(&self, uri: &Uri, range: Range) -> Vec<CodeActionOrCommand> {
-        let text = match self.shared.session().documents.get(uri) {
-            Some(doc) => doc.text.clone(),
-            None => return Vec::new(),
+        // Only the requested lines are copied out of the session (code actions are asked for on every cursor move).
+        let (first, last) = (range.start.line as usize, range.end.line as usize);
+        let (lines, settings): (Vec<String>, ProvidersSettings) = {
+            let session = self.shared.session();
+            let Some(doc) = session.documents.get(uri) else { return Vec::new() };
+            let lines = doc.text.lines().skip(first).take(last.saturating_sub(first) + 1).map(str::to_owned).collect();
+            (lines, ProvidersSettings::from_settings(&session.settings))
         };
-        let settings = ProvidersSettings::from_settings(&self.shared.session().settings);
         let mut seen = Vec::new();
         let mut actions = Vec::new();
-        let (first, last) = (range.start.line as usize, range.end.line as usize);
-        for line in text.lines().skip(first).take(last.saturating_sub(first) + 1) {
+        for line in &lines {
             for found in reference::find_in_line(line, &settings) {
                 if seen.contains(&found.text) {
                     continue;

@@ -163,10 +163,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 }
             }
             Update::Settled { state, message, conversation_id } => {
-                // A turn settles once; a repeated settle (the stream's end after the status) is not a new outcome.
-                let first_settle = progress.is_some();
                 if state == State::Finished
-                    && first_settle
                     && let Some(hook) = relay.finished.get()
                 {
                     hook(conversation_id.clone());

@@ -55,6 +55,30 @@ local function with_conversation(arg, fn)
   end)
 end
 
+--- Starts a conversation on an issue (or pull request) and opens its buffer. The current file resolves `#12`
+--- against its repository's remote.
+local function fix_issue(reference)
+  local name = vim.api.nvim_buf_get_name(0)
+  local uri = (name ~= "" and vim.bo.buftype == "") and vim.uri_from_fname(name) or nil
+  oh().execute("openhands.fixIssue", { reference = reference, uri = uri }, function(err, result)
+    if not err and result and result.conversationId then
+      require("openhands.conversation").open(result.conversationId)
+    end
+  end)
+end
+
+--- A subcommand that runs one of the server's commands on a conversation.
+local function on_conversation(desc, command)
+  return {
+    desc = desc,
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute(command, { conversationId = id })
+      end)
+    end,
+  }
+end
+
 --- The start of a task: the instruction, with the file and (from a range) the selected lines as context.
 local function start_task(instruction, opts)
   local args = { instruction = instruction }
@@ -102,14 +126,7 @@ M.subcommands = {
     desc = "fix an issue: #12, owner/repo#12 or an issue URL",
     run = function(arg)
       local go = function(reference)
-        -- The current file's folder resolves `#12` against its repository's remote.
-        local name = vim.api.nvim_buf_get_name(0)
-        local uri = (name ~= "" and vim.bo.buftype == "") and vim.uri_from_fname(name) or nil
-        oh().execute("openhands.fixIssue", { reference = reference, uri = uri }, function(err, result)
-          if not err and result and result.conversationId then
-            require("openhands.conversation").open(result.conversationId)
-          end
-        end)
+        fix_issue(reference)
       end
       if arg ~= "" then
         return go(arg)
@@ -141,30 +158,9 @@ M.subcommands = {
       end)
     end,
   },
-  pause = {
-    desc = "pause a conversation",
-    run = function(arg)
-      with_conversation(arg, function(id)
-        oh().execute("openhands.pause", { conversationId = id })
-      end)
-    end,
-  },
-  resume = {
-    desc = "resume a paused conversation",
-    run = function(arg)
-      with_conversation(arg, function(id)
-        oh().execute("openhands.resume", { conversationId = id })
-      end)
-    end,
-  },
-  stop = {
-    desc = "stop a conversation (its history stays)",
-    run = function(arg)
-      with_conversation(arg, function(id)
-        oh().execute("openhands.stop", { conversationId = id })
-      end)
-    end,
-  },
+  pause = on_conversation("pause a conversation", "openhands.pause"),
+  resume = on_conversation("resume a paused conversation", "openhands.resume"),
+  stop = on_conversation("stop a conversation (its history stays)", "openhands.stop"),
   review = {
     desc = "review a conversation's changes file by file",
     run = function(arg)
@@ -205,14 +201,7 @@ M.subcommands = {
       end)
     end,
   },
-  pr = {
-    desc = "open a pull request from a conversation's changes",
-    run = function(arg)
-      with_conversation(arg, function(id)
-        oh().execute("openhands.createPullRequest", { conversationId = id })
-      end)
-    end,
-  },
+  pr = on_conversation("open a pull request from a conversation's changes", "openhands.createPullRequest"),
   tasks = {
     desc = "suggested tasks (issues and pull requests waiting for you)",
     run = function()
@@ -228,11 +217,7 @@ M.subcommands = {
         }, function(choice)
           -- Each task names the issue or pull request to start on.
           if choice and choice.reference then
-            oh().execute("openhands.fixIssue", { reference = choice.reference }, function(err, started)
-              if not err and started and started.conversationId then
-                require("openhands.conversation").open(started.conversationId)
-              end
-            end)
+            fix_issue(choice.reference)
           end
         end)
       end)

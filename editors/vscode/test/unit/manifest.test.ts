@@ -15,14 +15,32 @@ const pkg = JSON.parse(fs.readFileSync(path.join(extensionRoot, "package.json"),
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { EXTENSION_ONLY_SETTINGS } = require(path.join(extensionRoot, "scripts", "settings-source.js"));
 
-test("every command in package.json is registered, and every registered command is in package.json", async () => {
+/**
+ * Runs `body` with no server to be found (a path that does not exist, which must be reported, not crash
+ * activation), then disposes what the extension registered and puts the environment back.
+ */
+async function withoutServer(body: (context: ReturnType<typeof createExtensionContext>) => Promise<void>): Promise<void> {
   const storage = fs.mkdtempSync(path.join(os.tmpdir(), "oh-vscode-"));
   const context = createExtensionContext(extensionRoot, storage);
-  // No server here: a path that does not exist, which must be reported, not crash activation.
   stub.settings.set("openhands.server.path", path.join(storage, "no-such-openhands-lsp"));
   const saved = process.env.OPENHANDS_LSP_PATH;
   delete process.env.OPENHANDS_LSP_PATH;
   try {
+    await body(context);
+  } finally {
+    for (const d of context.subscriptions) {
+      d.dispose();
+    }
+    stub.settings.delete("openhands.server.path");
+    if (saved !== undefined) {
+      process.env.OPENHANDS_LSP_PATH = saved;
+    }
+    stub.reset();
+  }
+}
+
+test("every command in package.json is registered, and every registered command is in package.json", () =>
+  withoutServer(async (context) => {
     const api = activate(context);
     const declared: string[] = pkg.contributes.commands.map((c: { command: string }) => c.command).sort();
     assert.deepEqual([...api.commands].sort(), declared);
@@ -36,17 +54,7 @@ test("every command in package.json is registered, and every registered command 
     stub.inputBoxAnswers.push("do something");
     await vscode.commands.executeCommand("openhands.ui.startTask");
     assert.ok(stub.messages.some((m) => m.level === "error" && /not an executable file/.test(m.message)), JSON.stringify(stub.messages));
-    for (const d of context.subscriptions) {
-      d.dispose();
-    }
-  } finally {
-    stub.settings.delete("openhands.server.path");
-    if (saved !== undefined) {
-      process.env.OPENHANDS_LSP_PATH = saved;
-    }
-    stub.reset();
-  }
-});
+  }));
 
 test("commands have titles under the OpenHands category, and menus name declared commands", () => {
   const ids = new Set(pkg.contributes.commands.map((c: { command: string }) => c.command));
@@ -87,28 +95,14 @@ test("contributes.configuration is the server's settings plus the extension's ow
   );
 });
 
-test("the esbuild bundle (what the .vsix ships) loads and activates", async () => {
+test("the esbuild bundle (what the .vsix ships) loads and activates", () => {
   const bundle = path.join(extensionRoot, pkg.main);
   assert.ok(fs.existsSync(bundle), `${bundle} is missing: run \`npm run bundle\``);
-  const storage = fs.mkdtempSync(path.join(os.tmpdir(), "oh-vscode-"));
-  stub.settings.set("openhands.server.path", path.join(storage, "no-such-openhands-lsp"));
-  const saved = process.env.OPENHANDS_LSP_PATH;
-  delete process.env.OPENHANDS_LSP_PATH;
-  try {
+  return withoutServer(async (context) => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bundled = require(bundle) as typeof import("../../src/extension");
-    const context = createExtensionContext(extensionRoot, storage);
     const api = bundled.activate(context);
     assert.equal(api.commands.length, pkg.contributes.commands.length);
     assert.equal(await api.started, false);
-    for (const d of context.subscriptions) {
-      d.dispose();
-    }
-  } finally {
-    stub.settings.delete("openhands.server.path");
-    if (saved !== undefined) {
-      process.env.OPENHANDS_LSP_PATH = saved;
-    }
-    stub.reset();
-  }
+  });
 });
