@@ -54,6 +54,17 @@ fn fix_issue_from_a_code_action_to_an_opened_pull_request() {
     server.on_request("window/showDocument", |_| Ok(json!({"success": true})));
     server.command("openhands.setSecret", json!({"name": "github_token", "value": TOKEN})).unwrap().unwrap();
 
+    // The picker's list: work waiting for the user on the repository's provider (GraphQL, a recorded answer).
+    mock.on_fixture("POST", "/graphql", "github/graphql_suggested_tasks.json");
+    let notes_uri = file_uri(&ws.join("notes.md"));
+    let listed = server.command("openhands.suggestedTasks", json!({"uri": notes_uri})).unwrap().unwrap();
+    let tasks = listed["tasks"].as_array().unwrap();
+    assert!(
+        tasks.iter().any(|t| t["kind"] == "openIssue" && t["reference"] == "https://github.com/octo/hello/issues/12"),
+        "{listed}"
+    );
+    assert_eq!(listed["problems"], json!([]));
+
     // The code action on the reference.
     let notes = file_uri(&ws.join("notes.md"));
     server
