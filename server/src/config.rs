@@ -23,6 +23,8 @@ pub enum Backend {
     Docker,
     /// A locally installed agent-server process on a loopback port. No isolation.
     Process,
+    /// OpenHands Cloud (or a self-hosted OpenHands server) through its V1 API.
+    Cloud,
 }
 
 impl Backend {
@@ -30,6 +32,7 @@ impl Backend {
         match self {
             Backend::Docker => "docker",
             Backend::Process => "process",
+            Backend::Cloud => "cloud",
         }
     }
 }
@@ -58,6 +61,21 @@ pub struct Settings {
     pub github: ProviderSettings,
     pub gitlab: ProviderSettings,
     pub bitbucket: ProviderSettings,
+    pub cloud: CloudSettings,
+}
+
+/// OpenHands Cloud, or a self-hosted OpenHands app server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct CloudSettings {
+    pub url: String,
+    pub startup_timeout_seconds: u32,
+}
+
+impl Default for CloudSettings {
+    fn default() -> Self {
+        CloudSettings { url: "https://app.all-hands.dev".into(), startup_timeout_seconds: 600 }
+    }
 }
 
 /// A git hosting provider's host and API, and how to refresh its token.
@@ -111,6 +129,7 @@ impl Default for Settings {
             github: ProviderSettings::default(),
             gitlab: ProviderSettings::default(),
             bitbucket: ProviderSettings::default(),
+            cloud: CloudSettings::default(),
         }
     }
 }
@@ -185,11 +204,13 @@ pub struct SettingSpec {
 pub const SPECS: &[SettingSpec] = &[
     SettingSpec {
         key: "backend",
-        ty: SettingType::Enum(&["docker", "process"]),
+        ty: SettingType::Enum(&["docker", "process", "cloud"]),
         description: "Where conversations run. `docker`: the agent-server image (`openhands.docker.image`) in a local \
                       Docker container per conversation, which sees only the conversation's workspace. `process`: a \
                       locally installed agent-server started on a loopback port for each conversation (no isolation: \
-                      the agent works on this machine).",
+                      the agent works on this machine). `cloud`: OpenHands Cloud or a self-hosted OpenHands server \
+                      (`openhands.cloud.url`), which clones the workspace's remote repository and branch; its changes \
+                      come back for review in the conversation's own copy.",
     },
     SettingSpec {
         key: "isolation",
@@ -338,6 +359,19 @@ pub const SPECS: &[SettingSpec] = &[
         ty: SettingType::OptionalString,
         description: "A command that prints a Bitbucket token or `user:app_password` (run with `sh -c`): used when no \
                       `bitbucket_token` is set, and to refresh it once after a 401. Kept in memory only.",
+    },
+    SettingSpec {
+        key: "cloud.url",
+        ty: SettingType::String,
+        description: "The OpenHands server of the `cloud` backend: OpenHands Cloud, or a self-hosted OpenHands app \
+                      server. Its API key comes from `openhands.setSecret` (`cloud_api_key`) or the \
+                      `OPENHANDS_API_KEY` environment variable, never from settings.",
+    },
+    SettingSpec {
+        key: "cloud.startupTimeoutSeconds",
+        ty: SettingType::Integer { minimum: 10, maximum: 3600 },
+        description: "How long the cloud may take to get a new conversation ready (sandbox, clone, setup script) \
+                      before openhands-lsp gives up.",
     },
 ];
 

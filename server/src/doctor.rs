@@ -70,8 +70,12 @@ pub async fn run(inputs: &Inputs) -> Report {
     match inputs.settings.backend {
         Backend::Process => checks.push(check_agent_server_command(&inputs.settings.process.command)),
         Backend::Docker => checks.extend(check_docker(&inputs.settings.docker.image).await),
+        Backend::Cloud => checks.push(check_cloud(inputs)),
     }
-    checks.push(check_llm(inputs));
+    // In the cloud the agent uses the LLM of the user's cloud account.
+    if inputs.settings.backend != Backend::Cloud {
+        checks.push(check_llm(inputs));
+    }
     checks.push(check_provider_tokens(&inputs.secrets));
     let ok = !checks.iter().any(|c| c.required && c.status == CheckStatus::Error);
     Report { version: crate::VERSION, backend: inputs.settings.backend.as_str(), ok, checks }
@@ -91,6 +95,26 @@ async fn check_state_dir(inputs: &Inputs) -> Check {
         }
         Ok(Err(e)) => Check { name, status: CheckStatus::Error, required: true, detail: e.to_string() },
         Err(e) => Check { name, status: CheckStatus::Error, required: true, detail: format!("check failed: {e}") },
+    }
+}
+
+fn check_cloud(inputs: &Inputs) -> Check {
+    let url = inputs.settings.cloud.url.trim_end_matches('/');
+    match inputs.secrets.source(SecretName::CloudApiKey) {
+        Some(source) => Check {
+            name: "cloud",
+            status: CheckStatus::Ok,
+            required: true,
+            detail: format!("{url}; cloud_api_key {}", source_label(Some(source))),
+        },
+        None => Check {
+            name: "cloud",
+            status: CheckStatus::Error,
+            required: true,
+            detail: format!(
+                "{url}: no API key: set cloud_api_key with openhands.setSecret or OPENHANDS_API_KEY (create one at {url}/settings/api-keys)"
+            ),
+        },
     }
 }
 

@@ -66,7 +66,13 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     };
     let summary = manager
         .start(
-            StartRequest { instruction: opts.task.clone(), title, workspace: workspace.clone(), issue: None },
+            StartRequest {
+                instruction: opts.task.clone(),
+                title,
+                workspace: workspace.clone(),
+                issue: None,
+                attach: None,
+            },
             settings,
         )
         .map_err(|e| RunError::Setup(e.to_string()))?;

@@ -77,3 +77,21 @@ pub fn init_params(llm: &ScriptedLlm, workspace: &Path, overrides: Value) -> Val
         "initializationOptions": options,
     })
 }
+
+/// After the session ended: none of `secrets` is in the server's log, in any message to or from the editor, in
+/// `extra` (answers the test kept), or in any file under the server's state directory.
+pub fn assert_secrets_absent(server: &Server, secrets: &[&str], extra: &[&serde_json::Value]) {
+    let stderr = server.stderr_complete();
+    let messages = server.messages();
+    for secret in secrets {
+        assert!(!stderr.contains(secret), "{secret} in the log");
+        for msg in messages.iter().chain(extra.iter().copied()) {
+            assert!(!msg.to_string().contains(secret), "{secret} in a message to the editor: {msg}");
+        }
+        for file in crate::repo::files_under(&server.state_home) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret} written to {}", file.display());
+        }
+    }
+}

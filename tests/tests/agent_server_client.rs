@@ -41,7 +41,7 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
                 workspace: workspace.path().into(),
                 scratch: scratch.path().into(),
                 workspace_is_ours: false,
-                progress: None,
+                ..SandboxSpec::default()
             })
             .await
             .unwrap();

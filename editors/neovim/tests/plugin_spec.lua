@@ -11,7 +11,7 @@ end)
 T.case("completion lists every subcommand, then conversation ids and secret names", function()
   local subs = vim.fn.getcompletion("OpenHands ", "cmdline")
   for _, want in ipairs({ "task", "fix", "list", "open", "send", "pause", "resume", "stop", "review", "apply",
-    "discard", "pr", "tasks", "secret", "log", "status" }) do
+    "discard", "pr", "tasks", "attach", "secret", "log", "status" }) do
     T.truthy(vim.tbl_contains(subs, want), "completion has " .. want .. ": " .. vim.inspect(subs))
   end
   T.eq({ "review" }, vim.fn.getcompletion("OpenHands rev", "cmdline"), "prefix completion")

@@ -4,6 +4,7 @@
 import * as vscode from "vscode";
 import { ConversationPanels } from "./panel";
 import {
+  CloudConversation,
   Conversation,
   PushResult,
   SecretName,
@@ -121,6 +122,42 @@ export function registerCommands(deps: Deps): string[] {
         return undefined;
       }
       const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: chosen.task.reference });
+      server.store.upsert(result.conversation);
+      panels.open(result.conversationId, true);
+      return result;
+    },
+    attachCloudConversation: async () => {
+      if (!requireCommand(server, ServerCommand.attachConversation, "attach to cloud conversations")) {
+        return undefined;
+      }
+      const listed = await server.execute<{ cloudConversations?: CloudConversation[]; cloudError?: string }>(ServerCommand.listConversations, {
+        cloud: true,
+      });
+      if (listed.cloudError) {
+        void vscode.window.showErrorMessage(`OpenHands: ${listed.cloudError}`);
+        return undefined;
+      }
+      const open = (listed.cloudConversations ?? []).filter((c) => !c.attachedAs);
+      if (open.length === 0) {
+        void vscode.window.showInformationMessage("OpenHands: no cloud conversation to attach to.");
+        return undefined;
+      }
+      const chosen = await vscode.window.showQuickPick(
+        open.map((c) => ({
+          label: c.title ?? c.id,
+          description: [c.repository, c.branch].filter(Boolean).join(" @ "),
+          detail: `${c.sandboxStatus.toLowerCase()}${c.executionStatus ? `, ${c.executionStatus}` : ""} · ${c.url}`,
+          conversation: c,
+        })),
+        { title: "OpenHands: Attach to Cloud Conversation", matchOnDescription: true },
+      );
+      if (!chosen) {
+        return undefined;
+      }
+      const result = await server.execute<StartResult>(ServerCommand.attachConversation, {
+        cloudConversationId: chosen.conversation.id,
+        uri: activeFileUri(),
+      });
       server.store.upsert(result.conversation);
       panels.open(result.conversationId, true);
       return result;

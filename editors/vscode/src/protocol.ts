@@ -18,7 +18,22 @@ export const ServerCommand = {
   fixIssue: "openhands.fixIssue",
   suggestedTasks: "openhands.suggestedTasks",
   createPullRequest: "openhands.createPullRequest",
+  // Cloud commands: used when the server advertises them.
+  attachConversation: "openhands.attachConversation",
 } as const;
+
+/** An OpenHands Cloud conversation, as `openhands.listConversations` lists it. */
+export interface CloudConversation {
+  origin: "cloud";
+  id: string;
+  title?: string | null;
+  url: string;
+  sandboxStatus: string;
+  executionStatus?: string | null;
+  repository?: string | null;
+  branch?: string | null;
+  attachedAs?: string | null;
+}
 
 export const Notification = {
   status: "openhands/status",

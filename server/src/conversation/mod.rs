@@ -19,7 +19,7 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent};
 use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{IsolationMeta, IssueLink, Meta, Store, StoreError};
+pub use store::{CloudLink, IsolationMeta, IssueLink, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,8 @@ pub struct StartRequest {
     pub title: String,
     pub workspace: PathBuf,
     pub issue: Option<store::IssueLink>,
+    /// Follow this existing OpenHands Cloud conversation instead of starting one.
+    pub attach: Option<String>,
 }
 
 /// Settings a conversation starts with.
@@ -162,6 +164,8 @@ pub enum ConversationError {
     NotIsolated(String),
     #[error("the conversation's isolated copy: {0}")]
     Isolation(String),
+    #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
+    AlreadyAttached { cloud: String, local: String },
 }
 
 /// What `review` returns: the files the agent changed, relative to `source` (the user's folder).
@@ -249,9 +253,19 @@ impl Manager {
     }
 
     /// Starts a conversation and returns at once; the work goes on in the background.
-    pub fn start(&self, req: StartRequest, settings: AgentSettings) -> Result<Summary, ConversationError> {
+    pub fn start(&self, req: StartRequest, mut settings: AgentSettings) -> Result<Summary, ConversationError> {
         if !req.workspace.is_dir() {
             return Err(ConversationError::BadWorkspace(req.workspace));
+        }
+        let backend = if req.attach.is_some() { "cloud" } else { self.inner.provider.name() };
+        if let Some(cloud_id) = &req.attach
+            && let Some(local) = self.following(cloud_id)
+        {
+            return Err(ConversationError::AlreadyAttached { cloud: cloud_id.clone(), local });
+        }
+        // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
+        if backend == "cloud" {
+            settings.isolation = crate::config::Isolation::Worktree;
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let now = store::now_ms();
@@ -260,7 +274,7 @@ impl Manager {
             title: req.title,
             instruction: req.instruction,
             workspace: req.workspace,
-            backend: self.inner.provider.name().to_owned(),
+            backend: backend.to_owned(),
             state: State::Starting,
             created_at: now,
             updated_at: now,
@@ -270,6 +284,7 @@ impl Manager {
             event_count: 0,
             isolation: None,
             issue: req.issue,
+            cloud: None,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
@@ -301,6 +316,8 @@ impl Manager {
             llm,
             secrets,
             settings,
+            attach: req.attach,
+            remote: None,
         };
         let manager = self.clone();
         tokio::spawn(async move {
@@ -447,7 +464,13 @@ impl Manager {
                 continue;
             }
             let mut meta = meta;
-            meta.error = Some("openhands-lsp stopped while this conversation was active; its sandbox is gone".into());
+            meta.error = Some(if meta.cloud.is_some() {
+                "openhands-lsp stopped while following this conversation; it may still run in OpenHands Cloud: \
+                 attach to it again (openhands.attachConversation)"
+                    .into()
+            } else {
+                "openhands-lsp stopped while this conversation was active; its sandbox is gone".into()
+            });
             meta.state = State::Stopped;
             meta.updated_at = store::now_ms();
             if let Err(e) = self.inner.store.save(&meta) {
@@ -486,6 +509,14 @@ impl Manager {
         let (reply, rx) = oneshot::channel();
         sender.send(make(reply)).await.map_err(|_| ConversationError::RunnerGone)?;
         rx.await.map_err(|_| ConversationError::RunnerGone)?
+    }
+
+    /// The live local conversation that follows cloud conversation `cloud_id`.
+    fn following(&self, cloud_id: &str) -> Option<String> {
+        self.live()
+            .iter()
+            .find(|(_, l)| lock(&l.meta).cloud.as_ref().is_some_and(|c| c.conversation_id == cloud_id))
+            .map(|(id, _)| id.clone())
     }
 
     fn not_live(&self, id: &str) -> ConversationError {

@@ -27,6 +27,10 @@ pub(super) struct Runner {
     pub llm: LlmConfig,
     pub secrets: BTreeMap<String, Secret>,
     pub settings: AgentSettings,
+    /// The cloud conversation to follow instead of starting one.
+    pub attach: Option<String>,
+    /// Set when the backend created the conversation on its agent-server (the cloud).
+    pub remote: Option<crate::sandbox::RemoteConversation>,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -47,6 +51,10 @@ impl Runner {
         };
         let observer = self.observer.clone();
         let id = self.id.clone();
+        let (source, title, instruction) = {
+            let meta = self.meta();
+            (meta.workspace.clone(), meta.title.clone(), meta.instruction.clone())
+        };
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
@@ -55,6 +63,11 @@ impl Runner {
             progress: Some(StartProgress::new(move |message| {
                 observer.update(Update::Progress { conversation_id: id.clone(), message })
             })),
+            source,
+            title,
+            instruction,
+            attach: self.attach.clone(),
+            secrets: self.secrets.clone(),
         };
         let provider = self.provider.clone();
         let start = provider.start(spec);
@@ -86,7 +99,14 @@ impl Runner {
                 return;
             }
         };
-        self.update_meta(|m| m.sandbox_url = Some(sandbox.endpoint.base_url.clone()));
+        self.remote = sandbox.remote.clone();
+        let link = sandbox.remote.as_ref().map(|r| r.link.clone());
+        self.update_meta(|m| {
+            m.sandbox_url = Some(sandbox.endpoint.base_url.clone());
+            if let Some(link) = link {
+                m.cloud = Some(link);
+            }
+        });
         let result = self.drive(&sandbox, &mut control).await;
         if let Err(e) = result {
             self.settle(State::Error, None, Some(e.to_string()));
@@ -132,21 +152,29 @@ impl Runner {
         control: &mut mpsc::Receiver<Control>,
     ) -> Result<(), ConversationError> {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
-        let request = NewConversation {
-            conversation_id: self.id.clone(),
-            working_dir: sandbox.working_dir.clone(),
-            llm: self.llm.clone(),
-            secrets: self.secrets.clone(),
-            confirmation: self.settings.confirmation,
-            max_iterations: self.settings.max_iterations,
+        let mut tracker = Tracker::default();
+        let sub = if self.remote.is_some() {
+            // The cloud created the conversation and sent the first message: follow it from its first event (the
+            // snapshot on connect tells its state).
+            stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), Resume::default())
+        } else {
+            let request = NewConversation {
+                conversation_id: self.id.clone(),
+                working_dir: sandbox.working_dir.clone(),
+                llm: self.llm.clone(),
+                secrets: self.secrets.clone(),
+                confirmation: self.settings.confirmation,
+                max_iterations: self.settings.max_iterations,
+            };
+            client.create_conversation(&request).await?;
+            let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
+            let instruction = self.meta().instruction.clone();
+            client.send_message(&self.id, &instruction, true).await?;
+            self.set_state(State::Running);
+            tracker.awaiting_run = true;
+            sub
         };
-        client.create_conversation(&request).await?;
-        let mut sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
-        let instruction = self.meta().instruction.clone();
-        client.send_message(&self.id, &instruction, true).await?;
-        self.set_state(State::Running);
-
-        let mut tracker = Tracker { awaiting_run: true, ..Tracker::default() };
+        let mut sub = sub;
         let died = sandbox.handle.died();
         tokio::pin!(died);
         loop {
@@ -201,7 +229,7 @@ impl Runner {
     ) -> bool {
         match msg {
             Control::Send { text, run, reply } => {
-                let result = client.send_message(&self.id, &text, run).await.map_err(Into::into);
+                let result = client.send_message(self.agent_id(), &text, run).await.map_err(Into::into);
                 if result.is_ok() && run {
                     tracker.awaiting_run = true;
                     self.set_state(State::Running);
@@ -212,7 +240,7 @@ impl Runner {
                 let result = async {
                     // `interrupt` stops the agent now (it cancels an LLM call in flight and waits for the run loop);
                     // `pause` would only take effect after the current step.
-                    client.interrupt(&self.id).await?;
+                    client.interrupt(self.agent_id()).await?;
                     sandbox.handle.freeze().await?;
                     Ok(())
                 }
@@ -225,7 +253,11 @@ impl Runner {
             Control::Resume { reply } => {
                 let result = async {
                     sandbox.handle.thaw().await?;
-                    run_when_idle(client, &self.id).await?;
+                    if self.remote.is_some() {
+                        // A resumed cloud sandbox dropped the stream's connection while it was paused.
+                        sub.reconnect();
+                    }
+                    run_when_idle(client, self.agent_id()).await?;
                     Ok(())
                 }
                 .await;
@@ -235,7 +267,7 @@ impl Runner {
                 let _ = reply.send(result);
             }
             Control::Stop { reply } => {
-                let _ = tokio::time::timeout(STOP_GRACE, client.pause(&self.id)).await;
+                let _ = tokio::time::timeout(STOP_GRACE, client.pause(self.agent_id())).await;
                 self.settle(State::Stopped, None, None);
                 let _ = reply.send(Ok(()));
                 return true;
@@ -259,17 +291,17 @@ impl Runner {
             });
         }
         match decision {
-            Decision::Allow => client.respond_to_confirmation(&self.id, true, "").await?,
+            Decision::Allow => client.respond_to_confirmation(self.agent_id(), true, "").await?,
             Decision::AllowAll => {
-                client.set_confirmation_policy(&self.id, ConfirmationMode::Never).await?;
-                client.respond_to_confirmation(&self.id, true, "").await?;
+                client.set_confirmation_policy(self.agent_id(), ConfirmationMode::Never).await?;
+                client.respond_to_confirmation(self.agent_id(), true, "").await?;
             }
             Decision::Reject { reason } => {
                 let reason =
                     reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "The user rejected the action.".into());
-                client.respond_to_confirmation(&self.id, false, &reason).await?;
+                client.respond_to_confirmation(self.agent_id(), false, &reason).await?;
                 // The agent-server goes idle after a rejection; the agent should carry on knowing why.
-                run_when_idle(client, &self.id).await?;
+                run_when_idle(client, self.agent_id()).await?;
             }
         }
         self.set_state(State::Running);
@@ -320,7 +352,7 @@ impl Runner {
                 }
                 // Asking the user to confirm that the agent may finish or think protects nothing.
                 if !actions.is_empty() && actions.iter().all(|a| HARMLESS_TOOLS.contains(&a.tool.as_str())) {
-                    if let Err(e) = client.respond_to_confirmation(&self.id, true, "").await {
+                    if let Err(e) = client.respond_to_confirmation(self.agent_id(), true, "").await {
                         tracing::warn!(conversation = %self.id, "auto-confirming {:?}: {e}", actions[0].summary);
                     }
                     return;
@@ -329,9 +361,10 @@ impl Runner {
                 self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
             }
             "finished" => {
+                self.bring_back(client).await;
                 let message = match tracker.finish_message.take() {
                     Some(m) => m,
-                    None => client.final_response(&self.id).await.unwrap_or_default(),
+                    None => client.final_response(self.agent_id()).await.unwrap_or_default(),
                 };
                 self.settle(State::Finished, Some(message), None);
             }
@@ -342,8 +375,33 @@ impl Runner {
             "stuck" => {
                 self.settle(State::Stuck, None, Some("the agent is stuck (it repeated itself without progress)".into()))
             }
+            // An attached cloud conversation that waits for the user: its turn is over.
+            "idle" if self.meta().state == State::Starting => self.set_state(State::Finished),
             // idle: before the first run, or after a finished turn; neither changes what editors show.
             _ => {}
+        }
+    }
+
+    /// The conversation's id on its agent-server: ours, unless the backend created it.
+    fn agent_id(&self) -> &str {
+        self.remote.as_ref().map_or(&self.id, |r| &r.id)
+    }
+
+    /// Writes what the agent changed in the cloud into the conversation's own copy, for review and apply.
+    async fn bring_back(&self, client: &AgentServerClient) {
+        let Some(remote) = &self.remote else { return };
+        let Some(root) = self.meta().isolation.as_ref().map(|i| i.root.clone()) else { return };
+        match crate::cloud::changes::bring_back(client, &remote.id, remote.repo_name.as_deref(), &root).await {
+            Ok(files) => {
+                tracing::info!(conversation = %self.id, "brought back {} changed files from the cloud", files.len())
+            }
+            Err(e) => {
+                tracing::warn!(conversation = %self.id, "bringing the cloud's changes back: {e}");
+                self.observer.update(Update::Progress {
+                    conversation_id: self.id.clone(),
+                    message: format!("could not bring the cloud's changes back: {e}"),
+                });
+            }
         }
     }
 

@@ -38,6 +38,26 @@ pub struct Meta {
     /// The issue the conversation works on, when it was started from one (`openhands.fixIssue`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<IssueLink>,
+    /// The OpenHands Cloud conversation it follows (the `cloud` backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudLink>,
+}
+
+/// A conversation in OpenHands Cloud (or a self-hosted OpenHands server).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudLink {
+    /// The app conversation's id (also its id on the sandbox's agent-server).
+    pub conversation_id: String,
+    pub sandbox_id: String,
+    /// The conversation's page in the web UI.
+    pub url: String,
+    /// `owner/repo` the cloud cloned, and the branch it started from.
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    /// Pull requests the agent opened (numbers on the repository's provider).
+    #[serde(default)]
+    pub pull_requests: Vec<u64>,
 }
 
 /// An issue on a git hosting provider.
@@ -207,6 +227,7 @@ mod tests {
             event_count: 0,
             isolation: None,
             issue: None,
+            cloud: None,
         }
     }
 

@@ -54,6 +54,66 @@ pub fn ready() {
     INIT.call_once(relax_owner_check_for_root);
 }
 
+/// The branch checked out in the repository holding `folder` (`None`: not a repository, or a detached HEAD).
+pub fn current_branch(folder: &Path) -> Option<String> {
+    ready();
+    let repo = git2::Repository::discover(folder).ok()?;
+    let head = repo.head().ok()?;
+    if head.is_branch() { head.shorthand().ok().map(str::to_owned) } else { None }
+}
+
+/// How the local branch stands against its remote branch: what a remote-only agent (the cloud) would not see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncState {
+    pub branch: String,
+    /// The remote the branch tracks, or `origin` when it tracks none.
+    pub remote: String,
+    /// The branch exists on the remote (as its upstream or under the same name).
+    pub on_remote: bool,
+    /// Local commits the remote branch does not have.
+    pub ahead: usize,
+    /// Files with uncommitted changes (untracked ones included).
+    pub dirty: usize,
+}
+
+impl SyncState {
+    pub fn in_sync(&self) -> bool {
+        self.on_remote && self.ahead == 0 && self.dirty == 0
+    }
+}
+
+/// `None` when `folder` is not in a repository with a branch checked out.
+pub fn sync_state(folder: &Path) -> Option<SyncState> {
+    ready();
+    let repo = git2::Repository::discover(folder).ok()?;
+    let branch = current_branch(folder)?;
+    let local = repo.find_branch(&branch, git2::BranchType::Local).ok()?;
+    let head = local.get().target()?;
+    let (remote, tracked) = match local.upstream() {
+        Ok(up) => {
+            let name = up.get().name().unwrap_or_default().to_owned();
+            let remote = repo.branch_remote_name(&name).ok().and_then(|b| b.as_str().ok().map(str::to_owned));
+            (remote.unwrap_or_else(|| "origin".into()), up.get().target())
+        }
+        Err(_) => {
+            let same = repo.find_reference(&format!("refs/remotes/origin/{branch}")).ok().and_then(|r| r.target());
+            ("origin".to_owned(), same)
+        }
+    };
+    let ahead = match tracked {
+        Some(t) => repo.graph_ahead_behind(head, t).map(|(a, _)| a).unwrap_or(0),
+        None => {
+            let mut walk = repo.revwalk().ok()?;
+            walk.push(head).ok()?;
+            walk.count()
+        }
+    };
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    let dirty = repo.statuses(Some(&mut opts)).map(|s| s.len()).unwrap_or(0);
+    Some(SyncState { branch, remote, on_remote: tracked.is_some(), ahead, dirty })
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
     move |source| GitError::Io { path: path.to_owned(), source }
 }

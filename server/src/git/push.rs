@@ -69,6 +69,31 @@ pub fn commit_and_push(
             reason: format!("{wanted_branch} and 19 retries are taken"),
         })?;
 
+    push_refspec(&mut remote, &format!("{local_branch}:refs/heads/{branch}"), auth, &shown)?;
+    tracing::info!(remote = %shown, %branch, "pushed");
+    Ok(Published { branch, commit: commit.to_string(), remote: shown })
+}
+
+/// Pushes the checked-out branch of the repository holding `folder` to the same branch on `remote_name`.
+pub fn push_current(folder: &std::path::Path, remote_name: &str, auth: &HttpsAuth) -> Result<Published, PushError> {
+    super::ready();
+    let repo = Repository::discover(folder).map_err(GitError::from)?;
+    let head = repo.head().map_err(GitError::from)?;
+    let branch = head.shorthand().unwrap_or("HEAD").to_owned();
+    let commit = head.target().map(|t| t.to_string()).unwrap_or_default();
+    let mut remote = repo.find_remote(remote_name).map_err(|_| PushError::NoRemote(remote_name.to_owned()))?;
+    let shown = remote.url().map(redact_url).unwrap_or_default();
+    push_refspec(&mut remote, &format!("refs/heads/{branch}:refs/heads/{branch}"), auth, &shown)?;
+    // The remote-tracking branch now matches; record it as git's own push would.
+    if let Ok(oid) = git2::Oid::from_str(&commit) {
+        let _ = repo.reference(&format!("refs/remotes/{remote_name}/{branch}"), oid, true, "openhands-lsp: push");
+    }
+    tracing::info!(remote = %shown, %branch, "pushed the current branch");
+    Ok(Published { branch, commit, remote: shown })
+}
+
+/// Pushes one refspec; a ref the remote refused is an error with its reason.
+fn push_refspec(remote: &mut git2::Remote<'_>, refspec: &str, auth: &HttpsAuth, shown: &str) -> Result<(), PushError> {
     let rejected = std::cell::RefCell::new(None::<String>);
     let mut callbacks = callbacks(auth);
     callbacks.push_update_reference(|_, status| {
@@ -79,14 +104,12 @@ pub fn commit_and_push(
     });
     let mut opts = PushOptions::new();
     opts.remote_callbacks(callbacks);
-    let refspec = format!("{local_branch}:refs/heads/{branch}");
-    remote.push(&[refspec.as_str()], Some(&mut opts)).map_err(|e| classify(e, &shown, auth))?;
+    remote.push(&[refspec], Some(&mut opts)).map_err(|e| classify(e, shown, auth))?;
     drop(opts);
-    if let Some(reason) = rejected.into_inner() {
-        return Err(PushError::Failed { remote: shown, reason });
+    match rejected.into_inner() {
+        Some(reason) => Err(PushError::Failed { remote: shown.to_owned(), reason }),
+        None => Ok(()),
     }
-    tracing::info!(remote = %shown, %branch, "pushed");
-    Ok(Published { branch, commit: commit.to_string(), remote: shown })
 }
 
 /// Branches the remote has, as `refs/heads/...`.

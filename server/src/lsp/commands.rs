@@ -22,6 +22,8 @@ pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
 pub const FIX_ISSUE: &str = "openhands.fixIssue";
 pub const CREATE_PULL_REQUEST: &str = "openhands.createPullRequest";
 pub const SUGGESTED_TASKS: &str = "openhands.suggestedTasks";
+pub const ATTACH_CONVERSATION: &str = "openhands.attachConversation";
+pub const STORE_PROVIDER_TOKENS_IN_CLOUD: &str = "openhands.storeProviderTokensInCloud";
 
 /// Exactly the commands this server implements; advertised in `executeCommandProvider`.
 pub const ALL: &[&str] = &[
@@ -43,6 +45,8 @@ pub const ALL: &[&str] = &[
     FIX_ISSUE,
     CREATE_PULL_REQUEST,
     SUGGESTED_TASKS,
+    ATTACH_CONVERSATION,
+    STORE_PROVIDER_TOKENS_IN_CLOUD,
 ];
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.

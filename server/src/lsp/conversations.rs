@@ -136,8 +136,12 @@ impl Backend {
                 outcome.map_err(to_rpc).map(|()| Value::Null)
             }
             commands::LIST_CONVERSATIONS => {
-                let _: super::server::NoArgs = commands::parse_args(command, arguments)?;
-                Ok(json!({"conversations": self.manager()?.list()}))
+                let args: super::cloud::ListArgs = commands::parse_args(command, arguments)?;
+                let local = serde_json::to_value(self.manager()?.list()).unwrap_or_default();
+                let empty = Vec::new();
+                let mut result = self.cloud_conversations(args.cloud, local.as_array().unwrap_or(&empty)).await;
+                result["conversations"] = local;
+                Ok(result)
             }
             commands::GET_EVENTS => {
                 let args: GetEventsArgs = commands::parse_args(command, arguments)?;
@@ -172,6 +176,11 @@ impl Backend {
             commands::FIX_ISSUE => self.fix_issue(commands::parse_args(command, arguments)?).await,
             commands::CREATE_PULL_REQUEST => self.create_pull_request(commands::parse_args(command, arguments)?).await,
             commands::SUGGESTED_TASKS => self.suggested_tasks(commands::parse_args(command, arguments)?).await,
+            commands::ATTACH_CONVERSATION => self.attach_conversation(commands::parse_args(command, arguments)?).await,
+            commands::STORE_PROVIDER_TOKENS_IN_CLOUD => {
+                let _: super::server::NoArgs = commands::parse_args(command, arguments)?;
+                self.store_provider_tokens().await
+            }
             other => Err(commands::unknown_command(other)),
         }
     }
@@ -203,11 +212,15 @@ impl Backend {
         let instruction =
             compose_instruction(&args.instruction, file.as_deref(), &workspace, args.range, selection.as_deref());
         let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| title_from(&args.instruction));
-        self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings)
+        self.start_conversation(StartRequest { instruction, title, workspace, issue: None, attach: None }, &settings)
+            .await
     }
 
     /// Starts a conversation with the session's settings; the result every starting command returns.
-    pub(super) fn start_conversation(&self, req: StartRequest, settings: &Settings) -> Result<Value, Error> {
+    pub(super) async fn start_conversation(&self, req: StartRequest, settings: &Settings) -> Result<Value, Error> {
+        if settings.backend == crate::config::Backend::Cloud && req.attach.is_none() {
+            self.before_cloud_start(&req.workspace, settings).await?;
+        }
         let summary = self.manager()?.start(req, self.shared.agent_settings(settings)).map_err(to_rpc)?;
         Ok(json!({"conversationId": summary.meta.id, "conversation": summary}))
     }
@@ -237,7 +250,8 @@ impl Backend {
         let instruction = diagnostic_instruction(&args.diagnostic, &shown, text.as_deref());
         let first = args.diagnostic.message.lines().next().unwrap_or_default();
         let title = title_from(&format!("Fix: {first}"));
-        self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings)
+        self.start_conversation(StartRequest { instruction, title, workspace, issue: None, attach: None }, &settings)
+            .await
     }
 }
 

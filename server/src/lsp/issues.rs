@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use tower_lsp_server::UriExt;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 use tower_lsp_server::lsp_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, Command, MessageActionItem, MessageType, Range,
-    ShowDocumentParams, ShowMessageRequestParams, Uri,
+    CodeAction, CodeActionKind, CodeActionOrCommand, Command, MessageType, Range, ShowDocumentParams, Uri,
 };
 
 use super::commands::{self, invalid_params};
@@ -120,7 +119,12 @@ impl Backend {
             let pull = service.pull_request(repo.clone(), number).await.map_err(provider_rpc)?;
             let instruction = pull_instruction(&repo, &pull);
             let title = title_from(&format!("Fix {} #{number}: {}", noun_short(repo.kind), pull.title));
-            return self.start_conversation(StartRequest { instruction, title, workspace, issue: None }, &settings);
+            return self
+                .start_conversation(
+                    StartRequest { instruction, title, workspace, issue: None, attach: None },
+                    &settings,
+                )
+                .await;
         }
         let issue = service.issue(repo.clone(), number).await.map_err(provider_rpc)?;
         let instruction = issue_instruction(&repo, &issue);
@@ -133,7 +137,11 @@ impl Backend {
             title: issue.title.clone(),
             url: issue.url.clone(),
         };
-        self.start_conversation(StartRequest { instruction, title, workspace, issue: Some(link) }, &settings)
+        self.start_conversation(
+            StartRequest { instruction, title, workspace, issue: Some(link), attach: None },
+            &settings,
+        )
+        .await
     }
 
     pub(super) async fn create_pull_request(&self, args: CreatePullRequestArgs) -> Result<Value, Error> {
@@ -256,19 +264,9 @@ impl Backend {
         if isolated {
             actions.push(DISCARD);
         }
-        let params = ShowMessageRequestParams {
-            typ: MessageType::INFO,
-            message: format!("OpenHands finished issue #{} ({}). What next?", link.number, link.title),
-            actions: Some(
-                actions
-                    .iter()
-                    .map(|t| MessageActionItem { title: (*t).into(), properties: Default::default() })
-                    .collect(),
-            ),
-        };
-        let answer = self.client.send_request::<tower_lsp_server::lsp_types::request::ShowMessageRequest>(params).await;
-        let choice = match answer {
-            Ok(Some(item)) => item.title,
+        let message = format!("OpenHands finished issue #{} ({}). What next?", link.number, link.title);
+        let choice = match self.ask(MessageType::INFO, message, &actions).await {
+            Ok(Some(title)) => title,
             Ok(None) => return,
             Err(e) => {
                 tracing::info!(conversation = %id, "the next-step question failed: {e}");

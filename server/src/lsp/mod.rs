@@ -2,6 +2,7 @@
 //! and domain results back into protocol messages.
 
 mod capabilities;
+mod cloud;
 mod commands;
 mod conversations;
 mod documents;

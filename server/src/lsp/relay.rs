@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc;
 use tower_lsp_server::Client;
-use tower_lsp_server::lsp_types::{MessageActionItem, MessageType, ShowMessageRequestParams};
+use tower_lsp_server::lsp_types::MessageType;
 
 use super::ext::{ConversationChanged, EventNotification, Status, StatusKind, StatusParams};
 use super::progress::{Progress, ProgressHandle};
@@ -206,23 +206,11 @@ async fn ask_confirmation(client: Client, manager: Manager, id: String, title: S
         "OpenHands ({title}) wants to:\n{}",
         if list.is_empty() { "• continue".to_owned() } else { list.join("\n") }
     );
-    let params = ShowMessageRequestParams {
-        typ: MessageType::WARNING,
-        message,
-        actions: Some(
-            [ALLOW, ALLOW_ALL, REJECT]
-                .iter()
-                .map(|t| MessageActionItem { title: (*t).into(), properties: Default::default() })
-                .collect(),
-        ),
-    };
-    let answer = client.send_request::<tower_lsp_server::lsp_types::request::ShowMessageRequest>(params).await;
-    let decision = match answer {
-        Ok(Some(item)) if item.title == ALLOW => Decision::Allow,
-        Ok(Some(item)) if item.title == ALLOW_ALL => Decision::AllowAll,
-        Ok(Some(item)) if item.title == REJECT => {
-            Decision::Reject { reason: Some("Rejected by the user in the editor.".into()) }
-        }
+    let answer = super::server::ask(&client, MessageType::WARNING, message, &[ALLOW, ALLOW_ALL, REJECT]).await;
+    let decision = match answer.as_ref().map(|a| a.as_deref()) {
+        Ok(Some(ALLOW)) => Decision::Allow,
+        Ok(Some(ALLOW_ALL)) => Decision::AllowAll,
+        Ok(Some(REJECT)) => Decision::Reject { reason: Some("Rejected by the user in the editor.".into()) },
         Ok(_) => {
             // Dismissed: the agent keeps waiting; `openhands.respondToConfirmation` can still answer.
             tracing::info!(conversation = %id, "confirmation dismissed; still waiting");

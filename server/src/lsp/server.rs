@@ -409,7 +409,29 @@ impl LanguageServer for Backend {
 #[serde(deny_unknown_fields)]
 pub(super) struct NoArgs {}
 
+/// Asks the user with `window/showMessageRequest`; the chosen action's title, `None` when dismissed.
+pub(super) async fn ask(
+    client: &Client,
+    typ: MessageType,
+    message: String,
+    actions: &[&str],
+) -> Result<Option<String>> {
+    let params = ShowMessageRequestParams {
+        typ,
+        message,
+        actions: Some(
+            actions.iter().map(|t| MessageActionItem { title: (*t).into(), properties: Default::default() }).collect(),
+        ),
+    };
+    let answer = client.send_request::<request::ShowMessageRequest>(params).await?;
+    Ok(answer.map(|item| item.title))
+}
+
 impl Backend {
+    pub(super) async fn ask(&self, typ: MessageType, message: String, actions: &[&str]) -> Result<Option<String>> {
+        ask(&self.client, typ, message, actions).await
+    }
+
     /// `window/workDoneProgress/cancel` is a notification tower-lsp-server does not route to a trait method.
     pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         self.shared.progress.cancel(&params.token);

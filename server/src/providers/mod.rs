@@ -10,7 +10,7 @@
 mod bitbucket;
 mod github;
 mod gitlab;
-mod http;
+pub(crate) mod http;
 pub mod reference;
 pub mod remote;
 

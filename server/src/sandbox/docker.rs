@@ -837,6 +837,7 @@ impl Inner {
                 provider: Arc::downgrade(self),
                 stopped: Default::default(),
             }),
+            remote: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use crate::agent_server::{AgentServerClient, Endpoint};
 
 /// What a conversation asks of a backend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SandboxSpec {
     pub conversation_id: String,
     /// The host directory the agent works in.
@@ -25,6 +25,25 @@ pub struct SandboxSpec {
     pub workspace_is_ours: bool,
     /// Where to report what a slow start is doing (pulling an image, booting a container).
     pub progress: Option<StartProgress>,
+    /// The user's folder the conversation started from (its git remote and branch tell the cloud what to clone).
+    pub source: PathBuf,
+    pub title: String,
+    pub instruction: String,
+    /// Follow this existing cloud conversation instead of starting one.
+    pub attach: Option<String>,
+    /// The conversation's secrets (provider tokens by the names the agent's shell knows): a backend that creates
+    /// the conversation itself (the cloud) passes them on.
+    pub secrets: std::collections::BTreeMap<String, crate::secrets::Secret>,
+}
+
+/// A conversation that the backend created on its agent-server (the cloud does, with its first message sent).
+#[derive(Debug, Clone)]
+pub struct RemoteConversation {
+    /// Its id on the agent-server.
+    pub id: String,
+    /// The repository's folder name (where the cloud cloned it, below the agent's working directory).
+    pub repo_name: Option<String>,
+    pub link: crate::conversation::CloudLink,
 }
 
 /// Receives progress messages while a sandbox starts.
@@ -53,6 +72,8 @@ pub struct Sandbox {
     /// The working directory to give the agent-server (a path inside the sandbox).
     pub working_dir: String,
     pub handle: Box<dyn SandboxHandle>,
+    /// Set when the backend created the conversation itself; else the runner creates it.
+    pub remote: Option<RemoteConversation>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -78,6 +99,9 @@ pub enum SandboxError {
     /// The warm pool does not pull: the image is pulled when a conversation starts.
     #[error("the image {0} is not present yet: it is pulled when the first conversation starts")]
     ImageAbsent(String),
+    /// OpenHands Cloud refused, failed or lost the conversation; the message says what to do.
+    #[error("{0}")]
+    Cloud(String),
 }
 
 /// Controls one running sandbox.
@@ -112,6 +136,7 @@ pub type SharedProvider = Arc<dyn SandboxProvider>;
 pub struct Backends {
     pub process: Arc<process::ProcessProvider>,
     pub docker: Arc<docker::DockerProvider>,
+    pub cloud: Arc<crate::cloud::CloudProvider>,
     selected: std::sync::RwLock<crate::config::Backend>,
 }
 
@@ -124,9 +149,14 @@ impl Backends {
         Backends {
             process: Arc::new(process::ProcessProvider::new(
                 process::ProcessConfig::from_settings(&settings.process),
-                secrets,
+                secrets.clone(),
             )),
             docker: Arc::new(docker::DockerProvider::new(settings.docker.clone(), state_dir)),
+            cloud: Arc::new(crate::cloud::CloudProvider::new(
+                settings.cloud.clone(),
+                crate::providers::ProvidersSettings::from_settings(settings),
+                secrets.clone(),
+            )),
             selected: std::sync::RwLock::new(settings.backend),
         }
     }
@@ -135,6 +165,7 @@ impl Backends {
     pub fn configure(&self, settings: &crate::config::Settings) {
         self.process.configure(process::ProcessConfig::from_settings(&settings.process));
         self.docker.configure(settings.docker.clone());
+        self.cloud.configure(settings.cloud.clone(), crate::providers::ProvidersSettings::from_settings(settings));
         *self.selected.write().unwrap_or_else(|p| p.into_inner()) = settings.backend;
         if settings.backend == crate::config::Backend::Docker {
             self.docker.activate();
@@ -147,6 +178,7 @@ impl Backends {
         match *self.selected.read().unwrap_or_else(|p| p.into_inner()) {
             crate::config::Backend::Docker => self.docker.as_ref(),
             crate::config::Backend::Process => self.process.as_ref(),
+            crate::config::Backend::Cloud => self.cloud.as_ref(),
         }
     }
 }
@@ -157,7 +189,8 @@ impl SandboxProvider for Backends {
     }
 
     fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
-        self.current().start(spec)
+        // Attaching follows a conversation that already runs in the cloud, whatever the selected backend.
+        if spec.attach.is_some() { self.cloud.start(spec) } else { self.current().start(spec) }
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -117,7 +117,12 @@ impl SandboxProvider for ProcessProvider {
                 running.push(state.clone());
             }
             let working_dir = spec.workspace.to_string_lossy().into_owned();
-            Ok(Sandbox { endpoint, working_dir, handle: Box::new(ProcessHandle { state, exit: exit_rx }) })
+            Ok(Sandbox {
+                endpoint,
+                working_dir,
+                handle: Box::new(ProcessHandle { state, exit: exit_rx }),
+                remote: None,
+            })
         })
     }
 

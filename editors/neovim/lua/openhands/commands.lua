@@ -5,7 +5,7 @@ local function oh()
   return require("openhands")
 end
 
-local SECRETS = { "llm_api_key", "github_token", "gitlab_token", "bitbucket_token" }
+local SECRETS = { "llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key" }
 
 --- Known conversations, newest first.
 local function conversations()
@@ -218,6 +218,45 @@ M.subcommands = {
           -- Each task names the issue or pull request to start on.
           if choice and choice.reference then
             fix_issue(choice.reference)
+          end
+        end)
+      end)
+    end,
+  },
+  attach = {
+    desc = "follow an OpenHands Cloud conversation (one started on the web, or before a restart)",
+    run = function(arg)
+      local attach = function(id)
+        oh().execute("openhands.attachConversation", { cloudConversationId = id }, function(err, result)
+          if not err and result and result.conversationId then
+            oh().conversations[result.conversationId] = result.conversation
+            require("openhands.conversation").open(result.conversationId)
+          end
+        end)
+      end
+      if arg ~= "" then
+        return attach(arg)
+      end
+      oh().execute("openhands.listConversations", { cloud = true }, function(err, result)
+        if err or not result then
+          return
+        end
+        if result.cloudError then
+          return vim.notify("OpenHands: " .. result.cloudError, vim.log.levels.ERROR)
+        end
+        local open = vim.tbl_filter(function(c)
+          return c.attachedAs == nil or c.attachedAs == vim.NIL
+        end, result.cloudConversations or {})
+        vim.ui.select(open, {
+          prompt = "OpenHands Cloud conversation",
+          format_item = function(c)
+            local title = (c.title ~= vim.NIL and c.title) or c.id
+            local repo = (c.repository ~= vim.NIL and c.repository) or "no repository"
+            return string.format("%s  (%s, %s)", title, repo, c.sandboxStatus or "?")
+          end,
+        }, function(choice)
+          if choice then
+            attach(choice.id)
           end
         end)
       end)
