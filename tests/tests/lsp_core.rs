@@ -52,7 +52,9 @@ fn initialize_result_snapshot() {
                 "openhands.fixDiagnostic",
                 "openhands.fixIssue",
                 "openhands.createPullRequest",
-                "openhands.suggestedTasks"
+                "openhands.suggestedTasks",
+                "openhands.attachConversation",
+                "openhands.storeProviderTokensInCloud"
               ]
             },
             "positionEncoding": "utf-16",
