@@ -98,7 +98,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
             }
         };
         match update {
-            Update::Event(event) if is_step(&event.kind) => {
+            Update::Event(event, _) if is_step(&event.kind) => {
                 spinner.suspend(|| {
                     let _ = writeln!(out, "  {}", event.summary);
                 });

@@ -133,6 +133,25 @@ impl CloudMock {
         self.shared.stored_provider_tokens.lock().unwrap().clone()
     }
 
+    /// The status of the sandbox running cloud conversation `conversation_id`.
+    pub fn sandbox_status(&self, conversation_id: &str) -> String {
+        let sandbox_id =
+            self.shared.conversations.lock().unwrap()[conversation_id].json["sandbox_id"].as_str().unwrap().to_owned();
+        self.shared.sandboxes.lock().unwrap()[&sandbox_id].status.to_owned()
+    }
+
+    /// Waits for a request matching `pred`.
+    pub fn wait_request(&self, what: &str, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Recorded {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.recorded().into_iter().find(|r| pred(r)) {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "no request: {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The conversation ids the cloud knows.
     pub fn conversation_ids(&self) -> Vec<String> {
         self.shared.conversations.lock().unwrap().keys().cloned().collect()

@@ -57,10 +57,16 @@ fn cloud(fx: &Fixture, llm: &ScriptedLlm) -> CloudMock {
 }
 
 fn session(ws: &Path, cloud_url: &str) -> Server {
+    session_with(ws, cloud_url, json!({}))
+}
+
+fn session_with(ws: &Path, cloud_url: &str, overrides: Value) -> Server {
+    let mut init = json!({"backend": "cloud", "cloud": {"url": cloud_url, "startupTimeoutSeconds": 300}});
+    openhands_lsp_tests::lsp_client::merge(&mut init, overrides);
     let params = json!({
         "capabilities": {"window": {"workDoneProgress": true}, "workspace": {"workspaceEdit": {"documentChanges": true}}},
         "workspaceFolders": [{"uri": format!("file://{}", ws.display()), "name": "ws"}],
-        "initializationOptions": {"backend": "cloud", "cloud": {"url": cloud_url, "startupTimeoutSeconds": 300}},
+        "initializationOptions": init,
     });
     let (mut server, _) = Server::start(options().arg("--log-level").arg("trace"), params).unwrap();
     server.on_request("workspace/applyEdit", |_| Ok(json!({"applied": true})));
@@ -170,7 +176,13 @@ fn a_cloud_conversation_runs_from_the_editor_and_its_changes_come_back_for_revie
     assert_eq!(cloud_entry["attachedAs"], id.as_str());
 
     assert_eq!(mock.violations(), Vec::<String>::new());
+    // Stop stops the spending: the sandbox is paused (the conversation stays in the cloud).
     server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
+    let cloud_conversation = link["conversationId"].as_str().unwrap();
+    mock.wait_request("the sandbox paused", Duration::from_secs(30), |r| {
+        r.method == "POST" && r.path.ends_with("/pause")
+    });
+    assert_eq!(mock.sandbox_status(cloud_conversation), "PAUSED");
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     server.shutdown_and_exit().unwrap();
     assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[&status]);
@@ -336,6 +348,75 @@ fn a_start_with_unpushed_work_asks_first_and_cancel_starts_nothing() {
         mock.stored_provider_tokens(),
         vec![json!({"provider_tokens": {"github": {"token": GITHUB_TOKEN, "host": null}}})]
     );
+    assert_eq!(mock.violations(), Vec::<String>::new());
+    server.shutdown_and_exit().unwrap();
+    assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[]);
+}
+
+#[test]
+fn pause_and_resume_pause_and_resume_the_cloud_sandbox() {
+    let fx = fixture();
+    // Pause interrupts the LLM call held at the gate; whether or not that reply is used, the agent goes on to
+    // write two.txt after resuming.
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one"),
+        Step::terminal("echo one-b").gated("go"),
+        Step::terminal("echo two > two.txt"),
+        Step::finish("resumed and done"),
+    ]);
+    let mock = cloud(&fx, &llm);
+    let mut server = session(&fx.ws, &mock.url());
+    let id = start(&mut server, "Count to two");
+    let cloud_conversation = cloud_id(&server, &id);
+    assert!(llm.wait_requests(2, RUN_TIMEOUT), "the agent is waiting on its second LLM call");
+
+    server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "paused");
+    assert_eq!(mock.sandbox_status(&cloud_conversation), "PAUSED");
+
+    llm.open_gate("go");
+    server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(mock.sandbox_status(&cloud_conversation), "RUNNING");
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "resumed and done");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert!(review["files"].as_array().unwrap().iter().any(|f| f["path"] == "two.txt"), "{review}");
+    assert_eq!(mock.violations(), Vec::<String>::new());
+    server.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn push_and_start_pushes_the_local_commits_the_cloud_then_sees() {
+    let fx = fixture();
+    // The remote is a GitHub Enterprise on 127.0.0.1 serving the bare repository over smart HTTP with the token.
+    let git_server =
+        openhands_lsp_tests::git_http::GitHttpServer::start(fx.root.join("srv"), "x-access-token", GITHUB_TOKEN);
+    git(&fx.ws, &["remote", "set-url", "origin", &git_server.url("octo/hello.git")]);
+    std::fs::write(fx.ws.join("local.txt"), "made locally\n").unwrap();
+    git(&fx.ws, &["add", "local.txt"]);
+    git(&fx.ws, &["commit", "-qm", "local work"]);
+    let head = git(&fx.ws, &["rev-parse", "HEAD"]);
+
+    let llm =
+        ScriptedLlm::start(vec![Step::terminal("true"), Step::terminal("cat local.txt"), Step::finish("Read it.")]);
+    let mock = cloud(&fx, &llm);
+    let mut server = session_with(&fx.ws, &mock.url(), json!({"github": {"host": "127.0.0.1"}}));
+    server.command("openhands.setSecret", json!({"name": "github_token", "value": GITHUB_TOKEN})).unwrap().unwrap();
+    server.on_request("window/showMessageRequest", |p| {
+        assert!(p["message"].as_str().unwrap().contains("1 local commit is not pushed"), "{p}");
+        Ok(json!({"title": "Push and start"}))
+    });
+    let id = start(&mut server, "Read the local file");
+    assert_eq!(git(&fx.bare, &["rev-parse", "main"]), head, "the local commit was pushed before the start");
+    assert!(git_server.authorised_requests() > 0, "pushed with the token");
+    let output = wait_event(&server, &id, "cat's output", |e| {
+        e["kind"] == "ObservationEvent" && e["raw"]["observation"]["command"] == "cat local.txt"
+    });
+    assert!(
+        output["detail"].as_str().unwrap().contains("made locally"),
+        "the cloud cloned the pushed commit: {output}"
+    );
+    wait_state(&server, &id, "finished");
     assert_eq!(mock.violations(), Vec::<String>::new());
     server.shutdown_and_exit().unwrap();
     assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[]);

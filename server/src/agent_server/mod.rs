@@ -3,5 +3,6 @@
 pub mod client;
 pub mod events;
 pub mod stream;
+pub mod warm;
 
 pub use client::{AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation};

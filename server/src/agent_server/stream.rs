@@ -63,7 +63,8 @@ pub struct Resume {
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
 pub fn subscribe(endpoint: Endpoint, conversation_id: String, resume: Resume) -> Subscription {
-    let (tx, rx) = mpsc::channel(1024);
+    // Small: a reader that falls behind should slow the WebSocket (and the agent-server), not fill our memory.
+    let (tx, rx) = mpsc::channel(128);
     let (kick, kick_rx) = watch::channel(0u64);
     let task = tokio::spawn(run(endpoint, conversation_id, resume, tx, kick_rx));
     Subscription { items: rx, kick, task }

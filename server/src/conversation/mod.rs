@@ -88,12 +88,29 @@ pub enum Decision {
     },
 }
 
+/// How many of a conversation's events may be on their way to the editor at once. The runner waits for credit
+/// before it takes the next event from the agent, so an editor that reads slower than an agent streams slows the
+/// agent's stream (and then the agent-server) instead of growing queues here.
+const EVENTS_IN_FLIGHT: usize = 64;
+
+/// One event's place in its conversation's budget, given back when the last holder drops it (once the event is on
+/// its way to the editor).
+#[derive(Clone, Default)]
+pub struct Credit(#[allow(dead_code)] Option<Arc<tokio::sync::OwnedSemaphorePermit>>);
+
+impl std::fmt::Debug for Credit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credit")
+    }
+}
+
 /// What the manager tells its observer. Sent in order per conversation.
 #[derive(Debug, Clone)]
 pub enum Update {
     /// Created, or its state, title or outcome changed.
     Changed(Box<Summary>),
-    Event(Arc<NormalizedEvent>),
+    /// An event, with its credit: hold it until the event is handed on.
+    Event(Arc<NormalizedEvent>, Credit),
     /// The agent waits for the user; answer with [`Manager::confirm`].
     ConfirmationNeeded {
         conversation_id: String,
@@ -318,6 +335,7 @@ impl Manager {
             settings,
             attach: req.attach,
             remote: None,
+            credit: Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT)),
         };
         let manager = self.clone();
         tokio::spawn(async move {

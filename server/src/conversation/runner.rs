@@ -31,6 +31,8 @@ pub(super) struct Runner {
     pub attach: Option<String>,
     /// Set when the backend created the conversation on its agent-server (the cloud).
     pub remote: Option<crate::sandbox::RemoteConversation>,
+    /// Events on their way to the editor (see `EVENTS_IN_FLIGHT`).
+    pub credit: Arc<tokio::sync::Semaphore>,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -41,6 +43,7 @@ const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
+        let began = std::time::Instant::now();
         let workspace = match self.isolate().await {
             Ok(w) => w,
             Err(e) => {
@@ -69,6 +72,7 @@ impl Runner {
             attach: self.attach.clone(),
             secrets: self.secrets.clone(),
         };
+        tracing::debug!(conversation = %self.id, "workspace ready after {:?}", began.elapsed());
         let provider = self.provider.clone();
         let start = provider.start(spec);
         tokio::pin!(start);
@@ -99,6 +103,7 @@ impl Runner {
                 return;
             }
         };
+        tracing::debug!(conversation = %self.id, "sandbox ready after {:?}", began.elapsed());
         self.remote = sandbox.remote.clone();
         let link = sandbox.remote.as_ref().map(|r| r.link.clone());
         self.update_meta(|m| {
@@ -167,9 +172,11 @@ impl Runner {
                 max_iterations: self.settings.max_iterations,
             };
             client.create_conversation(&request).await?;
+            tracing::debug!(conversation = %self.id, "conversation created");
             let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
             let instruction = self.meta().instruction.clone();
             client.send_message(&self.id, &instruction, true).await?;
+            tracing::debug!(conversation = %self.id, "first message sent");
             self.set_state(State::Running);
             tracker.awaiting_run = true;
             sub
@@ -268,6 +275,10 @@ impl Runner {
             }
             Control::Stop { reply } => {
                 let _ = tokio::time::timeout(STOP_GRACE, client.pause(self.agent_id())).await;
+                // A cloud sandbox is paused next: what the agent did so far comes back first.
+                if self.remote.is_some() {
+                    let _ = tokio::time::timeout(Duration::from_secs(15), self.bring_back(client)).await;
+                }
                 self.settle(State::Stopped, None, None);
                 let _ = reply.send(Ok(()));
                 return true;
@@ -319,7 +330,8 @@ impl Runner {
             meta.event_count - 1
         };
         tracker.observe(&event);
-        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event))));
+        let credit = super::Credit(self.credit.clone().acquire_owned().await.ok().map(Arc::new));
+        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event)), credit));
         if tracker.error_deadline.is_some()
             && let View::Error { message } = event.view()
         {

@@ -56,7 +56,7 @@ impl Relay {
 fn conversation_of(update: &Update) -> &str {
     match update {
         Update::Changed(s) => &s.meta.id,
-        Update::Event(e) => &e.conversation_id,
+        Update::Event(e, _) => &e.conversation_id,
         Update::ConfirmationNeeded { conversation_id, .. }
         | Update::Settled { conversation_id, .. }
         | Update::Progress { conversation_id, .. } => conversation_id,
@@ -133,7 +133,8 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 }
                 relay.client.send_notification::<ConversationChanged>(*summary).await;
             }
-            Update::Event(event) => {
+            // The credit is given back when this arm ends: once the event is handed to the transport.
+            Update::Event(event, _credit) => {
                 if let Some(p) = &progress
                     && is_step(&event.kind)
                 {

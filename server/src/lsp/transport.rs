@@ -12,7 +12,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,23 +25,36 @@ use tower_lsp_server::jsonrpc::{Request, Response};
 
 /// A larger frame is refused: no editor sends one, and reading it whole could exhaust memory.
 const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
+/// Bytes queued for stdout beyond which tower-lsp-server's writes wait. An editor that reads slower than an agent
+/// streams (50 MB of terminal output) then slows the agent's stream instead of filling our memory.
+const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
 enum WriterMsg {
     Bytes(Vec<u8>),
     Flush(std_mpsc::Sender<()>),
 }
 
+/// How much is waiting for the stdout thread, and who waits for it to shrink.
+#[derive(Default)]
+struct Queued {
+    bytes: AtomicUsize,
+    waker: futures::task::AtomicWaker,
+}
+
 /// Sends complete frames to the stdout thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Output {
     tx: std_mpsc::Sender<WriterMsg>,
+    queued: Arc<Queued>,
 }
 
 impl Output {
+    /// Our own answers (to malformed input) never wait: they are small and few.
     fn send_json(&self, value: &Value) {
         let body = value.to_string();
         let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
         frame.extend_from_slice(body.as_bytes());
+        self.queued.bytes.fetch_add(frame.len(), Ordering::SeqCst);
         let _ = self.tx.send(WriterMsg::Bytes(frame));
     }
 
@@ -55,13 +68,15 @@ impl Output {
 
     /// The half tower-lsp-server writes its frames into.
     pub fn async_writer(&self) -> ChannelWriter {
-        ChannelWriter { tx: self.tx.clone() }
+        ChannelWriter { tx: self.tx.clone(), queued: self.queued.clone() }
     }
 }
 
 /// Starts the stdout thread.
 pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
     let (tx, rx) = std_mpsc::channel::<WriterMsg>();
+    let queued = Arc::new(Queued::default());
+    let drained = queued.clone();
     let spawned = std::thread::Builder::new().name("lsp-stdout".into()).spawn(move || {
         let mut broken = false;
         while let Ok(first) = rx.recv() {
@@ -70,13 +85,14 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
             // Take everything already queued, then flush once.
             while let Some(msg) = pending.take().or_else(|| rx.try_recv().ok()) {
                 match msg {
-                    WriterMsg::Bytes(bytes) if !broken => {
-                        if let Err(e) = out.write_all(&bytes) {
+                    WriterMsg::Bytes(bytes) => {
+                        if !broken && let Err(e) = out.write_all(&bytes) {
                             tracing::error!("writing to stdout failed, dropping further output: {e}");
                             broken = true;
                         }
+                        drained.bytes.fetch_sub(bytes.len(), Ordering::SeqCst);
+                        drained.waker.wake();
                     }
-                    WriterMsg::Bytes(_) => {}
                     WriterMsg::Flush(ack) => acks.push(ack),
                 }
             }
@@ -92,17 +108,26 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
     if let Err(e) = spawned {
         tracing::error!("cannot start the stdout thread: {e}");
     }
-    Output { tx }
+    Output { tx, queued }
 }
 
 /// `AsyncWrite` into the stdout thread. tower-lsp-server's `FramedWrite` only ever hands over whole encoded frames,
 /// and every write is accepted whole, so chunks never split a frame.
 pub struct ChannelWriter {
     tx: std_mpsc::Sender<WriterMsg>,
+    queued: Arc<Queued>,
 }
 
 impl AsyncWrite for ChannelWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        // Past the limit, wait for the stdout thread to drain (register first, then look again: no lost wake-up).
+        if self.queued.bytes.load(Ordering::SeqCst) >= MAX_QUEUED_BYTES {
+            self.queued.waker.register(cx.waker());
+            if self.queued.bytes.load(Ordering::SeqCst) >= MAX_QUEUED_BYTES {
+                return Poll::Pending;
+            }
+        }
+        self.queued.bytes.fetch_add(buf.len(), Ordering::SeqCst);
         match self.tx.send(WriterMsg::Bytes(buf.to_vec())) {
             Ok(()) => Poll::Ready(Ok(buf.len())),
             Err(_) => Poll::Ready(Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdout thread is gone"))),

@@ -427,6 +427,7 @@ impl Inner {
                     .into(),
             ));
         }
+        let began = std::time::Instant::now();
         let session_key = random_key();
         let host_network = config.network == "host";
         let host_port = if host_network { Some(free_port()?) } else { None };
@@ -494,6 +495,7 @@ impl Inner {
             .await
             .map_err(|e| SandboxError::Docker(format!("cannot create a container from {}: {e}", config.image)))?;
         let id = created.id;
+        tracing::debug!(container = short(&id), "created after {:?}", began.elapsed());
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), true);
         let result = async {
             docker
@@ -515,11 +517,19 @@ impl Inner {
                     },
                 },
             };
+            tracing::debug!(container = short(&id), "started, port {port}, after {:?}", began.elapsed());
             let endpoint =
                 Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
             let probe = exit.clone();
-            let health =
-                super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new).await;
+            let health = super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
+            // The user's ids are asked of the running container while the agent-server boots, off the critical path.
+            let ids = async {
+                match &chown_to {
+                    Some(user) => user_ids(docker, &id, user).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (health, chown_ids) = tokio::join!(health, ids);
             if let Err(e) = health {
                 let log = format!("; last log lines:\n{}", log_tail(docker, &id).await);
                 return Err(match e {
@@ -528,11 +538,9 @@ impl Inner {
                     other => other,
                 });
             }
+            tracing::debug!(container = short(&id), "healthy after {:?}", began.elapsed());
             let slot = matches!(role, Role::Pool).then(|| mount.to_owned());
-            let chown_ids = match &chown_to {
-                Some(user) => Some(user_ids(docker, &id, user).await?),
-                None => None,
-            };
+            let chown_ids = chown_ids?;
             Ok(Container {
                 id: id.clone(),
                 endpoint,
@@ -689,6 +697,13 @@ impl Inner {
         self.pool().filling -= 1;
         match launched {
             Some(Ok(container)) => {
+                if !self.closing.is_cancelled() {
+                    let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
+                    tokio::select! {
+                        () = crate::agent_server::warm::warm_up(&container.endpoint, &self_url) => {}
+                        _ = self.closing.cancelled() => {}
+                    }
+                }
                 if self.closing.is_cancelled() {
                     self.discard(&docker, container).await;
                 } else {
@@ -941,7 +956,8 @@ fn move_into_slot(workspace: &Path, slot: &Path) -> std::io::Result<()> {
 /// The numeric uid and gid of the container's user.
 async fn user_ids(docker: &Docker, id: &str, user: &str) -> Result<(u32, u32), SandboxError> {
     let ask = |flag: &'static str| exec_output(docker, id, vec!["id".into(), flag.into()]);
-    match (ask("-u").await?.trim().parse::<u32>(), ask("-g").await?.trim().parse::<u32>()) {
+    let (uid, gid) = tokio::join!(ask("-u"), ask("-g"));
+    match (uid?.trim().parse::<u32>(), gid?.trim().parse::<u32>()) {
         (Ok(u), Ok(g)) => Ok((u, g)),
         _ => Err(SandboxError::Docker(format!("cannot tell the uid of the container's user {user}"))),
     }

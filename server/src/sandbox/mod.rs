@@ -226,7 +226,8 @@ pub async fn wait_healthy(
             return Err(SandboxError::NotHealthy { after: timeout, log: format_tail(&log_tail()) });
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_millis(250));
+        // Every poll past the moment it turns healthy is time the user waits: keep the step short.
+        delay = (delay * 2).min(Duration::from_millis(100));
     }
 }
 

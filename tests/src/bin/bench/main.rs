@@ -134,7 +134,13 @@ fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
     }
     let boot_docker_name = "agent-server boot alone: docker run to /health";
     if wanted(boot_docker_name) {
-        rows.push(Row::new("first action", boot_docker_name, boot_container(&image, runs)?));
+        rows.push(Row::new("first action", boot_docker_name, boot_container(&image, runs, None)?));
+    }
+    let alone_name = "agent-server alone: docker run to its first action (driven with curl, no openhands-lsp)";
+    if wanted(alone_name) {
+        let script: Vec<Step> = (0..runs * 2).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
+        let llm = ScriptedLlm::start_for_containers(script);
+        rows.push(Row::new("first action", alone_name, boot_container(&image, runs, Some(&llm))?));
     }
     // Every conversation asks for one command, then finishes; a stopped one may leave its second step unused.
     let script: Vec<Step> = (0..runs * 4).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
@@ -219,6 +225,47 @@ fn measure(mut server: Server, runs: usize, pool: Option<u64>) -> Result<Vec<Dur
     Ok(samples)
 }
 
+/// Creates a conversation, sends it a message and polls its events until the first action (all with curl).
+fn first_action_with_curl(port: u16, llm: &ScriptedLlm) -> Result<()> {
+    let base = format!("http://127.0.0.1:{port}/api/conversations");
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let create = json!({
+        "conversation_id": id,
+        "workspace": {"kind": "LocalWorkspace", "working_dir": "/workspace"},
+        "agent": {"kind": "Agent", "llm": {"model": "openai/stub", "base_url": llm.container_base_url(), "api_key": "sk-bench",
+                  "usage_id": "agent", "num_retries": 0},
+                  "tools": [{"name": "terminal"}, {"name": "file_editor"}, {"name": "task_tracker"}]},
+        "confirmation_policy": {"kind": "NeverConfirm"},
+        "autotitle": false,
+    });
+    curl(&["-X", "POST", &base, "-d", &create.to_string()])?;
+    let message = json!({"role": "user", "content": [{"type": "text", "text": "Run one command"}], "run": true});
+    curl(&["-X", "POST", &format!("{base}/{id}/events"), "-d", &message.to_string()])?;
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let page = curl(&[&format!("{base}/{id}/events/search?kind=ActionEvent&limit=1")])?;
+        let page: Value = serde_json::from_str(&page)?;
+        if page["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("no action from the agent-server on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn curl(args: &[&str]) -> Result<String> {
+    let out = Command::new("curl")
+        .args(["-sf", "-m", "30", "-H", "Content-Type: application/json", "-H", "X-Session-API-Key: bench"])
+        .args(args)
+        .output()?;
+    if !out.status.success() {
+        bail!("curl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Polls `/health` (with curl, as a user would) until it answers 200.
 fn wait_health(port: u16) -> Result<()> {
     let deadline = Instant::now() + TIMEOUT;
@@ -269,7 +316,9 @@ fn boot_process(runs: usize) -> Result<Vec<Duration>> {
     Ok(samples)
 }
 
-fn boot_container(image: &str, runs: usize) -> Result<Vec<Duration>> {
+/// `docker run` of the image to `/health`; with `llm`, on to the first action of a conversation driven with curl
+/// (what the agent-server takes by itself, as a bare client sees it).
+fn boot_container(image: &str, runs: usize, llm: Option<&ScriptedLlm>) -> Result<Vec<Duration>> {
     let mut samples = Vec::new();
     for _ in 0..runs {
         let port = free_port()?;
@@ -281,6 +330,10 @@ fn boot_container(image: &str, runs: usize) -> Result<Vec<Duration>> {
                 "--rm",
                 "-e",
                 "LITELLM_LOCAL_MODEL_COST_MAP=True",
+                "-e",
+                "SESSION_API_KEY=bench",
+                "--add-host",
+                "host.docker.internal:host-gateway",
                 "-p",
                 &format!("127.0.0.1:{port}:8000"),
             ])
@@ -290,7 +343,10 @@ fn boot_container(image: &str, runs: usize) -> Result<Vec<Duration>> {
             bail!("docker run: {}", String::from_utf8_lossy(&out.stderr));
         }
         let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        let ok = wait_health(port);
+        let ok = wait_health(port).and_then(|()| match llm {
+            Some(llm) => first_action_with_curl(port, llm),
+            None => Ok(()),
+        });
         samples.push(started.elapsed());
         let _ = Command::new("docker").args(["rm", "-f", &id]).stdout(Stdio::null()).status();
         ok?;
