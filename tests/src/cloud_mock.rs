@@ -152,6 +152,12 @@ impl CloudMock {
         }
     }
 
+    /// The agent opened these pull requests (the app server learns it from the agent's git provider calls).
+    pub fn set_pull_requests(&self, conversation_id: &str, numbers: &[u64]) {
+        let mut conversations = self.shared.conversations.lock().unwrap();
+        conversations.get_mut(conversation_id).unwrap().json["pr_number"] = json!(numbers);
+    }
+
     /// The conversation ids the cloud knows.
     pub fn conversation_ids(&self) -> Vec<String> {
         self.shared.conversations.lock().unwrap().keys().cloned().collect()

@@ -105,14 +105,20 @@ fn a_cloud_conversation_runs_from_the_editor_and_its_changes_come_back_for_revie
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
         Step::terminal("printf 'HELLO\\n' > greeting.txt && printf 'new\\n' > added.txt && echo token=$GITHUB_TOKEN"),
-        Step::finish("Shouted the greeting."),
+        Step::finish("Shouted the greeting.").gated("pr"),
     ]);
     let mock = cloud(&fx, &llm);
     let mut server = session(&fx.ws, &mock.url());
     server.command("openhands.setSecret", json!({"name": "github_token", "value": GITHUB_TOKEN})).unwrap().unwrap();
 
     let id = start(&mut server, "Shout the greeting");
+    // Before it finishes, the agent opens a pull request in the cloud.
+    let cloud_conversation = cloud_id(&server, &id);
+    assert!(llm.wait_requests(3, RUN_TIMEOUT), "the agent is at its last step");
+    mock.set_pull_requests(&cloud_conversation, &[7]);
+    llm.open_gate("pr");
     let finished = wait_state(&server, &id, "finished");
+    assert_eq!(finished["cloud"]["pullRequests"], json!([7]), "the pull request the agent opened is shown: {finished}");
     assert_eq!(finished["finalMessage"], "Shouted the greeting.", "{finished}");
     let link = &finished["cloud"];
     assert_eq!(link["repository"], "octo/hello", "{finished}");
@@ -178,11 +184,10 @@ fn a_cloud_conversation_runs_from_the_editor_and_its_changes_come_back_for_revie
     assert_eq!(mock.violations(), Vec::<String>::new());
     // Stop stops the spending: the sandbox is paused (the conversation stays in the cloud).
     server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
-    let cloud_conversation = link["conversationId"].as_str().unwrap();
     mock.wait_request("the sandbox paused", Duration::from_secs(30), |r| {
         r.method == "POST" && r.path.ends_with("/pause")
     });
-    assert_eq!(mock.sandbox_status(cloud_conversation), "PAUSED");
+    assert_eq!(mock.sandbox_status(&cloud_conversation), "PAUSED");
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     server.shutdown_and_exit().unwrap();
     assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[&status]);

@@ -194,6 +194,11 @@ impl CloudProvider {
         let endpoint = Endpoint { base_url: agent_url, session_key: Secret::new(key) };
         crate::sandbox::wait_healthy(&endpoint, RESUME_TIMEOUT, || None, String::new).await?;
         let web = format!("{}/conversations/{}", api.url(), conversation.id);
+        let (probe_api, probe_id) = (api.clone(), conversation.id.clone());
+        let pull_requests = Arc::new(move || -> BoxFuture<'static, Option<Vec<u64>>> {
+            let (api, id) = (probe_api.clone(), probe_id.clone());
+            Box::pin(async move { api.conversation(&id).await.ok().flatten().map(|c| c.pr_number) })
+        });
         let remote = RemoteConversation {
             id: conversation.id.clone(),
             repo_name: conversation
@@ -209,6 +214,7 @@ impl CloudProvider {
                 branch: conversation.selected_branch.clone(),
                 pull_requests: conversation.pr_number.clone(),
             },
+            pull_requests,
         };
         tracing::info!(conversation = %spec.conversation_id, cloud = %conversation.id, sandbox = %sandbox_id, "attached to the cloud conversation");
         Ok(Sandbox {

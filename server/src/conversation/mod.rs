@@ -88,10 +88,11 @@ pub enum Decision {
     },
 }
 
-/// How many of a conversation's events may be on their way to the editor at once. The runner waits for credit
-/// before it takes the next event from the agent, so an editor that reads slower than an agent streams slows the
-/// agent's stream (and then the agent-server) instead of growing queues here.
-const EVENTS_IN_FLIGHT: usize = 64;
+/// How much of a conversation's events (KiB of their JSON) may be on its way to the editor at once. The runner
+/// waits for credit before it takes the next event from the agent, so an editor that reads slower than an agent
+/// streams slows the agent's stream (and then the agent-server) instead of growing queues here. Counted in bytes,
+/// not events: a burst of small events flows freely, 64 KiB chunks of terminal output are held to a few MB.
+pub(crate) const KIB_IN_FLIGHT: u32 = 4096;
 
 /// One event's place in its conversation's budget, given back when the last holder drops it (once the event is on
 /// its way to the editor).
@@ -112,21 +113,11 @@ pub enum Update {
     /// An event, with its credit: hold it until the event is handed on.
     Event(Arc<NormalizedEvent>, Credit),
     /// The agent waits for the user; answer with [`Manager::confirm`].
-    ConfirmationNeeded {
-        conversation_id: String,
-        actions: Vec<PendingAction>,
-    },
+    ConfirmationNeeded { conversation_id: String, actions: Vec<PendingAction> },
     /// What a slow start is doing (pulling an image, booting a container).
-    Progress {
-        conversation_id: String,
-        message: String,
-    },
+    Progress { conversation_id: String, message: String },
     /// The agent stopped working: finished, failed, stuck or stopped.
-    Settled {
-        conversation_id: String,
-        state: State,
-        message: String,
-    },
+    Settled { conversation_id: String, state: State, message: String },
 }
 
 pub trait Observer: Send + Sync {
@@ -335,7 +326,7 @@ impl Manager {
             settings,
             attach: req.attach,
             remote: None,
-            credit: Arc::new(tokio::sync::Semaphore::new(EVENTS_IN_FLIGHT)),
+            credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
         };
         let manager = self.clone();
         tokio::spawn(async move {

@@ -31,7 +31,7 @@ pub(super) struct Runner {
     pub attach: Option<String>,
     /// Set when the backend created the conversation on its agent-server (the cloud).
     pub remote: Option<crate::sandbox::RemoteConversation>,
-    /// Events on their way to the editor (see `EVENTS_IN_FLIGHT`).
+    /// KiB of events on their way to the editor (see `KIB_IN_FLIGHT`).
     pub credit: Arc<tokio::sync::Semaphore>,
 }
 
@@ -330,7 +330,8 @@ impl Runner {
             meta.event_count - 1
         };
         tracker.observe(&event);
-        let credit = super::Credit(self.credit.clone().acquire_owned().await.ok().map(Arc::new));
+        let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
+        let credit = super::Credit(self.credit.clone().acquire_many_owned(kib).await.ok().map(Arc::new));
         self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event)), credit));
         if tracker.error_deadline.is_some()
             && let View::Error { message } = event.view()
@@ -412,6 +413,18 @@ impl Runner {
                 self.observer.update(Update::Progress {
                     conversation_id: self.id.clone(),
                     message: format!("could not bring the cloud's changes back: {e}"),
+                });
+            }
+        }
+        // Pull requests the agent opened in the cloud, for the editor to show.
+        if let Some(numbers) = (remote.pull_requests)().await {
+            let known = self.meta().cloud.as_ref().map(|c| c.pull_requests.clone()).unwrap_or_default();
+            if numbers != known {
+                tracing::info!(conversation = %self.id, "the agent opened pull requests {numbers:?}");
+                self.update_meta(|m| {
+                    if let Some(c) = m.cloud.as_mut() {
+                        c.pull_requests = numbers;
+                    }
                 });
             }
         }

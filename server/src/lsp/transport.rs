@@ -354,6 +354,42 @@ impl futures::Stream for ReceiverStream {
 mod tests {
     use super::*;
 
+    /// Stdout that takes nothing until the test lets it, like an editor that stopped reading.
+    struct Stalled(std::sync::Arc<std::sync::Mutex<bool>>, std::sync::Arc<std::sync::Condvar>);
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut open = self.0.lock().unwrap();
+            while !*open {
+                open = self.1.wait(open).unwrap();
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_wait_while_stdout_is_behind_and_go_on_when_it_drains() {
+        use tokio::io::AsyncWriteExt as _;
+        let gate = (std::sync::Arc::new(std::sync::Mutex::new(false)), std::sync::Arc::new(std::sync::Condvar::new()));
+        let output = spawn_writer(Stalled(gate.0.clone(), gate.1.clone()));
+        let mut writer = output.async_writer();
+        let chunk = vec![b'x'; 256 * 1024];
+        // Up to the limit, writes are accepted at once...
+        for _ in 0..(MAX_QUEUED_BYTES / chunk.len()) {
+            tokio::time::timeout(Duration::from_secs(1), writer.write_all(&chunk)).await.unwrap().unwrap();
+        }
+        // ...then a write waits for the stalled stdout,
+        let blocked = tokio::time::timeout(Duration::from_millis(200), writer.write_all(&chunk)).await;
+        assert!(blocked.is_err(), "a write past the limit should wait");
+        // and goes through once stdout drains.
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        tokio::time::timeout(Duration::from_secs(5), writer.write_all(&chunk)).await.unwrap().unwrap();
+    }
+
     fn frames(input: &str) -> Vec<Result<Option<Vec<u8>>, String>> {
         let mut reader = BufReader::new(input.as_bytes());
         let mut out = Vec::new();

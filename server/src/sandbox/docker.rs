@@ -521,7 +521,8 @@ impl Inner {
             let endpoint =
                 Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
             let probe = exit.clone();
-            let health = super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
+            let health =
+                super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
             // The user's ids are asked of the running container while the agent-server boots, off the critical path.
             let ids = async {
                 match &chown_to {

@@ -37,13 +37,21 @@ pub struct SandboxSpec {
 }
 
 /// A conversation that the backend created on its agent-server (the cloud does, with its first message sent).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteConversation {
     /// Its id on the agent-server.
     pub id: String,
     /// The repository's folder name (where the cloud cloned it, below the agent's working directory).
     pub repo_name: Option<String>,
     pub link: crate::conversation::CloudLink,
+    /// Asks the backend which pull requests the agent has opened so far (`None`: it could not tell now).
+    pub pull_requests: Arc<dyn Fn() -> BoxFuture<'static, Option<Vec<u64>>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for RemoteConversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConversation").field("id", &self.id).field("link", &self.link).finish_non_exhaustive()
+    }
 }
 
 /// Receives progress messages while a sandbox starts.
