@@ -187,7 +187,12 @@ fn a_cloud_conversation_runs_from_the_editor_and_its_changes_come_back_for_revie
     mock.wait_request("the sandbox paused", Duration::from_secs(30), |r| {
         r.method == "POST" && r.path.ends_with("/pause")
     });
-    assert_eq!(mock.sandbox_status(&cloud_conversation), "PAUSED");
+    // The request is recorded as it arrives; the sandbox is paused as it is handled.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.sandbox_status(&cloud_conversation) != "PAUSED" {
+        assert!(Instant::now() < deadline, "the sandbox was not paused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     server.shutdown_and_exit().unwrap();
     assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[&status]);

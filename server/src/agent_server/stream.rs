@@ -35,6 +35,7 @@ pub enum StreamItem {
 pub struct Subscription {
     pub items: mpsc::Receiver<StreamItem>,
     kick: watch::Sender<u64>,
+    patient: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,6 +43,12 @@ impl Subscription {
     /// Drops the current connection and reconnects (used when a sandbox is resumed, and by tests).
     pub fn reconnect(&self) {
         self.kick.send_modify(|n| *n += 1);
+    }
+
+    /// While patient (its sandbox is paused on purpose), the stream keeps trying to reconnect instead of giving up
+    /// after a minute; `reconnect` makes it try at once.
+    pub fn set_patient(&self, patient: bool) {
+        self.patient.send_replace(patient);
     }
 }
 
@@ -66,8 +73,9 @@ pub fn subscribe(endpoint: Endpoint, conversation_id: String, resume: Resume) ->
     // Small: a reader that falls behind should slow the WebSocket (and the agent-server), not fill our memory.
     let (tx, rx) = mpsc::channel(128);
     let (kick, kick_rx) = watch::channel(0u64);
-    let task = tokio::spawn(run(endpoint, conversation_id, resume, tx, kick_rx));
-    Subscription { items: rx, kick, task }
+    let (patient, patient_rx) = watch::channel(false);
+    let task = tokio::spawn(run(endpoint, conversation_id, resume, tx, kick_rx, patient_rx));
+    Subscription { items: rx, kick, patient, task }
 }
 
 async fn run(
@@ -76,6 +84,7 @@ async fn run(
     mut resume: Resume,
     tx: mpsc::Sender<StreamItem>,
     mut kick: watch::Receiver<u64>,
+    patient: watch::Receiver<bool>,
 ) {
     let ws_base = endpoint.base_url.replacen("http", "ws", 1);
     let mut attempt: u32 = 0;
@@ -106,8 +115,12 @@ async fn run(
             Ended::Failed(reason) => reason,
         };
         attempt += 1;
+        let waiting = *patient.borrow();
+        if waiting {
+            failing_since = None;
+        }
         let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
-        if since.elapsed() > GIVE_UP_AFTER {
+        if !waiting && since.elapsed() > GIVE_UP_AFTER {
             let err = AgentServerError::Unreachable { url: endpoint.base_url.clone(), reason };
             let _ = tx.send(StreamItem::Closed(err)).await;
             return;
@@ -117,7 +130,10 @@ async fn run(
             return;
         }
         let backoff = Duration::from_millis((50u64 << attempt.min(5)).min(2000));
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = kick.changed() => {}
+        }
     }
 }
 

@@ -253,6 +253,7 @@ impl Runner {
                 }
                 .await;
                 if result.is_ok() {
+                    sub.set_patient(true);
                     self.set_state(State::Paused);
                 }
                 let _ = reply.send(result);
@@ -260,6 +261,7 @@ impl Runner {
             Control::Resume { reply } => {
                 let result = async {
                     sandbox.handle.thaw().await?;
+                    sub.set_patient(false);
                     if self.remote.is_some() {
                         // A resumed cloud sandbox dropped the stream's connection while it was paused.
                         sub.reconnect();
