@@ -65,6 +65,8 @@ export interface Conversation {
   sandboxUrl: string | null;
   eventCount: number;
   live: boolean;
+  /** The OpenHands Cloud conversation it follows (backend `cloud`). */
+  cloud?: { conversationId: string; url: string; repository?: string | null; branch?: string | null; pullRequests: number[] };
 }
 
 export interface AgentEvent {

@@ -123,7 +123,7 @@ export function contextValue(c: Conversation, changed: number | null | undefined
   return `conversation;${flags.join(";")};`;
 }
 
-function tooltip(c: Conversation, changed: number | null | undefined): vscode.MarkdownString {
+export function tooltip(c: Conversation, changed: number | null | undefined): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   md.appendMarkdown(`**${escape(c.title)}**\n\n`);
   md.appendMarkdown(`${STATE_LABELS[c.state]} · ${c.backend} · ${new Date(c.createdAt).toLocaleString()}\n\n`);
@@ -135,6 +135,10 @@ function tooltip(c: Conversation, changed: number | null | undefined): vscode.Ma
   }
   if (c.finalMessage) {
     md.appendMarkdown(`${escape(c.finalMessage)}\n\n`);
+  }
+  if (c.cloud) {
+    const prs = c.cloud.pullRequests.map((n) => `#${n}`).join(", ");
+    md.appendMarkdown(`[Open in OpenHands Cloud](${encodeURI(c.cloud.url)})${prs ? ` · pull requests ${escape(prs)}` : ""}\n\n`);
   }
   md.appendMarkdown(`Workspace: \`${c.workspace}\``);
   return md;

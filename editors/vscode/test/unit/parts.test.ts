@@ -10,7 +10,7 @@ import { ConversationPanel } from "../../src/panel";
 import { AgentEvent, Conversation } from "../../src/protocol";
 import { ServerConnection, serverSettings, settingGroups } from "../../src/server";
 import { findServer } from "../../src/serverPath";
-import { contextValue } from "../../src/tree";
+import { contextValue, tooltip } from "../../src/tree";
 import { stub } from "../stub/vscode";
 import { extensionRoot } from "../support/util";
 
@@ -75,6 +75,14 @@ test("tree items carry the flags the inline actions key on", () => {
   assert.equal(contextValue(conversation({ state: "paused" }), 0), "conversation;paused;live;active;isolated;");
   assert.equal(contextValue(conversation({ state: "finished" }), 2), "conversation;finished;live;isolated;changes;");
   assert.equal(contextValue(conversation({ state: "finished", live: false }), null), "conversation;finished;");
+});
+
+test("a cloud conversation's tooltip links to it and names the pull requests the agent opened", () => {
+  const cloud = { conversationId: "3f2a", url: "https://app.all-hands.dev/conversations/3f2a", pullRequests: [7] };
+  const text = tooltip(conversation({ backend: "cloud", cloud }), 2).value;
+  assert.ok(text.includes("[Open in OpenHands Cloud](https://app.all-hands.dev/conversations/3f2a)"), text);
+  assert.ok(text.includes("pull requests \\#7"), text);
+  assert.ok(!tooltip(conversation({}), 0).value.includes("OpenHands Cloud"));
 });
 
 test("the conversation view gets each event once, in order, whether live or from history", async () => {
