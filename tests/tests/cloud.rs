@@ -324,6 +324,15 @@ fn a_start_with_unpushed_work_asks_first_and_cancel_starts_nothing() {
     std::fs::write(fx.ws.join("greeting.txt"), "hi\n").unwrap();
     git(&fx.ws, &["commit", "-qam", "local only"]);
     let mut server = session(&fx.ws, &mock.url());
+    // No key: refused at once, nothing started.
+    server.command("openhands.setSecret", json!({"name": "cloud_api_key", "value": ""})).unwrap().unwrap();
+    let no_key = server.command("openhands.startTask", json!({"instruction": "Anything"})).unwrap().unwrap_err();
+    assert!(
+        no_key.message.contains("no OpenHands Cloud API key") && no_key.message.contains("OPENHANDS_API_KEY"),
+        "{}",
+        no_key.message
+    );
+    server.command("openhands.setSecret", json!({"name": "cloud_api_key", "value": API_KEY})).unwrap().unwrap();
     let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
     let seen = asked.clone();
     server.on_request("window/showMessageRequest", move |p| {

@@ -34,7 +34,7 @@ pub struct AttachArgs {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListArgs {
-    /// Also list the cloud's conversations. Default: when a cloud API key is set.
+    /// Also list the cloud's conversations. Default: when the backend is `cloud` and its API key is set.
     #[serde(default)]
     pub cloud: Option<bool>,
 }
@@ -50,6 +50,10 @@ impl Backend {
     /// uncommitted changes would be missing. Says so and offers to push first; Cancel is an error that starts
     /// nothing.
     pub(super) async fn before_cloud_start(&self, workspace: &Path, settings: &Settings) -> Result<(), Error> {
+        // Without a key nothing can start: say so now rather than through a conversation that fails at once.
+        if let Err(e) = self.shared.backends.cloud.api() {
+            return Err(invalid_params(e.to_string()));
+        }
         let folder = workspace.to_owned();
         let state = tokio::task::spawn_blocking(move || crate::git::sync_state(&folder)).await.ok().flatten();
         let Some(state) = state else { return Ok(()) };
@@ -154,7 +158,8 @@ impl Backend {
     /// local conversation following it (if any).
     pub(super) async fn cloud_conversations(&self, wanted: Option<bool>, local: &[Value]) -> Value {
         let cloud = self.shared.backends.cloud.clone();
-        if !wanted.unwrap_or_else(|| cloud.has_key()) {
+        let selected = self.shared.session().settings.backend == crate::config::Backend::Cloud;
+        if !wanted.unwrap_or_else(|| selected && cloud.has_key()) {
             return json!({});
         }
         match cloud.list(CLOUD_LIST_LIMIT).await {
