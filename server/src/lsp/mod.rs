@@ -56,7 +56,7 @@ where
 
     let mut shared_slot = None;
     let mut builder = LspService::build(|client| {
-        let shared = server::Shared::new(&client, output.clone());
+        let shared = server::Shared::new(&client);
         shared_slot = Some(shared.clone());
         server::Backend { client, shared }
     })

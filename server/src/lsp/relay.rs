@@ -4,57 +4,24 @@
 //! One task per conversation keeps its messages in order; conversations never wait on each other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc;
 use tower_lsp_server::Client;
 use tower_lsp_server::lsp_types::MessageType;
-use tower_lsp_server::lsp_types::notification::Notification as _;
 
 use super::ext::{ConversationChanged, EventNotification, Status, StatusKind, StatusParams};
 use super::progress::{Progress, ProgressHandle};
-use super::transport::Output;
 use crate::conversation::{Decision, Manager, Observer, PendingAction, State, Update};
 
-/// The observer the manager writes to; never blocks. Each update goes straight to its conversation's lane (no
-/// central dispatcher: one hand-off less per event); the busy count for `openhands/status` is kept here.
+/// The observer the manager writes to; never blocks.
 pub struct RelayObserver {
-    relay: Arc<Relay>,
-    lanes: Mutex<HashMap<String, mpsc::UnboundedSender<Update>>>,
-    busy: Mutex<Busy>,
-    status: mpsc::UnboundedSender<StatusParams>,
-}
-
-#[derive(Default)]
-struct Busy {
-    active: HashMap<String, State>,
-    last: Option<usize>,
+    tx: mpsc::UnboundedSender<Update>,
 }
 
 impl Observer for RelayObserver {
     fn update(&self, update: Update) {
-        if let Update::Changed(summary) = &update {
-            let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-            busy.active.insert(summary.meta.id.clone(), summary.meta.state);
-            let count = busy.active.values().filter(|s| matches!(s, State::Starting | State::Running)).count();
-            if busy.last != Some(count) {
-                busy.last = Some(count);
-                let message = match count {
-                    0 => "Ready".to_owned(),
-                    1 => "1 conversation running".to_owned(),
-                    n => format!("{n} conversations running"),
-                };
-                let _ = self.status.send(StatusParams { busy: count > 0, message, kind: StatusKind::Normal });
-            }
-        }
-        let id = conversation_of(&update).to_owned();
-        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        let lane = lanes.entry(id.clone()).or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(conversation_lane(self.relay.clone(), id, rx));
-            tx
-        });
-        let _ = lane.send(update);
+        let _ = self.tx.send(update);
     }
 }
 
@@ -64,25 +31,17 @@ pub type FinishedHook = Box<dyn Fn(String) + Send + Sync>;
 pub struct Relay {
     client: Client,
     progress: Progress,
-    /// Conversation notifications go straight to the transport, in each conversation's order.
-    output: Output,
     manager: OnceLock<Manager>,
     finished: OnceLock<FinishedHook>,
 }
 
 impl Relay {
-    /// Returns the relay (to hand the manager to) and the observer for the manager.
-    pub fn start(client: Client, progress: Progress, output: Output) -> (Arc<Relay>, Arc<RelayObserver>) {
-        let relay = Arc::new(Relay { client, progress, output, manager: OnceLock::new(), finished: OnceLock::new() });
-        let (status, mut status_rx) = mpsc::unbounded_channel::<StatusParams>();
-        let client = relay.client.clone();
-        tokio::spawn(async move {
-            while let Some(params) = status_rx.recv().await {
-                client.send_notification::<Status>(params).await;
-            }
-        });
-        let observer = RelayObserver { relay: relay.clone(), lanes: Mutex::default(), busy: Mutex::default(), status };
-        (relay, Arc::new(observer))
+    /// Starts the dispatcher; returns the relay (to hand the manager to) and the observer for the manager.
+    pub fn start(client: Client, progress: Progress) -> (Arc<Relay>, Arc<RelayObserver>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let relay = Arc::new(Relay { client, progress, manager: OnceLock::new(), finished: OnceLock::new() });
+        tokio::spawn(dispatch(relay.clone(), rx));
+        (relay, Arc::new(RelayObserver { tx }))
     }
 
     pub fn set_manager(&self, manager: Manager) {
@@ -101,6 +60,37 @@ fn conversation_of(update: &Update) -> &str {
         Update::ConfirmationNeeded { conversation_id, .. }
         | Update::Settled { conversation_id, .. }
         | Update::Progress { conversation_id, .. } => conversation_id,
+    }
+}
+
+async fn dispatch(relay: Arc<Relay>, mut rx: mpsc::UnboundedReceiver<Update>) {
+    let mut lanes: HashMap<String, mpsc::UnboundedSender<Update>> = HashMap::new();
+    let mut active: HashMap<String, State> = HashMap::new();
+    let mut last_busy: Option<usize> = None;
+    while let Some(update) = rx.recv().await {
+        if let Update::Changed(summary) = &update {
+            active.insert(summary.meta.id.clone(), summary.meta.state);
+            let busy = active.values().filter(|s| matches!(s, State::Starting | State::Running)).count();
+            if last_busy != Some(busy) {
+                last_busy = Some(busy);
+                let message = match busy {
+                    0 => "Ready".to_owned(),
+                    1 => "1 conversation running".to_owned(),
+                    n => format!("{n} conversations running"),
+                };
+                relay
+                    .client
+                    .send_notification::<Status>(StatusParams { busy: busy > 0, message, kind: StatusKind::Normal })
+                    .await;
+            }
+        }
+        let id = conversation_of(&update).to_owned();
+        let lane = lanes.entry(id.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(conversation_lane(relay.clone(), id, rx));
+            tx
+        });
+        let _ = lane.send(update);
     }
 }
 
@@ -141,7 +131,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                         _ => {}
                     }
                 }
-                relay.output.notify(ConversationChanged::METHOD, &*summary).await;
+                relay.client.send_notification::<ConversationChanged>(*summary).await;
             }
             // The credit is given back when this arm ends: once the event is handed to the transport.
             Update::Event(event, _credit) => {
@@ -150,7 +140,9 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 {
                     p.report(event.summary.clone());
                 }
-                relay.output.notify(EventNotification::METHOD, &*event).await;
+                // Usually the only holder by now: no deep copy of the event.
+                let event = Arc::try_unwrap(event).unwrap_or_else(|shared| (*shared).clone());
+                relay.client.send_notification::<EventNotification>(event).await;
             }
             Update::Progress { message, .. } => {
                 if let Some(p) = &progress {

@@ -57,7 +57,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(client: &Client, output: super::transport::Output) -> Arc<Self> {
+    pub fn new(client: &Client) -> Arc<Self> {
         let progress = Progress::new(client.clone());
         let secrets = SecretStore::from_env();
         let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
@@ -66,7 +66,7 @@ impl Shared {
             secrets.clone(),
             state_dir.as_ref().ok().map(PathBuf::as_path),
         ));
-        let (relay, observer) = Relay::start(client.clone(), progress.clone(), output);
+        let (relay, observer) = Relay::start(client.clone(), progress.clone());
         let manager = state_dir.clone().and_then(|dir| {
             crate::state_dir::ensure_writable(&dir).map_err(|e| e.to_string())?;
             let manager = Manager::new(Store::new(&dir), backends.clone(), secrets.clone(), observer);

@@ -34,13 +34,11 @@ enum WriterMsg {
     Flush(std_mpsc::Sender<()>),
 }
 
-/// How much is waiting for the stdout thread, and who waits for it to shrink (tower-lsp-server's writer through
-/// `waker`, the relay's direct notifications through `drained`).
+/// How much is waiting for the stdout thread, and who waits for it to shrink.
 #[derive(Default)]
 struct Queued {
     bytes: AtomicUsize,
     waker: futures::task::AtomicWaker,
-    drained: tokio::sync::Notify,
 }
 
 /// Sends complete frames to the stdout thread. Cheap to clone.
@@ -66,37 +64,6 @@ impl Output {
         if self.tx.send(WriterMsg::Flush(ack_tx)).is_ok() {
             let _ = ack_rx.recv_timeout(timeout);
         }
-    }
-
-    /// Sends a notification straight to stdout, waiting while the queue is over its limit. The relay's hot path:
-    /// one serialisation and no hop through tower-lsp-server's client channel and loop.
-    pub async fn notify<P: serde::Serialize>(&self, method: &str, params: &P) {
-        #[derive(serde::Serialize)]
-        struct Frame<'a, P> {
-            jsonrpc: &'static str,
-            method: &'a str,
-            params: &'a P,
-        }
-        let body = match serde_json::to_vec(&Frame { jsonrpc: "2.0", method, params }) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!("cannot serialise a {method} notification: {e}");
-                return;
-            }
-        };
-        loop {
-            let drained = self.queued.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if self.queued.bytes.load(Ordering::SeqCst) < MAX_QUEUED_BYTES {
-                break;
-            }
-            drained.await;
-        }
-        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-        frame.extend_from_slice(&body);
-        self.queued.bytes.fetch_add(frame.len(), Ordering::SeqCst);
-        let _ = self.tx.send(WriterMsg::Bytes(frame));
     }
 
     /// The half tower-lsp-server writes its frames into.
@@ -125,7 +92,6 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
                         }
                         drained.bytes.fetch_sub(bytes.len(), Ordering::SeqCst);
                         drained.waker.wake();
-                        drained.drained.notify_waiters();
                     }
                     WriterMsg::Flush(ack) => acks.push(ack),
                 }
