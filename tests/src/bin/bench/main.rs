@@ -162,6 +162,25 @@ fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         cold["docker"]["warmPool"] = json!(0);
         rows.push(Row::new("first action", cold_name, measure(session(&llm, &ws, cold)?, runs, None)?));
     }
+    // Boots vary by seconds between runs here: pairing each cold start with a curl-driven one right before it
+    // cancels the drift, which separate blocks of runs do not.
+    let paired_name = "openhands-lsp docker cold minus the agent-server alone (curl), paired runs";
+    if wanted(paired_name) {
+        let mut cold = docker_base.clone();
+        cold["docker"]["warmPool"] = json!(0);
+        let mut server = session(&llm, &ws, cold)?;
+        let script: Vec<Step> = (0..runs * 2).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
+        let alone_llm = ScriptedLlm::start_for_containers(script);
+        let mut differences = Vec::new();
+        for _ in 0..runs {
+            let alone = boot_container(&image, 1, Some(&alone_llm))?;
+            let ours = first_action_once(&mut server)?;
+            let alone_ms = alone.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+            differences.push(ours.as_secs_f64() * 1000.0 - alone_ms);
+        }
+        server.shutdown_and_exit()?;
+        rows.push(Row::values("first action", paired_name, "ms", differences));
+    }
     let warm_name = "openhands-lsp, docker warm pool";
     if wanted(warm_name) {
         let mut warm = docker_base;
@@ -204,25 +223,31 @@ fn measure(mut server: Server, runs: usize, pool: Option<u64>) -> Result<Vec<Dur
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        let started = Instant::now();
-        let result = server
-            .command("openhands.startTask", json!({"instruction": "Run one command"}))?
-            .map_err(|e| anyhow::anyhow!("startTask: {e:?}"))?;
-        let id = result["conversationId"].as_str().context("conversationId")?.to_owned();
-        server.wait_for("the first action", TIMEOUT, |msgs| {
-            msgs.iter()
-                .find(|m| {
-                    m["method"] == "openhands/event"
-                        && m["params"]["conversationId"] == id
-                        && m["params"]["kind"] == "ActionEvent"
-                })
-                .map(|_| ())
-        })?;
-        samples.push(started.elapsed());
-        server.command("openhands.stop", json!({"conversationId": id}))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        samples.push(first_action_once(&mut server)?);
     }
     server.shutdown_and_exit()?;
     Ok(samples)
+}
+
+/// One conversation from `startTask` to its first action reaching the editor; then it is stopped.
+fn first_action_once(server: &mut Server) -> Result<Duration> {
+    let started = Instant::now();
+    let result = server
+        .command("openhands.startTask", json!({"instruction": "Run one command"}))?
+        .map_err(|e| anyhow::anyhow!("startTask: {e:?}"))?;
+    let id = result["conversationId"].as_str().context("conversationId")?.to_owned();
+    server.wait_for("the first action", TIMEOUT, |msgs| {
+        msgs.iter()
+            .find(|m| {
+                m["method"] == "openhands/event"
+                    && m["params"]["conversationId"] == id
+                    && m["params"]["kind"] == "ActionEvent"
+            })
+            .map(|_| ())
+    })?;
+    let elapsed = started.elapsed();
+    server.command("openhands.stop", json!({"conversationId": id}))?.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(elapsed)
 }
 
 /// Creates a conversation, sends it a message and polls its events until the first action (all with curl).
