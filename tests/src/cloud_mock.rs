@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::openapi::OpenApi;
+use crate::openapi::{OpenApi, query_values};
 
 /// What the stand-in needs to provision conversations.
 pub struct CloudConfig {
@@ -80,8 +80,6 @@ pub struct CloudMock {
 
 impl CloudMock {
     pub fn start(config: CloudConfig) -> CloudMock {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let shared = Arc::new(Shared {
             config,
             api: OpenApi::fixture("openhands-app-server-1.11.0.json"),
@@ -95,14 +93,7 @@ impl CloudMock {
             stored_provider_tokens: Mutex::default(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            addr
-        });
+        let (runtime, addr) = crate::serve_router(app, 2);
         CloudMock { addr, shared, runtime }
     }
 
@@ -135,9 +126,13 @@ impl CloudMock {
 
     /// The status of the sandbox running cloud conversation `conversation_id`.
     pub fn sandbox_status(&self, conversation_id: &str) -> String {
-        let sandbox_id =
-            self.shared.conversations.lock().unwrap()[conversation_id].json["sandbox_id"].as_str().unwrap().to_owned();
+        let sandbox_id = self.sandbox_of(conversation_id);
         self.shared.sandboxes.lock().unwrap()[&sandbox_id].status.to_owned()
+    }
+
+    fn sandbox_of(&self, conversation_id: &str) -> String {
+        let conversations = self.shared.conversations.lock().unwrap();
+        conversations[conversation_id].json["sandbox_id"].as_str().unwrap().to_owned()
     }
 
     /// Waits for a request matching `pred`.
@@ -165,8 +160,7 @@ impl CloudMock {
 
     /// The sandbox's agent-server dies and the sandbox is gone (status MISSING), as when the cloud reclaims it.
     pub fn kill_sandbox(&self, conversation_id: &str) {
-        let sandbox_id =
-            self.shared.conversations.lock().unwrap()[conversation_id].json["sandbox_id"].as_str().unwrap().to_owned();
+        let sandbox_id = self.sandbox_of(conversation_id);
         let mut sandboxes = self.shared.sandboxes.lock().unwrap();
         let sandbox = sandboxes.get_mut(&sandbox_id).unwrap();
         if let Some(pid) = sandbox.pid.take() {
@@ -284,15 +278,6 @@ async fn handle(
     (status, axum::Json(answer)).into_response()
 }
 
-fn ids(query: &str, name: &str) -> Vec<String> {
-    query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .filter(|(k, _)| *k == name)
-        .map(|(_, v)| v.replace("%2D", "-"))
-        .collect()
-}
-
 async fn route(shared: &Arc<Shared>, method: &str, path: &str, query: &str, body: Value) -> (StatusCode, Value) {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
@@ -300,11 +285,11 @@ async fn route(shared: &Arc<Shared>, method: &str, path: &str, query: &str, body
         ("GET", ["api", "v1", "app-conversations", "start-tasks"]) => {
             let tasks = shared.tasks.lock().unwrap();
             let list: Vec<Value> =
-                ids(query, "ids").iter().map(|id| tasks.get(id).cloned().unwrap_or(Value::Null)).collect();
+                query_values(query, "ids").iter().map(|id| tasks.get(id).cloned().unwrap_or(Value::Null)).collect();
             (StatusCode::OK, Value::Array(list))
         }
         ("GET", ["api", "v1", "app-conversations"]) => {
-            let wanted = ids(query, "ids");
+            let wanted = query_values(query, "ids");
             let mut list = Vec::new();
             for id in wanted {
                 list.push(conversation_json(shared, &id).await.unwrap_or(Value::Null));
@@ -324,7 +309,7 @@ async fn route(shared: &Arc<Shared>, method: &str, path: &str, query: &str, body
         }
         ("GET", ["api", "v1", "sandboxes"]) => {
             let sandboxes = shared.sandboxes.lock().unwrap();
-            let list: Vec<Value> = ids(query, "id")
+            let list: Vec<Value> = query_values(query, "id")
                 .iter()
                 .map(|id| sandboxes.get(id).map(|s| sandbox_json(id, s)).unwrap_or(Value::Null))
                 .collect();

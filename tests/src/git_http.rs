@@ -30,8 +30,6 @@ pub struct GitHttpServer {
 impl GitHttpServer {
     /// Serves the repositories under `root`; only `user`:`token` may read or push.
     pub fn start(root: PathBuf, user: &str, token: &str) -> GitHttpServer {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let shared = Arc::new(Shared {
             root,
             expected: format!("Basic {}", base64(format!("{user}:{token}").as_bytes())),
@@ -39,14 +37,7 @@ impl GitHttpServer {
             log: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            addr
-        });
+        let (runtime, addr) = crate::serve_router(app, 1);
         GitHttpServer { addr, shared, _runtime: runtime }
     }
 

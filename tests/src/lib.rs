@@ -11,3 +11,22 @@ pub mod repo;
 pub mod stdio_peer;
 
 pub use lsp_client::{Options, RpcError, Server};
+
+/// Serves `app` on a free port of 127.0.0.1 from a runtime of its own (tests are synchronous); the server lives as
+/// long as the returned runtime.
+pub fn serve_router(app: axum::Router, worker_threads: usize) -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let addr = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        addr
+    });
+    (runtime, addr)
+}

@@ -186,6 +186,11 @@ fn typed(value: &str, schema: &Value) -> Value {
     Value::String(value.to_owned())
 }
 
+/// The values of query parameter `name`, decoded, in order.
+pub fn query_values(query: &str, name: &str) -> Vec<String> {
+    url_pairs(query).into_iter().filter(|(k, _)| k == name).map(|(_, v)| v).collect()
+}
+
 fn url_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')

@@ -75,18 +75,9 @@ impl ProviderMock {
     }
 
     fn start(prism: Option<String>) -> ProviderMock {
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let shared = Arc::new(Shared { prism, ..Default::default() });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let addr = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            addr
-        });
+        let (runtime, addr) = crate::serve_router(app, 1);
         ProviderMock { addr, shared, _runtime: runtime }
     }
 

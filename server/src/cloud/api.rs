@@ -132,14 +132,18 @@ pub struct AppServer {
     key: Secret,
 }
 
+/// The client for the app server's API (cheap to clone; clones share the connection pool).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .user_agent(concat!("openhands-lsp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
 impl AppServer {
-    pub fn new(base: &str, key: Secret) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("openhands-lsp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+    pub fn new(http: reqwest::Client, base: &str, key: Secret) -> Self {
         AppServer { http, base: base.trim_end_matches('/').to_owned(), key }
     }
 
@@ -205,10 +209,10 @@ impl AppServer {
     }
 
     /// `POST /api/v1/secrets/git-providers`: keeps the user's provider tokens in their cloud account.
-    pub async fn store_provider_tokens(&self, tokens: &[(String, Option<String>, Secret)]) -> Result<(), CloudError> {
+    pub async fn store_provider_tokens(&self, tokens: &[(&str, Option<String>, Secret)]) -> Result<(), CloudError> {
         let map: serde_json::Map<String, Value> = tokens
             .iter()
-            .map(|(provider, host, token)| (provider.clone(), json!({"token": token.expose(), "host": host})))
+            .map(|(provider, host, token)| ((*provider).to_owned(), json!({"token": token.expose(), "host": host})))
             .collect();
         let body = json!({"provider_tokens": map});
         self.json::<Value>(Method::POST, "/api/v1/secrets/git-providers", Some(body), "storing provider tokens")

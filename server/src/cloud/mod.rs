@@ -26,6 +26,8 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 const RESUME_TIMEOUT: Duration = Duration::from_secs(180);
 
 pub struct CloudProvider {
+    /// One HTTP client (and connection pool) for every call to the cloud, made at the first.
+    http: std::sync::OnceLock<reqwest::Client>,
     settings: RwLock<CloudSettings>,
     providers: RwLock<ProvidersSettings>,
     secrets: SecretStore,
@@ -37,6 +39,7 @@ pub struct CloudProvider {
 impl CloudProvider {
     pub fn new(settings: CloudSettings, providers: ProvidersSettings, secrets: SecretStore) -> Self {
         CloudProvider {
+            http: std::sync::OnceLock::new(),
             settings: RwLock::new(settings),
             providers: RwLock::new(providers),
             secrets,
@@ -61,7 +64,7 @@ impl CloudProvider {
     pub fn api(&self) -> Result<AppServer, CloudError> {
         let url = self.url();
         let key = self.secrets.get(SecretName::CloudApiKey).ok_or_else(|| CloudError::NoKey(url.clone()))?;
-        Ok(AppServer::new(&url, key))
+        Ok(AppServer::new(self.http.get_or_init(api::http_client).clone(), &url, key))
     }
 
     /// The user's cloud conversations, newest first.
@@ -77,20 +80,16 @@ impl CloudProvider {
     pub async fn store_provider_tokens(&self) -> Result<Vec<&'static str>, CloudError> {
         let api = self.api()?;
         let providers = self.providers.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let tokens: Vec<(String, Option<String>, Secret)> =
-            [ProviderKind::GitHub, ProviderKind::GitLab, ProviderKind::Bitbucket]
-                .into_iter()
-                .filter_map(|kind| {
-                    let token = self.secrets.get(kind.secret())?;
-                    Some((provider_id(kind).to_owned(), providers.get(kind).host.clone(), token))
-                })
-                .collect();
+        let tokens: Vec<(&'static str, Option<String>, Secret)> = ProviderKind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind.id(), providers.get(kind).host.clone(), self.secrets.get(kind.secret())?)))
+            .collect();
         if tokens.is_empty() {
             return Ok(Vec::new());
         }
         api.store_provider_tokens(&tokens).await?;
         self.tokens_stored.store(true, Ordering::SeqCst);
-        Ok(tokens.iter().filter_map(|(p, ..)| ["github", "gitlab", "bitbucket"].into_iter().find(|k| k == p)).collect())
+        Ok(tokens.into_iter().map(|(id, ..)| id).collect())
     }
 
     async fn start_new(&self, api: &AppServer, spec: &SandboxSpec) -> Result<String, SandboxError> {
@@ -113,7 +112,7 @@ impl CloudProvider {
             instruction: spec.instruction.clone(),
             repository: repo.as_ref().map(|r| r.path.clone()),
             branch: repo.as_ref().and(branch),
-            provider: repo.as_ref().map(|r| provider_id(r.kind).to_owned()),
+            provider: repo.as_ref().map(|r| r.kind.id().to_owned()),
             secrets,
         };
         let progress = |m: &str| {
@@ -355,14 +354,6 @@ fn phase(status: &str) -> &'static str {
     }
 }
 
-fn provider_id(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::GitHub => "github",
-        ProviderKind::GitLab => "gitlab",
-        ProviderKind::Bitbucket => "bitbucket",
-    }
-}
-
 fn gone_message(sandbox_id: &str, status: &str) -> String {
     format!(
         "the cloud sandbox {sandbox_id} is gone (status {status}); changes not brought back are lost: start a new conversation"
@@ -376,9 +367,6 @@ fn gone(sandbox_id: &str, status: &str) -> SandboxError {
 fn cloud(e: CloudError) -> SandboxError {
     SandboxError::Cloud(e.to_string())
 }
-
-/// Keeps the provider in step with the settings; shared so LSP commands reach the same instance.
-pub type SharedCloud = Arc<CloudProvider>;
 
 #[cfg(test)]
 mod tests {

@@ -361,9 +361,7 @@ impl Manager {
             .as_ref()
             .and_then(|i| i.repo.clone())
             .ok_or_else(|| ConversationError::NotIsolated(id.to_owned()))?;
-        crate::git::ready();
-        let repo = git2::Repository::open(repo).map_err(|e| ConversationError::Isolation(e.to_string()))?;
-        Ok(repo.find_remote(remote).ok().and_then(|r| r.url().ok().map(str::to_owned)).unwrap_or_default())
+        Ok(crate::git::remote_url(&repo, remote).unwrap_or_default())
     }
 
     /// Commits the conversation's changes in its worktree and pushes them to `remote` as a new branch:

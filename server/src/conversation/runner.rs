@@ -158,7 +158,7 @@ impl Runner {
     ) -> Result<(), ConversationError> {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
         let mut tracker = Tracker::default();
-        let sub = if self.remote.is_some() {
+        let mut sub = if self.remote.is_some() {
             // The cloud created the conversation and sent the first message: follow it from its first event (the
             // snapshot on connect tells its state).
             stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), Resume::default())
@@ -181,7 +181,6 @@ impl Runner {
             tracker.awaiting_run = true;
             sub
         };
-        let mut sub = sub;
         let died = sandbox.handle.died();
         tokio::pin!(died);
         loop {
@@ -261,11 +260,10 @@ impl Runner {
             Control::Resume { reply } => {
                 let result = async {
                     sandbox.handle.thaw().await?;
+                    // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh;
+                    // the stream resumes after the last event it delivered, so nothing repeats.
                     sub.set_patient(false);
-                    if self.remote.is_some() {
-                        // A resumed cloud sandbox dropped the stream's connection while it was paused.
-                        sub.reconnect();
-                    }
+                    sub.reconnect();
                     run_when_idle(client, self.agent_id()).await?;
                     Ok(())
                 }

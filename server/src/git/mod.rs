@@ -57,9 +57,20 @@ pub fn ready() {
 /// The branch checked out in the repository holding `folder` (`None`: not a repository, or a detached HEAD).
 pub fn current_branch(folder: &Path) -> Option<String> {
     ready();
-    let repo = git2::Repository::discover(folder).ok()?;
+    branch_of(&git2::Repository::discover(folder).ok()?)
+}
+
+fn branch_of(repo: &Repository) -> Option<String> {
     let head = repo.head().ok()?;
     if head.is_branch() { head.shorthand().ok().map(str::to_owned) } else { None }
+}
+
+/// The URL of remote `name` of the repository holding `folder`.
+pub fn remote_url(folder: &Path, name: &str) -> Option<String> {
+    ready();
+    let repo = git2::Repository::discover(folder).ok()?;
+    let remote = repo.find_remote(name).ok()?;
+    remote.url().ok().map(str::to_owned)
 }
 
 /// How the local branch stands against its remote branch: what a remote-only agent (the cloud) would not see.
@@ -86,7 +97,7 @@ impl SyncState {
 pub fn sync_state(folder: &Path) -> Option<SyncState> {
     ready();
     let repo = git2::Repository::discover(folder).ok()?;
-    let branch = current_branch(folder)?;
+    let branch = branch_of(&repo)?;
     let local = repo.find_branch(&branch, git2::BranchType::Local).ok()?;
     let head = local.get().target()?;
     let (remote, tracked) = match local.upstream() {

@@ -80,16 +80,16 @@ pub fn push_current(folder: &std::path::Path, remote_name: &str, auth: &HttpsAut
     let repo = Repository::discover(folder).map_err(GitError::from)?;
     let head = repo.head().map_err(GitError::from)?;
     let branch = head.shorthand().unwrap_or("HEAD").to_owned();
-    let commit = head.target().map(|t| t.to_string()).unwrap_or_default();
+    let commit = head.target();
     let mut remote = repo.find_remote(remote_name).map_err(|_| PushError::NoRemote(remote_name.to_owned()))?;
     let shown = remote.url().map(redact_url).unwrap_or_default();
     push_refspec(&mut remote, &format!("refs/heads/{branch}:refs/heads/{branch}"), auth, &shown)?;
     // The remote-tracking branch now matches; record it as git's own push would.
-    if let Ok(oid) = git2::Oid::from_str(&commit) {
+    if let Some(oid) = commit {
         let _ = repo.reference(&format!("refs/remotes/{remote_name}/{branch}"), oid, true, "openhands-lsp: push");
     }
     tracing::info!(remote = %shown, %branch, "pushed the current branch");
-    Ok(Published { branch, commit, remote: shown })
+    Ok(Published { branch, commit: commit.map(|c| c.to_string()).unwrap_or_default(), remote: shown })
 }
 
 /// Pushes one refspec; a ref the remote refused is an error with its reason.

@@ -9,11 +9,11 @@ use tower_lsp_server::UriExt;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 use tower_lsp_server::lsp_types::{MessageType, Uri};
 
-use super::commands::{self, invalid_params};
+use super::commands::{self, invalid_params, request_failed};
 use super::server::Backend;
 use crate::cloud::CloudError;
 use crate::config::Settings;
-use crate::conversation::StartRequest;
+use crate::conversation::{StartRequest, Summary};
 
 pub const PUSH_AND_START: &str = "Push and start";
 pub const START_ANYWAY: &str = "Start anyway";
@@ -39,10 +39,9 @@ pub struct ListArgs {
     pub cloud: Option<bool>,
 }
 
-/// A cloud error as the editor gets it: a missing or rejected key is the caller's to fix (InvalidRequest-like),
-/// the rest a failed request; both carry the message saying what to do.
+/// A cloud error as the editor gets it: a failed request whose message says what to do.
 fn to_rpc(e: CloudError) -> Error {
-    Error { code: ErrorCode::ServerError(-32803), message: e.to_string().into(), data: None }
+    request_failed(e.to_string())
 }
 
 impl Backend {
@@ -90,7 +89,7 @@ impl Backend {
         match choice.as_deref() {
             Some(START_ANYWAY) => Ok(()),
             Some(PUSH_AND_START) => {
-                let url = remote_url(workspace, &state.remote).unwrap_or_default();
+                let url = crate::git::remote_url(workspace, &state.remote).unwrap_or_default();
                 let providers = crate::providers::ProvidersSettings::from_settings(settings);
                 let auth = super::review::https_auth_for(&url, &self.shared.secrets, &providers);
                 let (folder, remote) = (workspace.to_owned(), state.remote.clone());
@@ -156,7 +155,7 @@ impl Backend {
 
     /// The cloud half of `openhands.listConversations`: the user's cloud conversations, each marked with the
     /// local conversation following it (if any).
-    pub(super) async fn cloud_conversations(&self, wanted: Option<bool>, local: &[Value]) -> Value {
+    pub(super) async fn cloud_conversations(&self, wanted: Option<bool>, local: &[Summary]) -> Value {
         let cloud = self.shared.backends.cloud.clone();
         let selected = self.shared.session().settings.backend == crate::config::Backend::Cloud;
         if !wanted.unwrap_or_else(|| selected && cloud.has_key()) {
@@ -169,8 +168,8 @@ impl Backend {
                     .map(|c| {
                         let following = local
                             .iter()
-                            .find(|l| l.pointer("/cloud/conversationId").and_then(Value::as_str) == Some(c.id.as_str()))
-                            .and_then(|l| l.get("id").cloned());
+                            .find(|l| l.meta.cloud.as_ref().is_some_and(|link| link.conversation_id == c.id))
+                            .map(|l| l.meta.id.clone());
                         json!({
                             "origin": "cloud",
                             "id": c.id,
@@ -206,17 +205,6 @@ impl Backend {
     }
 }
 
-fn remote_url(folder: &Path, remote: &str) -> Option<String> {
-    crate::git::ready();
-    let repo = git2::Repository::discover(folder).ok()?;
-    let remote = repo.find_remote(remote).ok()?;
-    remote.url().ok().map(str::to_owned)
-}
-
 fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
-}
-
-fn request_failed(message: String) -> Error {
-    Error { code: ErrorCode::ServerError(-32803), message: message.into(), data: None }
 }

@@ -84,6 +84,11 @@ pub fn invalid_params(message: String) -> Error {
     Error { code: ErrorCode::InvalidParams, message: message.into(), data: None }
 }
 
+/// A well-formed request that failed (LSP's RequestFailed, -32803), with the domain's message.
+pub fn request_failed(message: String) -> Error {
+    Error { code: ErrorCode::ServerError(-32803), message: message.into(), data: None }
+}
+
 fn short(value: &Value) -> String {
     let text = value.to_string();
     if text.len() > 60 { format!("{}…", &text[..text.floor_char_boundary(60)]) } else { text }

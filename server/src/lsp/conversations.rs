@@ -95,11 +95,7 @@ pub fn to_rpc(err: ConversationError) -> Error {
 }
 
 fn no_manager(reason: &str) -> Error {
-    Error {
-        code: ErrorCode::ServerError(-32803),
-        message: format!("conversations are unavailable: {reason}").into(),
-        data: None,
-    }
+    commands::request_failed(format!("conversations are unavailable: {reason}"))
 }
 
 impl Backend {
@@ -137,10 +133,9 @@ impl Backend {
             }
             commands::LIST_CONVERSATIONS => {
                 let args: super::cloud::ListArgs = commands::parse_args(command, arguments)?;
-                let local = serde_json::to_value(self.manager()?.list()).unwrap_or_default();
-                let empty = Vec::new();
-                let mut result = self.cloud_conversations(args.cloud, local.as_array().unwrap_or(&empty)).await;
-                result["conversations"] = local;
+                let local = self.manager()?.list();
+                let mut result = self.cloud_conversations(args.cloud, &local).await;
+                result["conversations"] = json!(local);
                 Ok(result)
             }
             commands::GET_EVENTS => {

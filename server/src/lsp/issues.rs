@@ -1,12 +1,12 @@
 //! Issues and pull requests: `openhands.fixIssue`, `openhands.createPullRequest`, `openhands.suggestedTasks`, the
 //! "fix issue" code action on references in open documents, and what a finished issue conversation offers next.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_lsp_server::UriExt;
-use tower_lsp_server::jsonrpc::{Error, ErrorCode};
+use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, Command, MessageType, Range, ShowDocumentParams, Uri,
 };
@@ -55,7 +55,7 @@ pub struct SuggestedTasksArgs {
 
 /// Provider failures are well-formed requests that failed: RequestFailed with the provider's story.
 fn provider_rpc(e: ProviderError) -> Error {
-    Error { code: ErrorCode::ServerError(-32803), message: e.to_string().into(), data: None }
+    super::commands::request_failed(e.to_string())
 }
 
 const APPLY: &str = "Apply";
@@ -130,7 +130,7 @@ impl Backend {
         let instruction = issue_instruction(&repo, &issue);
         let title = title_from(&format!("Fix issue #{number}: {}", issue.title));
         let link = IssueLink {
-            provider: kind_str(repo.kind).into(),
+            provider: repo.kind.id().into(),
             host: repo.host.clone(),
             repository: repo.path.clone(),
             number,
@@ -152,22 +152,19 @@ impl Backend {
             Some(link) => repo_of_link(link, providers.settings()),
             None => remote::detect(&meta.workspace, providers.settings()),
         }
-        .ok_or_else(|| Error {
-            code: ErrorCode::ServerError(-32803),
-            message: format!(
+        .ok_or_else(|| {
+            super::commands::request_failed(format!(
                 "{} has no GitHub, GitLab or Bitbucket remote to open a pull request on (openhands.pushChanges \
                      pushes a branch to any remote)",
                 meta.workspace.display()
-            )
-            .into(),
-            data: None,
+            ))
         })?;
         let remote_name =
             remote::remote_name_for(&meta.workspace, &repo, providers.settings()).unwrap_or_else(|| "origin".into());
         let url = manager.remote_url(&args.conversation_id, &remote_name).map_err(to_rpc)?;
         let auth = super::review::https_auth_for(&url, &self.shared.secrets, providers.settings());
         let published = manager.publish(&args.conversation_id, &remote_name, None, auth).await.map_err(to_rpc)?;
-        let base = current_branch(&meta.workspace).unwrap_or_else(|| "main".into());
+        let base = crate::git::current_branch(&meta.workspace).unwrap_or_else(|| "main".into());
         let summary = meta.final_message.clone().filter(|m| !m.trim().is_empty());
         let (title, body) = match &meta.issue {
             Some(link) => (
@@ -215,7 +212,7 @@ impl Backend {
         let mut tasks = Vec::new();
         let mut problems = Vec::new();
         let mut asked = 0;
-        for kind in [ProviderKind::GitHub, ProviderKind::GitLab, ProviderKind::Bitbucket] {
+        for kind in ProviderKind::ALL {
             let has_token = self.shared.secrets.get(kind.secret()).is_some()
                 || providers.settings().get(kind).token_command.as_deref().is_some_and(|c| !c.trim().is_empty());
             // Providers without a token are skipped unless the repository at hand is on them.
@@ -241,11 +238,7 @@ impl Backend {
             )));
         }
         if tasks.is_empty() && !problems.is_empty() {
-            return Err(Error {
-                code: ErrorCode::ServerError(-32803),
-                message: problems.join("; ").into(),
-                data: None,
-            });
+            return Err(super::commands::request_failed(problems.join("; ")));
         }
         Ok(json!({"tasks": tasks, "problems": problems}))
     }
@@ -341,33 +334,12 @@ impl Backend {
     }
 }
 
-fn kind_str(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::GitHub => "github",
-        ProviderKind::GitLab => "gitlab",
-        ProviderKind::Bitbucket => "bitbucket",
-    }
-}
-
 fn repo_of_link(link: &IssueLink, settings: &ProvidersSettings) -> Option<RepoRef> {
-    let kind = match link.provider.as_str() {
-        "github" => ProviderKind::GitHub,
-        "gitlab" => ProviderKind::GitLab,
-        "bitbucket" => ProviderKind::Bitbucket,
-        _ => settings.kind_of_host(&link.host)?,
+    let kind = match ProviderKind::from_id(&link.provider) {
+        Some(kind) => kind,
+        None => settings.kind_of_host(&link.host)?,
     };
     Some(RepoRef { kind, host: link.host.clone(), path: link.repository.clone() })
-}
-
-/// The branch the folder is on (the pull request's base).
-fn current_branch(folder: &Path) -> Option<String> {
-    crate::git::ready();
-    let repo = git2::Repository::discover(folder).ok()?;
-    let head = repo.head().ok()?;
-    if !head.is_branch() {
-        return None;
-    }
-    head.shorthand().ok().map(str::to_owned)
 }
 
 fn noun_short(kind: ProviderKind) -> &'static str {

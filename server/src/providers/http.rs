@@ -8,7 +8,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{ProviderError, ProviderKind, settings_key};
+use super::{ProviderError, ProviderKind};
 use crate::config::ProviderSettings;
 use crate::secrets::{Secret, SecretStore};
 
@@ -124,7 +124,7 @@ impl Api {
                 provider: self.provider(),
                 secret: self.kind.secret().as_str(),
                 env: self.kind.secret().env_var(),
-                key: settings_key(self.kind),
+                key: self.kind.id(),
             });
         };
         loop {
@@ -199,7 +199,7 @@ impl Api {
 
     /// Runs `tokenCommand` (through `sh -c`) and keeps its output as the provider's token (in memory).
     async fn refresh(&self) -> Result<Secret, ProviderError> {
-        let key = settings_key(self.kind);
+        let key = self.kind.id();
         let Some(command) = &self.token_command else {
             return Err(ProviderError::TokenCommand { key, reason: "not set".into() });
         };

@@ -31,6 +31,21 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [ProviderKind::GitHub, ProviderKind::GitLab, ProviderKind::Bitbucket];
+
+    /// The lowercase id used in settings keys (`openhands.<id>.host`), stored links and the cloud API.
+    pub fn id(self) -> &'static str {
+        match self {
+            ProviderKind::GitHub => "github",
+            ProviderKind::GitLab => "gitlab",
+            ProviderKind::Bitbucket => "bitbucket",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<ProviderKind> {
+        ProviderKind::ALL.into_iter().find(|k| k.id() == id)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ProviderKind::GitHub => "GitHub",
@@ -304,7 +319,7 @@ impl ProvidersSettings {
     /// (`gitlab.example.com` is a GitLab).
     pub fn kind_of_host(&self, host: &str) -> Option<ProviderKind> {
         let host = host.to_ascii_lowercase();
-        let kinds = [ProviderKind::GitHub, ProviderKind::GitLab, ProviderKind::Bitbucket];
+        let kinds = ProviderKind::ALL;
         kinds
             .into_iter()
             .find(|k| self.host(*k).eq_ignore_ascii_case(&host))
@@ -352,15 +367,6 @@ impl Providers {
 
     pub fn for_repo(&self, repo: &RepoRef) -> Box<dyn GitService> {
         self.service(repo.kind, Some(&repo.host))
-    }
-}
-
-/// The settings key of a provider (`openhands.<key>.tokenCommand`).
-fn settings_key(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::GitHub => "github",
-        ProviderKind::GitLab => "gitlab",
-        ProviderKind::Bitbucket => "bitbucket",
     }
 }
 

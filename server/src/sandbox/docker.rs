@@ -691,20 +691,19 @@ impl Inner {
         std::fs::create_dir_all(&slot).map_err(|e| SandboxError::Io(format!("{}: {e}", slot.display())))?;
         let user = self.user_for(&docker, &config.image, true).await?;
         self.pool().filling += 1;
+        // Booted, then warmed (see `agent_server::warm`): a container counts as filling until both are done.
+        let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
         let launched = tokio::select! {
-            r = self.launch(&docker, config, &slot, Role::Pool, user) => Some(r),
+            r = async {
+                let container = self.launch(&docker, config, &slot, Role::Pool, user).await?;
+                crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
+                Ok(container)
+            } => Some(r),
             _ = self.closing.cancelled() => None,
         };
         self.pool().filling -= 1;
         match launched {
             Some(Ok(container)) => {
-                if !self.closing.is_cancelled() {
-                    let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
-                    tokio::select! {
-                        () = crate::agent_server::warm::warm_up(&container.endpoint, &self_url) => {}
-                        _ = self.closing.cancelled() => {}
-                    }
-                }
                 if self.closing.is_cancelled() {
                     self.discard(&docker, container).await;
                 } else {
