@@ -122,7 +122,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     manager.shutdown().await;
     let (state, message) = outcome;
     let _ = writeln!(out, "\n{}: {message}", state.as_str());
-    let changes: Vec<(String, &'static str)> = match manager.review(&id) {
+    let changes: Vec<(String, &'static str)> = match manager.review(&id).await {
         Ok(review) => {
             if let Some(root) = manager.get(&id).ok().and_then(|s| s.meta.isolation).map(|i| i.root) {
                 let _ = writeln!(out, "the changes are in {} (your folder is untouched)", root.display());

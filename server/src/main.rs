@@ -104,7 +104,11 @@ fn main() -> ExitCode {
     }
     logging::install_panic_hook();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread for all async work: the server's job is relaying small messages between sockets and stdio, and
+    // every hand-off between worker threads costs a futex wake-up and a context switch (with two workers a relayed
+    // event crossed threads twice; on one, the 10-conversation relay went from 19.5k to 30.6k events/s and its p99
+    // from 5 ms to 1.8 ms). Blocking work (git, reading event logs, file copies) goes to the blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the async runtime: {e}");

@@ -6,6 +6,7 @@
 //! only as state, see [`StreamItem::Snapshot`]).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -62,8 +63,47 @@ impl Drop for Subscription {
 #[derive(Debug, Clone, Default)]
 pub struct Resume {
     pub last_timestamp: Option<String>,
-    pub seen_ids: HashSet<String>,
+    pub seen_ids: SeenIds,
     pub snapshot_delivered: bool,
+}
+
+/// The ids of every event delivered, as 128-bit fingerprints: a resend (and the live events the server sends while
+/// it resends) can repeat any of them. Fingerprints rather than the ids themselves because the set grows with the
+/// conversation: growing a set of strings rehashes every id (milliseconds at ten thousand events, and conversations
+/// streaming together grow together), while fingerprints are their own hash and only move.
+#[derive(Debug, Clone, Default)]
+pub struct SeenIds(HashSet<u128, BuildHasherDefault<Fingerprint>>);
+
+impl SeenIds {
+    /// True when `id` was not seen before.
+    pub fn insert(&mut self, id: &str) -> bool {
+        // Two differently keyed SipHashes: a false "seen" (which would drop an event) needs both to collide.
+        let [a, b] = [0u64, 1].map(|key| {
+            let mut h = std::hash::DefaultHasher::new();
+            h.write_u64(key);
+            h.write(id.as_bytes());
+            h.finish()
+        });
+        self.0.insert((u128::from(a) << 64) | u128::from(b))
+    }
+}
+
+/// A hasher for keys that already are uniformly distributed hashes.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Hasher for Fingerprint {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
 }
 
 /// How long the stream keeps trying to reconnect before giving up.
@@ -213,7 +253,7 @@ async fn connection(
                 StreamItem::Event(event)
             }
         } else {
-            if !resume.seen_ids.insert(event.id.clone()) {
+            if !resume.seen_ids.insert(&event.id) {
                 continue;
             }
             // Streaming deltas are never stored, so they cannot anchor a resend.
@@ -230,4 +270,19 @@ async fn connection(
 
 fn end(delivered: bool, reason: String) -> Ended {
     if delivered { Ended::Delivered(reason) } else { Ended::Failed(reason) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenIds;
+
+    #[test]
+    fn seen_ids_tell_repeats_from_new_ids() {
+        let mut seen = SeenIds::default();
+        let ids: Vec<String> = (0..20_000).map(|i| format!("{:08x}-0000-4000-8000-{i:012}", i * 7919)).collect();
+        assert!(ids.iter().all(|id| seen.insert(id)), "every distinct id is new");
+        assert!(ids.iter().all(|id| !seen.insert(id)), "every id again is a repeat");
+        assert!(seen.insert("a-new-one"));
+        assert!(!seen.insert("a-new-one"));
+    }
 }

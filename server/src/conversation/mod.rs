@@ -184,6 +184,16 @@ pub struct Review {
     pub files: Vec<crate::git::FileChange>,
 }
 
+/// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
+/// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ConversationError> + Send + 'static,
+) -> Result<T, ConversationError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ConversationError::Isolation(format!("a worker thread failed: {e}")))?
+}
+
 /// The task's title, then its instruction, then the co-author trailer OpenHands uses.
 fn commit_message(meta: &Meta) -> String {
     let body: String = meta.instruction.lines().take(20).collect::<Vec<_>>().join("\n");
@@ -346,11 +356,14 @@ impl Manager {
     }
 
     /// What the agent changed in its isolated copy, against where it started.
-    pub fn review(&self, id: &str) -> Result<Review, ConversationError> {
+    pub async fn review(&self, id: &str) -> Result<Review, ConversationError> {
         let meta = self.get(id)?.meta;
         let iso = isolated(&meta)?;
-        let files = crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string()))?;
-        Ok(Review { title: meta.title, source: iso.source.clone(), files })
+        let source = iso.source.clone();
+        let files =
+            off_runtime(move || crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string())))
+                .await?;
+        Ok(Review { title: meta.title, source, files })
     }
 
     /// The URL of the conversation's repository's `remote` (empty when it has none).
@@ -378,10 +391,11 @@ impl Manager {
         let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", runner::slug(&meta.title)));
         let message = commit_message(&meta);
         let remote = remote.to_owned();
-        tokio::task::spawn_blocking(move || crate::git::push::commit_and_push(&iso, &remote, &branch, &message, &auth))
-            .await
-            .map_err(|e| ConversationError::Isolation(e.to_string()))?
-            .map_err(|e| ConversationError::Isolation(e.to_string()))
+        off_runtime(move || {
+            crate::git::push::commit_and_push(&iso, &remote, &branch, &message, &auth)
+                .map_err(|e| ConversationError::Isolation(e.to_string()))
+        })
+        .await
     }
 
     /// Stops the conversation if it runs and removes its isolated copy (worktree and branch).
@@ -392,10 +406,8 @@ impl Manager {
             self.stop(id).await?;
         }
         let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
-        tokio::task::spawn_blocking(move || crate::git::remove(&iso, &dest))
-            .await
-            .map_err(|e| ConversationError::Isolation(e.to_string()))?
-            .map_err(|e| ConversationError::Isolation(e.to_string()))?;
+        off_runtime(move || crate::git::remove(&iso, &dest).map_err(|e| ConversationError::Isolation(e.to_string())))
+            .await?;
         let mut meta = self.inner.store.load(id)?;
         meta.isolation = None;
         meta.updated_at = store::now_ms();
@@ -449,14 +461,24 @@ impl Manager {
     }
 
     /// Events from the log, normalised, starting at position `after`.
-    pub fn events(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<NormalizedEvent>, u64), ConversationError> {
-        let (raw, total) = self.inner.store.read_events(id, after, limit)?;
-        let events = raw
-            .into_iter()
-            .zip(after..)
-            .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(id, seq, &e)))
-            .collect();
-        Ok((events, total))
+    pub async fn events(
+        &self,
+        id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<(Vec<NormalizedEvent>, u64), ConversationError> {
+        let store = self.inner.store.clone();
+        let id = id.to_owned();
+        off_runtime(move || {
+            let (raw, total) = store.read_events(&id, after, limit)?;
+            let events = raw
+                .into_iter()
+                .zip(after..)
+                .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, &e)))
+                .collect();
+            Ok((events, total))
+        })
+        .await
     }
 
     /// Marks conversations left live by an earlier, dead session (their sandboxes died with it) and clears what

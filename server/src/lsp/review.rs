@@ -87,7 +87,7 @@ fn rel(path: &Path) -> String {
 impl Backend {
     pub(super) async fn review_changes(&self, args: ConversationArgs) -> Result<Value, Error> {
         let manager = self.manager()?;
-        let review = manager.review(&args.conversation_id).map_err(to_rpc)?;
+        let review = manager.review(&args.conversation_id).await.map_err(to_rpc)?;
         let mut files = Vec::new();
         for f in &review.files {
             let mut entry = json!({
@@ -125,7 +125,7 @@ impl Backend {
 
     pub(super) async fn apply_changes(&self, args: ApplyArgs) -> Result<Value, Error> {
         let manager = self.manager()?;
-        let review = manager.review(&args.conversation_id).map_err(to_rpc)?;
+        let review = manager.review(&args.conversation_id).await.map_err(to_rpc)?;
         let (support, utf8, open) = {
             let session = self.shared.session();
             let open: HashMap<PathBuf, (String, i32)> = review

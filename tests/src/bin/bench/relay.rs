@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 
 use super::Row;
 
+/// With `BENCH_EVENTS_LOG=<file>`, every event's arrival (seconds into the session), conversation and latency (ms)
+/// go to that file, one line each: where the slow ones cluster in time tells a stall from scheduling noise.
+static EVENTS_LOG: std::sync::LazyLock<Option<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>> =
+    std::sync::LazyLock::new(|| {
+        let path = std::env::var_os("BENCH_EVENTS_LOG")?;
+        std::fs::File::create(path).ok().map(|f| std::sync::Mutex::new(std::io::BufWriter::new(f)))
+    });
+
 const EVENTS: usize = 10_000;
 const BIG_OUTPUT: usize = 50 << 20;
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -34,6 +42,10 @@ fn run(conversations: usize, rate: u32, probe_code_actions: bool) -> Result<Seen
     // Memory once every event is in: the server alone (its agent-servers are other processes).
     seen.rss_after = rss_bytes(s.peer.pid()).unwrap_or(0);
     s.finish()?;
+    if let Some(Ok(mut log)) = EVENTS_LOG.as_ref().map(|l| l.lock()) {
+        use std::io::Write as _;
+        let _ = log.flush();
+    }
     Ok(seen)
 }
 
@@ -187,6 +199,10 @@ fn stream(s: &mut Session, expected: &HashMap<String, usize>, probe_code_actions
             continue;
         }
         if let Some(ms) = s.latency_ms(at, event_id) {
+            if let Some(Ok(mut log)) = EVENTS_LOG.as_ref().map(|l| l.lock()) {
+                use std::io::Write as _;
+                let _ = writeln!(log, "{:.6} {conversation} {ms:.3}", (at - s.clock.0).as_secs_f64());
+            }
             seen.latencies.entry(conversation.to_owned()).or_default().push(ms);
             *counts.entry(conversation.to_owned()).or_default() += 1;
             seen.first.get_or_insert(at);
