@@ -259,28 +259,33 @@ pub const DETAIL_MAX_BYTES: usize = 16 * 1024;
 pub const RAW_STRING_MAX_BYTES: usize = 64 * 1024;
 
 impl NormalizedEvent {
-    pub fn new(conversation_id: &str, seq: u64, event: &AgentEvent) -> Self {
+    /// Takes the event: its JSON becomes `raw` as it is (long strings capped in place), not a copy of it.
+    pub fn new(conversation_id: &str, seq: u64, event: AgentEvent) -> Self {
+        let summary = event.summary();
+        let detail = event.detail(DETAIL_MAX_BYTES);
+        let AgentEvent { id, kind, source, timestamp, mut raw } = event;
+        cap_strings(&mut raw, RAW_STRING_MAX_BYTES);
         NormalizedEvent {
             conversation_id: conversation_id.to_owned(),
             seq,
-            id: event.id.clone(),
-            kind: event.kind.clone(),
-            source: event.source.clone(),
-            timestamp: event.timestamp.clone(),
-            summary: event.summary(),
-            detail: event.detail(DETAIL_MAX_BYTES),
-            raw: cap_strings(&event.raw, RAW_STRING_MAX_BYTES),
+            id,
+            kind,
+            source,
+            timestamp,
+            summary,
+            detail,
+            raw,
         }
     }
 }
 
-/// A copy of `value` with every string longer than `max` bytes capped (terminal output can be megabytes).
-pub fn cap_strings(value: &Value, max: usize) -> Value {
+/// Caps every string in `value` longer than `max` bytes (terminal output can be megabytes).
+pub fn cap_strings(value: &mut Value, max: usize) {
     match value {
-        Value::String(s) if s.len() > max => Value::String(cap(s, max)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| cap_strings(v, max)).collect()),
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), cap_strings(v, max))).collect()),
-        other => other.clone(),
+        Value::String(s) if s.len() > max => *s = cap(s, max),
+        Value::Array(items) => items.iter_mut().for_each(|v| cap_strings(v, max)),
+        Value::Object(map) => map.values_mut().for_each(|v| cap_strings(v, max)),
+        _ => {}
     }
 }
 
@@ -338,7 +343,7 @@ mod tests {
         let raw = json!({"id": "x", "kind": "BrandNewEvent", "source": "agent", "timestamp": "t", "payload": [1, 2]});
         let e = AgentEvent::from_json(raw.clone()).unwrap();
         assert_eq!(e.summary(), "BrandNewEvent");
-        assert_eq!(NormalizedEvent::new("c", 0, &e).raw, raw);
+        assert_eq!(NormalizedEvent::new("c", 0, e).raw, raw);
     }
 
     #[test]
@@ -346,7 +351,7 @@ mod tests {
         let big = "x".repeat(1_000_000);
         let raw = json!({"id": "o", "kind": "ObservationEvent", "tool_name": "terminal",
             "observation": {"content": [{"type": "text", "text": big}], "exit_code": 0}});
-        let n = NormalizedEvent::new("c", 0, &AgentEvent::from_json(raw).unwrap());
+        let n = NormalizedEvent::new("c", 0, AgentEvent::from_json(raw).unwrap());
         assert!(n.detail.len() < DETAIL_MAX_BYTES + 100 && n.detail.contains("more bytes not shown"));
         assert!(n.raw.to_string().len() < RAW_STRING_MAX_BYTES + 1000);
     }

@@ -474,7 +474,7 @@ impl Manager {
             let events = raw
                 .into_iter()
                 .zip(after..)
-                .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, &e)))
+                .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e)))
                 .collect();
             Ok((events, total))
         })

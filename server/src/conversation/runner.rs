@@ -330,17 +330,20 @@ impl Runner {
             meta.event_count - 1
         };
         tracker.observe(&event);
+        let error = match event.view() {
+            View::Error { message } if tracker.error_deadline.is_some() => Some(message),
+            _ => None,
+        };
+        let status = event.execution_status().map(str::to_owned);
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
         let credit = super::Credit(self.credit.clone().acquire_many_owned(kib).await.ok().map(Arc::new));
-        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, &event)), credit));
-        if tracker.error_deadline.is_some()
-            && let View::Error { message } = event.view()
-        {
+        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, event)), credit));
+        if let Some(message) = error {
             tracker.error_deadline = None;
             self.settle(State::Error, None, Some(message));
         }
-        if let Some(status) = event.execution_status() {
-            self.on_status(status, tracker, client).await;
+        if let Some(status) = status {
+            self.on_status(&status, tracker, client).await;
         }
     }
 

@@ -43,15 +43,15 @@ impl Outcome {
 
 /// Serves LSP on this process's stdin/stdout until `exit` or end of input.
 pub async fn serve_stdio() -> Outcome {
-    serve(std::io::stdin(), std::io::stdout()).await
+    serve(std::io::stdin(), std::io::stdout(), transport::Direct::stdout()).await
 }
 
-pub async fn serve<R, W>(input: R, output: W) -> Outcome
+pub async fn serve<R, W>(input: R, output: W, direct: Option<transport::Direct>) -> Outcome
 where
     R: std::io::Read + Send + 'static,
     W: std::io::Write + Send + 'static,
 {
-    let output = transport::spawn_writer(output);
+    let output = transport::spawn_writer(output, direct);
     let (input_stream, input_state) = transport::spawn_reader(input, output.clone());
 
     let mut shared_slot = None;

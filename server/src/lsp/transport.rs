@@ -8,12 +8,17 @@
 //!
 //! Threads rather than tokio's stdin/stdout: tokio reads stdin on its blocking pool and a runtime cannot shut down
 //! while that read is pending, so a client that keeps stdin open after `exit` would keep us alive.
+//!
+//! When stdout is a pipe (as editors start language servers) small writes skip the stdout thread: they go straight
+//! into the pipe through a second, non-blocking open of it ([`Direct`]), as long as nothing is queued for the
+//! thread. Handing every agent event to another thread cost a wake-up each, and on a busy machine the wait for that
+//! thread to be scheduled.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -39,6 +44,47 @@ enum WriterMsg {
 struct Queued {
     bytes: AtomicUsize,
     waker: futures::task::AtomicWaker,
+    /// Held by the stdout thread while it writes and flushes a batch, and by a direct write: bytes reach the pipe
+    /// from one writer at a time, in the order they were handed over.
+    turn: Mutex<()>,
+    /// Writes that went straight into the pipe.
+    direct_writes: AtomicUsize,
+}
+
+impl Queued {
+    fn turn(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.turn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Up to this size a write to a pipe is atomic: with `O_NONBLOCK` it writes everything or nothing (`PIPE_BUF`).
+const PIPE_BUF: usize = 4096;
+
+/// A second open of stdout's pipe with `O_NONBLOCK`, for writes that must never wait. Its own file description,
+/// so the flags of the editor's pipe (fd 1, which the stdout thread writes with blocking writes) stay as they are.
+pub struct Direct(std::fs::File);
+
+impl Direct {
+    /// For this process's stdout when it is a pipe; `None` for a terminal or a file, or without `/proc`.
+    pub fn stdout() -> Option<Direct> {
+        Direct::reopen(1)
+    }
+
+    fn reopen(fd: i32) -> Option<Direct> {
+        use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+        let path = format!("/proc/self/fd/{fd}");
+        if !std::fs::metadata(&path).ok()?.file_type().is_fifo() {
+            return None;
+        }
+        let file = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&path);
+        match file {
+            Ok(file) => Some(Direct(file)),
+            Err(e) => {
+                tracing::debug!("stdout: no direct writes ({e})");
+                None
+            }
+        }
+    }
 }
 
 /// Sends complete frames to the stdout thread. Cheap to clone.
@@ -46,6 +92,7 @@ struct Queued {
 pub struct Output {
     tx: std_mpsc::Sender<WriterMsg>,
     queued: Arc<Queued>,
+    direct: Option<Arc<Direct>>,
 }
 
 impl Output {
@@ -68,18 +115,19 @@ impl Output {
 
     /// The half tower-lsp-server writes its frames into.
     pub fn async_writer(&self) -> ChannelWriter {
-        ChannelWriter { tx: self.tx.clone(), queued: self.queued.clone() }
+        ChannelWriter { tx: self.tx.clone(), queued: self.queued.clone(), direct: self.direct.clone() }
     }
 }
 
-/// Starts the stdout thread.
-pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
+/// Starts the stdout thread writing to `out`; `direct`, when given, is a non-blocking handle on the same pipe.
+pub fn spawn_writer<W: Write + Send + 'static>(mut out: W, direct: Option<Direct>) -> Output {
     let (tx, rx) = std_mpsc::channel::<WriterMsg>();
     let queued = Arc::new(Queued::default());
     let drained = queued.clone();
     let spawned = std::thread::Builder::new().name("lsp-stdout".into()).spawn(move || {
         let mut broken = false;
         while let Ok(first) = rx.recv() {
+            let turn = drained.turn();
             let mut acks = Vec::new();
             let mut pending = Some(first);
             // Take everything already queued, then flush once.
@@ -100,6 +148,7 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
                 tracing::error!("flushing stdout failed, dropping further output: {e}");
                 broken = true;
             }
+            drop(turn);
             for ack in acks {
                 let _ = ack.send(());
             }
@@ -108,7 +157,7 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
     if let Err(e) = spawned {
         tracing::error!("cannot start the stdout thread: {e}");
     }
-    Output { tx, queued }
+    Output { tx, queued, direct: direct.map(Arc::new) }
 }
 
 /// `AsyncWrite` into the stdout thread. tower-lsp-server's `FramedWrite` only ever hands over whole encoded frames,
@@ -116,10 +165,36 @@ pub fn spawn_writer<W: Write + Send + 'static>(mut out: W) -> Output {
 pub struct ChannelWriter {
     tx: std_mpsc::Sender<WriterMsg>,
     queued: Arc<Queued>,
+    direct: Option<Arc<Direct>>,
+}
+
+impl ChannelWriter {
+    /// Writes `buf` into the pipe at once when that cannot overtake or split anything: nothing queued for the
+    /// stdout thread, the thread not writing, and `buf` small enough to go in whole or not at all. False: nothing
+    /// was written.
+    fn write_direct(&self, buf: &[u8]) -> bool {
+        let Some(direct) = &self.direct else { return false };
+        if buf.len() > PIPE_BUF || self.queued.bytes.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        let Ok(_turn) = self.queued.turn.try_lock() else { return false };
+        // Looked at again holding the turn: the stdin thread may have queued an answer meanwhile.
+        if self.queued.bytes.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        let whole = matches!((&direct.0).write(buf), Ok(n) if n == buf.len());
+        if whole {
+            self.queued.direct_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        whole
+    }
 }
 
 impl AsyncWrite for ChannelWriter {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.write_direct(buf) {
+            return Poll::Ready(Ok(buf.len()));
+        }
         // Past the limit, wait for the stdout thread to drain (register first, then look again: no lost wake-up).
         if self.queued.bytes.load(Ordering::SeqCst) >= MAX_QUEUED_BYTES {
             self.queued.waker.register(cx.waker());
@@ -374,7 +449,7 @@ mod tests {
     async fn writes_wait_while_stdout_is_behind_and_go_on_when_it_drains() {
         use tokio::io::AsyncWriteExt as _;
         let gate = (std::sync::Arc::new(std::sync::Mutex::new(false)), std::sync::Arc::new(std::sync::Condvar::new()));
-        let output = spawn_writer(Stalled(gate.0.clone(), gate.1.clone()));
+        let output = spawn_writer(Stalled(gate.0.clone(), gate.1.clone()), None);
         let mut writer = output.async_writer();
         let chunk = vec![b'x'; 256 * 1024];
         // Up to the limit, writes are accepted at once...
@@ -388,6 +463,44 @@ mod tests {
         *gate.0.lock().unwrap() = true;
         gate.1.notify_all();
         tokio::time::timeout(Duration::from_secs(5), writer.write_all(&chunk)).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn small_writes_go_straight_into_the_pipe_and_order_holds_when_it_fills() {
+        use std::os::fd::AsRawFd as _;
+        use tokio::io::AsyncWriteExt as _;
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let direct = Direct::reopen(writer.as_raw_fd()).expect("a pipe can be opened again");
+        let output = spawn_writer(writer, Some(direct));
+        let mut out = output.async_writer();
+        // Far more than the pipe holds while nobody reads, small and large (past PIPE_BUF) writes mixed: the first
+        // go straight in, then the pipe fills and the rest queue for the stdout thread.
+        let chunks: Vec<Vec<u8>> = (0..400)
+            .map(|i| {
+                let size = if i % 50 == 49 { 3 * PIPE_BUF } else { 900 };
+                let mut chunk = format!("<{i:05}>").into_bytes();
+                chunk.resize(size, b'a' + (i % 26) as u8);
+                chunk
+            })
+            .collect();
+        // Nobody reads yet: every write is still accepted (the queue's limit is far above what is written).
+        for chunk in &chunks {
+            tokio::time::timeout(Duration::from_secs(10), out.write_all(chunk)).await.unwrap().unwrap();
+        }
+        let direct = output.queued.direct_writes.load(Ordering::Relaxed);
+        assert!(direct > 10, "small writes went straight into the pipe ({direct})");
+        assert!(direct < chunks.len(), "once the pipe was full, writes went through the stdout thread");
+        let expected: Vec<u8> = chunks.concat();
+        let mut got = vec![0; expected.len()];
+        reader.read_exact(&mut got).unwrap();
+        assert!(got == expected, "every byte arrives, in order");
+        // Small writes go straight in again once the thread has caught up.
+        output.flush_blocking(Duration::from_secs(10));
+        out.write_all(b"after").await.unwrap();
+        assert_eq!(output.queued.direct_writes.load(Ordering::Relaxed), direct + 1);
+        let mut tail = [0; 5];
+        reader.read_exact(&mut tail).unwrap();
+        assert_eq!(&tail, b"after");
     }
 
     fn frames(input: &str) -> Vec<Result<Option<Vec<u8>>, String>> {
