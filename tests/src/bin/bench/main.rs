@@ -156,30 +156,28 @@ fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
     }
     let docker_base = json!({"backend": "docker", "llm": {"baseUrl": llm.container_base_url()},
                              "docker": {"image": image, "startupTimeoutSeconds": 180}});
+    let mut cold = docker_base.clone();
+    cold["docker"]["warmPool"] = json!(0);
     let cold_name = "openhands-lsp, docker cold (no pool)";
     if wanted(cold_name) {
-        let mut cold = docker_base.clone();
-        cold["docker"]["warmPool"] = json!(0);
-        rows.push(Row::new("first action", cold_name, measure(session(&llm, &ws, cold)?, runs, None)?));
+        rows.push(Row::new("first action", cold_name, measure(session(&llm, &ws, cold.clone())?, runs, None)?));
     }
-    // Boots vary by seconds between runs here: pairing each cold start with a curl-driven one right before it
-    // cancels the drift, which separate blocks of runs do not.
-    let paired_name = "openhands-lsp docker cold minus the agent-server alone (curl), paired runs";
-    if wanted(paired_name) {
-        let mut cold = docker_base.clone();
-        cold["docker"]["warmPool"] = json!(0);
-        let mut server = session(&llm, &ws, cold)?;
+    // Boots vary by seconds between runs here: pairing each cold start with a reference run right before it
+    // cancels the drift, which separate blocks of runs do not. Two references: the agent-server's boot alone
+    // (`docker run` to `/health`, what the target is measured against) and the agent-server driven alone with curl
+    // to its first action (what a bare client of a cold agent-server waits).
+    let paired_boot = "openhands-lsp docker cold minus the agent-server's boot (docker run to /health), paired runs";
+    if wanted(paired_boot) {
+        let differences = paired(session(&llm, &ws, cold.clone())?, runs, || boot_container(&image, 1, None))?;
+        rows.push(Row::values("first action", paired_boot, "ms", differences));
+    }
+    let paired_curl = "openhands-lsp docker cold minus the agent-server alone (curl), paired runs";
+    if wanted(paired_curl) {
         let script: Vec<Step> = (0..runs * 2).flat_map(|_| [Step::terminal("true"), Step::finish("done")]).collect();
         let alone_llm = ScriptedLlm::start_for_containers(script);
-        let mut differences = Vec::new();
-        for _ in 0..runs {
-            let alone = boot_container(&image, 1, Some(&alone_llm))?;
-            let ours = first_action_once(&mut server)?;
-            let alone_ms = alone.first().map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-            differences.push(ours.as_secs_f64() * 1000.0 - alone_ms);
-        }
-        server.shutdown_and_exit()?;
-        rows.push(Row::values("first action", paired_name, "ms", differences));
+        let differences =
+            paired(session(&llm, &ws, cold.clone())?, runs, || boot_container(&image, 1, Some(&alone_llm)))?;
+        rows.push(Row::values("first action", paired_curl, "ms", differences));
     }
     let warm_name = "openhands-lsp, docker warm pool";
     if wanted(warm_name) {
@@ -204,6 +202,18 @@ fn quiet(opts: Options) -> Options {
         Ok(file) => opts.env("OPENHANDS_LSP_LOG", "openhands_lsp=debug").arg("--log-file").arg(&file),
         Err(_) => opts.env("OPENHANDS_LSP_LOG", "warn"),
     }
+}
+
+/// `runs` times: the reference, then one conversation to its first action; the differences in milliseconds.
+fn paired(mut server: Server, runs: usize, mut reference: impl FnMut() -> Result<Vec<Duration>>) -> Result<Vec<f64>> {
+    let mut differences = Vec::new();
+    for _ in 0..runs {
+        let reference = reference()?.first().map_or(0.0, Duration::as_secs_f64);
+        let ours = first_action_once(&mut server)?;
+        differences.push((ours.as_secs_f64() - reference) * 1000.0);
+    }
+    server.shutdown_and_exit()?;
+    Ok(differences)
 }
 
 /// Runs `runs` conversations one after another; with `pool`, each starts once that many containers are ready.
