@@ -172,6 +172,8 @@ pub enum ConversationError {
     NotIsolated(String),
     #[error("the conversation's isolated copy: {0}")]
     Isolation(String),
+    #[error("a background task failed ({0}); see the log, and try again")]
+    Worker(String),
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
     AlreadyAttached { cloud: String, local: String },
 }
@@ -189,9 +191,7 @@ pub struct Review {
 async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ConversationError> + Send + 'static,
 ) -> Result<T, ConversationError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ConversationError::Isolation(format!("a worker thread failed: {e}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| ConversationError::Worker(e.to_string()))?
 }
 
 /// The task's title, then its instruction, then the co-author trailer OpenHands uses.

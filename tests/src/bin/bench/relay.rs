@@ -42,10 +42,6 @@ fn run(conversations: usize, rate: u32, probe_code_actions: bool) -> Result<Seen
     // Memory once every event is in: the server alone (its agent-servers are other processes).
     seen.rss_after = rss_bytes(s.peer.pid()).unwrap_or(0);
     s.finish()?;
-    if let Some(Ok(mut log)) = EVENTS_LOG.as_ref().map(|l| l.lock()) {
-        use std::io::Write as _;
-        let _ = log.flush();
-    }
     Ok(seen)
 }
 
@@ -217,6 +213,11 @@ fn stream(s: &mut Session, expected: &HashMap<String, usize>, probe_code_actions
         {
             seen.code_action_ms.push((at - sent).as_secs_f64() * 1000.0);
         }
+    }
+    // Every scenario reads through here, and the log is a static: it is never dropped, so flush it now.
+    if let Some(Ok(mut log)) = EVENTS_LOG.as_ref().map(|l| l.lock()) {
+        use std::io::Write as _;
+        let _ = log.flush();
     }
     Ok(seen)
 }
