@@ -550,3 +550,56 @@ fn exit_with_a_live_conversation_is_prompt_and_leaves_nothing_running() {
         std::fs::read_to_string(server.state_home.join(format!("openhands-lsp/conversations/{id}/meta.json"))).unwrap();
     assert!(meta.contains("\"state\": \"stopped\""), "{meta}");
 }
+
+/// The process whose command line asks for `--port <port>`.
+fn pid_serving(port: u16) -> u32 {
+    let wanted = format!("--port\0{port}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(wanted.len()).any(|w| w == wanted.as_bytes()))
+        })
+        .unwrap_or_else(|| panic!("no process serves port {port}"))
+}
+
+#[test]
+fn the_agent_server_boots_with_the_start_up_hook_and_the_agents_commands_do_not_see_it() {
+    let (_dir, ws) = workspace();
+    let probe =
+        "echo pythonpath=[$PYTHONPATH]; python3 -c 'import gc; print(\"full-gc-after\", gc.get_threshold()[2])'";
+    let llm =
+        ScriptedLlm::start(vec![Step::terminal("true"), Step::terminal(probe), Step::finish("probed").gated("end")]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Probe the environment");
+
+    // The agent-server's environment as it was started: the hook's folder first on PYTHONPATH.
+    let pid = pid_serving(port_of(&sandbox_url(&server, &id)));
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let python_path = environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"PYTHONPATH="))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("PYTHONPATH in the agent-server's environment");
+    let hook_dir = std::path::PathBuf::from(&python_path);
+    assert!(hook_dir.join("sitecustomize.py").is_file(), "the hook is in {python_path}");
+    // What it does under the agent-server's own Python: the collector set, and its folder gone from PYTHONPATH.
+    let python = std::path::Path::new(&openhands_lsp_tests::agent::agent_server_command()).with_file_name("python");
+    let out = std::process::Command::new(python)
+        .env("PYTHONPATH", &python_path)
+        .args(["-c", "import gc, os; print(gc.get_threshold()[2], os.environ.get('PYTHONPATH'))"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000 None", "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The agent's own commands: no PYTHONPATH of ours, the collector's defaults.
+    let output = wait_event(&server, &id, "the probe's output", |e| {
+        e["kind"] == "ObservationEvent" && e["raw"]["observation"]["command"] == probe
+    });
+    let text = output["detail"].as_str().unwrap();
+    assert!(text.contains("pythonpath=[]"), "{text}");
+    assert!(text.contains("full-gc-after ") && !text.contains("full-gc-after 1000"), "{text}");
+    llm.open_gate("end");
+    wait_state(&server, &id, "finished");
+    server.shutdown_and_exit().unwrap();
+}

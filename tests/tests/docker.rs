@@ -120,7 +120,10 @@ fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_bac
     let (_dir, ws) = workspace();
     let llm = ScriptedLlm::start_for_containers(vec![
         Step::terminal("true"),
-        Step::terminal("echo uid=$(id -u) cwd=$(pwd); cat seed.txt; ls /var/run/docker.sock; echo end-of-probe"),
+        Step::terminal(
+            "echo uid=$(id -u) cwd=$(pwd); cat seed.txt; ls /var/run/docker.sock; echo pythonpath=[$PYTHONPATH]; \
+             python3 -c 'import gc; print(\"full-gc-after\", gc.get_threshold()[2])'; echo end-of-probe",
+        ),
         Step::tool(
             "file_editor",
             json!({"command": "create", "path": "/workspace/hello.txt", "file_text": "hi from docker\n", "security_risk": "LOW"}),
@@ -135,6 +138,10 @@ fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_bac
     assert!(probe.contains("uid=10001 cwd=/workspace"), "the agent runs as the image's non-root user: {probe}");
     assert!(probe.contains("seeded by the user"), "the workspace is mounted: {probe}");
     assert!(probe.contains("No such file"), "the Docker socket must not be in the container: {probe}");
+    // openhands-lsp's start-up hook for the agent-server's Python (fewer full collections while it boots) stays out
+    // of the agent's commands: no PYTHONPATH, the collector's defaults.
+    assert!(probe.contains("pythonpath=[]"), "the hook's PYTHONPATH must not reach the agent's shell: {probe}");
+    assert!(probe.contains("full-gc-after ") && !probe.contains("full-gc-after 1000"), "{probe}");
 
     let container = container_of(&id);
     let info = inspect(&container);
@@ -156,6 +163,19 @@ fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_bac
     assert_eq!(mounts[0]["Source"], worktree.to_str().unwrap());
     let env = info["Config"]["Env"].to_string();
     assert!(env.contains("SESSION_API_KEY="), "a session key guards the agent-server");
+    assert!(env.contains("PYTHONPATH=/opt/openhands-lsp/python"), "the agent-server finds the hook: {env}");
+    // The hook, under the image's own Python: it sets the collector, leaves PYTHONPATH and sys.path, and runs the
+    // image's own sitecustomize (here one made up for the test).
+    let hook = docker(&[
+        "exec",
+        &container,
+        "sh",
+        "-c",
+        r#"mkdir -p /tmp/theirs && echo 'import os; os.environ["THEIRS"] = "ran"' > /tmp/theirs/sitecustomize.py &&
+           PYTHONPATH=/opt/openhands-lsp/python:/tmp/theirs python3 -c 'import gc, os, sys
+print(gc.get_threshold()[2], os.environ.get("PYTHONPATH"), os.environ.get("THEIRS"), any("openhands-lsp" in p for p in sys.path))'"#,
+    ]);
+    assert_eq!(hook.trim(), "1000 /tmp/theirs ran False");
     assert!(!env.contains("sk-scripted-test-key"), "the LLM key is a conversation secret, never container env");
 
     llm.open_gate("finish");

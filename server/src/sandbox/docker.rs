@@ -20,12 +20,13 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::sync::{Notify, watch};
 
+use super::python_hook;
 use super::{Sandbox, SandboxError, SandboxHandle, SandboxProvider, SandboxSpec, StartProgress, random_key};
 use crate::agent_server::{AgentServerClient, Endpoint};
 use crate::secrets::Secret;
@@ -361,12 +362,13 @@ impl Inner {
         Ok(docker)
     }
 
-    /// The image's default user, if it is not root.
-    async fn image_user(&self, docker: &Docker, image: &str) -> Result<Option<String>, SandboxError> {
-        let inspect = docker.inspect_image(image).await.map_err(|e| SandboxError::Docker(e.to_string()))?;
-        let user = inspect.config.and_then(|c| c.user).unwrap_or_default();
-        let name = user.split(':').next().unwrap_or_default();
-        Ok((!matches!(name, "" | "root" | "0")).then_some(user))
+    /// What a container of the image needs from it, or `None` when the image is absent.
+    async fn image_facts(&self, docker: &Docker, image: &str) -> Result<Option<ImageFacts>, SandboxError> {
+        match docker.inspect_image(image).await {
+            Ok(inspect) => Ok(Some(ImageFacts::of(inspect))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(SandboxError::Docker(format!("cannot inspect the image {image}: {e}"))),
+        }
     }
 
     /// Makes sure the image is present, pulling it with progress when it is not.
@@ -375,11 +377,9 @@ impl Inner {
         docker: &Docker,
         image: &str,
         progress: Option<&StartProgress>,
-    ) -> Result<(), SandboxError> {
-        match docker.inspect_image(image).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(SandboxError::Docker(format!("cannot inspect the image {image}: {e}"))),
+    ) -> Result<ImageFacts, SandboxError> {
+        if let Some(facts) = self.image_facts(docker, image).await? {
+            return Ok(facts);
         }
         let report = |m: String| {
             if let Some(p) = progress {
@@ -406,9 +406,9 @@ impl Inner {
                 report(format!("pulling {image}: {}", tally.summary()));
             }
         }
-        docker.inspect_image(image).await.map_err(|e| pull_failed(image, &e.to_string()))?;
+        let inspect = docker.inspect_image(image).await.map_err(|e| pull_failed(image, &e.to_string()))?;
         report(format!("pulled {image}"));
-        Ok(())
+        Ok(ImageFacts::of(inspect))
     }
 
     /// Creates, starts and health-checks a container mounting `mount` at /workspace.
@@ -418,6 +418,7 @@ impl Inner {
         config: &DockerConfig,
         mount: &Path,
         role: Role<'_>,
+        image: &ImageFacts,
         user: ContainerUser,
     ) -> Result<Container, SandboxError> {
         if config.network == "none" {
@@ -451,6 +452,10 @@ impl Inner {
             format!("OH_SECRET_KEY={}", random_key()),
             // As for the process backend: no cost-map download thread racing litellm's imports at start-up.
             "LITELLM_LOCAL_MODEL_COST_MAP=True".to_owned(),
+            format!(
+                "PYTHONPATH={}",
+                python_hook::python_path(python_hook::CONTAINER_DIR, image.python_path.as_deref())
+            ),
         ];
         let (user_spec, chown_to) = match user {
             ContainerUser::Host { uid, gid } => {
@@ -498,6 +503,19 @@ impl Inner {
         tracing::debug!(container = short(&id), "created after {:?}", began.elapsed());
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), true);
         let result = async {
+            // Before start: Python reads its start-up hook once, as it begins. Only a speed-up: without it (a daemon
+            // that refuses the copy), the agent-server boots as the image has it (PYTHONPATH names a missing folder).
+            let to_root = UploadToContainerOptionsBuilder::default().path("/").build();
+            let copied = match python_hook::archive() {
+                Ok(hook) => docker
+                    .upload_to_container(&id, Some(to_root), bollard::body_full(hook.into()))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = copied {
+                tracing::warn!(container = short(&id), "the start-up hook was not copied into the container: {e}");
+            }
             docker
                 .start_container(&id, None)
                 .await
@@ -682,20 +700,18 @@ impl Inner {
         let Some(root) = &self.pool_root else { return Ok(()) };
         let docker = self.client().await?;
         // The pool never pulls: a download of a gigabyte is for when the user starts a conversation, with progress.
-        match docker.inspect_image(&config.image).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Err(SandboxError::ImageAbsent(config.image.clone())),
-            Err(e) => return Err(SandboxError::Docker(format!("cannot inspect the image {}: {e}", config.image))),
-        }
+        let Some(image) = self.image_facts(&docker, &config.image).await? else {
+            return Err(SandboxError::ImageAbsent(config.image.clone()));
+        };
         let slot = root.join(format!("slot-{}", &random_key()[..16]));
         std::fs::create_dir_all(&slot).map_err(|e| SandboxError::Io(format!("{}: {e}", slot.display())))?;
-        let user = self.user_for(&docker, &config.image, true).await?;
+        let user = user_for(&image, true);
         self.pool().filling += 1;
         // Booted, then warmed (see `agent_server::warm`): a container counts as filling until both are done.
         let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
         let launched = tokio::select! {
             r = async {
-                let container = self.launch(&docker, config, &slot, Role::Pool, user).await?;
+                let container = self.launch(&docker, config, &slot, Role::Pool, &image, user).await?;
                 crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
                 Ok(container)
             } => Some(r),
@@ -733,25 +749,6 @@ impl Inner {
         }
     }
 
-    /// Who the agent runs as. openhands-lsp's own user when it is not root (files stay the user's); as root, the
-    /// image's non-root user for workspaces that are openhands-lsp's own copies (handed over with chown), and root
-    /// for the user's own folders (whose owners must not change).
-    async fn user_for(
-        &self,
-        docker: &Docker,
-        image: &str,
-        workspace_is_ours: bool,
-    ) -> Result<ContainerUser, SandboxError> {
-        let (uid, gid) = effective_ids();
-        if uid != 0 {
-            return Ok(ContainerUser::Host { uid, gid });
-        }
-        if !workspace_is_ours {
-            return Ok(ContainerUser::Root);
-        }
-        Ok(ContainerUser::Image(self.image_user(docker, image).await?))
-    }
-
     /// A ready pooled container matching the settings, if any.
     fn take_warm(&self, fingerprint: &str) -> Option<Container> {
         let mut pool = self.pool();
@@ -775,15 +772,15 @@ impl Inner {
                 }
             }
         }
-        self.ensure_image(&docker, &config.image, progress).await?;
+        let image = self.ensure_image(&docker, &config.image, progress).await?;
         // The image may have just been pulled: the pool can fill now.
         self.pool_wake.notify_one();
         if let Some(p) = progress {
             p.report("starting a container…".into());
         }
-        let user = self.user_for(&docker, &config.image, spec.workspace_is_ours).await?;
-        let container =
-            self.launch(&docker, &config, &spec.workspace, Role::Conversation(&spec.conversation_id), user).await?;
+        let user = user_for(&image, spec.workspace_is_ours);
+        let role = Role::Conversation(&spec.conversation_id);
+        let container = self.launch(&docker, &config, &spec.workspace, role, &image, user).await?;
         if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
             self.remove(&docker, &container.id, false).await;
             return Err(e);
@@ -920,6 +917,40 @@ enum ContainerUser {
     /// The image's own user; `Some` when it is not root and the workspace must be handed to it.
     Image(Option<String>),
     Root,
+}
+
+/// Who the agent runs as. openhands-lsp's own user when it is not root (files stay the user's); as root, the image's
+/// non-root user for workspaces that are openhands-lsp's own copies (handed over with chown), and root for the user's
+/// own folders (whose owners must not change).
+fn user_for(image: &ImageFacts, workspace_is_ours: bool) -> ContainerUser {
+    let (uid, gid) = effective_ids();
+    if uid != 0 {
+        return ContainerUser::Host { uid, gid };
+    }
+    if !workspace_is_ours {
+        return ContainerUser::Root;
+    }
+    ContainerUser::Image(image.user.clone())
+}
+
+/// What a container needs to know of its image, from one inspection.
+#[derive(Debug, Clone, Default)]
+struct ImageFacts {
+    /// The image's default user, if it is not root.
+    user: Option<String>,
+    /// The image's own `PYTHONPATH`, kept behind openhands-lsp's start-up hook.
+    python_path: Option<String>,
+}
+
+impl ImageFacts {
+    fn of(inspect: bollard::models::ImageInspect) -> ImageFacts {
+        let config = inspect.config.unwrap_or_default();
+        let user = config.user.unwrap_or_default();
+        let name = user.split(':').next().unwrap_or_default();
+        let python_path =
+            config.env.unwrap_or_default().into_iter().find_map(|e| e.strip_prefix("PYTHONPATH=").map(str::to_owned));
+        ImageFacts { user: (!matches!(name, "" | "root" | "0")).then_some(user), python_path }
+    }
 }
 
 #[allow(unsafe_code)]

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod process;
+mod python_hook;
 
 use std::path::PathBuf;
 use std::sync::Arc;

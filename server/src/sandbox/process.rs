@@ -15,7 +15,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-use super::{Sandbox, SandboxError, SandboxHandle, SandboxProvider, SandboxSpec, random_key, wait_healthy};
+use super::{
+    Sandbox, SandboxError, SandboxHandle, SandboxProvider, SandboxSpec, python_hook, random_key, wait_healthy,
+};
 use crate::agent_server::Endpoint;
 use crate::secrets::{Redactor, Secret, SecretName, SecretStore};
 
@@ -73,6 +75,7 @@ impl SandboxProvider for ProcessProvider {
             std::fs::create_dir_all(&spec.scratch)
                 .map_err(|e| SandboxError::Io(format!("{}: {e}", spec.scratch.display())))?;
             let port = free_port().map_err(|e| SandboxError::Io(format!("no free loopback port: {e}")))?;
+            let python_path = python_hook::local(&spec.scratch.join("python-hook"));
             let session_key = random_key();
             let mut cmd = Command::new(program);
             cmd.args(args)
@@ -90,6 +93,9 @@ impl SandboxProvider for ProcessProvider {
                 .kill_on_drop(true);
             for var in secret_env_vars() {
                 cmd.env_remove(var);
+            }
+            if let Some(path) = python_path {
+                cmd.env("PYTHONPATH", path);
             }
             die_with_parent(&mut cmd);
             let mut child = cmd.spawn().map_err(|e| SandboxError::CommandNotFound {
