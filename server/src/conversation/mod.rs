@@ -438,19 +438,21 @@ impl Manager {
         sender.try_send(Control::ReconnectStream).map_err(|_| ConversationError::RunnerGone)
     }
 
-    /// Live conversations and the history on disk, newest first.
-    pub fn list(&self) -> Vec<Summary> {
+    /// Live conversations and the history on disk, newest first. Reading every conversation's `meta.json` is done
+    /// off the runtime thread: a long history must not hold up the events of running conversations.
+    pub async fn list(&self) -> Result<Vec<Summary>, ConversationError> {
+        let store = self.inner.store.clone();
+        let stored = off_runtime(move || Ok(store.list())).await?;
+        // Live states after the disk was read: they are the newer.
         let live: HashMap<String, Meta> =
             self.live().iter().map(|(id, l)| (id.clone(), lock(&l.meta).clone())).collect();
-        self.inner
-            .store
-            .list()
+        Ok(stored
             .into_iter()
             .map(|meta| match live.get(&meta.id) {
                 Some(current) => Summary { meta: current.clone(), live: true },
                 None => Summary { meta, live: false },
             })
-            .collect()
+            .collect())
     }
 
     pub fn get(&self, id: &str) -> Result<Summary, ConversationError> {

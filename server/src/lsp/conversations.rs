@@ -133,7 +133,7 @@ impl Backend {
             }
             commands::LIST_CONVERSATIONS => {
                 let args: super::cloud::ListArgs = commands::parse_args(command, arguments)?;
-                let local = self.manager()?.list();
+                let local = self.manager()?.list().await.map_err(to_rpc)?;
                 let mut result = self.cloud_conversations(args.cloud, &local).await;
                 result["conversations"] = json!(local);
                 Ok(result)
