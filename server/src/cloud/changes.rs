@@ -59,7 +59,7 @@ pub async fn bring_back(
         };
         let local = local_root.join(safe_relative(rel)?);
         if status == "DELETED" {
-            match std::fs::remove_file(&local) {
+            match tokio::fs::remove_file(&local).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(ChangesError::Io { path: local, source }),
@@ -69,11 +69,13 @@ pub async fn bring_back(
         }
         let diff = client.git_diff(&format!("{dir}/{rel}")).await?;
         let Some(modified) = diff.get("modified").and_then(Value::as_str) else { continue };
-        let text = with_final_newline(modified, &local);
+        let text = with_final_newline(modified, &local).await;
         if let Some(parent) = local.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ChangesError::Io { path: parent.to_owned(), source })?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|source| ChangesError::Io { path: parent.to_owned(), source })?;
         }
-        std::fs::write(&local, text).map_err(|source| ChangesError::Io { path: local.clone(), source })?;
+        tokio::fs::write(&local, text).await.map_err(|source| ChangesError::Io { path: local.clone(), source })?;
         brought.push(rel.to_owned());
     }
     Ok(brought)
@@ -89,8 +91,8 @@ fn safe_relative(rel: &str) -> Result<PathBuf, ChangesError> {
 }
 
 /// The agent-server's diff drops the file's final newline: put it back unless the local file has none.
-fn with_final_newline(modified: &str, local: &Path) -> String {
-    let local_has_none = std::fs::read(local).ok().is_some_and(|b| !b.is_empty() && !b.ends_with(b"\n"));
+async fn with_final_newline(modified: &str, local: &Path) -> String {
+    let local_has_none = tokio::fs::read(local).await.ok().is_some_and(|b| !b.is_empty() && !b.ends_with(b"\n"));
     if modified.is_empty() || modified.ends_with('\n') || local_has_none {
         modified.to_owned()
     } else {
@@ -110,16 +112,16 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_final_newline_follows_the_local_file() {
+    #[tokio::test]
+    async fn the_final_newline_follows_the_local_file() {
         let dir = tempfile::tempdir().unwrap();
         let with = dir.path().join("with");
         let without = dir.path().join("without");
         std::fs::write(&with, "a\n").unwrap();
         std::fs::write(&without, "a").unwrap();
-        assert_eq!(with_final_newline("b", &with), "b\n");
-        assert_eq!(with_final_newline("b", &without), "b");
-        assert_eq!(with_final_newline("b", &dir.path().join("new")), "b\n");
-        assert_eq!(with_final_newline("", &with), "");
+        assert_eq!(with_final_newline("b", &with).await, "b\n");
+        assert_eq!(with_final_newline("b", &without).await, "b");
+        assert_eq!(with_final_newline("b", &dir.path().join("new")).await, "b\n");
+        assert_eq!(with_final_newline("", &with).await, "");
     }
 }
