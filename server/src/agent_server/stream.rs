@@ -77,7 +77,8 @@ pub struct SeenIds(HashSet<u128, BuildHasherDefault<Fingerprint>>);
 impl SeenIds {
     /// True when `id` was not seen before.
     pub fn insert(&mut self, id: &str) -> bool {
-        // Two differently keyed SipHashes: a false "seen" (which would drop an event) needs both to collide.
+        // Two SipHashes of the id, each led by its own word: a false "seen" (which would drop an event) needs both
+        // to collide.
         let [a, b] = [0u64, 1].map(|key| {
             let mut h = std::hash::DefaultHasher::new();
             h.write_u64(key);

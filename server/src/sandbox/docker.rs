@@ -452,11 +452,11 @@ impl Inner {
             format!("OH_SECRET_KEY={}", random_key()),
             // As for the process backend: no cost-map download thread racing litellm's imports at start-up.
             "LITELLM_LOCAL_MODEL_COST_MAP=True".to_owned(),
-            format!(
-                "PYTHONPATH={}",
-                python_hook::python_path(python_hook::CONTAINER_DIR, image.python_path.as_deref())
-            ),
         ];
+        let hook_dir = Path::new(python_hook::CONTAINER_DIR);
+        if let Some(path) = python_hook::python_path(hook_dir, image.python_path.as_deref()) {
+            env.push(format!("PYTHONPATH={path}"));
+        }
         let (user_spec, chown_to) = match user {
             ContainerUser::Host { uid, gid } => {
                 // A uid the image may not know: give it a home that exists.

@@ -14,29 +14,25 @@ const SOURCE: &str = include_str!("sitecustomize.py");
 /// The directory in a container that holds the hook (created by the copy).
 pub const CONTAINER_DIR: &str = "/opt/openhands-lsp/python";
 
-/// `PYTHONPATH` for an agent-server: the hook's directory first, then what was there before (the hook takes its
-/// directory out again at start-up).
-pub fn python_path(hook_dir: &str, before: Option<&str>) -> String {
-    match before.filter(|p| !p.is_empty()) {
-        Some(before) => format!("{hook_dir}:{before}"),
-        None => hook_dir.to_owned(),
-    }
+/// `PYTHONPATH` for an agent-server: the hook's directory first, then the entries that were there before (the hook
+/// takes its directory out again at start-up). `None` when the directory cannot be named in a `PYTHONPATH` (it holds
+/// the separator, `:`).
+pub fn python_path(hook_dir: &Path, before: Option<&str>) -> Option<String> {
+    let before = before.filter(|p| !p.is_empty()).into_iter().flat_map(std::env::split_paths);
+    std::env::join_paths(std::iter::once(hook_dir.to_owned()).chain(before)).ok()?.into_string().ok()
 }
 
 /// Writes the hook into `dir` for an agent-server on this machine, and returns the `PYTHONPATH` to start it with
 /// (openhands-lsp's own after the hook's folder). `None` when the hook cannot be used: the agent-server then starts
 /// as it would have without it (the hook is only a speed-up).
 pub fn local(dir: &Path) -> Option<String> {
-    let name = dir.to_string_lossy();
-    if name.contains(':') {
-        return None; // PYTHONPATH separates with ':': such a folder cannot be named in it
-    }
+    let path = python_path(dir, std::env::var("PYTHONPATH").ok().as_deref())?;
     let written = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join("sitecustomize.py"), SOURCE));
     if let Err(e) = written {
-        tracing::warn!("the start-up hook was not written to {name}: {e}");
+        tracing::warn!("the start-up hook was not written to {}: {e}", dir.display());
         return None;
     }
-    Some(python_path(&name, std::env::var("PYTHONPATH").ok().as_deref()))
+    Some(path)
 }
 
 /// A tar archive of the hook, to be extracted at `/` in a container. Only the hook's own directory has an entry:
@@ -98,8 +94,9 @@ mod tests {
 
     #[test]
     fn what_was_on_the_python_path_is_kept_after_the_hook() {
-        assert_eq!(python_path(CONTAINER_DIR, None), CONTAINER_DIR);
-        assert_eq!(python_path("/h", Some("")), "/h");
-        assert_eq!(python_path("/h", Some("/app/lib:/x")), "/h:/app/lib:/x");
+        assert_eq!(python_path(Path::new(CONTAINER_DIR), None).as_deref(), Some(CONTAINER_DIR));
+        assert_eq!(python_path(Path::new("/h"), Some("")).as_deref(), Some("/h"));
+        assert_eq!(python_path(Path::new("/h"), Some("/app/lib:/x")).as_deref(), Some("/h:/app/lib:/x"));
+        assert_eq!(python_path(Path::new("/a:b"), None), None);
     }
 }
