@@ -420,3 +420,37 @@ fn an_absent_image_is_pulled_with_progress() {
     server.shutdown_and_exit().unwrap();
     docker(&["rmi", &tag]);
 }
+
+#[test]
+fn kept_containers_stay_for_inspection_and_the_network_setting_applies() {
+    // A user-defined network of the test's own, made on the first run and reused.
+    let network = "openhands-lsp-test-net";
+    let exists = Command::new("docker").args(["network", "inspect", network]).output().unwrap().status.success();
+    if !exists {
+        docker(&["network", "create", network]);
+    }
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal("echo on-my-network"),
+        Step::finish("never reached").gated("never"),
+    ]);
+    let settings = json!({"keepContainers": true, "network": network});
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, settings)).unwrap();
+    let id = start_task(&mut server, "Keep my container");
+    // The agent reached the LLM from that network (through host.docker.internal), and ran.
+    output_containing(&server, &id, "on-my-network");
+    let container = container_of(&id);
+    assert_eq!(inspect(&container)["HostConfig"]["NetworkMode"], network);
+
+    server.command("openhands.stop", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "stopped");
+    wait_until("the container to stop", Duration::from_secs(30), || inspect(&container)["State"]["Running"] == false);
+    assert_eq!(
+        containers_with(&format!("dev.openhands.lsp.conversation={id}")),
+        std::slice::from_ref(&container),
+        "with keepContainers the ended conversation's container stays, stopped, for inspection"
+    );
+    server.shutdown_and_exit().unwrap();
+    docker(&["rm", "-f", &container]);
+}
