@@ -13,6 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::client::{AgentServerError, Endpoint, encode_query};
@@ -109,6 +110,10 @@ impl Hasher for Fingerprint {
 
 /// How long the stream keeps trying to reconnect before giving up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+/// tungstenite zero-fills its whole free read buffer (128 KiB by default) before each read of the socket, and paced
+/// events arrive one per read: that was a 128 KiB memset per event, 5 % of the relay's CPU. Events are a few KiB;
+/// a large observation takes a few reads.
+const READ_BUFFER: usize = 16 << 10;
 
 pub fn subscribe(endpoint: Endpoint, conversation_id: String, resume: Resume) -> Subscription {
     // Small: a reader that falls behind should slow the WebSocket (and the agent-server), not fill our memory.
@@ -195,7 +200,16 @@ async fn connection(
     tx: &mpsc::Sender<StreamItem>,
     kick: &mut watch::Receiver<u64>,
 ) -> Ended {
-    let (mut ws, _) = match tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(url)).await {
+    let (mut ws, _) = match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async_with_config(
+            url,
+            Some(WebSocketConfig::default().read_buffer_size(READ_BUFFER)),
+            false,
+        ),
+    )
+    .await
+    {
         Ok(Ok(pair)) => pair,
         Ok(Err(e)) => return Ended::Failed(format!("connect: {e}")),
         Err(_) => return Ended::Failed("connect timed out".into()),

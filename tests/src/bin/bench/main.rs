@@ -14,6 +14,7 @@ use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
+mod host;
 mod relay;
 mod startup;
 
@@ -74,15 +75,25 @@ fn main() -> Result<()> {
         which = vec!["start-up".into(), "relay".into(), "first-action".into()];
     }
     let mut rows = Vec::new();
+    let mut loads = Vec::new();
     for w in &which {
+        let before = host::Snapshot::take();
         match w.as_str() {
             "start-up" => rows.extend(startup::startup(runs, only.as_deref())?),
             "relay" => rows.extend(relay::relay(runs, only.as_deref())?),
             "first-action" => rows.extend(first_action(runs, only.as_deref())?),
             other => bail!("unknown benchmark {other:?} (known: start-up, relay, first-action)"),
         }
+        loads.push(host::Snapshot::take().load_since(&before, w));
     }
     print_table(&rows);
+    println!(
+        "\nThe machine while each group ran (steal: CPU time the hypervisor gave to others; CPU pressure: wall time"
+    );
+    println!("in which some task here, the benchmark's own included, waited for a CPU):");
+    for load in &loads {
+        println!("- {}", load.describe());
+    }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("bench.json");
@@ -90,7 +101,10 @@ fn main() -> Result<()> {
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
     });
-    std::fs::write(&file, serde_json::to_string_pretty(&json!({"machine": machine, "rows": rows}))?)?;
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&json!({"machine": machine, "host_load": loads, "rows": rows}))?,
+    )?;
     println!("\n(figures also in {})", file.display());
     Ok(())
 }
