@@ -934,7 +934,7 @@ fn user_for(image: &ImageFacts, workspace_is_ours: bool) -> ContainerUser {
 }
 
 /// What a container needs to know of its image, from one inspection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 struct ImageFacts {
     /// The image's default user, if it is not root.
     user: Option<String>,

@@ -1,4 +1,5 @@
-"""openhands-lsp's start-up hook for the agent-server it runs in a container (found as `sitecustomize` on PYTHONPATH).
+"""openhands-lsp's start-up hook for the agent-servers it runs, in a container or as a process (found as
+`sitecustomize` on PYTHONPATH).
 
 The agent-server builds a large heap while it boots and takes its first steps (litellm, the OpenAI client, pydantic
 schemas, FastAPI's routes). CPython's collector (3.12) makes a full pass each time the long-lived heap has grown by a
