@@ -1,7 +1,10 @@
 //! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
-//!   bench [--runs N] [--only SUBSTRING] [start-up] [relay] [first-action]    (all three by default)
+//!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action]    (all three by default)
+//!
+//! The JSON goes to `target/bench/bench.json` unless `--json` names another file (`scripts/test`'s one-run check
+//! of the benchmarks writes its own, leaving the last real figures alone).
 #![allow(clippy::print_stdout)] // the table on stdout is this program's output
 
 use std::path::{Path, PathBuf};
@@ -62,12 +65,14 @@ impl Row {
 fn main() -> Result<()> {
     let mut runs = 10usize;
     let mut only: Option<String> = None;
+    let mut json_file: Option<PathBuf> = None;
     let mut which: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
             "--only" => only = Some(args.next().context("--only SUBSTRING")?),
+            "--json" => json_file = Some(args.next().context("--json FILE")?.into()),
             other => which.push(other.to_owned()),
         }
     }
@@ -94,9 +99,11 @@ fn main() -> Result<()> {
     for load in &loads {
         println!("- {}", load.describe());
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("bench.json");
+    let file =
+        json_file.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench/bench.json"));
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let machine = json!({
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
