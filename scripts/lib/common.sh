@@ -57,7 +57,10 @@ ensure_bench_peers() {
   if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
     log "installing copilot-language-server and Node 22 into $dir"
     cp "$src/package.json" "$src/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: the registry here carries only the linux-x64 builds among copilot's optional
+    # platform packages, so the lock cannot list the others, and `npm ci` refuses a lock that misses any. With a
+    # lock of exact versions, `npm install` installs what it pins and leaves it unchanged.
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
   log "OpenHands CLI (openhands acp) in $dir/openhands-venv"
   ensure_venv "$dir/openhands-venv" "$src/openhands-requirements.txt"
