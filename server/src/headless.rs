@@ -46,6 +46,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let state_dir = crate::state_dir::resolve().map_err(|e| RunError::Setup(e.to_string()))?;
     crate::state_dir::ensure_writable(&state_dir).map_err(|e| RunError::Setup(e.to_string()))?;
     let secrets = SecretStore::from_env();
+    crate::logging::mask_secrets(secrets.redactor());
     // One conversation: a warm pool would only boot a second container beside it.
     let mut backend_settings = opts.settings.clone();
     backend_settings.docker.warm_pool = 0;

@@ -1,8 +1,13 @@
 //! Logging through `tracing`, to stderr or a file, never to stdout (stdout carries the protocol).
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::secrets::Redactor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -53,18 +58,54 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
                 .append(true)
                 .open(path)
                 .map_err(|source| LogError::File { path: path.clone(), source })?;
-            let writer = std::sync::Mutex::new(file);
+            let writer = Masking(std::sync::Mutex::new(file));
             match format {
                 LogFormat::Text => builder.with_writer(writer).try_init(),
                 LogFormat::Json => builder.json().with_writer(writer).try_init(),
             }
         }
-        (None, LogFormat::Text) => builder.with_writer(std::io::stderr).try_init(),
-        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).try_init(),
+        (None, LogFormat::Text) => builder.with_writer(Masking(std::io::stderr)).try_init(),
+        (None, LogFormat::Json) => builder.json().with_writer(Masking(std::io::stderr)).try_init(),
     };
     // A subscriber already installed (tests calling twice) is not an error worth failing on.
     let _ = result;
     Ok(())
+}
+
+/// What every log line is masked with: the secrets the server holds (set once, when the server has its store).
+static MASK: OnceLock<Redactor> = OnceLock::new();
+
+/// From now on, log lines carry `***` where they would carry a value `redactor` knows, at every level and from
+/// every crate (a library tracing raw WebSocket frames included). The redactor follows its store, so a secret set
+/// later is masked too.
+pub fn mask_secrets(redactor: Redactor) {
+    let _ = MASK.set(redactor);
+}
+
+/// A writer factory whose writers mask secrets. The formatter writes each event with one `write_all`, so a value
+/// never straddles two writes.
+struct Masking<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masking<M> {
+    type Writer = MaskingWriter<M::Writer>;
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskingWriter(self.0.make_writer())
+    }
+}
+
+struct MaskingWriter<W>(W);
+
+impl<W: Write> Write for MaskingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let Some(redactor) = MASK.get().filter(|r| !r.is_empty()) else { return self.0.write(buf) };
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redactor.redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Panics go to the log instead of the default hook's raw stderr write, with the location.

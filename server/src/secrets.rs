@@ -91,7 +91,11 @@ pub enum SecretSource {
 pub struct SecretStore {
     from_editor: Arc<RwLock<BTreeMap<SecretName, Secret>>>,
     from_env: Arc<BTreeMap<SecretName, Secret>>,
+    /// The values to mask, kept current on every change: every [`Redactor`] of this store reads them.
+    masks: Masks,
 }
+
+type Masks = Arc<RwLock<Arc<Vec<String>>>>;
 
 impl SecretStore {
     pub fn from_env() -> Self {
@@ -103,17 +107,22 @@ impl SecretStore {
             .iter()
             .filter_map(|n| lookup(n.env_var()).filter(|v| !v.is_empty()).map(|v| (*n, Secret::new(v))))
             .collect();
-        SecretStore { from_editor: Arc::default(), from_env: Arc::new(from_env) }
+        let store = SecretStore { from_editor: Arc::default(), from_env: Arc::new(from_env), masks: Masks::default() };
+        store.refresh_masks();
+        store
     }
 
     /// An empty value clears the editor's value (the environment's, if any, applies again).
     pub fn set(&self, name: SecretName, value: &str) {
-        let mut map = self.from_editor.write().unwrap_or_else(|p| p.into_inner());
-        if value.is_empty() {
-            map.remove(&name);
-        } else {
-            map.insert(name, Secret::new(value));
+        {
+            let mut map = self.from_editor.write().unwrap_or_else(|p| p.into_inner());
+            if value.is_empty() {
+                map.remove(&name);
+            } else {
+                map.insert(name, Secret::new(value));
+            }
         }
+        self.refresh_masks();
     }
 
     pub fn get(&self, name: SecretName) -> Option<Secret> {
@@ -131,15 +140,29 @@ impl SecretStore {
         }
     }
 
-    /// A redactor for every value currently known.
+    /// A redactor for every value this store holds, now and after later changes: a value set while a
+    /// conversation runs is masked in it from then on.
     pub fn redactor(&self) -> Redactor {
-        let mut values: Vec<String> =
-            SecretName::ALL.iter().filter_map(|n| self.get(*n)).map(|s| s.expose().to_owned()).collect();
+        Redactor { values: self.masks.clone() }
+    }
+
+    fn refresh_masks(&self) {
+        // Every value ever set stays masked: text that quoted an old token must not leak it once it is replaced.
+        let old = self.masks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let editor: Vec<String> = self
+            .from_editor
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|s| s.expose().to_owned())
+            .collect();
+        let env = self.from_env.values().map(|s| s.expose().to_owned());
+        let mut values: Vec<String> = old.iter().cloned().chain(editor).chain(env).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         // Very short values would redact ordinary text; no real key or token is that short.
         values.retain(|v| v.len() >= 6);
-        Redactor { values: Arc::new(values) }
+        *self.masks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(values);
     }
 }
 
@@ -159,15 +182,16 @@ impl std::fmt::Debug for SecretStore {
 /// Replaces known secret values in text with `***`.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    values: Arc<Vec<String>>,
+    values: Masks,
 }
 
 pub const MASK: &str = "***";
 
 impl Redactor {
     pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let values = self.values.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut out = std::borrow::Cow::Borrowed(text);
-        for value in self.values.iter() {
+        for value in values.iter() {
             if memchr::memmem::find(out.as_bytes(), value.as_bytes()).is_some() {
                 out = std::borrow::Cow::Owned(out.replace(value.as_str(), MASK));
             }
@@ -176,7 +200,7 @@ impl Redactor {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.read().unwrap_or_else(|p| p.into_inner()).is_empty()
     }
 }
 
@@ -209,5 +233,9 @@ mod tests {
         let r = store.redactor();
         assert_eq!(r.redact("a sk-live-key-123 b ghp_token_456 c"), "a *** b *** c");
         assert!(matches!(r.redact("nothing here"), std::borrow::Cow::Borrowed(_)));
+        // Set after the redactor was made, and replaced: both masked.
+        store.set(SecretName::GitlabToken, "glpat-later-789");
+        store.set(SecretName::GitlabToken, "glpat-newer-000");
+        assert_eq!(r.redact("glpat-later-789 glpat-newer-000"), "*** ***");
     }
 }

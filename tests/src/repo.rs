@@ -15,14 +15,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every file below `root` (for "this was written nowhere" checks).
+/// Every file below `root` (for "this was written nowhere" checks). Links are listed, never followed: one that
+/// points out of `root` must not make the walk read what is outside.
 pub fn files_under(root: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.is_dir() { stack.push(path) } else { out.push(path) }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) { stack.push(path) } else { out.push(path) }
         }
     }
     out

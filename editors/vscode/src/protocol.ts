@@ -104,6 +104,14 @@ export interface ChangedFile {
   original: string | null;
   proposed: string | null;
   binary: boolean;
+  /** Targets when either side is a symbolic link (shown, never read through). */
+  symlink?: { original: string | null; proposed: string | null };
+  /** When the executable bit changed. */
+  executable?: { original: boolean; proposed: boolean };
+  /** One line for a change that is more than text: a link, a mode change. */
+  note?: string;
+  /** Why the server will never apply it (a link out of the workspace, an unreadable file). */
+  refusal?: string;
 }
 
 export interface ReviewResult {

@@ -65,6 +65,10 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
     if (!file) {
       return "";
     }
+    const target = parsed.side === "original" ? file.symlink?.original : file.symlink?.proposed;
+    if (target) {
+      return `(symbolic link → ${target})\n`;
+    }
     if (file.binary) {
       return "(binary file: not shown)";
     }
@@ -115,7 +119,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return undefined;
     }
     const picks = await vscode.window.showQuickPick(
-      result.files.map((f) => ({ label: f.path, description: describe(f), picked: true, file: f })),
+      result.files.map((f) => ({ label: f.path, description: describe(f), picked: !f.refusal, file: f })),
       { title: `OpenHands: apply the changes of "${result.title}"`, canPickMany: true, placeHolder: "Files to apply" },
     );
     if (!picks || picks.length === 0) {
@@ -138,8 +142,10 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
   }
 }
 
-function describe(file: ChangedFile): string {
-  return file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status;
+/** The status, and what the change is when it is more than text (a link and its target, a mode change). */
+export function describe(file: ChangedFile): string {
+  const status = file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status;
+  return file.note ? `${status}: ${file.note}` : status;
 }
 
 function isInvalidParams(e: unknown): boolean {

@@ -2,7 +2,7 @@
 // changed files as children (click: the diff).
 import * as vscode from "vscode";
 import { ChangedFile, Conversation, ConversationState, isSettled } from "./protocol";
-import { Review } from "./review";
+import { Review, describe } from "./review";
 import { ServerConnection } from "./server";
 
 export type Node = { kind: "conversation"; id: string } | { kind: "file"; id: string; file: ChangedFile };
@@ -53,7 +53,7 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
   getTreeItem(node: Node): vscode.TreeItem {
     if (node.kind === "file") {
       const item = new vscode.TreeItem(node.file.path, vscode.TreeItemCollapsibleState.None);
-      item.description = node.file.status === "renamed" ? `renamed from ${node.file.oldPath ?? "?"}` : node.file.status;
+      item.description = describe(node.file);
       item.resourceUri = vscode.Uri.parse(node.file.uri);
       item.contextValue = "file";
       item.command = { command: "openhands.ui.openChangedFile", title: "Open Diff", arguments: [node] };

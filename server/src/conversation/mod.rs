@@ -19,7 +19,7 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent};
 use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{CloudLink, IsolationMeta, IssueLink, Meta, Store, StoreError};
+pub use store::{BadId, CloudLink, ConversationId, IsolationMeta, IssueLink, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +152,8 @@ pub struct AgentSettings {
 pub enum ConversationError {
     #[error("no conversation {0}")]
     Unknown(String),
+    #[error(transparent)]
+    BadId(#[from] BadId),
     #[error("conversation {0} is not running in this session (its sandbox is gone); start a new conversation")]
     NotLive(String),
     #[error("conversation {id} is {state}: {action} is not possible now")]
@@ -200,12 +202,39 @@ fn commit_message(meta: &Meta) -> String {
     format!("{}\n\n{}\n\nCo-authored-by: openhands <openhands@all-hands.dev>\n", meta.title, body.trim())
 }
 
-fn isolated(meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
+/// The conversation's isolated copy as its `meta.json` describes it, used only when what it names is the server's
+/// own: the copy inside the conversation's folder (`dir`), on a branch of the `openhands/` namespace. A `meta.json`
+/// is data on disk; a doctored one must not lead review to read, or discard to delete, anything else.
+fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, ConversationError> {
     let iso = meta.isolation.as_ref().ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
+    let foreign = |what: &str, path: &std::path::Path| {
+        ConversationError::Isolation(format!(
+            "its {what} {} is not inside the conversation's folder {}; refusing to use it (was meta.json edited?)",
+            path.display(),
+            dir.display()
+        ))
+    };
+    let expected = dir.join("worktree");
+    let plain = |p: &std::path::Path| {
+        p.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
+    };
+    if iso.dest != expected {
+        return Err(foreign("copy", &iso.dest));
+    }
+    if !iso.root.starts_with(&expected) || !plain(&iso.root) {
+        return Err(foreign("working folder", &iso.root));
+    }
     crate::git::ready();
     let baseline = git2::Oid::from_str(&iso.baseline).map_err(|e| ConversationError::Isolation(e.to_string()))?;
     let kind = match (&iso.repo, &iso.branch) {
-        (Some(repo), Some(branch)) => crate::git::Kind::Worktree { repo: repo.clone(), branch: branch.clone() },
+        (Some(repo), Some(branch)) => {
+            if !branch.starts_with("openhands/") {
+                return Err(ConversationError::Isolation(format!(
+                    "its branch {branch:?} is not one openhands-lsp made (openhands/…); refusing to use it"
+                )));
+            }
+            crate::git::Kind::Worktree { repo: repo.clone(), branch: branch.clone() }
+        }
         _ => crate::git::Kind::Copy,
     };
     Ok(crate::git::Isolated { root: iso.root.clone(), source: meta.workspace.clone(), kind, baseline })
@@ -215,6 +244,7 @@ impl From<StoreError> for ConversationError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unknown(id) => ConversationError::Unknown(id),
+            StoreError::BadId(bad) => ConversationError::BadId(bad),
             other => ConversationError::Store(other),
         }
     }
@@ -285,7 +315,9 @@ impl Manager {
         if backend == "cloud" {
             settings.isolation = crate::config::Isolation::Worktree;
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let conversation_id = ConversationId::new_random();
+        let dir = self.inner.store.dir(&conversation_id);
+        let id = String::from(conversation_id);
         let now = store::now_ms();
         let meta = Meta {
             id: id.clone(),
@@ -325,6 +357,7 @@ impl Manager {
             .collect();
         let runner = runner::Runner {
             id: id.clone(),
+            dir,
             meta,
             store: self.inner.store.clone(),
             log,
@@ -358,7 +391,7 @@ impl Manager {
     /// What the agent changed in its isolated copy, against where it started.
     pub async fn review(&self, id: &str) -> Result<Review, ConversationError> {
         let meta = self.get(id)?.meta;
-        let iso = isolated(&meta)?;
+        let iso = self.isolated(&meta)?;
         let source = iso.source.clone();
         let files =
             off_runtime(move || crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string())))
@@ -387,7 +420,7 @@ impl Manager {
         auth: crate::git::push::HttpsAuth,
     ) -> Result<crate::git::push::Published, ConversationError> {
         let meta = self.get(id)?.meta;
-        let iso = isolated(&meta)?;
+        let iso = self.isolated(&meta)?;
         let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", runner::slug(&meta.title)));
         let message = commit_message(&meta);
         let remote = remote.to_owned();
@@ -401,7 +434,7 @@ impl Manager {
     /// Stops the conversation if it runs and removes its isolated copy (worktree and branch).
     pub async fn discard(&self, id: &str) -> Result<(), ConversationError> {
         let meta = self.get(id)?.meta;
-        let iso = isolated(&meta)?;
+        let iso = self.isolated(&meta)?;
         if self.live().contains_key(id) {
             self.stop(id).await?;
         }
@@ -548,6 +581,11 @@ impl Manager {
             .iter()
             .find(|(_, l)| lock(&l.meta).cloud.as_ref().is_some_and(|c| c.conversation_id == cloud_id))
             .map(|(id, _)| id.clone())
+    }
+
+    fn isolated(&self, meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
+        let id = ConversationId::parse(&meta.id)?;
+        isolated(meta, &self.inner.store.dir(&id))
     }
 
     fn not_live(&self, id: &str) -> ConversationError {

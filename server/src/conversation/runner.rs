@@ -18,6 +18,8 @@ use crate::secrets::{Redactor, Secret};
 
 pub(super) struct Runner {
     pub id: String,
+    /// The conversation's folder in the state directory.
+    pub dir: std::path::PathBuf,
     pub meta: Arc<Mutex<Meta>>,
     pub store: Store,
     pub log: EventLog,
@@ -61,7 +63,7 @@ impl Runner {
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
-            scratch: self.store.dir(&self.id).join("sandbox"),
+            scratch: self.dir.join("sandbox"),
             workspace_is_ours: self.settings.isolation != crate::config::Isolation::None,
             progress: Some(StartProgress::new(move |message| {
                 observer.update(Update::Progress { conversation_id: id.clone(), message })
@@ -127,7 +129,7 @@ impl Runner {
         if self.settings.isolation == crate::config::Isolation::None {
             return Ok(source);
         }
-        let dest = self.store.dir(&self.id).join("worktree");
+        let dest = self.dir.join("worktree");
         let title = self.meta().title.clone();
         let branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
         let (src, d, b) = (source.clone(), dest.clone(), branch.clone());
@@ -235,10 +237,18 @@ impl Runner {
     ) -> bool {
         match msg {
             Control::Send { text, run, reply } => {
+                // The agent-server runs unanswered actions on the next `run` ("implicit confirmation"): while one
+                // waits for the user, a message is added to the conversation without starting a turn, and the
+                // user is asked again. The agent reads it once the user has answered.
+                let waiting = if run { self.unapproved(tracker) } else { Vec::new() };
+                let run = run && waiting.is_empty();
                 let result = client.send_message(self.agent_id(), &text, run).await.map_err(Into::into);
                 if result.is_ok() && run {
                     tracker.awaiting_run = true;
                     self.set_state(State::Running);
+                }
+                if result.is_ok() && !waiting.is_empty() {
+                    self.ask(waiting, tracker);
                 }
                 let _ = reply.send(result);
             }
@@ -258,18 +268,26 @@ impl Runner {
                 let _ = reply.send(result);
             }
             Control::Resume { reply } => {
+                let waiting = self.unapproved(tracker);
                 let result = async {
                     sandbox.handle.thaw().await?;
                     // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh;
                     // the stream resumes after the last event it delivered, so nothing repeats.
                     sub.set_patient(false);
                     sub.reconnect();
-                    run_when_idle(client, self.agent_id()).await?;
+                    // `run` would execute the actions still waiting for an answer: ask for them again instead.
+                    if waiting.is_empty() {
+                        run_when_idle(client, self.agent_id()).await?;
+                    }
                     Ok(())
                 }
                 .await;
                 if result.is_ok() {
-                    self.set_state(State::Running);
+                    if waiting.is_empty() {
+                        self.set_state(State::Running);
+                    } else {
+                        self.ask(waiting, tracker);
+                    }
                 }
                 let _ = reply.send(result);
             }
@@ -284,7 +302,7 @@ impl Runner {
                 return true;
             }
             Control::Confirm { decision, reply } => {
-                let result = self.confirm(decision, client).await;
+                let result = self.confirm(decision, client, tracker).await;
                 let _ = reply.send(result);
             }
             Control::ReconnectStream => sub.reconnect(),
@@ -292,7 +310,12 @@ impl Runner {
         false
     }
 
-    async fn confirm(&mut self, decision: Decision, client: &AgentServerClient) -> Result<(), ConversationError> {
+    async fn confirm(
+        &mut self,
+        decision: Decision,
+        client: &AgentServerClient,
+        tracker: &mut Tracker,
+    ) -> Result<(), ConversationError> {
         let state = self.meta().state;
         if state != State::WaitingForConfirmation {
             return Err(ConversationError::WrongState {
@@ -302,10 +325,15 @@ impl Runner {
             });
         }
         match decision {
-            Decision::Allow => client.respond_to_confirmation(self.agent_id(), true, "").await?,
+            Decision::Allow => {
+                client.respond_to_confirmation(self.agent_id(), true, "").await?;
+                tracker.allow_pending();
+            }
             Decision::AllowAll => {
                 client.set_confirmation_policy(self.agent_id(), ConfirmationMode::Never).await?;
                 client.respond_to_confirmation(self.agent_id(), true, "").await?;
+                self.settings.confirmation = ConfirmationMode::Never;
+                tracker.allow_pending();
             }
             Decision::Reject { reason } => {
                 let reason =
@@ -315,8 +343,32 @@ impl Runner {
                 run_when_idle(client, self.agent_id()).await?;
             }
         }
+        tracker.awaiting_answer = false;
         self.set_state(State::Running);
         Ok(())
+    }
+
+    /// Actions that the next `run` would execute and that the user has not allowed: those the agent-server asked
+    /// about, and those its policy would ask about (the agent may have been paused before it asked).
+    fn unapproved(&self, tracker: &mut Tracker) -> Vec<PendingAction> {
+        let mode = self.settings.confirmation;
+        if mode == ConfirmationMode::Never {
+            return Vec::new();
+        }
+        tracker
+            .pending()
+            .into_iter()
+            .filter(|a| !tracker.allowed.contains(&a.id) && !HARMLESS_TOOLS.contains(&a.tool.as_str()))
+            .filter(|a| tracker.asked.contains(&a.id) || policy_asks(mode, tracker.risk.get(&a.id).map(String::as_str)))
+            .collect()
+    }
+
+    /// Waits for the user's answer about `actions`, and asks for it.
+    fn ask(&self, actions: Vec<PendingAction>, tracker: &mut Tracker) {
+        tracker.first_time_asked(&actions);
+        tracker.awaiting_answer = true;
+        self.set_state(State::WaitingForConfirmation);
+        self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
     }
 
     async fn on_event(&mut self, event: AgentEvent, tracker: &mut Tracker, client: &AgentServerClient) {
@@ -359,7 +411,8 @@ impl Runner {
                 tracker.awaiting_run = false;
                 self.set_state(State::Running);
             }
-            "paused" => self.set_state(State::Paused),
+            // A question the user has not answered outlasts a pause of the agent: it is still what they must do.
+            "paused" if !tracker.awaiting_answer => self.set_state(State::Paused),
             "waiting_for_confirmation" => {
                 let actions = tracker.pending();
                 // The agent-server republishes the status after an answer: ask once per set of pending actions.
@@ -373,8 +426,7 @@ impl Runner {
                     }
                     return;
                 }
-                self.set_state(State::WaitingForConfirmation);
-                self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
+                self.ask(actions, tracker);
             }
             "finished" => {
                 self.bring_back(client).await;
@@ -483,7 +535,17 @@ impl Runner {
 #[derive(Default)]
 struct Tracker {
     open_actions: HashMap<String, PendingAction>,
+    /// Open actions by their tool call id: an `AgentErrorEvent` answers an action by that id alone.
+    tool_calls: HashMap<String, String>,
     order: Vec<String>,
+    /// Actions the user allowed (they may still be running).
+    allowed: std::collections::HashSet<String>,
+    /// The risk the model stated for each action (`security_risk`).
+    risk: HashMap<String, String>,
+    /// Action ids (and tool call ids) that have their observation, rejection or error.
+    answered: std::collections::HashSet<String>,
+    /// The user was asked and has not answered yet.
+    awaiting_answer: bool,
     last_error: Option<String>,
     finish_message: Option<String>,
     /// Set while an error status waits for its detail.
@@ -496,21 +558,41 @@ struct Tracker {
 
 impl Tracker {
     fn observe(&mut self, event: &AgentEvent) {
+        let tool_call = event.raw.get("tool_call_id").and_then(|v| v.as_str());
         if let Some(answered) = event.answers_action() {
             self.open_actions.remove(answered);
+            self.answered.insert(answered.to_owned());
+        } else if event.kind == "AgentErrorEvent"
+            && let Some(call) = tool_call
+        {
+            if let Some(action) = self.tool_calls.remove(call) {
+                self.open_actions.remove(&action);
+            }
+            self.answered.insert(call.to_owned());
         }
         match event.view() {
             View::Action { tool, .. } => {
-                self.open_actions.insert(
-                    event.id.clone(),
-                    PendingAction {
-                        id: event.id.clone(),
-                        tool: tool.to_owned(),
-                        summary: event.summary(),
-                        detail: event.detail(DETAIL_MAX_BYTES),
-                    },
-                );
-                self.order.push(event.id.clone());
+                // A replay (the cloud's) can deliver an answer before its action: such an action is not open.
+                let answered =
+                    self.answered.contains(&event.id) || tool_call.is_some_and(|c| self.answered.contains(c));
+                if !answered {
+                    if let Some(call) = tool_call {
+                        self.tool_calls.insert(call.to_owned(), event.id.clone());
+                    }
+                    if let Some(risk) = event.raw.get("security_risk").and_then(|v| v.as_str()) {
+                        self.risk.insert(event.id.clone(), risk.to_owned());
+                    }
+                    self.open_actions.insert(
+                        event.id.clone(),
+                        PendingAction {
+                            id: event.id.clone(),
+                            tool: tool.to_owned(),
+                            summary: event.summary(),
+                            detail: event.detail(DETAIL_MAX_BYTES),
+                        },
+                    );
+                    self.order.push(event.id.clone());
+                }
                 if let Some(m) = event.finish_message() {
                     self.finish_message = Some(m);
                 }
@@ -533,6 +615,13 @@ impl Tracker {
         new
     }
 
+    /// The user allowed what is pending now.
+    fn allow_pending(&mut self) {
+        let pending: Vec<String> = self.pending().into_iter().map(|a| a.id).collect();
+        self.allowed.extend(pending);
+        self.awaiting_answer = false;
+    }
+
     fn pending(&mut self) -> Vec<PendingAction> {
         self.order.retain(|id| self.open_actions.contains_key(id));
         self.order.iter().filter_map(|id| self.open_actions.get(id).cloned()).collect()
@@ -552,6 +641,16 @@ pub(super) fn slug(title: &str) -> String {
         .join("-");
     let s: String = s.chars().take(40).collect();
     if s.is_empty() { "task".into() } else { s.trim_end_matches('-').to_owned() }
+}
+
+/// Whether the agent-server's policy asks about an action of this risk (as the SDK's `ConfirmRisky` does: HIGH, or
+/// a risk the model did not state).
+fn policy_asks(mode: ConfirmationMode, risk: Option<&str>) -> bool {
+    match mode {
+        ConfirmationMode::Never => false,
+        ConfirmationMode::Always => true,
+        ConfirmationMode::Risky => !matches!(risk, Some("LOW" | "MEDIUM")),
+    }
 }
 
 /// Actions confirmed without asking: they touch nothing.
@@ -595,5 +694,49 @@ async fn drain_refusing(mut control: mpsc::Receiver<Control>, id: &str, state: &
     control.close();
     while let Some(msg) = control.recv().await {
         refuse(msg, id, state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(v: serde_json::Value) -> AgentEvent {
+        AgentEvent::from_json(v).unwrap()
+    }
+
+    fn action(id: &str, call: &str, risk: &str) -> AgentEvent {
+        event(json!({"kind": "ActionEvent", "id": id, "source": "agent", "tool_name": "terminal",
+            "tool_call_id": call, "security_risk": risk, "action": {"kind": "TerminalAction", "command": "ls"}}))
+    }
+
+    #[test]
+    fn an_answer_replayed_before_its_action_leaves_nothing_open() {
+        let mut t = Tracker::default();
+        t.observe(&event(json!({"kind": "ObservationEvent", "id": "o1", "source": "environment", "action_id": "a1",
+            "observation": {"kind": "TerminalObservation"}})));
+        t.observe(&action("a1", "c1", "LOW"));
+        assert!(t.pending().is_empty());
+    }
+
+    #[test]
+    fn an_agent_error_answers_by_tool_call_id() {
+        let mut t = Tracker::default();
+        t.observe(&action("a1", "c1", "HIGH"));
+        assert_eq!(t.pending().len(), 1);
+        t.observe(&event(json!({"kind": "AgentErrorEvent", "id": "e1", "source": "agent", "tool_call_id": "c1",
+            "error": "interrupted"})));
+        assert!(t.pending().is_empty());
+    }
+
+    #[test]
+    fn the_risky_policy_asks_for_high_and_unrated_actions() {
+        assert!(policy_asks(ConfirmationMode::Risky, Some("HIGH")));
+        assert!(policy_asks(ConfirmationMode::Risky, Some("UNKNOWN")));
+        assert!(policy_asks(ConfirmationMode::Risky, None));
+        assert!(!policy_asks(ConfirmationMode::Risky, Some("LOW")));
+        assert!(policy_asks(ConfirmationMode::Always, Some("LOW")));
+        assert!(!policy_asks(ConfirmationMode::Never, Some("HIGH")));
     }
 }

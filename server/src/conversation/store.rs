@@ -99,6 +99,66 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("no conversation {0} in the state directory")]
     Unknown(String),
+    #[error("{0}")]
+    BadId(#[from] BadId),
+}
+
+/// A conversation id in the form the server creates: 32 lowercase hex digits (a UUID without dashes). Ids name
+/// folders under the state directory, so nothing else may ever be used as one: `../..` or an absolute path would
+/// lead the server out of the folder it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConversationId(String);
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "{0:?} is not a conversation id (ids are the 32 hex digits openhands.startTask and openhands.listConversations give)"
+)]
+pub struct BadId(String);
+
+impl ConversationId {
+    pub fn new_random() -> Self {
+        ConversationId(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn parse(id: &str) -> Result<Self, BadId> {
+        if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(ConversationId(id.to_owned()))
+        } else {
+            // Shown back to the user: keep a hostile value short.
+            Err(BadId(id.chars().take(80).collect()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ConversationId {
+    type Error = BadId;
+    fn try_from(id: String) -> Result<Self, BadId> {
+        Self::parse(&id)
+    }
+}
+
+impl From<ConversationId> for String {
+    fn from(id: ConversationId) -> String {
+        id.0
+    }
+}
+
+impl std::ops::Deref for ConversationId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,12 +172,18 @@ impl Store {
         Store { root: state_dir.join("conversations") }
     }
 
-    pub fn dir(&self, id: &str) -> PathBuf {
-        self.root.join(id)
+    /// The folder of conversation `id`: only ever for an id of the server's own form.
+    pub fn dir(&self, id: &ConversationId) -> PathBuf {
+        self.root.join(id.as_str())
+    }
+
+    /// The folder of an id that came from outside (an editor, a file name, a `meta.json`), checked first.
+    fn checked_dir(&self, id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.dir(&ConversationId::parse(id)?))
     }
 
     pub fn create(&self, meta: &Meta) -> Result<EventLog, StoreError> {
-        let dir = self.dir(&meta.id);
+        let dir = self.checked_dir(&meta.id)?;
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
         self.save(meta)?;
         EventLog::open(&dir.join("events.jsonl"))
@@ -125,7 +191,7 @@ impl Store {
 
     /// Writes meta.json atomically (write a temporary file, then rename).
     pub fn save(&self, meta: &Meta) -> Result<(), StoreError> {
-        let dir = self.dir(&meta.id);
+        let dir = self.checked_dir(&meta.id)?;
         let tmp = dir.join("meta.json.tmp");
         let path = dir.join("meta.json");
         let text = serde_json::to_vec_pretty(meta).unwrap_or_default();
@@ -134,9 +200,14 @@ impl Store {
     }
 
     pub fn load(&self, id: &str) -> Result<Meta, StoreError> {
-        let path = self.dir(id).join("meta.json");
+        let path = self.checked_dir(id)?.join("meta.json");
         let text = std::fs::read(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
-        serde_json::from_slice(&text).map_err(|_| StoreError::Unknown(id.to_owned()))
+        let meta: Meta = serde_json::from_slice(&text).map_err(|_| StoreError::Unknown(id.to_owned()))?;
+        // A meta.json names its conversation: one copied into another's folder must not act for it.
+        if meta.id != id {
+            return Err(StoreError::Unknown(id.to_owned()));
+        }
+        Ok(meta)
     }
 
     /// Every conversation on disk, newest first. Unreadable entries are skipped with a warning.
@@ -146,6 +217,8 @@ impl Store {
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let id = e.file_name().to_string_lossy().into_owned();
+                // Not a conversation's folder (something else put there): not ours to list.
+                ConversationId::parse(&id).ok()?;
                 match self.load(&id) {
                     Ok(m) => Some(m),
                     Err(err) => {
@@ -161,7 +234,7 @@ impl Store {
 
     /// Events `after..after+limit` of the log (0-based), and the total count.
     pub fn read_events(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<Value>, u64), StoreError> {
-        let path = self.dir(id).join("events.jsonl");
+        let path = self.checked_dir(id)?.join("events.jsonl");
         let file = File::open(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
         let mut out = Vec::new();
         let mut total = 0u64;
@@ -235,16 +308,45 @@ mod tests {
     fn round_trip_and_paging() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::new(tmp.path());
-        let mut log = store.create(&meta("a", 1)).unwrap();
-        store.create(&meta("b", 2)).unwrap();
+        let (a, b) = ("a".repeat(32), "b".repeat(32));
+        let mut log = store.create(&meta(&a, 1)).unwrap();
+        store.create(&meta(&b, 2)).unwrap();
         for i in 0..5 {
             log.append(&format!("{{\"n\":{i}}}")).unwrap();
         }
-        let (page, total) = store.read_events("a", 3, 10).unwrap();
+        let (page, total) = store.read_events(&a, 3, 10).unwrap();
         assert_eq!(total, 5);
         assert_eq!(page, vec![serde_json::json!({"n": 3}), serde_json::json!({"n": 4})]);
         let ids: Vec<String> = store.list().into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, vec!["b", "a"], "newest first");
-        assert!(matches!(store.load("zzz"), Err(StoreError::Unknown(_))));
+        assert_eq!(ids, vec![b, a], "newest first");
+        assert!(matches!(store.load(&"c".repeat(32)), Err(StoreError::Unknown(_))));
+    }
+
+    #[test]
+    fn ids_of_another_form_never_become_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let store = Store::new(&state);
+        // A meta.json outside the state directory, where a traversal would find it.
+        let outside = tmp.path().join("ws/.hidden/evil");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("meta.json"), serde_json::to_vec(&meta("../../ws/.hidden/evil", 1)).unwrap())
+            .unwrap();
+        std::fs::write(outside.join("events.jsonl"), "{}\n").unwrap();
+        for id in ["../../ws/.hidden/evil", "/etc", outside.to_str().unwrap(), "", "A".repeat(32).as_str()] {
+            assert!(matches!(store.load(id), Err(StoreError::BadId(_))), "{id}");
+            assert!(matches!(store.read_events(id, 0, 10), Err(StoreError::BadId(_))), "{id}");
+            assert!(matches!(store.save(&meta(id, 1)), Err(StoreError::BadId(_))), "{id}");
+        }
+        assert!(serde_json::from_value::<ConversationId>(serde_json::json!("../x")).is_err());
+        // A folder of the right name whose meta.json names another conversation is not that conversation.
+        let (real, other) = ("d".repeat(32), "e".repeat(32));
+        std::fs::create_dir_all(state.join("conversations").join(&real)).unwrap();
+        std::fs::write(
+            state.join("conversations").join(&real).join("meta.json"),
+            serde_json::to_vec(&meta(&other, 1)).unwrap(),
+        )
+        .unwrap();
+        assert!(matches!(store.load(&real), Err(StoreError::Unknown(_))));
     }
 }

@@ -41,20 +41,20 @@ pub struct StartTaskArgs {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConversationArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SendMessageArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
     pub text: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetEventsArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
     /// Return events from this position on (0-based; `next` of the previous page).
     #[serde(default)]
     pub after: u64,
@@ -66,12 +66,34 @@ fn default_limit() -> usize {
     500
 }
 
+/// `deny_unknown_fields` does not work with `#[serde(flatten)]` (every field of the flattened part counts as
+/// unknown), so the decision's fields are spelled out here.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmationArgs {
-    pub conversation_id: String,
-    #[serde(flatten)]
-    pub decision: Decision,
+    pub conversation_id: crate::conversation::ConversationId,
+    pub decision: DecisionKind,
+    /// With `reject`: told to the agent.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub enum DecisionKind {
+    Allow,
+    AllowAll,
+    Reject,
+}
+
+impl ConfirmationArgs {
+    fn decision(self) -> Decision {
+        match self.decision {
+            DecisionKind::Allow => Decision::Allow,
+            DecisionKind::AllowAll => Decision::AllowAll,
+            DecisionKind::Reject => Decision::Reject { reason: self.reason },
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -86,9 +108,10 @@ pub struct SetSecretArgs {
 /// that was well-formed but failed (RequestFailed, -32803), with the domain's message.
 pub fn to_rpc(err: ConversationError) -> Error {
     let code = match err {
-        ConversationError::Unknown(_) | ConversationError::BadWorkspace(_) | ConversationError::NotIsolated(_) => {
-            ErrorCode::InvalidParams
-        }
+        ConversationError::Unknown(_)
+        | ConversationError::BadId(_)
+        | ConversationError::BadWorkspace(_)
+        | ConversationError::NotIsolated(_) => ErrorCode::InvalidParams,
         _ => ErrorCode::ServerError(-32803),
     };
     Error { code, message: err.to_string().into(), data: None }
@@ -150,11 +173,8 @@ impl Backend {
             }
             commands::RESPOND_TO_CONFIRMATION => {
                 let args: ConfirmationArgs = commands::parse_args(command, arguments)?;
-                self.manager()?
-                    .confirm(&args.conversation_id, args.decision)
-                    .await
-                    .map_err(to_rpc)
-                    .map(|()| Value::Null)
+                let id = args.conversation_id.clone();
+                self.manager()?.confirm(&id, args.decision()).await.map_err(to_rpc).map(|()| Value::Null)
             }
             commands::SET_SECRET => {
                 let args: SetSecretArgs = commands::parse_args(command, arguments)?;

@@ -35,7 +35,7 @@ pub struct FixIssueArgs {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePullRequestArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
     /// Draft by default, where the provider has drafts.
     #[serde(default = "yes")]
     pub draft: bool,
@@ -266,16 +266,19 @@ impl Backend {
                 return;
             }
         };
+        let Ok(conversation_id) = crate::conversation::ConversationId::parse(&id) else { return };
         let outcome = match choice.as_str() {
-            APPLY => self.apply_changes(ApplyArgs { conversation_id: id.clone(), files: None }).await.map(|_| ()),
+            APPLY => self
+                .apply_changes(ApplyArgs { conversation_id: conversation_id.clone(), files: None })
+                .await
+                .map(|_| ()),
             OPEN_PR => self
-                .create_pull_request(CreatePullRequestArgs { conversation_id: id.clone(), draft: true })
+                .create_pull_request(CreatePullRequestArgs { conversation_id: conversation_id.clone(), draft: true })
                 .await
                 .map(|_| ()),
-            DISCARD => self
-                .discard_changes(super::conversations::ConversationArgs { conversation_id: id.clone() })
-                .await
-                .map(|_| ()),
+            DISCARD => {
+                self.discard_changes(super::conversations::ConversationArgs { conversation_id }).await.map(|_| ())
+            }
             _ => Ok(()),
         };
         if let Err(e) = outcome {

@@ -23,7 +23,7 @@ use crate::git::{ChangeStatus, FileChange};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
     /// The remote branch to create (default `openhands/<slug of the title>`; `-tryK` is added when taken).
     #[serde(default)]
     pub branch: Option<String>,
@@ -38,7 +38,7 @@ fn origin() -> String {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplyArgs {
-    pub conversation_id: String,
+    pub conversation_id: crate::conversation::ConversationId,
     /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
     #[serde(default)]
     pub files: Option<Vec<String>>,
@@ -74,6 +74,36 @@ pub struct FileOutcome {
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What kind of change it was when more than text (a link, a mode): the review's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What one file adds to the apply: text edits in the `WorkspaceEdit`, and an operation the server does itself.
+struct Planned {
+    edit: bool,
+    op: Option<FsOp>,
+}
+
+/// A change to the user's files that a `WorkspaceEdit` cannot carry, done by the server after the editor applied
+/// the text: make the path hold a link (or a file, or nothing) in place of what it holds, or set its mode.
+enum FsOp {
+    Replace { after: Option<crate::git::Entry>, content: Option<String> },
+    Mode(bool),
+}
+
+impl FsOp {
+    fn run(&self, root: &Path, rel: &Path) -> Result<(), String> {
+        use crate::git::entry;
+        let path = entry::place_inside(root, rel).map_err(|e| format!("not applied: {e}"))?;
+        match self {
+            FsOp::Replace { after, content } => {
+                entry::replace(&path, after.as_ref(), content.as_deref().map(str::as_bytes))
+            }
+            FsOp::Mode(executable) => entry::set_executable(&path, *executable),
+        }
+        .map_err(|e| format!("not applied: {e}"))
+    }
 }
 
 fn uri_of(path: &Path) -> Result<Uri, Error> {
@@ -101,6 +131,19 @@ impl Backend {
             if let Some(old) = &f.old_path {
                 entry["oldPath"] = json!(rel(old));
                 entry["oldUri"] = json!(uri_of(&review.source.join(old))?.as_str());
+            }
+            if f.involves_link() {
+                let target = |e: &Option<crate::git::Entry>| e.as_ref().and_then(|e| e.target().map(str::to_owned));
+                entry["symlink"] = json!({"original": target(&f.before), "proposed": target(&f.after)});
+            }
+            if let Some(executable) = f.mode_change() {
+                entry["executable"] = json!({"original": !executable, "proposed": executable});
+            }
+            if let Some(note) = f.note() {
+                entry["note"] = json!(note);
+            }
+            if let Some(refusal) = f.refusal() {
+                entry["refusal"] = json!(refusal);
             }
             files.push(entry);
         }
@@ -152,11 +195,17 @@ impl Backend {
 
         let label = format!("OpenHands: {}", review.title);
         let mut plan = EditPlan::new(support.clone(), utf8);
-        let mut outcomes = Vec::new();
+        let mut outcomes: Vec<FileOutcome> = Vec::new();
+        let mut ops: Vec<(usize, PathBuf, FsOp)> = Vec::new();
         for (i, change) in review.files.iter().enumerate() {
             let path = rel(&change.path);
             if !selected(change) {
-                outcomes.push(FileOutcome { path, outcome: "skipped", reason: Some("not selected".into()) });
+                outcomes.push(FileOutcome {
+                    path,
+                    outcome: "skipped",
+                    reason: Some("not selected".into()),
+                    note: None,
+                });
                 continue;
             }
             let annotation = format!("openhands-{i}");
@@ -170,22 +219,49 @@ impl Backend {
             };
             let result = plan.add(change, &review.source, &annotation, current);
             outcomes.push(match result {
-                Ok(true) => FileOutcome { path, outcome: "applied", reason: None },
-                Ok(false) => FileOutcome { path, outcome: "unchanged", reason: None },
-                Err(reason) => FileOutcome { path, outcome: "refused", reason: Some(reason) },
+                Ok(Planned { edit, op }) => {
+                    if let Some(op) = op {
+                        ops.push((outcomes.len(), change.path.clone(), op));
+                    }
+                    let outcome = if edit || ops.last().is_some_and(|(i, ..)| *i == outcomes.len()) {
+                        "applied"
+                    } else {
+                        "unchanged"
+                    };
+                    FileOutcome { path, outcome, reason: None, note: change.note() }
+                }
+                Err(reason) => FileOutcome { path, outcome: "refused", reason: Some(reason), note: change.note() },
             });
         }
 
-        let (applied, failure) = if plan.is_empty() {
-            (false, Some("nothing to apply".to_owned()))
-        } else {
+        let (applied, failure) = if !plan.is_empty() {
             let params = ApplyWorkspaceEditParams { label: Some(label), edit: plan.into_edit() };
             match self.client.send_request::<ApplyWorkspaceEdit>(params).await {
                 Ok(resp) => (resp.applied, resp.failure_reason),
                 Err(e) => (false, Some(format!("the editor could not apply the edit: {}", e.message))),
             }
+        } else if !ops.is_empty() {
+            // Only links and modes: nothing for the editor to show; the user's applyChanges is the consent.
+            (true, None)
+        } else {
+            (false, Some("nothing to apply".to_owned()))
         };
-        if !applied {
+        if applied {
+            // What a WorkspaceEdit cannot carry, done once the editor has applied the text (never before, never
+            // when it did not).
+            let root = review.source.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                ops.into_iter().map(|(i, path, op)| (i, op.run(&root, &path))).collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            for (i, result) in done {
+                if let Err(e) = result {
+                    outcomes[i].outcome = "refused";
+                    outcomes[i].reason = Some(e);
+                }
+            }
+        } else {
             for o in outcomes.iter_mut().filter(|o| o.outcome == "applied") {
                 o.outcome = "refused";
                 o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
@@ -296,8 +372,29 @@ impl EditPlan {
         );
     }
 
-    /// Adds one file; `Ok(false)` when it already is as proposed, `Err(reason)` when it must not be applied.
+    /// Adds one file: what goes into the edit and what the server does after it; `Err(reason)` when it must not be
+    /// applied.
     fn add(
+        &mut self,
+        change: &FileChange,
+        root: &Path,
+        annotation: &str,
+        current: impl Fn(&Path) -> Option<(String, Option<i32>)>,
+    ) -> Result<Planned, String> {
+        if let Some(refusal) = change.refusal() {
+            return Err(refusal);
+        }
+        if change.involves_link() {
+            return plan_link(change, root, current).map(|op| Planned { edit: false, op });
+        }
+        let edit = self.add_text(change, root, annotation, &current)?;
+        // The mode the user's file does not have yet (a text edit never carries one).
+        let op = change.mode_change().filter(|x| user_executable(root, &change.path) != Some(*x)).map(FsOp::Mode);
+        Ok(Planned { edit, op })
+    }
+
+    /// The text part of one file; `Ok(false)` when it already is as proposed.
+    fn add_text(
         &mut self,
         change: &FileChange,
         root: &Path,
@@ -408,6 +505,51 @@ impl EditPlan {
             WorkspaceEdit { changes: Some(self.plain), document_changes: None, change_annotations: None }
         }
     }
+}
+
+/// A change that involves a link: the user's entry must still be what the agent started from (read without
+/// following links); then the server replaces it. `None` when it already is as proposed.
+fn plan_link(
+    change: &FileChange,
+    root: &Path,
+    current: impl Fn(&Path) -> Option<(String, Option<i32>)>,
+) -> Result<Option<FsOp>, String> {
+    use crate::git::Entry;
+    if change.status == ChangeStatus::Renamed {
+        return Err("renamed symbolic links are not applied; recreate the link by hand".into());
+    }
+    let user = crate::git::entry::read(&root.join(&change.path)).map_err(|e| format!("cannot read your file: {e}"))?;
+    let user_entry = user.as_ref().map(|(e, _)| e.clone());
+    if user_entry == change.after && !matches!(change.after, Some(Entry::File { .. })) {
+        return Ok(None);
+    }
+    let unchanged = match (&change.before, &user) {
+        (None, None) => true,
+        (Some(Entry::Symlink { target }), Some((Entry::Symlink { target: t }, _))) => target == t,
+        // The editor's text when the file is open (unsaved edits count), else the file on disk.
+        (Some(Entry::File { .. }), Some((Entry::File { .. }, _))) => {
+            current(&change.path).map(|(text, _)| text).as_deref() == change.original.as_deref()
+        }
+        _ => false,
+    };
+    if !unchanged {
+        return Err(match user {
+            None => "you removed this file meanwhile".into(),
+            Some(_) if change.before.is_none() => "a different file of that name exists in your workspace".into(),
+            Some(_) => "you changed this file meanwhile; your version is untouched".into(),
+        });
+    }
+    if matches!(change.after, Some(Entry::File { .. })) && change.proposed.is_none() {
+        return Err("binary files are not applied through the editor".into());
+    }
+    Ok(Some(FsOp::Replace { after: change.after.clone(), content: change.proposed.clone() }))
+}
+
+/// Whether the user's file at `rel` is executable (`None`: no regular file there).
+fn user_executable(root: &Path, rel: &Path) -> Option<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(root.join(rel)).ok().filter(|m| m.is_file())?;
+    Some(meta.permissions().mode() & 0o111 != 0)
 }
 
 fn merge(original: &str, user: &str, proposed: &str) -> Result<String, String> {

@@ -60,6 +60,7 @@ impl Shared {
     pub fn new(client: &Client) -> Arc<Self> {
         let progress = Progress::new(client.clone());
         let secrets = SecretStore::from_env();
+        crate::logging::mask_secrets(secrets.redactor());
         let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
         let backends = Arc::new(Backends::new(
             &Settings::default(),

@@ -32,7 +32,7 @@ pub struct ProgressParams {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconnectParams {
-    conversation_id: String,
+    conversation_id: crate::conversation::ConversationId,
 }
 
 impl Backend {

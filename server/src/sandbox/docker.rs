@@ -41,6 +41,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const POOL_NAME_PREFIX: &str = "openhands-lsp-pool-";
 /// Log lines kept in error messages.
 const LOG_TAIL: usize = 40;
+/// Where the agent-server keeps its own store in the container: a tmpfs.
+const AGENT_STATE_DIR: &str = "/tmp/agent-server-state";
 
 pub mod label {
     pub const OWNER: &str = "dev.openhands.lsp.owner";
@@ -481,8 +483,14 @@ impl Inner {
             nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
             init: Some(true),
             security_opt: Some(vec!["no-new-privileges:true".into()]),
+            // The agent-server's own record of the conversation (under its working directory, /tmp) holds the
+            // agent's actions as written, secrets they quote included: in memory, gone with the container, never
+            // in the container's layer on the host's disk.
+            tmpfs: Some(HashMap::from([(AGENT_STATE_DIR.to_owned(), "rw,mode=1777".to_owned())])),
             ..Default::default()
         };
+        env.push(format!("OH_CONVERSATIONS_PATH={AGENT_STATE_DIR}/conversations"));
+        env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
             cmd: Some(vec!["--host".into(), listen.into(), "--port".into(), port.clone()]),

@@ -77,6 +77,8 @@ impl SandboxProvider for ProcessProvider {
             let port = free_port().map_err(|e| SandboxError::Io(format!("no free loopback port: {e}")))?;
             let python_path = python_hook::local(&spec.scratch.join("python-hook"));
             let session_key = random_key();
+            let store = agent_store_dir(&spec.conversation_id)
+                .map_err(|e| SandboxError::Io(format!("the agent-server's store in memory: {e}")))?;
             let mut cmd = Command::new(program);
             cmd.args(args)
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -87,6 +89,10 @@ impl SandboxProvider for ProcessProvider {
                 // litellm's lazy imports and can kill the server (_DeadlockError, seen with litellm 1.105.3).
                 .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
                 .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
+                // The agent-server's own record of the conversation (events with the agent's commands, which may
+                // quote a secret) lives in memory and goes with the sandbox: openhands-lsp keeps the history.
+                .env("OH_CONVERSATIONS_PATH", store.join("conversations"))
+                .env("OH_BASH_EVENTS_DIR", store.join("bash_events"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -134,6 +140,7 @@ impl SandboxProvider for ProcessProvider {
 
     fn sweep(&self, conversation_id: &str) {
         sweep_tmux(conversation_id);
+        remove_agent_store(conversation_id);
     }
 
     /// At exit the editor waits on us, and the kernel would SIGKILL the servers the moment we exit anyway
@@ -177,6 +184,7 @@ impl ProcessState {
         }
         signal_group(self.pid, libc::SIGKILL);
         sweep_tmux(&self.conversation_id);
+        remove_agent_store(&self.conversation_id);
     }
 
     /// SIGTERM to the process group, then SIGKILL if it lingers; then the agent's tmux servers.
@@ -193,7 +201,11 @@ impl ProcessState {
         }
         signal_group(self.pid, libc::SIGKILL);
         let id = self.conversation_id.clone();
-        let _ = tokio::task::spawn_blocking(move || sweep_tmux(&id)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            sweep_tmux(&id);
+            remove_agent_store(&id);
+        })
+        .await;
     }
 }
 
@@ -218,6 +230,39 @@ impl SandboxHandle for ProcessHandle {
     fn describe(&self) -> String {
         format!("agent-server pid {}", self.state.pid)
     }
+}
+
+/// Memory-backed folders for the agent-servers' own stores: `$XDG_RUNTIME_DIR` (a per-user tmpfs) or `/dev/shm`.
+fn memory_root() -> PathBuf {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
+    let base = runtime.unwrap_or_else(|| PathBuf::from("/dev/shm"));
+    base.join(format!("openhands-lsp-{}", current_uid()))
+}
+
+#[allow(unsafe_code)]
+fn current_uid() -> u32 {
+    // SAFETY: getuid cannot fail and touches no memory.
+    unsafe { libc::getuid() }
+}
+
+/// The conversation's agent-server store, in memory, readable by this user only. Never on disk: it holds the
+/// agent's actions as the agent wrote them.
+fn agent_store_dir(conversation_id: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let root = memory_root();
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root)?;
+    let meta = std::fs::symlink_metadata(&root)?;
+    // Somebody else's folder (or a link) in a shared /dev/shm is no place for it.
+    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != current_uid() {
+        return Err(std::io::Error::other(format!("{} is not this user's folder", root.display())));
+    }
+    let dir = root.join(conversation_id);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+fn remove_agent_store(conversation_id: &str) {
+    let _ = std::fs::remove_dir_all(memory_root().join(conversation_id));
 }
 
 /// Where the agent's terminal tool keeps its tmux sockets. tmux daemonizes out of the agent-server's process group,

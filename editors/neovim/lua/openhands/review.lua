@@ -49,6 +49,9 @@ local function render_list(s)
   s.first_file_line = #lines + 1
   for _, f in ipairs(s.files) do
     local label = f.status == "renamed" and (f.oldPath .. " → " .. f.path) or f.path
+    if f.note and f.note ~= vim.NIL then
+      label = label .. "  (" .. f.note .. ")"
+    end
     table.insert(lines, string.format("%s %-8s %s", mark[s.decision[f.path]] or "[ ]", f.status, label))
   end
   if #s.files == 0 then
@@ -70,8 +73,16 @@ local function show_diff(s, file)
     return
   end
   local ft = vim.filetype.match({ filename = file.path }) or ""
-  local left = scratch(PREFIX .. s.id .. "/original/" .. (file.oldPath or file.path), text_lines(file.original), ft)
-  local right = scratch(PREFIX .. s.id .. "/proposed/" .. file.path, text_lines(file.proposed), ft)
+  -- A symbolic link shows its target, never what it points to.
+  local function side(name)
+    local link = type(file.symlink) == "table" and file.symlink[name]
+    if link and link ~= vim.NIL then
+      return { "(symbolic link → " .. link .. ")" }
+    end
+    return text_lines(file[name])
+  end
+  local left = scratch(PREFIX .. s.id .. "/original/" .. (file.oldPath or file.path), side("original"), ft)
+  local right = scratch(PREFIX .. s.id .. "/proposed/" .. file.path, side("proposed"), ft)
   local list_win = vim.api.nvim_get_current_win()
   for _, win in ipairs({ s.left_win, s.right_win }) do
     if win and vim.api.nvim_win_is_valid(win) then
