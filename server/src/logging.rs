@@ -44,9 +44,12 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
         .or_else(|| std::env::var(ENV_VAR).ok().filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| if opts.default_filter.is_empty() { "info" } else { opts.default_filter }.to_owned());
     // tower-lsp-server traces every raw message, secrets included (openhands.setSecret); our transport traces the
-    // protocol itself with those values masked.
-    let directive =
-        format!("{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off,hyper_util=info");
+    // protocol itself with those values masked. tungstenite's trace dumps every frame's payload in hex, which no
+    // mask of the text catches: it stops at debug.
+    let directive = format!(
+        "{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off,hyper_util=info,\
+         tungstenite=debug,tokio_tungstenite=debug"
+    );
     let filter = EnvFilter::try_new(&directive)
         .map_err(|e| LogError::BadFilter { filter: directive.clone(), reason: e.to_string() })?;
 
