@@ -49,7 +49,9 @@ export type ConversationState =
   | "finished"
   | "error"
   | "stuck"
-  | "stopped";
+  | "stopped"
+  /** Its meta.json could not be read: listed with what could be read; its changes can still be reviewed or discarded. */
+  | "damaged";
 
 export interface Conversation {
   id: string;
@@ -145,7 +147,7 @@ export interface SuggestedTask {
 
 /** The settled states: the agent is not working. */
 export function isSettled(state: ConversationState): boolean {
-  return state === "finished" || state === "error" || state === "stuck" || state === "stopped";
+  return state === "finished" || state === "error" || state === "stuck" || state === "stopped" || state === "damaged";
 }
 
 export const SecretNames = ["llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key"] as const;

@@ -16,6 +16,7 @@ const ICONS: Record<ConversationState, [string, string?]> = {
   error: ["error", "list.errorForeground"],
   stuck: ["warning", "list.warningForeground"],
   stopped: ["circle-slash"],
+  damaged: ["warning", "list.warningForeground"],
 };
 
 const STATE_LABELS: Record<ConversationState, string> = {
@@ -27,6 +28,7 @@ const STATE_LABELS: Record<ConversationState, string> = {
   error: "failed",
   stuck: "stuck",
   stopped: "stopped",
+  damaged: "damaged (see tooltip)",
 };
 
 export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {

@@ -19,7 +19,7 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent};
 use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{BadId, CloudLink, ConversationId, IsolationMeta, IssueLink, Meta, Store, StoreError};
+pub use store::{BadId, CloudLink, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,12 +33,15 @@ pub enum State {
     Error,
     Stuck,
     Stopped,
+    /// Its `meta.json` could not be read (a crash, a full disk, an edit): listed with what could be read, its copy
+    /// still reviewable and discardable.
+    Damaged,
 }
 
 impl State {
     /// The agent is not working and will not until it gets a new message.
     pub fn is_settled(self) -> bool {
-        matches!(self, State::Finished | State::Error | State::Stuck | State::Stopped)
+        matches!(self, State::Finished | State::Error | State::Stuck | State::Stopped | State::Damaged)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl State {
             State::Error => "error",
             State::Stuck => "stuck",
             State::Stopped => "stopped",
+            State::Damaged => "damaged",
         }
     }
 }
@@ -495,23 +499,24 @@ impl Manager {
         Ok(Summary { meta: self.inner.store.load(id)?, live: false })
     }
 
-    /// Events from the log, normalised, starting at position `after`.
+    /// Events from the log, normalised, starting at position `after`: the events (each with its position as its
+    /// `seq`), where the next page starts, and how many the log holds.
     pub async fn events(
         &self,
         id: &str,
         after: u64,
         limit: usize,
-    ) -> Result<(Vec<NormalizedEvent>, u64), ConversationError> {
+    ) -> Result<(Vec<NormalizedEvent>, u64, u64), ConversationError> {
         let store = self.inner.store.clone();
         let id = id.to_owned();
         off_runtime(move || {
-            let (raw, total) = store.read_events(&id, after, limit)?;
-            let events = raw
+            let page = store.read_events(&id, after, limit)?;
+            let events = page
+                .events
                 .into_iter()
-                .zip(after..)
-                .filter_map(|(v, seq)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e)))
+                .filter_map(|(seq, v)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e)))
                 .collect();
-            Ok((events, total))
+            Ok((events, page.next, page.total))
         })
         .await
     }
@@ -524,10 +529,14 @@ impl Manager {
                 continue;
             }
             self.inner.provider.sweep(&meta.id);
+            let mut meta = meta;
+            let recounted = self.inner.store.recount(&mut meta);
             if meta.state.is_settled() {
+                if recounted && let Err(e) = self.inner.store.save(&meta) {
+                    tracing::warn!("cannot record the event count of {}: {e}", meta.id);
+                }
                 continue;
             }
-            let mut meta = meta;
             meta.error = Some(if meta.cloud.is_some() {
                 "openhands-lsp stopped while following this conversation; it may still run in OpenHands Cloud: \
                  attach to it again (openhands.attachConversation)"

@@ -2,7 +2,7 @@
 //! (one redacted agent-server event per line, in delivery order).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -97,6 +97,8 @@ pub fn now_ms() -> u64 {
 pub enum StoreError {
     #[error("cannot write conversation data under {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
     #[error("no conversation {0} in the state directory")]
     Unknown(String),
     #[error("{0}")]
@@ -199,15 +201,47 @@ impl Store {
         std::fs::rename(&tmp, &path).map_err(|source| StoreError::Io { path, source })
     }
 
+    /// The conversation's metadata. A `meta.json` that is missing, empty, cut short or otherwise unreadable (what
+    /// a crash or a full disk leaves) does not lose the conversation: what can be read of it is kept, its copy is
+    /// found again from git, and it is `damaged`, with the reason in `error`.
     pub fn load(&self, id: &str) -> Result<Meta, StoreError> {
-        let path = self.checked_dir(id)?.join("meta.json");
-        let text = std::fs::read(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
-        let meta: Meta = serde_json::from_slice(&text).map_err(|_| StoreError::Unknown(id.to_owned()))?;
+        let dir = self.checked_dir(id)?;
+        let path = dir.join("meta.json");
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            // A folder with a history but no metadata is still a conversation; an empty folder is not.
+            Err(_) if dir.join("events.jsonl").is_file() || dir.join("worktree").is_dir() => Vec::new(),
+            Err(_) => return Err(StoreError::Unknown(id.to_owned())),
+        };
+        let meta = match serde_json::from_slice::<Meta>(&text) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let reason = if text.is_empty() { "missing or empty".to_owned() } else { e.to_string() };
+                tracing::warn!("{}: {reason}; listing the conversation as damaged", path.display());
+                salvage(id, &dir, &text, &format!("{} is damaged ({reason})", path.display()))
+            }
+        };
         // A meta.json names its conversation: one copied into another's folder must not act for it.
         if meta.id != id {
             return Err(StoreError::Unknown(id.to_owned()));
         }
         Ok(meta)
+    }
+
+    /// Sets `meta.event_count` to what its log holds when the log changed after `meta.json` was written (a crash
+    /// before the last save, events after it); true when it changed.
+    pub fn recount(&self, meta: &mut Meta) -> bool {
+        let Ok(id) = ConversationId::parse(&meta.id) else { return false };
+        let log = self.dir(&id).join("events.jsonl");
+        let modified = std::fs::metadata(&log).and_then(|m| m.modified()).ok();
+        let log_ms = modified.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as u64);
+        if log_ms <= meta.updated_at && meta.state.is_settled() {
+            return false;
+        }
+        let count = count_events(&log);
+        let changed = count != meta.event_count;
+        meta.event_count = count;
+        changed
     }
 
     /// Every conversation on disk, newest first. Unreadable entries are skipped with a warning.
@@ -232,52 +266,187 @@ impl Store {
         metas
     }
 
-    /// Events `after..after+limit` of the log (0-based), and the total count.
-    pub fn read_events(&self, id: &str, after: u64, limit: usize) -> Result<(Vec<Value>, u64), StoreError> {
-        let path = self.checked_dir(id)?.join("events.jsonl");
-        let file = File::open(&path).map_err(|_| StoreError::Unknown(id.to_owned()))?;
-        let mut out = Vec::new();
-        let mut total = 0u64;
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(|source| StoreError::Io { path: path.clone(), source })?;
-            if line.trim().is_empty() {
+    /// Up to `limit` events from position `after` (0-based lines of the log). Each keeps its position as its
+    /// `seq`, also past a line that cannot be read (skipped, with a warning); `next` is the position after the last
+    /// line looked at, so paging always ends. A last line without its newline (cut by a crash) is not an event yet.
+    /// A missing log is an empty history.
+    pub fn read_events(&self, id: &str, after: u64, limit: usize) -> Result<EventPage, StoreError> {
+        let dir = self.checked_dir(id)?;
+        let path = dir.join("events.jsonl");
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir.is_dir() => {
+                return Ok(EventPage { events: Vec::new(), next: after, total: 0 });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::Unknown(id.to_owned())),
+            Err(source) => return Err(StoreError::Read { path, source }),
+        };
+        let mut reader = BufReader::new(file);
+        let mut page = EventPage { events: Vec::new(), next: after, total: 0 };
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|source| StoreError::Read { path: path.clone(), source })?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break; // the end, or a torn tail
+            }
+            if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            if total >= after && out.len() < limit {
-                match serde_json::from_str(&line) {
-                    Ok(v) => out.push(v),
-                    Err(e) => tracing::warn!("{}: bad line {total}: {e}", path.display()),
-                }
+            let seq = page.total;
+            page.total += 1;
+            if seq < after || page.events.len() >= limit {
+                continue;
             }
-            total += 1;
+            page.next = seq + 1;
+            // One bad byte spoils one event's text, not the history.
+            match serde_json::from_str(&String::from_utf8_lossy(&line)) {
+                Ok(v) => page.events.push((seq, v)),
+                Err(e) => tracing::warn!("{}: line {} is not an event ({e}); skipped", path.display(), seq + 1),
+            }
         }
-        Ok((out, total))
+        Ok(page)
     }
+}
+
+/// A page of a conversation's history: events with their positions, where the next page starts, how many lines.
+#[derive(Debug, Default)]
+pub struct EventPage {
+    pub events: Vec<(u64, Value)>,
+    pub next: u64,
+    pub total: u64,
 }
 
 /// The append-only event log of one conversation.
 pub struct EventLog {
     file: File,
     path: PathBuf,
+    /// Bytes of whole lines: where the file is cut back to when an append fails half-way.
+    len: u64,
 }
 
 impl EventLog {
     fn open(path: &Path) -> Result<Self, StoreError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-        Ok(EventLog { file, path: path.to_owned() })
+        let io = |source| StoreError::Io { path: path.to_owned(), source };
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io)?;
+        let len = whole_lines_len(&mut file).map_err(io)?;
+        // A torn tail (a crash mid-write) would glue the next event onto it: cut it off first.
+        if file.metadata().map_err(io)?.len() != len {
+            tracing::warn!("{}: cutting off a torn last line", path.display());
+            file.set_len(len).map_err(io)?;
+        }
+        Ok(EventLog { file, path: path.to_owned(), len })
     }
 
-    /// Appends one line (already redacted JSON without newlines).
+    /// Appends one line (already redacted JSON without newlines). A failed write (a full disk) is cut back, so the
+    /// log never holds half a line before the next one.
     pub fn append(&mut self, line: &str) -> Result<(), StoreError> {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        self.file.write_all(&buf).map_err(|source| StoreError::Io { path: self.path.clone(), source })
+        match self.file.write_all(&buf) {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(())
+            }
+            Err(source) => {
+                let _ = self.file.set_len(self.len);
+                Err(StoreError::Io { path: self.path.clone(), source })
+            }
+        }
     }
+}
+
+/// The length of `file` up to and including its last newline.
+fn whole_lines_len(file: &mut File) -> std::io::Result<u64> {
+    let size = file.metadata()?.len();
+    let mut end = size;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// The number of whole lines (events) in a conversation's log; 0 without one.
+pub fn count_events(path: &Path) -> u64 {
+    let Ok(file) = File::open(path) else { return 0 };
+    let mut reader = BufReader::new(file);
+    let mut count = 0;
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        if line.last() == Some(&b'\n') && !line.iter().all(u8::is_ascii_whitespace) {
+            count += 1;
+        }
+        line.clear();
+    }
+    count
+}
+
+/// What can be kept of a conversation whose `meta.json` cannot be read: the fields that still parse, its copy found
+/// again from git, the time of its folder; `damaged`, with `reason` as its error.
+fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
+    let value: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
+    let note = format!("{reason}; what could be read is kept, and its copy can still be reviewed or discarded");
+    // Only the state unreadable (an unknown value): keep all the rest.
+    if let Value::Object(mut fields) = value.clone() {
+        fields.insert("state".into(), Value::from("damaged"));
+        if let Ok(mut meta) = serde_json::from_value::<Meta>(Value::Object(fields)) {
+            meta.error = Some(note);
+            return meta;
+        }
+    }
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    let number = |key: &str| value.get(key).and_then(Value::as_u64);
+    let isolation = value
+        .get("isolation")
+        .and_then(|i| serde_json::from_value::<IsolationMeta>(i.clone()).ok())
+        .or_else(|| recover_isolation(&dir.join("worktree")));
+    let changed = std::fs::metadata(dir).and_then(|m| m.modified()).ok();
+    let folder_time = changed.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_millis() as u64);
+    let created_at = number("createdAt").or(folder_time).unwrap_or(0);
+    let workspace = text("workspace")
+        .map(PathBuf::from)
+        .or_else(|| isolation.as_ref().and_then(|i| i.repo.clone()))
+        .unwrap_or_default();
+    Meta {
+        id: id.to_owned(),
+        title: text("title").unwrap_or_else(|| format!("Damaged conversation {}", &id[..8.min(id.len())])),
+        instruction: text("instruction").unwrap_or_default(),
+        workspace,
+        backend: text("backend").unwrap_or_else(|| "unknown".into()),
+        state: State::Damaged,
+        created_at,
+        updated_at: number("updatedAt").unwrap_or(created_at),
+        final_message: text("finalMessage"),
+        error: Some(note),
+        sandbox_url: None,
+        event_count: count_events(&dir.join("events.jsonl")),
+        isolation,
+        issue: None,
+        cloud: None,
+    }
+}
+
+/// The conversation's copy described from git alone (its repository, branch and baseline commit).
+fn recover_isolation(worktree: &Path) -> Option<IsolationMeta> {
+    let found = crate::git::describe_copy(worktree)?;
+    Some(IsolationMeta {
+        root: worktree.to_owned(),
+        dest: worktree.to_owned(),
+        repo: found.repo,
+        branch: found.branch,
+        baseline: found.baseline.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -314,12 +483,29 @@ mod tests {
         for i in 0..5 {
             log.append(&format!("{{\"n\":{i}}}")).unwrap();
         }
-        let (page, total) = store.read_events(&a, 3, 10).unwrap();
-        assert_eq!(total, 5);
-        assert_eq!(page, vec![serde_json::json!({"n": 3}), serde_json::json!({"n": 4})]);
+        let page = store.read_events(&a, 3, 10).unwrap();
+        assert_eq!((page.total, page.next), (5, 5));
+        assert_eq!(page.events, vec![(3, serde_json::json!({"n": 3})), (4, serde_json::json!({"n": 4}))]);
         let ids: Vec<String> = store.list().into_iter().map(|m| m.id).collect();
         assert_eq!(ids, vec![b, a], "newest first");
         assert!(matches!(store.load(&"c".repeat(32)), Err(StoreError::Unknown(_))));
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_before_the_next_append_and_a_failed_append_leaves_no_half_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path());
+        let id = "f".repeat(32);
+        let dir = tmp.path().join("conversations").join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("events.jsonl"), "{\"n\":0}\n{\"n\":1}\n{\"n\":2,\"cut").unwrap();
+        let page = store.read_events(&id, 0, 10).unwrap();
+        assert_eq!((page.total, page.next), (2, 2), "the torn tail is not an event");
+        let mut log = store.create(&meta(&id, 1)).unwrap();
+        log.append("{\"n\":3}").unwrap();
+        let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        assert_eq!(text, "{\"n\":0}\n{\"n\":1}\n{\"n\":3}\n");
+        assert_eq!(count_events(&dir.join("events.jsonl")), 3);
     }
 
     #[test]

@@ -152,6 +152,44 @@ pub struct Isolated {
     pub baseline: Oid,
 }
 
+/// A conversation's copy as git alone describes it: found again when its `meta.json` is lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribedCopy {
+    /// The user's repository (`None` for a copy of a plain folder).
+    pub repo: Option<PathBuf>,
+    pub branch: Option<String>,
+    /// The commit `isolate` made of the starting point.
+    pub baseline: Oid,
+}
+
+/// Reads what [`isolate`] left at `dest`: the repository a worktree belongs to, its branch, and the baseline commit
+/// (found by its message). `None` when `dest` is not such a copy.
+pub fn describe_copy(dest: &Path) -> Option<DescribedCopy> {
+    ready();
+    let repo = Repository::open(dest).ok()?;
+    let mut walk = repo.revwalk().ok()?;
+    walk.push_head().ok()?;
+    let marked = walk
+        .flatten()
+        .filter_map(|oid| repo.find_commit(oid).ok())
+        .find(|c| c.message().is_ok_and(|m| m.starts_with("openhands: baseline")))
+        .map(|c| c.id());
+    // Without uncommitted work to carry over, the baseline is where the branch was made: its oldest reflog entry.
+    let created = || {
+        let name = repo.head().ok()?.name().ok()?.to_owned();
+        let log = repo.reflog(&name).ok()?;
+        log.get(log.len().checked_sub(1)?).map(|e| e.id_new())
+    };
+    let baseline = marked.or_else(created)?;
+    if repo.is_worktree() {
+        // The main repository's work folder: the parent of the shared `.git`.
+        let main = repo.commondir().parent().map(Path::to_path_buf);
+        Some(DescribedCopy { repo: main, branch: branch_of(&repo), baseline })
+    } else {
+        Some(DescribedCopy { repo: None, branch: None, baseline })
+    }
+}
+
 /// Default copy limit for folders that are not git repositories.
 pub const DEFAULT_COPY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 

@@ -164,11 +164,10 @@ impl Backend {
             commands::GET_EVENTS => {
                 let args: GetEventsArgs = commands::parse_args(command, arguments)?;
                 let manager = self.manager()?;
-                let (events, total) = manager
+                let (events, next, total) = manager
                     .events(&args.conversation_id, args.after, args.limit.clamp(1, 5000))
                     .await
                     .map_err(to_rpc)?;
-                let next = args.after + events.len() as u64;
                 Ok(json!({"events": events, "next": next, "total": total}))
             }
             commands::RESPOND_TO_CONFIRMATION => {
