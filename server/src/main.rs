@@ -70,6 +70,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = config::Isolation::None)]
         isolation: config::Isolation,
     },
+    /// Watches a server's sandboxes and removes them once it is gone (started by the server itself).
+    #[command(hide = true, name = "reap")]
+    Reap,
     /// Print generated reference material (used to keep docs and the VS Code manifest in sync).
     #[command(hide = true)]
     Generate {
@@ -90,6 +93,10 @@ enum Generated {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The watcher logs nothing and needs no runtime of the server's.
+    if matches!(cli.command, Some(Command::Reap)) {
+        return openhands_lsp::sandbox::reaper::run();
+    }
     // A terminal run shows its own progress; only problems should interleave with it.
     let default_filter = if matches!(cli.command, Some(Command::Run { .. })) { "warn" } else { "info" };
     let log = LogOptions {
@@ -191,6 +198,7 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
+        Some(Command::Reap) => openhands_lsp::sandbox::reaper::run(),
     }
 }
 

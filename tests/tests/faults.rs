@@ -204,3 +204,174 @@ fn a_damaged_meta_json_keeps_the_conversation_listed_reviewable_and_discardable(
         server.shutdown_and_exit().unwrap();
     }
 }
+
+/// Pids of processes whose command line contains `needle` (the agent's own commands carry a unique marker).
+fn processes_with(needle: &str) -> Vec<u32> {
+    processes_matching(needle).into_iter().map(|(pid, _)| pid).collect()
+}
+
+/// Pids and command lines of processes whose command line contains `needle`.
+fn processes_matching(needle: &str) -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline.contains(needle).then_some((pid, cmdline))
+        })
+        .collect()
+}
+
+/// `sleep N` with an N no other test (nor a leftover of an earlier run) uses.
+fn unique_sleep() -> String {
+    format!("sleep {}", 100_000 + uuid::Uuid::new_v4().as_u128() % 900_000)
+}
+
+/// Pids of tmux processes started with `TMUX_TMPDIR=dir` (the agent's terminal of one conversation).
+fn tmux_in(dir: &Path) -> Vec<u32> {
+    let wanted = format!("TMUX_TMPDIR={}", dir.display());
+    processes_with("tmux")
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|e| e.split(|b| *b == 0).any(|v| v == wanted.as_bytes()))
+        })
+        .collect()
+}
+
+/// Polls `cond` until it holds; fails with `what` after `timeout` (the condition is what is waited for).
+fn wait_until(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+#[allow(unsafe_code)]
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on the server process this test started.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// A server whose agent is busy in its terminal with `marker`, a command unique to the test (`sleep N`); returns
+/// it and the conversation.
+fn busy_agent(ws: &Path, marker: &str, docker: bool) -> (Server, String, ScriptedLlm) {
+    let command = marker.to_owned();
+    let script = vec![Step::terminal(&command), Step::finish("never").gated("never")];
+    let llm = if docker { ScriptedLlm::start_for_containers(script) } else { ScriptedLlm::start(script) };
+    let mut params = init_params(&llm, ws, json!({}));
+    if docker {
+        let opts = &mut params["initializationOptions"];
+        opts["backend"] = json!("docker");
+        opts["llm"]["baseUrl"] = json!(llm.container_base_url());
+        let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
+        opts["docker"] = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
+        opts.as_object_mut().unwrap().remove("isolation");
+    }
+    let (mut server, _) = Server::start(options(), params).unwrap();
+    let id = server.command("openhands.startTask", json!({"instruction": "Wait"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .wait_for("the agent's command to start", openhands_lsp_tests::agent::RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .find(|m| {
+                    m["method"] == "openhands/event"
+                        && m["params"]["kind"] == "ActionEvent"
+                        && m["params"]["summary"].as_str().unwrap_or("").contains(marker)
+                })
+                .cloned()
+        })
+        .unwrap();
+    if !docker {
+        wait_until("the agent's command to run", std::time::Duration::from_secs(60), || {
+            !processes_with(marker).is_empty()
+        });
+    }
+    (server, id, llm)
+}
+
+fn containers_of(id: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=dev.openhands.lsp.conversation={id}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn sigterm_ends_the_server_like_the_end_of_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let marker = &unique_sleep();
+    let (mut server, id, _llm) = busy_agent(&ws, marker, false);
+    signal(server.pid(), libc::SIGTERM);
+    let status = server.wait_exit(std::time::Duration::from_secs(10)).unwrap().expect("exited after SIGTERM");
+    assert_eq!(status.code(), Some(0), "a clean exit, not death by the signal");
+    let meta =
+        std::fs::read_to_string(server.state_home.join(format!("openhands-lsp/conversations/{id}/meta.json"))).unwrap();
+    assert!(meta.contains("\"state\": \"stopped\""), "{meta}");
+    let left = || processes_matching(marker);
+    wait_until(&format!("the agent's command to end: {:?}", left()), std::time::Duration::from_secs(10), || left().is_empty());
+}
+
+#[test]
+fn stop_then_an_immediate_quit_leaves_no_tmux_server_or_command() {
+    for how in ["stop", "exit", "kill"] {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().canonicalize().unwrap();
+        let marker = unique_sleep();
+        let (mut server, id, _llm) = busy_agent(&ws, &marker, false);
+        let tmux_dir = std::env::temp_dir().join(format!("ohlsp-{}", &id[..16]));
+        assert!(tmux_dir.exists(), "the agent's tmux sockets are in {}", tmux_dir.display());
+        assert!(!tmux_in(&tmux_dir).is_empty(), "the agent's tmux server runs");
+        match how {
+            "stop" => {
+                // Stop, then the editor quits at once.
+                let args = json!({"command": "openhands.stop", "arguments": [{"conversationId": id}]});
+                server.send_request("workspace/executeCommand", args).unwrap();
+                server.close_stdin();
+            }
+            "exit" => server.close_stdin(),
+            _ => server.kill(), // SIGKILL: no cleanup of its own at all
+        }
+        let _ = server.wait_exit(std::time::Duration::from_secs(10));
+        let took = wait_until(
+            &format!("{how}: the agent's command and tmux to end"),
+            std::time::Duration::from_secs(10),
+            || processes_with(&marker).is_empty() && tmux_in(&tmux_dir).is_empty(),
+        );
+        assert!(took < std::time::Duration::from_secs(10));
+        wait_until("the tmux folder to go", std::time::Duration::from_secs(10), || !tmux_dir.exists());
+    }
+}
+
+fn docker_owner_dies(sig: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let (mut server, id, llm) = busy_agent(&ws, &unique_sleep(), true);
+    assert_eq!(containers_of(&id).len(), 1, "the conversation's container runs");
+    signal(server.pid(), sig);
+    let _ = server.wait_exit(std::time::Duration::from_secs(10));
+    let took =
+        wait_until("the container to be removed", std::time::Duration::from_secs(15), || containers_of(&id).is_empty());
+    assert!(took < std::time::Duration::from_secs(5), "removed {took:?} after the signal: not within a few seconds");
+    // With the container gone, its agent can call the LLM no more.
+    let calls = llm.requests().len();
+    assert!(calls <= 2, "the agent went on calling the LLM: {calls} requests");
+}
+
+/// One test, the two signals in turn: a second docker server starting meanwhile (a test beside it) would remove the
+/// dead instance's containers itself and hide whether its own watcher did.
+#[test]
+fn sigkill_or_sigterm_of_the_owner_removes_its_docker_containers_within_seconds() {
+    docker_owner_dies(libc::SIGKILL);
+    docker_owner_dies(libc::SIGTERM);
+}

@@ -41,6 +41,22 @@ impl Outcome {
     }
 }
 
+/// Resolves when SIGTERM, SIGHUP or SIGINT arrives, with its name; never if no handler can be installed.
+async fn termination() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::hangup()), signal(SignalKind::interrupt()))
+    else {
+        tracing::warn!("cannot handle termination signals: they end the server without its cleanup");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
 /// Serves LSP on this process's stdin/stdout until `exit` or end of input.
 pub async fn serve_stdio() -> Outcome {
     serve(std::io::stdin(), std::io::stdout(), transport::Direct::stdout()).await
@@ -70,10 +86,15 @@ where
     }
     let (service, socket) = builder.finish();
 
-    Server::new(input_stream, output.async_writer(), socket)
+    let served = Server::new(input_stream, output.async_writer(), socket)
         .concurrency_level(16)
-        .serve(panic_guard::CatchPanic(service))
-        .await;
+        .serve(panic_guard::CatchPanic(service));
+    // An editor that ends the server with a signal gets the same clean end as one that closes its input:
+    // conversations recorded as stopped, sandboxes removed.
+    tokio::select! {
+        () = served => {}
+        signal = termination() => tracing::info!("{signal}: shutting down"),
+    }
 
     if let Some(shared) = &shared_slot {
         shared.shutdown().await;

@@ -133,6 +133,28 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
+/// Removes (or, with `keep`, stops) every container of the openhands-lsp instance `owner`: what its watcher does
+/// once that instance is gone (see `reaper`).
+pub async fn remove_instance(owner: &str, keep: bool) {
+    let Ok(docker) = connect().await else { return };
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{}={owner}", label::OWNER)])]);
+    let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+    for id in docker.list_containers(Some(options)).await.unwrap_or_default().into_iter().filter_map(|c| c.id) {
+        let result = if keep {
+            docker.stop_container(&id, Some(StopContainerOptionsBuilder::default().t(1).build())).await
+        } else {
+            docker
+                .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()))
+                .await
+        };
+        if let Err(e) = result
+            && !is_not_found(&e)
+        {
+            tracing::warn!(container = short(&id), "removing a container of a dead instance failed: {e}");
+        }
+    }
+}
+
 /// Why Docker cannot be used, in words that say what to do.
 fn unreachable_message(err: &bollard::errors::Error) -> String {
     let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
@@ -503,6 +525,8 @@ impl Inner {
             host_config: Some(host_config),
             ..Default::default()
         };
+        // Before the container exists: should this process die at any moment from now, its watcher removes it.
+        super::reaper::watch_docker(&self.owner.id, config.keep_containers);
         let created = docker
             .create_container(Some(CreateContainerOptionsBuilder::default().name(&name).build()), body)
             .await

@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod process;
 mod python_hook;
+pub mod reaper;
 
 use std::path::PathBuf;
 use std::sync::Arc;

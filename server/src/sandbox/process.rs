@@ -77,6 +77,9 @@ impl SandboxProvider for ProcessProvider {
             let port = free_port().map_err(|e| SandboxError::Io(format!("no free loopback port: {e}")))?;
             let python_path = python_hook::local(&spec.scratch.join("python-hook"));
             let session_key = random_key();
+            // The agent's tmux servers leave its process group: should this process die before it stops them (a
+            // quit right after stop, a crash, SIGKILL), its watcher does.
+            super::reaper::watch_tmux(&tmux_dir(&spec.conversation_id));
             let store = agent_store_dir(&spec.conversation_id)
                 .map_err(|e| SandboxError::Io(format!("the agent-server's store in memory: {e}")))?;
             let mut cmd = Command::new(program);
@@ -274,8 +277,12 @@ pub fn tmux_dir(conversation_id: &str) -> PathBuf {
 
 /// Stops every tmux server the conversation's agent started and removes its socket directory.
 pub fn sweep_tmux(conversation_id: &str) {
-    let dir = tmux_dir(conversation_id);
-    let Ok(per_user) = std::fs::read_dir(&dir) else { return };
+    sweep_tmux_dir(&tmux_dir(conversation_id));
+}
+
+/// Stops every tmux server with a socket under `dir` (`dir/tmux-UID/NAME`), and removes `dir`.
+pub fn sweep_tmux_dir(dir: &std::path::Path) {
+    let Ok(per_user) = std::fs::read_dir(dir) else { return };
     for user_dir in per_user.flatten() {
         for socket in std::fs::read_dir(user_dir.path()).into_iter().flatten().flatten() {
             let status = std::process::Command::new("tmux")
@@ -285,10 +292,10 @@ pub fn sweep_tmux(conversation_id: &str) {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
-            tracing::debug!(conversation = conversation_id, "tmux kill-server {}: {status:?}", socket.path().display());
+            tracing::debug!("tmux kill-server {}: {status:?}", socket.path().display());
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn pump_output<R>(pipe: Option<R>, state: Arc<ProcessState>, redactor: Redactor)
