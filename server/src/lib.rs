@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod doctor;
 pub mod git;
 pub mod headless;
+pub mod instance;
 pub mod logging;
 pub mod lsp;
 pub mod providers;

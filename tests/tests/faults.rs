@@ -319,7 +319,9 @@ fn sigterm_ends_the_server_like_the_end_of_its_input() {
         std::fs::read_to_string(server.state_home.join(format!("openhands-lsp/conversations/{id}/meta.json"))).unwrap();
     assert!(meta.contains("\"state\": \"stopped\""), "{meta}");
     let left = || processes_matching(marker);
-    wait_until(&format!("the agent's command to end: {:?}", left()), std::time::Duration::from_secs(10), || left().is_empty());
+    wait_until(&format!("the agent's command to end: {:?}", left()), std::time::Duration::from_secs(10), || {
+        left().is_empty()
+    });
 }
 
 #[test]
@@ -374,4 +376,102 @@ fn docker_owner_dies(sig: i32) {
 fn sigkill_or_sigterm_of_the_owner_removes_its_docker_containers_within_seconds() {
     docker_owner_dies(libc::SIGKILL);
     docker_owner_dies(libc::SIGTERM);
+}
+
+/// Two editors on one machine: server A runs a conversation; server B starts on the same state directory.
+fn two_servers_share_a_state_directory(docker: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    std::fs::write(ws.join("seed.txt"), "seed\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let script = vec![
+        Step::terminal("echo first > one.txt"),
+        Step::terminal("echo second > two.txt").gated("go"),
+        Step::finish("both written"),
+    ];
+    let llm = if docker { ScriptedLlm::start_for_containers(script) } else { ScriptedLlm::start(script) };
+    let params = |llm: &ScriptedLlm| {
+        let mut params = init_params(llm, &ws, json!({}));
+        let opts = &mut params["initializationOptions"];
+        opts.as_object_mut().unwrap().remove("isolation"); // the conversation's own copy
+        if docker {
+            opts["backend"] = json!("docker");
+            opts["llm"]["baseUrl"] = json!(llm.container_base_url());
+            let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
+            opts["docker"] = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
+        }
+        params
+    };
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let (mut a, _) = Server::start(opts.clone(), params(&llm)).unwrap();
+    let id = a.command("openhands.startTask", json!({"instruction": "Two files"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(llm.wait_requests(2, openhands_lsp_tests::agent::RUN_TIMEOUT), "A's agent is working");
+    let conv = state.path().join("openhands-lsp/conversations").join(&id);
+
+    // B starts (and, with docker, activates its backend) while A's agent waits on the model.
+    let (mut b, _) = Server::start(opts.clone(), params(&llm)).unwrap();
+    let listed = b.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let c = listed["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).cloned().unwrap();
+    assert_eq!(c["state"], "running", "B shows A's conversation as it is: {c}");
+    assert_eq!(c["runningElsewhere"], true, "{c}");
+    assert_eq!(c["live"], false);
+    let meta = std::fs::read_to_string(conv.join("meta.json")).unwrap();
+    assert!(!meta.contains("\"stopped\""), "B did not mark A's conversation stopped: {meta}");
+    for command in ["openhands.discardChanges", "openhands.stop", "openhands.pause"] {
+        let err = b.command(command, json!({"conversationId": id})).unwrap().expect_err(command);
+        assert!(err.message.contains("running in another openhands-lsp"), "{command}: {}", err.message);
+    }
+    assert!(conv.join("worktree").exists(), "A's copy is still there");
+    // B can look: review works on A's live copy.
+    b.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+
+    // A's agent goes on (its terminal was not killed by B) and finishes.
+    llm.open_gate("go");
+    wait_state(&a, &id, "finished");
+    assert_eq!(std::fs::read_to_string(conv.join("worktree/two.txt")).unwrap(), "second\n");
+    a.kill(); // dies without a word
+    let listed = b.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let c = listed["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).cloned().unwrap();
+    assert_eq!(c["state"], "finished", "{c}");
+    assert!(c.get("runningElsewhere").is_none(), "{c}");
+    b.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn two_servers_on_one_state_directory_process_backend() {
+    two_servers_share_a_state_directory(false);
+}
+
+#[test]
+fn two_servers_on_one_state_directory_docker_backend() {
+    two_servers_share_a_state_directory(true);
+}
+
+#[test]
+fn a_conversation_whose_owner_died_is_taken_over_by_the_next_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo first"), Step::finish("never").gated("never")]);
+    let (mut a, _) = Server::start(opts.clone(), init_params(&llm, &ws, json!({}))).unwrap();
+    let (mut b, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
+    let id = a.command("openhands.startTask", json!({"instruction": "Wait"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(llm.wait_requests(2, openhands_lsp_tests::agent::RUN_TIMEOUT));
+    let state_of = |b: &mut Server| {
+        let listed = b.command("openhands.listConversations", json!({})).unwrap().unwrap();
+        listed["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).cloned().unwrap()
+    };
+    assert_eq!(state_of(&mut b)["runningElsewhere"], true);
+    a.kill();
+    let c = state_of(&mut b);
+    assert_eq!(c["state"], "stopped", "the owner is gone: B takes its history over: {c}");
+    assert!(c.get("runningElsewhere").is_none());
+    b.shutdown_and_exit().unwrap();
 }

@@ -67,6 +67,8 @@ export interface Conversation {
   sandboxUrl: string | null;
   eventCount: number;
   live: boolean;
+  /** Another openhands-lsp (another editor on this machine) runs it: it can be looked at here, not controlled. */
+  runningElsewhere?: boolean;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
   cloud?: { conversationId: string; url: string; repository?: string | null; branch?: string | null; pullRequests: number[] };
 }

@@ -68,7 +68,7 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
       return item;
     }
     const changed = this.server.store.changedFiles(c.id);
-    const parts = [STATE_LABELS[c.state], c.backend];
+    const parts = [c.runningElsewhere ? `${STATE_LABELS[c.state]} in another editor` : STATE_LABELS[c.state], c.backend];
     if (typeof changed === "number") {
       parts.push(`${changed} file${changed === 1 ? "" : "s"} changed`);
     }

@@ -67,6 +67,9 @@ pub struct Summary {
     pub meta: Meta,
     /// A runner is attached to a live sandbox (false for history from an earlier session).
     pub live: bool,
+    /// Another openhands-lsp (another editor on this machine) runs it now: look, but act on it there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub running_elsewhere: bool,
 }
 
 /// An action the agent wants to take and is waiting for the user to confirm.
@@ -180,6 +183,11 @@ pub enum ConversationError {
     Isolation(String),
     #[error("a background task failed ({0}); see the log, and try again")]
     Worker(String),
+    #[error(
+        "conversation {id} is running in another openhands-lsp on this machine (pid {pid}, another editor): pause, stop \
+         or discard it there; it can be reviewed here"
+    )]
+    Elsewhere { id: String, pid: u32 },
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
     AlreadyAttached { cloud: String, local: String },
 }
@@ -339,12 +347,13 @@ impl Manager {
             isolation: None,
             issue: req.issue,
             cloud: None,
+            owner: Some(crate::instance::Instance::current().clone()),
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
         self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
-        let summary = Summary { meta: lock(&meta).clone(), live: true };
+        let summary = Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false };
         self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
 
         let llm = LlmConfig {
@@ -437,7 +446,12 @@ impl Manager {
 
     /// Stops the conversation if it runs and removes its isolated copy (worktree and branch).
     pub async fn discard(&self, id: &str) -> Result<(), ConversationError> {
-        let meta = self.get(id)?.meta;
+        let summary = self.get(id)?;
+        // Another editor's agent works in that copy right now.
+        if summary.running_elsewhere {
+            return Err(elsewhere(&summary.meta));
+        }
+        let meta = summary.meta;
         let iso = self.isolated(&meta)?;
         if self.live().contains_key(id) {
             self.stop(id).await?;
@@ -449,7 +463,7 @@ impl Manager {
         meta.isolation = None;
         meta.updated_at = store::now_ms();
         self.inner.store.save(&meta)?;
-        self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false })));
+        self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false, running_elsewhere: false })));
         Ok(())
     }
 
@@ -483,20 +497,25 @@ impl Manager {
         // Live states after the disk was read: they are the newer.
         let live: HashMap<String, Meta> =
             self.live().iter().map(|(id, l)| (id.clone(), lock(&l.meta).clone())).collect();
-        Ok(stored
-            .into_iter()
-            .map(|meta| match live.get(&meta.id) {
-                Some(current) => Summary { meta: current.clone(), live: true },
-                None => Summary { meta, live: false },
-            })
-            .collect())
+        let (ours, others): (Vec<Meta>, Vec<Meta>) = stored.into_iter().partition(|m| live.contains_key(&m.id));
+        let manager = self.clone();
+        let mut all: Vec<Summary> =
+            off_runtime(move || Ok(others.into_iter().map(|m| manager.at_rest(m)).collect())).await?;
+        all.extend(ours.into_iter().filter_map(|m| {
+            let current = live.get(&m.id)?;
+            Some(Summary { meta: current.clone(), live: true, running_elsewhere: false })
+        }));
+        all.sort_by_key(|s| std::cmp::Reverse(s.meta.created_at));
+        Ok(all)
     }
 
     pub fn get(&self, id: &str) -> Result<Summary, ConversationError> {
         if let Some(l) = self.live().get(id) {
-            return Ok(Summary { meta: lock(&l.meta).clone(), live: true });
+            return Ok(Summary { meta: lock(&l.meta).clone(), live: true, running_elsewhere: false });
         }
-        Ok(Summary { meta: self.inner.store.load(id)?, live: false })
+        let meta = self.inner.store.load(id)?;
+        let elsewhere = running_elsewhere(&meta);
+        Ok(Summary { meta, live: false, running_elsewhere: elsewhere })
     }
 
     /// Events from the log, normalised, starting at position `after`: the events (each with its position as its
@@ -525,31 +544,47 @@ impl Manager {
     /// such a session may have left running.
     pub fn recover(&self) {
         for meta in self.inner.store.list() {
-            if self.live().contains_key(&meta.id) {
+            if self.live().contains_key(&meta.id) || running_elsewhere(&meta) {
                 continue;
             }
-            self.inner.provider.sweep(&meta.id);
-            let mut meta = meta;
-            let recounted = self.inner.store.recount(&mut meta);
-            if meta.state.is_settled() {
-                if recounted && let Err(e) = self.inner.store.save(&meta) {
-                    tracing::warn!("cannot record the event count of {}: {e}", meta.id);
-                }
-                continue;
-            }
-            meta.error = Some(if meta.cloud.is_some() {
-                "openhands-lsp stopped while following this conversation; it may still run in OpenHands Cloud: \
-                 attach to it again (openhands.attachConversation)"
-                    .into()
-            } else {
-                "openhands-lsp stopped while this conversation was active; its sandbox is gone".into()
-            });
-            meta.state = State::Stopped;
-            meta.updated_at = store::now_ms();
-            if let Err(e) = self.inner.store.save(&meta) {
-                tracing::warn!("cannot mark {} as stopped: {e}", meta.id);
-            }
+            self.take_over(meta);
         }
+    }
+
+    /// A conversation of no live openhands-lsp (its owner died, or an earlier session): what it left running is
+    /// cleared, its event count checked against its log, and an active one recorded as stopped.
+    fn take_over(&self, mut meta: Meta) -> Meta {
+        self.inner.provider.sweep(&meta.id);
+        let recounted = self.inner.store.recount(&mut meta);
+        if meta.state.is_settled() {
+            if recounted && let Err(e) = self.inner.store.save(&meta) {
+                tracing::warn!("cannot record the event count of {}: {e}", meta.id);
+            }
+            return meta;
+        }
+        meta.error = Some(if meta.cloud.is_some() {
+            "openhands-lsp stopped while following this conversation; it may still run in OpenHands Cloud: \
+             attach to it again (openhands.attachConversation)"
+                .into()
+        } else {
+            "openhands-lsp stopped while this conversation was active; its sandbox is gone".into()
+        });
+        meta.state = State::Stopped;
+        meta.updated_at = store::now_ms();
+        if let Err(e) = self.inner.store.save(&meta) {
+            tracing::warn!("cannot mark {} as stopped: {e}", meta.id);
+        }
+        meta
+    }
+
+    /// A conversation this server does not run, as it stands now: running in another live openhands-lsp, or taken
+    /// over once its owner is gone. Blocking (it may sweep and write).
+    fn at_rest(&self, meta: Meta) -> Summary {
+        if running_elsewhere(&meta) {
+            return Summary { meta, live: false, running_elsewhere: true };
+        }
+        let meta = if meta.state.is_settled() { meta } else { self.take_over(meta) };
+        Summary { meta, live: false, running_elsewhere: false }
     }
 
     /// At server exit: records live conversations as stopped and stops every sandbox. Quick on purpose: the
@@ -599,6 +634,7 @@ impl Manager {
 
     fn not_live(&self, id: &str) -> ConversationError {
         match self.inner.store.load(id) {
+            Ok(meta) if running_elsewhere(&meta) => elsewhere(&meta),
             Ok(_) => ConversationError::NotLive(id.to_owned()),
             Err(_) => ConversationError::Unknown(id.to_owned()),
         }
@@ -607,6 +643,15 @@ impl Manager {
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
         self.inner.live.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Active, and owned by another openhands-lsp that is alive (or may be: another host): not this server's to touch.
+fn running_elsewhere(meta: &Meta) -> bool {
+    !meta.state.is_settled() && meta.owner.as_ref().is_some_and(crate::instance::Instance::is_other_and_alive)
+}
+
+fn elsewhere(meta: &Meta) -> ConversationError {
+    ConversationError::Elsewhere { id: meta.id.clone(), pid: meta.owner.as_ref().map_or(0, |o| o.pid) }
 }
 
 fn lock(meta: &Mutex<Meta>) -> std::sync::MutexGuard<'_, Meta> {

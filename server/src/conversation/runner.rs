@@ -499,7 +499,11 @@ impl Runner {
         if let Err(e) = self.store.save(&snapshot) {
             tracing::error!(conversation = %self.id, "{e}");
         }
-        self.observer.update(Update::Changed(Box::new(Summary { meta: snapshot, live: true })));
+        self.observer.update(Update::Changed(Box::new(Summary {
+            meta: snapshot,
+            live: true,
+            running_elsewhere: false,
+        })));
     }
 
     fn set_state(&self, state: State) {

@@ -41,6 +41,10 @@ pub struct Meta {
     /// The OpenHands Cloud conversation it follows (the `cloud` backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<CloudLink>,
+    /// The openhands-lsp process that runs it: another one sharing the state directory leaves it alone while that
+    /// process lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::instance::Instance>,
 }
 
 /// A conversation in OpenHands Cloud (or a self-hosted OpenHands server).
@@ -434,6 +438,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         isolation,
         issue: None,
         cloud: None,
+        owner: None,
     }
 }
 
@@ -470,6 +475,7 @@ mod tests {
             isolation: None,
             issue: None,
             cloud: None,
+            owner: None,
         }
     }
 

@@ -80,15 +80,10 @@ struct Owner {
 }
 
 impl Owner {
+    /// This process, as `crate::instance` knows it.
     fn current() -> Self {
-        let pid = std::process::id();
-        Owner {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            pid,
-            start: process_start_time(pid).unwrap_or_default(),
-            boot: boot_id(),
-            host: hostname(),
-        }
+        let me = crate::instance::Instance::current();
+        Owner { id: me.id.clone(), pid: me.pid, start: me.start.clone(), boot: me.boot.clone(), host: me.host.clone() }
     }
 
     fn labels(&self) -> HashMap<String, String> {
@@ -117,21 +112,7 @@ impl Owner {
     }
 }
 
-/// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
-fn process_start_time(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces: count from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19).map(str::to_owned)
-}
-
-fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_owned()).unwrap_or_default()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
-}
+use crate::instance::{boot_id, hostname, process_start_time};
 
 /// Removes (or, with `keep`, stops) every container of the openhands-lsp instance `owner`: what its watcher does
 /// once that instance is gone (see `reaper`).

@@ -17,7 +17,11 @@ local function conversations()
 end
 
 local function label(c)
-  return string.format("%s  [%s, %s]  %s", c.title or "?", c.state or "?", c.backend or "?", c.id:sub(1, 8))
+  local state = c.state or "?"
+  if c.runningElsewhere == true then
+    state = state .. " in another editor"
+  end
+  return string.format("%s  [%s, %s]  %s", c.title or "?", state, c.backend or "?", c.id:sub(1, 8))
 end
 
 --- Calls `fn(id)` with the conversation named by `arg` (an id or its prefix), else the one of the current buffer,
