@@ -475,3 +475,34 @@ fn a_conversation_whose_owner_died_is_taken_over_by_the_next_look() {
     assert!(c.get("runningElsewhere").is_none());
     b.shutdown_and_exit().unwrap();
 }
+
+/// The repository's AGENTS.md and a microagent reach the agent's first LLM request, on the process backend in the
+/// conversation's own copy (where the agent works).
+#[test]
+fn agents_md_and_microagents_reach_the_llm() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("AGENTS.md"), "# Agents\nRun tests with `make check-canary-4711`.\n").unwrap();
+    std::fs::create_dir_all(ws.join(".openhands/microagents")).unwrap();
+    std::fs::write(
+        ws.join(".openhands/microagents/repo.md"),
+        "---\nname: repo\ntype: repo\nagent: CodeActAgent\n---\nThis repository is the canary-5813 project.\n",
+    )
+    .unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![Step::finish("read")]);
+    let mut params = init_params(&llm, &ws, json!({}));
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+    let (mut server, _) = Server::start(options(), params).unwrap();
+    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&server, &id, "finished");
+    let first = llm.requests()[0].body.to_string();
+    assert!(first.contains("make check-canary-4711"), "AGENTS.md is in the prompt");
+    assert!(first.contains("canary-5813 project"), "the microagent is in the prompt");
+    server.shutdown_and_exit().unwrap();
+}

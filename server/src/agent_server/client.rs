@@ -120,6 +120,11 @@ impl NewConversation {
                 "kind": "Agent",
                 "llm": llm,
                 "tools": [{"name": "terminal"}, {"name": "file_editor"}, {"name": "task_tracker"}],
+                // The repository's own guidance, as OpenHands gives it: AGENTS.md (and .cursorrules and the like),
+                // .agents/skills, .openhands/skills and .openhands/microagents, from the working folder and the
+                // repository's root. Not the user's or the public skills: those are read from places this server
+                // does not choose (the home folder, the network).
+                "agent_context": {"load_project_skills": true, "load_user_skills": false, "load_public_skills": false},
             },
             "secrets": secrets,
             "confirmation_policy": self.confirmation.policy(),
@@ -339,6 +344,7 @@ mod tests {
         };
         let body = req.body();
         assert_eq!(body["agent"]["llm"]["api_key"], "sk-1");
+        assert_eq!(body["agent"]["agent_context"]["load_project_skills"], true);
         assert_eq!(body["secrets"]["GITHUB_TOKEN"], json!({"kind": "StaticSecret", "value": "ghp_1"}));
         assert_eq!(body["confirmation_policy"]["kind"], "ConfirmRisky");
         assert_eq!(body["security_analyzer"]["kind"], "LLMSecurityAnalyzer");
