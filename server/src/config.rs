@@ -93,6 +93,7 @@ pub struct LlmSettings {
     pub model: String,
     pub base_url: Option<String>,
     pub num_retries: Option<u32>,
+    pub timeout_seconds: u32,
     pub stream: bool,
 }
 
@@ -140,6 +141,7 @@ impl Default for LlmSettings {
             model: "anthropic/claude-sonnet-4-5-20250929".into(),
             base_url: None,
             num_retries: None,
+            timeout_seconds: 120,
             stream: false,
         }
     }
@@ -235,8 +237,17 @@ pub const SPECS: &[SettingSpec] = &[
     SettingSpec {
         key: "llm.numRetries",
         ty: SettingType::OptionalInteger { minimum: 0, maximum: 20 },
-        description: "How often a failed LLM call is retried (with backoff) before the conversation fails. `null`: \
-                      the agent-server's default.",
+        description: "How many attempts an LLM call gets in all before the conversation fails (the agent-server counts \
+                      attempts: 0 and 1 both mean one). `null`: a budget for an editor, 4 attempts with waits of 2, 4 \
+                      and 8 s between them (a model that keeps failing is reported in about 15 s, not after the \
+                      agent-server's own 5 attempts over 2 minutes). A number: that many, with waits of at most 8 s.",
+    },
+    SettingSpec {
+        key: "llm.timeoutSeconds",
+        ty: SettingType::Integer { minimum: 5, maximum: 3600 },
+        description: "How long one LLM call may take before it is given up (and retried): a model that hangs ends \
+                      the turn with an error after about this long times the retries. Meanwhile the editor shows \
+                      how long the model has been silent.",
     },
     SettingSpec {
         key: "llm.stream",

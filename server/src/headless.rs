@@ -60,6 +60,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         llm_model: opts.settings.llm.model.clone(),
         llm_base_url: opts.settings.llm.base_url.clone(),
         llm_num_retries: opts.settings.llm.num_retries,
+        llm_timeout_seconds: opts.settings.llm.timeout_seconds,
         llm_stream: opts.settings.llm.stream,
         isolation: opts.settings.isolation,
         confirmation: opts.settings.confirmation,

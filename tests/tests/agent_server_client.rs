@@ -69,6 +69,7 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
                 base_url: Some(llm.base_url()),
                 api_key: Some(Secret::new("sk-client-test")),
                 num_retries: Some(0),
+                timeout_seconds: 120,
                 stream: false,
             },
             secrets: BTreeMap::new(),

@@ -506,3 +506,95 @@ fn agents_md_and_microagents_reach_the_llm() {
     assert!(first.contains("canary-5813 project"), "the microagent is in the prompt");
     server.shutdown_and_exit().unwrap();
 }
+
+/// A conversation against a model that fails as `script` says (or at `base`, in place of the scripted LLM), with
+/// the default retry budget unless `settings` says otherwise.
+fn failing_model(
+    base: Option<String>,
+    script: Vec<Step>,
+    settings: Value,
+) -> (Server, String, ScriptedLlm, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let llm = ScriptedLlm::start(script);
+    let mut params = init_params(&llm, &ws, settings);
+    if params["initializationOptions"]["llm"]["numRetries"] == 0 {
+        // init_params turns retries off for speed; these tests are about the default budget.
+        params["initializationOptions"]["llm"].as_object_mut().unwrap().remove("numRetries");
+    }
+    if let Some(base) = base {
+        params["initializationOptions"]["llm"]["baseUrl"] = json!(base);
+    }
+    let (mut server, _) = Server::start(options(), params).unwrap();
+    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (server, id, llm, dir)
+}
+
+/// Waits for a progress report saying the model is silent, at most `within` from now.
+fn told_the_model_is_silent(server: &Server, within: std::time::Duration) -> String {
+    server
+        .wait_for("a progress report that the model is silent", within, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == "report")
+                .filter_map(|m| m["params"]["value"]["message"].as_str())
+                .find(|t| t.starts_with("waiting for the model"))
+                .map(str::to_owned)
+        })
+        .unwrap()
+}
+
+fn the_error(server: &Server, id: &str, within: std::time::Duration) -> String {
+    let c = server
+        .wait_for("the conversation to fail", within, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged")
+                .map(|m| &m["params"])
+                .find(|p| p["id"] == id && p["state"] == "error")
+                .cloned()
+        })
+        .unwrap();
+    c["error"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_failing_model_is_shown_within_seconds_and_reported_in_plain_words_within_its_budget() {
+    for (status, what) in [(500, "failed on its side (500)"), (429, "too many requests")] {
+        let (server, id, llm, _dir) = failing_model(None, vec![Step::error(status, "upstream trouble"); 10], json!({}));
+        assert!(llm.wait_requests(1, openhands_lsp_tests::agent::RUN_TIMEOUT), "the agent called the model");
+        let started = std::time::Instant::now();
+        let report = told_the_model_is_silent(&server, std::time::Duration::from_secs(10));
+        assert!(report.contains(&llm.base_url()), "{report}");
+        // The default budget: 3 retries after 2, 4 and 8 s, not the agent-server's two minutes.
+        let error = the_error(&server, &id, std::time::Duration::from_secs(45));
+        assert!(started.elapsed() < std::time::Duration::from_secs(45));
+        assert_eq!(llm.requests().len(), 4, "four attempts in all");
+        assert!(error.starts_with("The model ") && error.contains(what), "{error}");
+        assert!(error.contains(&llm.base_url()) && error.contains("upstream trouble"), "{error}");
+        assert!(!error.contains("litellm."), "plain words, not the library's: {error}");
+    }
+}
+
+#[test]
+fn a_dead_model_endpoint_names_the_url_and_the_setting() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{port}/v1");
+    let (server, id, _llm, _dir) = failing_model(Some(dead.clone()), vec![], json!({"llm": {"numRetries": 1}}));
+    let error = the_error(&server, &id, std::time::Duration::from_secs(120));
+    assert!(error.starts_with("The model could not be reached") && error.contains(&dead), "{error}");
+    assert!(error.contains("openhands.llm.baseUrl"), "{error}");
+}
+
+#[test]
+fn a_hung_model_is_given_up_after_the_configured_timeout() {
+    let settings = json!({"llm": {"timeoutSeconds": 12, "numRetries": 1}});
+    let (server, id, llm, _dir) = failing_model(None, vec![Step::finish("never").gated("never")], settings);
+    assert!(llm.wait_requests(1, openhands_lsp_tests::agent::RUN_TIMEOUT));
+    let started = std::time::Instant::now();
+    told_the_model_is_silent(&server, std::time::Duration::from_secs(10));
+    let error = the_error(&server, &id, std::time::Duration::from_secs(60));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "given up by the timeout");
+    assert!(error.starts_with("The model did not answer in time"), "{error}");
+}

@@ -75,6 +75,8 @@ pub struct LlmConfig {
     pub base_url: Option<String>,
     pub api_key: Option<Secret>,
     pub num_retries: Option<u32>,
+    /// Seconds one LLM call may take.
+    pub timeout_seconds: u32,
     /// Stream tokens (the editor then receives `StreamingDeltaEvent`s as the model writes).
     pub stream: bool,
 }
@@ -102,9 +104,13 @@ impl NewConversation {
         if self.llm.stream {
             llm["stream"] = json!(true);
         }
-        if let Some(n) = self.llm.num_retries {
-            llm["num_retries"] = json!(n);
-        }
+        // Retries sized for someone watching an editor: the agent-server's own (5, waiting 8 to 64 s) take two
+        // minutes to report a dead model.
+        llm["num_retries"] = json!(self.llm.num_retries.unwrap_or(DEFAULT_RETRIES));
+        llm["retry_min_wait"] = json!(2);
+        llm["retry_max_wait"] = json!(8);
+        llm["retry_multiplier"] = json!(2);
+        llm["timeout"] = json!(self.llm.timeout_seconds);
         if let Some(key) = &self.llm.api_key {
             llm["api_key"] = json!(key.expose());
         }
@@ -152,6 +158,10 @@ pub struct AgentServerClient {
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Attempts at an LLM call in all (the SDK's `num_retries` counts attempts) when the settings name none: waits of
+/// 2, 4 and 8 s between them.
+pub const DEFAULT_RETRIES: u32 = 4;
 
 impl AgentServerClient {
     pub fn new(endpoint: Endpoint) -> Self {
@@ -336,6 +346,7 @@ mod tests {
                 base_url: Some("http://x/v1".into()),
                 api_key: Some(Secret::new("sk-1")),
                 num_retries: None,
+                timeout_seconds: 120,
                 stream: false,
             },
             secrets: [("GITHUB_TOKEN".to_owned(), Secret::new("ghp_1"))].into_iter().collect(),

@@ -30,6 +30,7 @@ pub async fn warm_up(endpoint: &Endpoint, self_url: &str) {
             base_url: Some(format!("{}/warm-up", self_url.trim_end_matches('/'))),
             api_key: Some(Secret::new("warm-up")),
             num_retries: Some(0),
+            timeout_seconds: 10,
             stream: false,
         },
         secrets: BTreeMap::new(),

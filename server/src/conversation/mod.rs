@@ -5,6 +5,7 @@
 //! control messages (send, pause, resume, stop, confirm). Everything editors see goes out through an [`Observer`],
 //! so this module knows nothing of LSP.
 
+mod model_error;
 mod runner;
 pub mod store;
 
@@ -149,6 +150,7 @@ pub struct AgentSettings {
     pub llm_model: String,
     pub llm_base_url: Option<String>,
     pub llm_num_retries: Option<u32>,
+    pub llm_timeout_seconds: u32,
     pub llm_stream: bool,
     pub isolation: crate::config::Isolation,
     pub confirmation: ConfirmationMode,
@@ -361,6 +363,7 @@ impl Manager {
             base_url: settings.llm_base_url.clone(),
             api_key: self.inner.secrets.get(SecretName::LlmApiKey),
             num_retries: settings.llm_num_retries,
+            timeout_seconds: settings.llm_timeout_seconds,
             stream: settings.llm_stream,
         };
         let secrets = SecretName::ALL

@@ -185,8 +185,11 @@ impl Runner {
         };
         let died = sandbox.handle.died();
         tokio::pin!(died);
+        let mut tick = tokio::time::interval(SILENCE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = tick.tick() => self.report_silence(&tracker),
                 item = sub.items.recv() => match item {
                     Some(StreamItem::Event(event)) => self.on_event(event, &mut tracker, &client).await,
                     Some(StreamItem::Snapshot(event)) => {
@@ -512,8 +515,25 @@ impl Runner {
         }
     }
 
+    /// While the agent waits on the model, the editor is told how long it has been silent (a dead or hung model
+    /// would otherwise show "running" and the last command until the retries run out).
+    fn report_silence(&self, tracker: &Tracker) {
+        let Some(since) = tracker.model_since else { return };
+        let silent = since.elapsed();
+        if silent < SILENCE_REPORTED || self.meta().state != State::Running {
+            return;
+        }
+        let url = self.llm.base_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default();
+        self.observer.update(Update::Progress {
+            conversation_id: self.id.clone(),
+            message: format!("waiting for the model{url}, {} s…", silent.as_secs()),
+        });
+    }
+
     /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
     fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
+        let error =
+            error.map(|e| super::model_error::explain(&e, &self.llm.model, self.llm.base_url.as_deref()).unwrap_or(e));
         // The agent-server can report the same outcome twice (its status event, then a state snapshot): a turn
         // settles once, so editors are told (and asked what next) once.
         if self.meta().state == state {
@@ -548,6 +568,8 @@ struct Tracker {
     risk: HashMap<String, String>,
     /// Action ids (and tool call ids) that have their observation, rejection or error.
     answered: std::collections::HashSet<String>,
+    /// Since when the agent waits on the model (a turn began, a tool's result came back, a token streamed in).
+    model_since: Option<std::time::Instant>,
     /// The user was asked and has not answered yet.
     awaiting_answer: bool,
     last_error: Option<String>,
@@ -563,6 +585,15 @@ struct Tracker {
 impl Tracker {
     fn observe(&mut self, event: &AgentEvent) {
         let tool_call = event.raw.get("tool_call_id").and_then(|v| v.as_str());
+        self.model_since = match (event.kind.as_str(), event.source.as_str()) {
+            // A tool is running (its silence is the tool's, not the model's), or the agent spoke.
+            ("ActionEvent", _) | ("MessageEvent", "agent") => None,
+            // The model's turn: after a tool's result, a rejection, an error of a tool, the user's message, or
+            // while tokens stream in (each one restarts the clock).
+            ("ObservationEvent" | "UserRejectObservation" | "AgentErrorEvent" | "StreamingDeltaEvent", _)
+            | ("MessageEvent", "user") => Some(std::time::Instant::now()),
+            _ => self.model_since,
+        };
         if let Some(answered) = event.answers_action() {
             self.open_actions.remove(answered);
             self.answered.insert(answered.to_owned());
@@ -646,6 +677,10 @@ pub(super) fn slug(title: &str) -> String {
     let s: String = s.chars().take(40).collect();
     if s.is_empty() { "task".into() } else { s.trim_end_matches('-').to_owned() }
 }
+
+/// How often the runner looks at how long the model has been silent, and the least silence worth reporting.
+const SILENCE_TICK: Duration = Duration::from_secs(2);
+const SILENCE_REPORTED: Duration = Duration::from_secs(4);
 
 /// Whether the agent-server's policy asks about an action of this risk (as the SDK's `ConfirmRisky` does: HIGH, or
 /// a risk the model did not state).

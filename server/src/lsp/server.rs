@@ -102,6 +102,7 @@ impl Shared {
             llm_model: settings.llm.model.clone(),
             llm_base_url: settings.llm.base_url.clone(),
             llm_num_retries: settings.llm.num_retries,
+            llm_timeout_seconds: settings.llm.timeout_seconds,
             llm_stream: settings.llm.stream,
             isolation: settings.isolation,
             confirmation: settings.confirmation,

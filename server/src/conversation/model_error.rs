@@ -1,0 +1,58 @@
+//! A failing model, said in plain words: what happened (refused, unreachable, silent, rejected the key), where
+//! (the URL or the model), and which setting to check. The agent-server reports LiteLLM's exception text
+//! (`litellm.InternalServerError: InternalServerError: OpenAIException - …`), which names the library, not the fix.
+
+/// The user-facing message for an agent error, when it is a model failure; `None` leaves the error as it is.
+pub fn explain(raw: &str, model: &str, base_url: Option<&str>) -> Option<String> {
+    if !raw.contains("litellm.") {
+        return None;
+    }
+    let (what, hint) = KINDS.iter().find(|(kind, ..)| raw.contains(kind)).map(|(_, what, hint)| (*what, *hint))?;
+    let place = match base_url {
+        Some(url) => format!("{model} at {url}"),
+        None => format!("{model} (its provider's own endpoint)"),
+    };
+    let detail = raw.rsplit(" - ").next().unwrap_or(raw).trim();
+    let detail: String = detail.chars().take(200).collect();
+    Some(format!("The model {what}: {place}. {hint} (The model's service said: {detail})"))
+}
+
+const CHECK: &str = "Check openhands.llm.baseUrl and openhands.llm.model.";
+const KEY: &str = "Check the LLM key: set llm_api_key from the editor (VS Code: \"OpenHands: Set LLM API Key\"; \
+                   Neovim: :OpenHands secret llm_api_key) or the LLM_API_KEY environment variable.";
+
+/// LiteLLM's exception names, the most specific first.
+const KINDS: &[(&str, &str, &str)] = &[
+    // LiteLLM reports a refused or dropped connection as a server error: the detail tells.
+    ("Connection error", "could not be reached", CHECK),
+    ("AuthenticationError", "rejected the key (401)", KEY),
+    ("PermissionDeniedError", "refused access (403)", KEY),
+    ("RateLimitError", "refused: too many requests or no quota left (429)", "Wait, or check the account's limits."),
+    ("NotFoundError", "was not found (404)", CHECK),
+    ("ContextWindowExceededError", "could not take the conversation: it is longer than its context window", CHECK),
+    ("BadRequestError", "rejected the request (400)", CHECK),
+    ("Timeout", "did not answer in time (openhands.llm.timeoutSeconds)", CHECK),
+    ("APIConnectionError", "could not be reached", CHECK),
+    ("ServiceUnavailableError", "is unavailable (503)", "Try again later, or check openhands.llm.baseUrl."),
+    ("InternalServerError", "failed on its side (500)", "Try again later, or check openhands.llm.baseUrl."),
+    ("APIError", "answered with an error", CHECK),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn litellm_errors_become_plain_words_with_the_place_and_the_setting() {
+        let raw = "litellm.InternalServerError: InternalServerError: OpenAIException - upstream exploded";
+        let text = explain(raw, "openai/stub", Some("http://127.0.0.1:9/v1")).unwrap();
+        assert_eq!(
+            text,
+            "The model failed on its side (500): openai/stub at http://127.0.0.1:9/v1. Try again later, or check \
+             openhands.llm.baseUrl. (The model's service said: upstream exploded)"
+        );
+        let auth = explain("litellm.AuthenticationError: bad key", "m", None).unwrap();
+        assert!(auth.contains("rejected the key") && auth.contains(":OpenHands secret llm_api_key"), "{auth}");
+        assert_eq!(explain("the sandbox died", "m", None), None);
+    }
+}
