@@ -257,8 +257,15 @@ fn the_warm_pool_serves_a_conversation_at_once_and_refills_pause_freezes_and_a_d
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("the sandbox died") && error.contains("stopped (exit code"), "{error}");
     assert!(error.contains("last log lines"), "{error}");
+    // The popup's text is the reason in one short line; the log's lines go to the log (the output channel).
+    assert!(!error.contains('\n') && error.len() < 200, "a short reason, not the container's log: {error}");
+    let shown = server
+        .wait_notification("window/showMessage", |m| m["message"].as_str().unwrap_or("").contains("Die midway"))
+        .unwrap();
+    assert!(!shown["message"].as_str().unwrap().contains('\n'), "{shown}");
 
     server.shutdown_and_exit().unwrap();
+    assert!(server.stderr_complete().contains("its last log lines:\n"), "the container's log is in the server's log");
     wait_until("every container of this session to be removed at exit", Duration::from_secs(30), || {
         owned_by(&owner).is_empty()
     });

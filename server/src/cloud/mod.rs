@@ -267,14 +267,14 @@ impl SandboxHandle for CloudHandle {
         })
     }
 
-    fn died(&self) -> BoxFuture<'_, String> {
+    fn died(&self) -> BoxFuture<'_, crate::sandbox::Death> {
         Box::pin(async move {
             loop {
                 tokio::time::sleep(WATCH_INTERVAL).await;
                 match self.api.sandbox(&self.sandbox_id).await {
-                    Ok(None) => return gone_message(&self.sandbox_id, "MISSING"),
+                    Ok(None) => return death(&self.sandbox_id, "MISSING"),
                     Ok(Some(info)) if matches!(info.status.as_str(), "MISSING" | "ERROR") => {
-                        return gone_message(&self.sandbox_id, &info.status);
+                        return death(&self.sandbox_id, &info.status);
                     }
                     Ok(Some(info)) if info.status == "PAUSED" && !self.frozen.load(Ordering::SeqCst) => {
                         tracing::info!(sandbox = %self.sandbox_id, "the cloud sandbox was paused elsewhere");
@@ -358,6 +358,10 @@ fn gone_message(sandbox_id: &str, status: &str) -> String {
     format!(
         "the cloud sandbox {sandbox_id} is gone (status {status}); changes not brought back are lost: start a new conversation"
     )
+}
+
+fn death(sandbox_id: &str, status: &str) -> crate::sandbox::Death {
+    crate::sandbox::Death { reason: gone_message(sandbox_id, status), log: String::new() }
 }
 
 fn gone(sandbox_id: &str, status: &str) -> SandboxError {

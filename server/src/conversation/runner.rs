@@ -221,7 +221,16 @@ impl Runner {
                 }
                 log = &mut died => {
                     if !self.meta().state.is_settled() {
-                        self.settle(State::Error, None, Some(format!("the sandbox died: {log}")));
+                        // The popup gets the reason; the log's lines go to the log (the editor's output channel).
+                        if !log.log.trim().is_empty() {
+                            tracing::warn!(conversation = %self.id, "{}; its last log lines:\n{}", log.reason, log.log);
+                        }
+                        let reason = format!(
+                            "the sandbox died: {}{}",
+                            log.reason,
+                            if log.log.trim().is_empty() { "" } else { " (its last log lines are in the openhands-lsp log)" }
+                        );
+                        self.settle(State::Error, None, Some(reason));
                     }
                     return Ok(());
                 }

@@ -1145,12 +1145,12 @@ impl SandboxHandle for DockerHandle {
         })
     }
 
-    fn died(&self) -> BoxFuture<'_, String> {
+    fn died(&self) -> BoxFuture<'_, super::Death> {
         let exit = self.exit.clone();
         Box::pin(async move {
             let status = super::exit_status(exit).await;
-            let tail = log_tail(&self.docker, &self.id).await;
-            format!("the container {} stopped ({status}); last log lines:\n{tail}", short(&self.id))
+            let log = log_tail(&self.docker, &self.id).await;
+            super::Death { reason: format!("the container {} stopped ({status})", short(&self.id)), log }
         })
     }
 

@@ -118,8 +118,8 @@ pub enum SandboxError {
 pub trait SandboxHandle: Send + Sync {
     /// Stops and removes the sandbox. Idempotent.
     fn stop(&self) -> BoxFuture<'_, ()>;
-    /// Resolves when the sandbox dies on its own, with the last lines of its log.
-    fn died(&self) -> BoxFuture<'_, String>;
+    /// Resolves when the sandbox dies on its own: why, and the last lines of its log.
+    fn died(&self) -> BoxFuture<'_, Death>;
     /// Freezes the sandbox itself (docker pause); the default does nothing beyond the agent's own pause.
     fn freeze(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
         Box::pin(async { Ok(()) })
@@ -129,6 +129,14 @@ pub trait SandboxHandle: Send + Sync {
     }
     /// A short description for logs and status (`pid 1234`, `container abc`).
     fn describe(&self) -> String;
+}
+
+/// How a sandbox died: one line for the person (`the container 1a2b3c stopped (exit code 137)`), and its log's
+/// last lines for the log, where they help whoever looks into it without filling a popup.
+#[derive(Debug, Clone, Default)]
+pub struct Death {
+    pub reason: String,
+    pub log: String,
 }
 
 pub trait SandboxProvider: Send + Sync {

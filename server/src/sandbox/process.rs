@@ -222,11 +222,11 @@ impl SandboxHandle for ProcessHandle {
         Box::pin(self.state.stop())
     }
 
-    fn died(&self) -> BoxFuture<'_, String> {
+    fn died(&self) -> BoxFuture<'_, super::Death> {
         let exit = self.exit.clone();
         Box::pin(async move {
             let status = super::exit_status(exit).await;
-            format!("the agent-server process exited ({status}); last output:\n{}", self.state.tail())
+            super::Death { reason: format!("the agent-server process exited ({status})"), log: self.state.tail() }
         })
     }
 
