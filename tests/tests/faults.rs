@@ -598,3 +598,100 @@ fn a_hung_model_is_given_up_after_the_configured_timeout() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "given up by the timeout");
     assert!(error.starts_with("The model did not answer in time"), "{error}");
 }
+
+#[test]
+fn a_container_paused_from_outside_shows_as_paused_within_seconds_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let (mut server, id, _llm) = busy_agent(&ws, &unique_sleep(), true);
+    let container = containers_of(&id).pop().expect("the conversation's container");
+    let docker = |args: &[&str]| {
+        let out = std::process::Command::new("docker").args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    docker(&["pause", &container]);
+    let paused_at = std::time::Instant::now();
+    server
+        .wait_for("the conversation to show paused", std::time::Duration::from_secs(10), |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged")
+                .find(|m| m["params"]["id"] == id.as_str() && m["params"]["state"] == "paused")
+                .cloned()
+        })
+        .unwrap();
+    assert!(paused_at.elapsed() < std::time::Duration::from_secs(10));
+    server
+        .wait_notification("$/progress", |p| {
+            p["value"]["message"].as_str().is_some_and(|m| m.contains("was paused outside openhands-lsp"))
+        })
+        .unwrap();
+    server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
+    server
+        .wait_for("running again after the pause", std::time::Duration::from_secs(30), |msgs| {
+            let changes: Vec<&Value> = msgs
+                .iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id.as_str())
+                .collect();
+            let paused = changes.iter().position(|m| m["params"]["state"] == "paused")?;
+            changes[paused..].iter().find(|m| m["params"]["state"] == "running").map(|m| (*m).clone())
+        })
+        .unwrap();
+    let state =
+        std::process::Command::new("docker").args(["inspect", "-f", "{{.State.Paused}}", &container]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "false", "resume thawed the container");
+    server.shutdown_and_exit().unwrap();
+}
+
+/// A Docker socket that accepts connections and never answers: a hung daemon.
+fn hung_docker() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn); // accepted, never answered
+        }
+    });
+    (dir, format!("unix://{}", path.display()))
+}
+
+#[test]
+fn a_hung_docker_daemon_fails_a_start_in_two_seconds_and_status_stays_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let (_sock, host) = hung_docker();
+    let llm = ScriptedLlm::start(vec![]);
+    let mut params = init_params(&llm, &ws, json!({}));
+    let opts = &mut params["initializationOptions"];
+    opts["backend"] = json!("docker");
+    opts["docker"] = json!({"image": "openhands-lsp/never-used:1", "warmPool": 0});
+    let (mut server, _) = Server::start(options().env("DOCKER_HOST", &host), params).unwrap();
+    server.wait_notification("openhands/status", |p| p["kind"] == "error").unwrap();
+    let started = std::time::Instant::now();
+    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let failed = wait_state(&server, &id, "error");
+    let took = started.elapsed();
+    assert!(failed["error"].as_str().unwrap().contains("did not answer"), "{failed}");
+    assert!(took < std::time::Duration::from_millis(3000), "the documented 2 s, not {took:?}");
+    // After the failed start the status is still the problem, not "Ready".
+    let last = server
+        .wait_for("the idle status after the failure", std::time::Duration::from_secs(10), |msgs| {
+            let failed_at = msgs.iter().position(|m| {
+                m["method"] == "openhands/conversationChanged"
+                    && m["params"]["id"] == id.as_str()
+                    && m["params"]["state"] == "error"
+            })?;
+            msgs[failed_at..]
+                .iter()
+                .find(|m| m["method"] == "openhands/status" && m["params"]["busy"] == false)
+                .map(|m| m["params"].clone())
+        })
+        .unwrap();
+    assert_eq!(last["kind"], "error", "{last}");
+    assert!(last["message"].as_str().unwrap().contains("did not answer"), "{last}");
+    server.shutdown_and_exit().unwrap();
+}

@@ -189,7 +189,10 @@ impl Runner {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => self.report_silence(&tracker),
+                _ = tick.tick() => {
+                    self.report_silence(&tracker);
+                    self.notice_pause_outside(sandbox, &mut tracker).await;
+                }
                 item = sub.items.recv() => match item {
                     Some(StreamItem::Event(event)) => self.on_event(event, &mut tracker, &client).await,
                     Some(StreamItem::Snapshot(event)) => {
@@ -287,8 +290,9 @@ impl Runner {
                     // the stream resumes after the last event it delivered, so nothing repeats.
                     sub.set_patient(false);
                     sub.reconnect();
-                    // `run` would execute the actions still waiting for an answer: ask for them again instead.
-                    if waiting.is_empty() {
+                    // `run` would execute the actions still waiting for an answer: ask for them again instead. A
+                    // sandbox frozen from outside was mid-run: thawed, it goes on by itself.
+                    if waiting.is_empty() && !std::mem::take(&mut tracker.paused_outside) {
                         run_when_idle(client, self.agent_id()).await?;
                     }
                     Ok(())
@@ -539,6 +543,25 @@ impl Runner {
         });
     }
 
+    /// A sandbox frozen from outside (`docker pause` by hand) shows as paused within seconds, instead of a silent
+    /// "running". Looked at only when the agent has been silent a while: one question to Docker per tick then.
+    async fn notice_pause_outside(&self, sandbox: &Sandbox, tracker: &mut Tracker) {
+        let silent = tracker.last_event.is_some_and(|t| t.elapsed() >= SILENCE_REPORTED);
+        if !silent || self.meta().state != State::Running || !sandbox.handle.paused_outside().await {
+            return;
+        }
+        tracing::info!(conversation = %self.id, "the sandbox was paused outside openhands-lsp");
+        tracker.paused_outside = true;
+        self.set_state(State::Paused);
+        self.observer.update(Update::Progress {
+            conversation_id: self.id.clone(),
+            message: format!(
+                "{} was paused outside openhands-lsp: resume the conversation to go on",
+                sandbox.handle.describe()
+            ),
+        });
+    }
+
     /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
     fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
         let error =
@@ -579,6 +602,10 @@ struct Tracker {
     answered: std::collections::HashSet<String>,
     /// Since when the agent waits on the model (a turn began, a tool's result came back, a token streamed in).
     model_since: Option<std::time::Instant>,
+    /// When the last event came.
+    last_event: Option<std::time::Instant>,
+    /// The sandbox was frozen from outside while the agent worked: resuming only thaws it.
+    paused_outside: bool,
     /// The user was asked and has not answered yet.
     awaiting_answer: bool,
     last_error: Option<String>,
@@ -593,6 +620,7 @@ struct Tracker {
 
 impl Tracker {
     fn observe(&mut self, event: &AgentEvent) {
+        self.last_event = Some(std::time::Instant::now());
         let tool_call = event.raw.get("tool_call_id").and_then(|v| v.as_str());
         self.model_since = match (event.kind.as_str(), event.source.as_str()) {
             // A tool is running (its silence is the tool's, not the model's), or the agent spoke.

@@ -28,18 +28,36 @@ impl Observer for RelayObserver {
 /// Called with the id of a conversation that finished.
 pub type FinishedHook = Box<dyn Fn(String) + Send + Sync>;
 
+/// Called when no conversation is running any more: publishes what the server's status is when idle (its health
+/// and its settings, not merely "Ready": a start that failed because Docker hung leaves Docker down).
+/// It is handed a check of whether the server is still idle, for the moment it publishes (the checks take a while, and
+/// a conversation may have started meanwhile).
+pub type IdleHook = Box<dyn Fn(StillIdle) + Send + Sync>;
+
+pub type StillIdle = Arc<dyn Fn() -> bool + Send + Sync>;
+
 pub struct Relay {
     client: Client,
     progress: Progress,
     manager: OnceLock<Manager>,
     finished: OnceLock<FinishedHook>,
+    idle: OnceLock<IdleHook>,
+    /// How many conversations are starting or running, as last counted.
+    busy_now: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Relay {
     /// Starts the dispatcher; returns the relay (to hand the manager to) and the observer for the manager.
     pub fn start(client: Client, progress: Progress) -> (Arc<Relay>, Arc<RelayObserver>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let relay = Arc::new(Relay { client, progress, manager: OnceLock::new(), finished: OnceLock::new() });
+        let relay = Arc::new(Relay {
+            client,
+            progress,
+            manager: OnceLock::new(),
+            finished: OnceLock::new(),
+            idle: OnceLock::new(),
+            busy_now: Arc::default(),
+        });
         tokio::spawn(dispatch(relay.clone(), rx));
         (relay, Arc::new(RelayObserver { tx }))
     }
@@ -50,6 +68,10 @@ impl Relay {
 
     pub fn set_finished_hook(&self, hook: FinishedHook) {
         let _ = self.finished.set(hook);
+    }
+
+    pub fn set_idle_hook(&self, hook: IdleHook) {
+        let _ = self.idle.set(hook);
     }
 }
 
@@ -73,15 +95,22 @@ async fn dispatch(relay: Arc<Relay>, mut rx: mpsc::UnboundedReceiver<Update>) {
             let busy = active.values().filter(|s| matches!(s, State::Starting | State::Running)).count();
             if last_busy != Some(busy) {
                 last_busy = Some(busy);
-                let message = match busy {
-                    0 => "Ready".to_owned(),
-                    1 => "1 conversation running".to_owned(),
-                    n => format!("{n} conversations running"),
-                };
-                relay
-                    .client
-                    .send_notification::<Status>(StatusParams { busy: busy > 0, message, kind: StatusKind::Normal })
-                    .await;
+                relay.busy_now.store(busy, std::sync::atomic::Ordering::SeqCst);
+                match (busy, relay.idle.get()) {
+                    (0, Some(idle)) => {
+                        let busy_now = relay.busy_now.clone();
+                        idle(Arc::new(move || busy_now.load(std::sync::atomic::Ordering::SeqCst) == 0));
+                    }
+                    _ => {
+                        let message = match busy {
+                            0 => "Ready".to_owned(),
+                            1 => "1 conversation running".to_owned(),
+                            n => format!("{n} conversations running"),
+                        };
+                        let params = StatusParams { busy: busy > 0, message, kind: StatusKind::Normal };
+                        relay.client.send_notification::<Status>(params).await;
+                    }
+                }
             }
         }
         let id = conversation_of(&update).to_owned();

@@ -93,6 +93,15 @@ impl Shared {
                 tokio::spawn(async move { backend.offer_issue_outcome(id).await });
             }
         }));
+        // Idle again: the status is the server's health and settings, looked at anew (shown without a popup: a
+        // conversation that failed for that reason already said so).
+        let (hook_client, weak) = (client.clone(), Arc::downgrade(&shared));
+        relay.set_idle_hook(Box::new(move |still_idle| {
+            if let Some(shared) = weak.upgrade() {
+                let backend = Backend { client: hook_client.clone(), shared };
+                tokio::spawn(async move { backend.publish_status_as(false, Some(still_idle)).await });
+            }
+        }));
         shared
     }
 
@@ -173,6 +182,12 @@ impl Backend {
 
     /// Sends `openhands/status` from the current facts.
     async fn publish_status(&self) {
+        self.publish_status_as(true, None).await;
+    }
+
+    /// The server's status from its checks. `announce`: a new problem is also shown in a popup (else only in the
+    /// status). `still_idle`: published only if it still holds once the checks are done.
+    async fn publish_status_as(&self, announce: bool, still_idle: Option<super::relay::StillIdle>) {
         let report = doctor::run(&self.shared.doctor_inputs()).await;
         let problems = self.shared.session().settings_problems.clone();
         let params = if !report.ok {
@@ -186,8 +201,10 @@ impl Backend {
             let first_time = {
                 let mut session = self.shared.session();
                 let new = session.last_shown_status_error.as_ref() != Some(&message);
-                session.last_shown_status_error = Some(message.clone());
-                new
+                if announce {
+                    session.last_shown_status_error = Some(message.clone());
+                }
+                new && announce
             };
             if first_time {
                 self.client.show_message(MessageType::ERROR, format!("OpenHands: {message}")).await;
@@ -202,7 +219,9 @@ impl Backend {
         } else {
             StatusParams { busy: false, message: "Ready".into(), kind: StatusKind::Normal }
         };
-        self.client.send_notification::<Status>(params).await;
+        if still_idle.is_none_or(|idle| idle()) {
+            self.client.send_notification::<Status>(params).await;
+        }
     }
 
     async fn status_json(&self) -> Value {

@@ -1154,6 +1154,14 @@ impl SandboxHandle for DockerHandle {
         })
     }
 
+    fn paused_outside(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let inspect =
+                self.docker.inspect_container(&self.id, None::<bollard::query_parameters::InspectContainerOptions>);
+            matches!(inspect.await, Ok(c) if c.state.as_ref().and_then(|s| s.paused) == Some(true))
+        })
+    }
+
     fn freeze(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
         Box::pin(async move {
             self.docker

@@ -127,6 +127,10 @@ pub trait SandboxHandle: Send + Sync {
     fn thaw(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
         Box::pin(async { Ok(()) })
     }
+    /// Whether something outside openhands-lsp froze the sandbox (`docker pause` by hand).
+    fn paused_outside(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async { false })
+    }
     /// A short description for logs and status (`pid 1234`, `container abc`).
     fn describe(&self) -> String;
 }
