@@ -39,11 +39,17 @@ pub struct Step {
     pub gate: Option<String>,
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Answer 200 with this body as it is (not JSON, or JSON that is no completion).
+    #[serde(default)]
+    pub raw: Option<String>,
+    /// Send the headers, then drop the connection before the body.
+    #[serde(default)]
+    pub drop: bool,
 }
 
 impl Step {
     pub fn tool(name: &str, args: Value) -> Step {
-        Step { tool: Some(name.into()), args, text: None, status: None, gate: None, delay_ms: None }
+        Step { tool: Some(name.into()), args, ..Step::blank() }
     }
     pub fn terminal(command: &str) -> Step {
         Step::tool("terminal", json!({"command": command, "security_risk": "LOW"}))
@@ -52,14 +58,27 @@ impl Step {
         Step::tool("finish", json!({"message": message}))
     }
     pub fn error(status: u16, message: &str) -> Step {
+        Step { text: Some(message.into()), status: Some(status), ..Step::blank() }
+    }
+    fn blank() -> Step {
         Step {
             tool: None,
             args: Value::Null,
-            text: Some(message.into()),
-            status: Some(status),
+            text: None,
+            status: None,
             gate: None,
             delay_ms: None,
+            raw: None,
+            drop: false,
         }
+    }
+    /// A 200 answer with `body` as it is.
+    pub fn raw(body: &str) -> Step {
+        Step { raw: Some(body.into()), ..Step::blank() }
+    }
+    /// The connection dropped mid-answer.
+    pub fn dropped() -> Step {
+        Step { drop: true, ..Step::blank() }
     }
     pub fn gated(mut self, gate: &str) -> Step {
         self.gate = Some(gate.into());
@@ -201,6 +220,17 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     }
     if let Some(ms) = step.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(raw) = step.raw {
+        return (StatusCode::OK, [("content-type", "application/json")], raw).into_response();
+    }
+    if step.drop {
+        let broken = futures::stream::once(async { Err::<Vec<u8>, _>(std::io::Error::other("dropped by the script")) });
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Body::from_stream(broken))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     if let Some(status) = step.status {
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -307,14 +307,20 @@ fn containers_of(id: &str) -> Vec<String> {
 }
 
 #[test]
-fn sigterm_ends_the_server_like_the_end_of_its_input() {
+fn sigterm_sighup_and_sigint_end_the_server_like_the_end_of_its_input() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+        ends_cleanly_on(sig);
+    }
+}
+
+fn ends_cleanly_on(sig: i32) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().canonicalize().unwrap();
     let marker = &unique_sleep();
     let (mut server, id, _llm) = busy_agent(&ws, marker, false);
-    signal(server.pid(), libc::SIGTERM);
-    let status = server.wait_exit(std::time::Duration::from_secs(10)).unwrap().expect("exited after SIGTERM");
-    assert_eq!(status.code(), Some(0), "a clean exit, not death by the signal");
+    signal(server.pid(), sig);
+    let status = server.wait_exit(std::time::Duration::from_secs(10)).unwrap().expect("exited after the signal");
+    assert_eq!(status.code(), Some(0), "signal {sig}: a clean exit, not death by the signal");
     let meta =
         std::fs::read_to_string(server.state_home.join(format!("openhands-lsp/conversations/{id}/meta.json"))).unwrap();
     assert!(meta.contains("\"state\": \"stopped\""), "{meta}");
@@ -578,6 +584,28 @@ fn a_failing_model_is_shown_within_seconds_and_reported_in_plain_words_within_it
 }
 
 #[test]
+fn garbage_an_empty_answer_and_a_dropped_connection_end_in_plain_words_within_the_budget() {
+    let cases: [(&str, Step); 3] = [
+        ("garbage", Step::raw("<html>502 Bad Gateway</html>")),
+        (
+            "empty choices",
+            Step::raw(r#"{"id": "x", "object": "chat.completion", "created": 1, "model": "stub", "choices": []}"#),
+        ),
+        ("dropped", Step::dropped()),
+    ];
+    for (what, step) in cases {
+        let (server, id, llm, _dir) = failing_model(None, vec![step; 10], json!({}));
+        assert!(llm.wait_requests(1, openhands_lsp_tests::agent::RUN_TIMEOUT), "{what}: the agent called the model");
+        let started = std::time::Instant::now();
+        let error = the_error(&server, &id, std::time::Duration::from_secs(60));
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{what}: within the budget");
+        assert!(error.starts_with("The model "), "{what}: plain words: {error}");
+        assert!(error.contains(&llm.base_url()) && error.contains("openhands.llm"), "{what}: {error}");
+        assert!(!error.contains("litellm."), "{what}: {error}");
+    }
+}
+
+#[test]
 fn a_dead_model_endpoint_names_the_url_and_the_setting() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dead = format!("http://127.0.0.1:{port}/v1");
@@ -658,6 +686,13 @@ fn hung_docker() -> (tempfile::TempDir, String) {
 
 #[test]
 fn a_hung_docker_daemon_fails_a_start_in_two_seconds_and_status_stays_an_error() {
+    for pool in [0, 1] {
+        hung_docker_fails_fast(pool);
+    }
+}
+
+/// With `pool` warm containers wanted (the pool's own attempt must not make the start wait twice).
+fn hung_docker_fails_fast(pool: u32) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().canonicalize().unwrap();
     let (_sock, host) = hung_docker();
@@ -665,7 +700,7 @@ fn a_hung_docker_daemon_fails_a_start_in_two_seconds_and_status_stays_an_error()
     let mut params = init_params(&llm, &ws, json!({}));
     let opts = &mut params["initializationOptions"];
     opts["backend"] = json!("docker");
-    opts["docker"] = json!({"image": "openhands-lsp/never-used:1", "warmPool": 0});
+    opts["docker"] = json!({"image": "openhands-lsp/never-used:1", "warmPool": pool});
     let (mut server, _) = Server::start(options().env("DOCKER_HOST", &host), params).unwrap();
     server.wait_notification("openhands/status", |p| p["kind"] == "error").unwrap();
     let started = std::time::Instant::now();
@@ -676,7 +711,7 @@ fn a_hung_docker_daemon_fails_a_start_in_two_seconds_and_status_stays_an_error()
     let failed = wait_state(&server, &id, "error");
     let took = started.elapsed();
     assert!(failed["error"].as_str().unwrap().contains("did not answer"), "{failed}");
-    assert!(took < std::time::Duration::from_millis(3000), "the documented 2 s, not {took:?}");
+    assert!(took < std::time::Duration::from_millis(3000), "pool {pool}: the documented 2 s, not {took:?}");
     // After the failed start the status is still the problem, not "Ready".
     let last = server
         .wait_for("the idle status after the failure", std::time::Duration::from_secs(10), |msgs| {

@@ -4,7 +4,8 @@
 
 /// The user-facing message for an agent error, when it is a model failure; `None` leaves the error as it is.
 pub fn explain(raw: &str, model: &str, base_url: Option<&str>) -> Option<String> {
-    if !raw.contains("litellm.") {
+    // LiteLLM's exceptions, and the SDK's own word for an answer without choices.
+    if !raw.contains("litellm.") && !raw.contains(EMPTY_ANSWER) {
         return None;
     }
     let (what, hint) = KINDS.iter().find(|(kind, ..)| raw.contains(kind)).map(|(_, what, hint)| (*what, *hint))?;
@@ -17,6 +18,8 @@ pub fn explain(raw: &str, model: &str, base_url: Option<&str>) -> Option<String>
     Some(format!("The model {what}: {place}. {hint} (The model's service said: {detail})"))
 }
 
+const EMPTY_ANSWER: &str = "Response choices is less than 1";
+
 const CHECK: &str = "Check openhands.llm.baseUrl and openhands.llm.model.";
 const KEY: &str = "Check the LLM key: set llm_api_key from the editor (VS Code: \"OpenHands: Set LLM API Key\"; \
                    Neovim: :OpenHands secret llm_api_key) or the LLM_API_KEY environment variable.";
@@ -25,6 +28,7 @@ const KEY: &str = "Check the LLM key: set llm_api_key from the editor (VS Code: 
 const KINDS: &[(&str, &str, &str)] = &[
     // LiteLLM reports a refused or dropped connection as a server error: the detail tells.
     ("Connection error", "could not be reached", CHECK),
+    (EMPTY_ANSWER, "gave an empty answer (no choices)", CHECK),
     ("AuthenticationError", "rejected the key (401)", KEY),
     ("PermissionDeniedError", "refused access (403)", KEY),
     ("RateLimitError", "refused: too many requests or no quota left (429)", "Wait, or check the account's limits."),

@@ -69,6 +69,13 @@ fn startup_timeout(config: &DockerConfig) -> Duration {
     Duration::from_secs(config.startup_timeout_seconds.into())
 }
 
+/// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
+#[derive(Default)]
+struct Connection {
+    docker: Option<Docker>,
+    failed: Option<(std::time::Instant, String)>,
+}
+
 /// Which openhands-lsp instance owns a container, and whether that instance is still alive.
 #[derive(Debug, Clone)]
 struct Owner {
@@ -210,7 +217,7 @@ struct Inner {
     /// Where pooled containers' slot directories live: on the state directory's filesystem, so a workspace can be
     /// moved into a slot by renaming. `None`: no pool.
     pool_root: Option<PathBuf>,
-    docker: tokio::sync::Mutex<Option<Docker>>,
+    docker: tokio::sync::Mutex<Connection>,
     pool: Mutex<Pool>,
     /// Every container this instance started and has not removed, by id.
     live: Mutex<HashMap<String, bool>>,
@@ -229,7 +236,7 @@ impl DockerProvider {
                 config: RwLock::new(config),
                 owner: Owner::current(),
                 pool_root: state_dir.map(|d| d.join("docker-pool")),
-                docker: tokio::sync::Mutex::new(None),
+                docker: tokio::sync::Mutex::new(Connection::default()),
                 pool: Mutex::new(Pool::default()),
                 live: Mutex::new(HashMap::new()),
                 pool_wake: Notify::new(),
@@ -355,16 +362,32 @@ impl Inner {
     /// A connection to the daemon, checked with a ping; an unreachable daemon fails within [`CONNECT_TIMEOUT`].
     async fn client(&self) -> Result<Docker, SandboxError> {
         let mut cached = self.docker.lock().await;
-        if let Some(docker) = cached.as_ref() {
+        if let Some(docker) = cached.docker.as_ref() {
             match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
                 Ok(Ok(_)) => return Ok(docker.clone()),
-                _ => *cached = None,
+                _ => cached.docker = None,
             }
         }
-        let docker = connect().await?;
-        self.used.store(true, std::sync::atomic::Ordering::SeqCst);
-        *cached = Some(docker.clone());
-        Ok(docker)
+        // Whoever waited for an attempt that just failed (the warm pool's, say) gets its answer instead of making
+        // the user wait for a second one: a hung daemon fails a start in CONNECT_TIMEOUT, as documented.
+        if let Some((at, message)) = &cached.failed
+            && at.elapsed() < CONNECT_TIMEOUT
+        {
+            return Err(SandboxError::DockerUnavailable(message.clone()));
+        }
+        match connect().await {
+            Ok(docker) => {
+                self.used.store(true, std::sync::atomic::Ordering::SeqCst);
+                *cached = Connection { docker: Some(docker.clone()), failed: None };
+                Ok(docker)
+            }
+            Err(e) => {
+                if let SandboxError::DockerUnavailable(message) = &e {
+                    cached.failed = Some((std::time::Instant::now(), message.clone()));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// What a container of the image needs from it, or `None` when the image is absent.
