@@ -50,6 +50,31 @@ pub fn agent_server_command() -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Polls `cond` until it holds; fails with `what` after `timeout`. Returns how long it took. (For conditions outside
+/// the protocol, such as processes and containers; the protocol's own are waited for with `Server::wait_for`.)
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+/// `initialize` params switched to the docker backend with the image scripts/test builds (`OPENHANDS_TEST_IMAGE`),
+/// no warm pool unless `docker` says otherwise, and the LLM reached from the container.
+pub fn on_docker(params: &mut Value, llm: &ScriptedLlm, docker: Value) {
+    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect(
+        "OPENHANDS_TEST_IMAGE is not set: run scripts/test (it starts Docker and builds the agent-server image)",
+    );
+    let opts = &mut params["initializationOptions"];
+    opts["backend"] = json!("docker");
+    opts["llm"]["baseUrl"] = json!(llm.container_base_url());
+    let mut settings = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
+    crate::lsp_client::merge(&mut settings, docker);
+    opts["docker"] = settings;
+}
+
 /// Session options for conversation tests: the scripted LLM still wants a key, as a real provider does.
 pub fn options() -> crate::Options {
     crate::Options::default().env("LLM_API_KEY", "sk-scripted-test-key")

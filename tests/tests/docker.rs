@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, wait_event, wait_state};
+use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, wait_event, wait_state, wait_until};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
@@ -53,15 +53,6 @@ fn pooled_of(pid: u32) -> Vec<String> {
 
 fn owned_by(owner: &str) -> Vec<String> {
     containers_with(&format!("dev.openhands.lsp.owner={owner}"))
-}
-
-/// Polls `cond` until it holds; fails with `what` after `timeout`.
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn workspace() -> (tempfile::TempDir, PathBuf) {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use openhands_lsp_tests::agent::{init_params, options, wait_state};
+use openhands_lsp_tests::agent::{init_params, on_docker, options, wait_state, wait_until};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
@@ -241,16 +241,6 @@ fn tmux_in(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// Polls `cond` until it holds; fails with `what` after `timeout` (the condition is what is waited for).
-fn wait_until(what: &str, timeout: std::time::Duration, mut cond: impl FnMut() -> bool) -> std::time::Duration {
-    let started = std::time::Instant::now();
-    while !cond() {
-        assert!(started.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    started.elapsed()
-}
-
 #[allow(unsafe_code)]
 fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) on the server process this test started.
@@ -267,12 +257,8 @@ fn busy_agent(ws: &Path, marker: &str, docker: bool) -> (Server, String, Scripte
     let llm = if docker { ScriptedLlm::start_for_containers(script) } else { ScriptedLlm::start(script) };
     let mut params = init_params(&llm, ws, json!({}));
     if docker {
-        let opts = &mut params["initializationOptions"];
-        opts["backend"] = json!("docker");
-        opts["llm"]["baseUrl"] = json!(llm.container_base_url());
-        let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
-        opts["docker"] = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
-        opts.as_object_mut().unwrap().remove("isolation");
+        on_docker(&mut params, &llm, json!({}));
+        params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     }
     let (mut server, _) = Server::start(options(), params).unwrap();
     let id = server.command("openhands.startTask", json!({"instruction": "Wait"})).unwrap().unwrap()["conversationId"]
@@ -401,10 +387,7 @@ fn two_servers_share_a_state_directory(docker: bool) {
         let opts = &mut params["initializationOptions"];
         opts.as_object_mut().unwrap().remove("isolation"); // the conversation's own copy
         if docker {
-            opts["backend"] = json!("docker");
-            opts["llm"]["baseUrl"] = json!(llm.container_base_url());
-            let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
-            opts["docker"] = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
+            on_docker(&mut params, llm, json!({}));
         }
         params
     };

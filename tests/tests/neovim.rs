@@ -101,3 +101,18 @@ fn the_agents_questions_are_asked_through_vim_ui_select() {
         state.path(),
     );
 }
+
+#[test]
+fn subcommands_typed_from_a_file_buffer_send_json_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let llm = ScriptedLlm::start(vec![]);
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "commands_spec.lua",
+        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
+        state.path(),
+    );
+}

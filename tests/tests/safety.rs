@@ -5,7 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use openhands_lsp_tests::agent::{RUN_TIMEOUT, assert_secrets_absent, init_params, options, wait_event, wait_state};
+use openhands_lsp_tests::agent::{
+    RUN_TIMEOUT, assert_secrets_absent, init_params, on_docker, options, wait_event, wait_state,
+};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::{files_under, git};
 use openhands_lsp_tests::{Options, Server};
@@ -15,19 +17,6 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().canonicalize().unwrap();
     (dir, ws)
-}
-
-/// The image scripts/test builds, for the docker variants.
-fn docker_image() -> String {
-    std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE is not set: run scripts/test")
-}
-
-/// Settings for the docker backend with no warm pool (each test boots its own container).
-fn on_docker(params: &mut Value, llm: &ScriptedLlm) {
-    let opts = &mut params["initializationOptions"];
-    opts["backend"] = json!("docker");
-    opts["llm"]["baseUrl"] = json!(llm.container_base_url());
-    opts["docker"] = json!({"image": docker_image(), "warmPool": 0, "startupTimeoutSeconds": 180});
 }
 
 fn asked(server: &Server) -> Vec<Value> {
@@ -323,7 +312,7 @@ fn symlinks_are_changes_of_their_own(docker: bool) {
     params["capabilities"]["workspace"] = json!({"workspaceEdit": {"documentChanges": true,
         "resourceOperations": ["create", "rename", "delete"], "changeAnnotationSupport": {"groupsOnLabel": true}}});
     if docker {
-        on_docker(&mut params, &llm);
+        on_docker(&mut params, &llm, json!({}));
     }
     let (mut server, _) = Server::start(options(), params).unwrap();
     server.on_request("workspace/applyEdit", |p| {
@@ -431,7 +420,7 @@ fn secrets_never_rest_on_disk(docker: bool) {
     let mut params = init_params(&llm, &ws, json!({}));
     params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     if docker {
-        on_docker(&mut params, &llm);
+        on_docker(&mut params, &llm, json!({}));
     }
     let opts = options().arg("--log-level").arg("trace");
     let (mut server, _) = Server::start(opts, params).unwrap();

@@ -203,7 +203,12 @@ function M.execute(command, argument, callback)
     vim.notify("OpenHands: " .. why, vim.log.levels.ERROR)
     return
   end
-  local params = { command = command, arguments = { argument or vim.empty_dict() } }
+  -- Every command takes one JSON object. An empty Lua table (or one whose fields were all nil, such as
+  -- { conversationId = nil }) would go out as a JSON array, `[]`: send `{}` instead.
+  if argument == nil or (type(argument) == "table" and next(argument) == nil) then
+    argument = vim.empty_dict()
+  end
+  local params = { command = command, arguments = { argument } }
   local function send()
     request(client, "workspace/executeCommand", params, function(err, result)
       local handled = callback and callback(err, result)
