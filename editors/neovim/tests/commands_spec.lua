@@ -1,28 +1,7 @@
 -- Subcommands typed from an ordinary file buffer, with the server running: each sends its arguments as one JSON
 -- object (an empty Lua table would be the JSON array `[]`, which the server refuses), and says what it did.
 local T = dofile(vim.fs.joinpath(vim.fn.getcwd(), "editors/neovim/tests/helpers.lua"))
-vim.cmd("filetype on")
-vim.cmd("runtime plugin/openhands.lua")
-T.capture_notify()
-
-local ws = assert(vim.env.OH_TEST_WORKSPACE, "OH_TEST_WORKSPACE")
-local oh = require("openhands")
-oh.setup({
-  settings = {
-    backend = "process",
-    process = { command = vim.env.OPENHANDS_AGENT_SERVER, startupTimeoutSeconds = 180 },
-    llm = { model = "openai/stub", baseUrl = vim.env.OH_TEST_LLM_URL, numRetries = 0 },
-  },
-})
-
---- The notes shown since `from`, joined.
-local function notes_since(from)
-  local out = {}
-  for i = from + 1, #T.notes do
-    table.insert(out, T.notes[i].msg)
-  end
-  return table.concat(out, "\n")
-end
+local ws, oh = T.setup_server()
 
 T.case("the server runs for a file buffer", function()
   vim.cmd("edit " .. vim.fn.fnameescape(vim.fs.joinpath(ws, "a.txt")))
@@ -32,23 +11,13 @@ T.case("the server runs for a file buffer", function()
 end)
 
 T.case(":OpenHands list from a file buffer, without an id", function()
-  local from = #T.notes
-  vim.cmd("OpenHands list")
-  local text = T.wait("an answer", function()
-    local t = notes_since(from)
-    return t ~= "" and t or nil
-  end)
+  local text = T.notes_from("OpenHands list")
   T.truthy(T.has(text, "no conversation yet"), text)
   T.truthy(not T.has(text, "must be a JSON object"), text)
 end)
 
 T.case(":OpenHands status from a file buffer", function()
-  local from = #T.notes
-  vim.cmd("OpenHands status")
-  local text = T.wait("the status", function()
-    local t = notes_since(from)
-    return t ~= "" and t or nil
-  end)
+  local text = T.notes_from("OpenHands status")
   T.truthy(T.has(text, "openhands-lsp ") and T.has(text, "backend process"), text)
   T.truthy(not T.has(text, "failed"), text)
 end)

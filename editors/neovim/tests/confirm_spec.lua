@@ -1,20 +1,6 @@
 -- The agent's confirmation request comes through vim.ui.select with clear labels; the answer reaches the agent.
 local T = dofile(vim.fs.joinpath(vim.fn.getcwd(), "editors/neovim/tests/helpers.lua"))
-vim.cmd("filetype on")
-vim.cmd("runtime plugin/openhands.lua")
-T.capture_notify()
-
-local ws = assert(vim.env.OH_TEST_WORKSPACE, "OH_TEST_WORKSPACE")
-local oh = require("openhands")
-oh.setup({
-  settings = {
-    backend = "process",
-    isolation = "none",
-    process = { command = vim.env.OPENHANDS_AGENT_SERVER, startupTimeoutSeconds = 180 },
-    llm = { model = "openai/stub", baseUrl = vim.env.OH_TEST_LLM_URL, numRetries = 0 },
-    confirmation = "always",
-  },
-})
+local ws, oh = T.setup_server({ isolation = "none", confirmation = "always" })
 
 local asked = {}
 vim.ui.select = function(items, opts, on_choice)

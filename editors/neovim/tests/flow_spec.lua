@@ -2,20 +2,7 @@
 -- task, see its progress and the agent's command output in the conversation buffer, review the two changed files,
 -- accept one and reject the other, apply: only the accepted file changes on disk.
 local T = dofile(vim.fs.joinpath(vim.fn.getcwd(), "editors/neovim/tests/helpers.lua"))
-vim.cmd("filetype on")
-vim.cmd("runtime plugin/openhands.lua")
-T.capture_notify()
-
-local ws = assert(vim.env.OH_TEST_WORKSPACE, "OH_TEST_WORKSPACE")
-local oh = require("openhands")
-oh.setup({
-  settings = {
-    backend = "process",
-    process = { command = vim.env.OPENHANDS_AGENT_SERVER, startupTimeoutSeconds = 180 },
-    llm = { model = "openai/stub", baseUrl = vim.env.OH_TEST_LLM_URL, numRetries = 0 },
-    confirmation = "never",
-  },
-})
+local ws, oh = T.setup_server({ confirmation = "never" })
 
 local id
 T.case("a task starts from the command line and opens its conversation buffer", function()

@@ -80,4 +80,35 @@ function T.finish()
   vim.cmd("qall!")
 end
 
+--- Loads the plugin, captures notifications, and sets it up against the real server with the process backend and
+--- the scripted LLM the Rust wrapper started (OH_TEST_LLM_URL); `settings` is merged over that. Returns the
+--- workspace (OH_TEST_WORKSPACE) and the plugin's module.
+function T.setup_server(settings)
+  vim.cmd("filetype on")
+  vim.cmd("runtime plugin/openhands.lua")
+  T.capture_notify()
+  local oh = require("openhands")
+  oh.setup({
+    settings = vim.tbl_deep_extend("force", {
+      backend = "process",
+      process = { command = vim.env.OPENHANDS_AGENT_SERVER, startupTimeoutSeconds = 180 },
+      llm = { model = "openai/stub", baseUrl = vim.env.OH_TEST_LLM_URL, numRetries = 0 },
+    }, settings or {}),
+  })
+  return assert(vim.env.OH_TEST_WORKSPACE, "OH_TEST_WORKSPACE"), oh
+end
+
+--- Runs the Ex command `command` and waits for what it shows (the notifications it causes, joined).
+function T.notes_from(command)
+  local from = #T.notes
+  vim.cmd(command)
+  return T.wait("what " .. command .. " shows", function()
+    local out = {}
+    for i = from + 1, #T.notes do
+      table.insert(out, T.notes[i].msg)
+    end
+    return #out > 0 and table.concat(out, "\n") or nil
+  end)
+end
+
 return T

@@ -631,22 +631,25 @@ impl Tracker {
             | ("MessageEvent", "user") => Some(std::time::Instant::now()),
             _ => self.model_since,
         };
-        if let Some(answered) = event.answers_action() {
-            self.open_actions.remove(answered);
-            self.answered.insert(answered.to_owned());
-        } else if event.kind == "AgentErrorEvent"
-            && let Some(call) = tool_call
-        {
-            if let Some(action) = self.tool_calls.remove(call) {
-                self.open_actions.remove(&action);
+        let answered_action = match event.answers_action() {
+            Some(action) => Some(action.to_owned()),
+            None if event.kind == "AgentErrorEvent" => tool_call.and_then(|c| self.tool_calls.get(c).cloned()),
+            None => None,
+        };
+        match answered_action {
+            Some(action) if self.open_actions.contains_key(&action) => self.forget(&action),
+            // An answer before its action (a replay): remembered until the action arrives.
+            _ => {
+                if let Some(key) = event.answers_action().or(tool_call.filter(|_| event.kind == "AgentErrorEvent")) {
+                    self.answered.insert(key.to_owned());
+                }
             }
-            self.answered.insert(call.to_owned());
         }
         match event.view() {
             View::Action { tool, .. } => {
                 // A replay (the cloud's) can deliver an answer before its action: such an action is not open.
-                let answered =
-                    self.answered.contains(&event.id) || tool_call.is_some_and(|c| self.answered.contains(c));
+                // Taken, not looked at: a remembered answer is used once.
+                let answered = self.answered.remove(&event.id) | tool_call.is_some_and(|c| self.answered.remove(c));
                 if !answered {
                     if let Some(call) = tool_call {
                         self.tool_calls.insert(call.to_owned(), event.id.clone());
@@ -685,6 +688,14 @@ impl Tracker {
             new |= self.asked.insert(a.id.clone());
         }
         new
+    }
+
+    /// An answered action: nothing more is kept of it.
+    fn forget(&mut self, action: &str) {
+        self.open_actions.remove(action);
+        self.risk.remove(action);
+        self.allowed.remove(action);
+        self.tool_calls.retain(|_, a| a != action);
     }
 
     /// The user allowed what is pending now.

@@ -285,20 +285,9 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::Unknown(id.to_owned())),
             Err(source) => return Err(StoreError::Read { path, source }),
         };
-        let mut reader = BufReader::new(file);
         let mut page = EventPage { events: Vec::new(), next: after, total: 0 };
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|source| StoreError::Read { path: path.clone(), source })?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                break; // the end, or a torn tail
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+        for line in whole_lines(file) {
+            let line = line.map_err(|source| StoreError::Read { path: path.clone(), source })?;
             let seq = page.total;
             page.total += 1;
             if seq < after || page.events.len() >= limit {
@@ -383,17 +372,25 @@ fn whole_lines_len(file: &mut File) -> std::io::Result<u64> {
 
 /// The number of whole lines (events) in a conversation's log; 0 without one.
 pub fn count_events(path: &Path) -> u64 {
-    let Ok(file) = File::open(path) else { return 0 };
+    File::open(path).map_or(0, |file| whole_lines(file).map_while(Result::ok).count() as u64)
+}
+
+/// The log's events: its lines that end with a newline (a last line without one is a torn tail, not an event yet),
+/// blank ones skipped.
+fn whole_lines(file: File) -> impl Iterator<Item = std::io::Result<Vec<u8>>> {
     let mut reader = BufReader::new(file);
-    let mut count = 0;
-    let mut line = Vec::new();
-    while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-        if line.last() == Some(&b'\n') && !line.iter().all(u8::is_ascii_whitespace) {
-            count += 1;
+    std::iter::from_fn(move || {
+        loop {
+            let mut line = Vec::new();
+            match reader.read_until(b'\n', &mut line) {
+                Err(e) => return Some(Err(e)),
+                Ok(0) => return None,
+                Ok(_) if line.last() != Some(&b'\n') => return None,
+                Ok(_) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(_) => return Some(Ok(line)),
+            }
         }
-        line.clear();
-    }
-    count
+    })
 }
 
 /// What can be kept of a conversation whose `meta.json` cannot be read: the fields that still parse, its copy found

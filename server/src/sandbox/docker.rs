@@ -76,50 +76,30 @@ struct Connection {
     failed: Option<(std::time::Instant, String)>,
 }
 
-/// Which openhands-lsp instance owns a container, and whether that instance is still alive.
-#[derive(Debug, Clone)]
-struct Owner {
-    id: String,
-    pid: u32,
-    start: String,
-    boot: String,
-    host: String,
+/// The labels that name the openhands-lsp instance owning a container.
+fn owner_labels(owner: &Instance) -> HashMap<String, String> {
+    HashMap::from([
+        (label::OWNER.to_owned(), owner.id.clone()),
+        (label::OWNER_PID.to_owned(), owner.pid.to_string()),
+        (label::OWNER_START.to_owned(), owner.start.clone()),
+        (label::OWNER_BOOT.to_owned(), owner.boot.clone()),
+        (label::OWNER_HOST.to_owned(), owner.host.clone()),
+    ])
 }
 
-impl Owner {
-    /// This process, as `crate::instance` knows it.
-    fn current() -> Self {
-        let me = crate::instance::Instance::current();
-        Owner { id: me.id.clone(), pid: me.pid, start: me.start.clone(), boot: me.boot.clone(), host: me.host.clone() }
-    }
-
-    fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([
-            (label::OWNER.to_owned(), self.id.clone()),
-            (label::OWNER_PID.to_owned(), self.pid.to_string()),
-            (label::OWNER_START.to_owned(), self.start.clone()),
-            (label::OWNER_BOOT.to_owned(), self.boot.clone()),
-            (label::OWNER_HOST.to_owned(), self.host.clone()),
-        ])
-    }
-
-    /// Whether the instance that labelled a container is alive; `None` when this machine cannot tell (another host
-    /// shares the daemon).
-    fn is_alive(labels: &HashMap<String, String>) -> Option<bool> {
-        let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or_default();
-        if get(label::OWNER_HOST) != hostname() {
-            return None;
-        }
-        if get(label::OWNER_BOOT) != boot_id() {
-            return Some(false); // the machine rebooted since
-        }
-        let Ok(pid) = get(label::OWNER_PID).parse::<u32>() else { return Some(false) };
-        // A pid can be reused: the process start time tells the owner from a newcomer.
-        Some(process_start_time(pid).is_some_and(|start| start == get(label::OWNER_START)))
+/// The instance a container's labels name (missing labels are empty: such an owner is not alive, or unknown).
+fn labelled_owner(labels: &HashMap<String, String>) -> Instance {
+    let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+    Instance {
+        id: get(label::OWNER),
+        pid: get(label::OWNER_PID).parse().unwrap_or(0),
+        start: get(label::OWNER_START),
+        boot: get(label::OWNER_BOOT),
+        host: get(label::OWNER_HOST),
     }
 }
 
-use crate::instance::{boot_id, hostname, process_start_time};
+use crate::instance::Instance;
 
 /// Removes (or, with `keep`, stops) every container of the openhands-lsp instance `owner`: what its watcher does
 /// once that instance is gone (see `reaper`).
@@ -128,18 +108,23 @@ pub async fn remove_instance(owner: &str, keep: bool) {
     let filters = HashMap::from([("label".to_owned(), vec![format!("{}={owner}", label::OWNER)])]);
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
     for id in docker.list_containers(Some(options)).await.unwrap_or_default().into_iter().filter_map(|c| c.id) {
-        let result = if keep {
-            docker.stop_container(&id, Some(StopContainerOptionsBuilder::default().t(1).build())).await
-        } else {
-            docker
-                .remove_container(&id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()))
-                .await
-        };
-        if let Err(e) = result
-            && !is_not_found(&e)
-        {
-            tracing::warn!(container = short(&id), "removing a container of a dead instance failed: {e}");
-        }
+        // Its owner is gone: nobody waits for a graceful stop.
+        remove_container(&docker, &id, keep, 1).await;
+    }
+}
+
+/// Removes a container (with its anonymous volumes), or with `keep` stops it, giving it `grace` seconds; a container
+/// already gone is no error.
+async fn remove_container(docker: &Docker, id: &str, keep: bool, grace: i32) {
+    let result = if keep {
+        docker.stop_container(id, Some(StopContainerOptionsBuilder::default().t(grace).build())).await
+    } else {
+        docker.remove_container(id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build())).await
+    };
+    match result {
+        Ok(()) => tracing::debug!(container = short(id), keep, "container removed"),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => tracing::warn!(container = short(id), "removing the container failed: {e}"),
     }
 }
 
@@ -213,7 +198,7 @@ pub struct DockerProvider {
 
 struct Inner {
     config: RwLock<DockerConfig>,
-    owner: Owner,
+    owner: Instance,
     /// Where pooled containers' slot directories live: on the state directory's filesystem, so a workspace can be
     /// moved into a slot by renaming. `None`: no pool.
     pool_root: Option<PathBuf>,
@@ -234,7 +219,7 @@ impl DockerProvider {
         DockerProvider {
             inner: Arc::new(Inner {
                 config: RwLock::new(config),
-                owner: Owner::current(),
+                owner: Instance::current().clone(),
                 pool_root: state_dir.map(|d| d.join("docker-pool")),
                 docker: tokio::sync::Mutex::new(Connection::default()),
                 pool: Mutex::new(Pool::default()),
@@ -462,7 +447,7 @@ impl Inner {
         let host_port = if host_network { Some(free_port()?) } else { None };
         let port = host_port.unwrap_or(AGENT_PORT).to_string();
         let listen = if host_network { "127.0.0.1" } else { "0.0.0.0" };
-        let mut labels = self.owner.labels();
+        let mut labels = owner_labels(&self.owner);
         let (name, conversation) = match role {
             Role::Conversation(id) => {
                 labels.insert(label::ROLE.into(), "conversation".into());
@@ -616,18 +601,7 @@ impl Inner {
     /// Removes a container (or only stops it when `keep`).
     async fn remove(&self, docker: &Docker, id: &str, keep: bool) {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        let result = if keep {
-            docker.stop_container(id, Some(StopContainerOptionsBuilder::default().t(5).build())).await
-        } else {
-            docker
-                .remove_container(id, Some(RemoveContainerOptionsBuilder::default().force(true).v(true).build()))
-                .await
-        };
-        match result {
-            Ok(()) => tracing::debug!(container = short(id), keep, "container removed"),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => tracing::warn!(container = short(id), "removing the container failed: {e}"),
-        }
+        remove_container(docker, id, keep, 5).await;
     }
 
     /// Removes the containers of openhands-lsp instances that are gone (and their pool slots).
@@ -646,7 +620,7 @@ impl Inner {
         for c in containers {
             let labels = c.labels.unwrap_or_default();
             let Some(id) = c.id else { continue };
-            if labels.get(label::OWNER) == Some(&self.owner.id) || Owner::is_alive(&labels) != Some(false) {
+            if labels.get(label::OWNER) == Some(&self.owner.id) || labelled_owner(&labels).is_alive() != Some(false) {
                 continue;
             }
             // Unclaimed pool containers hold nothing of the user's. (Labels cannot change, so a claimed one, which
@@ -1349,14 +1323,14 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_dead_pid_is_not() {
-        let me = Owner::current();
-        assert_eq!(Owner::is_alive(&me.labels()), Some(true));
-        let mut dead = me.labels();
+        let me = owner_labels(Instance::current());
+        assert_eq!(labelled_owner(&me).is_alive(), Some(true));
+        let mut dead = me.clone();
         dead.insert(label::OWNER_START.into(), "1".into());
-        assert_eq!(Owner::is_alive(&dead), Some(false), "a reused pid must not count as the owner");
-        let mut elsewhere = me.labels();
+        assert_eq!(labelled_owner(&dead).is_alive(), Some(false), "a reused pid must not count as the owner");
+        let mut elsewhere = me.clone();
         elsewhere.insert(label::OWNER_HOST.into(), "another-host".into());
-        assert_eq!(Owner::is_alive(&elsewhere), None);
+        assert_eq!(labelled_owner(&elsewhere).is_alive(), None);
     }
 
     #[test]
