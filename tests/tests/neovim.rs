@@ -116,3 +116,29 @@ fn subcommands_typed_from_a_file_buffer_send_json_objects() {
         state.path(),
     );
 }
+
+#[test]
+fn the_review_tab_shows_links_and_modes_and_applies_what_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    std::fs::write(ws.join("run.sh"), "#!/bin/sh\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("ln -s /etc/hostname out_link && ln -s a.txt in_link && chmod +x run.sh"),
+        Step::finish("links made"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "review_links_spec.lua",
+        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
+        state.path(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::read_link(ws.join("in_link")).unwrap(), std::path::PathBuf::from("a.txt"));
+    assert!(std::fs::symlink_metadata(ws.join("out_link")).is_err(), "no link out of the workspace");
+    let mode = std::fs::metadata(ws.join("run.sh")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "run.sh made executable: {mode:o}");
+}

@@ -142,10 +142,20 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
   }
 }
 
-/** The status, and what the change is when it is more than text (a link and its target, a mode change). */
+/** The status, compactly with what the change is when it is more than text: a link's target, a mode change, and
+ * whether it can be applied at all (the full reason is `file.refusal`, shown in tooltips). */
 export function describe(file: ChangedFile): string {
-  const status = file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status;
-  return file.note ? `${status}: ${file.note}` : status;
+  const parts = [file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status];
+  if (file.symlink?.proposed) {
+    parts.push(`→ ${file.symlink.proposed}`);
+  }
+  if (file.executable) {
+    parts.push(file.executable.proposed ? "+x" : "-x");
+  }
+  if (file.refusal) {
+    parts.push("(can't apply)");
+  }
+  return parts.join(" ");
 }
 
 function isInvalidParams(e: unknown): boolean {

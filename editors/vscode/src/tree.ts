@@ -56,6 +56,9 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
     if (node.kind === "file") {
       const item = new vscode.TreeItem(node.file.path, vscode.TreeItemCollapsibleState.None);
       item.description = describe(node.file);
+      if (node.file.refusal ?? node.file.note) {
+        item.tooltip = node.file.refusal ? `Can't apply: ${node.file.refusal}` : node.file.note;
+      }
       item.resourceUri = vscode.Uri.parse(node.file.uri);
       item.contextValue = "file";
       item.command = { command: "openhands.ui.openChangedFile", title: "Open Diff", arguments: [node] };

@@ -49,10 +49,21 @@ local function render_list(s)
   s.first_file_line = #lines + 1
   for _, f in ipairs(s.files) do
     local label = f.status == "renamed" and (f.oldPath .. " → " .. f.path) or f.path
-    if f.note and f.note ~= vim.NIL then
-      label = label .. "  (" .. f.note .. ")"
+    -- Compact, from the change's fields: a link's target, a mode change, and whether it can be applied at all
+    -- (the full reason is in its diff, <CR>).
+    local link = type(f.symlink) == "table" and f.symlink.proposed
+    if link and link ~= vim.NIL then
+      label = label .. " → " .. link
     end
-    table.insert(lines, string.format("%s %-8s %s", mark[s.decision[f.path]] or "[ ]", f.status, label))
+    if type(f.executable) == "table" then
+      label = label .. (f.executable.proposed and "  +x" or "  -x")
+    end
+    local refused = f.refusal ~= nil and f.refusal ~= vim.NIL
+    if refused then
+      label = label .. "  (can't apply)"
+    end
+    local box = mark[s.decision[f.path]] or (refused and "[!]" or "[ ]")
+    table.insert(lines, string.format("%s %-8s %s", box, f.status, label))
   end
   if #s.files == 0 then
     table.insert(lines, "(no changes)")
@@ -77,7 +88,22 @@ local function show_diff(s, file)
   local function side(name)
     local link = type(file.symlink) == "table" and file.symlink[name]
     if link and link ~= vim.NIL then
-      return { "(symbolic link → " .. link .. ")" }
+      local lines = { "(symbolic link → " .. link .. ")" }
+      if name == "proposed" and file.refusal and file.refusal ~= vim.NIL then
+        -- Diff windows do not wrap: wrap the reason to the pane.
+        table.insert(lines, "")
+        local line = "Can't apply:"
+        for word in tostring(file.refusal):gmatch("%S+") do
+          if #line + #word >= 46 then
+            table.insert(lines, line)
+            line = word
+          else
+            line = line .. " " .. word
+          end
+        end
+        table.insert(lines, line)
+      end
+      return lines
     end
     return text_lines(file[name])
   end
