@@ -67,7 +67,8 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
     }
     const target = parsed.side === "original" ? file.symlink?.original : file.symlink?.proposed;
     if (target) {
-      return `(symbolic link → ${target})\n`;
+      const why = parsed.side === "proposed" && file.refusal ? `\n${wrap(`Can't apply: ${file.refusal}`, 60)}\n` : "";
+      return `(symbolic link → ${target})\n${why}`;
     }
     if (file.binary) {
       return "(binary file: not shown)";
@@ -77,7 +78,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
 
   /** Opens the diff of one changed file. */
   async openDiff(id: string, file: ChangedFile): Promise<void> {
-    const title = `${file.path} (${describe(file)}, OpenHands)`;
+    const title = `${file.path} — ${describe(file)} · OpenHands`;
     // Both sides live under the new path; a renamed file's original side is its old text.
     const left = reviewUri(id, "original", file.path);
     await vscode.commands.executeCommand("vscode.diff", left, reviewUri(id, "proposed", file.path), title, {
@@ -156,6 +157,22 @@ export function describe(file: ChangedFile): string {
     parts.push("(can't apply)");
   }
   return parts.join(" ");
+}
+
+/** `text` in lines of at most about `width` characters (diff editors do not wrap). */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + word.length >= width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  lines.push(line);
+  return lines.join("\n");
 }
 
 function isInvalidParams(e: unknown): boolean {
