@@ -220,7 +220,9 @@ pub const SPECS: &[SettingSpec] = &[
         description: "Where the agent makes its changes. `worktree`: in the conversation's own git worktree (or a copy \
                       of a folder that is not a repository) that starts from your current state, uncommitted and \
                       untracked files included; your files change only through `openhands.applyChanges`, after \
-                      review. `none`: directly in the workspace folder.",
+                      review. With the docker backend the copy of a repository is a repository of its own (your \
+                      history, branches, tags and remotes copied in, up to 512 MB of git objects), so git works in \
+                      the container; its branch stays in the copy. `none`: directly in the workspace folder.",
     },
     SettingSpec {
         key: "llm.model",

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, wait_event, wait_state, wait_until};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
@@ -451,4 +452,66 @@ fn kept_containers_stay_for_inspection_and_the_network_setting_applies() {
     );
     server.shutdown_and_exit().unwrap();
     docker(&["rm", "-f", &container]);
+}
+
+#[test]
+fn git_works_in_the_container_on_the_conversations_own_copy_of_the_repository() {
+    // The user opened a subfolder of a repository, with work not yet committed.
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().canonicalize().unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["config", "user.email", "dev@example.com"]);
+    git(&repo, &["config", "user.name", "Dev"]);
+    std::fs::create_dir(repo.join("app")).unwrap();
+    std::fs::write(repo.join("app/main.py"), "print(1)\n").unwrap();
+    std::fs::write(repo.join("README.md"), "widgets\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "the user's first commit"]);
+    git(&repo, &["remote", "add", "origin", "https://github.com/acme/widgets.git"]);
+    std::fs::write(repo.join("app/main.py"), "print(2)\n").unwrap();
+    let ws = repo.join("app");
+    let user_head = git(&repo, &["rev-parse", "HEAD"]);
+
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal(
+            "pwd; git status --short; echo status-done; git log --format=%s; git rev-parse --abbrev-ref HEAD; \
+             git remote get-url origin; git show HEAD:app/main.py; echo end-of-git",
+        ),
+        Step::terminal(
+            "echo made > made.txt && git add made.txt && git commit -qm 'the agent commits' && \
+             git log -1 --format='%s|%ae' && git status --short && echo end-of-commit",
+        ),
+        Step::finish("committed").gated("finish"),
+    ]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({}))).unwrap();
+    let id = start_task(&mut server, "Use git");
+
+    let probe = output_containing(&server, &id, "end-of-git");
+    assert!(!probe.contains("not a git repository"), "git finds the repository in the container: {probe}");
+    let lines: Vec<&str> = probe.lines().map(str::trim).collect();
+    assert_eq!(
+        lines.first().copied(),
+        Some("/workspace/app"),
+        "the agent works in the folder the user opened: {probe}"
+    );
+    assert_eq!(lines.get(1).copied(), Some("status-done"), "a clean status at the start: {probe}");
+    assert!(probe.contains("openhands: baseline") && probe.contains("the user's first commit"), "history: {probe}");
+    assert!(probe.contains("openhands/use-git-"), "on the conversation's branch: {probe}");
+    assert!(probe.contains("https://github.com/acme/widgets.git"), "the user's remote: {probe}");
+    assert!(probe.contains("print(2)"), "the user's uncommitted work is in the starting point: {probe}");
+    let commit = output_containing(&server, &id, "end-of-commit");
+    assert!(commit.contains("the agent commits|dev@example.com"), "commits as the user would: {commit}");
+
+    llm.open_gate("finish");
+    wait_state(&server, &id, "finished");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let files: Vec<&str> = review["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(files, ["made.txt"], "the agent's commit is reviewed like any change: {review}");
+    // The user's repository is as it was: no branch, no worktree, no commit, the uncommitted work still there.
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), user_head);
+    assert_eq!(git(&repo, &["branch", "--list", "openhands/*"]), "");
+    assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
+    assert_eq!(git(&repo, &["status", "--short"]).trim(), "M app/main.py");
+    server.shutdown_and_exit().unwrap();
 }

@@ -347,6 +347,32 @@ fn stop_then_an_immediate_quit_leaves_no_tmux_server_or_command() {
     }
 }
 
+#[test]
+fn an_errored_conversation_then_a_quit_leaves_no_tmux_server_or_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    let marker = unique_sleep();
+    // The agent leaves a command running in its terminal, then the model fails for good: the conversation errs.
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal(&format!("({marker} &); echo started-in-background")),
+        Step::error(400, "the model refuses"),
+    ]);
+    let (mut server, _) = Server::start(options(), init_params(&llm, &ws, json!({}))).unwrap();
+    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    openhands_lsp_tests::agent::wait_state(&server, &id, "error");
+    let tmux_dir = std::env::temp_dir().join(format!("ohlsp-{}", &id[..16]));
+    assert!(!processes_with(&marker).is_empty(), "the agent's background command ran");
+    server.close_stdin();
+    let _ = server.wait_exit(std::time::Duration::from_secs(10));
+    wait_until("the agent's command and tmux to end", std::time::Duration::from_secs(10), || {
+        processes_with(&marker).is_empty() && tmux_in(&tmux_dir).is_empty()
+    });
+    wait_until("the tmux folder to go", std::time::Duration::from_secs(10), || !tmux_dir.exists());
+}
+
 fn docker_owner_dies(sig: i32) {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().canonicalize().unwrap();

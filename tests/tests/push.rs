@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use openhands_lsp::git::push::{HttpsAuth, PushError, commit_and_push};
-use openhands_lsp::git::{DEFAULT_COPY_LIMIT_BYTES, isolate};
+use openhands_lsp::git::{DEFAULT_COPY_LIMIT_BYTES, GitData, isolate};
 use openhands_lsp::secrets::Secret;
 use openhands_lsp_tests::git_http::GitHttpServer;
 use openhands_lsp_tests::repo::{files_under, git};
@@ -37,7 +37,8 @@ fn push_to_a_local_bare_repository_with_try_suffixes() {
     let (bare, user) = repos(tmp.path());
     let state = tmp.path().join("state");
 
-    let iso = isolate(&user, &state.join("wt1"), "openhands/local-1", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    let iso =
+        isolate(&user, &state.join("wt1"), "openhands/local-1", DEFAULT_COPY_LIMIT_BYTES, GitData::Shared).unwrap();
     std::fs::write(iso.root.join("fix.txt"), "fixed\n").unwrap();
     let published =
         commit_and_push(&iso, "origin", "openhands/fix", "Fix things\n\nBy OpenHands.", &no_auth()).unwrap();
@@ -46,13 +47,15 @@ fn push_to_a_local_bare_repository_with_try_suffixes() {
     assert_eq!(git(&bare, &["log", "-1", "--format=%s", "openhands/fix"]).trim(), "Fix things");
 
     // The same branch name again: taken on the remote, so -try2.
-    let iso2 = isolate(&user, &state.join("wt2"), "openhands/local-2", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    let iso2 =
+        isolate(&user, &state.join("wt2"), "openhands/local-2", DEFAULT_COPY_LIMIT_BYTES, GitData::Shared).unwrap();
     std::fs::write(iso2.root.join("other.txt"), "other\n").unwrap();
     let second = commit_and_push(&iso2, "origin", "openhands/fix", "Another fix", &no_auth()).unwrap();
     assert_eq!(second.branch, "openhands/fix-try2");
 
     // Nothing changed: nothing to push.
-    let iso3 = isolate(&user, &state.join("wt3"), "openhands/local-3", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    let iso3 =
+        isolate(&user, &state.join("wt3"), "openhands/local-3", DEFAULT_COPY_LIMIT_BYTES, GitData::Shared).unwrap();
     let err = commit_and_push(&iso3, "origin", "openhands/none", "Nothing", &no_auth()).unwrap_err();
     assert!(matches!(err, PushError::NothingToCommit), "{err}");
     // The user's own branch is untouched.
@@ -99,7 +102,9 @@ fn push_over_smart_http_needs_the_token_and_leaves_it_nowhere() {
     let (bare, user) = repos(tmp.path());
     let server = GitHttpServer::start(tmp.path().join("srv"), "x-access-token", TOKEN);
     git(&user, &["remote", "set-url", "origin", &server.url("project.git")]);
-    let iso = isolate(&user, &tmp.path().join("state/wt"), "openhands/http-1", DEFAULT_COPY_LIMIT_BYTES).unwrap();
+    let iso =
+        isolate(&user, &tmp.path().join("state/wt"), "openhands/http-1", DEFAULT_COPY_LIMIT_BYTES, GitData::Shared)
+            .unwrap();
     std::fs::write(iso.root.join("over-http.txt"), "pushed over http\n").unwrap();
 
     let logs = captured_logs();

@@ -247,7 +247,12 @@ fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, 
                     "its branch {branch:?} is not one openhands-lsp made (openhands/…); refusing to use it"
                 )));
             }
-            crate::git::Kind::Worktree { repo: repo.clone(), branch: branch.clone() }
+            let (repo, branch) = (repo.clone(), branch.clone());
+            if iso.own_git {
+                crate::git::Kind::Clone { repo, branch }
+            } else {
+                crate::git::Kind::Worktree { repo, branch }
+            }
         }
         _ => crate::git::Kind::Copy,
     };

@@ -1,6 +1,7 @@
 //! One conversation's task: provision, create, follow events, obey control messages.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use super::{
 use crate::agent_server::events::{AgentEvent, DETAIL_MAX_BYTES, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
 use crate::agent_server::{AgentServerClient, ConfirmationMode, LlmConfig, NewConversation};
+use crate::git::{GitData, Kind};
 use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider, StartProgress};
 use crate::secrets::{Redactor, Secret};
 
@@ -46,7 +48,7 @@ const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
         let began = std::time::Instant::now();
-        let workspace = match self.isolate().await {
+        let (workspace, subfolder) = match self.isolate().await {
             Ok(w) => w,
             Err(e) => {
                 self.settle(State::Error, None, Some(e));
@@ -63,6 +65,7 @@ impl Runner {
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
+            subfolder,
             scratch: self.dir.join("sandbox"),
             workspace_is_ours: self.settings.isolation != crate::config::Isolation::None,
             progress: Some(StartProgress::new(move |message| {
@@ -123,34 +126,39 @@ impl Runner {
         drain_refusing(control, &self.id, state).await;
     }
 
-    /// The folder the agent works in: the workspace itself, or the conversation's own copy of it.
-    async fn isolate(&self) -> Result<std::path::PathBuf, String> {
+    /// The folder the sandbox gets (the workspace itself, or the top of the conversation's own copy of it) and the
+    /// subfolder in it where the agent works (the one the user opened, in a copy of the whole repository).
+    async fn isolate(&self) -> Result<(PathBuf, PathBuf), String> {
         let source = self.meta().workspace.clone();
         if self.settings.isolation == crate::config::Isolation::None {
-            return Ok(source);
+            return Ok((source, PathBuf::new()));
         }
         let dest = self.dir.join("worktree");
         let title = self.meta().title.clone();
         let branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
         let (src, d, b) = (source.clone(), dest.clone(), branch.clone());
+        // A sandbox that sees only the copy needs the copy's git data inside it, or git in there finds no repository.
+        let data = if self.provider.sees_only_the_workspace() { GitData::Own } else { GitData::Shared };
         let iso = tokio::task::spawn_blocking(move || {
-            crate::git::isolate(&src, &d, &b, crate::git::DEFAULT_COPY_LIMIT_BYTES)
+            crate::git::isolate(&src, &d, &b, crate::git::DEFAULT_COPY_LIMIT_BYTES, data)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot make the conversation's own copy of {}: {e}", source.display()))?;
         let meta = super::IsolationMeta {
             root: iso.root.clone(),
-            dest,
+            dest: dest.clone(),
             repo: match &iso.kind {
-                crate::git::Kind::Worktree { repo, .. } => Some(repo.clone()),
-                crate::git::Kind::Copy => None,
+                Kind::Worktree { repo, .. } | Kind::Clone { repo, .. } => Some(repo.clone()),
+                Kind::Copy => None,
             },
-            branch: matches!(iso.kind, crate::git::Kind::Worktree { .. }).then_some(branch),
+            branch: (iso.kind != Kind::Copy).then_some(branch),
+            own_git: matches!(iso.kind, Kind::Clone { .. }),
             baseline: iso.baseline.to_string(),
         };
         self.update_meta(|m| m.isolation = Some(meta));
-        Ok(iso.root)
+        let subfolder = iso.root.strip_prefix(&dest).map(Path::to_path_buf).unwrap_or_default();
+        Ok((dest, subfolder))
     }
 
     async fn drive(

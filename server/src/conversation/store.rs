@@ -89,6 +89,9 @@ pub struct IsolationMeta {
     /// `None` for a copy of a plain folder.
     pub repo: Option<PathBuf>,
     pub branch: Option<String>,
+    /// The copy of `repo` is a repository of its own (its branch exists only there), not a worktree.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_git: bool,
     /// The baseline commit, hex.
     pub baseline: String,
 }
@@ -447,6 +450,7 @@ fn recover_isolation(worktree: &Path) -> Option<IsolationMeta> {
         dest: worktree.to_owned(),
         repo: found.repo,
         branch: found.branch,
+        own_git: found.own_git,
         baseline: found.baseline.to_string(),
     })
 }

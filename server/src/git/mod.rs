@@ -3,6 +3,9 @@
 //! A conversation works in its own copy so the user's files change only when the user applies the result:
 //! - a git repository gets a **worktree** at HEAD on a new branch, with the user's uncommitted changes and untracked
 //!   (not ignored) files carried over, so the agent sees what the user sees;
+//! - where the sandbox sees only the copy (a container), a worktree would be no repository in there (its git data is
+//!   in the user's `.git`), so the copy is a **repository of its own** instead: the user's objects, branches, tags
+//!   and remotes copied in, then the same branch and carried-over work ([`GitData::Own`]);
 //! - any other folder is **copied** (respecting .gitignore-style ignores, within a size limit) into a fresh repository.
 //!
 //! Either way the starting point is recorded as a *baseline* commit in the copy, and [`changes`] lists what differs
@@ -28,6 +31,11 @@ pub enum GitError {
         "{path} is too large to copy for the agent ({size_mb} MB in {files} files; the limit is {limit_mb} MB): make it a git repository (only tracked and untracked-but-not-ignored files are carried over) or add ignores"
     )]
     TooLarge { path: PathBuf, size_mb: u64, files: u64, limit_mb: u64 },
+    #[error(
+        "the conversation's copy at {0} is no longer a repository of its own work folder (its git settings or .git \
+         were changed in the sandbox); openhands-lsp will not read or push it"
+    )]
+    Tampered(PathBuf),
 }
 
 /// Run as root, openhands-lsp hands its own worktrees to the sandbox's non-root user (docker backend), and libgit2
@@ -136,6 +144,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GitError + '_ {
 pub enum Kind {
     /// A worktree of the user's repository, on `branch`.
     Worktree { repo: PathBuf, branch: String },
+    /// A repository of its own made from the user's `repo`, on `branch` (which exists only in the copy).
+    Clone { repo: PathBuf, branch: String },
     /// A copy of a folder that is not a git repository (or has no commit yet).
     Copy,
 }
@@ -152,12 +162,26 @@ pub struct Isolated {
     pub baseline: Oid,
 }
 
+/// Where a copy of a git repository keeps its git data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitData {
+    /// In the user's repository: a worktree (cheap; the branch is the user's to see).
+    Shared,
+    /// Inside the copy, for a sandbox that sees nothing else: git works in there as in the user's repository.
+    Own,
+}
+
+/// The config key naming, in a copy with its own git data, the user's repository it was made from.
+const SOURCE_KEY: &str = "openhands.source";
+
 /// A conversation's copy as git alone describes it: found again when its `meta.json` is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DescribedCopy {
     /// The user's repository (`None` for a copy of a plain folder).
     pub repo: Option<PathBuf>,
     pub branch: Option<String>,
+    /// The copy holds its own git data ([`GitData::Own`]).
+    pub own_git: bool,
     /// The commit `isolate` made of the starting point.
     pub baseline: Oid,
 }
@@ -184,24 +208,47 @@ pub fn describe_copy(dest: &Path) -> Option<DescribedCopy> {
     if repo.is_worktree() {
         // The main repository's work folder: the parent of the shared `.git`.
         let main = repo.commondir().parent().map(Path::to_path_buf);
-        Some(DescribedCopy { repo: main, branch: branch_of(&repo), baseline })
+        Some(DescribedCopy { repo: main, branch: branch_of(&repo), own_git: false, baseline })
+    } else if let Some(source) = repo.config().ok().and_then(|c| c.get_path(SOURCE_KEY).ok()) {
+        Some(DescribedCopy { repo: Some(source), branch: branch_of(&repo), own_git: true, baseline })
     } else {
-        Some(DescribedCopy { repo: None, branch: None, baseline })
+        Some(DescribedCopy { repo: None, branch: None, own_git: false, baseline })
     }
 }
 
 /// Default copy limit for folders that are not git repositories.
 pub const DEFAULT_COPY_LIMIT_BYTES: u64 = 512 * 1024 * 1024;
 
-/// Makes the isolated copy of `source` at `dest` (which must not exist). `branch` names the worktree's branch.
-pub fn isolate(source: &Path, dest: &Path, branch: &str, copy_limit_bytes: u64) -> Result<Isolated, GitError> {
+/// Makes the isolated copy of `source` at `dest` (which must not exist). `branch` names the copy's branch; `data`
+/// says where a copy of a git repository keeps its git data.
+pub fn isolate(
+    source: &Path,
+    dest: &Path,
+    branch: &str,
+    copy_limit_bytes: u64,
+    data: GitData,
+) -> Result<Isolated, GitError> {
     ready();
     let source = source.canonicalize().map_err(io(source))?;
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
     match Repository::discover(&source) {
-        Ok(repo) if repo.workdir().is_some() && repo.head().is_ok() => worktree(&repo, &source, dest, branch),
+        Ok(repo) if repo.workdir().is_some() && repo.head().is_ok() => {
+            let objects = repo.commondir().join("objects");
+            let size = folder_size(&objects);
+            if data == GitData::Own && size <= copy_limit_bytes {
+                return own_repository(&repo, &source, dest, branch);
+            }
+            if data == GitData::Own {
+                tracing::warn!(
+                    size_mb = size / (1024 * 1024),
+                    "the repository's objects are too large to copy into the sandbox: a worktree is used, and git \
+                     will not work inside the sandbox"
+                );
+            }
+            worktree(&repo, &source, dest, branch)
+        }
         _ => copy(&source, dest, copy_limit_bytes),
     }
 }
@@ -216,8 +263,91 @@ fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Resu
     let mut opts = git2::WorktreeAddOptions::new();
     opts.reference(Some(branch_ref.get()));
     repo.worktree(&name, dest, Some(&opts))?;
+    let kind = Kind::Worktree { repo: workdir.clone(), branch: branch.to_owned() };
+    carried_over(repo, &workdir, source, dest, kind)
+}
 
-    // Carry the user's uncommitted work over: modified, added, deleted, and untracked-but-not-ignored files.
+/// A repository of its own at `dest`, made from the user's `repo` as `git clone --local` would (objects copied, not
+/// linked: a hard link would let the sandbox's user change the user's own object files), with the user's branches,
+/// tags, remote-tracking branches and remotes, so that `git log`, `git diff main`, `git branch -a` and `git remote`
+/// work in there as in the user's repository.
+fn own_repository(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Result<Isolated, GitError> {
+    let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| source.to_owned());
+    let copy = Repository::init(dest)?;
+    copy_folder(&repo.commondir().join("objects"), &copy.path().join("objects"))?;
+    let shallow = repo.commondir().join("shallow");
+    if shallow.is_file() {
+        std::fs::copy(&shallow, copy.path().join("shallow")).map_err(io(&shallow))?;
+    }
+    for reference in repo.references()?.flatten() {
+        let Ok(name) = reference.name() else { continue };
+        // Other conversations' branches are theirs.
+        let wanted = ["refs/heads/", "refs/tags/", "refs/remotes/"].iter().any(|p| name.starts_with(p));
+        if !wanted || name.starts_with("refs/heads/openhands/") {
+            continue;
+        }
+        let made = match (reference.target(), reference.symbolic_target().ok().flatten()) {
+            (Some(oid), _) => copy.reference(name, oid, true, "openhands: from the user's repository").map(drop),
+            (None, Some(target)) => {
+                copy.reference_symbolic(name, target, true, "openhands: from the user's repository").map(drop)
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = made {
+            tracing::debug!("copying {name} into the conversation's repository: {e}");
+        }
+    }
+    copy_remotes(repo, &copy)?;
+    let head = copy.find_commit(repo.head()?.peel_to_commit()?.id())?;
+    copy.branch(branch, &head, true)?;
+    copy.set_head(&format!("refs/heads/{branch}"))?;
+    copy.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))?;
+    let mut config = copy.config()?;
+    config.set_str(SOURCE_KEY, &workdir.to_string_lossy())?;
+    // The sandbox has no git identity of its own (the host's ~/.gitconfig is not in there): the agent commits as
+    // the user would here.
+    let (name, email) = identity(repo);
+    config.set_str("user.name", &name)?;
+    config.set_str("user.email", &email)?;
+    let kind = Kind::Clone { repo: workdir.clone(), branch: branch.to_owned() };
+    carried_over(repo, &workdir, source, dest, kind)
+}
+
+/// Who commits in `repo`: the user's git identity, or openhands' when there is none.
+fn identity(repo: &Repository) -> (String, String) {
+    let config = repo.config().ok();
+    let get = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok()).filter(|v| !v.is_empty());
+    match (get("user.name"), get("user.email")) {
+        (Some(name), Some(email)) => (name, email),
+        _ => ("openhands".to_owned(), "openhands@all-hands.dev".to_owned()),
+    }
+}
+
+/// The user's remotes (names and URLs) in `copy`, replacing any it has.
+fn copy_remotes(repo: &Repository, copy: &Repository) -> Result<(), GitError> {
+    for name in copy.remotes()?.iter().flatten().flatten().map(str::to_owned).collect::<Vec<_>>() {
+        copy.remote_delete(&name)?;
+    }
+    for name in repo.remotes()?.iter().flatten().flatten() {
+        let remote = repo.find_remote(name)?;
+        let Ok(url) = remote.url() else { continue };
+        copy.remote(name, url)?;
+        if let Ok(Some(push)) = remote.pushurl() {
+            copy.remote_set_pushurl(name, Some(push))?;
+        }
+    }
+    Ok(())
+}
+
+/// The user's uncommitted work carried into the fresh checkout at `dest` (modified, added, deleted, and
+/// untracked-but-not-ignored files), committed there as the baseline.
+fn carried_over(
+    repo: &Repository,
+    workdir: &Path,
+    source: &Path,
+    dest: &Path,
+    kind: Kind,
+) -> Result<Isolated, GitError> {
     let mut status_opts = StatusOptions::new();
     status_opts.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).exclude_submodules(true);
     for entry in repo.statuses(Some(&mut status_opts))?.iter() {
@@ -235,17 +365,46 @@ fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Resu
     }
     let copy = Repository::open(dest)?;
     let baseline = commit_all(&copy, "openhands: baseline (your uncommitted changes)")?;
-    // A worktree of a subfolder of the repository works in the same subfolder.
-    let root = match source.strip_prefix(&workdir) {
+    // A copy of a subfolder of the repository works in the same subfolder.
+    let root = match source.strip_prefix(workdir) {
         Ok(rel) if !rel.as_os_str().is_empty() => dest.join(rel),
         _ => dest.to_owned(),
     };
-    Ok(Isolated {
-        root,
-        source: source.to_owned(),
-        kind: Kind::Worktree { repo: workdir, branch: branch.to_owned() },
-        baseline,
-    })
+    Ok(Isolated { root, source: source.to_owned(), kind, baseline })
+}
+
+/// Bytes of the regular files under `dir` (links not followed).
+fn folder_size(dir: &Path) -> u64 {
+    walkdir_files(dir).iter().filter_map(|p| std::fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()
+}
+
+fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => out.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Copies the regular files under `from` into `to` (folders made as needed; links skipped).
+fn copy_folder(from: &Path, to: &Path) -> Result<(), GitError> {
+    for file in walkdir_files(from) {
+        let rel = file.strip_prefix(from).unwrap_or(&file);
+        let target = to.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(&file, &target).map_err(io(&file))?;
+    }
+    Ok(())
 }
 
 fn copy(source: &Path, dest: &Path, limit: u64) -> Result<Isolated, GitError> {
@@ -393,7 +552,7 @@ impl FileChange {
 /// without failing the rest.
 pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
     ready();
-    let repo = Repository::open(&iso.root).or_else(|_| Repository::discover(&iso.root))?;
+    let repo = open_copy(iso)?;
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| iso.root.clone());
     let real_workdir = workdir.canonicalize().map_err(io(&workdir))?;
     let baseline = repo.find_commit(iso.baseline)?.tree()?;
@@ -467,6 +626,50 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
     Ok(out)
 }
 
+/// The copy's repository, refused when its work folder is not the copy: a sandbox that can write the copy's git
+/// settings (`core.worktree`) or replace its `.git` must not make review read, or a push publish, another folder.
+pub(crate) fn open_copy(iso: &Isolated) -> Result<Repository, GitError> {
+    let repo = Repository::discover(&iso.root)?;
+    let root = iso.root.canonicalize().map_err(io(&iso.root))?;
+    let workdir = repo.workdir().and_then(|w| w.canonicalize().ok()).ok_or_else(|| GitError::Tampered(root.clone()))?;
+    // Where the git data must be: the user's repository for a worktree, `.git` in the copy for the others.
+    let expected = match &iso.kind {
+        Kind::Worktree { repo: user, .. } => {
+            Repository::open(user).ok().and_then(|r| r.commondir().canonicalize().ok())
+        }
+        Kind::Clone { .. } | Kind::Copy => {
+            let dot_git = workdir.join(".git");
+            let real = std::fs::symlink_metadata(&dot_git).is_ok_and(|m| m.is_dir());
+            real.then(|| dot_git.canonicalize().ok()).flatten()
+        }
+    };
+    let common = repo.commondir().canonicalize().ok();
+    if !root.starts_with(&workdir) || expected.is_none() || common != expected {
+        return Err(GitError::Tampered(root));
+    }
+    Ok(repo)
+}
+
+/// Puts back the git settings openhands-lsp gave a copy with its own git data, before it is pushed: the sandbox can
+/// write them, and settings there (`url.*.insteadOf`, a remote's URL, `include.path`) would otherwise decide where
+/// the user's token goes. Remotes are taken again from the user's repository.
+pub(crate) fn reset_config(iso: &Isolated) -> Result<(), GitError> {
+    let Kind::Clone { repo: user, .. } = &iso.kind else { return Ok(()) };
+    let gitdir = open_copy(iso)?.path().to_owned();
+    let path = gitdir.join("config");
+    std::fs::remove_file(&path).map_err(io(&path))?;
+    // A `commondir` file would make this folder a worktree of some other repository.
+    let _ = std::fs::remove_file(gitdir.join("commondir"));
+    let mut config = git2::Config::open(&path)?;
+    config.set_i32("core.repositoryformatversion", 0)?;
+    config.set_bool("core.filemode", true)?;
+    config.set_bool("core.bare", false)?;
+    config.set_bool("core.logallrefupdates", true)?;
+    config.set_str(SOURCE_KEY, &user.to_string_lossy())?;
+    drop(config);
+    copy_remotes(&Repository::open(user)?, &Repository::open(&gitdir)?)
+}
+
 /// [`entry::read`] of `path`, refused when a folder on its way is a link out of the copy (the diff never reports
 /// such a path; one swapped in since must not be followed).
 fn read_inside(real_root: &Path, path: &Path) -> std::io::Result<Option<(Entry, Option<Vec<u8>>)>> {
@@ -508,7 +711,8 @@ fn worktree_name(branch: &str) -> String {
     branch.replace('/', "-")
 }
 
-/// Removes the copy: the worktree and its branch, or the copied folder.
+/// Removes the copy: the worktree and its branch, or the copied folder (a copy with its own git data has nothing
+/// in the user's repository).
 pub fn remove(iso: &Isolated, dest: &Path) -> Result<(), GitError> {
     ready();
     if let Kind::Worktree { repo, branch } = &iso.kind {

@@ -51,7 +51,8 @@ pub fn commit_and_push(
     auth: &HttpsAuth,
 ) -> Result<Published, PushError> {
     super::ready();
-    let repo = Repository::open(&iso.root).or_else(|_| Repository::discover(&iso.root)).map_err(GitError::from)?;
+    super::reset_config(iso)?;
+    let repo = super::open_copy(iso)?;
     let commit = commit_all(&repo, message)?;
     if commit == iso.baseline {
         return Err(PushError::NothingToCommit);

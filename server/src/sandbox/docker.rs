@@ -55,6 +55,9 @@ pub mod label {
     pub const ROLE: &str = "dev.openhands.lsp.role";
     /// A pooled container's slot directory on the host.
     pub const SLOT: &str = "dev.openhands.lsp.slot";
+    /// `true` when made under `keepContainers`: the user wants it for inspection, so no other instance's orphan
+    /// sweep removes it once claimed by a conversation (another editor's settings may not keep containers).
+    pub const KEEP: &str = "dev.openhands.lsp.keep";
 }
 
 /// The docker backend's settings, as the user gave them (`openhands.docker.*`).
@@ -62,7 +65,7 @@ pub use crate::config::DockerSettings as DockerConfig;
 
 /// What a pooled container must match to serve a conversation started with these settings.
 fn fingerprint(config: &DockerConfig) -> String {
-    format!("{}|{}|{}|{}", config.image, config.memory_mb, config.cpus, config.network)
+    format!("{}|{}|{}|{}|{}", config.image, config.memory_mb, config.cpus, config.network, config.keep_containers)
 }
 
 fn startup_timeout(config: &DockerConfig) -> Duration {
@@ -460,6 +463,7 @@ impl Inner {
             }
         };
         labels.insert(label::CONVERSATION.into(), conversation);
+        labels.insert(label::KEEP.into(), config.keep_containers.to_string());
         let mut env = vec![
             format!("SESSION_API_KEY={session_key}"),
             format!("OH_SECRET_KEY={}", random_key()),
@@ -627,7 +631,8 @@ impl Inner {
             // holds a conversation, is told by the name it got when claimed.)
             let names = c.names.unwrap_or_default();
             let pooled = names.iter().any(|n| n.trim_start_matches('/').starts_with(POOL_NAME_PREFIX));
-            if keep && !pooled {
+            let kept = keep || labels.get(label::KEEP).is_some_and(|k| k == "true");
+            if kept && !pooled {
                 continue;
             }
             tracing::info!(container = short(&id), pooled, "removing a container left by a dead openhands-lsp");
@@ -796,7 +801,7 @@ impl Inner {
             return Err(e);
         }
         tracing::info!(conversation = %spec.conversation_id, container = short(&container.id), "container ready");
-        Ok(self.sandbox(docker, container, config.keep_containers))
+        Ok(self.sandbox(docker, container, &spec.subfolder))
     }
 
     /// Hands a warm container the conversation's workspace.
@@ -832,7 +837,7 @@ impl Inner {
             return Err(e);
         }
         tracing::info!(conversation = %spec.conversation_id, container = short(&container.id), "claimed a warm container");
-        Ok(self.sandbox(docker.clone(), container, self.config().keep_containers))
+        Ok(self.sandbox(docker.clone(), container, &spec.subfolder))
     }
 
     /// Gives the workspace to the image's user when the agent runs as it (see [`Inner::user_for`]). Done on the
@@ -847,10 +852,11 @@ impl Inner {
             .map_err(|e| SandboxError::Io(format!("handing the workspace to the container's user {user}: {e}")))
     }
 
-    fn sandbox(self: &Arc<Self>, docker: Docker, container: Container, keep: bool) -> Sandbox {
+    fn sandbox(self: &Arc<Self>, docker: Docker, container: Container, subfolder: &Path) -> Sandbox {
+        let keep = self.config().keep_containers;
         Sandbox {
             endpoint: container.endpoint.clone(),
-            working_dir: CONTAINER_WORKSPACE.to_owned(),
+            working_dir: Path::new(CONTAINER_WORKSPACE).join(subfolder).to_string_lossy().into_owned(),
             handle: Box::new(DockerHandle {
                 docker,
                 id: container.id,
@@ -1191,6 +1197,10 @@ impl SandboxProvider for DockerProvider {
 
     fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
         Box::pin(self.inner.clone().start(spec))
+    }
+
+    fn sees_only_the_workspace(&self) -> bool {
+        true
     }
 
     /// Removes every container this instance started (pooled ones included), and orphans of dead instances.

@@ -18,8 +18,10 @@ use crate::agent_server::{AgentServerClient, Endpoint};
 #[derive(Debug, Clone, Default)]
 pub struct SandboxSpec {
     pub conversation_id: String,
-    /// The host directory the agent works in.
+    /// The host directory the sandbox gets.
     pub workspace: PathBuf,
+    /// Where in `workspace` the agent works (empty: at its top).
+    pub subfolder: PathBuf,
     /// A directory of the conversation's own for the sandbox's files (agent-server state, logs).
     pub scratch: PathBuf,
     /// The workspace is openhands-lsp's own copy (a worktree), not the user's folder: a backend may move it (keeping
@@ -150,6 +152,10 @@ pub trait SandboxProvider: Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     /// Clears what a sandbox of an earlier, dead session may have left behind. Must be quick when there is nothing.
     fn sweep(&self, _conversation_id: &str) {}
+    /// The sandbox sees only the workspace, nothing else of the host (a container's one mount).
+    fn sees_only_the_workspace(&self) -> bool {
+        false
+    }
 }
 
 pub type SharedProvider = Arc<dyn SandboxProvider>;
@@ -224,6 +230,10 @@ impl SandboxProvider for Backends {
     fn sweep(&self, conversation_id: &str) {
         self.process.sweep(conversation_id);
         self.docker.sweep(conversation_id);
+    }
+
+    fn sees_only_the_workspace(&self) -> bool {
+        self.current().sees_only_the_workspace()
     }
 }
 

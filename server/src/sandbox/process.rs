@@ -131,7 +131,7 @@ impl SandboxProvider for ProcessProvider {
                 running.retain(|s| !s.is_stopped());
                 running.push(state.clone());
             }
-            let working_dir = spec.workspace.to_string_lossy().into_owned();
+            let working_dir = spec.workspace.join(&spec.subfolder).to_string_lossy().into_owned();
             Ok(Sandbox {
                 endpoint,
                 working_dir,
@@ -295,7 +295,27 @@ pub fn sweep_tmux_dir(dir: &std::path::Path) {
             tracing::debug!("tmux kill-server {}: {status:?}", socket.path().display());
         }
     }
+    // What the agent started in the background (`cmd &`, `nohup`, a dev server) outlives its tmux server, orphaned.
+    // Everything the agent's terminal started inherits `TMUX_TMPDIR` pointing at this folder: that finds it.
+    kill_processes_with_env(format!("TMUX_TMPDIR={}", dir.display()).as_bytes());
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// SIGKILLs this user's processes whose environment holds the entry `wanted` (`NAME=value`).
+fn kill_processes_with_env(wanted: &[u8]) {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    let me = std::process::id();
+    for pid in procs.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
+        if pid == me {
+            continue;
+        }
+        // Unreadable for other users' processes: those are not ours to stop.
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if environ.split(|b| *b == 0).any(|entry| entry == wanted) {
+            tracing::debug!(pid, "stopping a process the agent left behind");
+            signal_pid(pid, libc::SIGKILL);
+        }
+    }
 }
 
 fn pump_output<R>(pipe: Option<R>, state: Arc<ProcessState>, redactor: Redactor)
@@ -360,6 +380,14 @@ fn signal_group(pid: u32, signal: libc::c_int) {
     // SAFETY: kill(2) with a negative pid signals the process group we created for this child.
     unsafe {
         libc::kill(-(pid as libc::pid_t), signal);
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal_pid(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) on one process; a pid that has gone meanwhile is only an error return.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
     }
 }
 
