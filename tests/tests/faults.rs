@@ -317,8 +317,8 @@ fn ends_cleanly_on(sig: i32) {
 }
 
 #[test]
-fn stop_then_an_immediate_quit_leaves_no_tmux_server_or_command() {
-    for how in ["stop", "exit", "kill"] {
+fn stop_or_discard_then_an_immediate_quit_leaves_no_tmux_server_or_command() {
+    for how in ["stop", "discard", "exit", "kill"] {
         let dir = tempfile::tempdir().unwrap();
         let ws = dir.path().canonicalize().unwrap();
         let marker = unique_sleep();
@@ -327,9 +327,10 @@ fn stop_then_an_immediate_quit_leaves_no_tmux_server_or_command() {
         assert!(tmux_dir.exists(), "the agent's tmux sockets are in {}", tmux_dir.display());
         assert!(!tmux_in(&tmux_dir).is_empty(), "the agent's tmux server runs");
         match how {
-            "stop" => {
-                // Stop, then the editor quits at once.
-                let args = json!({"command": "openhands.stop", "arguments": [{"conversationId": id}]});
+            "stop" | "discard" => {
+                // Stop (or discard), then the editor quits at once.
+                let command = if how == "stop" { "openhands.stop" } else { "openhands.discardChanges" };
+                let args = json!({"command": command, "arguments": [{"conversationId": id}]});
                 server.send_request("workspace/executeCommand", args).unwrap();
                 server.close_stdin();
             }
