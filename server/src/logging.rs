@@ -67,12 +67,89 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
                 LogFormat::Json => builder.json().with_writer(writer).try_init(),
             }
         }
-        (None, LogFormat::Text) => builder.with_writer(Masking(std::io::stderr)).try_init(),
-        (None, LogFormat::Json) => builder.json().with_writer(Masking(std::io::stderr)).try_init(),
+        (None, LogFormat::Text) => builder.with_writer(Masking(Routing { json: false })).try_init(),
+        (None, LogFormat::Json) => builder.json().with_writer(Masking(Routing { json: true })).try_init(),
     };
     // A subscriber already installed (tests calling twice) is not an error worth failing on.
     let _ = result;
     Ok(())
+}
+
+/// A log line for an editor: its level and its text (without the timestamp and level the log file has).
+pub type LogLine = (tracing::Level, String);
+
+/// Where log lines go instead of stderr while an editor takes them (see [`forward_to`]).
+static SINK: std::sync::Mutex<Option<tokio::sync::mpsc::Sender<LogLine>>> = std::sync::Mutex::new(None);
+
+/// Lines waiting for the editor; more are written to stderr (a flood must not grow memory or block a thread).
+pub const SINK_CAPACITY: usize = 1024;
+
+/// From now on, log lines that would go to stderr go to `sink` (the LSP front sends them as `window/logMessage`, so
+/// editors show each at its level: a line on stderr is an error to Neovim's log and VS Code's output channel).
+/// A log file, when one was given, keeps everything. `None` goes back to stderr (at exit).
+pub fn forward_to(sink: Option<tokio::sync::mpsc::Sender<LogLine>>) {
+    *SINK.lock().unwrap_or_else(|p| p.into_inner()) = sink;
+}
+
+/// Targets whose lines always stay on stderr: the protocol's own traces (sending a log line to the editor would
+/// trace it again, without end).
+fn stays_on_stderr(target: &str) -> bool {
+    target.starts_with("openhands_lsp::lsp::transport")
+}
+
+/// Writers to stderr, or to the editor's sink while there is one.
+struct Routing {
+    /// Lines are JSON objects: sent whole.
+    json: bool,
+}
+
+impl<'a> MakeWriter<'a> for Routing {
+    type Writer = RoutedWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        RoutedWriter { level: None, json: self.json }
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        RoutedWriter { level: (!stays_on_stderr(meta.target())).then(|| *meta.level()), json: self.json }
+    }
+}
+
+struct RoutedWriter {
+    /// `None`: stderr whatever happens.
+    level: Option<tracing::Level>,
+    json: bool,
+}
+
+impl Write for RoutedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let sink = self.level.and_then(|_| SINK.lock().unwrap_or_else(|p| p.into_inner()).clone());
+        if let (Some(level), Some(sink)) = (self.level, sink)
+            && sink.try_send((level, for_editor(&String::from_utf8_lossy(buf), self.json))).is_ok()
+        {
+            return Ok(buf.len());
+        }
+        std::io::stderr().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// A formatted line without its timestamp and level (the editor shows its own), and without the line break.
+fn for_editor(line: &str, json: bool) -> String {
+    let line = line.trim_end();
+    if json {
+        return line.to_owned();
+    }
+    let mut rest = line.trim_start();
+    for _ in 0..2 {
+        match rest.split_once(' ') {
+            Some((_, after)) => rest = after.trim_start(),
+            None => return line.to_owned(),
+        }
+    }
+    rest.to_owned()
 }
 
 /// What every log line is masked with: the secrets the server holds (set once, when the server has its store).
@@ -93,6 +170,9 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masking<M> {
     type Writer = MaskingWriter<M::Writer>;
     fn make_writer(&'a self) -> Self::Writer {
         MaskingWriter(self.0.make_writer())
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        MaskingWriter(self.0.make_writer_for(meta))
     }
 }
 
@@ -127,4 +207,17 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic with a non-string payload".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_for_the_editor_has_no_timestamp_or_level() {
+        let line = "2026-11-30T10:58:00.123456Z  INFO openhands_lsp::lsp::server: openhands-lsp 0.1.0 starting\n";
+        assert_eq!(for_editor(line, false), "openhands_lsp::lsp::server: openhands-lsp 0.1.0 starting");
+        assert_eq!(for_editor("odd", false), "odd");
+        assert_eq!(for_editor("{\"level\":\"INFO\"}\n", true), "{\"level\":\"INFO\"}");
+    }
 }

@@ -277,10 +277,12 @@ impl Server {
                 return Ok(found);
             }
             if inbox.stdout_closed {
+                drop(inbox); // (the log's tail reads the inbox too)
                 bail!("server closed stdout while waiting for {what}; stderr:\n{}", self.stderr_tail());
             }
             let now = Instant::now();
             if now >= deadline {
+                drop(inbox);
                 bail!("timed out after {timeout:?} waiting for {what}; stderr:\n{}", self.stderr_tail());
             }
             inbox = self
@@ -329,7 +331,24 @@ impl Server {
         self.shared.inbox().messages.clone()
     }
 
+    /// The server's log: what it wrote to stderr, then the lines it sent as `window/logMessage` (once the editor is
+    /// there, its log goes there), each as `LEVEL text`.
     pub fn stderr(&self) -> String {
+        let mut log = self.raw_stderr();
+        for m in self.messages().iter().filter(|m| m["method"] == "window/logMessage") {
+            let level = match m["params"]["type"].as_u64() {
+                Some(1) => "ERROR",
+                Some(2) => "WARN",
+                Some(3) => "INFO",
+                _ => "LOG",
+            };
+            log.push_str(&format!("{level} {}\n", m["params"]["message"].as_str().unwrap_or_default()));
+        }
+        log
+    }
+
+    /// Only what the server wrote to stderr.
+    pub fn raw_stderr(&self) -> String {
         self.shared.stderr.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

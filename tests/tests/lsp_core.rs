@@ -397,7 +397,8 @@ fn trace_logging_never_touches_stdout() {
     let (mut server, _) =
         Server::start(Options::default().arg("--log-level").arg("trace"), ready(progress_caps())).unwrap();
     server.command("openhands.status", json!({})).unwrap().unwrap();
-    server.wait_stderr("trace lines", Duration::from_secs(10), |e| e.contains("TRACE")).unwrap();
+    // (Debug and trace lines reach the editor as `window/logMessage` of type Log.)
+    server.wait_stderr("trace lines", Duration::from_secs(10), |e| e.contains("\nLOG ")).unwrap();
     let status = server.shutdown_and_exit().unwrap();
     assert!(status.success());
 }
@@ -418,4 +419,32 @@ fn log_file_and_json_format() {
     }
     let stderr = server.stderr_complete();
     assert!(stderr.trim().is_empty(), "with --log-file nothing goes to stderr: {stderr}");
+}
+
+#[test]
+fn the_servers_log_reaches_the_editor_at_each_lines_level_and_not_as_stderr() {
+    // A bad setting logs a warning once the editor is there; shutting down logs at info.
+    let (mut server, _) =
+        Server::start(Options::default(), ready(json!({"initializationOptions": {"maxIterations": "lots"}}))).unwrap();
+    let warning = server
+        .wait_for("the warning as a log message", Duration::from_secs(10), |msgs| {
+            msgs.iter().find(|m| m["method"] == "window/logMessage" && m["params"]["type"] == 2).cloned()
+        })
+        .unwrap();
+    assert!(warning["params"]["message"].as_str().unwrap().contains("maxIterations"), "{warning}");
+    server.shutdown_and_exit().unwrap();
+    let info = server.messages().into_iter().find(|m| {
+        m["method"] == "window/logMessage"
+            && m["params"]["type"] == 3
+            && m["params"]["message"].as_str().is_some_and(|t| t.contains("shutdown requested"))
+    });
+    let text = info.expect("an info line as a log message")["params"]["message"].as_str().unwrap().to_owned();
+    assert_eq!(text, "openhands_lsp::lsp::server: shutdown requested", "the editor shows its own time and level");
+    // What was logged before `initialized` waited for it; only what comes after the session (the cleanup once
+    // the editor has gone) is on stderr.
+    let stderr = server.raw_stderr();
+    assert!(!stderr.contains("shutdown requested") && !stderr.contains("maxIterations"), "{stderr}");
+    assert!(!stderr.contains("initialize client"), "{stderr}");
+    assert!(server.stderr().contains("INFO openhands_lsp::lsp::server: initialize client="), "{}", server.stderr());
+    assert!(stderr.contains("server stopped"), "{stderr}");
 }

@@ -441,7 +441,7 @@ fn secrets_never_rest_on_disk(docker: bool) {
     // Nor spelled in hex, as a dump of raw frames would.
     let hex: String = canary.bytes().map(|b| format!("{b:02x}")).collect();
     assert!(!server.stderr_complete().to_lowercase().contains(&hex[..24]), "the canary in hex in the log");
-    assert!(server.stderr_complete().contains("TRACE"), "the log really was at trace level");
+    assert!(server.stderr_complete().contains("\nLOG "), "the log really was at trace level");
     assert!(files_under(&state).iter().any(|f| f.ends_with("events.jsonl")));
 }
 

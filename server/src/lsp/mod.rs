@@ -70,9 +70,13 @@ where
     let output = transport::spawn_writer(output, direct);
     let (input_stream, input_state) = transport::spawn_reader(input, output.clone());
 
+    // The log goes to the editor from the start: what comes before `initialized` waits for it (stderr would show
+    // each line as an error).
+    let (log_tx, log_rx) = tokio::sync::mpsc::channel(crate::logging::SINK_CAPACITY);
+    crate::logging::forward_to(Some(log_tx));
     let mut shared_slot = None;
     let mut builder = LspService::build(|client| {
-        let shared = server::Shared::new(&client);
+        let shared = server::Shared::new(&client, log_rx);
         shared_slot = Some(shared.clone());
         server::Backend { client, shared }
     })
@@ -94,6 +98,10 @@ where
     tokio::select! {
         () = served => {}
         signal = termination() => tracing::info!("{signal}: shutting down"),
+    }
+    // The editor has gone: the log goes to stderr from now on.
+    if let Some(shared) = &shared_slot {
+        shared.finish_log().await;
     }
 
     if let Some(shared) = &shared_slot {

@@ -1,5 +1,6 @@
 //! The `LanguageServer` implementation. Handlers are thin: parse, call into the domain, convert.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -54,10 +55,14 @@ pub struct Shared {
     /// Conversations, or why they are unavailable (an unusable state directory).
     pub manager: std::result::Result<Manager, String>,
     pub backends: Arc<Backends>,
+    /// The log lines for the editor, until `initialized` starts sending them.
+    log: Mutex<Option<tokio::sync::mpsc::Receiver<crate::logging::LogLine>>>,
+    /// The task sending them from then on.
+    log_sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {
-    pub fn new(client: &Client) -> Arc<Self> {
+    pub fn new(client: &Client, log: tokio::sync::mpsc::Receiver<crate::logging::LogLine>) -> Arc<Self> {
         let progress = Progress::new(client.clone());
         let secrets = SecretStore::from_env();
         crate::logging::mask_secrets(secrets.redactor());
@@ -84,6 +89,8 @@ impl Shared {
             secrets,
             manager,
             backends,
+            log: Mutex::new(Some(log)),
+            log_sender: Mutex::new(None),
         });
         // A conversation on an issue that finishes offers what comes next (apply, pull request, discard).
         let (hook_client, weak) = (client.clone(), Arc::downgrade(&shared));
@@ -122,6 +129,21 @@ impl Shared {
     /// Settings that live outside the session (the sandbox provider's) follow the session's.
     fn settings_changed(&self, settings: &Settings) {
         self.backends.configure(settings);
+    }
+
+    /// Ends sending the log to the editor (later lines go to stderr): what is on its way is sent, and what never
+    /// could be (no `initialized` came) is written to stderr.
+    pub async fn finish_log(&self) {
+        crate::logging::forward_to(None);
+        let sender = self.log_sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = sender {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), sender).await;
+        }
+        let Some(mut log) = self.log.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let mut stderr = std::io::stderr().lock();
+        while let Ok((level, text)) = log.try_recv() {
+            let _ = writeln!(stderr, "{level:>5} {text}");
+        }
     }
 
     /// Stops every conversation and sandbox; called once the client has gone.
@@ -326,6 +348,10 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        if let Some(log) = self.shared.log.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            *self.shared.log_sender.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(send_log(self.client.clone(), log));
+        }
         let problems = self.shared.session().settings_problems.clone();
         if !problems.is_empty() {
             self.shared.session().last_shown_problems = Some(problems.clone());
@@ -338,6 +364,8 @@ impl LanguageServer for Backend {
 
     async fn shutdown(&self) -> Result<()> {
         tracing::info!("shutdown requested");
+        // The client takes no notification once it has the answer: what is on its way goes now, the rest to stderr.
+        self.shared.finish_log().await;
         Ok(())
     }
 
@@ -457,4 +485,23 @@ impl Backend {
     pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         self.shared.progress.cancel(&params.token);
     }
+}
+
+/// Sends the server's log lines to the editor as `window/logMessage`, each at its level (a line on stderr would be
+/// an error to every editor: Neovim's lsp.log, VS Code's output channel).
+fn send_log(
+    client: Client,
+    mut rx: tokio::sync::mpsc::Receiver<crate::logging::LogLine>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some((level, text)) = rx.recv().await {
+            let typ = match level {
+                tracing::Level::ERROR => MessageType::ERROR,
+                tracing::Level::WARN => MessageType::WARNING,
+                tracing::Level::INFO => MessageType::INFO,
+                _ => MessageType::LOG,
+            };
+            client.log_message(typ, text).await;
+        }
+    })
 }

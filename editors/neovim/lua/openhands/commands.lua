@@ -293,9 +293,10 @@ M.subcommands = {
     end,
   },
   log = {
-    desc = "open the LSP log (the server's messages go there)",
+    desc = "open the LSP log at its newest lines (the server's messages go there, each at its level)",
     run = function()
       vim.cmd("tabnew " .. vim.fn.fnameescape(vim.lsp.get_log_path()))
+      vim.cmd("normal! G")
     end,
   },
   status = {
