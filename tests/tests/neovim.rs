@@ -69,6 +69,7 @@ fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
         Step::terminal("echo visible-output"),
         Step::terminal("printf 'ONE\\n' > a.txt && printf 'BEE\\n' > b.txt"),
         Step::finish("changed both"),
+        Step::finish("noted"),
     ]);
     let state = tempfile::tempdir().unwrap();
     run_spec(

@@ -223,12 +223,13 @@ impl Backend {
                     if let Some(op) = op {
                         ops.push((outcomes.len(), change.path.clone(), op));
                     }
-                    let outcome = if edit || ops.last().is_some_and(|(i, ..)| *i == outcomes.len()) {
-                        "applied"
+                    let changes = edit || ops.last().is_some_and(|(i, ..)| *i == outcomes.len());
+                    let (outcome, reason) = if changes {
+                        ("applied", None)
                     } else {
-                        "unchanged"
+                        ("unchanged", Some("already as the agent proposed (applied before)".to_owned()))
                     };
-                    FileOutcome { path, outcome, reason: None, note: change.note() }
+                    FileOutcome { path, outcome, reason, note: change.note() }
                 }
                 Err(reason) => FileOutcome { path, outcome: "refused", reason: Some(reason), note: change.note() },
             });
@@ -243,6 +244,8 @@ impl Backend {
         } else if !ops.is_empty() {
             // Only links and modes: nothing for the editor to show; the user's applyChanges is the consent.
             (true, None)
+        } else if outcomes.iter().any(|o| o.outcome == "unchanged") {
+            (false, Some("already applied: the files are as the agent proposed".to_owned()))
         } else {
             (false, Some("nothing to apply".to_owned()))
         };
@@ -280,8 +283,12 @@ impl Backend {
         Ok(json!({"applied": applied, "failureReason": failure, "files": outcomes}))
     }
 
-    /// So a follow-up turn does not assume changes landed that did not.
+    /// So a follow-up turn does not assume changes landed that did not. Said once: an apply that changed nothing
+    /// and refused nothing (the files were applied before) tells the agent nothing new.
     async fn tell_agent(&self, manager: &crate::conversation::Manager, id: &str, outcomes: &[FileOutcome]) {
+        if !outcomes.iter().any(|o| matches!(o.outcome, "applied" | "refused")) {
+            return;
+        }
         let landed: Vec<&str> =
             outcomes.iter().filter(|o| matches!(o.outcome, "applied" | "unchanged")).map(|o| o.path.as_str()).collect();
         let missed: Vec<String> = outcomes

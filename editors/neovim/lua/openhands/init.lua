@@ -210,12 +210,14 @@ function M.execute(command, argument, callback)
   end
   local params = { command = command, arguments = { argument } }
   local function send()
+    -- No buffer: Neovim then sends every buffer's pending (debounced) changes first, so the server merges and
+    -- applies against the text the user sees, not the one from 150 ms ago.
     request(client, "workspace/executeCommand", params, function(err, result)
       local handled = callback and callback(err, result)
       if err and not handled then
         vim.notify(string.format("OpenHands: %s failed: %s", command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
       end
-    end, 0)
+    end, nil)
   end
   when_initialized(client, send, function(why)
     local err = { message = why }

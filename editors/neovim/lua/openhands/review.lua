@@ -171,16 +171,36 @@ function M.apply(id, on_done)
   require("openhands").execute("openhands.applyChanges", { conversationId = id, files = files }, function(err, result)
     if not err and result then
       M.write_applied(result)
-      local applied = vim.tbl_filter(function(f)
-        return f.outcome == "applied"
-      end, result.files or {})
-      vim.notify(string.format("OpenHands: applied %d of %d accepted file(s)", #applied, #files))
+      local said = M.outcome_message(result, #files)
+      if said then
+        vim.notify(said)
+      end
     end
     if on_done then
       on_done(result, err)
     end
     return false
   end)
+end
+
+--- What an apply did, in one line: the files applied and those already applied before; nil when it only refused
+--- (the server's warning says which and why: one message per error).
+function M.outcome_message(result, accepted)
+  local by = { applied = {}, unchanged = {} }
+  for _, f in ipairs(result.files or {}) do
+    if by[f.outcome] then
+      table.insert(by[f.outcome], f.path)
+    end
+  end
+  local parts = {}
+  if #by.applied > 0 then
+    table.insert(parts, string.format("applied %d of %d accepted file(s): %s", #by.applied, accepted,
+      table.concat(by.applied, ", ")))
+  end
+  if #by.unchanged > 0 then
+    table.insert(parts, "already applied (your files are as the agent proposed): " .. table.concat(by.unchanged, ", "))
+  end
+  return #parts > 0 and ("OpenHands: " .. table.concat(parts, "; ")) or nil
 end
 
 --- Neovim applies workspace edits to buffers: save the ones the apply changed, so the files on disk change.
