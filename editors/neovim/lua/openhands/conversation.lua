@@ -163,9 +163,13 @@ end
 --- Opens (or shows) the conversation's buffer in the current window.
 function M.open(id)
   local c = conv(id)
-  if c.buf and vim.api.nvim_buf_is_valid(c.buf) then
+  if c.buf and vim.api.nvim_buf_is_valid(c.buf) and vim.api.nvim_buf_is_loaded(c.buf) then
     vim.api.nvim_set_current_buf(c.buf)
     return c.buf
+  end
+  if c.buf and vim.api.nvim_buf_is_valid(c.buf) then
+    -- Closed (`q`, :bdelete): its lines are gone with it. Make it again.
+    vim.api.nvim_buf_delete(c.buf, { force = true })
   end
   local buf = vim.api.nvim_create_buf(true, true)
   vim.api.nvim_buf_set_name(buf, PREFIX .. id)
