@@ -143,3 +143,20 @@ fn the_review_tab_shows_links_and_modes_and_applies_what_can_be() {
     let mode = std::fs::metadata(ws.join("run.sh")).unwrap().permissions().mode();
     assert_eq!(mode & 0o111, 0o111, "run.sh made executable: {mode:o}");
 }
+
+#[test]
+fn the_shipped_help_tags_are_those_helptags_makes() {
+    let doc = repo_root().join("editors/neovim/doc");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(doc.join("openhands.txt"), tmp.path().join("openhands.txt")).unwrap();
+    let out = Command::new(nvim())
+        .args(["--headless", "-u", "NONE", "-i", "NONE", "-c"])
+        .arg(format!("helptags {}", tmp.path().display()))
+        .args(["-c", "q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let made = std::fs::read_to_string(tmp.path().join("tags")).unwrap();
+    let shipped = std::fs::read_to_string(doc.join("tags")).unwrap_or_default();
+    assert_eq!(shipped, made, "editors/neovim/doc/tags is stale: run `nvim --headless -c 'helptags editors/neovim/doc' -c q`");
+}

@@ -20,6 +20,20 @@ T.case("completion lists every subcommand, then conversation ids and secret name
   T.eq({ "0123456789abcdef" }, vim.fn.getcompletion("OpenHands review 01", "cmdline"), "conversation ids")
 end)
 
+T.case(":help finds the plugin and each subcommand without running :helptags first", function()
+  local subs = vim.tbl_keys(require("openhands.commands").subcommands)
+  table.sort(subs)
+  for _, sub in ipairs(subs) do
+    vim.cmd("help :OpenHands-" .. sub)
+    T.truthy(vim.api.nvim_buf_get_name(0):match("openhands%.txt$"), sub .. ": " .. vim.api.nvim_buf_get_name(0))
+    T.truthy(T.has(vim.api.nvim_get_current_line(), "*:OpenHands-" .. sub .. "*"), sub .. ": on its tag")
+    vim.cmd("helpclose")
+  end
+  vim.cmd("help openhands")
+  T.truthy(vim.api.nvim_buf_get_name(0):match("openhands%.txt$"), "help openhands")
+  vim.cmd("helpclose")
+end)
+
 T.case("an unknown subcommand says which exist", function()
   vim.cmd("OpenHands frobnicate")
   local last = T.notes[#T.notes]
