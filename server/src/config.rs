@@ -431,10 +431,10 @@ pub fn parse(value: &Value) -> Parsed {
     for spec in SPECS {
         let Some(candidate) = get_path(&user, spec.key) else { continue };
         let previous = set_path(&mut merged, spec.key, candidate.clone());
-        if let Err(err) = serde_json::from_value::<Settings>(merged.clone()) {
+        if serde_json::from_value::<Settings>(merged.clone()).is_err() {
             parsed.problems.push(SettingProblem {
                 key: format!("{SECTION}.{}", spec.key),
-                problem: describe_serde_error(&err, candidate),
+                problem: format!("expected {} (got {candidate}); the default is used", expected(spec.ty)),
             });
             set_path(&mut merged, spec.key, previous);
         } else if let Some(problem) = check_range(spec, candidate) {
@@ -536,22 +536,33 @@ fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
     match spec.ty {
         SettingType::Integer { minimum, maximum } | SettingType::OptionalInteger { minimum, maximum } => {
             let n = value.as_i64()?;
-            (n < minimum || n > maximum).then(|| format!("{n} is out of range: expected {minimum} to {maximum}"))
+            (n < minimum || n > maximum)
+                .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
         }
         SettingType::Number { minimum, maximum } => {
             let n = value.as_f64()?;
             (!n.is_finite() || n < minimum as f64 || n > maximum as f64)
-                .then(|| format!("{n} is out of range: expected {minimum} to {maximum}"))
+                .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
         }
         _ => None,
     }
 }
 
-fn describe_serde_error(err: &serde_json::Error, value: &Value) -> String {
-    let text = err.to_string();
-    // serde appends " at line 0 column 0" for values that never had a position.
-    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-    format!("{text} (got {value})")
+/// What a setting of type `ty` takes, in the words a user reads (not serde's "expected u32").
+fn expected(ty: SettingType) -> String {
+    match ty {
+        SettingType::String => "text".into(),
+        SettingType::OptionalString => "text, or null".into(),
+        SettingType::Enum(values) => {
+            format!("one of {}", values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", "))
+        }
+        SettingType::Integer { minimum, maximum } => format!("a whole number from {minimum} to {maximum}"),
+        SettingType::OptionalInteger { minimum, maximum } => {
+            format!("a whole number from {minimum} to {maximum}, or null")
+        }
+        SettingType::Number { minimum, maximum } => format!("a number from {minimum} to {maximum}"),
+        SettingType::Boolean => "true or false".into(),
+    }
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -696,6 +707,20 @@ mod tests {
         assert_eq!(parsed.problems.len(), 1);
         assert_eq!(parsed.problems[0].key, "openhands.backend");
         assert!(parsed.problems[0].problem.contains("dockr"), "{}", parsed.problems[0].problem);
+    }
+
+    #[test]
+    fn problems_say_what_a_setting_takes_in_words() {
+        let parsed = parse(&json!({"maxIterations": "lots", "docker": {"cpus": 1000}, "backend": "dockr"}));
+        let said: Vec<String> = parsed.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            [
+                "openhands.backend: expected one of \"docker\", \"process\", \"cloud\" (got \"dockr\"); the default is used",
+                "openhands.docker.cpus: expected a number from 0 to 256 (got 1000); the default is used",
+                "openhands.maxIterations: expected a whole number from 1 to 10000 (got \"lots\"); the default is used",
+            ]
+        );
     }
 
     #[test]

@@ -44,14 +44,17 @@ pub struct Report {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub settings: Settings,
+    /// What was wrong with the settings given (each with its key); the defaults are used for those.
+    pub settings_problems: Vec<String>,
     pub state_dir: Result<PathBuf, String>,
     pub secrets: SecretStore,
 }
 
 impl Inputs {
-    pub fn from_env(settings: Settings) -> Self {
+    pub fn from_env(parsed: crate::config::Parsed) -> Self {
         Inputs {
-            settings,
+            settings: parsed.settings,
+            settings_problems: parsed.problems.iter().map(ToString::to_string).collect(),
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
             secrets: SecretStore::from_env(),
         }
@@ -61,6 +64,16 @@ impl Inputs {
 pub async fn run(inputs: &Inputs) -> Report {
     let mut checks = Vec::new();
     checks.push(check_state_dir(inputs).await);
+    checks.push(Check {
+        name: "settings",
+        status: if inputs.settings_problems.is_empty() { CheckStatus::Ok } else { CheckStatus::Warning },
+        required: false,
+        detail: if inputs.settings_problems.is_empty() {
+            "understood".to_owned()
+        } else {
+            format!("not understood: {}", inputs.settings_problems.join("; "))
+        },
+    });
     checks.push(Check {
         name: "backend",
         status: CheckStatus::Ok,
@@ -250,7 +263,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut settings = Settings { backend: Backend::Process, ..Settings::default() };
         settings.process.command = "/bin/sh".into();
-        let inputs = Inputs { settings, state_dir: Ok(tmp.path().join("s")), secrets: SecretStore::default() };
+        let inputs = Inputs {
+            settings,
+            settings_problems: Vec::new(),
+            state_dir: Ok(tmp.path().join("s")),
+            secrets: SecretStore::default(),
+        };
         let report = run(&inputs).await;
         assert!(report.ok);
         let table = report.render_table();
@@ -263,7 +281,12 @@ mod tests {
         let mut settings = Settings { backend: Backend::Process, ..Settings::default() };
         settings.process.command = "/nonexistent/agent-server --flag".into();
         let tmp = tempfile::tempdir().unwrap();
-        let inputs = Inputs { settings, state_dir: Ok(tmp.path().into()), secrets: SecretStore::default() };
+        let inputs = Inputs {
+            settings,
+            settings_problems: Vec::new(),
+            state_dir: Ok(tmp.path().into()),
+            secrets: SecretStore::default(),
+        };
         let report = run(&inputs).await;
         assert!(!report.ok);
         let row = report.checks.iter().find(|c| c.name == "agent-server").unwrap();
@@ -277,7 +300,7 @@ mod tests {
         secrets.set(SecretName::LlmApiKey, "sk-secretvalue");
         let tmp = tempfile::tempdir().unwrap();
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
-        let inputs = Inputs { settings, state_dir: Ok(tmp.path().into()), secrets };
+        let inputs = Inputs { settings, settings_problems: Vec::new(), state_dir: Ok(tmp.path().into()), secrets };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
         assert!(text.contains("github_token set from the editor") && text.contains("llm_api_key set from the editor"));
         assert!(!text.contains("secretvalue"));
@@ -289,7 +312,12 @@ mod tests {
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
-        let inputs = Inputs { settings, state_dir: Ok(file.join("sub")), secrets: SecretStore::default() };
+        let inputs = Inputs {
+            settings,
+            settings_problems: Vec::new(),
+            state_dir: Ok(file.join("sub")),
+            secrets: SecretStore::default(),
+        };
         let report = run(&inputs).await;
         assert!(!report.ok);
         assert!(report.render_table().contains("MISSING"));

@@ -131,7 +131,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Doctor { json, settings }) => {
             let Some(parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
-            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(parsed.settings)));
+            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(parsed)));
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
             } else {
@@ -213,7 +213,7 @@ fn settings_from_flag(flag: Option<&str>) -> Option<config::Parsed> {
         }
     };
     for p in &parsed.problems {
-        tracing::warn!("{p} (using the default)");
+        tracing::warn!("{p}");
     }
     Some(parsed)
 }

@@ -87,3 +87,29 @@ fn bad_log_filter_is_a_clear_error() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn doctor_json_names_settings_it_did_not_understand_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doctor = |settings: &str| {
+        Command::new(server_binary())
+            .args(["doctor", "--json", "--settings", settings])
+            .env("XDG_STATE_HOME", tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = doctor(r#"{"maxIterations": "lots", "backend": "process", "process": {"command": "/bin/sh"}}"#);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let settings = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "settings").unwrap().clone();
+    assert_eq!(settings["status"], "warning", "{settings}");
+    let detail = settings["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("openhands.maxIterations: expected a whole number from 1 to 10000 (got \"lots\")"),
+        "{detail}"
+    );
+    assert_eq!(report["backend"], "process", "the other settings still apply");
+    let fine = doctor(r#"{"backend": "process", "process": {"command": "/bin/sh"}}"#);
+    let report: Value = serde_json::from_slice(&fine.stdout).unwrap();
+    let settings = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "settings").unwrap().clone();
+    assert_eq!(settings["status"], "ok", "{settings}");
+}

@@ -158,5 +158,8 @@ fn the_shipped_help_tags_are_those_helptags_makes() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let made = std::fs::read_to_string(tmp.path().join("tags")).unwrap();
     let shipped = std::fs::read_to_string(doc.join("tags")).unwrap_or_default();
-    assert_eq!(shipped, made, "editors/neovim/doc/tags is stale: run `nvim --headless -c 'helptags editors/neovim/doc' -c q`");
+    assert_eq!(
+        shipped, made,
+        "editors/neovim/doc/tags is stale: run `nvim --headless -c 'helptags editors/neovim/doc' -c q`"
+    );
 }

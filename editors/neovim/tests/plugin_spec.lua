@@ -69,6 +69,29 @@ T.case(":checkhealth says how to install a missing server", function()
   T.truthy(T.has(text, "ERROR") and T.has(text, "is not an executable file"), text)
 end)
 
+T.case(":checkhealth reports a cmd that names a missing binary as an error with the fix, not a crash", function()
+  local oh = require("openhands")
+  local saved = oh.options.cmd
+  oh.options.cmd = { "/nonexistent/bin/openhands-lsp" }
+  local ok, err = pcall(vim.cmd, "checkhealth openhands")
+  local text = T.buf_text(0)
+  oh.options.cmd = saved
+  T.truthy(ok, "checkhealth ran: " .. tostring(err))
+  T.truthy(not T.has(text, "ENOENT") and not T.has(text, "Failed to run healthcheck"), text)
+  T.truthy(T.has(text, "ERROR") and T.has(text, "/nonexistent/bin/openhands-lsp is not an executable file"), text)
+  T.truthy(T.has(text, "cmd = {"), "says how to point at it: " .. text)
+end)
+
+T.case(":checkhealth warns about a setting it did not understand, in words", function()
+  local oh = require("openhands")
+  local saved = oh.options.settings
+  oh.options.settings = vim.tbl_deep_extend("force", saved or {}, { maxIterations = "lots" })
+  vim.cmd("checkhealth openhands")
+  local text = T.buf_text(0)
+  oh.options.settings = saved
+  T.truthy(T.has(text, "WARNING") and T.has(text, "openhands.maxIterations: expected a whole number"), text)
+end)
+
 T.case("the help file has valid tags for the command and each section", function()
   local rtp = vim.fn.tempname()
   vim.fn.mkdir(rtp .. "/doc", "p")

@@ -161,8 +161,10 @@ impl Shared {
     }
 
     fn doctor_inputs(&self) -> doctor::Inputs {
+        let session = self.session();
         doctor::Inputs {
-            settings: self.session().settings.clone(),
+            settings: session.settings.clone(),
+            settings_problems: session.settings_problems.clone(),
             state_dir: self.state_dir.clone(),
             secrets: self.secrets.clone(),
         }
@@ -195,11 +197,16 @@ impl Backend {
             }
         };
         if let Some(problems) = to_show {
-            let message = format!("OpenHands: invalid settings, using the default for each: {}", problems.join("; "));
-            tracing::warn!("{message}");
-            self.client.show_message(MessageType::WARNING, message).await;
+            self.show_settings_problems(&problems).await;
         }
         self.publish_status().await;
+    }
+
+    /// One warning naming each setting that was not understood (each problem says the default is used instead).
+    async fn show_settings_problems(&self, problems: &[String]) {
+        let message = format!("OpenHands: settings not understood: {}", problems.join("; "));
+        tracing::warn!("{message}");
+        self.client.show_message(MessageType::WARNING, message).await;
     }
 
     /// Sends `openhands/status` from the current facts.
@@ -355,9 +362,7 @@ impl LanguageServer for Backend {
         let problems = self.shared.session().settings_problems.clone();
         if !problems.is_empty() {
             self.shared.session().last_shown_problems = Some(problems.clone());
-            let message = format!("OpenHands: invalid settings, using the default for each: {}", problems.join("; "));
-            tracing::warn!("{message}");
-            self.client.show_message(MessageType::WARNING, message).await;
+            self.show_settings_problems(&problems).await;
         }
         self.publish_status().await;
     }

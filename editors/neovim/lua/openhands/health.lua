@@ -28,7 +28,15 @@ function M.check()
     vim.health.error(why)
     return
   end
-  local version = vim.system({ cmd[1], "--version" }, { text = true }):wait(5000)
+  if vim.fn.executable(cmd[1]) ~= 1 then
+    vim.health.error(string.format("%s is not an executable file", cmd[1]), {
+      "Build it (cargo build --release -p openhands-lsp) and point setup({ cmd = { '/path/to/openhands-lsp' } }) at it",
+      "or put openhands-lsp on PATH, or set $OPENHANDS_LSP_PATH",
+    })
+    return
+  end
+  local ok, proc = pcall(vim.system, { cmd[1], "--version" }, { text = true })
+  local version = ok and proc:wait(5000) or { code = -1, stderr = tostring(proc) }
   if version.code ~= 0 then
     vim.health.error(string.format("%s --version failed: %s", cmd[1], vim.trim(version.stderr or "")))
     return
