@@ -43,6 +43,8 @@ pub struct Report {
 /// What the checks look at; built by the CLI from the environment, by the LSP server from its session.
 #[derive(Debug, Clone)]
 pub struct Inputs {
+    /// Where the report is read: how to set a missing key is said in its words.
+    pub editor: crate::editor::Editor,
     pub settings: Settings,
     /// What was wrong with the settings given (each with its key); the defaults are used for those.
     pub settings_problems: Vec<String>,
@@ -53,6 +55,7 @@ pub struct Inputs {
 impl Inputs {
     pub fn from_env(parsed: crate::config::Parsed) -> Self {
         Inputs {
+            editor: crate::editor::Editor::Terminal,
             settings: parsed.settings,
             settings_problems: parsed.problems.iter().map(ToString::to_string).collect(),
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
@@ -201,9 +204,7 @@ fn check_llm(inputs: &Inputs) -> Check {
             name: "LLM",
             status: CheckStatus::Warning,
             required: false,
-            detail: format!(
-                "{model}{base}; no API key: set llm_api_key with openhands.setSecret or the LLM_API_KEY environment variable"
-            ),
+            detail: format!("{model}{base}; no API key: {}", inputs.editor.how_to_set(SecretName::LlmApiKey)),
         },
     }
 }
@@ -264,6 +265,7 @@ mod tests {
         let mut settings = Settings { backend: Backend::Process, ..Settings::default() };
         settings.process.command = "/bin/sh".into();
         let inputs = Inputs {
+            editor: crate::editor::Editor::Other,
             settings,
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().join("s")),
@@ -282,6 +284,7 @@ mod tests {
         settings.process.command = "/nonexistent/agent-server --flag".into();
         let tmp = tempfile::tempdir().unwrap();
         let inputs = Inputs {
+            editor: crate::editor::Editor::Other,
             settings,
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().into()),
@@ -300,7 +303,13 @@ mod tests {
         secrets.set(SecretName::LlmApiKey, "sk-secretvalue");
         let tmp = tempfile::tempdir().unwrap();
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
-        let inputs = Inputs { settings, settings_problems: Vec::new(), state_dir: Ok(tmp.path().into()), secrets };
+        let inputs = Inputs {
+            editor: crate::editor::Editor::Other,
+            settings,
+            settings_problems: Vec::new(),
+            state_dir: Ok(tmp.path().into()),
+            secrets,
+        };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
         assert!(text.contains("github_token set from the editor") && text.contains("llm_api_key set from the editor"));
         assert!(!text.contains("secretvalue"));
@@ -313,6 +322,7 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
         let inputs = Inputs {
+            editor: crate::editor::Editor::Other,
             settings,
             settings_problems: Vec::new(),
             state_dir: Ok(file.join("sub")),

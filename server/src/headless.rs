@@ -56,16 +56,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let manager = Manager::new(Store::new(&state_dir), provider, secrets, Arc::new(ChannelObserver(tx)));
     let before = snapshot(&workspace);
     let title = opts.task.lines().next().unwrap_or_default().chars().take(60).collect();
-    let settings = AgentSettings {
-        llm_model: opts.settings.llm.model.clone(),
-        llm_base_url: opts.settings.llm.base_url.clone(),
-        llm_num_retries: opts.settings.llm.num_retries,
-        llm_timeout_seconds: opts.settings.llm.timeout_seconds,
-        llm_stream: opts.settings.llm.stream,
-        isolation: opts.settings.isolation,
-        confirmation: opts.settings.confirmation,
-        max_iterations: opts.settings.max_iterations,
-    };
+    let settings = AgentSettings::from_settings(&opts.settings, crate::editor::Editor::Terminal);
     let summary = manager
         .start(
             StartRequest {

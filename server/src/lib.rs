@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod config;
 pub mod conversation;
 pub mod doctor;
+pub mod editor;
 pub mod git;
 pub mod headless;
 pub mod instance;

@@ -239,7 +239,7 @@ fn confirmation_rejected_skips_the_action_and_tells_the_agent() {
     wait_state(&server, &id, "finished");
     assert!(!ws.join("c.txt").exists(), "the rejected command did not run");
     let second = llm.requests()[1].body.to_string();
-    assert!(second.contains("Rejected by the user in the editor."), "the agent was told why: {second}");
+    assert!(second.contains("The user chose Reject in the editor."), "the agent was told why: {second}");
 }
 
 #[test]
@@ -454,10 +454,33 @@ fn headless_run_exits_non_zero_on_error() {
             "/nonexistent/agent-server",
         ])
         .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", "sk-test")
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/agent-server"));
+}
+
+#[test]
+fn headless_run_without_an_llm_key_says_which_variable_to_set_and_starts_nothing() {
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--task", "x", "--workspace", ws.to_str().unwrap(), "--model", "anthropic/claude-sonnet-4-5"])
+        .env("XDG_STATE_HOME", state.path())
+        .env_remove("LLM_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains(
+            "no LLM API key is set for anthropic/claude-sonnet-4-5: set the LLM_API_KEY environment variable"
+        ),
+        "{said}"
+    );
+    let conversations = state.path().join("openhands-lsp/conversations");
+    assert_eq!(std::fs::read_dir(&conversations).map(|d| d.count()).unwrap_or(0), 0, "nothing was started");
 }
 
 #[test]

@@ -93,6 +93,7 @@ fn the_agents_questions_are_asked_through_vim_ui_select() {
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
         Step::terminal("echo confirmed-run").risk("HIGH"),
+        Step::terminal("rm -rf build-dir").risk("HIGH"),
         Step::finish("done"),
     ]);
     let state = tempfile::tempdir().unwrap();
@@ -162,4 +163,24 @@ fn the_shipped_help_tags_are_those_helptags_makes() {
         shipped, made,
         "editors/neovim/doc/tags is stale: run `nvim --headless -c 'helptags editors/neovim/doc' -c q`"
     );
+}
+
+#[test]
+fn without_an_llm_key_a_task_says_what_to_type_in_neovim_and_starts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let llm = ScriptedLlm::start(vec![]);
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "nokey_spec.lua",
+        &[
+            ("OH_TEST_WORKSPACE", ws.display().to_string()),
+            ("OH_TEST_LLM_URL", llm.base_url()),
+            ("LLM_API_KEY", String::new()),
+        ],
+        state.path(),
+    );
+    assert_eq!(llm.served(), 0, "the model was never called");
 }

@@ -6,7 +6,11 @@ local asked = {}
 vim.ui.select = function(items, opts, on_choice)
   local labels = vim.tbl_map(opts.format_item or tostring, items)
   table.insert(asked, { prompt = opts.prompt, labels = labels, kind = opts.kind })
-  on_choice(items[1], 1) -- Allow
+  if T.has(opts.prompt, "rm -rf build-dir") then
+    on_choice(items[3], 3) -- Reject
+  else
+    on_choice(items[1], 1) -- Allow
+  end
 end
 
 T.case("a confirmation is asked through vim.ui.select and allowing runs the action", function()
@@ -33,6 +37,19 @@ T.case("a confirmation is asked through vim.ui.select and allowing runs the acti
   if not ok then
     error(tostring(err) .. "\nconversation buffer:\n" .. T.buf_text(buf), 0)
   end
+end)
+
+T.case("a rejected action shows once, with the reason, in plain words", function()
+  local id = require("openhands.conversation").id_of(0)
+  local buf = require("openhands.conversation").buf_of(id)
+  local line = T.wait("the rejection in the buffer", function()
+    for _, l in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+      if T.has(l, "✖ rejected") then
+        return l
+      end
+    end
+  end, 120000)
+  T.eq("✖ rejected: The user chose Reject in the editor.", line, "the line")
 end)
 
 T.finish()

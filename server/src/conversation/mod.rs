@@ -155,6 +155,25 @@ pub struct AgentSettings {
     pub isolation: crate::config::Isolation,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
+    /// Where the user is: instructions (how to set the key) name what they type there.
+    pub editor: crate::editor::Editor,
+}
+
+impl AgentSettings {
+    /// Settings as a conversation starts with them, for a user in `editor`.
+    pub fn from_settings(settings: &crate::config::Settings, editor: crate::editor::Editor) -> Self {
+        AgentSettings {
+            llm_model: settings.llm.model.clone(),
+            llm_base_url: settings.llm.base_url.clone(),
+            llm_num_retries: settings.llm.num_retries,
+            llm_timeout_seconds: settings.llm.timeout_seconds,
+            llm_stream: settings.llm.stream,
+            isolation: settings.isolation,
+            confirmation: settings.confirmation,
+            max_iterations: settings.max_iterations,
+            editor,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +186,8 @@ pub enum ConversationError {
     NotLive(String),
     #[error("conversation {id} is {state}: {action} is not possible now")]
     WrongState { id: String, state: &'static str, action: &'static str },
+    #[error("no LLM API key is set for {model}: {how}, then start the task again")]
+    NoLlmKey { model: String, how: String },
     #[error("the workspace {0} does not exist or is not a directory")]
     BadWorkspace(PathBuf),
     #[error(transparent)]
@@ -325,6 +346,17 @@ impl Manager {
             return Err(ConversationError::BadWorkspace(req.workspace));
         }
         let backend = if req.attach.is_some() { "cloud" } else { self.inner.provider.name() };
+        // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
+        // sandbox only to fail with the LLM library's advice about environment variables.
+        if backend != "cloud"
+            && self.inner.secrets.get(SecretName::LlmApiKey).is_none()
+            && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
+        {
+            return Err(ConversationError::NoLlmKey {
+                model: settings.llm_model.clone(),
+                how: settings.editor.how_to_set(SecretName::LlmApiKey),
+            });
+        }
         if let Some(cloud_id) = &req.attach
             && let Some(local) = self.following(cloud_id)
         {

@@ -3,12 +3,17 @@
 //! (`litellm.InternalServerError: InternalServerError: OpenAIException - …`), which names the library, not the fix.
 
 /// The user-facing message for an agent error, when it is a model failure; `None` leaves the error as it is.
-pub fn explain(raw: &str, model: &str, base_url: Option<&str>) -> Option<String> {
+pub fn explain(raw: &str, model: &str, base_url: Option<&str>, editor: crate::editor::Editor) -> Option<String> {
     // LiteLLM's exceptions, and the SDK's own word for an answer without choices.
     if !raw.contains("litellm.") && !raw.contains(EMPTY_ANSWER) {
         return None;
     }
     let (what, hint) = KINDS.iter().find(|(kind, ..)| raw.contains(kind)).map(|(_, what, hint)| (*what, *hint))?;
+    let hint = if hint == KEY {
+        format!("Check the LLM key: {}.", editor.how_to_set(crate::secrets::SecretName::LlmApiKey))
+    } else {
+        hint.to_owned()
+    };
     let place = match base_url {
         Some(url) => format!("{model} at {url}"),
         None => format!("{model} (its provider's own endpoint)"),
@@ -21,8 +26,8 @@ pub fn explain(raw: &str, model: &str, base_url: Option<&str>) -> Option<String>
 const EMPTY_ANSWER: &str = "Response choices is less than 1";
 
 const CHECK: &str = "Check openhands.llm.baseUrl and openhands.llm.model.";
-const KEY: &str = "Check the LLM key: set llm_api_key from the editor (VS Code: \"OpenHands: Set LLM API Key\"; \
-                   Neovim: :OpenHands secret llm_api_key) or the LLM_API_KEY environment variable.";
+/// Stands for "check the key", said in the words of the user's editor.
+const KEY: &str = "KEY";
 
 /// LiteLLM's exception names, the most specific first.
 const KINDS: &[(&str, &str, &str)] = &[
@@ -45,18 +50,21 @@ const KINDS: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::editor::Editor;
 
     #[test]
     fn litellm_errors_become_plain_words_with_the_place_and_the_setting() {
         let raw = "litellm.InternalServerError: InternalServerError: OpenAIException - upstream exploded";
-        let text = explain(raw, "openai/stub", Some("http://127.0.0.1:9/v1")).unwrap();
+        let text = explain(raw, "openai/stub", Some("http://127.0.0.1:9/v1"), Editor::Other).unwrap();
         assert_eq!(
             text,
             "The model failed on its side (500): openai/stub at http://127.0.0.1:9/v1. Try again later, or check \
              openhands.llm.baseUrl. (The model's service said: upstream exploded)"
         );
-        let auth = explain("litellm.AuthenticationError: bad key", "m", None).unwrap();
-        assert!(auth.contains("rejected the key") && auth.contains(":OpenHands secret llm_api_key"), "{auth}");
-        assert_eq!(explain("the sandbox died", "m", None), None);
+        let auth = explain("litellm.AuthenticationError: bad key", "m", None, Editor::Neovim).unwrap();
+        assert!(auth.contains("rejected the key") && auth.contains("run :OpenHands secret llm_api_key"), "{auth}");
+        let auth = explain("litellm.AuthenticationError: bad key", "m", None, Editor::VsCode).unwrap();
+        assert!(auth.contains("\"OpenHands: Set LLM API Key\" from the Command Palette"), "{auth}");
+        assert_eq!(explain("the sandbox died", "m", None, Editor::Other), None);
     }
 }

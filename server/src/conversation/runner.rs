@@ -570,10 +570,15 @@ impl Runner {
         });
     }
 
+    /// An agent error in plain words when it is the model's.
+    fn explain(&self, error: String) -> String {
+        let (model, base) = (&self.llm.model, self.llm.base_url.as_deref());
+        super::model_error::explain(&error, model, base, self.settings.editor).unwrap_or(error)
+    }
+
     /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
     fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
-        let error =
-            error.map(|e| super::model_error::explain(&e, &self.llm.model, self.llm.base_url.as_deref()).unwrap_or(e));
+        let error = error.map(|e| self.explain(e));
         // The agent-server can report the same outcome twice (its status event, then a state snapshot): a turn
         // settles once, so editors are told (and asked what next) once.
         if self.meta().state == state {

@@ -240,7 +240,7 @@ async fn ask_confirmation(client: Client, manager: Manager, id: String, title: S
     let decision = match answer.as_ref().map(|a| a.as_deref()) {
         Ok(Some(ALLOW)) => Decision::Allow,
         Ok(Some(ALLOW_ALL)) => Decision::AllowAll,
-        Ok(Some(REJECT)) => Decision::Reject { reason: Some("Rejected by the user in the editor.".into()) },
+        Ok(Some(REJECT)) => Decision::Reject { reason: Some("The user chose Reject in the editor.".into()) },
         Ok(_) => {
             // Dismissed: the agent keeps waiting; `openhands.respondToConfirmation` can still answer.
             tracing::info!(conversation = %id, "confirmation dismissed; still waiting");

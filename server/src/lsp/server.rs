@@ -114,16 +114,12 @@ impl Shared {
 
     /// Settings as a conversation starts with them.
     pub fn agent_settings(&self, settings: &Settings) -> AgentSettings {
-        AgentSettings {
-            llm_model: settings.llm.model.clone(),
-            llm_base_url: settings.llm.base_url.clone(),
-            llm_num_retries: settings.llm.num_retries,
-            llm_timeout_seconds: settings.llm.timeout_seconds,
-            llm_stream: settings.llm.stream,
-            isolation: settings.isolation,
-            confirmation: settings.confirmation,
-            max_iterations: settings.max_iterations,
-        }
+        AgentSettings::from_settings(settings, self.editor())
+    }
+
+    /// The editor the user is in, from the client's name.
+    pub fn editor(&self) -> crate::editor::Editor {
+        crate::editor::Editor::from_client_name(self.session().client.name.as_deref())
     }
 
     /// Settings that live outside the session (the sandbox provider's) follow the session's.
@@ -161,8 +157,10 @@ impl Shared {
     }
 
     fn doctor_inputs(&self) -> doctor::Inputs {
+        let editor = self.editor();
         let session = self.session();
         doctor::Inputs {
+            editor,
             settings: session.settings.clone(),
             settings_problems: session.settings_problems.clone(),
             state_dir: self.state_dir.clone(),

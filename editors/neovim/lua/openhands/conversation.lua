@@ -51,7 +51,9 @@ local function lines_for(event)
       table.insert(out, (i == 1 and "✖ " or "  ") .. l)
     end
   elseif kind == "UserRejectObservation" then
-    table.insert(out, "✖ rejected: " .. (event.summary or ""))
+    -- The reason alone: the summary repeats the word ("rejected: …").
+    local reason = split(event.detail ~= "" and event.detail or "")[1] or ""
+    table.insert(out, "✖ rejected" .. (reason ~= "" and (": " .. reason) or ""))
   else
     return {} -- state updates, system prompts: not for reading
   end

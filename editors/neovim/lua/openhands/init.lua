@@ -192,6 +192,34 @@ when_initialized = function(client, ready, failed)
   end))
 end
 
+--- What failed, in the user's words, by server command.
+local FAILED = {
+  ["openhands.startTask"] = "could not start the task",
+  ["openhands.fixIssue"] = "could not start on the issue",
+  ["openhands.fixDiagnostic"] = "could not start the fix",
+  ["openhands.sendMessage"] = "could not send the message",
+  ["openhands.pause"] = "could not pause",
+  ["openhands.resume"] = "could not resume",
+  ["openhands.stop"] = "could not stop",
+  ["openhands.reviewChanges"] = "could not open the review",
+  ["openhands.applyChanges"] = "could not apply",
+  ["openhands.discardChanges"] = "could not discard",
+  ["openhands.pushChanges"] = "could not push",
+  ["openhands.createPullRequest"] = "could not open the pull request",
+  ["openhands.listConversations"] = "could not list the conversations",
+  ["openhands.getEvents"] = "could not load the conversation's history",
+  ["openhands.setSecret"] = "could not set the secret",
+  ["openhands.status"] = "could not get the status",
+  ["openhands.suggestedTasks"] = "could not list suggested tasks",
+  ["openhands.attachConversation"] = "could not follow the cloud conversation",
+  ["openhands.respondToConfirmation"] = "could not answer",
+}
+
+--- "OpenHands: could not start the task: <why>" (one line per error, said once).
+function M.failure_message(command, why)
+  return string.format("OpenHands: %s: %s", FAILED[command] or (command .. " failed"), why)
+end
+
 --- Runs a server command (workspace/executeCommand) with one argument object; `callback(err, result)`.
 --- Errors are reported with vim.notify unless the callback returns true.
 ---@param command string e.g. "openhands.startTask"
@@ -215,14 +243,14 @@ function M.execute(command, argument, callback)
     request(client, "workspace/executeCommand", params, function(err, result)
       local handled = callback and callback(err, result)
       if err and not handled then
-        vim.notify(string.format("OpenHands: %s failed: %s", command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        vim.notify(M.failure_message(command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
       end
     end, nil)
   end
   when_initialized(client, send, function(why)
     local err = { message = why }
     if not (callback and callback(err, nil)) then
-      vim.notify(string.format("OpenHands: %s failed: %s", command, why), vim.log.levels.ERROR)
+      vim.notify(M.failure_message(command, why), vim.log.levels.ERROR)
     end
   end)
 end
