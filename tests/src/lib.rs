@@ -8,6 +8,7 @@ pub mod lsp_client;
 pub mod openapi;
 pub mod provider_mock;
 pub mod repo;
+pub mod screen;
 pub mod stdio_peer;
 
 pub use lsp_client::{Options, RpcError, Server};

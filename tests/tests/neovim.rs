@@ -9,6 +9,8 @@ use openhands_lsp_tests::agent::agent_server_command;
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::lsp_client::server_binary;
 use openhands_lsp_tests::repo::git;
+use openhands_lsp_tests::screen::Screen;
+use std::time::Duration;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
@@ -183,4 +185,99 @@ fn without_an_llm_key_a_task_says_what_to_type_in_neovim_and_starts_nothing() {
         state.path(),
     );
     assert_eq!(llm.served(), 0, "the model was never called");
+}
+
+/// Neovim in a terminal (tmux), set up as a user's init.lua would, in `ws`, opening `file`.
+fn neovim_in_tmux(test: &str, ws: &Path, state: &Path, settings: serde_json::Value, file: &str) -> Screen {
+    let root = repo_root();
+    let env = [
+        ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
+        ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
+        ("XDG_STATE_HOME", state.display().to_string()),
+        ("XDG_CONFIG_HOME", state.join("config").display().to_string()),
+        ("XDG_DATA_HOME", state.join("data").display().to_string()),
+        ("OH_TEST_PLUGIN", root.join("editors/neovim").display().to_string()),
+        ("OH_TEST_SETTINGS", settings.to_string()),
+    ];
+    let init = root.join("editors/neovim/tests/screen_init.lua");
+    let command = [
+        nvim().display().to_string(),
+        "-u".into(),
+        init.display().to_string(),
+        "-i".into(),
+        "NONE".into(),
+        file.into(),
+    ];
+    // Narrower than the longest messages, as a split or a laptop's terminal is.
+    Screen::start(test, ws, &env, &command, 110, 36)
+}
+
+/// The text of the floating message on `screen` (the rows between its rounded borders), its lines joined.
+fn float_text(screen: &str) -> String {
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip_while(|l| !l.contains('╭'))
+        .skip(1)
+        .take_while(|l| !l.contains('╰'))
+        .filter_map(|l| Some(l.split('│').nth(1)?.trim()))
+        .collect();
+    rows.join(" ")
+}
+
+fn process_settings(llm: &ScriptedLlm) -> serde_json::Value {
+    serde_json::json!({
+        "backend": "process",
+        "process": {"command": agent_server_command(), "startupTimeoutSeconds": 180},
+        "llm": {"model": "openai/stub", "baseUrl": llm.base_url(), "numRetries": 0},
+        "confirmation": "never",
+    })
+}
+
+#[test]
+fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("printf 'ONE\\n' > a.txt && echo changed-it"),
+        Step::finish("a.txt now shouts"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = process_settings(&llm);
+    settings["maxIterations"] = serde_json::json!("lots");
+    let screen = neovim_in_tmux("bad-setting-and-task", &ws, state.path(), settings, "a.txt");
+    let long = Duration::from_secs(240);
+
+    // The bad setting: one message naming it in words (too long for the command line: in a floating window, whole),
+    // and no prompt to press Enter.
+    let shown = screen.wait_for("bad-setting", Duration::from_secs(30), |s| s.contains("(got \"lots\")"));
+    assert!(shown.contains("╭ OpenHands ─"), "{shown}");
+    let float = float_text(&shown);
+    assert_eq!(
+        float,
+        "settings not understood: openhands.maxIterations: expected a whole number from 1 to 10000 (got \"lots\"); \
+         the default is used"
+    );
+    assert!(!shown.contains("Press ENTER"), "a hit-enter prompt:\n{shown}");
+
+    screen.ex("OpenHands task Make a.txt shout");
+    let conversation = screen.wait_for("conversation-finished", long, |s| s.contains("state: finished"));
+    assert!(conversation.contains("# Make a.txt shout"), "{conversation}");
+    assert!(conversation.contains("│ changed-it"), "the command's output: {conversation}");
+    let bars = conversation.lines().filter(|l| l.trim_end() == "│").count();
+    assert_eq!(bars, 0, "a command that printed nothing shows no empty output bar:\n{conversation}");
+    assert!(
+        !conversation.contains("│ a.txt now shouts"),
+        "the final message is not repeated as output:\n{conversation}"
+    );
+    assert!(!conversation.contains("Press ENTER"), "a hit-enter prompt:\n{conversation}");
+
+    screen.ex("OpenHands review");
+    let review = screen.wait_for("review", Duration::from_secs(30), |s| s.contains("modified a.txt"));
+    assert!(!review.contains("Press ENTER"), "a hit-enter prompt:\n{review}");
+    screen.ex("qa!");
 }

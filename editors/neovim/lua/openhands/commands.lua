@@ -48,7 +48,7 @@ local function with_conversation(arg, fn)
     end
     local list = conversations()
     if #list == 0 then
-      vim.notify("OpenHands: no conversation yet (:OpenHands task)", vim.log.levels.INFO)
+      require("openhands.notify").say("OpenHands: no conversation yet (:OpenHands task)", vim.log.levels.INFO)
       return
     end
     vim.ui.select(list, { prompt = "OpenHands conversation", format_item = label }, function(choice)
@@ -246,7 +246,7 @@ M.subcommands = {
           return
         end
         if result.cloudError then
-          return vim.notify("OpenHands: " .. result.cloudError, vim.log.levels.ERROR)
+          return require("openhands.notify").say("OpenHands: " .. result.cloudError, vim.log.levels.ERROR)
         end
         local open = vim.tbl_filter(function(c)
           return c.attachedAs == nil or c.attachedAs == vim.NIL
@@ -277,7 +277,7 @@ M.subcommands = {
         if value ~= "" then
           oh().execute("openhands.setSecret", { name = name, value = value }, function(err)
             if not err then
-              vim.notify("OpenHands: " .. name .. " set for this session")
+              require("openhands.notify").say("OpenHands: " .. name .. " set for this session")
             end
           end)
         end
@@ -310,7 +310,7 @@ M.subcommands = {
         for _, c in ipairs(status.checks or {}) do
           table.insert(lines, string.format("  %-18s %-8s %s", c.name, c.status, c.detail))
         end
-        vim.notify(table.concat(lines, "\n"), status.ok and vim.log.levels.INFO or vim.log.levels.WARN)
+        require("openhands.notify").say(table.concat(lines, "\n"), status.ok and vim.log.levels.INFO or vim.log.levels.WARN)
       end)
     end,
   },
@@ -345,12 +345,12 @@ end
 function M.run(opts)
   local sub, arg = opts.args:match("^%s*(%S+)%s*(.-)%s*$")
   if not sub then
-    vim.notify("OpenHands: subcommands: " .. table.concat(names(), ", "), vim.log.levels.INFO)
+    require("openhands.notify").say("OpenHands: subcommands: " .. table.concat(names(), ", "), vim.log.levels.INFO)
     return
   end
   local entry = M.subcommands[sub]
   if not entry then
-    vim.notify(string.format("OpenHands: unknown subcommand %q; try one of: %s", sub, table.concat(names(), ", ")), vim.log.levels.ERROR)
+    require("openhands.notify").say(string.format("OpenHands: unknown subcommand %q; try one of: %s", sub, table.concat(names(), ", ")), vim.log.levels.ERROR)
     return
   end
   entry.run(arg or "", opts)

@@ -29,13 +29,20 @@ local function lines_for(event)
       table.insert(out, "✎ " .. (event.summary or ""))
     elseif tool == "finish" then
       table.insert(out, "✔ finished")
-      for _, l in ipairs(split(detail)) do
-        table.insert(out, "  " .. l)
+      if vim.trim(detail) ~= "" then
+        for _, l in ipairs(split(detail)) do
+          table.insert(out, "  " .. l)
+        end
       end
     else
       table.insert(out, "• " .. (event.summary or ""))
     end
   elseif kind == "ObservationEvent" then
+    -- A command that printed nothing shows nothing (not an empty bar); the finish's own echo of its message is
+    -- already under "✔ finished".
+    if vim.trim(detail) == "" or (event.raw and event.raw.tool_name == "finish") then
+      return {}
+    end
     for _, l in ipairs(split(detail)) do
       table.insert(out, "  │ " .. l)
     end

@@ -68,6 +68,11 @@ local function handlers()
       require("openhands.progress").on_status(params)
     end,
     ["window/showMessageRequest"] = require("openhands.confirm").handler,
+    -- Once, at its level, and never as a hit-enter prompt (the server's messages are full sentences).
+    ["window/showMessage"] = function(_, params)
+      local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+      require("openhands.notify").say(params.message, levels[params.type] or vim.log.levels.INFO)
+    end,
   }
 end
 
@@ -119,7 +124,7 @@ function M.setup(opts)
   if has_011 then
     local config, why = M.client_config()
     if not config then
-      vim.notify("OpenHands: " .. why, vim.log.levels.WARN)
+      require("openhands.notify").say("OpenHands: " .. why, vim.log.levels.WARN)
       return
     end
     vim.lsp.config(M.NAME, config)
@@ -228,7 +233,7 @@ end
 function M.execute(command, argument, callback)
   local client, why = M.client()
   if not client then
-    vim.notify("OpenHands: " .. why, vim.log.levels.ERROR)
+    require("openhands.notify").say("OpenHands: " .. why, vim.log.levels.ERROR)
     return
   end
   -- Every command takes one JSON object. An empty Lua table (or one whose fields were all nil, such as
@@ -243,14 +248,14 @@ function M.execute(command, argument, callback)
     request(client, "workspace/executeCommand", params, function(err, result)
       local handled = callback and callback(err, result)
       if err and not handled then
-        vim.notify(M.failure_message(command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        require("openhands.notify").say(M.failure_message(command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
       end
     end, nil)
   end
   when_initialized(client, send, function(why)
     local err = { message = why }
     if not (callback and callback(err, nil)) then
-      vim.notify(M.failure_message(command, why), vim.log.levels.ERROR)
+      require("openhands.notify").say(M.failure_message(command, why), vim.log.levels.ERROR)
     end
   end)
 end

@@ -14,7 +14,7 @@ end
 
 local function notify(msg, level)
   if require("openhands").options.progress.notify then
-    vim.notify(msg, level or vim.log.levels.INFO, { title = "OpenHands" })
+    require("openhands.notify").say(msg, level)
   end
 end
 
@@ -28,7 +28,7 @@ function M.on_progress(data)
   if value.kind == "begin" then
     active[token] = { title = value.title or "OpenHands", message = value.message }
     table.insert(order, token)
-    notify(value.title .. (value.message and (": " .. value.message) or ""))
+    notify((value.title or "OpenHands") .. (type(value.message) == "string" and (": " .. value.message) or ""))
   elseif value.kind == "report" and active[token] then
     active[token].message = value.message or active[token].message
   elseif value.kind == "end" then
@@ -38,8 +38,11 @@ function M.on_progress(data)
       return t ~= token
     end, order)
     local title = entry and entry.title or "OpenHands"
-    local failed = value.message and value.message:match("^failed")
-    notify(title .. (value.message and (": " .. value.message) or ""), failed and vim.log.levels.ERROR or nil)
+    local failed = type(value.message) == "string" and value.message:match("^failed")
+    -- A failure is the server's error message to show (window/showMessage): said once, not here too.
+    if not failed then
+      notify(title .. (type(value.message) == "string" and (": " .. value.message) or ""))
+    end
   end
   vim.cmd("redrawstatus")
 end

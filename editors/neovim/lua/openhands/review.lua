@@ -165,7 +165,7 @@ end
 function M.apply(id, on_done)
   local files = M.accepted(id)
   if #files == 0 then
-    vim.notify("OpenHands: no file accepted (a to accept the file under the cursor)", vim.log.levels.WARN)
+    require("openhands.notify").say("OpenHands: no file accepted (a to accept the file under the cursor)", vim.log.levels.WARN)
     return
   end
   require("openhands").execute("openhands.applyChanges", { conversationId = id, files = files }, function(err, result)
@@ -173,7 +173,7 @@ function M.apply(id, on_done)
       M.write_applied(result)
       local said = M.outcome_message(result, #files)
       if said then
-        vim.notify(said)
+        require("openhands.notify").say(said)
       end
     end
     if on_done then
