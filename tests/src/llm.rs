@@ -80,6 +80,11 @@ impl Step {
     pub fn dropped() -> Step {
         Step { drop: true, ..Step::blank() }
     }
+    /// The agent's thought before its call (the assistant text beside the tool call).
+    pub fn thinking(mut self, text: &str) -> Step {
+        self.text = Some(text.into());
+        self
+    }
     pub fn gated(mut self, gate: &str) -> Step {
         self.gate = Some(gate.into());
         self

@@ -243,7 +243,7 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     git(&ws, &["commit", "-qm", "init"]);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
-        Step::terminal("printf 'ONE\\n' > a.txt && echo changed-it"),
+        Step::terminal("printf 'ONE\\n' > a.txt && echo changed-it").thinking("Let me make the file shout first."),
         Step::finish("a.txt now shouts"),
     ]);
     let state = tempfile::tempdir().unwrap();
@@ -267,7 +267,7 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     screen.ex("OpenHands task Make a.txt shout");
     let conversation = screen.wait_for("conversation-finished", long, |s| s.contains("state: finished"));
     assert!(conversation.contains("# Make a.txt shout"), "{conversation}");
-    assert!(conversation.contains("│ changed-it"), "the command's output: {conversation}");
+    assert!(conversation.contains("  ⋯ 1 line(s) of output (<CR> to show)"), "the output, folded: {conversation}");
     let bars = conversation.lines().filter(|l| l.trim_end() == "│").count();
     assert_eq!(bars, 0, "a command that printed nothing shows no empty output bar:\n{conversation}");
     assert!(
@@ -275,6 +275,17 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
         "the final message is not repeated as output:\n{conversation}"
     );
     assert!(!conversation.contains("Press ENTER"), "a hit-enter prompt:\n{conversation}");
+    assert!(conversation.contains("  Let me make the file shout first."), "the agent's thought:\n{conversation}");
+    assert!(conversation.contains("i send a message   <CR> open the edited file"), "the keys:\n{conversation}");
+
+    // <CR> on the command shows its output, and again folds it.
+    screen.type_text("gg");
+    screen.ex("call search('printf')");
+    screen.keys(&["Enter"]);
+    let shown = screen.wait_for("output-shown", Duration::from_secs(10), |s| s.contains("  │ changed-it"));
+    assert!(!shown.contains("line(s) of output"), "{shown}");
+    screen.keys(&["Enter"]);
+    screen.wait_for("output-folded", Duration::from_secs(10), |s| !s.contains("│ changed-it"));
 
     screen.ex("OpenHands review");
     let review = screen.wait_for("review", Duration::from_secs(30), |s| s.contains("modified a.txt"));

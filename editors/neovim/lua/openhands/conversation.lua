@@ -1,14 +1,38 @@
---- Conversation buffers: `openhands://conversation/<id>` streams the conversation's events live (messages,
---- commands with their output folded, edits, errors); `i` or `<CR>` prompts for a message to send.
+--- Conversation buffers: `openhands://conversation/<id>` streams the conversation's events live (messages, the
+--- agent's thoughts, commands with their output folded, edits, errors). Keys: `i` sends a message, `<CR>` acts on
+--- the line under the cursor (opens the file of an edit, folds or unfolds a command's output), `q` closes, `g?`
+--- lists the keys. Colours come from highlight groups linked to standard ones, so colour schemes apply.
 local M = {}
 
 local PREFIX = "openhands://conversation/"
+local ns = vim.api.nvim_create_namespace("openhands.conversation")
 
---- Per conversation: events by seq (from the live stream and getEvents), and its buffer once opened.
-local state = {} -- id -> { events = { [seq] = event }, rendered = number (next seq to render), buf = number|nil }
+--- Highlight groups, each linked to a standard one (`:hi link OpenHandsThought ...` to change).
+local GROUPS = {
+  OpenHandsTitle = "Title",
+  OpenHandsHeader = "Comment",
+  OpenHandsKeys = "Comment",
+  OpenHandsUser = "Special",
+  OpenHandsAgent = "Identifier",
+  OpenHandsThought = "Comment",
+  OpenHandsCommand = "Statement",
+  OpenHandsOutput = "NonText",
+  OpenHandsEdit = "Type",
+  OpenHandsDone = "DiagnosticOk",
+  OpenHandsError = "DiagnosticError",
+}
+for group, link in pairs(GROUPS) do
+  vim.api.nvim_set_hl(0, group, { link = link, default = true })
+end
+
+local KEYS = "i send a message   <CR> open the edited file / fold the output   q close   g? keys"
+
+--- Per conversation: events by seq (from the live stream and getEvents), the next seq to render, its buffer once
+--- opened, and the event each rendered line belongs to.
+local state = {} -- id -> { events = {}, rendered = number, buf = number|nil, line_seq = { [lnum] = seq } }
 
 local function conv(id)
-  state[id] = state[id] or { events = {}, rendered = 0 }
+  state[id] = state[id] or { events = {}, rendered = 0, line_seq = {} }
   return state[id]
 end
 
@@ -16,78 +40,114 @@ local function split(text)
   return vim.split(text or "", "\n", { plain = true, trimempty = false })
 end
 
---- The lines for one event. Output lines start with "  │ " so that foldexpr folds them.
+--- The agent's thinking before an action: its thought text and the model's reasoning, if any.
+local function thoughts_of(event)
+  local raw = event.raw or {}
+  local parts = {}
+  if type(raw.reasoning_content) == "string" and vim.trim(raw.reasoning_content) ~= "" then
+    table.insert(parts, raw.reasoning_content)
+  end
+  if type(raw.thought) == "table" then
+    for _, t in ipairs(raw.thought) do
+      if type(t) == "table" and type(t.text) == "string" and vim.trim(t.text) ~= "" then
+        table.insert(parts, t.text)
+      end
+    end
+  end
+  return vim.trim(table.concat(parts, "\n"))
+end
+
+--- The lines for one event, each with its highlight group. Output lines start with "  │ " so that foldexpr folds
+--- them.
 local function lines_for(event)
   local kind = event.kind or "?"
   local out = {}
+  local function add(text, group)
+    table.insert(out, { text, group })
+  end
   local detail = event.detail or event.summary or ""
   if kind == "ActionEvent" then
+    local thought = thoughts_of(event)
+    if thought ~= "" then
+      for _, l in ipairs(split(thought)) do
+        add("  " .. l, "OpenHandsThought")
+      end
+    end
     local tool = event.raw and event.raw.tool_name
     if tool == "terminal" then
-      table.insert(out, "▶ " .. (event.summary or ""))
+      add("▶ " .. (event.summary or ""), "OpenHandsCommand")
     elseif tool == "file_editor" or tool == "str_replace_editor" then
-      table.insert(out, "✎ " .. (event.summary or ""))
+      add("✎ " .. (event.summary or ""), "OpenHandsEdit")
     elseif tool == "finish" then
-      table.insert(out, "✔ finished")
-      if vim.trim(detail) ~= "" then
-        for _, l in ipairs(split(detail)) do
-          table.insert(out, "  " .. l)
-        end
-      end
-    else
-      table.insert(out, "• " .. (event.summary or ""))
+      add("✔ finished", "OpenHandsDone")
+    elseif tool ~= "think" then
+      add("• " .. (event.summary or ""), "OpenHandsAgent")
     end
   elseif kind == "ObservationEvent" then
     -- A command that printed nothing shows nothing (not an empty bar); the finish's own echo of its message is
-    -- already under "✔ finished".
-    if vim.trim(detail) == "" or (event.raw and event.raw.tool_name == "finish") then
+    -- in the header ("final:").
+    local tool = event.raw and event.raw.tool_name
+    if vim.trim(detail) == "" or tool == "finish" or tool == "think" then
       return {}
     end
     for _, l in ipairs(split(detail)) do
-      table.insert(out, "  │ " .. l)
+      add("  │ " .. l, "OpenHandsOutput")
     end
   elseif kind == "MessageEvent" then
     local who = event.source == "user" and "You" or "Agent"
+    local thought = event.source ~= "user" and thoughts_of(event) or ""
+    for _, l in ipairs(thought ~= "" and split(thought) or {}) do
+      add("  " .. l, "OpenHandsThought")
+    end
     local text = split(detail)
-    table.insert(out, who .. ": " .. (text[1] or ""))
+    add(who .. ": " .. (text[1] or ""), who == "You" and "OpenHandsUser" or "OpenHandsAgent")
     for i = 2, #text do
-      table.insert(out, "  " .. text[i])
+      add("  " .. text[i], false)
     end
   elseif kind:match("Error") then
     for i, l in ipairs(split(detail)) do
-      table.insert(out, (i == 1 and "✖ " or "  ") .. l)
+      add((i == 1 and "✖ " or "  ") .. l, "OpenHandsError")
     end
   elseif kind == "UserRejectObservation" then
     -- The reason alone: the summary repeats the word ("rejected: …").
     local reason = split(event.detail ~= "" and event.detail or "")[1] or ""
-    table.insert(out, "✖ rejected" .. (reason ~= "" and (": " .. reason) or ""))
-  else
-    return {} -- state updates, system prompts: not for reading
+    add("✖ rejected" .. (reason ~= "" and (": " .. reason) or ""), "OpenHandsError")
   end
-  return out
+  return out -- state updates, system prompts: not for reading
 end
 
 local function header(id)
   local c = require("openhands").conversations[id] or {}
   local lines = {
-    "# " .. (c.title or id),
-    string.format("state: %s   backend: %s   id: %s", c.state or "?", c.backend or "?", id),
+    { "# " .. (c.title or id), "OpenHandsTitle" },
+    { string.format("state: %s   backend: %s   id: %s", c.state or "?", c.backend or "?", id), "OpenHandsHeader" },
   }
   if c.error and c.error ~= vim.NIL then
-    table.insert(lines, "error: " .. c.error:gsub("\n", " "))
+    table.insert(lines, { "error: " .. c.error:gsub("\n", " "), "OpenHandsError" })
   end
   if c.finalMessage and c.finalMessage ~= vim.NIL then
-    table.insert(lines, "final: " .. c.finalMessage:gsub("\n", " "))
+    table.insert(lines, { "final: " .. c.finalMessage:gsub("\n", " "), "OpenHandsDone" })
   end
-  table.insert(lines, "")
+  table.insert(lines, { KEYS, "OpenHandsKeys" })
+  table.insert(lines, { "", false })
   return lines
 end
 
+--- Replaces lines `first`..`last` (end-exclusive, -1: the end) with `lines` ({ text, group } pairs).
 local function set_lines(buf, first, last, lines)
+  local texts = vim.tbl_map(function(l)
+    return l[1]
+  end, lines)
   vim.bo[buf].modifiable = true
-  vim.api.nvim_buf_set_lines(buf, first, last, false, lines)
+  vim.api.nvim_buf_set_lines(buf, first, last, false, texts)
   vim.bo[buf].modifiable = false
   vim.bo[buf].modified = false
+  local start = first >= 0 and first or (vim.api.nvim_buf_line_count(buf) - #lines)
+  for i, l in ipairs(lines) do
+    if l[2] then
+      vim.api.nvim_buf_set_extmark(buf, ns, start + i - 1, 0, { end_row = start + i, hl_group = l[2], hl_eol = false })
+    end
+  end
 end
 
 --- Appends the contiguous events not yet shown.
@@ -96,13 +156,20 @@ local function render_new(id)
   if not c.buf or not vim.api.nvim_buf_is_valid(c.buf) then
     return
   end
-  local add = {}
+  local add, seqs = {}, {}
   while c.events[c.rendered] do
-    vim.list_extend(add, lines_for(c.events[c.rendered]))
+    for _, l in ipairs(lines_for(c.events[c.rendered])) do
+      table.insert(add, l)
+      table.insert(seqs, c.rendered)
+    end
     c.rendered = c.rendered + 1
   end
   if #add > 0 then
+    local before = vim.api.nvim_buf_line_count(c.buf)
     set_lines(c.buf, -1, -1, add)
+    for i, seq in ipairs(seqs) do
+      c.line_seq[before + i] = seq
+    end
     for _, win in ipairs(vim.fn.win_findbuf(c.buf)) do
       local count = vim.api.nvim_buf_line_count(c.buf)
       if vim.api.nvim_win_get_cursor(win)[1] >= count - #add - 1 then
@@ -119,7 +186,17 @@ local function render_header(id)
   end
   local old = vim.b[c.buf].openhands_header_lines or 0
   local lines = header(id)
+  vim.api.nvim_buf_clear_namespace(c.buf, ns, 0, old)
   set_lines(c.buf, 0, old, lines)
+  -- Lines below moved with the header.
+  local shift = #lines - old
+  if shift ~= 0 then
+    local moved = {}
+    for lnum, seq in pairs(c.line_seq) do
+      moved[lnum + shift] = seq
+    end
+    c.line_seq = moved
+  end
   vim.b[c.buf].openhands_header_lines = #lines
 end
 
@@ -169,6 +246,59 @@ function M.prompt_send(id)
   end)
 end
 
+--- The user's file an edit event is about: its path in the agent's copy, made relative to where the agent works and
+--- joined to the user's folder.
+local function edited_file(id, event)
+  local action = event.raw and event.raw.action or {}
+  local path = type(action.path) == "string" and action.path or nil
+  if not path then
+    return nil
+  end
+  local c = require("openhands").conversations[id] or {}
+  local roots = { "/workspace/" }
+  local iso = c.isolation
+  if type(iso) == "table" and type(iso.root) == "string" then
+    table.insert(roots, 1, iso.root .. "/")
+  end
+  if type(c.workspace) == "string" then
+    table.insert(roots, c.workspace .. "/")
+  end
+  for _, root in ipairs(roots) do
+    if path:sub(1, #root) == root then
+      return vim.fs.joinpath(c.workspace or vim.fn.getcwd(), path:sub(#root + 1))
+    end
+  end
+  if path:sub(1, 1) ~= "/" then
+    return vim.fs.joinpath(c.workspace or vim.fn.getcwd(), path)
+  end
+end
+
+--- `<CR>`: the edit's file opens (the user's own, in the previous window); a command or its output folds or unfolds.
+function M.act(id)
+  local c = conv(id)
+  local lnum = vim.api.nvim_win_get_cursor(0)[1]
+  local event = c.events[c.line_seq[lnum] or -1]
+  if not event then
+    return
+  end
+  local line = vim.api.nvim_get_current_line()
+  if event.kind == "ActionEvent" and line:sub(1, #"✎") == "✎" then
+    local file = edited_file(id, event)
+    if file then
+      vim.cmd("wincmd p")
+      vim.cmd("edit " .. vim.fn.fnameescape(file))
+    end
+    return
+  end
+  local below = vim.fn.getline(lnum + 1)
+  if vim.fn.foldlevel(lnum) > 0 or below:sub(1, #"  │") == "  │" then
+    local target = vim.fn.foldlevel(lnum) > 0 and lnum or lnum + 1
+    vim.api.nvim_win_set_cursor(0, { target, 0 })
+    vim.cmd("normal! za")
+    vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+  end
+end
+
 --- Opens (or shows) the conversation's buffer in the current window.
 function M.open(id)
   local c = conv(id)
@@ -188,19 +318,33 @@ function M.open(id)
   vim.bo[buf].filetype = "openhands"
   c.buf = buf
   c.rendered = 0
+  c.line_seq = {}
   vim.api.nvim_set_current_buf(buf)
   local win = vim.api.nvim_get_current_win()
   vim.wo[win].foldmethod = "expr"
   vim.wo[win].foldexpr = "getline(v:lnum)=~'^  │'?1:0"
   vim.wo[win].foldlevel = 0
+  -- One line of output folds too (the default minimum is two), and a fold says what it holds.
+  vim.wo[win].foldminlines = 0
+  vim.wo[win].foldtext = "'  ⋯ '.(v:foldend-v:foldstart+1).' line(s) of output (<CR> to show)'"
+  vim.wo[win].fillchars = "fold: "
   vim.wo[win].wrap = true
+  -- The header takes the place of the new buffer's one empty line.
+  vim.b[buf].openhands_header_lines = 1
   render_header(id)
-  for _, key in ipairs({ "i", "<CR>" }) do
-    vim.keymap.set("n", key, function()
-      M.prompt_send(id)
-    end, { buffer = buf, desc = "OpenHands: send a message" })
+  local function map(key, fn, desc)
+    vim.keymap.set("n", key, fn, { buffer = buf, desc = "OpenHands: " .. desc })
   end
-  vim.keymap.set("n", "q", "<cmd>bdelete<cr>", { buffer = buf, desc = "OpenHands: close" })
+  map("i", function()
+    M.prompt_send(id)
+  end, "send a message")
+  map("<CR>", function()
+    M.act(id)
+  end, "open the edited file, or fold/unfold the output")
+  map("q", "<cmd>bdelete<cr>", "close")
+  map("g?", function()
+    require("openhands.notify").say("OpenHands conversation keys: " .. KEYS)
+  end, "list the keys")
   render_new(id)
   fetch(id, 0)
   return buf

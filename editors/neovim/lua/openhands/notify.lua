@@ -1,7 +1,7 @@
 --- Messages to the user without hit-enter prompts. With a notification plugin (nvim-notify, snacks, fidget...)
 --- everything goes to vim.notify as is. With Neovim's own vim.notify, a message that does not fit the command line
---- would stop the editor with "Press ENTER": it shows in a small floating window instead (closing by itself), and
---- one line of it goes to :messages.
+--- would stop the editor with "Press ENTER": it shows in a small floating window instead (closing by itself after a
+--- few seconds, or at the next key pressed), and one line of it goes to :messages.
 local M = {}
 
 --- How long a floating message stays, in milliseconds.
@@ -18,8 +18,10 @@ local HIGHLIGHT = {
 }
 
 local open = nil -- the floating message shown now: { win, buf, timer }
+local key_ns = vim.api.nvim_create_namespace("openhands.notify.keys")
 
 local function close()
+  vim.on_key(nil, key_ns)
   if not open then
     return
   end
@@ -67,6 +69,10 @@ local function float(text, level)
   local timer = vim.uv.new_timer()
   open = { win = win, buf = buf, timer = timer }
   timer:start(M.float_ms, 0, vim.schedule_wrap(close))
+  -- Read, then out of the way: the next key the user presses closes it.
+  vim.on_key(function()
+    vim.schedule(close)
+  end, key_ns)
 end
 
 --- Shows `msg` once, at `level` (vim.log.levels).
