@@ -290,5 +290,9 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     screen.ex("OpenHands review");
     let review = screen.wait_for("review", Duration::from_secs(30), |s| s.contains("modified a.txt"));
     assert!(!review.contains("Press ENTER"), "a hit-enter prompt:\n{review}");
+    // Tabs and status lines name the conversation and the files, not URIs with 32-hex ids.
+    let tabline = review.lines().next().unwrap_or_default();
+    assert!(tabline.contains("OpenHands: Make a.txt shout") && !tabline.contains("o//"), "tabline: {tabline}");
+    assert!(review.contains("a.txt (proposed)"), "{review}");
     screen.ex("qa!");
 }

@@ -16,7 +16,8 @@ T.case("a task starts from the command line and opens its conversation buffer", 
   id = T.wait("the conversation buffer", function()
     return require("openhands.conversation").id_of(0)
   end)
-  T.truthy(vim.api.nvim_buf_get_name(0):find("^openhands://conversation/"), vim.api.nvim_buf_get_name(0))
+  -- Named by its title (what the tabline shows), not by a URI with the 32-hex id.
+  T.truthy(vim.api.nvim_buf_get_name(0):find("OpenHands: Change a.txt and b.txt", 1, true), vim.api.nvim_buf_get_name(0))
 end)
 
 T.case("progress is seen through LspProgress", function()

@@ -1,10 +1,9 @@
---- Conversation buffers: `openhands://conversation/<id>` streams the conversation's events live (messages, the
+--- Conversation buffers (named "OpenHands: <title>") stream the conversation's events live (messages, the
 --- agent's thoughts, commands with their output folded, edits, errors). Keys: `i` sends a message, `<CR>` acts on
 --- the line under the cursor (opens the file of an edit, folds or unfolds a command's output), `q` closes, `g?`
 --- lists the keys. Colours come from highlight groups linked to standard ones, so colour schemes apply.
 local M = {}
 
-local PREFIX = "openhands://conversation/"
 local ns = vim.api.nvim_create_namespace("openhands.conversation")
 
 --- Highlight groups, each linked to a standard one (`:hi link OpenHandsThought ...` to change).
@@ -233,8 +232,24 @@ end
 
 --- The id of the conversation shown in `buf`, if it is a conversation buffer.
 function M.id_of(buf)
-  local name = vim.api.nvim_buf_get_name(buf or 0)
-  return name:sub(1, #PREFIX) == PREFIX and name:sub(#PREFIX + 1) or nil
+  local ok, id = pcall(function()
+    return vim.b[buf or 0].openhands_conversation
+  end)
+  return ok and id or nil
+end
+
+--- A buffer name for the conversation: its title (what the tabline shows), made unique.
+local function name_for(id)
+  local title = (require("openhands").conversations[id] or {}).title or id:sub(1, 8)
+  local name = "OpenHands: " .. title
+  -- (Neovim keeps the name as a path in the current folder: compare the ends.)
+  local taken = vim.iter(vim.api.nvim_list_bufs()):any(function(b)
+    return vim.api.nvim_buf_get_name(b):sub(-#name) == name
+  end)
+  if taken then
+    name = string.format("%s (%s)", name, id:sub(1, 8))
+  end
+  return name
 end
 
 --- Prompts for a message and sends it to the conversation.
@@ -311,7 +326,8 @@ function M.open(id)
     vim.api.nvim_buf_delete(c.buf, { force = true })
   end
   local buf = vim.api.nvim_create_buf(true, true)
-  vim.api.nvim_buf_set_name(buf, PREFIX .. id)
+  vim.b[buf].openhands_conversation = id
+  vim.api.nvim_buf_set_name(buf, name_for(id))
   vim.bo[buf].buftype = "nofile"
   vim.bo[buf].bufhidden = "hide"
   vim.bo[buf].swapfile = false

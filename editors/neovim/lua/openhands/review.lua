@@ -6,16 +6,30 @@
 --- server is asked to apply anything: rejected and undecided files are never sent.
 local M = {}
 
-local PREFIX = "openhands://review/"
 local sessions = {} -- id -> { files, decision = { [path] = "accepted"|"rejected" }, tab, list_buf, ... }
 
 local mark = { accepted = "[✓]", rejected = "[✗]" }
 
+local named = {} -- buffer name -> buffer (names are shown as they are; bufnr() would read them as patterns)
+local owner = {} -- buffer name -> the conversation whose review made it
+
+--- `base` as a buffer name of conversation `id`'s review: as it is, unless another review holds it (then with the
+--- conversation's short id).
+local function name_in(id, base)
+  if owner[base] == nil or owner[base] == id or not (named[base] and vim.api.nvim_buf_is_valid(named[base])) then
+    owner[base] = id
+    return base
+  end
+  return string.format("%s [%s]", base, id:sub(1, 8))
+end
+
+--- A scratch buffer called `name` (what the tabline and statusline show: words, not a URI), made or refilled.
 local function scratch(name, lines, filetype)
-  local buf = vim.fn.bufnr(name)
-  if buf == -1 then
+  local buf = named[name]
+  if not (buf and vim.api.nvim_buf_is_valid(buf)) then
     buf = vim.api.nvim_create_buf(false, true)
     vim.api.nvim_buf_set_name(buf, name)
+    named[name] = buf
   end
   vim.bo[buf].buftype = "nofile"
   vim.bo[buf].bufhidden = "wipe"
@@ -107,8 +121,9 @@ local function show_diff(s, file)
     end
     return text_lines(file[name])
   end
-  local left = scratch(PREFIX .. s.id .. "/original/" .. (file.oldPath or file.path), side("original"), ft)
-  local right = scratch(PREFIX .. s.id .. "/proposed/" .. file.path, side("proposed"), ft)
+  -- Named after the file and the side (what the status lines show).
+  local left = scratch(name_in(s.id, (file.oldPath or file.path) .. " (original)"), side("original"), ft)
+  local right = scratch(name_in(s.id, file.path .. " (proposed)"), side("proposed"), ft)
   local list_win = vim.api.nvim_get_current_win()
   for _, win in ipairs({ s.left_win, s.right_win }) do
     if win and vim.api.nvim_win_is_valid(win) then
@@ -242,7 +257,8 @@ function M.open(id)
       s.tab = vim.api.nvim_get_current_tabpage()
       s.left_win, s.right_win = nil, nil
     end
-    s.list_buf = scratch(PREFIX .. id, {}, "openhands-review")
+    local title = (require("openhands").conversations[id] or {}).title or id:sub(1, 8)
+    s.list_buf = scratch(name_in(id, "OpenHands review: " .. title), {}, "openhands-review")
     vim.bo[s.list_buf].bufhidden = "hide"
     vim.api.nvim_win_set_buf(0, s.list_buf)
     render_list(s)
