@@ -295,4 +295,20 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     assert!(tabline.contains("OpenHands: Make a.txt shout") && !tabline.contains("o//"), "tabline: {tabline}");
     assert!(review.contains("a.txt (proposed)"), "{review}");
     screen.ex("qa!");
+    drop(screen);
+
+    // The next day: Neovim again, on the same state. The list offers the earlier conversation, whole.
+    let settings = process_settings(&llm);
+    let screen = neovim_in_tmux("bad-setting-and-task-later", &ws, state.path(), settings, "a.txt");
+    screen.wait_for("started-again", Duration::from_secs(30), |s| s.contains("a.txt"));
+    screen.ex("OpenHands list");
+    let picker = screen.wait_for("list", Duration::from_secs(30), |s| s.contains("Make a.txt shout"));
+    assert!(picker.contains("finished"), "the earlier conversation and its state: {picker}");
+    assert!(!picker.contains("must be a JSON object"), "{picker}");
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let earlier = screen.wait_for("earlier-conversation", Duration::from_secs(30), |s| s.contains("▶ $ printf"));
+    assert!(earlier.contains("# Make a.txt shout") && earlier.contains("  Let me make the file shout first."), "{earlier}");
+    assert!(!earlier.contains("Press ENTER") && !earlier.contains("Error"), "{earlier}");
+    screen.ex("qa!");
 }
