@@ -16,6 +16,21 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
+/// A git repository holding `files`, committed or not.
+fn repository(files: &[(&str, &str)], commit: bool) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    for (name, text) in files {
+        std::fs::write(ws.join(name), text).unwrap();
+    }
+    if commit {
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["commit", "-qm", "init"]);
+    }
+    (dir, ws)
+}
+
 fn nvim() -> PathBuf {
     if let Ok(p) = std::env::var("OPENHANDS_TEST_NVIM") {
         return PathBuf::from(p);
@@ -59,13 +74,7 @@ fn the_plugin_loads_with_commands_completion_and_a_clean_checkhealth() {
 
 #[test]
 fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
-    std::fs::write(ws.join("b.txt"), "bee\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["commit", "-qm", "init"]);
+    let (_dir, ws) = repository(&[("a.txt", "one\n"), ("b.txt", "bee\n")], true);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
         Step::terminal("echo visible-output"),
@@ -88,10 +97,7 @@ fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
 
 #[test]
 fn the_agents_questions_are_asked_through_vim_ui_select() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], false);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
         Step::terminal("echo confirmed-run").risk("HIGH"),
@@ -108,10 +114,7 @@ fn the_agents_questions_are_asked_through_vim_ui_select() {
 
 #[test]
 fn subcommands_typed_from_a_file_buffer_send_json_objects() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], false);
     let llm = ScriptedLlm::start(vec![]);
     let state = tempfile::tempdir().unwrap();
     run_spec(
@@ -123,13 +126,7 @@ fn subcommands_typed_from_a_file_buffer_send_json_objects() {
 
 #[test]
 fn the_review_tab_shows_links_and_modes_and_applies_what_can_be() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
-    std::fs::write(ws.join("run.sh"), "#!/bin/sh\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["commit", "-qm", "init"]);
+    let (_dir, ws) = repository(&[("a.txt", "one\n"), ("run.sh", "#!/bin/sh\n")], true);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("ln -s /etc/hostname out_link && ln -s a.txt in_link && chmod +x run.sh"),
         Step::finish("links made"),
@@ -169,10 +166,7 @@ fn the_shipped_help_tags_are_those_helptags_makes() {
 
 #[test]
 fn without_an_llm_key_a_task_says_what_to_type_in_neovim_and_starts_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], false);
     let llm = ScriptedLlm::start(vec![]);
     let state = tempfile::tempdir().unwrap();
     run_spec(
@@ -235,12 +229,7 @@ fn process_settings(llm: &ScriptedLlm) -> serde_json::Value {
 
 #[test]
 fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = dir.path().canonicalize().unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("a.txt"), "one\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["commit", "-qm", "init"]);
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("true"),
         Step::terminal("printf 'ONE\\n' > a.txt && echo changed-it").thinking("Let me make the file shout first."),
@@ -308,7 +297,10 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     screen.type_text("1");
     screen.keys(&["Enter"]);
     let earlier = screen.wait_for("earlier-conversation", Duration::from_secs(30), |s| s.contains("▶ $ printf"));
-    assert!(earlier.contains("# Make a.txt shout") && earlier.contains("  Let me make the file shout first."), "{earlier}");
+    assert!(
+        earlier.contains("# Make a.txt shout") && earlier.contains("  Let me make the file shout first."),
+        "{earlier}"
+    );
     assert!(!earlier.contains("Press ENTER") && !earlier.contains("Error"), "{earlier}");
     screen.ex("qa!");
 }
