@@ -253,9 +253,11 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     );
     assert!(!shown.contains("Press ENTER"), "a hit-enter prompt:\n{shown}");
 
-    screen.ex("OpenHands task Make a.txt shout");
+    // Longer than a list's title (60 characters): the buffer's header has all of it.
+    let task = "Make a.txt shout: turn every letter of it into upper case, and say so when done";
+    screen.ex(&format!("OpenHands task {task}"));
     let conversation = screen.wait_for("conversation-finished", long, |s| s.contains("state: finished"));
-    assert!(conversation.contains("# Make a.txt shout"), "{conversation}");
+    assert!(conversation.contains(&format!("# {task}\n")), "the whole task in the header: {conversation}");
     assert!(conversation.contains("  ⋯ 1 line(s) of output (<CR> to show)"), "the output, folded: {conversation}");
     let bars = conversation.lines().filter(|l| l.trim_end() == "│").count();
     assert_eq!(bars, 0, "a command that printed nothing shows no empty output bar:\n{conversation}");

@@ -117,8 +117,13 @@ end
 
 local function header(id)
   local c = require("openhands").conversations[id] or {}
+  -- Titles are cut for lists; here the whole first line of the task fits (the window wraps it).
+  local title = c.title or id
+  if type(c.instruction) == "string" and vim.endswith(title, "…") then
+    title = vim.split(vim.trim(c.instruction), "\n", { plain = true })[1]
+  end
   local lines = {
-    { "# " .. (c.title or id), "OpenHandsTitle" },
+    { "# " .. title, "OpenHandsTitle" },
     { string.format("state: %s   backend: %s   id: %s", c.state or "?", c.backend or "?", id), "OpenHandsHeader" },
   }
   if c.error and c.error ~= vim.NIL then
@@ -240,8 +245,7 @@ end
 
 --- A buffer name for the conversation: its title (what the tabline shows), made unique.
 local function name_for(id)
-  local title = (require("openhands").conversations[id] or {}).title or id:sub(1, 8)
-  local name = "OpenHands: " .. title
+  local name = "OpenHands: " .. require("openhands").short_title(id)
   -- (Neovim keeps the name as a path in the current folder: compare the ends.)
   local taken = vim.iter(vim.api.nvim_list_bufs()):any(function(b)
     return vim.api.nvim_buf_get_name(b):sub(-#name) == name

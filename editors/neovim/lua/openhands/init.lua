@@ -197,6 +197,16 @@ when_initialized = function(client, ready, failed)
   end))
 end
 
+--- A conversation's title short enough for a tab label or a status line (28 characters and "…").
+function M.short_title(id)
+  local title = (M.conversations[id] or {}).title or id:sub(1, 8)
+  title = title:gsub("…$", "")
+  if vim.fn.strchars(title) > 28 then
+    title = vim.fn.strcharpart(title, 0, 28) .. "…"
+  end
+  return title
+end
+
 --- What failed, in the user's words, by server command.
 local FAILED = {
   ["openhands.startTask"] = "could not start the task",

@@ -35,7 +35,8 @@ local function close()
   open = nil
 end
 
---- The floating window of `text`, top right, wrapped to at most 80 columns.
+--- The floating window of `text`, bottom right above the status line (a buffer's header stays in view), wrapped
+--- to at most 80 columns.
 local function float(text, level)
   close()
   local width = math.min(80, math.max(20, vim.o.columns - 4))
@@ -53,8 +54,8 @@ local function float(text, level)
   vim.bo[buf].bufhidden = "wipe"
   local win = vim.api.nvim_open_win(buf, false, {
     relative = "editor",
-    anchor = "NE",
-    row = 1,
+    anchor = "SE",
+    row = vim.o.lines - vim.o.cmdheight - (vim.o.laststatus > 0 and 1 or 0),
     col = vim.o.columns - 1,
     width = width,
     height = math.min(#lines, math.max(1, vim.o.lines - 4)),

@@ -257,8 +257,7 @@ function M.open(id)
       s.tab = vim.api.nvim_get_current_tabpage()
       s.left_win, s.right_win = nil, nil
     end
-    local title = (require("openhands").conversations[id] or {}).title or id:sub(1, 8)
-    s.list_buf = scratch(name_in(id, "OpenHands review: " .. title), {}, "openhands-review")
+    s.list_buf = scratch(name_in(id, "OpenHands review: " .. require("openhands").short_title(id)), {}, "openhands-review")
     vim.bo[s.list_buf].bufhidden = "hide"
     vim.api.nvim_win_set_buf(0, s.list_buf)
     render_list(s)
