@@ -124,3 +124,9 @@ pub fn assert_secrets_absent(server: &Server, secrets: &[&str], extra: &[&serde_
         }
     }
 }
+
+/// Starts a task (`openhands.startTask` with only an instruction) and returns its conversation's id.
+pub fn start_task(server: &mut Server, instruction: &str) -> String {
+    let result = server.command("openhands.startTask", json!({"instruction": instruction})).unwrap().unwrap();
+    result["conversationId"].as_str().unwrap().to_owned()
+}

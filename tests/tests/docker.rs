@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, wait_event, wait_state, wait_until};
+use openhands_lsp_tests::agent::{RUN_TIMEOUT, init_params, options, start_task, wait_event, wait_state, wait_until};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
@@ -81,11 +81,6 @@ fn output_containing(server: &Server, id: &str, text: &str) -> String {
         e["kind"] == "ObservationEvent" && e["detail"].as_str().is_some_and(|d| d.contains(text))
     });
     e["detail"].as_str().unwrap().to_owned()
-}
-
-fn start_task(server: &mut Server, instruction: &str) -> String {
-    let result = server.command("openhands.startTask", json!({"instruction": instruction})).unwrap().unwrap();
-    result["conversationId"].as_str().unwrap().to_owned()
 }
 
 fn status(server: &mut Server) -> Value {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use openhands_lsp_tests::agent::{init_params, on_docker, options, wait_state, wait_until};
+use openhands_lsp_tests::agent::{init_params, on_docker, options, start_task, wait_state, wait_until};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
@@ -150,11 +150,7 @@ fn finished_in_a_worktree(ws: &Path, state: &Path) -> String {
     params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     let opts = Options { state_home: Some(state.to_path_buf()), ..options() };
     let (mut server, _) = Server::start(opts, params).unwrap();
-    let id =
-        server.command("openhands.startTask", json!({"instruction": "Change a"})).unwrap().unwrap()["conversationId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    let id = start_task(&mut server, "Change a");
     wait_state(&server, &id, "finished");
     server.shutdown_and_exit().unwrap();
     id
@@ -261,10 +257,7 @@ fn busy_agent(ws: &Path, marker: &str, docker: bool) -> (Server, String, Scripte
         params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     }
     let (mut server, _) = Server::start(options(), params).unwrap();
-    let id = server.command("openhands.startTask", json!({"instruction": "Wait"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut server, "Wait");
     server
         .wait_for("the agent's command to start", openhands_lsp_tests::agent::RUN_TIMEOUT, |msgs| {
             msgs.iter()
@@ -359,10 +352,7 @@ fn an_errored_conversation_then_a_quit_leaves_no_tmux_server_or_command() {
         Step::error(400, "the model refuses"),
     ]);
     let (mut server, _) = Server::start(options(), init_params(&llm, &ws, json!({}))).unwrap();
-    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut server, "Go");
     openhands_lsp_tests::agent::wait_state(&server, &id, "error");
     let tmux_dir = std::env::temp_dir().join(format!("ohlsp-{}", &id[..16]));
     assert!(!processes_with(&marker).is_empty(), "the agent's background command ran");
@@ -420,10 +410,7 @@ fn two_servers_share_a_state_directory(docker: bool) {
     };
     let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
     let (mut a, _) = Server::start(opts.clone(), params(&llm)).unwrap();
-    let id = a.command("openhands.startTask", json!({"instruction": "Two files"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut a, "Two files");
     assert!(llm.wait_requests(2, openhands_lsp_tests::agent::RUN_TIMEOUT), "A's agent is working");
     let conv = state.path().join("openhands-lsp/conversations").join(&id);
 
@@ -475,10 +462,7 @@ fn a_conversation_whose_owner_died_is_taken_over_by_the_next_look() {
     let llm = ScriptedLlm::start(vec![Step::terminal("echo first"), Step::finish("never").gated("never")]);
     let (mut a, _) = Server::start(opts.clone(), init_params(&llm, &ws, json!({}))).unwrap();
     let (mut b, _) = Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
-    let id = a.command("openhands.startTask", json!({"instruction": "Wait"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut a, "Wait");
     assert!(llm.wait_requests(2, openhands_lsp_tests::agent::RUN_TIMEOUT));
     let state_of = |b: &mut Server| {
         let listed = b.command("openhands.listConversations", json!({})).unwrap().unwrap();
@@ -512,10 +496,7 @@ fn agents_md_and_microagents_reach_the_llm() {
     let mut params = init_params(&llm, &ws, json!({}));
     params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     let (mut server, _) = Server::start(options(), params).unwrap();
-    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut server, "Go");
     wait_state(&server, &id, "finished");
     let first = llm.requests()[0].body.to_string();
     assert!(first.contains("make check-canary-4711"), "AGENTS.md is in the prompt");
@@ -542,10 +523,7 @@ fn failing_model(
         params["initializationOptions"]["llm"]["baseUrl"] = json!(base);
     }
     let (mut server, _) = Server::start(options(), params).unwrap();
-    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut server, "Go");
     (server, id, llm, dir)
 }
 
@@ -714,10 +692,7 @@ fn hung_docker_fails_fast(pool: u32) {
     let (mut server, _) = Server::start(options().env("DOCKER_HOST", &host), params).unwrap();
     server.wait_notification("openhands/status", |p| p["kind"] == "error").unwrap();
     let started = std::time::Instant::now();
-    let id = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_task(&mut server, "Go");
     let failed = wait_state(&server, &id, "error");
     let took = started.elapsed();
     assert!(failed["error"].as_str().unwrap().contains("did not answer"), "{failed}");

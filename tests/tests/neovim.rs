@@ -66,6 +66,14 @@ fn run_spec(spec: &str, env: &[(&str, String)], state_home: &Path) {
     );
 }
 
+/// Runs one spec against the server on workspace `ws` with the scripted `llm` (and a fresh state), `env` added.
+fn run_spec_on(spec: &str, ws: &Path, llm: &ScriptedLlm, env: &[(&str, String)]) {
+    let state = tempfile::tempdir().unwrap();
+    let mut all = vec![("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())];
+    all.extend(env.iter().cloned());
+    run_spec(spec, &all, state.path());
+}
+
 #[test]
 fn the_plugin_loads_with_commands_completion_and_a_clean_checkhealth() {
     let state = tempfile::tempdir().unwrap();
@@ -82,12 +90,7 @@ fn a_task_runs_from_neovim_and_only_the_accepted_file_is_applied() {
         Step::finish("changed both"),
         Step::finish("noted"),
     ]);
-    let state = tempfile::tempdir().unwrap();
-    run_spec(
-        "flow_spec.lua",
-        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
-        state.path(),
-    );
+    run_spec_on("flow_spec.lua", &ws, &llm, &[]);
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "ONE\n");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "bee\n", "the rejected file is untouched");
     // The task was started on a range: the file, the lines and the selected text reached the agent.
@@ -104,24 +107,14 @@ fn the_agents_questions_are_asked_through_vim_ui_select() {
         Step::terminal("rm -rf build-dir").risk("HIGH"),
         Step::finish("done"),
     ]);
-    let state = tempfile::tempdir().unwrap();
-    run_spec(
-        "confirm_spec.lua",
-        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
-        state.path(),
-    );
+    run_spec_on("confirm_spec.lua", &ws, &llm, &[]);
 }
 
 #[test]
 fn subcommands_typed_from_a_file_buffer_send_json_objects() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")], false);
     let llm = ScriptedLlm::start(vec![]);
-    let state = tempfile::tempdir().unwrap();
-    run_spec(
-        "commands_spec.lua",
-        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
-        state.path(),
-    );
+    run_spec_on("commands_spec.lua", &ws, &llm, &[]);
 }
 
 #[test]
@@ -131,12 +124,7 @@ fn the_review_tab_shows_links_and_modes_and_applies_what_can_be() {
         Step::terminal("ln -s /etc/hostname out_link && ln -s a.txt in_link && chmod +x run.sh"),
         Step::finish("links made"),
     ]);
-    let state = tempfile::tempdir().unwrap();
-    run_spec(
-        "review_links_spec.lua",
-        &[("OH_TEST_WORKSPACE", ws.display().to_string()), ("OH_TEST_LLM_URL", llm.base_url())],
-        state.path(),
-    );
+    run_spec_on("review_links_spec.lua", &ws, &llm, &[]);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::read_link(ws.join("in_link")).unwrap(), std::path::PathBuf::from("a.txt"));
     assert!(std::fs::symlink_metadata(ws.join("out_link")).is_err(), "no link out of the workspace");
@@ -168,16 +156,7 @@ fn the_shipped_help_tags_are_those_helptags_makes() {
 fn without_an_llm_key_a_task_says_what_to_type_in_neovim_and_starts_nothing() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")], false);
     let llm = ScriptedLlm::start(vec![]);
-    let state = tempfile::tempdir().unwrap();
-    run_spec(
-        "nokey_spec.lua",
-        &[
-            ("OH_TEST_WORKSPACE", ws.display().to_string()),
-            ("OH_TEST_LLM_URL", llm.base_url()),
-            ("LLM_API_KEY", String::new()),
-        ],
-        state.path(),
-    );
+    run_spec_on("nokey_spec.lua", &ws, &llm, &[("LLM_API_KEY", String::new())]);
     assert_eq!(llm.served(), 0, "the model was never called");
 }
 

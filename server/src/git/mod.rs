@@ -235,12 +235,13 @@ pub fn isolate(
     }
     match Repository::discover(&source) {
         Ok(repo) if repo.workdir().is_some() && repo.head().is_ok() => {
-            let objects = repo.commondir().join("objects");
-            let size = folder_size(&objects);
-            if data == GitData::Own && size <= copy_limit_bytes {
-                return own_repository(&repo, &source, dest, branch);
-            }
+            // (Only a copy with its own git data looks at the objects: a worktree start stays one git call.)
             if data == GitData::Own {
+                let objects = files_under(&repo.commondir().join("objects"));
+                let size: u64 = objects.iter().map(|(_, len)| len).sum();
+                if size <= copy_limit_bytes {
+                    return own_repository(&repo, &source, dest, branch, &objects);
+                }
                 tracing::warn!(
                     size_mb = size / (1024 * 1024),
                     "the repository's objects are too large to copy into the sandbox: a worktree is used, and git \
@@ -271,10 +272,17 @@ fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Resu
 /// linked: a hard link would let the sandbox's user change the user's own object files), with the user's branches,
 /// tags, remote-tracking branches and remotes, so that `git log`, `git diff main`, `git branch -a` and `git remote`
 /// work in there as in the user's repository.
-fn own_repository(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Result<Isolated, GitError> {
+/// `objects` are the files of the user's object folder, listed by the caller.
+fn own_repository(
+    repo: &Repository,
+    source: &Path,
+    dest: &Path,
+    branch: &str,
+    objects: &[(PathBuf, u64)],
+) -> Result<Isolated, GitError> {
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| source.to_owned());
     let copy = Repository::init(dest)?;
-    copy_folder(&repo.commondir().join("objects"), &copy.path().join("objects"))?;
+    copy_files(&repo.commondir().join("objects"), objects, &copy.path().join("objects"))?;
     let shallow = repo.commondir().join("shallow");
     if shallow.is_file() {
         std::fs::copy(&shallow, copy.path().join("shallow")).map_err(io(&shallow))?;
@@ -373,36 +381,29 @@ fn carried_over(
     Ok(Isolated { root, source: source.to_owned(), kind, baseline })
 }
 
-/// Bytes of the regular files under `dir` (links not followed).
-fn folder_size(dir: &Path) -> u64 {
-    walkdir_files(dir).iter().filter_map(|p| std::fs::symlink_metadata(p).ok()).map(|m| m.len()).sum()
+/// The regular files under `dir` with their sizes (every file, hidden or ignored; links not followed).
+fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+    ignore::WalkBuilder::new(dir)
+        .standard_filters(false)
+        .build()
+        .flatten()
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            (e.into_path(), len)
+        })
+        .collect()
 }
 
-fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(entry.path()),
-                Ok(t) if t.is_file() => out.push(entry.path()),
-                _ => {}
-            }
-        }
-    }
-    out
-}
-
-/// Copies the regular files under `from` into `to` (folders made as needed; links skipped).
-fn copy_folder(from: &Path, to: &Path) -> Result<(), GitError> {
-    for file in walkdir_files(from) {
-        let rel = file.strip_prefix(from).unwrap_or(&file);
+/// Copies `files` (found under `from`) to the same places under `to`, folders made as needed.
+fn copy_files(from: &Path, files: &[(PathBuf, u64)], to: &Path) -> Result<(), GitError> {
+    for (file, _) in files {
+        let rel = file.strip_prefix(from).unwrap_or(file);
         let target = to.join(rel);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        std::fs::copy(&file, &target).map_err(io(&file))?;
+        std::fs::copy(file, &target).map_err(io(file))?;
     }
     Ok(())
 }

@@ -261,9 +261,9 @@ fn a_copy_with_its_own_git_data_is_a_repository_without_the_users_folder() {
     let got = changes(&iso).unwrap();
     assert_eq!(got.iter().map(|c| c.path.display().to_string()).collect::<Vec<_>>(), ["src/lib.rs"]);
     // Objects were copied, not linked: the sandbox's user cannot reach the user's own files through them.
-    let packs_or_loose: Vec<_> = walkdir_files(&dest.join(".git/objects"));
+    let packs_or_loose = files_under(&dest.join(".git/objects"));
     assert!(!packs_or_loose.is_empty());
-    for f in packs_or_loose {
+    for (f, _) in packs_or_loose {
         assert_eq!(std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&f).unwrap()), 1, "{}", f.display());
     }
     // The user's repository got nothing: no branch, no worktree.
