@@ -23,7 +23,8 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// Call this tool (`terminal`, `file_editor`, `finish`, `think`, `task_tracker`) with `args`.
+    /// Call this tool (`terminal`, `file_editor`, `finish`, `think`, `task_tracker`) with `args` (`{workdir}` in them
+    /// becomes the agent's working directory).
     #[serde(default)]
     pub tool: Option<String>,
     #[serde(default)]
@@ -201,6 +202,21 @@ pub fn load_script(name: &str, workspace: &std::path::Path) -> Vec<Step> {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// `{workdir}` in a step's arguments becomes the agent's working directory, as the agent-server tells the model in
+/// the file editor's description ("Your current working directory is: …"): a conversation's copy is made at a path
+/// no script can know in advance.
+fn with_workdir(arguments: &str, body: &Value) -> String {
+    const SAID: &str = "Your current working directory is: ";
+    if !arguments.contains("{workdir}") {
+        return arguments.to_owned();
+    }
+    let request = body.to_string();
+    let Some(at) = request.find(SAID) else { return arguments.to_owned() };
+    let rest = &request[at + SAID.len()..];
+    let dir = rest.split(|c: char| c == '\\' || c == '"' || c.is_whitespace()).next().unwrap_or_default();
+    arguments.replace("{workdir}", dir)
+}
+
 async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let recorded_headers =
@@ -246,9 +262,11 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     let model = body.get("model").and_then(Value::as_str).unwrap_or("stub").to_owned();
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let call_id = format!("call_{n}");
-    let tool_call = step.tool.as_ref().map(|name| {
-        json!({"id": call_id, "type": "function", "function": {"name": name, "arguments": step.args.to_string()}})
-    });
+    let arguments = with_workdir(&step.args.to_string(), &body);
+    let tool_call = step
+        .tool
+        .as_ref()
+        .map(|name| json!({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}));
     let usage = json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
     let finish_reason = if tool_call.is_some() { "tool_calls" } else { "stop" };
     if !streaming {

@@ -133,6 +133,14 @@ fn the_review_tab_shows_links_and_modes_and_applies_what_can_be() {
 }
 
 #[test]
+fn the_neovim_0_10_paths_run_a_task_when_forced() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
+    let llm = ScriptedLlm::start(vec![Step::terminal("true"), Step::finish("hello")]);
+    run_spec_on("compat_spec.lua", &ws, &llm, &[]);
+    assert!(llm.served() >= 2, "the agent ran: {} requests", llm.served());
+}
+
+#[test]
 fn the_shipped_help_tags_are_those_helptags_makes() {
     let doc = repo_root().join("editors/neovim/doc");
     let tmp = tempfile::tempdir().unwrap();
@@ -263,7 +271,7 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     // Tabs and status lines name the conversation and the files, not URIs with 32-hex ids.
     let tabline = review.lines().next().unwrap_or_default();
     assert!(tabline.contains("OpenHands: Make a.txt shout") && !tabline.contains("o//"), "tabline: {tabline}");
-    assert!(review.contains("a.txt (proposed)"), "{review}");
+    assert!(review.contains(" a.txt (proposed)"), "{review}");
     screen.ex("qa!");
     drop(screen);
 
@@ -283,5 +291,88 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
         "{earlier}"
     );
     assert!(!earlier.contains("Press ENTER") && !earlier.contains("Error"), "{earlier}");
+    screen.ex("qa!");
+}
+
+#[test]
+fn in_a_terminal_a_question_is_answered_an_edit_opens_and_an_overlap_is_resolved_from_the_review() {
+    let (_dir, ws) = repository(&[("a.txt", "one\ntwo\nthree\nfour\nfive\n")], true);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::tool(
+            "file_editor",
+            serde_json::json!({"command": "str_replace", "path": "{workdir}/a.txt", "old_str": "five",
+                               "new_str": "FIVE", "security_risk": "HIGH"}),
+        )
+        .thinking("The last line should shout."),
+        Step::finish("five is now FIVE"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = process_settings(&llm);
+    settings["confirmation"] = serde_json::json!("risky");
+    let screen = neovim_in_tmux("question-edit-overlap", &ws, state.path(), settings, "a.txt");
+    let long = Duration::from_secs(240);
+    screen.wait_for("started", Duration::from_secs(30), |s| s.contains("five"));
+
+    // The user's own edit of the line the agent will change, not yet written.
+    screen.ex("5");
+    screen.type_text("A!");
+    screen.keys(&["Escape"]);
+    screen.ex("OpenHands task Make the last line shout");
+
+    // The agent's risky edit waits for the user: the question is on screen, with its choices in words.
+    let asked = screen.wait_for("question", long, |s| s.contains("Allow for this conversation: stop asking"));
+    assert!(asked.contains("Allow: run it") && asked.contains("Reject: the agent is told you said no"), "{asked}");
+    // The file as the user knows it, not the conversation copy's path.
+    assert!(asked.contains("• edit a.txt\n") && !asked.contains("worktree"), "{asked}");
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let done = screen.wait_for("finished", long, |s| s.contains("state: finished"));
+    assert!(done.contains("✎ edit a.txt\n"), "the edit is in the conversation: {done}");
+    assert!(!done.contains("Press ENTER") && !done.contains("Error"), "{done}");
+
+    // <CR> on the edit opens the user's own file (with the user's unsaved edit), not the agent's copy.
+    screen.ex("call search('^✎')");
+    screen.keys(&["Enter"]);
+    let opened = screen.wait_for("edit-opened", Duration::from_secs(10), |s| s.contains("five!"));
+    let status = opened.lines().rev().find(|l| l.contains("a.txt")).unwrap_or_default();
+    assert!(!status.contains("worktree") && !status.contains("conversations/"), "the user's file: {status}");
+
+    // The review: applying meets the user's overlapping edit. Refused, said once, the user's text kept, and the
+    // review shows the user's text against the agent's and offers the way through.
+    // From the file: which conversation is asked (a user types its number).
+    screen.ex("OpenHands review");
+    screen.wait_for("which-conversation", Duration::from_secs(30), |s| s.contains("1: Make the last line shout"));
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    screen.wait_for("review", Duration::from_secs(30), |s| s.contains("[ ] modified a.txt"));
+    screen.type_text("a");
+    screen.type_text("A");
+    let refused = screen.wait_for("refused", Duration::from_secs(30), |s| s.contains("overlaps your edit: m"));
+    assert!(refused.contains("[!] modified a.txt  (overlaps your edit: m)"), "{refused}");
+    assert!(refused.contains("a.txt (yours)"), "the user's text is shown against the agent's: {refused}");
+    assert!(!refused.contains("Press ENTER"), "{refused}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree\nfour\nfive\n");
+
+    // m: the user's file, the overlap marked; the user keeps the agent's line and writes.
+    screen.ex("call search('a.txt')");
+    screen.type_text("m");
+    let marked = screen.wait_for("conflict-marked", Duration::from_secs(10), |s| s.contains(">>>>>>> agent"));
+    for line in ["<<<<<<< yours", "five!", "||||||| original", "=======", "FIVE"] {
+        assert!(marked.lines().any(|l| l.trim_end().ends_with(line)), "{line} missing:\n{marked}");
+    }
+    screen.ex("w");
+    screen.wait_for("markers-left", Duration::from_secs(10), |s| s.contains("still has conflict markers"));
+    screen.ex("/<<<<<<< yours/,/^=======$/d");
+    screen.ex("/^>>>>>>> agent/d");
+    screen.ex("w");
+    let resolved = screen.wait_for("resolved", Duration::from_secs(10), |s| s.contains("resolved by hand and written"));
+    assert!(!resolved.contains("Press ENTER"), "{resolved}");
+    assert!(resolved.contains("\nFIVE\n") && !resolved.contains("│"), "still on the user's file, alone: {resolved}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree\nfour\nFIVE\n");
+    screen.ex("tabprevious");
+    let list = screen.wait_for("review-after", Duration::from_secs(10), |s| s.contains("(resolved by hand)"));
+    assert!(list.contains("[✓] modified a.txt  (resolved by hand)"), "{list}");
+    assert!(list.contains(" a.txt (original)") && !list.contains("five!"), "the diff is the agent's change again: {list}");
     screen.ex("qa!");
 }

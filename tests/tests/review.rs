@@ -150,6 +150,12 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
     assert_eq!(outcome(&partial, "b.txt"), "refused");
     assert_eq!(outcome(&partial, "added.txt"), "skipped");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "buzz\n", "the user's text is untouched");
+    // An overlap comes with the text to resolve it from: the user's, with both sides of the overlap marked.
+    let b = partial["files"].as_array().unwrap().iter().find(|f| f["path"] == "b.txt").unwrap();
+    let conflict = b["conflict"].as_str().unwrap_or_default();
+    assert!(conflict.starts_with("<<<<<<< yours\nbuzz\n") && conflict.ends_with(">>>>>>> agent\n"), "{b}");
+    let a = partial["files"].as_array().unwrap().iter().find(|f| f["path"] == "a.txt").unwrap();
+    assert!(a.get("conflict").is_none(), "a merged file has no conflict: {a}");
     let shown = server
         .wait_notification("window/showMessage", |m| m["message"].as_str().unwrap_or("").contains("not applied"))
         .unwrap();
@@ -324,7 +330,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         [
             "a.txt applied ",
             "added.txt refused your editor cannot create files over LSP (no resourceOperations \"create\")",
-            "b.txt refused your edits and the agent's overlap; your text is untouched (apply it by hand from the review)",
+            "b.txt refused your edits and the agent's overlap; your text is untouched; resolve it by hand from the review",
             "gone.txt refused your editor cannot delete files over LSP (no resourceOperations \"delete\")",
             "new.md refused your editor cannot rename files over LSP (no resourceOperations \"rename\")",
         ]

@@ -88,8 +88,14 @@ impl AgentEvent {
 
     /// One line for a progress report or a list: `$ cargo test`, `edit src/lib.rs`, `thinking`.
     pub fn summary(&self) -> String {
+        self.summary_within(&[])
+    }
+
+    /// The summary, with a path under one of `roots` (where the agent works, as it and as the user see it) shown
+    /// relative to it: `edit src/lib.rs`, not the conversation copy's absolute path.
+    pub fn summary_within(&self, roots: &[String]) -> String {
         let line = match self.view() {
-            View::Action { tool, action } => summarize_action(tool, action),
+            View::Action { tool, action } => summarize_action(tool, action, roots),
             View::Observation { tool, observation } => summarize_observation(tool, observation),
             View::Message { text } => {
                 let who = if self.source == "user" { "you" } else { "agent" };
@@ -148,7 +154,23 @@ pub enum View<'a> {
     Other,
 }
 
-fn summarize_action(tool: &str, action: &Value) -> String {
+/// `path` relative to the longest of `roots` it lies under; as it is otherwise.
+fn shown_path<'a>(path: &'a str, roots: &[String]) -> &'a str {
+    let mut best: Option<&'a str> = None;
+    let mut best_len = 0;
+    for root in roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty()) {
+        if let Some(rest) = path.strip_prefix(root).and_then(|rest| rest.strip_prefix('/')) {
+            let rest = rest.trim_start_matches('/');
+            if root.len() > best_len && !rest.is_empty() {
+                best = Some(rest);
+                best_len = root.len();
+            }
+        }
+    }
+    best.unwrap_or(path)
+}
+
+fn summarize_action(tool: &str, action: &Value, roots: &[String]) -> String {
     let s = |k: &str| action.get(k).and_then(Value::as_str).unwrap_or_default();
     match (tool, action.get("kind").and_then(Value::as_str).unwrap_or_default()) {
         ("terminal", _) | (_, "TerminalAction") => format!("$ {}", first_line(s("command"))),
@@ -160,7 +182,7 @@ fn summarize_action(tool: &str, action: &Value) -> String {
                 "undo_edit" => "undo edit",
                 other => other,
             };
-            format!("{verb} {}", s("path"))
+            format!("{verb} {}", shown_path(s("path"), roots))
         }
         (_, "FinishAction") | ("finish", _) => format!("finish: {}", first_line(s("message"))),
         (_, "ThinkAction") | ("think", _) => "thinking".to_owned(),
@@ -259,9 +281,10 @@ pub const DETAIL_MAX_BYTES: usize = 16 * 1024;
 pub const RAW_STRING_MAX_BYTES: usize = 64 * 1024;
 
 impl NormalizedEvent {
-    /// Takes the event: its JSON becomes `raw` as it is (long strings capped in place), not a copy of it.
-    pub fn new(conversation_id: &str, seq: u64, event: AgentEvent) -> Self {
-        let summary = event.summary();
+    /// Takes the event: its JSON becomes `raw` as it is (long strings capped in place), not a copy of it. Paths
+    /// under `roots` are summarised relative to them (`AgentEvent::summary_within`).
+    pub fn new(conversation_id: &str, seq: u64, event: AgentEvent, roots: &[String]) -> Self {
+        let summary = event.summary_within(roots);
         let detail = event.detail(DETAIL_MAX_BYTES);
         let AgentEvent { id, kind, source, timestamp, mut raw } = event;
         cap_strings(&mut raw, RAW_STRING_MAX_BYTES);
@@ -339,11 +362,29 @@ mod tests {
     }
 
     #[test]
+    fn edited_paths_are_shown_relative_to_where_the_agent_works() {
+        let edit = |path: &str| {
+            AgentEvent::from_json(
+                json!({"id": "a", "kind": "ActionEvent", "source": "agent", "tool_name": "file_editor",
+                "action": {"kind": "FileEditorAction", "command": "str_replace", "path": path}}),
+            )
+            .unwrap()
+        };
+        let roots = ["/home/me/.local/state/c/1/worktree".to_owned(), "/workspace/".to_owned()];
+        let within = |path: &str| edit(path).summary_within(&roots);
+        assert_eq!(within("/home/me/.local/state/c/1/worktree//src/a.txt"), "edit src/a.txt");
+        assert_eq!(within("/workspace/a.txt"), "edit a.txt");
+        assert_eq!(within("/etc/hosts"), "edit /etc/hosts", "outside every root: as it is");
+        assert_eq!(within("/workspace-other/a.txt"), "edit /workspace-other/a.txt", "a root is a whole folder");
+        assert_eq!(edit("/workspace/a.txt").summary(), "edit /workspace/a.txt");
+    }
+
+    #[test]
     fn unknown_kinds_are_kept_whole() {
         let raw = json!({"id": "x", "kind": "BrandNewEvent", "source": "agent", "timestamp": "t", "payload": [1, 2]});
         let e = AgentEvent::from_json(raw.clone()).unwrap();
         assert_eq!(e.summary(), "BrandNewEvent");
-        assert_eq!(NormalizedEvent::new("c", 0, e).raw, raw);
+        assert_eq!(NormalizedEvent::new("c", 0, e, &[]).raw, raw);
     }
 
     #[test]
@@ -351,7 +392,7 @@ mod tests {
         let big = "x".repeat(1_000_000);
         let raw = json!({"id": "o", "kind": "ObservationEvent", "tool_name": "terminal",
             "observation": {"content": [{"type": "text", "text": big}], "exit_code": 0}});
-        let n = NormalizedEvent::new("c", 0, AgentEvent::from_json(raw).unwrap());
+        let n = NormalizedEvent::new("c", 0, AgentEvent::from_json(raw).unwrap(), &[]);
         assert!(n.detail.len() < DETAIL_MAX_BYTES + 100 && n.detail.contains("more bytes not shown"));
         assert!(n.raw.to_string().len() < RAW_STRING_MAX_BYTES + 1000);
     }

@@ -326,6 +326,16 @@ struct Inner {
     live: Mutex<HashMap<String, Live>>,
 }
 
+/// Where a conversation's agent works, as the agent sees it (`agent_dir`) and as the user does (its copy, the
+/// workspace): a path under one of them is shown relative to it.
+pub(crate) fn shown_roots(meta: &Meta, agent_dir: &str) -> Vec<String> {
+    let mut roots = vec![agent_dir.to_owned(), meta.workspace.to_string_lossy().into_owned()];
+    if let Some(iso) = &meta.isolation {
+        roots.push(iso.root.to_string_lossy().into_owned());
+    }
+    roots
+}
+
 #[derive(Clone)]
 pub struct Manager {
     inner: Arc<Inner>,
@@ -569,11 +579,16 @@ impl Manager {
         let store = self.inner.store.clone();
         let id = id.to_owned();
         off_runtime(move || {
+            // The folder the agent worked in is not kept: where it can have been (a container's is the copy's top).
+            let roots = store
+                .load(&id)
+                .map(|meta| shown_roots(&meta, crate::sandbox::docker::CONTAINER_WORKSPACE))
+                .unwrap_or_default();
             let page = store.read_events(&id, after, limit)?;
             let events = page
                 .events
                 .into_iter()
-                .filter_map(|(seq, v)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e)))
+                .filter_map(|(seq, v)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e, &roots)))
                 .collect();
             Ok((events, page.next, page.total))
         })

@@ -167,7 +167,8 @@ impl Runner {
         control: &mut mpsc::Receiver<Control>,
     ) -> Result<(), ConversationError> {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
-        let mut tracker = Tracker::default();
+        let mut tracker =
+            Tracker { roots: super::shown_roots(&self.meta(), &sandbox.working_dir), ..Tracker::default() };
         let mut sub = if self.remote.is_some() {
             // The cloud created the conversation and sent the first message: follow it from its first event (the
             // snapshot on connect tells its state).
@@ -413,7 +414,8 @@ impl Runner {
         let status = event.execution_status().map(str::to_owned);
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
         let credit = super::Credit(self.credit.clone().acquire_many_owned(kib).await.ok().map(Arc::new));
-        self.observer.update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, event)), credit));
+        self.observer
+            .update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, event, &tracker.roots)), credit));
         if let Some(message) = error {
             tracker.error_deadline = None;
             self.settle(State::Error, None, Some(message));
@@ -603,6 +605,8 @@ impl Runner {
 /// What the runner remembers across events: actions awaiting an answer, the last error, the finish message.
 #[derive(Default)]
 struct Tracker {
+    /// Where the agent works, as it and the user see it: paths under them are shown relative.
+    roots: Vec<String>,
     open_actions: HashMap<String, PendingAction>,
     /// Open actions by their tool call id: an `AgentErrorEvent` answers an action by that id alone.
     tool_calls: HashMap<String, String>,
@@ -675,7 +679,7 @@ impl Tracker {
                         PendingAction {
                             id: event.id.clone(),
                             tool: tool.to_owned(),
-                            summary: event.summary(),
+                            summary: event.summary_within(&self.roots),
                             detail: event.detail(DETAIL_MAX_BYTES),
                         },
                     );

@@ -686,14 +686,24 @@ fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|b| *b == 0) || std::str::from_utf8(bytes).is_err()
 }
 
-/// The user's and the agent's edits of the same original, merged; `None` when they overlap.
-pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Option<String>, GitError> {
+/// What a three-way merge of the user's and the agent's edits gives.
+#[derive(Debug, PartialEq)]
+pub enum Merged {
+    /// Both sets of edits, where they do not overlap.
+    Clean(String),
+    /// They overlap: the user's text with conflict markers (diff3 style: yours, the original, the agent's) around
+    /// each overlap, for the user to resolve by hand.
+    Overlap(String),
+}
+
+/// The user's and the agent's edits of the same original, merged.
+pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Merged, GitError> {
     ready();
     if user == original {
-        return Ok(Some(agent.to_owned()));
+        return Ok(Merged::Clean(agent.to_owned()));
     }
     if agent == original || agent == user {
-        return Ok(Some(user.to_owned()));
+        return Ok(Merged::Clean(user.to_owned()));
     }
     let mut base = git2::MergeFileInput::new();
     base.content(original.as_bytes());
@@ -701,11 +711,11 @@ pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Option<String>,
     ours.content(user.as_bytes());
     let mut theirs = git2::MergeFileInput::new();
     theirs.content(agent.as_bytes());
-    let result = git2::merge_file(&base, &ours, &theirs, None)?;
-    if !result.is_automergeable() {
-        return Ok(None);
-    }
-    Ok(String::from_utf8(result.content().to_vec()).ok())
+    let mut options = git2::MergeFileOptions::new();
+    options.style_diff3(true).our_label("yours").ancestor_label("original").their_label("agent");
+    let result = git2::merge_file(&base, &ours, &theirs, Some(&mut options))?;
+    let text = String::from_utf8_lossy(result.content()).into_owned();
+    Ok(if result.is_automergeable() { Merged::Clean(text) } else { Merged::Overlap(text) })
 }
 
 fn worktree_name(branch: &str) -> String {

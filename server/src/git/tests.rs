@@ -166,15 +166,19 @@ fn binary_files_are_flagged_without_text() {
 }
 
 #[test]
-fn merge3_merges_separate_edits_and_refuses_overlapping_ones() {
+fn merge3_merges_separate_edits_and_marks_overlapping_ones() {
     let original = "one\ntwo\nthree\nfour\nfive\n";
     let user = "ONE\ntwo\nthree\nfour\nfive\n";
     let agent = "one\ntwo\nthree\nfour\nFIVE\n";
-    assert_eq!(merge3(original, user, agent).unwrap().as_deref(), Some("ONE\ntwo\nthree\nfour\nFIVE\n"));
+    assert_eq!(merge3(original, user, agent).unwrap(), Merged::Clean("ONE\ntwo\nthree\nfour\nFIVE\n".into()));
     let clash = "one\ntwo\nthree\nfour\nfive!\n";
-    assert_eq!(merge3(original, clash, agent).unwrap(), None);
-    assert_eq!(merge3(original, original, agent).unwrap().as_deref(), Some(agent), "user unchanged: the agent's");
-    assert_eq!(merge3(original, user, original).unwrap().as_deref(), Some(user), "agent unchanged: the user's");
+    let Merged::Overlap(marked) = merge3(original, clash, agent).unwrap() else { panic!("an overlap merged") };
+    assert_eq!(
+        marked, "one\ntwo\nthree\nfour\n<<<<<<< yours\nfive!\n||||||| original\nfive\n=======\nFIVE\n>>>>>>> agent\n",
+        "the user's text with the overlap marked, both sides and the original"
+    );
+    assert_eq!(merge3(original, original, agent).unwrap(), Merged::Clean(agent.into()), "user unchanged: the agent's");
+    assert_eq!(merge3(original, user, original).unwrap(), Merged::Clean(user.into()), "agent unchanged: the user's");
 }
 
 #[test]

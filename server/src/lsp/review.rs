@@ -77,6 +77,28 @@ pub struct FileOutcome {
     /// What kind of change it was when more than text (a link, a mode): the review's note.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a file refused because the user's edits and the agent's overlap: the user's text with conflict markers
+    /// around each overlap, so an editor can offer to resolve it by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+/// Why a file is not applied, and for an overlap the text to resolve it from.
+struct Refusal {
+    reason: String,
+    conflict: Option<String>,
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal { reason, conflict: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        reason.to_owned().into()
+    }
 }
 
 /// What one file adds to the apply: text edits in the `WorkspaceEdit`, and an operation the server does itself.
@@ -205,6 +227,7 @@ impl Backend {
                     outcome: "skipped",
                     reason: Some("not selected".into()),
                     note: None,
+                    conflict: None,
                 });
                 continue;
             }
@@ -229,9 +252,11 @@ impl Backend {
                     } else {
                         ("unchanged", Some("already as the agent proposed (applied before)".to_owned()))
                     };
-                    FileOutcome { path, outcome, reason, note: change.note() }
+                    FileOutcome { path, outcome, reason, note: change.note(), conflict: None }
                 }
-                Err(reason) => FileOutcome { path, outcome: "refused", reason: Some(reason), note: change.note() },
+                Err(Refusal { reason, conflict }) => {
+                    FileOutcome { path, outcome: "refused", reason: Some(reason), note: change.note(), conflict }
+                }
             });
         }
 
@@ -387,12 +412,12 @@ impl EditPlan {
         root: &Path,
         annotation: &str,
         current: impl Fn(&Path) -> Option<(String, Option<i32>)>,
-    ) -> Result<Planned, String> {
+    ) -> Result<Planned, Refusal> {
         if let Some(refusal) = change.refusal() {
-            return Err(refusal);
+            return Err(refusal.into());
         }
         if change.involves_link() {
-            return plan_link(change, root, current).map(|op| Planned { edit: false, op });
+            return plan_link(change, root, current).map(|op| Planned { edit: false, op }).map_err(Refusal::from);
         }
         let edit = self.add_text(change, root, annotation, &current)?;
         // The mode the user's file does not have yet (a text edit never carries one).
@@ -407,7 +432,7 @@ impl EditPlan {
         root: &Path,
         annotation: &str,
         current: impl Fn(&Path) -> Option<(String, Option<i32>)>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, Refusal> {
         if change.binary {
             return Err("binary files are not applied through the editor".into());
         }
@@ -559,13 +584,15 @@ fn user_executable(root: &Path, rel: &Path) -> Option<bool> {
     Some(meta.permissions().mode() & 0o111 != 0)
 }
 
-fn merge(original: &str, user: &str, proposed: &str) -> Result<String, String> {
+fn merge(original: &str, user: &str, proposed: &str) -> Result<String, Refusal> {
     match crate::git::merge3(original, user, proposed) {
-        Ok(Some(text)) => Ok(text),
-        Ok(None) => {
-            Err("your edits and the agent's overlap; your text is untouched (apply it by hand from the review)".into())
-        }
-        Err(e) => Err(format!("merging failed: {e}")),
+        Ok(crate::git::Merged::Clean(text)) => Ok(text),
+        Ok(crate::git::Merged::Overlap(marked)) => Err(Refusal {
+            reason: "your edits and the agent's overlap; your text is untouched; resolve it by hand from the review"
+                .into(),
+            conflict: Some(marked),
+        }),
+        Err(e) => Err(format!("merging failed: {e}").into()),
     }
 }
 

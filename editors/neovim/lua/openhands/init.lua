@@ -30,7 +30,10 @@ M.NAME = "openhands"
 --- Conversations known to this session: id -> Conversation (from openhands/conversationChanged and lists).
 M.conversations = {}
 
-local has_011 = vim.fn.has("nvim-0.11") == 1
+--- Whether this Neovim has 0.11's LSP API (vim.lsp.config/enable, client methods called with `:`). Without it
+--- (0.10) the server starts on the first command instead of with the first buffer. Tests set it to false to run
+--- the 0.10 paths on a newer Neovim.
+M.nvim_011 = vim.fn.has("nvim-0.11") == 1
 
 --- The server command: opts.cmd, then $OPENHANDS_LSP_PATH, then PATH. Returns nil and why when none is found.
 ---@return string[]|nil, string|nil
@@ -121,7 +124,7 @@ function M.setup(opts)
   M.options = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
   M.configured = true
   require("openhands.progress").setup()
-  if has_011 then
+  if M.nvim_011 then
     local config, why = M.client_config()
     if not config then
       require("openhands.notify").say("OpenHands: " .. why, vim.log.levels.WARN)
@@ -169,7 +172,7 @@ end
 local when_initialized
 
 local function request(client, method, params, handler, bufnr)
-  if has_011 then
+  if M.nvim_011 then
     return client:request(method, params, handler, bufnr)
   end
   return client.request(method, params, handler, bufnr)

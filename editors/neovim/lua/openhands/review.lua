@@ -1,14 +1,18 @@
 --- Review before apply: a tab per conversation with its changed files on the left and, for the file under the
 --- cursor, a diff of the original and the proposed text on the right. `a` accepts a file, `r` rejects it, `A`
 --- applies the accepted files through the server (openhands.applyChanges), `<CR>` shows a file's diff, `q` closes.
+--- A file the server refused because the user's edits and the agent's overlap shows the user's text against the
+--- agent's, and `m` opens the user's file with the overlaps marked, to resolve by hand and write.
 ---
 --- Neovim before 0.12 applies annotated workspace edits without asking, so the choice is made here, before the
 --- server is asked to apply anything: rejected and undecided files are never sent.
 local M = {}
 
-local sessions = {} -- id -> { files, decision = { [path] = "accepted"|"rejected" }, tab, list_buf, ... }
+local sessions = {} -- id -> { files, decision = { [path] = "accepted"|"rejected"|"resolved" }, refused, tab, ... }
 
-local mark = { accepted = "[✓]", rejected = "[✗]" }
+local mark = { accepted = "[✓]", rejected = "[✗]", resolved = "[✓]" }
+
+local CONFLICT_MARKER = "^\\(<<<<<<< \\|||||||| \\|=======$\\|>>>>>>> \\)"
 
 local named = {} -- buffer name -> buffer (names are shown as they are; bufnr() would read them as patterns)
 local owner = {} -- buffer name -> the conversation whose review made it
@@ -54,10 +58,30 @@ local function text_lines(text)
   return lines
 end
 
+--- The folder the user's files are in: the running client's, else the current buffer's.
+local function workspace_root()
+  local client = require("openhands").get_client()
+  if client and client.root_dir then
+    return client.root_dir
+  end
+  return require("openhands").root_for(0)
+end
+
+--- The user's text of `path` now: the buffer's (unsaved edits included) when it is loaded, else the file's.
+local function user_lines(path)
+  local abs = vim.fs.joinpath(workspace_root(), path)
+  local buf = vim.fn.bufnr(abs)
+  if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) then
+    return vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  end
+  return vim.fn.filereadable(abs) == 1 and vim.fn.readfile(abs) or {}
+end
+
 local function render_list(s)
   local lines = {
     "OpenHands review: " .. (s.title or s.id),
-    "a accept  r reject  <CR> diff  A apply accepted  q close",
+    "a accept  r reject  A apply accepted",
+    "<CR> diff  m resolve an overlap  q close",
     "",
   }
   s.first_file_line = #lines + 1
@@ -73,10 +97,17 @@ local function render_list(s)
       label = label .. (f.executable.proposed and "  +x" or "  -x")
     end
     local refused = f.refusal ~= nil and f.refusal ~= vim.NIL
+    local after_apply = s.refused[f.path]
     if refused then
       label = label .. "  (can't apply)"
+    elseif after_apply and after_apply.conflict then
+      label = label .. "  (overlaps your edit: m)"
+    elseif after_apply then
+      label = label .. "  (not applied: " .. after_apply.reason .. ")"
+    elseif s.decision[f.path] == "resolved" then
+      label = label .. "  (resolved by hand)"
     end
-    local box = mark[s.decision[f.path]] or (refused and "[!]" or "[ ]")
+    local box = mark[s.decision[f.path]] or ((refused or after_apply) and "[!]" or "[ ]")
     table.insert(lines, string.format("%s %-8s %s", box, f.status, label))
   end
   if #s.files == 0 then
@@ -85,6 +116,29 @@ local function render_list(s)
   vim.bo[s.list_buf].modifiable = true
   vim.api.nvim_buf_set_lines(s.list_buf, 0, -1, false, lines)
   vim.bo[s.list_buf].modifiable = false
+  -- As wide as the keys and the files (the title may wrap).
+  s.list_width = 0
+  for i = 2, #lines do
+    s.list_width = math.max(s.list_width, vim.fn.strdisplaywidth(lines[i]))
+  end
+end
+
+--- The list as wide as its lines (up to almost half the screen, then wrapped at words), the two sides of the diff
+--- sharing the rest.
+local function layout(s)
+  local list_win = s.list_buf and (vim.fn.win_findbuf(s.list_buf)[1] or -1) or -1
+  if list_win == -1 then
+    return
+  end
+  vim.wo[list_win].wrap = true
+  vim.wo[list_win].linebreak = true
+  vim.wo[list_win].breakindent = true
+  if not (s.left_win and vim.api.nvim_win_is_valid(s.left_win) and s.right_win and vim.api.nvim_win_is_valid(s.right_win)) then
+    return
+  end
+  local width = math.max(30, math.min((s.list_width or 0) + 1, math.floor(vim.o.columns * 0.4)))
+  vim.api.nvim_win_set_width(list_win, width)
+  vim.api.nvim_win_set_width(s.left_win, math.floor((vim.o.columns - width - 2) / 2))
 end
 
 local function file_under_cursor(s)
@@ -121,8 +175,14 @@ local function show_diff(s, file)
     end
     return text_lines(file[name])
   end
-  -- Named after the file and the side (what the status lines show).
-  local left = scratch(name_in(s.id, (file.oldPath or file.path) .. " (original)"), side("original"), ft)
+  -- Named after the file and the side (what the status lines show). Once the apply refused it, what stands
+  -- against the agent's text is the user's, not the original.
+  local left
+  if s.refused[file.path] then
+    left = scratch(name_in(s.id, file.path .. " (yours)"), user_lines(file.path), ft)
+  else
+    left = scratch(name_in(s.id, (file.oldPath or file.path) .. " (original)"), side("original"), ft)
+  end
   local right = scratch(name_in(s.id, file.path .. " (proposed)"), side("proposed"), ft)
   local list_win = vim.api.nvim_get_current_win()
   for _, win in ipairs({ s.left_win, s.right_win }) do
@@ -144,9 +204,15 @@ local function show_diff(s, file)
     vim.api.nvim_win_call(win, function()
       vim.cmd("diffthis")
     end)
+    -- Neovim's own status line gives a narrow pane's name to the ruler ("<xt (proposed)"): the name, whole.
+    -- A user's own status line is left as it is.
+    if vim.go.statusline == "" then
+      vim.wo[win].statusline = " %f"
+    end
   end
   vim.api.nvim_set_current_win(list_win)
   s.shown = file.path
+  layout(s)
 end
 
 local function decide(s, decision)
@@ -161,6 +227,101 @@ local function decide(s, decision)
   local next_row = math.min(row + 1, s.first_file_line + #s.files - 1)
   vim.api.nvim_win_set_cursor(0, { next_row, 0 })
   show_diff(s, file_under_cursor(s))
+end
+
+--- The list again, and the diff on show with it (a refused file's stands the user's text against the agent's).
+local function refresh(s)
+  if not (s.list_buf and vim.api.nvim_buf_is_valid(s.list_buf)) then
+    return
+  end
+  render_list(s)
+  layout(s)
+  local list_win = (vim.fn.win_findbuf(s.list_buf)[1] or -1)
+  for _, f in ipairs(s.files) do
+    if f.path == s.shown and list_win ~= -1 then
+      vim.api.nvim_win_call(list_win, function()
+        show_diff(s, f)
+      end)
+    end
+  end
+end
+
+--- `m`: the user's own file, in a tab of its own, holding the user's text with each overlap marked (yours, the
+--- original, the agent's). The user keeps what they want and writes it; nothing is written for them.
+local function resolve(s, file)
+  if not file then
+    return
+  end
+  local r = s.refused[file.path]
+  if not (r and r.conflict) then
+    require("openhands.notify").say(
+      "OpenHands: m resolves a file the apply refused because your edits and the agent's overlap; "
+        .. file.path
+        .. " is not one",
+      vim.log.levels.WARN
+    )
+    return
+  end
+  local path = vim.fs.joinpath(workspace_root(), file.path)
+  vim.cmd("tabedit " .. vim.fn.fnameescape(path))
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, text_lines(r.conflict))
+  vim.fn.matchadd("DiffText", CONFLICT_MARKER)
+  local first = vim.fn.search("^<<<<<<< ", "cw")
+  local overlaps = 0
+  for _, l in ipairs(vim.api.nvim_buf_get_lines(buf, 0, -1, false)) do
+    if l:find("^<<<<<<< ") then
+      overlaps = overlaps + 1
+    end
+  end
+  if first > 0 then
+    vim.cmd("normal! zz")
+  end
+  local group = vim.api.nvim_create_augroup("openhands_resolve_" .. buf, { clear = true })
+  vim.api.nvim_create_autocmd("BufWritePost", {
+    group = group,
+    buffer = buf,
+    callback = function()
+      -- Said in place of the write's own message (after it, a second line would ask for Enter).
+      local function say(msg, level)
+        vim.schedule(function()
+          vim.cmd("redraw")
+          require("openhands.notify").say(msg, level)
+        end)
+      end
+      if vim.fn.search(CONFLICT_MARKER, "nw") > 0 then
+        say("OpenHands: " .. file.path .. " still has conflict markers: keep one side of each, then :w", vim.log.levels.WARN)
+        return
+      end
+      vim.api.nvim_del_augroup_by_id(group)
+      s.refused[file.path] = nil
+      s.decision[file.path] = "resolved"
+      refresh(s)
+      say("OpenHands: " .. file.path .. " resolved by hand and written")
+    end,
+  })
+  require("openhands.notify").say(string.format(
+    "OpenHands: %s: your edits and the agent's overlap in %d place(s), marked <<<<<<< yours … ||||||| original … "
+      .. "======= … >>>>>>> agent. Keep what you want, delete the markers, then :w (:e! leaves your file as it was).",
+    file.path,
+    overlaps
+  ))
+end
+
+--- Notes what the apply refused (and why), so the list and the diff show it and `m` can resolve an overlap.
+local function note_outcomes(s, result)
+  for _, f in ipairs(result.files or {}) do
+    if f.outcome == "refused" then
+      s.decision[f.path] = nil
+      s.refused[f.path] = {
+        reason = type(f.reason) == "string" and f.reason or "refused",
+        conflict = type(f.conflict) == "string" and f.conflict or nil,
+      }
+    elseif f.outcome == "applied" or f.outcome == "unchanged" then
+      s.refused[f.path] = nil
+    end
+  end
+  refresh(s)
 end
 
 --- The paths accepted so far.
@@ -186,6 +347,10 @@ function M.apply(id, on_done)
   require("openhands").execute("openhands.applyChanges", { conversationId = id, files = files }, function(err, result)
     if not err and result then
       M.write_applied(result)
+      local s = sessions[id]
+      if s then
+        note_outcomes(s, result)
+      end
       local said = M.outcome_message(result, #files)
       if said then
         require("openhands.notify").say(said)
@@ -223,11 +388,7 @@ function M.write_applied(result)
   if not require("openhands").options.review.write then
     return
   end
-  local root = require("openhands").root_for(0)
-  local client = require("openhands").get_client()
-  if client and client.root_dir then
-    root = client.root_dir
-  end
+  local root = workspace_root()
   for _, f in ipairs(result.files or {}) do
     if f.outcome == "applied" then
       local path = vim.fs.joinpath(root, f.path)
@@ -247,7 +408,7 @@ function M.open(id)
     if err or not review then
       return
     end
-    local s = sessions[id] or { decision = {} }
+    local s = sessions[id] or { decision = {}, refused = {} }
     sessions[id] = s
     s.id, s.title, s.files = id, review.title, review.files or {}
     if s.tab and vim.api.nvim_tabpage_is_valid(s.tab) then
@@ -276,6 +437,9 @@ function M.open(id)
     map("A", function()
       M.apply(id)
     end, "apply the accepted files")
+    map("m", function()
+      resolve(s, file_under_cursor(s))
+    end, "resolve an overlap by hand")
     map("q", function()
       vim.cmd("tabclose")
     end, "close")
