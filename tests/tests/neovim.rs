@@ -373,6 +373,9 @@ fn in_a_terminal_a_question_is_answered_an_edit_opens_and_an_overlap_is_resolved
     screen.ex("tabprevious");
     let list = screen.wait_for("review-after", Duration::from_secs(10), |s| s.contains("(resolved by hand)"));
     assert!(list.contains("[✓] modified a.txt  (resolved by hand)"), "{list}");
-    assert!(list.contains(" a.txt (original)") && !list.contains("five!"), "the diff is the agent's change again: {list}");
+    assert!(
+        list.contains(" a.txt (original)") && !list.contains("five!"),
+        "the diff is the agent's change again: {list}"
+    );
     screen.ex("qa!");
 }

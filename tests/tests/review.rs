@@ -50,14 +50,13 @@ fn session(llm: &ScriptedLlm, ws: &Path, opts: Options, resource_ops: bool) -> S
     params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
     params["capabilities"] = caps(resource_ops);
     let (mut server, _) = Server::start(opts, params).unwrap();
-    let edits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
-    let seen = edits.clone();
-    server.on_request("workspace/applyEdit", move |p| {
-        seen.lock().unwrap().push(p.clone());
-        Ok(json!({"applied": true}))
-    });
-    let _ = &mut server;
+    session_applies(&mut server);
     server
+}
+
+/// The editor applies every edit it is sent.
+fn session_applies(server: &mut Server) {
+    server.on_request("workspace/applyEdit", |_| Ok(json!({"applied": true})));
 }
 
 fn wait_finished(server: &Server, id: &str) {
@@ -181,10 +180,39 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
     );
     assert!(note.contains("added.txt (not selected)"), "{note}");
 
+    // Chosen in the editor's own review (`reviewed`): no second confirmation asked. Cancelled in the editor all
+    // the same: nothing applied, and the agent is told nothing (nothing was reviewed or refused on its merits).
+    server.on_request("workspace/applyEdit", |_| Ok(json!({"applied": false})));
+    let declined = server
+        .command("openhands.applyChanges", json!({"conversationId": id, "files": ["added.txt"], "reviewed": true}))
+        .unwrap()
+        .unwrap();
+    assert_eq!((declined["applied"].clone(), outcome(&declined, "added.txt")), (json!(false), json!("refused")));
+    let asked = server.server_requests("workspace/applyEdit")[1].clone();
+    assert_eq!(asked["edit"]["changeAnnotations"]["openhands-1"]["needsConfirmation"], false, "{asked}");
+    assert!(!ws.join("added.txt").exists());
+    session_applies(&mut server);
+
     // Full apply: the payload the editor gets, with file operations.
     server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
-    let edits = server.server_requests("workspace/applyEdit");
-    assert_eq!(edits.len(), 2);
+    let notes = |msgs: &[Value]| -> Vec<String> {
+        msgs.iter()
+            .filter(|m| {
+                m["method"] == "openhands/event"
+                    && m["params"]["kind"] == "MessageEvent"
+                    && m["params"]["source"] == "user"
+            })
+            .filter_map(|m| m["params"]["detail"].as_str().filter(|d| d.contains("Not applied")).map(str::to_owned))
+            .collect()
+    };
+    let told = server.wait_for("the full apply's note", Duration::from_secs(30), |msgs| {
+        let n = notes(msgs);
+        (n.len() >= 2).then_some(n)
+    });
+    assert_eq!(told.unwrap().len(), 2, "the partial and the full apply; nothing for the cancelled one");
+    let all = server.server_requests("workspace/applyEdit");
+    assert_eq!(all.len(), 3, "partial, cancelled, full");
+    let edits = [all[0].clone(), all[2].clone()];
     expect![[r#"
         {
           "edit": {
@@ -220,7 +248,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
                 "edits": [
                   {
                     "annotationId": "openhands-0",
-                    "newText": "ONE\ntwo\nthree\nfour\nFIVE\n",
+                    "newText": "FIVE\n",
                     "range": {
                       "end": {
                         "character": 0,
@@ -228,7 +256,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
                       },
                       "start": {
                         "character": 0,
-                        "line": 0
+                        "line": 4
                       }
                     }
                   }
@@ -343,7 +371,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
             "changes": {
               "file://<ws>/a.txt": [
                 {
-                  "newText": "one\ntwo\nthree\nfour\nFIVE\n",
+                  "newText": "FIVE\n",
                   "range": {
                     "end": {
                       "character": 0,
@@ -351,7 +379,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
                     },
                     "start": {
                       "character": 0,
-                      "line": 0
+                      "line": 4
                     }
                   }
                 }

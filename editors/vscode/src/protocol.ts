@@ -127,7 +127,7 @@ export interface ReviewResult {
 export interface ApplyResult {
   applied: boolean;
   failureReason: string | null;
-  files: { path: string; outcome: "applied" | "unchanged" | "refused" | "skipped"; reason?: string }[];
+  files: { path: string; outcome: "applied" | "unchanged" | "refused" | "skipped"; reason?: string; conflict?: string }[];
 }
 
 export interface StartResult {

@@ -1,6 +1,6 @@
 // Review before apply: the agent's changes as VS Code diffs (original ↔ proposed, served by a content provider from
-// `openhands.reviewChanges`), then apply all or some files through the server, whose annotated
-// `workspace/applyEdit` opens VS Code's refactor preview.
+// `openhands.reviewChanges`), then apply all or some files, chosen in a pick, through the server's
+// `workspace/applyEdit` (the changed lines only, one undo step).
 import * as vscode from "vscode";
 import { ApplyResult, ChangedFile, ReviewResult, ServerCommand } from "./protocol";
 import { ServerConnection } from "./server";
@@ -127,7 +127,13 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return undefined;
     }
     const files = picks.length === result.files.length ? undefined : picks.map((p) => p.file.path);
-    const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, { conversationId: id, files });
+    // The pick above is the user's confirmation: the edit then applies at once (as an annotated edit needing
+    // confirmation it would open VS Code's refactor preview with every change unticked).
+    const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, {
+      conversationId: id,
+      files,
+      reviewed: true,
+    });
     const applied = outcome.files.filter((f) => f.outcome === "applied").length;
     if (!outcome.applied && outcome.failureReason) {
       void vscode.window.showWarningMessage(`OpenHands: nothing was applied: ${outcome.failureReason}`);

@@ -269,7 +269,7 @@ impl Backend {
         let Ok(conversation_id) = crate::conversation::ConversationId::parse(&id) else { return };
         let outcome = match choice.as_str() {
             APPLY => self
-                .apply_changes(ApplyArgs { conversation_id: conversation_id.clone(), files: None })
+                .apply_changes(ApplyArgs { conversation_id: conversation_id.clone(), files: None, reviewed: false })
                 .await
                 .map(|_| ()),
             OPEN_PR => self

@@ -42,6 +42,10 @@ pub struct ApplyArgs {
     /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
     #[serde(default)]
     pub files: Option<Vec<String>>,
+    /// The user already reviewed the changes and chose these files in the editor's own interface: the edit asks
+    /// for no second confirmation (VS Code's refactor preview would open with every change unticked).
+    #[serde(default)]
+    pub reviewed: bool,
 }
 
 /// What the client can do with a `WorkspaceEdit`.
@@ -216,7 +220,7 @@ impl Backend {
         };
 
         let label = format!("OpenHands: {}", review.title);
-        let mut plan = EditPlan::new(support.clone(), utf8);
+        let mut plan = EditPlan::new(support.clone(), utf8, !args.reviewed);
         let mut outcomes: Vec<FileOutcome> = Vec::new();
         let mut ops: Vec<(usize, PathBuf, FsOp)> = Vec::new();
         for (i, change) in review.files.iter().enumerate() {
@@ -289,7 +293,11 @@ impl Backend {
                     outcomes[i].reason = Some(e);
                 }
             }
-        } else {
+        }
+        // The user cancelled in the editor (or it could not apply): nothing was applied, nothing was refused on its
+        // merits; the agent is told nothing.
+        let declined = !applied && outcomes.iter().any(|o| o.outcome == "applied");
+        if !applied {
             for o in outcomes.iter_mut().filter(|o| o.outcome == "applied") {
                 o.outcome = "refused";
                 o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
@@ -304,7 +312,9 @@ impl Backend {
             let text = format!("OpenHands: {}: not applied: {}", review.title, refused.join("; "));
             self.client.show_message(MessageType::WARNING, text).await;
         }
-        self.tell_agent(&manager, &args.conversation_id, &outcomes).await;
+        if !declined {
+            self.tell_agent(&manager, &args.conversation_id, &outcomes).await;
+        }
         Ok(json!({"applied": applied, "failureReason": failure, "files": outcomes}))
     }
 
@@ -378,6 +388,8 @@ fn status_word(status: ChangeStatus) -> &'static str {
 struct EditPlan {
     support: EditSupport,
     utf8: bool,
+    /// Whether the editor should ask before applying (no: the user chose the files in its review already).
+    confirm: bool,
     operations: Vec<DocumentChangeOperation>,
     /// For clients without `documentChanges`.
     plain: HashMap<Uri, Vec<TextEdit>>,
@@ -385,8 +397,8 @@ struct EditPlan {
 }
 
 impl EditPlan {
-    fn new(support: EditSupport, utf8: bool) -> Self {
-        EditPlan { support, utf8, operations: Vec::new(), plain: HashMap::new(), annotations: HashMap::new() }
+    fn new(support: EditSupport, utf8: bool, confirm: bool) -> Self {
+        EditPlan { support, utf8, confirm, operations: Vec::new(), plain: HashMap::new(), annotations: HashMap::new() }
     }
 
     fn is_empty(&self) -> bool {
@@ -398,7 +410,7 @@ impl EditPlan {
             id.to_owned(),
             ChangeAnnotation {
                 label: label.to_owned(),
-                needs_confirmation: Some(true),
+                needs_confirmation: Some(self.confirm),
                 description: Some(description.to_owned()),
             },
         );
@@ -512,17 +524,19 @@ impl EditPlan {
 
     /// Replaces the whole of `current` with `new`.
     fn replace(&mut self, uri: Uri, version: Option<i32>, current: &str, new: String, annotation: &str) {
-        let range = Range::new(Position::new(0, 0), end_of(current, self.utf8));
+        let edits = line_edits(current, &new, self.utf8);
         if self.support.document_changes {
             self.operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
                 text_document: OptionalVersionedTextDocumentIdentifier { uri, version },
-                edits: vec![OneOf::Right(AnnotatedTextEdit {
-                    text_edit: TextEdit { range, new_text: new },
-                    annotation_id: annotation.to_owned(),
-                })],
+                edits: edits
+                    .into_iter()
+                    .map(|text_edit| {
+                        OneOf::Right(AnnotatedTextEdit { text_edit, annotation_id: annotation.to_owned() })
+                    })
+                    .collect(),
             }));
         } else {
-            self.plain.entry(uri).or_default().push(TextEdit { range, new_text: new });
+            self.plain.entry(uri).or_default().extend(edits);
         }
     }
 
@@ -596,6 +610,30 @@ fn merge(original: &str, user: &str, proposed: &str) -> Result<String, Refusal> 
     }
 }
 
+/// The edits that turn `current` into `new`, one per run of changed lines: a preview shows the hunks, an undo
+/// restores them, and the user's cursor and folds elsewhere stay. A text with a lone carriage return (a line break
+/// to LSP, not to a line diff) is replaced whole.
+fn line_edits(current: &str, new: &str, utf8: bool) -> Vec<TextEdit> {
+    if current.replace("\r\n", "").contains('\r') || new.replace("\r\n", "").contains('\r') {
+        return vec![TextEdit { range: Range::new(Position::new(0, 0), end_of(current, utf8)), new_text: new.into() }];
+    }
+    let diff = similar::TextDiff::from_lines(current, new);
+    let old_lines = diff.old_slices();
+    let new_lines = diff.new_slices();
+    // The start of old line `i`, or the end of the text past its last line.
+    let start_of = |i: usize| {
+        if i < old_lines.len() { Position::new(i as u32, 0) } else { end_of(current, utf8) }
+    };
+    diff.ops()
+        .iter()
+        .filter(|op| op.tag() != similar::DiffTag::Equal)
+        .map(|op| TextEdit {
+            range: Range::new(start_of(op.old_range().start), start_of(op.old_range().end)),
+            new_text: new_lines[op.new_range()].concat(),
+        })
+        .collect()
+}
+
 /// The position just after the last character of `text`.
 fn end_of(text: &str, utf8: bool) -> Position {
     let line = text.matches('\n').count() as u32;
@@ -607,6 +645,45 @@ fn end_of(text: &str, utf8: bool) -> Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `text` with `edits` applied (positions in UTF-8 bytes, as `line_edits(.., true)` makes them).
+    fn applied(text: &str, edits: &[TextEdit]) -> String {
+        let offset = |p: Position| {
+            let mut at = 0;
+            for _ in 0..p.line {
+                at += text[at..].find('\n').map_or(text.len() - at, |i| i + 1);
+            }
+            at + p.character as usize
+        };
+        let mut out = text.to_owned();
+        for e in edits.iter().rev() {
+            out.replace_range(offset(e.range.start)..offset(e.range.end), &e.new_text);
+        }
+        out
+    }
+
+    #[test]
+    fn edits_touch_only_the_changed_lines() {
+        let user = "one\ntwo\nthree\nfour\nfive\n";
+        let merged = "ONE\ntwo\nthree\nfour\nfive\nsix\n";
+        let edits = line_edits(user, merged, true);
+        assert_eq!(edits.len(), 2, "two hunks: {edits:?}");
+        assert_eq!(edits[0].range, Range::new(Position::new(0, 0), Position::new(1, 0)));
+        assert_eq!(edits[0].new_text, "ONE\n");
+        assert_eq!(edits[1].range, Range::new(Position::new(5, 0), Position::new(5, 0)), "an insertion at the end");
+        for (old, new) in [
+            (user, merged),
+            ("a\nb", "a\nB"),
+            ("a\nb", "a\nb\n"),
+            ("", "new\n"),
+            ("gone\n", ""),
+            ("x\r\ny\r\n", "x\r\nY\r\n"),
+            ("lone\rcr\n", "lone\rCR\n"),
+            ("é\nü\n", "é\nÜ\n"),
+        ] {
+            assert_eq!(applied(old, &line_edits(old, new, true)), new, "{old:?} -> {new:?}");
+        }
+    }
 
     #[test]
     fn tokens_are_chosen_by_host() {
