@@ -10,6 +10,7 @@ pub mod provider_mock;
 pub mod repo;
 pub mod screen;
 pub mod stdio_peer;
+pub mod vscode;
 
 pub use lsp_client::{Options, RpcError, Server};
 

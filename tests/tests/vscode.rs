@@ -1,0 +1,83 @@
+//! The VS Code extension in a real VS Code: code-server 4.139.1 (VS Code OSS 1.139.1) with the `.vsix` users
+//! install, driven in Debian's Chromium as a user clicks and types (scenarios in tests/vscode-e2e/), with the real
+//! server, the real agent-server and the scripted LLM. Screenshots of every step: target/test-logs/vscode-e2e/.
+
+use std::path::{Path, PathBuf};
+
+use openhands_lsp_tests::agent::agent_server_command;
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::lsp_client::server_binary;
+use openhands_lsp_tests::repo::git;
+use openhands_lsp_tests::vscode::Workbench;
+use serde_json::{Value, json};
+
+/// A git repository holding `files`, committed.
+fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("project");
+    std::fs::create_dir(&ws).unwrap();
+    git(&ws, &["init", "-q"]);
+    for (name, text) in files {
+        std::fs::write(ws.join(name), text).unwrap();
+    }
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    (dir, ws)
+}
+
+/// The settings a user of the process backend would have, with the scripted model.
+fn settings(llm: &ScriptedLlm) -> Value {
+    json!({
+        "openhands.backend": "process",
+        "openhands.process.command": agent_server_command(),
+        "openhands.process.startupTimeoutSeconds": 180,
+        "openhands.llm.model": "openai/stub",
+        "openhands.llm.baseUrl": llm.base_url(),
+        "openhands.llm.numRetries": 0,
+        "openhands.confirmation": "never",
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": false,
+        "remote.autoForwardPorts": false,
+        "telemetry.telemetryLevel": "off",
+        // VS Code 1.139 opens its own Chat beside the editor at first start: out of the screenshots.
+        "chat.disableAIFeatures": true,
+    })
+}
+
+fn start(test: &str, ws: &Path, llm: &ScriptedLlm, state: &Path) -> Workbench {
+    let env = [
+        ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
+        ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
+        ("XDG_STATE_HOME", state.display().to_string()),
+    ];
+    Workbench::start(test, ws, settings(llm), &env)
+}
+
+#[test]
+fn apply_changes_as_shown_applies_the_agents_change_beside_the_users_edit() {
+    let (_dir, ws) = repository(&[("a.txt", "one\ntwo\nthree\nfour\nfive\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "str_replace", "path": "{workdir}/a.txt", "old_str": "five", "new_str": "FIVE",
+                   "security_risk": "LOW"}),
+        )
+        .thinking("The last line should shout."),
+        Step::finish("five is now FIVE"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("apply-as-shown", &ws, &llm, state.path());
+    let out = bench.drive("apply_as_shown", &[]);
+    let result: Value = serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ws.join("a.txt")).unwrap(),
+        "zero\none\ntwo\nthree\nfour\nFIVE\n",
+        "the agent's change beside the user's edit, saved: {result}"
+    );
+    let toast = result["toast"].as_str().unwrap_or_default();
+    assert!(toast.contains("applied 1 file"), "{result}");
+    // The selection went with the task.
+    let first = llm.requests()[0].body.to_string();
+    assert!(first.contains("File: a.txt, lines 1-"), "{first}");
+}

@@ -1,0 +1,56 @@
+// A task started from a selection in a file, watched to its end in the conversation view; meanwhile the user
+// edits the file elsewhere; Apply Changes from the palette, the files as shown in its pick: the agent's change
+// lands beside the user's edit, in one step, and the user saves.
+"use strict";
+const { run } = require("./lib");
+
+run(async (vs) => {
+  const page = vs.page;
+  await vs.step("file-open", () => vs.openFile("a.txt"));
+  await vs.step("selected", () => page.keyboard.press("Control+A"));
+  await vs.step("task-asked", async () => {
+    await vs.palette("OpenHands: Start Task with Selection");
+    await vs.quickInput("What should the agent do?");
+  });
+  await vs.step("task-started", () => vs.answer("What should the agent do?", "Make the last line shout"));
+  const view = await vs.step("conversation-finished", () =>
+    vs.until("the conversation view to say it finished", async () => {
+      const text = await vs.webviewText("Make the last line shout");
+      return /finished/i.test(text) && text;
+    }, 240000),
+  );
+
+  // The user's own edit, away from the agent's, not saved.
+  await vs.step("user-edit", async () => {
+    await page.locator(".tabs-container .tab", { hasText: "a.txt" }).first().click();
+    await page.keyboard.press("Control+Home");
+    await page.keyboard.type("zero");
+    await page.keyboard.press("Enter");
+  });
+
+  // Apply Changes from the palette: which conversation (the palette does not know), then its files, all ticked.
+  await vs.step("which-conversation", async () => {
+    await vs.palette("OpenHands: Apply Changes");
+    await vs.quickInput("of which conversation");
+  });
+  const pick = await vs.step("apply-asked", async () => {
+    await vs.pickRow("Make the last line shout");
+    return vs.quickInput("Files to apply");
+  });
+  const toast = await vs.step("applied", async () => {
+    await vs.ok();
+    return vs.notification("applied");
+  });
+  const text = await vs.step("editor-after", () =>
+    vs.until("the agent's line in the editor", async () => {
+      const t = await vs.editorText();
+      return t.includes("FIVE") && t;
+    }),
+  );
+  await vs.step("saved", async () => {
+    await page.keyboard.press("Control+S");
+    await vs.until("the tab to be saved", async () =>
+      !(await page.locator(".tabs-container .tab.dirty", { hasText: "a.txt" }).count()));
+  });
+  return { view, pick, toast, text, notifications: await vs.notifications() };
+});

@@ -1,0 +1,210 @@
+// What every scenario needs to use VS Code as a person does: the workbench in Debian's Chromium (playwright-core),
+// the command palette, Quick Open, quick picks, input boxes, notifications, the editor, and the conversation view
+// (a webview). Every wait is for a condition, with a timeout; every step saves a screenshot, and a failure saves
+// one more and names it. The harness (tests/src/vscode.rs) sets PORT, FOLDER and SHOTS.
+"use strict";
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+
+const PORT = process.env.PORT;
+const FOLDER = process.env.FOLDER;
+const SHOTS = process.env.SHOTS;
+
+let shots = 0;
+
+async function open() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // As the machine's notes require: no sandbox as root, and no background traffic to a closed network.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(FOLDER)}`);
+  await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
+  const vs = new VsCode(browser, page);
+  // The extension is active once its status bar item shows.
+  await vs.waitFor("the OpenHands status bar item", () => page.locator('.statusbar-item[id*="openhands"]').first(), 60000);
+  return vs;
+}
+
+class VsCode {
+  constructor(browser, page) {
+    this.browser = browser;
+    this.page = page;
+  }
+
+  /** Saves a screenshot named `label` (numbered in order) and returns its path. */
+  async snap(label) {
+    shots += 1;
+    const file = path.join(SHOTS, `${String(shots).padStart(2, "0")}-${label}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /** Runs one step of the scenario; on failure saves the screen and says which file to open. */
+  async step(label, fn) {
+    try {
+      const value = await fn();
+      await this.snap(label);
+      return value;
+    } catch (e) {
+      const file = await this.snap(`${label}-FAILED`).catch(() => "(no screenshot)");
+      throw new Error(`step "${label}" failed: ${e.message}\nthe screen: ${file}`);
+    }
+  }
+
+  /** Waits until `locate()` finds a visible element; returns its locator. */
+  async waitFor(what, locate, timeout = 30000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const loc = locate();
+      if ((await loc.count()) > 0 && (await loc.first().isVisible().catch(() => false))) {
+        return loc.first();
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+      }
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** Waits until `check()` returns a truthy value; returns it. */
+  async until(what, check, timeout = 30000) {
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+      last = await check().catch((e) => {
+        last = e;
+        return undefined;
+      });
+      if (last) {
+        return last;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+      }
+      await this.page.waitForTimeout(150);
+    }
+  }
+
+  /** F1, the command's title typed, and Enter on that very command. */
+  async palette(title) {
+    await this.page.keyboard.press("F1");
+    const input = await this.waitFor("the command palette", () => this.page.locator(".quick-input-widget input"));
+    await input.fill(`>${title}`);
+    const row = await this.waitFor(`"${title}" in the palette`, () =>
+      this.page.locator(".quick-input-list .monaco-list-row", { hasText: title }),
+    );
+    await row.click();
+  }
+
+  /** Quick Open (Ctrl+P): opens `file` of the folder in an editor. */
+  async openFile(file) {
+    await this.page.keyboard.press("Control+P");
+    const input = await this.waitFor("Quick Open", () => this.page.locator(".quick-input-widget input"));
+    await input.fill(file);
+    await this.waitFor(`${file} in Quick Open`, () => this.page.locator(".quick-input-list .monaco-list-row", { hasText: file }));
+    await this.page.keyboard.press("Enter");
+    await this.waitFor(`the editor of ${file}`, () => this.page.locator(".tabs-container .tab.active", { hasText: file }));
+    await this.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+  }
+
+  /** The quick input on screen (a pick or an input box) once its text (title, prompt, rows, placeholder) holds
+   * `text`, exactly as written: the palette closing and the next pick opening share one widget. */
+  async quickInput(text) {
+    return this.until(`the quick input "${text}"`, async () => {
+      const widget = this.page.locator(".quick-input-widget").first();
+      if (!(await widget.isVisible().catch(() => false))) {
+        return undefined;
+      }
+      const shown = await widget.evaluate((w) => {
+        const input = w.querySelector("input");
+        return `${w.innerText}\n${input ? input.placeholder : ""}`;
+      });
+      return shown.includes(text) && shown;
+    });
+  }
+
+  /** Clicks the row holding `text` in the quick pick on screen. */
+  async pickRow(text) {
+    const row = await this.waitFor(`"${text}" in the pick`, () =>
+      this.page.locator(".quick-input-widget .quick-input-list .monaco-list-row", { hasText: text }),
+    );
+    await row.click();
+  }
+
+  /** Clicks OK in the many-item pick on screen. */
+  async ok() {
+    const button = await this.waitFor("the pick's OK", () =>
+      this.page.locator(".quick-input-widget .monaco-button", { hasText: /^OK$/ }),
+    );
+    await button.click();
+  }
+
+  /** Types `text` into the input box that shows `prompt` and presses Enter. */
+  async answer(prompt, text) {
+    await this.quickInput(prompt);
+    const input = this.page.locator(".quick-input-widget input").first();
+    await input.fill(text);
+    await this.page.keyboard.press("Enter");
+  }
+
+  /** Waits for a notification toast holding `text`; returns its text. */
+  async notification(text, timeout = 30000) {
+    const toast = await this.waitFor(`a notification "${text}"`, () =>
+      this.page.locator(".notifications-toasts .notification-toast", { hasText: text }), timeout);
+    return toast.innerText();
+  }
+
+  /** The text of every notification shown now. */
+  async notifications() {
+    return this.page.locator(".notifications-toasts .notification-toast").allInnerTexts();
+  }
+
+  /** The text of the active editor, as the editor model holds it (not only the lines on screen). */
+  async editorText() {
+    return this.page.evaluate(() => {
+      const lines = [...document.querySelectorAll(".editor-instance .monaco-editor .view-lines .view-line")];
+      return lines
+        .map((l) => ({ top: parseFloat(l.style.top), text: l.innerText.replace(/\u00a0/g, " ") }))
+        .sort((a, b) => a.top - b.top)
+        .map((l) => l.text)
+        .join("\n");
+    });
+  }
+
+  /** The text of the webview whose document holds `marker` (the conversation view), or "". */
+  async webviewText(marker) {
+    // Webviews live in frames of their own (the workbench's page also names them, in tab titles).
+    for (const frame of this.page.frames().filter((f) => f.url().includes("/webview/"))) {
+      const text = await frame.evaluate(() => document.body && document.body.innerText).catch(() => "");
+      if (text && text.includes(marker)) {
+        return text;
+      }
+    }
+    return "";
+  }
+
+  async close() {
+    await this.browser.close();
+  }
+}
+
+/** Runs `scenario(vs)` in a fresh workbench; prints the result as JSON; exits non-zero on failure. */
+function run(scenario) {
+  (async () => {
+    const vs = await open();
+    try {
+      const result = await scenario(vs);
+      process.stdout.write(`${JSON.stringify(result ?? {})}\n`);
+    } finally {
+      await vs.close();
+    }
+  })().catch((e) => {
+    process.stderr.write(`${e.stack || e}\n`);
+    process.exit(1);
+  });
+}
+
+module.exports = { run, FOLDER };
