@@ -41,6 +41,7 @@ fn settings(llm: &ScriptedLlm) -> Value {
         "telemetry.telemetryLevel": "off",
         // VS Code 1.139 opens its own Chat beside the editor at first start: out of the screenshots.
         "chat.disableAIFeatures": true,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
     })
 }
 
@@ -75,6 +76,14 @@ fn apply_changes_as_shown_applies_the_agents_change_beside_the_users_edit() {
         "zero\none\ntwo\nthree\nfour\nFIVE\n",
         "the agent's change beside the user's edit, saved: {result}"
     );
+    // The conversation view as read: the agent's thought, the selection as code (no Markdown marks), the command
+    // that printed nothing without an empty output, the final message once in the finish box (and in the header),
+    // and the agent's paths relative to the folder.
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("The last line should shout."), "the thought: {view}");
+    assert!(!view.contains("```") && !view.contains("**"), "Markdown shown as text: {view}");
+    assert_eq!(view.matches("five is now FIVE").count(), 2, "header and finish box only: {view}");
+    assert!(!view.contains("worktree"), "the agent's copy's paths: {view}");
     let toast = result["toast"].as_str().unwrap_or_default();
     assert!(toast.contains("applied 1 file"), "{result}");
     // The selection went with the task.

@@ -1,11 +1,17 @@
-// The conversation view's script: renders the events the extension posts (text only, never HTML) and sends the
-// user's messages and button presses back.
+// The conversation view's script: renders the events the extension posts and sends the user's messages and button
+// presses back. Event text is untrusted (the agent's and its tools' output): it only ever becomes text nodes, never
+// HTML; messages are rendered from a small Markdown subset into DOM nodes.
 (function () {
   "use strict";
   const vscode = acquireVsCodeApi();
   const events = document.getElementById("events");
   const form = document.getElementById("send");
   const input = document.getElementById("message");
+  const sendButton = form.querySelector("button");
+  /** Where the agent works (its copy of the folder): stripped from the paths it prints. */
+  let roots = [];
+  /** Each command's or edit's element by its action id: its output goes inside it when it comes. */
+  const actions = new Map();
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -14,38 +20,177 @@
     return node;
   }
 
+  function tidy(text) {
+    let out = text || "";
+    for (const root of roots) {
+      out = out.split(root + "/").join("");
+    }
+    return out;
+  }
+
+  // ---- Markdown (a subset: paragraphs, headings, lists, fenced code, inline code, bold, italics, links as text)
+
+  function inline(parent, text) {
+    const re = /(`[^`]+`|\*\*[^*]+\*\*|__[^_]+__|\*[^*\s][^*]*\*|_[^_\s][^_]*_|\[[^\]]+\]\([^)]+\))/g;
+    let at = 0;
+    let m;
+    while ((m = re.exec(text)) !== null) {
+      if (m.index > at) parent.appendChild(document.createTextNode(text.slice(at, m.index)));
+      const t = m[0];
+      if (t[0] === "`") parent.appendChild(el("code", "", t.slice(1, -1)));
+      else if (t.startsWith("**") || t.startsWith("__")) parent.appendChild(el("strong", "", t.slice(2, -2)));
+      else if (t[0] === "[") {
+        const link = /^\[([^\]]+)\]\(([^)]+)\)$/.exec(t);
+        parent.appendChild(el("span", "link", link ? link[1] + " (" + link[2] + ")" : t));
+      } else parent.appendChild(el("em", "", t.slice(1, -1)));
+      at = m.index + t.length;
+    }
+    if (at < text.length) parent.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  function markdown(text) {
+    const root = el("div", "md");
+    const lines = tidy(text).replace(/\r\n/g, "\n").split("\n");
+    let para = null;
+    let list = null;
+    const endBlocks = function () {
+      para = null;
+      list = null;
+    };
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      const fence = /^\s*```/.exec(line);
+      if (fence) {
+        endBlocks();
+        const code = [];
+        i += 1;
+        while (i < lines.length && !/^\s*```/.test(lines[i])) {
+          code.push(lines[i]);
+          i += 1;
+        }
+        root.appendChild(el("pre", "code", code.join("\n")));
+        continue;
+      }
+      if (line.trim() === "") {
+        endBlocks();
+        continue;
+      }
+      const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+      if (heading) {
+        endBlocks();
+        const h = el("div", "heading");
+        inline(h, heading[2]);
+        root.appendChild(h);
+        continue;
+      }
+      const item = /^\s*(?:[-*+]|\d+[.)])\s+(.*)$/.exec(line);
+      if (item) {
+        para = null;
+        if (!list) {
+          list = el(/^\s*\d/.test(line) ? "ol" : "ul");
+          root.appendChild(list);
+        }
+        const li = el("li");
+        inline(li, item[1]);
+        list.appendChild(li);
+        continue;
+      }
+      if (list && /^\s{2,}\S/.test(line)) {
+        inline(list.lastChild, " " + line.trim());
+        continue;
+      }
+      list = null;
+      if (!para) {
+        para = el("p");
+        root.appendChild(para);
+      } else {
+        para.appendChild(el("br"));
+      }
+      inline(para, line);
+    }
+    return root;
+  }
+
+  /** Markdown as one line of plain text (the header). */
+  function plain(text) {
+    return tidy(text || "").replace(/```[\s\S]*?```/g, " ").replace(/[`*_#>]/g, "").replace(/\s+/g, " ").trim();
+  }
+
+  // ---- Events
+
+  function thoughtOf(raw) {
+    const parts = [];
+    if (raw && typeof raw.reasoning_content === "string" && raw.reasoning_content.trim()) parts.push(raw.reasoning_content.trim());
+    if (raw && Array.isArray(raw.thought)) {
+      const t = raw.thought.map((p) => (p && typeof p.text === "string" ? p.text : "")).join("").trim();
+      if (t) parts.push(t);
+    } else if (raw && typeof raw.thought === "string" && raw.thought.trim()) parts.push(raw.thought.trim());
+    return parts.join("\n\n");
+  }
+
+  /** A command or an edit: a summary the user can open for its output once there is some. */
+  function step(event, cls) {
+    const details = el("details", "step " + cls + " empty");
+    details.appendChild(el("summary", "", tidy(event.summary)));
+    if (event.id) actions.set(event.id, details);
+    return details;
+  }
+
   function render(event) {
     const kind = event.kind || "";
-    const tool = event.raw && event.raw.tool_name;
+    const raw = event.raw || {};
+    const tool = raw.tool_name;
     if (kind === "ActionEvent") {
-      if (tool === "terminal") return el("div", "action command", event.summary);
-      if (tool === "file_editor" || tool === "str_replace_editor") return el("div", "action edit", event.summary);
+      const nodes = [];
+      const thought = thoughtOf(raw);
+      if (thought) nodes.push(el("div", "thought", thought));
       if (tool === "finish") {
         const box = el("div", "finish");
         box.appendChild(el("div", "label", "Finished"));
-        box.appendChild(el("div", "text", event.detail || event.summary));
-        return box;
+        const said = raw.action && typeof raw.action.message === "string" ? raw.action.message : event.detail;
+        if (said) box.appendChild(markdown(said));
+        nodes.push(box);
+      } else if (tool === "think") {
+        // Its text is the thought shown above.
+      } else if (tool === "terminal") {
+        nodes.push(step(event, "command"));
+      } else if (tool === "file_editor" || tool === "str_replace_editor") {
+        nodes.push(step(event, "edit"));
+      } else {
+        nodes.push(el("div", "action", tidy(event.summary)));
       }
-      return el("div", "action", event.summary);
+      return nodes;
     }
     if (kind === "ObservationEvent") {
-      const details = el("details", "output");
-      const lines = (event.detail || "").split("\n");
+      // The finish and think tools answer with what was shown already.
+      if (tool === "finish" || tool === "think") return [];
+      const text = tidy(event.detail || "").replace(/\s+$/, "");
+      const owner = actions.get(raw.action_id);
+      if (owner) {
+        if (text) {
+          owner.appendChild(el("pre", "", text));
+          owner.classList.remove("empty");
+          owner.open = tool === "terminal" && text.split("\n").length <= 12;
+        }
+        return [];
+      }
+      if (!text) return [];
+      const details = el("details", "step output");
+      const lines = text.split("\n");
       details.appendChild(el("summary", "", lines.length > 1 ? lines[0] + " … (" + lines.length + " lines)" : lines[0]));
-      details.appendChild(el("pre", "", event.detail || ""));
-      details.open = lines.length <= 12;
-      return details;
+      details.appendChild(el("pre", "", text));
+      return [details];
     }
     if (kind === "MessageEvent") {
-      const who = event.source === "user" ? "You" : "Agent";
-      const box = el("div", "message " + (event.source === "user" ? "user" : "agent"));
-      box.appendChild(el("div", "label", who));
-      box.appendChild(el("div", "text", event.detail || event.summary));
-      return box;
+      const user = event.source === "user";
+      const box = el("div", "message " + (user ? "user" : "agent"));
+      box.appendChild(el("div", "label", user ? "You" : "Agent"));
+      box.appendChild(markdown(event.detail || event.summary));
+      return [box];
     }
-    if (kind === "UserRejectObservation") return el("div", "rejected", "Rejected: " + event.summary);
-    if (kind.indexOf("Error") >= 0) return el("div", "error", event.detail || event.summary);
-    return null; // state updates and system prompts are not for reading
+    if (kind === "UserRejectObservation") return [el("div", "rejected", "Rejected: " + (event.detail || event.summary).replace(/^rejected:\s*/i, ""))];
+    if (kind.indexOf("Error") >= 0) return [el("div", "error", tidy(event.detail || event.summary))];
+    return []; // state updates and system prompts are not for reading
   }
 
   window.addEventListener("message", function (e) {
@@ -53,17 +198,39 @@
     if (m.type === "events") {
       const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 40;
       for (const event of m.events) {
-        const node = render(event);
-        if (node) events.appendChild(node);
+        for (const node of render(event)) events.appendChild(node);
       }
       if (atBottom) window.scrollTo(0, document.body.scrollHeight);
     } else if (m.type === "conversation") {
+      roots = (m.roots || []).filter(Boolean);
       document.getElementById("title").textContent = m.title;
       let state = m.state.replace(/_/g, " ") + " · " + m.backend;
-      if (m.error) state += " · " + m.error;
-      else if (m.finalMessage) state += " · " + m.finalMessage;
+      if (m.error) state += " · " + plain(m.error);
+      else if (m.finalMessage) state += " · " + plain(m.finalMessage);
       document.getElementById("state").textContent = state;
       document.body.dataset.state = m.state;
+      document.body.dataset.live = m.live ? "yes" : "no";
+      // Only what can work now is offered.
+      const shown = {
+        pause: m.active && m.state !== "paused",
+        resume: m.live && m.state === "paused",
+        stop: m.active,
+        review: m.isolated,
+        apply: m.isolated,
+      };
+      document.querySelectorAll("nav.actions button[data-action]").forEach(function (b) {
+        b.hidden = !shown[b.dataset.action];
+      });
+      document.querySelector("nav.answer").hidden = !(m.live && m.state === "waiting_for_confirmation");
+      input.disabled = !m.live;
+      sendButton.disabled = !m.live;
+      input.placeholder = m.live
+        ? "Message the agent (Enter to send, Shift+Enter for a new line)"
+        : "This conversation ran in an earlier session and cannot take messages. Start a new task to go on.";
+    } else if (m.type === "sent") {
+      // Cleared only once the agent has it: text the server refused stays, to send again.
+      if (m.ok && input.value.trim() === m.text) input.value = "";
+      input.disabled = document.body.dataset.live !== "yes";
     }
   });
 
@@ -75,9 +242,8 @@
 
   function send() {
     const text = input.value.trim();
-    if (text) {
+    if (text && !input.disabled) {
       vscode.postMessage({ type: "send", text: text });
-      input.value = "";
     }
   }
   form.addEventListener("submit", function (e) {

@@ -42,6 +42,46 @@ export function registerCommands(deps: Deps): string[] {
   const pick = (arg: unknown, title: string, filter: (c: Conversation) => boolean = () => true) =>
     pickConversation(server, panels, arg, title, filter);
 
+  /** Answers an agent that waits for the user's confirmation (also after its question was dismissed). */
+  const answer = async (arg: unknown, given: string | undefined): Promise<string | undefined> => {
+    const c = await pick(arg, "Answer the agent of which conversation?", (c) => c.live && c.state === "waiting_for_confirmation");
+    if (!c) {
+      return undefined;
+    }
+    let decision = given;
+    if (!decision) {
+      const choice = await vscode.window.showQuickPick(
+        [
+          { label: "Allow", description: "run what the agent asked for", decision: "allow" },
+          { label: "Allow for this conversation", description: "and stop asking", decision: "allowAll" },
+          { label: "Reject", description: "the agent is told you said no", decision: "reject" },
+        ],
+        { title: `OpenHands: "${c.title}" waits for your answer`, placeHolder: "Your answer to the agent" },
+      );
+      decision = choice?.decision;
+    }
+    if (!decision) {
+      return undefined;
+    }
+    let reason: string | undefined;
+    if (decision === "reject") {
+      reason = await vscode.window.showInputBox({
+        title: `OpenHands: reject the action of "${c.title}"`,
+        prompt: "Why not? The agent reads it (optional: Enter to reject without a reason, Escape to cancel).",
+        ignoreFocusOut: true,
+      });
+      if (reason === undefined) {
+        return undefined;
+      }
+    }
+    await server.execute(ServerCommand.respondToConfirmation, {
+      conversationId: c.id,
+      decision,
+      ...(reason?.trim() ? { reason: reason.trim() } : {}),
+    });
+    return decision;
+  };
+
   const startTask = async (extra: Record<string, unknown>, placeHolder: string) => {
     const instruction = await vscode.window.showInputBox({
       title: "OpenHands: Start Task",
@@ -182,8 +222,15 @@ export function registerCommands(deps: Deps): string[] {
       if (!body?.trim()) {
         return undefined;
       }
-      return server.execute(ServerCommand.sendMessage, { conversationId: c.id, text: body });
+      await server.execute(ServerCommand.sendMessage, { conversationId: c.id, text: body });
+      // Seen where the user is, also when sent from the tree (the view shows the message itself).
+      vscode.window.setStatusBarMessage(`$(send) OpenHands: message sent to "${c.title}"`, 4000);
+      return true;
     },
+    respondToConfirmation: async (arg, decision) => answer(arg, typeof decision === "string" ? decision : undefined),
+    allowAction: async (arg) => answer(arg, "allow"),
+    allowAllActions: async (arg) => answer(arg, "allowAll"),
+    rejectAction: async (arg) => answer(arg, "reject"),
     pause: async (arg) => {
       const c = await pick(arg, "Pause which conversation?", (c) => c.live && (c.state === "running" || c.state === "waiting_for_confirmation"));
       return c && server.execute(ServerCommand.pause, { conversationId: c.id });

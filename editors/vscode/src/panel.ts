@@ -1,16 +1,34 @@
 // The conversation view: a webview per conversation that streams `openhands/event` live (after the history from
 // `openhands.getEvents`), shows the state, and has an input box to send a message and buttons for the actions.
 import * as vscode from "vscode";
-import { AgentEvent, EventsPage, ServerCommand } from "./protocol";
+import { AgentEvent, EventsPage, ServerCommand, isSettled } from "./protocol";
 import { ServerConnection, message } from "./server";
 
 /** What the webview script receives. */
 export type ToWebview =
-  | { type: "conversation"; title: string; state: string; backend: string; error: string | null; finalMessage: string | null }
-  | { type: "events"; events: AgentEvent[] };
+  | {
+      type: "conversation";
+      title: string;
+      state: string;
+      backend: string;
+      error: string | null;
+      finalMessage: string | null;
+      /** This session runs it: it can be answered and sent messages. */
+      live: boolean;
+      /** Live and not settled: it can be paused and stopped. */
+      active: boolean;
+      /** It works in a copy of its own: its changes can be reviewed and applied. */
+      isolated: boolean;
+      /** Where the agent works: stripped from the paths it prints. */
+      roots: string[];
+    }
+  | { type: "events"; events: AgentEvent[] }
+  | { type: "sent"; ok: boolean; text: string };
 
 /** What the webview script sends. */
-export type FromWebview = { type: "send"; text: string } | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" };
+export type FromWebview =
+  | { type: "send"; text: string }
+  | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" | "allow" | "allowAll" | "reject" };
 
 export class ConversationPanels implements vscode.Disposable {
   private readonly panels = new Map<string, ConversationPanel>();
@@ -135,7 +153,20 @@ export class ConversationPanel {
       return;
     }
     this.webview.title = `OpenHands: ${c.title}`;
-    this.post({ type: "conversation", title: c.title, state: c.state, backend: c.backend, error: c.error, finalMessage: c.finalMessage });
+    const isolation = (c as { isolation?: { root?: string } | null }).isolation;
+    const roots = [isolation?.root ?? "", c.backend === "docker" ? "/workspace" : ""].filter((r) => r !== "");
+    this.post({
+      type: "conversation",
+      title: c.title,
+      state: c.state,
+      backend: c.backend,
+      error: c.error,
+      finalMessage: c.finalMessage,
+      live: c.live && !c.runningElsewhere,
+      active: c.live && !c.runningElsewhere && !isSettled(c.state),
+      isolated: isolation !== null && isolation !== undefined,
+      roots,
+    });
   }
 
   private post(m: ToWebview): void {
@@ -144,17 +175,26 @@ export class ConversationPanel {
   }
 
   private async onMessage(m: FromWebview): Promise<void> {
-    const command =
-      m.type === "send"
-        ? "openhands.ui.sendMessage"
-        : ({
-            pause: "openhands.ui.pause",
-            resume: "openhands.ui.resume",
-            stop: "openhands.ui.stop",
-            review: "openhands.ui.reviewChanges",
-            apply: "openhands.ui.applyChanges",
-          } as const)[m.name];
-    await vscode.commands.executeCommand(command, { kind: "conversation", id: this.id }, m.type === "send" ? m.text : undefined);
+    const node = { kind: "conversation", id: this.id };
+    if (m.type === "send") {
+      // The command says what failed; the box keeps the text unless it was sent.
+      const sent = await vscode.commands.executeCommand<boolean | undefined>("openhands.ui.sendMessage", node, m.text);
+      this.post({ type: "sent", ok: sent === true, text: m.text });
+      return;
+    }
+    const command = (
+      {
+        pause: "openhands.ui.pause",
+        resume: "openhands.ui.resume",
+        stop: "openhands.ui.stop",
+        review: "openhands.ui.reviewChanges",
+        apply: "openhands.ui.applyChanges",
+        allow: "openhands.ui.allowAction",
+        allowAll: "openhands.ui.allowAllActions",
+        reject: "openhands.ui.rejectAction",
+      } as const
+    )[m.name];
+    await vscode.commands.executeCommand(command, node);
   }
 }
 
@@ -185,7 +225,13 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
 <header>
   <h1 id="title"></h1>
   <div id="state" role="status"></div>
-  <nav>
+  <nav class="answer" aria-label="The agent waits for your answer">
+    <span>The agent waits for your answer:</span>
+    <button data-action="allow" class="primary">Allow</button>
+    <button data-action="allowAll">Allow for this conversation</button>
+    <button data-action="reject">Reject</button>
+  </nav>
+  <nav class="actions">
     <button data-action="pause">Pause</button>
     <button data-action="resume">Resume</button>
     <button data-action="stop">Stop</button>

@@ -14,6 +14,7 @@ export const ServerCommand = {
   applyChanges: "openhands.applyChanges",
   discardChanges: "openhands.discardChanges",
   pushChanges: "openhands.pushChanges",
+  respondToConfirmation: "openhands.respondToConfirmation",
   // Provider commands: used when the server advertises them.
   fixIssue: "openhands.fixIssue",
   suggestedTasks: "openhands.suggestedTasks",

@@ -112,11 +112,18 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
 
 /** `conversation;<flags>;` for the menus' `viewItem =~ /;flag;/` conditions. */
 export function contextValue(c: Conversation, changed: number | null | undefined): string {
-  const flags: string[] = [c.state === "waiting_for_confirmation" ? "running" : c.state];
+  const flags: string[] = c.state === "waiting_for_confirmation" ? ["running", "waiting"] : [c.state];
   if (c.live) {
     flags.push("live");
     if (!isSettled(c.state)) {
       flags.push("active");
+    }
+    // Only what works on it now is offered: an earlier session's conversation cannot be paused or resumed.
+    if (c.state === "running" || c.state === "waiting_for_confirmation") {
+      flags.push("pausable");
+    }
+    if (c.state === "paused") {
+      flags.push("resumable");
     }
   }
   if (typeof changed === "number") {
@@ -139,7 +146,8 @@ export function tooltip(c: Conversation, changed: number | null | undefined): vs
     md.appendMarkdown(`Error: ${escape(c.error)}\n\n`);
   }
   if (c.finalMessage) {
-    md.appendMarkdown(`${escape(c.finalMessage)}\n\n`);
+    // The agent writes Markdown: rendered (an untrusted MarkdownString runs no command links and no HTML).
+    md.appendMarkdown(`${c.finalMessage}\n\n`);
   }
   if (c.cloud) {
     const prs = c.cloud.pullRequests.map((n) => `#${n}`).join(", ");

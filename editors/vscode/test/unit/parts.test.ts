@@ -70,9 +70,13 @@ function conversation(over: Partial<Conversation>): Conversation {
 }
 
 test("tree items carry the flags the inline actions key on", () => {
-  assert.equal(contextValue(conversation({ state: "running" }), undefined), "conversation;running;live;active;");
-  assert.equal(contextValue(conversation({ state: "waiting_for_confirmation" }), undefined), "conversation;running;live;active;");
-  assert.equal(contextValue(conversation({ state: "paused" }), 0), "conversation;paused;live;active;isolated;");
+  assert.equal(contextValue(conversation({ state: "running" }), undefined), "conversation;running;live;active;pausable;");
+  assert.equal(
+    contextValue(conversation({ state: "waiting_for_confirmation" }), undefined),
+    "conversation;running;waiting;live;active;pausable;",
+  );
+  assert.equal(contextValue(conversation({ state: "paused" }), 0), "conversation;paused;live;active;resumable;isolated;");
+  assert.equal(contextValue(conversation({ state: "running", live: false }), null), "conversation;running;", "earlier session");
   assert.equal(contextValue(conversation({ state: "finished" }), 2), "conversation;finished;live;isolated;changes;");
   assert.equal(contextValue(conversation({ state: "finished", live: false }), null), "conversation;finished;");
 });
