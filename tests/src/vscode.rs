@@ -137,12 +137,35 @@ impl Workbench {
         child.stdout.take().map(|mut s| s.read_to_string(&mut stdout));
         child.stderr.take().map(|mut s| s.read_to_string(&mut stderr));
         let status = child.wait().expect("the scenario");
+        let _ = std::fs::write(logs_dir(&self.test).join(format!("{script}.out")), format!("{stdout}\n{stderr}"));
         assert!(
             status.success(),
             "scenario {script} failed ({status}):\n{stdout}\n{stderr}\ncode-server's log: {}",
             self.log.display()
         );
         stdout
+    }
+}
+
+impl Workbench {
+    /// Everything the extension hosts logged: code-server runs them on its side (`logs/<session>/exthost<N>/
+    /// remoteexthost.log` in the user-data folder), one per window load.
+    pub fn extension_host_log(&self) -> String {
+        fn walk(dir: &Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.file_name().is_some_and(|n| n == "remoteexthost.log" || n == "exthost.log") {
+                    if let Ok(text) = std::fs::read_to_string(&path) {
+                        out.push_str(&format!("== {}\n{text}", path.display()));
+                    }
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(&self._dirs.path().join("user-data/logs"), &mut out);
+        out
     }
 }
 

@@ -46,12 +46,21 @@ fn settings(llm: &ScriptedLlm) -> Value {
 }
 
 fn start(test: &str, ws: &Path, llm: &ScriptedLlm, state: &Path) -> Workbench {
+    start_with(test, ws, settings(llm), state)
+}
+
+fn start_with(test: &str, ws: &Path, settings: Value, state: &Path) -> Workbench {
     let env = [
         ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
         ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
         ("XDG_STATE_HOME", state.display().to_string()),
     ];
-    Workbench::start(test, ws, settings(llm), &env)
+    Workbench::start(test, ws, settings, &env)
+}
+
+/// The scenario's result: the JSON line it printed last.
+fn result_of(out: &str) -> Value {
+    serde_json::from_str(out.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
 #[test]
@@ -89,4 +98,47 @@ fn apply_changes_as_shown_applies_the_agents_change_beside_the_users_edit() {
     // The selection went with the task.
     let first = llm.requests()[0].body.to_string();
     assert!(first.contains("File: a.txt, lines 1-"), "{first}");
+}
+
+#[test]
+fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo first-check").risk("HIGH"),
+        Step::terminal("echo second-check").risk("HIGH"),
+        Step::terminal("rm -rf build").risk("HIGH"),
+        Step::finish("checks done"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = settings(&llm);
+    settings["openhands.confirmation"] = json!("risky");
+    let bench = start_with("questions", &ws, settings, state.path());
+    let result = result_of(&bench.drive("confirm", &[]));
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("first-check") && view.contains("second-check"), "both allowed commands ran: {view}");
+    assert!(view.contains("not the build folder"), "the rejection and its reason: {view}");
+    // What the model saw: the reason, and no result of the rejected command.
+    let last = llm.requests().last().map(|r| r.body.to_string()).unwrap_or_default();
+    assert!(last.contains("not the build folder"), "{last}");
+}
+
+#[test]
+fn reload_window_brings_the_conversation_back_in_one_column_without_extension_host_errors() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![Step::finish("hello there")]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("reload", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("reload", &[]));
+    assert_eq!(result["emptyGroups"], 0, "no empty editor group is left: {result}");
+    assert_eq!(result["groupsAfter"], result["groupsBefore"], "the same columns: {result}");
+    assert_eq!(result["groupsLast"], result["groupsBefore"], "opening it again adds no column: {result}");
+    assert_eq!(result["tabs"], 1, "one tab for the conversation: {result}");
+    let host = bench.extension_host_log();
+    assert!(host.matches("== ").count() >= 2, "both windows' extension host logs are read:\n{host}");
+    let console = result["console"].to_string();
+    for bad in ["Channel has been closed", "FAILED"] {
+        assert!(!host.contains(bad), "the extension host logged {bad:?}:\n{host}");
+        assert!(!console.contains(bad), "the workbench reported {bad:?}: {console}");
+    }
 }

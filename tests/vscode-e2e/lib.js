@@ -23,6 +23,10 @@ async function open() {
   await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(FOLDER)}`);
   await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
   const vs = new VsCode(browser, page);
+  // What the workbench reports in the browser's console (errors from extension hosts and providers land here).
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") vs.console.push(`${m.type()}: ${m.text()}`);
+  });
   // The extension is active once its status bar item shows.
   await vs.waitFor("the OpenHands status bar item", () => page.locator('.statusbar-item[id*="openhands"]').first(), 60000);
   return vs;
@@ -32,6 +36,7 @@ class VsCode {
   constructor(browser, page) {
     this.browser = browser;
     this.page = page;
+    this.console = [];
   }
 
   /** Saves a screenshot named `label` (numbered in order) and returns its path. */
@@ -184,6 +189,44 @@ class VsCode {
       }
     }
     return "";
+  }
+
+  /** The frame of the webview whose text holds `marker`. */
+  async webviewFrame(marker) {
+    return this.until(`the webview showing "${marker}"`, async () => {
+      for (const frame of this.page.frames().filter((f) => f.url().includes("/webview/"))) {
+        const text = await frame.evaluate(() => document.body && document.body.innerText).catch(() => "");
+        if (text && text.includes(marker)) {
+          return frame;
+        }
+      }
+      return undefined;
+    });
+  }
+
+  /** Clicks the button named exactly `name` in the webview showing `marker`, once it shows. */
+  async webviewButton(marker, name) {
+    const frame = await this.webviewFrame(marker);
+    const button = frame.getByRole("button", { name, exact: true });
+    await button.waitFor({ state: "visible", timeout: 30000 });
+    await button.click();
+  }
+
+  /** Clicks the button `name` of the notification holding `text`. */
+  async notificationButton(text, name) {
+    const toast = await this.waitFor(`a notification "${text}"`, () =>
+      this.page.locator(".notifications-toasts .notification-toast", { hasText: text }), 60000);
+    await toast.getByRole("button", { name, exact: true }).click();
+  }
+
+  /** Closes the notification holding `text` with its own close button, as a user dismisses it. */
+  async dismissNotification(text) {
+    const toast = await this.waitFor(`a notification "${text}"`, () =>
+      this.page.locator(".notifications-toasts .notification-toast", { hasText: text }), 60000);
+    await toast.hover();
+    await toast.locator(".codicon-notifications-clear").first().click();
+    await this.until("the notification to close", async () =>
+      (await this.page.locator(".notifications-toasts .notification-toast", { hasText: text }).count()) === 0);
   }
 
   async close() {

@@ -202,6 +202,8 @@
       }
       if (atBottom) window.scrollTo(0, document.body.scrollHeight);
     } else if (m.type === "conversation") {
+      // What VS Code keeps across a reload to bring this view back.
+      vscode.setState({ id: m.id });
       roots = (m.roots || []).filter(Boolean);
       document.getElementById("title").textContent = m.title;
       let state = m.state.replace(/_/g, " ") + " · " + m.backend;

@@ -3,7 +3,7 @@
 import * as vscode from "vscode";
 import { registerCommands } from "./commands";
 import { ConversationStore } from "./conversations";
-import { ConversationPanels } from "./panel";
+import { ConversationPanels, VIEW_TYPE } from "./panel";
 import { REVIEW_SCHEME, Review } from "./review";
 import { ServerConnection } from "./server";
 import { StatusBar } from "./statusBar";
@@ -44,6 +44,19 @@ export function activate(context: vscode.ExtensionContext): Api {
   const commands = registerCommands({ context, server, review, panels, output });
   // The server starts in the background: activation must not wait for it.
   const started = server.start();
+  // Conversation views open before a reload come back with it (their state holds the conversation's id).
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      deserializeWebviewPanel: async (webview: vscode.WebviewPanel, state: unknown) => {
+        const id = typeof state === "object" && state !== null ? (state as { id?: unknown }).id : undefined;
+        if (typeof id !== "string") {
+          webview.dispose();
+          return;
+        }
+        panels.adopt(id, webview, started);
+      },
+    }),
+  );
   return { server, review, panels, tree, statusBar, commands, started };
 }
 

@@ -8,6 +8,8 @@ import { ServerConnection, message } from "./server";
 export type ToWebview =
   | {
       type: "conversation";
+      /** Kept in the webview's state, so VS Code can bring the view back after a reload. */
+      id: string;
       title: string;
       state: string;
       backend: string;
@@ -50,16 +52,34 @@ export class ConversationPanels implements vscode.Disposable {
     ];
   }
 
-  /** Opens (or reveals) the conversation's view. */
+  /** Opens (or reveals) the conversation's view, in the column the other conversations are in (one column for
+   * them all, not a new one each time), else beside the editor. */
   open(id: string, preserveFocus = false): ConversationPanel {
     const existing = this.panels.get(id);
     if (existing) {
       existing.webview.reveal(undefined, preserveFocus);
       return existing;
     }
-    const panel = new ConversationPanel(id, this.extensionUri, this.server, preserveFocus);
+    const column = [...this.panels.values()].map((p) => p.webview.viewColumn).find((c) => c !== undefined);
+    const webview = vscode.window.createWebviewPanel(
+      VIEW_TYPE,
+      `OpenHands: ${this.server.store.get(id)?.title ?? id}`,
+      { viewColumn: column ?? vscode.ViewColumn.Beside, preserveFocus },
+      webviewOptions(this.extensionUri),
+    );
+    return this.adopt(id, webview, Promise.resolve(true));
+  }
+
+  /** Takes over `webview` for conversation `id`: a new one, or one VS Code restored after a reload (filled once
+   * the server has `started`). */
+  adopt(id: string, webview: vscode.WebviewPanel, started: Promise<boolean>): ConversationPanel {
+    const panel = new ConversationPanel(id, webview, this.extensionUri, this.server, started);
     this.panels.set(id, panel);
-    panel.webview.onDidDispose(() => this.panels.delete(id));
+    panel.webview.onDidDispose(() => {
+      if (this.panels.get(id) === panel) {
+        this.panels.delete(id);
+      }
+    });
     return panel;
   }
 
@@ -97,23 +117,23 @@ export class ConversationPanel {
 
   constructor(
     readonly id: string,
+    webview: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly server: ServerConnection,
-    preserveFocus: boolean,
+    started: Promise<boolean>,
   ) {
     const media = vscode.Uri.joinPath(extensionUri, "media");
-    const c = server.store.get(id);
-    this.webview = vscode.window.createWebviewPanel(
-      "openhands.conversation",
-      `OpenHands: ${c?.title ?? id}`,
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
-      { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media] },
-    );
+    this.webview = webview;
+    this.webview.webview.options = { enableScripts: true, localResourceRoots: [media] };
     this.webview.iconPath = vscode.Uri.joinPath(media, "openhands.svg");
     this.webview.webview.html = html(this.webview.webview, media);
     this.webview.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
-    this.postConversation();
-    void this.fetchHistory(0);
+    void started.then((ok) => {
+      if (ok) {
+        this.postConversation();
+        void this.fetchHistory(0);
+      }
+    });
   }
 
   /** Live events and history pages both land here; each is sent once, in order. */
@@ -157,6 +177,7 @@ export class ConversationPanel {
     const roots = [isolation?.root ?? "", c.backend === "docker" ? "/workspace" : ""].filter((r) => r !== "");
     this.post({
       type: "conversation",
+      id: c.id,
       title: c.title,
       state: c.state,
       backend: c.backend,
@@ -196,6 +217,13 @@ export class ConversationPanel {
     )[m.name];
     await vscode.commands.executeCommand(command, node);
   }
+}
+
+export const VIEW_TYPE = "openhands.conversation";
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  const media = vscode.Uri.joinPath(extensionUri, "media");
+  return { enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [media] };
 }
 
 function nonce(): string {

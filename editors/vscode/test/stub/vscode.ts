@@ -574,6 +574,7 @@ export const stub = {
   webviews: [] as StubWebviewPanel[],
   statusBarItems: [] as any[],
   treeViews: new Map<string, { treeDataProvider: any }>(),
+  serializers: new Map<string, unknown>(),
   contentProviders: new Map<string, any>(),
   codeActionProviders: [] as { selector: unknown; provider: any }[],
   outputLines: [] as string[],
@@ -761,6 +762,10 @@ export const window = {
   registerTreeDataProvider(id: string, treeDataProvider: any): Disposable {
     stub.treeViews.set(id, { treeDataProvider });
     return new Disposable(() => stub.treeViews.delete(id));
+  },
+  registerWebviewPanelSerializer(viewType: string, serializer: unknown): Disposable {
+    stub.serializers.set(viewType, serializer);
+    return new Disposable(() => stub.serializers.delete(viewType));
   },
   createWebviewPanel(viewType: string, title: string, showOptions: any, options: any = {}): any {
     const received = new EventEmitter<unknown>();

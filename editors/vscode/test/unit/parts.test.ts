@@ -100,8 +100,10 @@ test("the conversation view gets each event once, in order, whether live or from
       return { events: [0, 1, 2].map(event), next: 3, total: 3 };
     },
   } as unknown as ServerConnection;
-  const panel = new ConversationPanel("c1", vscode.Uri.file(extensionRoot), server, true);
+  const webview = vscode.window.createWebviewPanel("openhands.conversation", "c1", vscode.ViewColumn.Beside);
+  const panel = new ConversationPanel("c1", webview, vscode.Uri.file(extensionRoot), server, Promise.resolve(true));
   panel.add([event(4), event(3)]); // live events ahead of the history: held back
+  await new Promise((r) => setImmediate(r));
   await new Promise((r) => setImmediate(r));
   panel.add([event(2), event(5)]);
   const seqs = panel.posted.flatMap((m) => (m.type === "events" ? m.events.map((e) => e.seq) : []));

@@ -1,0 +1,47 @@
+// A finished task's conversation open beside the file; Reload Window: the conversation's tab comes back with its
+// history, the list still has it, and opening conversations reuses one column.
+"use strict";
+const { run } = require("./lib");
+
+const TASK = "Say hello";
+
+run(async (vs) => {
+  const page = vs.page;
+  await vs.step("file-open", () => vs.openFile("a.txt"));
+  await vs.step("task-started", async () => {
+    await vs.palette("OpenHands: Start Task");
+    await vs.answer("What should the agent do?", TASK);
+  });
+  await vs.step("finished", () =>
+    vs.until("the conversation to finish", async () => /finished ·/.test(await vs.webviewText(TASK)), 240000));
+  const groupsBefore = await page.locator(".editor-group-container").count();
+
+  await vs.step("reloaded", async () => {
+    await vs.palette("Developer: Reload Window");
+    await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
+    await vs.waitFor("the OpenHands status bar item", () => page.locator('.statusbar-item[id*="openhands"]'), 60000);
+  });
+  const restored = await vs.step("conversation-restored", () =>
+    vs.until("the conversation's tab with its history", async () => {
+      const text = await vs.webviewText(TASK);
+      return text.includes("hello there") && /finished ·/.test(text) && text;
+    }, 60000));
+  const groupsAfter = await page.locator(".editor-group-container").count();
+  const emptyGroups = await page.locator(".editor-group-container.empty").count();
+
+  // The list has it, from the earlier session.
+  await vs.step("list", async () => {
+    await vs.palette("OpenHands: Show Conversations");
+    await vs.waitFor("the conversation in the list", () =>
+      page.locator(".monaco-list-row", { hasText: TASK }), 30000);
+  });
+  // Opened again from the palette: the same tab, no new column.
+  await vs.step("opened-again", async () => {
+    await vs.palette("OpenHands: Open Conversation");
+    await vs.quickInput("Open which conversation?");
+    await vs.pickRow(TASK);
+  });
+  const groupsLast = await page.locator(".editor-group-container").count();
+  const tabs = await page.locator(".tabs-container .tab", { hasText: `OpenHands: ${TASK}` }).count();
+  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, console: vs.console };
+});
