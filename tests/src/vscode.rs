@@ -156,10 +156,10 @@ impl Workbench {
                 let path = entry.path();
                 if path.is_dir() {
                     walk(&path, out);
-                } else if path.file_name().is_some_and(|n| n == "remoteexthost.log" || n == "exthost.log") {
-                    if let Ok(text) = std::fs::read_to_string(&path) {
-                        out.push_str(&format!("== {}\n{text}", path.display()));
-                    }
+                } else if path.file_name().is_some_and(|n| n == "remoteexthost.log" || n == "exthost.log")
+                    && let Ok(text) = std::fs::read_to_string(&path)
+                {
+                    out.push_str(&format!("== {}\n{text}", path.display()));
                 }
             }
         }
