@@ -142,3 +142,48 @@ fn reload_window_brings_the_conversation_back_in_one_column_without_extension_ho
         assert!(!console.contains(bad), "the workbench reported {bad:?}: {console}");
     }
 }
+
+#[test]
+fn a_missing_server_says_how_to_fix_it_and_opens_the_settings_where_the_path_works() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let state = tempfile::tempdir().unwrap();
+    let settings = json!({
+        "openhands.server.path": "/nowhere/openhands-lsp",
+        "workbench.startupEditor": "none",
+        "chat.disableAIFeatures": true,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+    });
+    let env = [("XDG_STATE_HOME", state.path().display().to_string())];
+    let bench = Workbench::start("missing-server", &ws, settings, &env);
+    let result = result_of(&bench.drive("missing_server", &[]));
+    let note = result["note"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("openhands.server.path is /nowhere/openhands-lsp, which is not an executable file")
+            && note.contains("cargo install --git"),
+        "{note}"
+    );
+    assert!(!note.contains('`') && !note.contains("**"), "Markdown in a notification: {note}");
+    let shown: Vec<String> = serde_json::from_value(result["notifications"].clone()).unwrap_or_default();
+    assert_eq!(shown.iter().filter(|n| n.contains("not an executable")).count(), 1, "said once: {shown:?}");
+    assert!(result["count"].as_str().unwrap_or_default().contains("1 Setting Found"), "{result}");
+}
+
+#[test]
+fn a_bad_setting_is_named_in_words_once_and_the_log_keeps_its_levels() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = settings(&llm);
+    settings["openhands.maxIterations"] = json!("lots");
+    let bench = start_with("bad-setting", &ws, settings, state.path());
+    let result = result_of(&bench.drive("bad_setting", &[]));
+    let note = result["note"].as_str().unwrap_or_default();
+    assert!(note.contains("openhands.maxIterations: expected a whole number from 1 to 10000 (got \"lots\")"), "{note}");
+    let shown: Vec<String> = serde_json::from_value(result["notifications"].clone()).unwrap_or_default();
+    assert_eq!(shown.iter().filter(|n| n.contains("maxIterations")).count(), 1, "said once: {shown:?}");
+    let output = result["output"].as_str().unwrap_or_default();
+    let info = output.lines().filter(|l| l.contains("[info]") && l.contains("openhands_lsp")).count();
+    assert!(info > 0, "the server's info lines show as info: {output}");
+    let wrong = output.lines().filter(|l| l.contains("[error]") && l.contains("initialize")).count();
+    assert_eq!(wrong, 0, "an info line shown as an error: {output}");
+}

@@ -174,7 +174,10 @@ export class ServerConnection implements vscode.Disposable {
     this.statusEmitter.fire({ busy: false, kind: "error", message: problem });
     void vscode.window.showErrorMessage(`OpenHands: ${problem}`, "Open Settings", "Show Logs").then((choice) => {
       if (choice === "Open Settings") {
-        void vscode.commands.executeCommand("workbench.action.openSettings", "openhands.server.path");
+        // The path is a machine's (scope machine-overridable): in a remote window (Remote-SSH, WSL, Codespaces,
+        // code-server) it is set in the remote's settings, where the user-settings tab shows nothing.
+        const where = vscode.env.remoteName ? "workbench.action.openRemoteSettings" : "workbench.action.openSettings";
+        void vscode.commands.executeCommand(where, { query: "openhands.server.path" });
       } else if (choice === "Show Logs") {
         this.output.show();
       }

@@ -18,9 +18,10 @@ export interface FoundServer {
 
 export type ServerLookup = { found: FoundServer } | { problem: string };
 
+// Plain words: notifications do not render Markdown.
 const INSTALL_HINT =
-  "Install it with `cargo install --git https://github.com/openhands/openhands-lsp openhands-lsp`, then reload, " +
-  "or set `openhands.server.path` to the binary.";
+  "Install it (cargo install --git https://github.com/openhands/openhands-lsp openhands-lsp), then reload the " +
+  "window, or set openhands.server.path to the binary (in a remote window: in the Remote settings).";
 
 function isExecutable(file: string): boolean {
   try {
