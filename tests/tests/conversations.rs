@@ -134,11 +134,25 @@ fn pause_then_resume_mid_run() {
     server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
     wait_state(&server, &id, "paused");
     wait_event(&server, &id, "the agent-server's own paused status", |e| is_status_event(e, "paused"));
+    // Nothing works while paused: the progress ends (no spinner), and a new one begins on resume.
+    let progress = |msgs: &[Value], kind: &str| -> Vec<Value> {
+        msgs.iter()
+            .filter(|m| m["method"] == "$/progress" && m["params"]["value"]["kind"] == kind)
+            .map(|m| m["params"]["value"].clone())
+            .collect()
+    };
+    server
+        .wait_for("the progress to end as paused", RUN_TIMEOUT, |msgs| {
+            progress(msgs, "end").into_iter().find(|v| v["message"] == "paused")
+        })
+        .unwrap();
+    let begun = progress(&server.messages(), "begin").len();
 
     llm.open_gate("go");
     server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
     let done = wait_state(&server, &id, "finished");
     assert_eq!(done["finalMessage"], "resumed and done");
+    assert_eq!(progress(&server.messages(), "begin").len(), begun + 1, "a progress again after resuming");
     assert_eq!(std::fs::read_to_string(ws.join("two.txt")).unwrap(), "two\n");
     let states: Vec<String> = server
         .notifications("openhands/conversationChanged")

@@ -187,3 +187,33 @@ fn a_bad_setting_is_named_in_words_once_and_the_log_keeps_its_levels() {
     let wrong = output.lines().filter(|l| l.contains("[error]") && l.contains("initialize")).count();
     assert_eq!(wrong, 0, "an info line shown as an error: {output}");
 }
+
+#[test]
+fn pause_resume_send_and_stop_from_the_conversation_view() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    // A slow model: time for the user to pause while it thinks, and to stop it.
+    let slow = |step: Step, ms: u64| Step { delay_ms: Some(ms), ..step };
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo before-pause"),
+        slow(Step::terminal("echo after-resume"), 8000),
+        Step::finish("all done"),
+        Step::finish("noted"),
+        slow(Step::finish("never said"), 120_000),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("controls", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("controls", &[]));
+    let offered = |key: &str| -> Vec<String> { serde_json::from_value(result[key].clone()).unwrap_or_default() };
+    assert_eq!(offered("whileRunning"), ["Pause", "Stop", "Review Changes", "Apply Changes"], "{result}");
+    assert_eq!(offered("whilePaused"), ["Resume", "Stop", "Review Changes", "Apply Changes"], "{result}");
+    // The status bar's spinner turns while the agent works, not while it is paused.
+    assert!(result["spinWhileRunning"].as_u64().unwrap_or(0) > 0, "{result}");
+    assert_eq!(result["spinWhilePaused"], "stopped", "{result}");
+    assert_eq!(offered("whenFinished"), ["Review Changes", "Apply Changes"], "{result}");
+    assert_eq!(offered("whenStopped"), ["Review Changes", "Apply Changes"], "{result}");
+    assert_eq!(result["box"], "", "the box empties once the message is sent: {result}");
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("one more thing") && view.contains("noted"), "{view}");
+    assert!(!view.contains("never said"), "{view}");
+}

@@ -153,12 +153,15 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                         relay.progress.begin(format!("OpenHands: {title}"), Some(message.to_owned()), true).await;
                     cancel = handle.cancellation();
                     progress = Some(handle);
-                } else if let Some(p) = &progress {
-                    match state {
-                        State::Paused => p.report("paused"),
-                        State::Running => p.report("working…"),
-                        _ => {}
+                } else if state == State::Paused {
+                    // Nothing works while paused: no spinner. Resuming begins a progress again.
+                    if let Some(p) = progress.take() {
+                        p.end(Some("paused".to_owned()));
                     }
+                } else if let Some(p) = &progress
+                    && state == State::Running
+                {
+                    p.report("working…");
                 }
                 relay.client.send_notification::<ConversationChanged>(*summary).await;
             }
