@@ -636,9 +636,10 @@ fn a_container_paused_from_outside_shows_as_paused_within_seconds_and_resumes() 
         })
         .unwrap();
     assert!(paused_at.elapsed() < std::time::Duration::from_secs(10));
+    // Why, said once (no spinner while paused: a message).
     server
-        .wait_notification("$/progress", |p| {
-            p["value"]["message"].as_str().is_some_and(|m| m.contains("was paused outside openhands-lsp"))
+        .wait_notification("window/showMessage", |p| {
+            p["message"].as_str().is_some_and(|m| m.contains("was paused outside openhands-lsp"))
         })
         .unwrap();
     server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();

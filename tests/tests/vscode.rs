@@ -37,7 +37,6 @@ fn settings(llm: &ScriptedLlm) -> Value {
         "openhands.confirmation": "never",
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": false,
-        "remote.autoForwardPorts": false,
         "telemetry.telemetryLevel": "off",
         // VS Code 1.139 opens its own Chat beside the editor at first start: out of the screenshots.
         "chat.disableAIFeatures": true,
@@ -95,6 +94,7 @@ fn apply_changes_as_shown_applies_the_agents_change_beside_the_users_edit() {
     assert!(!view.contains("worktree"), "the agent's copy's paths: {view}");
     let toast = result["toast"].as_str().unwrap_or_default();
     assert!(toast.contains("applied 1 file"), "{result}");
+    assert_eq!(result["ports"], "No Ports Forwarded", "the agent-server's port was forwarded: {result}");
     // The selection went with the task.
     let first = llm.requests()[0].body.to_string();
     assert!(first.contains("File: a.txt, lines 1-"), "{first}");
@@ -126,7 +126,7 @@ fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
 #[test]
 fn reload_window_brings_the_conversation_back_in_one_column_without_extension_host_errors() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);
-    let llm = ScriptedLlm::start(vec![Step::finish("hello there")]);
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo hi > hello.txt"), Step::finish("hello there")]);
     let state = tempfile::tempdir().unwrap();
     let bench = start("reload", &ws, &llm, state.path());
     let result = result_of(&bench.drive("reload", &[]));
@@ -216,4 +216,24 @@ fn pause_resume_send_and_stop_from_the_conversation_view() {
     let view = result["view"].as_str().unwrap_or_default();
     assert!(view.contains("one more thing") && view.contains("noted"), "{view}");
     assert!(!view.contains("never said"), "{view}");
+}
+
+#[test]
+fn an_unreachable_model_is_named_with_the_setting_to_check() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![]);
+    let state = tempfile::tempdir().unwrap();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut settings = settings(&llm);
+    settings["openhands.llm.baseUrl"] = json!(format!("http://127.0.0.1:{closed}/v1"));
+    let bench = start_with("model-down", &ws, settings, state.path());
+    let result = result_of(&bench.drive("model_down", &[]));
+    let note = result["note"].as_str().unwrap_or_default();
+    assert!(note.contains(&format!("127.0.0.1:{closed}")) && note.contains("openhands.llm.baseUrl"), "{note}");
+    let shown: Vec<String> = serde_json::from_value(result["notifications"].clone()).unwrap_or_default();
+    assert_eq!(shown.iter().filter(|n| n.contains("openhands.llm.baseUrl")).count(), 1, "said once: {shown:?}");
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("openhands.llm.baseUrl"), "the view says it too: {view}");
+    assert!(!view.contains("litellm.") && !note.contains("litellm."), "LiteLLM's raw text: {note}\n{view}");
 }

@@ -16,7 +16,7 @@ run(async (vs) => {
   const view = await vs.step("conversation-finished", () =>
     vs.until("the conversation view to say it finished", async () => {
       const text = await vs.webviewText("Make the last line shout");
-      return /finished/i.test(text) && text;
+      return /finished ·/.test(text) && text;
     }, 240000),
   );
 
@@ -52,5 +52,7 @@ run(async (vs) => {
     await vs.until("the tab to be saved", async () =>
       !(await page.locator(".tabs-container .tab.dirty", { hasText: "a.txt" }).count()));
   });
-  return { view, pick, toast, text, notifications: await vs.notifications() };
+  // The agent-server's port is the extension's business: nothing was forwarded or offered to the user.
+  const ports = await page.locator("#status\\.forwardedPorts").getAttribute("aria-label");
+  return { view, pick, toast, text, ports, notifications: await vs.notifications() };
 });

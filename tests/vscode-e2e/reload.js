@@ -29,11 +29,16 @@ run(async (vs) => {
   const groupsAfter = await page.locator(".editor-group-container").count();
   const emptyGroups = await page.locator(".editor-group-container.empty").count();
 
-  // The list has it, from the earlier session.
-  await vs.step("list", async () => {
+  // The list has it, from the earlier session, with its changed files counted and Review offered on its row
+  // before anyone expands it.
+  const row = await vs.step("list", async () => {
     await vs.palette("OpenHands: Show Conversations");
-    await vs.waitFor("the conversation in the list", () =>
-      page.locator(".monaco-list-row", { hasText: TASK }), 30000);
+    const found = await vs.waitFor("the conversation in the list, its changes counted", () =>
+      page.locator(".monaco-list-row", { hasText: "1 file changed" }).filter({ hasText: TASK }), 30000);
+    await found.hover();
+    await vs.waitFor("Review Changes on the row", () =>
+      found.locator('.action-label[aria-label*="Review Changes"]'), 10000);
+    return found.getAttribute("aria-label");
   });
   // Opened again from the palette: the same tab, no new column.
   await vs.step("opened-again", async () => {
@@ -43,5 +48,5 @@ run(async (vs) => {
   });
   const groupsLast = await page.locator(".editor-group-container").count();
   const tabs = await page.locator(".tabs-container .tab", { hasText: `OpenHands: ${TASK}` }).count();
-  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, console: vs.console };
+  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, console: vs.console };
 });

@@ -31,21 +31,32 @@ const STATE_LABELS: Record<ConversationState, string> = {
   damaged: "damaged (see tooltip)",
 };
 
+/** How many of the newest settled conversations get their changed files counted when the list arrives. */
+const MAX_COUNTED = 50;
+
 export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly subscription: vscode.Disposable;
+  /** Conversations whose changed files are being counted now. */
+  private readonly counting = new Set<string>();
 
   constructor(
     private readonly server: ServerConnection,
     private readonly review: Review,
   ) {
     this.subscription = server.store.onDidChange((id) => {
-      // Settled conversations without a known count get one (a review fetch), so the description can show it.
-      if (id !== undefined) {
-        const c = server.store.get(id);
-        if (c && isSettled(c.state) && server.store.changedFiles(id) === undefined) {
-          void this.review.fetch(id).catch(() => undefined);
+      // Settled conversations without a known count get one (a review fetch), so the row shows it and offers
+      // Review before anyone expands it: also the earlier sessions' ones, which arrive all at once (id undefined).
+      const ids = id !== undefined ? [id] : server.store.list().slice(0, MAX_COUNTED).map((c) => c.id);
+      for (const each of ids) {
+        const c = server.store.get(each);
+        if (c && isSettled(c.state) && server.store.changedFiles(each) === undefined && !this.counting.has(each)) {
+          this.counting.add(each);
+          void this.review
+            .fetch(each)
+            .catch(() => undefined)
+            .finally(() => this.counting.delete(each));
         }
       }
       this.emitter.fire(undefined);

@@ -589,6 +589,11 @@ impl Manager {
                 .events
                 .into_iter()
                 .filter_map(|(seq, v)| AgentEvent::from_json(v).ok().map(|e| NormalizedEvent::new(&id, seq, e, &roots)))
+                .map(|mut e| {
+                    // Which model and editor it ran with is not kept: the plain words without them.
+                    model_error::explain_event(&mut e, None, crate::editor::Editor::Other);
+                    e
+                })
                 .collect();
             Ok((events, page.next, page.total))
         })

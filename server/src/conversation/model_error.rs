@@ -4,6 +4,27 @@
 
 /// The user-facing message for an agent error, when it is a model failure; `None` leaves the error as it is.
 pub fn explain(raw: &str, model: &str, base_url: Option<&str>, editor: crate::editor::Editor) -> Option<String> {
+    explain_at(raw, Some((model, base_url)), editor)
+}
+
+/// An error event's text in plain words when it is the model's, in place (its `raw` stays as the agent-server
+/// sent it). `place`: the model and its URL, when known (not for a conversation's history read back).
+pub fn explain_event(
+    event: &mut crate::agent_server::events::NormalizedEvent,
+    place: Option<(&str, Option<&str>)>,
+    editor: crate::editor::Editor,
+) {
+    if !event.kind.contains("Error") {
+        return;
+    }
+    if let Some(text) = explain_at(&event.detail, place, editor) {
+        let what = text.split(". ").next().unwrap_or(&text);
+        event.summary = format!("error: {what}");
+        event.detail = text;
+    }
+}
+
+fn explain_at(raw: &str, place: Option<(&str, Option<&str>)>, editor: crate::editor::Editor) -> Option<String> {
     // LiteLLM's exceptions, and the SDK's own word for an answer without choices.
     if !raw.contains("litellm.") && !raw.contains(EMPTY_ANSWER) {
         return None;
@@ -14,13 +35,14 @@ pub fn explain(raw: &str, model: &str, base_url: Option<&str>, editor: crate::ed
     } else {
         hint.to_owned()
     };
-    let place = match base_url {
-        Some(url) => format!("{model} at {url}"),
-        None => format!("{model} (its provider's own endpoint)"),
+    let place = match place {
+        Some((model, Some(url))) => format!(": {model} at {url}"),
+        Some((model, None)) => format!(": {model} (its provider's own endpoint)"),
+        None => String::new(),
     };
     let detail = raw.rsplit(" - ").next().unwrap_or(raw).trim();
     let detail: String = detail.chars().take(200).collect();
-    Some(format!("The model {what}: {place}. {hint} (The model's service said: {detail})"))
+    Some(format!("The model {what}{place}. {hint} (The model's service said: {detail})"))
 }
 
 const EMPTY_ANSWER: &str = "Response choices is less than 1";
@@ -66,5 +88,23 @@ mod tests {
         let auth = explain("litellm.AuthenticationError: bad key", "m", None, Editor::VsCode).unwrap();
         assert!(auth.contains("\"OpenHands: Set LLM API Key\" from the Command Palette"), "{auth}");
         assert_eq!(explain("the sandbox died", "m", None, Editor::Other), None);
+    }
+
+    #[test]
+    fn an_error_event_reads_in_plain_words_and_keeps_its_raw_text() {
+        let raw = "litellm.InternalServerError: InternalServerError: OpenAIException - Connection error.";
+        let json = serde_json::json!({"id": "e", "kind": "ConversationErrorEvent", "source": "environment",
+            "code": "x", "detail": raw});
+        let event = crate::agent_server::events::AgentEvent::from_json(json).unwrap();
+        let mut normalized = crate::agent_server::events::NormalizedEvent::new("c", 0, event, &[]);
+        assert!(normalized.detail.contains("litellm."), "{}", normalized.detail);
+        explain_event(&mut normalized, None, Editor::Other);
+        assert_eq!(
+            normalized.detail,
+            "The model could not be reached. Check openhands.llm.baseUrl and openhands.llm.model. (The model's \
+             service said: Connection error.)"
+        );
+        assert_eq!(normalized.summary, "error: The model could not be reached");
+        assert!(normalized.raw.to_string().contains("litellm."), "the raw event is as it was");
     }
 }

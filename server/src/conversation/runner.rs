@@ -414,8 +414,10 @@ impl Runner {
         let status = event.execution_status().map(str::to_owned);
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
         let credit = super::Credit(self.credit.clone().acquire_many_owned(kib).await.ok().map(Arc::new));
-        self.observer
-            .update(Update::Event(Arc::new(NormalizedEvent::new(&self.id, seq, event, &tracker.roots)), credit));
+        let mut normalized = NormalizedEvent::new(&self.id, seq, event, &tracker.roots);
+        let place = (self.llm.model.as_str(), self.llm.base_url.as_deref());
+        super::model_error::explain_event(&mut normalized, Some(place), self.settings.editor);
+        self.observer.update(Update::Event(Arc::new(normalized), credit));
         if let Some(message) = error {
             tracker.error_deadline = None;
             self.settle(State::Error, None, Some(message));

@@ -179,6 +179,9 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
             Update::Progress { message, .. } => {
                 if let Some(p) = &progress {
                     p.report(message);
+                } else {
+                    // No turn in progress (paused): said once, as a message.
+                    relay.client.show_message(MessageType::INFO, format!("OpenHands: {title}: {message}")).await;
                 }
             }
             Update::ConfirmationNeeded { conversation_id, actions } => {
