@@ -237,3 +237,23 @@ fn an_unreachable_model_is_named_with_the_setting_to_check() {
     assert!(view.contains("openhands.llm.baseUrl"), "the view says it too: {view}");
     assert!(!view.contains("litellm.") && !note.contains("litellm."), "LiteLLM's raw text: {note}\n{view}");
 }
+
+#[test]
+fn review_opens_the_diff_and_an_overlapping_edit_is_refused_with_the_users_text_kept() {
+    let (_dir, ws) = repository(&[("a.txt", "one\ntwo\nthree\n"), ("b.txt", "bee\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("sed -i 's/three/THREE/' a.txt && printf 'BEE\\n' > b.txt"),
+        Step::finish("shouted"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("review-overlap", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("review_overlap", &[]));
+    let diff = result["diff"].as_str().unwrap_or_default();
+    assert!(diff.contains("a.txt") && diff.contains("OpenHands"), "the diff's tab: {result}");
+    let refused = result["refused"].as_str().unwrap_or_default();
+    assert!(refused.contains("a.txt") && refused.contains("overlap"), "{refused}");
+    let shown: Vec<String> = serde_json::from_value(result["notifications"].clone()).unwrap_or_default();
+    assert_eq!(shown.iter().filter(|n| n.contains("not applied")).count(), 1, "said once: {shown:?}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree!\n", "the user's text is kept");
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "BEE\n", "the other file applied");
+}

@@ -104,15 +104,22 @@ class VsCode {
     await row.click();
   }
 
-  /** Quick Open (Ctrl+P): opens `file` of the folder in an editor. */
+  /** Go to File (Quick Open, from the palette: a Ctrl+P can be taken by the page before the workbench has it):
+   * opens `file` of the folder in its own editor. */
   async openFile(file) {
-    await this.page.keyboard.press("Control+P");
-    const input = await this.waitFor("Quick Open", () => this.page.locator(".quick-input-widget input"));
-    await input.fill(file);
-    await this.waitFor(`${file} in Quick Open`, () => this.page.locator(".quick-input-list .monaco-list-row", { hasText: file }));
-    await this.page.keyboard.press("Enter");
-    await this.waitFor(`the editor of ${file}`, () => this.page.locator(".tabs-container .tab.active", { hasText: file }));
-    await this.page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+    await this.palette("Go to File...");
+    await this.until("Quick Open", async () => {
+      const input = this.page.locator(".quick-input-widget input").first();
+      return (await input.isVisible()) && (await input.inputValue()) === "" && input;
+    });
+    await this.page.locator(".quick-input-widget input").first().fill(file);
+    // The file itself, not an editor of it opened before (a diff), which Quick Open also lists.
+    const row = await this.waitFor(`${file} in Quick Open`, () =>
+      this.page.locator(".quick-input-list .monaco-list-row", { hasText: file }).filter({ hasNotText: "OpenHands" }));
+    await row.click();
+    // The file's own editor (not a diff of it, whose tab also names it).
+    await this.waitFor(`the editor of ${file}`, () => this.page.locator(`.tabs-container .tab.active[aria-label="${file}"]`));
+    await this.page.locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines").first().click();
   }
 
   /** The quick input on screen (a pick or an input box) once its text (title, prompt, rows, placeholder) holds

@@ -127,6 +127,9 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return undefined;
     }
     const files = picks.length === result.files.length ? undefined : picks.map((p) => p.file.path);
+    // VS Code applies an edit to a file that is not open in memory only, and leaves it unsaved: the disk would
+    // not change. Files the user had no unsaved work in are saved after; the others stay for the user to save.
+    const unsavedBefore = new Set(vscode.workspace.textDocuments.filter((d) => d.isDirty).map((d) => d.uri.toString()));
     // The pick above is the user's confirmation: the edit then applies at once (as an annotated edit needing
     // confirmation it would open VS Code's refactor preview with every change unticked).
     const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, {
@@ -135,6 +138,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       reviewed: true,
     });
     const applied = outcome.files.filter((f) => f.outcome === "applied").length;
+    await saveApplied(outcome, result, unsavedBefore);
     if (!outcome.applied && outcome.failureReason) {
       void vscode.window.showWarningMessage(`OpenHands: nothing was applied: ${outcome.failureReason}`);
     } else if (applied > 0) {
@@ -146,6 +150,18 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
 
   dispose(): void {
     this.changeEmitter.dispose();
+  }
+}
+
+/** Saves the documents the apply changed that held no unsaved work of the user's before it. */
+async function saveApplied(outcome: ApplyResult, review: ReviewResult, unsavedBefore: Set<string>): Promise<void> {
+  const applied = new Set(outcome.files.filter((f) => f.outcome === "applied").map((f) => f.path));
+  const uris = review.files.filter((f) => applied.has(f.path)).map((f) => vscode.Uri.parse(f.uri).toString());
+  for (const doc of vscode.workspace.textDocuments) {
+    const uri = doc.uri.toString();
+    if (doc.isDirty && uris.includes(uri) && !unsavedBefore.has(uri)) {
+      await doc.save();
+    }
   }
 }
 
