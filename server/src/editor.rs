@@ -57,10 +57,15 @@ fn vscode_title(name: SecretName) -> &'static str {
     }
 }
 
-/// Whether a model reached without `openhands.llm.baseUrl` needs an API key: the hosted providers do; a local or
-/// self-hosted endpoint (a base URL), a cloud account's own credentials (Bedrock, Vertex) or an unknown provider
-/// may not, so those are left to try.
+/// Whether a model needs an API key: the hosted providers do without `openhands.llm.baseUrl`, and `openai/` models
+/// always do; a local or self-hosted endpoint (a base URL), a cloud account's own credentials (Bedrock, Vertex) or
+/// an unknown provider may not, so those are left to try.
 pub fn model_needs_key(model: &str, base_url: Option<&str>) -> bool {
+    // The OpenAI client LiteLLM uses for `openai/` models sends nothing without a key, whatever the URL ("Missing
+    // credentials"): a local server that checks none takes any text.
+    if model.starts_with("openai/") {
+        return true;
+    }
     const HOSTED: &[&str] = &[
         "openai/",
         "anthropic/",
@@ -112,7 +117,8 @@ mod tests {
     #[test]
     fn hosted_models_need_a_key_local_endpoints_may_not() {
         assert!(model_needs_key("anthropic/claude-sonnet-4-5-20250929", None));
-        assert!(!model_needs_key("openai/local", Some("http://127.0.0.1:8080/v1")));
+        assert!(model_needs_key("openai/local", Some("http://127.0.0.1:8080/v1")), "the OpenAI client wants one");
+        assert!(!model_needs_key("hosted_vllm/llama3", Some("http://127.0.0.1:8080/v1")));
         assert!(!model_needs_key("bedrock/anthropic.claude-3", None));
         assert!(!model_needs_key("ollama/llama3", None));
     }

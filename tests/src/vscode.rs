@@ -169,6 +169,33 @@ impl Workbench {
     }
 }
 
+impl Workbench {
+    /// What scenario `script` printed when it last ran (saved next to its screenshots).
+    pub fn drive_output(&self, script: &str) -> String {
+        std::fs::read_to_string(logs_dir(&self.test).join(format!("{script}.out"))).unwrap_or_default()
+    }
+}
+
+/// Files under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file()
+                && std::fs::read(&path).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 impl Drop for Workbench {
     fn drop(&mut self) {
         let pid = self.child.id();

@@ -257,3 +257,34 @@ fn review_opens_the_diff_and_an_overlapping_edit_is_refused_with_the_users_text_
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree!\n", "the user's text is kept");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "BEE\n", "the other file applied");
 }
+
+#[test]
+fn the_llm_key_is_asked_for_in_words_set_from_the_palette_and_never_shown() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![Step::finish("hello")]);
+    let state = tempfile::tempdir().unwrap();
+    // No key in the environment: the user has none set yet.
+    let env = [
+        ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
+        ("XDG_STATE_HOME", state.path().display().to_string()),
+    ];
+    let bench = Workbench::start("llm-key", &ws, settings(&llm), &env);
+    let key = "sk-canary-typed-in-vscode-7f3a";
+    let result = result_of(&bench.drive("llm_key", &[("KEY", key.to_owned())]));
+    let refused = result["refused"].as_str().unwrap_or_default();
+    assert!(refused.contains("\"OpenHands: Set LLM API Key\" from the Command Palette"), "{refused}");
+    let shown: Vec<String> = serde_json::from_value(result["refusedAll"].clone()).unwrap_or_default();
+    assert_eq!(shown.iter().filter(|n| n.contains("LLM")).count(), 1, "said once: {shown:?}");
+    assert_eq!(result["password"], "password", "the key is typed into a password box");
+    // The first task started nothing; the second reached the model with the key.
+    let requests = llm.requests();
+    assert!(!requests.is_empty(), "the task with the key ran");
+    let auth = requests[0].headers.iter().find(|(k, _)| k.as_str() == "authorization").map(|(_, v)| v.clone());
+    assert_eq!(auth.as_deref(), Some(format!("Bearer {key}").as_str()));
+    // The key is nowhere to be seen: not on screen, not in the output channel, not in any log, not on disk.
+    let out = bench.drive_output("llm_key");
+    assert!(!out.contains(key), "the key was shown in VS Code");
+    assert!(!bench.extension_host_log().contains(key), "the key in the extension host's log");
+    let leaked = openhands_lsp_tests::vscode::files_containing(state.path(), key);
+    assert!(leaked.is_empty(), "the key written to disk by the server: {leaked:?}");
+}

@@ -362,10 +362,11 @@ impl Manager {
             && self.inner.secrets.get(SecretName::LlmApiKey).is_none()
             && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
         {
-            return Err(ConversationError::NoLlmKey {
-                model: settings.llm_model.clone(),
-                how: settings.editor.how_to_set(SecretName::LlmApiKey),
-            });
+            let mut how = settings.editor.how_to_set(SecretName::LlmApiKey);
+            if settings.llm_base_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
+                how.push_str(" (a server that checks no key takes any text)");
+            }
+            return Err(ConversationError::NoLlmKey { model: settings.llm_model.clone(), how });
         }
         if let Some(cloud_id) = &req.attach
             && let Some(local) = self.following(cloud_id)

@@ -55,6 +55,8 @@ const KEY: &str = "KEY";
 const KINDS: &[(&str, &str, &str)] = &[
     // LiteLLM reports a refused or dropped connection as a server error: the detail tells.
     ("Connection error", "could not be reached", CHECK),
+    // The OpenAI client, before any request, when no key is given (also as a server error).
+    ("Missing credentials", "was not called: it needs an API key", KEY),
     (EMPTY_ANSWER, "gave an empty answer (no choices)", CHECK),
     ("AuthenticationError", "rejected the key (401)", KEY),
     ("PermissionDeniedError", "refused access (403)", KEY),
