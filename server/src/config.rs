@@ -261,8 +261,8 @@ pub const SPECS: &[SettingSpec] = &[
         key: "docker.image",
         ty: SettingType::String,
         description: "The agent-server image for the `docker` backend. Used when present locally, pulled (with \
-                      progress) when not. Any image whose entrypoint is the agent-server and which listens on port \
-                      8000 will do, e.g. one built by `scripts/build-agent-image`.",
+                      progress) when not. Any image whose entrypoint is the agent-server (taking `--host` and `--port`; \
+                      it is told to listen on port 8431) will do, e.g. one built by `scripts/build-agent-image`.",
     },
     SettingSpec {
         key: "docker.warmPool",

@@ -135,10 +135,10 @@ fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_bac
     let labels = &info["Config"]["Labels"];
     assert_eq!(labels["dev.openhands.lsp.conversation"], id.as_str());
     assert_eq!(labels["dev.openhands.lsp.owner.pid"], server.pid().to_string());
-    let bindings = &info["HostConfig"]["PortBindings"]["8000/tcp"];
+    let bindings = &info["HostConfig"]["PortBindings"]["8431/tcp"];
     assert_eq!(bindings.as_array().unwrap().len(), 1);
     assert_eq!(bindings[0]["HostIp"], "127.0.0.1", "published on loopback only: {bindings}");
-    let published = &info["NetworkSettings"]["Ports"]["8000/tcp"];
+    let published = &info["NetworkSettings"]["Ports"]["8431/tcp"];
     assert!(published.as_array().unwrap().iter().all(|b| b["HostIp"] == "127.0.0.1"), "{published}");
     assert!(info["HostConfig"]["ExtraHosts"].to_string().contains("host.docker.internal:host-gateway"));
     assert_eq!(info["HostConfig"]["Memory"], 1024 * 1024 * 1024);

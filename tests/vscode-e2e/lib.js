@@ -74,8 +74,8 @@ class VsCode {
     }
   }
 
-  /** Waits until `check()` returns a truthy value; returns it. */
-  async until(what, check, timeout = 30000) {
+  /** Waits until `check()` returns a truthy value (looking every `every` ms); returns it. */
+  async until(what, check, timeout = 30000, every = 150) {
     const deadline = Date.now() + timeout;
     let last;
     for (;;) {
@@ -89,7 +89,7 @@ class VsCode {
       if (Date.now() > deadline) {
         throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
       }
-      await this.page.waitForTimeout(150);
+      await this.page.waitForTimeout(every);
     }
   }
 

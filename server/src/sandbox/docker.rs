@@ -32,7 +32,9 @@ use crate::agent_server::{AgentServerClient, Endpoint};
 use crate::secrets::Secret;
 
 /// The agent-server's port inside the container.
-const AGENT_PORT: u16 = 8000;
+/// The agent-server's port inside its container: one of its own, so editors can tell it from the user's own
+/// containers' ports (VS Code's port auto-forwarding ignores it: the extension's `remote.portsAttributes` default).
+pub const AGENT_PORT: u16 = 8431;
 /// Where the workspace is mounted in the container.
 pub const CONTAINER_WORKSPACE: &str = "/workspace";
 /// How long reaching the Docker daemon may take before it counts as unreachable.
