@@ -127,6 +127,7 @@ impl Workbench {
             .env("PORT", self.port.to_string())
             .env("FOLDER", &self.folder)
             .env("SHOTS", logs_dir(&self.test))
+            .env("USER_DATA", self._dirs.path().join("user-data"))
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -206,7 +206,52 @@ fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         warm["docker"]["warmPool"] = json!(1);
         rows.push(Row::new("first action", warm_name, measure(session(&llm, &ws, warm)?, runs, Some(1))?));
     }
+    let vscode_name = "Start Task click to first step visible in VS Code (code-server, docker warm pool)";
+    if wanted(vscode_name) {
+        rows.push(Row::values("first action", vscode_name, "ms", in_vscode(&image, runs)?));
+    }
     Ok(rows)
+}
+
+/// In a real VS Code (code-server, the extension from its .vsix, this build's server): Start Task from the
+/// palette, from the Enter to the first step shown in the conversation view, `runs` times, each on a warm container.
+fn in_vscode(image: &str, runs: usize) -> Result<Vec<f64>> {
+    // Every answer is the one command: each run is stopped at its first step, whichever request it makes.
+    let llm = ScriptedLlm::start_for_containers(vec![Step::terminal("true"); runs * 4]);
+    let dir = tempfile::tempdir()?;
+    let ws = dir.path().join("project");
+    std::fs::create_dir(&ws)?;
+    std::fs::write(ws.join("README.md"), "bench\n")?;
+    openhands_lsp_tests::repo::git(&ws, &["init", "-q"]);
+    openhands_lsp_tests::repo::git(&ws, &["add", "-A"]);
+    openhands_lsp_tests::repo::git(&ws, &["commit", "-qm", "init"]);
+    let state = tempfile::tempdir()?;
+    let settings = json!({
+        "openhands.backend": "docker",
+        "openhands.docker.image": image,
+        "openhands.docker.warmPool": 1,
+        "openhands.docker.startupTimeoutSeconds": 180,
+        "openhands.llm.model": "openai/stub",
+        "openhands.llm.baseUrl": llm.container_base_url(),
+        "openhands.llm.numRetries": 0,
+        "openhands.confirmation": "never",
+        "workbench.startupEditor": "none",
+        "chat.disableAIFeatures": true,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+    });
+    let env = [
+        ("OPENHANDS_LSP_PATH", openhands_lsp_tests::lsp_client::server_binary().display().to_string()),
+        ("LLM_API_KEY", "sk-bench".to_owned()),
+        ("XDG_STATE_HOME", state.path().display().to_string()),
+    ];
+    let bench = openhands_lsp_tests::vscode::Workbench::start("bench-first-step", &ws, settings, &env);
+    let out = bench.drive("first_step", &[("WARM", "1".to_owned()), ("RUNS", runs.to_string())]);
+    let result: Value = serde_json::from_str(out.lines().last().unwrap_or_default())?;
+    let samples: Vec<f64> = result["ms"].as_array().context("ms")?.iter().filter_map(Value::as_f64).collect();
+    if samples.len() != runs {
+        bail!("{} of {runs} runs measured: {out}", samples.len());
+    }
+    Ok(samples)
 }
 
 fn session(llm: &ScriptedLlm, ws: &Path, overrides: Value) -> Result<Server> {
