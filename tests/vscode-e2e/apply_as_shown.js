@@ -52,7 +52,19 @@ run(async (vs) => {
     await vs.until("the tab to be saved", async () =>
       !(await page.locator(".tabs-container .tab.dirty", { hasText: "a.txt" }).count()));
   });
-  // The agent-server's port is the extension's business: nothing was forwarded or offered to the user.
-  const ports = await page.locator("#status\\.forwardedPorts").getAttribute("aria-label");
+  // The agent-server's port is the extension's business: it is not forwarded or offered to the user. (Other
+  // programs on this machine may be: the processes behind the forwarded ports are named.)
+  const label = await page.locator("#status\\.forwardedPorts").getAttribute("aria-label");
+  const { execFileSync } = require("node:child_process");
+  const listening = execFileSync("ss", ["-ltnpH"], { encoding: "utf8" });
+  const ports = (label.match(/\d+/g) || []).map((port) => {
+    const line = listening.split("\n").find((l) => l.includes(`:${port} `)) || "";
+    const pid = (line.match(/pid=(\d+)/) || [])[1];
+    let command = "";
+    try {
+      command = pid ? require("node:fs").readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ") : "";
+    } catch {}
+    return { port, command };
+  });
   return { view, pick, toast, text, ports, notifications: await vs.notifications() };
 });

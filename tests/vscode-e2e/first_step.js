@@ -46,12 +46,17 @@ run(async (vs) => {
     await page.locator(".quick-input-widget input").first().fill(task);
     const started = Date.now();
     await page.keyboard.press("Enter");
-    await vs.until("the first step in the conversation view", async () =>
-      (await vs.webviewText(task)).includes("$ true"), 240000, 20);
-    ms.push(Date.now() - started);
-    await vs.snap(`first-step-${i}`);
-    await vs.webviewButton(task, "Stop");
-    await vs.until("the conversation to stop", async () => /(stopped|finished) ·/.test(await vs.webviewText(task)), 60000);
+    // The time is read before the step's screenshot is taken.
+    const elapsed = await vs.step(`first-step-${i}`, async () => {
+      await vs.until("the first step in the conversation view", async () =>
+        (await vs.webviewText(task)).includes("$ true"), 240000, 20);
+      return Date.now() - started;
+    });
+    ms.push(elapsed);
+    await vs.step(`stopped-${i}`, async () => {
+      await vs.webviewButton(task, "Stop");
+      await vs.until("the conversation to stop", async () => /(stopped|finished) ·/.test(await vs.webviewText(task)), 60000);
+    });
   }
   return { ms };
 });
