@@ -280,7 +280,23 @@ fn user_repo() -> (tempfile::TempDir, PathBuf) {
     (dir, ws)
 }
 
-/// Writes what a `WorkspaceEdit` of whole-file replacements says, as the editor would.
+/// `text` with LSP text `edits` applied (ASCII text: characters are bytes), last first as an editor does.
+fn with_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let (line, character) = (p["line"].as_u64().unwrap() as usize, p["character"].as_u64().unwrap() as usize);
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        (start + character).min(text.len())
+    };
+    let mut out = text.to_owned();
+    let mut sorted: Vec<&Value> = edits.iter().collect();
+    sorted.sort_by_key(|e| std::cmp::Reverse(offset(&e["range"]["start"])));
+    for e in sorted {
+        out.replace_range(offset(&e["range"]["start"])..offset(&e["range"]["end"]), e["newText"].as_str().unwrap());
+    }
+    out
+}
+
+/// Writes what a `WorkspaceEdit` says, as the editor would.
 fn apply_to_disk(params: &Value) {
     for change in params["edit"]["documentChanges"].as_array().into_iter().flatten() {
         let uri = change["textDocument"]["uri"].as_str().or_else(|| change["uri"].as_str()).unwrap();
@@ -290,9 +306,8 @@ fn apply_to_disk(params: &Value) {
             Some(other) => panic!("unexpected operation {other}"),
             None => {
                 let edits = change["edits"].as_array().unwrap();
-                assert_eq!(edits.len(), 1);
-                assert_eq!(edits[0]["range"]["start"], json!({"line": 0, "character": 0}));
-                std::fs::write(&path, edits[0]["newText"].as_str().unwrap()).unwrap();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                std::fs::write(&path, with_edits(&text, edits)).unwrap();
             }
         }
     }

@@ -109,6 +109,7 @@ fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
         Step::terminal("echo first-check").risk("HIGH"),
         Step::terminal("echo second-check").risk("HIGH"),
         Step::terminal("rm -rf build").risk("HIGH"),
+        Step::terminal("echo fourth-check").risk("HIGH"),
         Step::finish("checks done"),
     ]);
     let state = tempfile::tempdir().unwrap();
@@ -119,6 +120,9 @@ fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
     let view = result["view"].as_str().unwrap_or_default();
     assert!(view.contains("first-check") && view.contains("second-check"), "both allowed commands ran: {view}");
     assert!(view.contains("not the build folder"), "the rejection and its reason: {view}");
+    assert!(view.contains("fourth-check"), "allowed from the list's row: {view}");
+    let actions = result["rowActions"].to_string();
+    assert!(actions.contains("\"Allow\"") && actions.contains("\"Reject\""), "the waiting row's buttons: {actions}");
     // What the model saw: the reason, and no result of the rejected command.
     let last = llm.requests().last().map(|r| r.body.to_string()).unwrap_or_default();
     assert!(last.contains("not the build folder"), "{last}");
@@ -127,7 +131,7 @@ fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
 #[test]
 fn reload_window_brings_the_conversation_back_in_one_column_without_extension_host_errors() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);
-    let llm = ScriptedLlm::start(vec![Step::terminal("echo hi > hello.txt"), Step::finish("hello there")]);
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo hi > hello.txt"), Step::finish("**hello** there")]);
     let state = tempfile::tempdir().unwrap();
     let bench = start("reload", &ws, &llm, state.path());
     let result = result_of(&bench.drive("reload", &[]));
@@ -135,6 +139,14 @@ fn reload_window_brings_the_conversation_back_in_one_column_without_extension_ho
     assert_eq!(result["groupsAfter"], result["groupsBefore"], "the same columns: {result}");
     assert_eq!(result["groupsLast"], result["groupsBefore"], "opening it again adds no column: {result}");
     assert_eq!(result["tabs"], 1, "one tab for the conversation: {result}");
+    // After the reload the conversation is an earlier session's: nothing offered that cannot work.
+    assert_eq!(result["box"]["disabled"], true, "{result}");
+    assert!(result["box"]["placeholder"].as_str().unwrap_or_default().contains("earlier session"), "{result}");
+    let offered = result["offered"].to_string();
+    assert!(!offered.contains("Pause") && !offered.contains("Stop"), "{offered}");
+    // The agent's Markdown is rendered in the row's tooltip, not shown as marks.
+    let tooltip = result["tooltip"].as_str().unwrap_or_default();
+    assert!(tooltip.contains("hello there") && !tooltip.contains("**"), "{tooltip}");
     let host = bench.extension_host_log();
     assert!(host.matches("== ").count() >= 2, "both windows' extension host logs are read:\n{host}");
     let console = result["console"].to_string();
@@ -157,6 +169,8 @@ fn a_missing_server_says_how_to_fix_it_and_opens_the_settings_where_the_path_wor
     let env = [("XDG_STATE_HOME", state.path().display().to_string())];
     let bench = Workbench::start("missing-server", &ws, settings, &env);
     let result = result_of(&bench.drive("missing_server", &[]));
+    let welcome = result["welcome"].as_str().unwrap_or_default();
+    assert!(welcome.contains("No conversations yet") && !welcome.contains("**"), "the welcome view: {welcome}");
     let note = result["note"].as_str().unwrap_or_default();
     assert!(
         note.contains("openhands.server.path is /nowhere/openhands-lsp, which is not an executable file")
@@ -214,6 +228,9 @@ fn pause_resume_send_and_stop_from_the_conversation_view() {
     assert_eq!(offered("whenFinished"), ["Review Changes", "Apply Changes"], "{result}");
     assert_eq!(offered("whenStopped"), ["Review Changes", "Apply Changes"], "{result}");
     assert_eq!(result["box"], "", "the box empties once the message is sent: {result}");
+    assert!(result["sent"].as_str().unwrap_or_default().contains("message sent to \"Work slowly\""), "{result}");
+    let waiting = result["waitingForModel"].as_str().unwrap_or_default();
+    assert!(waiting.contains(&format!("waiting for the model at {}", llm.base_url())), "{waiting}");
     let view = result["view"].as_str().unwrap_or_default();
     assert!(view.contains("one more thing") && view.contains("noted"), "{view}");
     assert!(!view.contains("never said"), "{view}");

@@ -41,10 +41,25 @@ run(async (vs) => {
     await vs.pickRow("Reject");
     await vs.answer("Why not?", "not the build folder");
   });
+  // The fourth from the list of conversations: its row offers the answer (inline Allow / Reject).
+  await vs.step("fourth-question", () => vs.notification("echo fourth-check", 240000));
+  await vs.step("fourth-dismissed", () => vs.dismissNotification("echo fourth-check"));
+  const rowActions = await vs.step("fourth-allowed-from-the-tree", async () => {
+    await vs.palette("OpenHands: Show Conversations");
+    const row = await vs.waitFor("the waiting conversation's row", () =>
+      page.locator(".monaco-list-row", { hasText: TASK }), 30000);
+    await row.hover();
+    const allow = await vs.waitFor("Allow on the row", () => row.locator('.action-label[aria-label="Allow"]'), 10000);
+    const labels = await row.locator(".actions .action-label").evaluateAll((els) => els.map((e) => e.getAttribute("aria-label")));
+    await allow.click();
+    return labels;
+  });
+  await vs.step("fourth-ran", () =>
+    vs.until("the fourth command's output", async () => (await vs.webviewText(TASK)).includes("fourth-check\n"), 240000));
   const view = await vs.step("finished", () =>
     vs.until("the conversation to finish", async () => {
       const text = await vs.webviewText(TASK);
       return /finished ·/.test(text) && text;
     }, 240000));
-  return { waiting, view, notifications: await vs.notifications() };
+  return { waiting, rowActions, view, notifications: await vs.notifications() };
 });

@@ -51,17 +51,32 @@ run(async (vs) => {
     return frame.locator("#message").inputValue();
   });
 
-  // Another message; the model takes long; Stop.
-  await vs.step("second-message", async () => {
-    await frame.locator("#message").fill("and then stop");
-    await frame.locator("#message").press("Enter");
-    await vs.until("the agent to work again", async () => /running ·/.test(await vs.webviewText(TASK)), 60000);
+  // Another message, from the list of conversations (its row's menu): the status bar says it went. The model
+  // takes long: the status bar says the agent waits for it. Then Stop.
+  const sent = await vs.step("second-message-from-the-list", async () => {
+    await vs.palette("OpenHands: Show Conversations");
+    const row = await vs.waitFor("the conversation's row", () => page.locator(".monaco-list-row", { hasText: TASK }), 30000);
+    await row.click({ button: "right" });
+    const item = await vs.waitFor("Send Message in the row's menu", () =>
+      page.locator(".monaco-menu .action-menu-item", { hasText: "Send Message" }), 10000);
+    await item.hover();
+    await item.click();
+    await vs.answer("Your message to the agent", "and then stop");
+    return vs.until("the status bar to say it was sent", async () => {
+      const text = await page.locator(".statusbar").innerText();
+      return text.includes("message sent to") && text;
+    }, 10000, 50);
   });
+  const waitingForModel = await vs.step("waiting-for-the-model", () =>
+    vs.until("the status bar to say the agent waits for the model", async () => {
+      const text = await page.locator(".statusbar").innerText();
+      return text.includes("waiting for the model") && text;
+    }, 60000));
   await vs.step("stopped", async () => {
     await vs.webviewButton(TASK, "Stop");
     await vs.until("the view to say stopped", async () => /stopped ·/.test(await vs.webviewText(TASK)), 60000);
   });
   const whenStopped = await buttons(vs);
   const view = await vs.webviewText(TASK);
-  return { whileRunning, spinWhileRunning, whilePaused, spinWhilePaused, whenFinished, box, whenStopped, view };
+  return { sent, waitingForModel, whileRunning, spinWhileRunning, whilePaused, spinWhilePaused, whenFinished, box, whenStopped, view };
 });

@@ -17,5 +17,12 @@ run(async (vs) => {
       return text.includes("Server: Path") && text;
     }));
   const count = await page.locator(".settings-editor .settings-count-widget").innerText().catch(() => "");
-  return { note, settings, count, notifications: shown };
+  // The list of conversations, empty: its welcome text.
+  const welcome = await vs.step("welcome", async () => {
+    await page.keyboard.press("Escape");
+    await vs.palette("OpenHands: Show Conversations");
+    const view = await vs.waitFor("the welcome view", () => page.locator(".welcome-view-content", { hasText: "No conversations yet" }), 30000);
+    return view.innerText();
+  });
+  return { note, settings, count, welcome, notifications: shown };
 });

@@ -24,9 +24,13 @@ run(async (vs) => {
   const restored = await vs.step("conversation-restored", () =>
     vs.until("the conversation's tab with its history", async () => {
       const text = await vs.webviewText(TASK);
-      return text.includes("hello there") && /finished ·/.test(text) && text;
+      return text.includes("there") && /finished ·/.test(text) && text;
     }, 60000));
   const groupsAfter = await page.locator(".editor-group-container").count();
+  const frame = await vs.webviewFrame(TASK);
+  const box = await frame.locator("#message").evaluate((t) => ({ disabled: t.disabled, placeholder: t.placeholder }));
+  const offered = await frame.evaluate(() =>
+    [...document.querySelectorAll("nav button")].filter((b) => !b.hidden && b.offsetParent !== null).map((b) => b.textContent));
   const emptyGroups = await page.locator(".editor-group-container.empty").count();
 
   // The list has it, from the earlier session, with its changed files counted and Review offered on its row
@@ -40,6 +44,11 @@ run(async (vs) => {
       found.locator('.action-label[aria-label*="Review Changes"]'), 10000);
     return found.getAttribute("aria-label");
   });
+  const tooltip = await vs.step("tooltip", async () => {
+    await page.locator(".monaco-list-row", { hasText: TASK }).first().locator(".label-name").first().hover();
+    const hover = await vs.waitFor("the row's tooltip", () => page.locator(".workbench-hover, .monaco-hover").filter({ hasText: "hello" }), 15000);
+    return hover.innerText();
+  });
   // Opened again from the palette: the same tab, no new column.
   await vs.step("opened-again", async () => {
     await vs.palette("OpenHands: Open Conversation");
@@ -48,5 +57,5 @@ run(async (vs) => {
   });
   const groupsLast = await page.locator(".editor-group-container").count();
   const tabs = await page.locator(".tabs-container .tab", { hasText: `OpenHands: ${TASK}` }).count();
-  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, console: vs.console };
+  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, box, offered, tooltip, console: vs.console };
 });
