@@ -242,6 +242,9 @@
     });
   });
 
+  // Listening: the extension sends what this view shows (all of it, when the view was restored after a reload).
+  vscode.postMessage({ type: "ready" });
+
   function send() {
     const text = input.value.trim();
     if (text && !input.disabled) {

@@ -29,6 +29,7 @@ export type ToWebview =
 
 /** What the webview script sends. */
 export type FromWebview =
+  | { type: "ready" }
   | { type: "send"; text: string }
   | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" | "allow" | "allowAll" | "reject" };
 
@@ -112,8 +113,10 @@ export class ConversationPanel {
   /** Events by seq; `next` is the first seq not yet sent to the webview (they go in order, without gaps). */
   private readonly events = new Map<number, AgentEvent>();
   private next = 0;
-  /** Every message posted, for tests (the webview's own DOM is not reachable from them). */
+  /** Every message posted, in order (also for tests: the webview's own DOM is not reachable from them). */
   readonly posted: ToWebview[] = [];
+  /** The webview's script has loaded and listens: messages go out as they come; before, they wait. */
+  private ready = false;
 
   constructor(
     readonly id: string,
@@ -192,10 +195,25 @@ export class ConversationPanel {
 
   private post(m: ToWebview): void {
     this.posted.push(m);
-    void this.webview.webview.postMessage(m);
+    if (this.ready) {
+      void this.webview.webview.postMessage(m);
+    }
+  }
+
+  /** The webview's document (re)loaded (a new view, or one VS Code restored after a reload): it gets everything
+   * from the start, in order, so nothing posted while it was loading is lost. */
+  private replay(): void {
+    this.ready = true;
+    for (const m of this.posted) {
+      void this.webview.webview.postMessage(m);
+    }
   }
 
   private async onMessage(m: FromWebview): Promise<void> {
+    if (m.type === "ready") {
+      this.replay();
+      return;
+    }
     const node = { kind: "conversation", id: this.id };
     if (m.type === "send") {
       // The command says what failed; the box keeps the text unless it was sent.

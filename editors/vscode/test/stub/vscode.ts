@@ -800,6 +800,8 @@ export const window = {
         },
         set html(h: string) {
           record.html = h;
+          // As the real view's script does once its document has loaded.
+          setImmediate(() => received.fire({ type: "ready" }));
         },
         asWebviewUri: (uri: Uri) => uri.with({ scheme: "vscode-webview-resource" }),
         postMessage: async (m: unknown) => {
