@@ -234,6 +234,7 @@ fn pause_resume_send_and_stop_from_the_conversation_view() {
     let view = result["view"].as_str().unwrap_or_default();
     assert!(view.contains("one more thing") && view.contains("noted"), "{view}");
     assert!(!view.contains("never said"), "{view}");
+    assert!(!result["waitingView"].as_str().unwrap_or_default().contains("running · process · noted"), "{result}");
 }
 
 #[test]

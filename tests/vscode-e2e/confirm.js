@@ -56,10 +56,6 @@ run(async (vs) => {
   });
   await vs.step("fourth-ran", () =>
     vs.until("the fourth command's output", async () => (await vs.webviewText(TASK)).includes("fourth-check\n"), 240000));
-  const view = await vs.step("finished", () =>
-    vs.until("the conversation to finish", async () => {
-      const text = await vs.webviewText(TASK);
-      return /finished ·/.test(text) && text;
-    }, 240000));
+  const view = await vs.step("finished", () => vs.viewSays(TASK, "finished"));
   return { waiting, rowActions, view, notifications: await vs.notifications() };
 });

@@ -18,10 +18,7 @@ async function spinning(page) {
 
 run(async (vs) => {
   const page = vs.page;
-  await vs.step("task-started", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.answer("What should the agent do?", TASK);
-  });
+  await vs.step("task-started", () => vs.startTask(TASK));
   await vs.step("first-step", () =>
     vs.until("the first command's output", async () => (await vs.webviewText(TASK)).includes("before-pause\n"), 240000));
   const whileRunning = await buttons(vs);
@@ -29,14 +26,14 @@ run(async (vs) => {
 
   await vs.step("paused", async () => {
     await vs.webviewButton(TASK, "Pause");
-    await vs.until("the view to say paused", async () => /paused ·/.test(await vs.webviewText(TASK)), 60000);
+    await vs.viewSays(TASK, "paused", 60000);
   });
   const whilePaused = await buttons(vs);
   const spinWhilePaused = await vs.until("the spinner to stop", async () => ((await spinning(page)) === 0 ? "stopped" : undefined));
 
   await vs.step("resumed", async () => {
     await vs.webviewButton(TASK, "Resume");
-    await vs.until("the agent to finish", async () => /finished ·/.test(await vs.webviewText(TASK)), 240000);
+    await vs.viewSays(TASK, "finished");
   });
   const whenFinished = await buttons(vs);
 
@@ -72,11 +69,13 @@ run(async (vs) => {
       const text = await page.locator(".statusbar").innerText();
       return text.includes("waiting for the model") && text;
     }, 60000));
+  // The view's header while the new turn runs: its state, not the last turn's message.
+  const waitingView = await vs.webviewText(TASK);
   await vs.step("stopped", async () => {
     await vs.webviewButton(TASK, "Stop");
-    await vs.until("the view to say stopped", async () => /stopped ·/.test(await vs.webviewText(TASK)), 60000);
+    await vs.viewSays(TASK, "stopped", 60000);
   });
   const whenStopped = await buttons(vs);
   const view = await vs.webviewText(TASK);
-  return { sent, waitingForModel, whileRunning, spinWhileRunning, whilePaused, spinWhilePaused, whenFinished, box, whenStopped, view };
+  return { sent, waitingForModel, waitingView, whileRunning, spinWhileRunning, whilePaused, spinWhilePaused, whenFinished, box, whenStopped, view };
 });

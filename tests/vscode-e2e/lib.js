@@ -154,6 +154,21 @@ class VsCode {
     await button.click();
   }
 
+  /** Start Task from the palette, as `task`. */
+  async startTask(task) {
+    await this.palette("OpenHands: Start Task");
+    await this.answer("What should the agent do?", task);
+  }
+
+  /** Waits until the conversation view of `task` says its state is `state` (its header: "finished · …"); returns
+   * the view's text. */
+  async viewSays(task, state, timeout = 240000) {
+    return this.until(`the view of "${task}" to say ${state}`, async () => {
+      const text = await this.webviewText(task);
+      return text.includes(`${state} ·`) && text;
+    }, timeout);
+  }
+
   /** Types `text` into the input box that shows `prompt` and presses Enter. */
   async answer(prompt, text) {
     await this.quickInput(prompt);

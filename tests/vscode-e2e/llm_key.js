@@ -6,10 +6,7 @@ const { run } = require("./lib");
 const TASK = "Say hello";
 
 run(async (vs) => {
-  await vs.step("task-without-key", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.answer("What should the agent do?", TASK);
-  });
+  await vs.step("task-without-key", () => vs.startTask(TASK));
   const refused = await vs.step("told-what-to-run", () => vs.notification("LLM", 60000));
   const refusedAll = await vs.notifications();
   await vs.step("key-asked", async () => {
@@ -21,15 +18,8 @@ run(async (vs) => {
     await vs.answer("secret storage", process.env.KEY);
     return vs.notification("LLM API key saved");
   });
-  await vs.step("task-with-key", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.answer("What should the agent do?", TASK);
-  });
-  const view = await vs.step("finished", () =>
-    vs.until("the agent to finish", async () => {
-      const text = await vs.webviewText(TASK);
-      return /finished ·/.test(text) && text;
-    }, 240000));
+  await vs.step("task-with-key", () => vs.startTask(TASK));
+  const view = await vs.step("finished", () => vs.viewSays(TASK, "finished"));
   const output = await vs.step("logs", async () => {
     await vs.palette("OpenHands: Show Logs");
     return vs.until("the output channel", async () => {

@@ -8,12 +8,8 @@ const TASK = "Say hello";
 run(async (vs) => {
   const page = vs.page;
   await vs.step("file-open", () => vs.openFile("a.txt"));
-  await vs.step("task-started", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.answer("What should the agent do?", TASK);
-  });
-  await vs.step("finished", () =>
-    vs.until("the conversation to finish", async () => /finished ·/.test(await vs.webviewText(TASK)), 240000));
+  await vs.step("task-started", () => vs.startTask(TASK));
+  await vs.step("finished", () => vs.viewSays(TASK, "finished"));
   const groupsBefore = await page.locator(".editor-group-container").count();
 
   await vs.step("reloaded", async () => {

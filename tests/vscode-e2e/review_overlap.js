@@ -7,12 +7,8 @@ const TASK = "Shout the last lines";
 
 run(async (vs) => {
   const page = vs.page;
-  await vs.step("task-started", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.answer("What should the agent do?", TASK);
-  });
-  await vs.step("finished", () =>
-    vs.until("the agent to finish", async () => /finished ·/.test(await vs.webviewText(TASK)), 240000));
+  await vs.step("task-started", () => vs.startTask(TASK));
+  await vs.step("finished", () => vs.viewSays(TASK, "finished"));
 
   // Review: two files, a pick; a.txt's diff opens.
   await vs.step("review-asked", async () => {

@@ -207,8 +207,10 @@
       roots = (m.roots || []).filter(Boolean);
       document.getElementById("title").textContent = m.title;
       let state = m.state.replace(/_/g, " ") + " · " + m.backend;
-      if (m.error) state += " · " + plain(m.error);
-      else if (m.finalMessage) state += " · " + plain(m.finalMessage);
+      // What the last turn ended with, while nothing newer runs (a new turn's header is its state alone).
+      const settled = ["finished", "error", "stopped", "stuck"].indexOf(m.state) >= 0;
+      if (settled && m.error) state += " · " + plain(m.error);
+      else if (settled && m.finalMessage) state += " · " + plain(m.finalMessage);
       document.getElementById("state").textContent = state;
       document.body.dataset.state = m.state;
       document.body.dataset.live = m.live ? "yes" : "no";

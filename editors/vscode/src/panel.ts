@@ -127,7 +127,8 @@ export class ConversationPanel {
   ) {
     const media = vscode.Uri.joinPath(extensionUri, "media");
     this.webview = webview;
-    this.webview.webview.options = { enableScripts: true, localResourceRoots: [media] };
+    // A view VS Code restored after a reload comes without them.
+    this.webview.webview.options = webviewOptions(extensionUri);
     this.webview.iconPath = vscode.Uri.joinPath(media, "openhands.svg");
     this.webview.webview.html = html(this.webview.webview, media);
     this.webview.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
