@@ -12,9 +12,30 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::agent_server::ConfirmationMode;
-
 /// Where conversations run.
+/// How often the agent asks before acting (`openhands.confirmation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmationMode {
+    /// Never ask.
+    Never,
+    /// Ask for actions the agent rates high-risk (or cannot rate).
+    #[default]
+    Risky,
+    /// Ask before every action.
+    Always,
+}
+
+impl ConfirmationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmationMode::Never => "never",
+            ConfirmationMode::Risky => "risky",
+            ConfirmationMode::Always => "always",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {

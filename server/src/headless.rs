@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 
+use crate::backends::Backends;
 use crate::config::Settings;
 use crate::conversation::{AgentSettings, Decision, Manager, Observer, StartRequest, State, Store, Update};
-use crate::sandbox::Backends;
 use crate::secrets::SecretStore;
 
 pub struct RunOptions {

@@ -3,6 +3,7 @@
 //! See docs/architecture.md for the map of modules.
 
 pub mod agent_server;
+pub mod backends;
 pub mod cloud;
 pub mod config;
 pub mod conversation;

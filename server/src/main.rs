@@ -64,7 +64,7 @@ enum Command {
         agent_server: Option<String>,
         /// Shorthand for the `confirmation` setting.
         #[arg(long, value_enum)]
-        confirmation: Option<openhands_lsp::agent_server::ConfirmationMode>,
+        confirmation: Option<openhands_lsp::config::ConfirmationMode>,
         /// `none` (the default here): the agent changes the folder itself, as a terminal user expects.
         /// `worktree`: it works in its own copy, and the run ends with the list of changes and where they are.
         #[arg(long, value_enum, default_value_t = config::Isolation::None)]
@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The watcher logs nothing and needs no runtime of the server's.
     if matches!(cli.command, Some(Command::Reap)) {
-        return openhands_lsp::sandbox::reaper::run();
+        return openhands_lsp::sandbox::reap();
     }
     // A terminal run shows its own progress; only problems should interleave with it.
     let default_filter = if matches!(cli.command, Some(Command::Run { .. })) { "warn" } else { "info" };
@@ -198,7 +198,7 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS
         }
-        Some(Command::Reap) => openhands_lsp::sandbox::reaper::run(),
+        Some(Command::Reap) => openhands_lsp::sandbox::reap(),
     }
 }
 

@@ -32,3 +32,4 @@ pub fn serve_router(app: axum::Router, worker_threads: usize) -> (tokio::runtime
     });
     (runtime, addr)
 }
+pub mod structure;

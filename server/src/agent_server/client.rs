@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::ConfirmationMode;
 use crate::secrets::Secret;
 
 /// Where an agent-server listens and the key it wants.
@@ -37,34 +38,12 @@ pub enum AgentServerError {
     Decode { what: String, reason: String },
 }
 
-/// How often the agent asks before acting (`openhands.confirmation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum ConfirmationMode {
-    /// Never ask.
-    Never,
-    /// Ask for actions the agent rates high-risk (or cannot rate).
-    #[default]
-    Risky,
-    /// Ask before every action.
-    Always,
-}
-
-impl ConfirmationMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConfirmationMode::Never => "never",
-            ConfirmationMode::Risky => "risky",
-            ConfirmationMode::Always => "always",
-        }
-    }
-
-    fn policy(self) -> Value {
-        match self {
-            ConfirmationMode::Never => json!({"kind": "NeverConfirm"}),
-            ConfirmationMode::Risky => json!({"kind": "ConfirmRisky", "threshold": "HIGH", "confirm_unknown": true}),
-            ConfirmationMode::Always => json!({"kind": "AlwaysConfirm"}),
-        }
+/// The agent-server's confirmation policy for a mode.
+fn policy(mode: ConfirmationMode) -> Value {
+    match mode {
+        ConfirmationMode::Never => json!({"kind": "NeverConfirm"}),
+        ConfirmationMode::Risky => json!({"kind": "ConfirmRisky", "threshold": "HIGH", "confirm_unknown": true}),
+        ConfirmationMode::Always => json!({"kind": "AlwaysConfirm"}),
     }
 }
 
@@ -133,7 +112,7 @@ impl NewConversation {
                 "agent_context": {"load_project_skills": true, "load_user_skills": false, "load_public_skills": false},
             },
             "secrets": secrets,
-            "confirmation_policy": self.confirmation.policy(),
+            "confirmation_policy": policy(self.confirmation),
             "max_iterations": self.max_iterations,
             "autotitle": false,
         });
@@ -238,7 +217,7 @@ impl AgentServerClient {
 
     pub async fn set_confirmation_policy(&self, id: &str, mode: ConfirmationMode) -> Result<(), AgentServerError> {
         let path = format!("/api/conversations/{id}/confirmation_policy");
-        let body = json!({"policy": mode.policy()});
+        let body = json!({"policy": policy(mode)});
         self.call(Method::POST, &path, Some(body), "changing the confirmation policy", None).await.map(|_| ())
     }
 

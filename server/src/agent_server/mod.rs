@@ -5,4 +5,4 @@ pub mod events;
 pub mod stream;
 pub mod warm;
 
-pub use client::{AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation};
+pub use client::{AgentServerClient, AgentServerError, Endpoint, LlmConfig, NewConversation};

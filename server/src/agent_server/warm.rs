@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{AgentServerClient, ConfirmationMode, Endpoint, LlmConfig, NewConversation};
+use super::{AgentServerClient, Endpoint, LlmConfig, NewConversation};
+use crate::config::ConfirmationMode;
 use crate::secrets::Secret;
 
 /// Longer than a warm-up takes on a loaded machine; a warm-up that takes longer is abandoned, not waited for.

@@ -205,7 +205,7 @@ impl CloudProvider {
                 .as_deref()
                 .and_then(|r| r.rsplit('/').next())
                 .map(str::to_owned),
-            link: crate::conversation::CloudLink {
+            link: crate::sandbox::CloudLink {
                 conversation_id: conversation.id.clone(),
                 sandbox_id: sandbox_id.clone(),
                 url: web,

@@ -17,10 +17,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent_server::events::{AgentEvent, NormalizedEvent};
-use crate::agent_server::{AgentServerError, ConfirmationMode, LlmConfig};
+use crate::agent_server::{AgentServerError, LlmConfig};
+use crate::config::ConfirmationMode;
 use crate::sandbox::{SandboxError, SharedProvider};
 use crate::secrets::{SecretName, SecretStore};
-pub use store::{BadId, CloudLink, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, Store, StoreError};
+pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, Store, StoreError};
 
 /// Lifecycle of a conversation as editors see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

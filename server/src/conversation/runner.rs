@@ -13,7 +13,8 @@ use super::{
 };
 use crate::agent_server::events::{AgentEvent, DETAIL_MAX_BYTES, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
-use crate::agent_server::{AgentServerClient, ConfirmationMode, LlmConfig, NewConversation};
+use crate::agent_server::{AgentServerClient, LlmConfig, NewConversation};
+use crate::config::ConfirmationMode;
 use crate::git::{GitData, Kind};
 use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider, StartProgress};
 use crate::secrets::{Redactor, Secret};

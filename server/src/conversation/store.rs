@@ -40,28 +40,11 @@ pub struct Meta {
     pub issue: Option<IssueLink>,
     /// The OpenHands Cloud conversation it follows (the `cloud` backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<CloudLink>,
+    pub cloud: Option<crate::sandbox::CloudLink>,
     /// The openhands-lsp process that runs it: another one sharing the state directory leaves it alone while that
     /// process lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<crate::instance::Instance>,
-}
-
-/// A conversation in OpenHands Cloud (or a self-hosted OpenHands server).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct CloudLink {
-    /// The app conversation's id (also its id on the sandbox's agent-server).
-    pub conversation_id: String,
-    pub sandbox_id: String,
-    /// The conversation's page in the web UI.
-    pub url: String,
-    /// `owner/repo` the cloud cloned, and the branch it started from.
-    pub repository: Option<String>,
-    pub branch: Option<String>,
-    /// Pull requests the agent opened (numbers on the repository's provider).
-    #[serde(default)]
-    pub pull_requests: Vec<u64>,
 }
 
 /// An issue on a git hosting provider.

@@ -15,10 +15,10 @@ use super::documents::Documents;
 use super::ext::{Status, StatusKind, StatusParams};
 use super::progress::Progress;
 use super::relay::Relay;
+use crate::backends::Backends;
 use crate::config::{self, Settings};
 use crate::conversation::{AgentSettings, Manager, Store};
 use crate::doctor;
-use crate::sandbox::Backends;
 use crate::secrets::SecretStore;
 
 /// What the client can do, read once from `initialize`.

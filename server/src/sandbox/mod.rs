@@ -40,6 +40,23 @@ pub struct SandboxSpec {
     pub secrets: std::collections::BTreeMap<String, crate::secrets::Secret>,
 }
 
+/// A conversation in OpenHands Cloud (or a self-hosted OpenHands server).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudLink {
+    /// The app conversation's id (also its id on the sandbox's agent-server).
+    pub conversation_id: String,
+    pub sandbox_id: String,
+    /// The conversation's page in the web UI.
+    pub url: String,
+    /// `owner/repo` the cloud cloned, and the branch it started from.
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    /// Pull requests the agent opened (numbers on the repository's provider).
+    #[serde(default)]
+    pub pull_requests: Vec<u64>,
+}
+
 /// A conversation that the backend created on its agent-server (the cloud does, with its first message sent).
 #[derive(Clone)]
 pub struct RemoteConversation {
@@ -47,7 +64,7 @@ pub struct RemoteConversation {
     pub id: String,
     /// The repository's folder name (where the cloud cloned it, below the agent's working directory).
     pub repo_name: Option<String>,
-    pub link: crate::conversation::CloudLink,
+    pub link: CloudLink,
     /// Asks the backend which pull requests the agent has opened so far (`None`: it could not tell now).
     pub pull_requests: Arc<dyn Fn() -> BoxFuture<'static, Option<Vec<u64>>> + Send + Sync>,
 }
@@ -160,81 +177,19 @@ pub trait SandboxProvider: Send + Sync {
 
 pub type SharedProvider = Arc<dyn SandboxProvider>;
 
-/// The backends of one openhands-lsp instance; new conversations go to the one the settings select.
-pub struct Backends {
-    pub process: Arc<process::ProcessProvider>,
-    pub docker: Arc<docker::DockerProvider>,
-    pub cloud: Arc<crate::cloud::CloudProvider>,
-    selected: std::sync::RwLock<crate::config::Backend>,
-}
-
-impl Backends {
-    pub fn new(
-        settings: &crate::config::Settings,
-        secrets: crate::secrets::SecretStore,
-        state_dir: Option<&std::path::Path>,
-    ) -> Self {
-        Backends {
-            process: Arc::new(process::ProcessProvider::new(
-                process::ProcessConfig::from_settings(&settings.process),
-                secrets.clone(),
-            )),
-            docker: Arc::new(docker::DockerProvider::new(settings.docker.clone(), state_dir)),
-            cloud: Arc::new(crate::cloud::CloudProvider::new(
-                settings.cloud.clone(),
-                crate::providers::ProvidersSettings::from_settings(settings),
-                secrets.clone(),
-            )),
-            selected: std::sync::RwLock::new(settings.backend),
+/// The sandbox watcher (`openhands-lsp reap`, see `reaper`): once the server is gone, removes what it was told of.
+pub fn reap() -> std::process::ExitCode {
+    let duties = reaper::wait_for_duties();
+    for dir in &duties.tmux {
+        process::sweep_tmux_dir(dir);
+    }
+    if let Some((owner, keep)) = duties.docker {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(docker::remove_instance(&owner, keep)),
+            Err(_) => return std::process::ExitCode::FAILURE,
         }
     }
-
-    /// New settings apply to sandboxes started from now on. Selecting docker starts its warm pool.
-    pub fn configure(&self, settings: &crate::config::Settings) {
-        self.process.configure(process::ProcessConfig::from_settings(&settings.process));
-        self.docker.configure(settings.docker.clone());
-        self.cloud.configure(settings.cloud.clone(), crate::providers::ProvidersSettings::from_settings(settings));
-        *self.selected.write().unwrap_or_else(|p| p.into_inner()) = settings.backend;
-        if settings.backend == crate::config::Backend::Docker {
-            self.docker.activate();
-        } else {
-            self.docker.deactivate();
-        }
-    }
-
-    fn current(&self) -> &dyn SandboxProvider {
-        match *self.selected.read().unwrap_or_else(|p| p.into_inner()) {
-            crate::config::Backend::Docker => self.docker.as_ref(),
-            crate::config::Backend::Process => self.process.as_ref(),
-            crate::config::Backend::Cloud => self.cloud.as_ref(),
-        }
-    }
-}
-
-impl SandboxProvider for Backends {
-    fn name(&self) -> &'static str {
-        self.current().name()
-    }
-
-    fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
-        // Attaching follows a conversation that already runs in the cloud, whatever the selected backend.
-        if spec.attach.is_some() { self.cloud.start(spec) } else { self.current().start(spec) }
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            futures::future::join(self.process.shutdown(), self.docker.shutdown()).await;
-        })
-    }
-
-    fn sweep(&self, conversation_id: &str) {
-        self.process.sweep(conversation_id);
-        self.docker.sweep(conversation_id);
-    }
-
-    fn sees_only_the_workspace(&self) -> bool {
-        self.current().sees_only_the_workspace()
-    }
+    std::process::ExitCode::SUCCESS
 }
 
 /// Polls `/health` until it answers, the deadline passes, or `early_exit` reports the server died.

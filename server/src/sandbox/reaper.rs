@@ -81,9 +81,11 @@ fn own_session(cmd: &mut Command) {
 
 /// What the watcher was told to clean up.
 #[derive(Debug, Default, PartialEq)]
-struct Duties {
-    docker: Option<(String, bool)>,
-    tmux: Vec<std::path::PathBuf>,
+pub struct Duties {
+    /// The docker instance whose containers to remove (`true`: keep them, stopped).
+    pub docker: Option<(String, bool)>,
+    /// Folders of tmux sockets whose servers to stop.
+    pub tmux: Vec<std::path::PathBuf>,
 }
 
 impl Duties {
@@ -103,19 +105,10 @@ impl Duties {
     }
 }
 
-/// The watcher: waits for the end of its input (the server's death or exit), then cleans up.
-pub fn run() -> std::process::ExitCode {
-    let duties = Duties::read(std::io::stdin().lock());
-    for dir in &duties.tmux {
-        super::process::sweep_tmux_dir(dir);
-    }
-    if let Some((owner, keep)) = duties.docker {
-        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt.block_on(super::docker::remove_instance(&owner, keep)),
-            Err(_) => return std::process::ExitCode::FAILURE,
-        }
-    }
-    std::process::ExitCode::SUCCESS
+/// The watcher's first half: waits for the end of its input (the server's death or exit) and says what to clean up
+/// (`sandbox::reap` does it).
+pub fn wait_for_duties() -> Duties {
+    Duties::read(std::io::stdin().lock())
 }
 
 #[cfg(test)]

@@ -1,0 +1,63 @@
+//! The structure of `server/src` (see `src/structure.rs` for how it is read): a tree of files, layers referring
+//! only downward, short files and functions, and every file on the architecture page.
+
+use openhands_lsp_tests::structure::{LAYERS, Tree, server_src};
+
+fn tree() -> Tree {
+    Tree::read(&server_src())
+}
+
+/// Prints the graph between top-level modules, layer by layer (`cargo test --test structure -- --nocapture`).
+#[test]
+fn the_module_graph_in_words() {
+    let tree = tree();
+    let graph = tree.module_graph();
+    for (layer, modules) in LAYERS {
+        for m in *modules {
+            let name = if m.is_empty() { "crate" } else { m };
+            if let Some(to) = graph.get(name) {
+                let to: Vec<&str> = to.iter().map(String::as_str).collect();
+                println!("{layer:>8}  {name} -> {}", if to.is_empty() { "-".into() } else { to.join(", ") });
+            }
+        }
+    }
+    assert!(graph.len() > 10, "server/src was not read: {graph:?}");
+}
+
+#[test]
+fn no_file_imports_in_a_loop() {
+    let tree = tree();
+    assert!(tree.edges.len() > 50, "too few references found; is the reader broken? {}", tree.edges.len());
+    let loops = tree.file_loops();
+    assert!(loops.is_empty(), "import loops between files: {loops:#?}");
+    let loops = tree.module_loops();
+    assert!(loops.is_empty(), "import loops between top-level modules: {loops:#?}");
+}
+
+#[test]
+fn no_layer_imports_from_a_layer_above_it() {
+    let tree = tree();
+    assert!(tree.unlayered().is_empty(), "modules without a layer in structure::LAYERS: {:?}", tree.unlayered());
+    let upward = tree.upward();
+    assert!(upward.is_empty(), "imports that run up the layers: {upward:#?}");
+}
+
+#[test]
+fn files_and_functions_are_short() {
+    let tree = tree();
+    let long: Vec<String> =
+        tree.files.iter().filter(|f| f.lines > 700).map(|f| format!("{} ({} lines)", f.rel, f.lines)).collect();
+    let functions = tree.long_functions(80);
+    assert!(
+        long.is_empty() && functions.is_empty(),
+        "files over 700 lines: {long:#?}; functions over 80 lines: {functions:#?}"
+    );
+}
+
+#[test]
+fn the_architecture_page_names_every_file() {
+    let page = std::fs::read_to_string(server_src().join("../../docs/architecture.md")).unwrap();
+    let missing: Vec<String> =
+        tree().files.iter().map(|f| f.rel.clone()).filter(|rel| !page.contains(&format!("`{rel}`"))).collect();
+    assert!(missing.is_empty(), "docs/architecture.md does not name: {missing:#?}");
+}
