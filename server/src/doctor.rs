@@ -45,7 +45,7 @@ pub struct Report {
 pub struct Inputs {
     /// Where the report is read: how to set a missing key is said in its words.
     pub editor: crate::editor::Editor,
-    pub settings: Settings,
+    pub settings: std::sync::Arc<Settings>,
     /// What was wrong with the settings given (each with its key); the defaults are used for those.
     pub settings_problems: Vec<String>,
     pub state_dir: Result<PathBuf, String>,
@@ -56,7 +56,7 @@ impl Inputs {
     pub fn from_env(parsed: crate::config::Parsed) -> Self {
         Inputs {
             editor: crate::editor::Editor::Terminal,
-            settings: parsed.settings,
+            settings: std::sync::Arc::new(parsed.settings),
             settings_problems: parsed.problems.iter().map(ToString::to_string).collect(),
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
             secrets: SecretStore::from_env(),
@@ -266,7 +266,7 @@ mod tests {
         settings.process.command = "/bin/sh".into();
         let inputs = Inputs {
             editor: crate::editor::Editor::Other,
-            settings,
+            settings: settings.into(),
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().join("s")),
             secrets: SecretStore::default(),
@@ -285,7 +285,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let inputs = Inputs {
             editor: crate::editor::Editor::Other,
-            settings,
+            settings: settings.into(),
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().into()),
             secrets: SecretStore::default(),
@@ -305,7 +305,7 @@ mod tests {
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
         let inputs = Inputs {
             editor: crate::editor::Editor::Other,
-            settings,
+            settings: settings.into(),
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().into()),
             secrets,
@@ -323,7 +323,7 @@ mod tests {
         let settings = Settings { backend: Backend::Process, ..Settings::default() };
         let inputs = Inputs {
             editor: crate::editor::Editor::Other,
-            settings,
+            settings: settings.into(),
             settings_problems: Vec::new(),
             state_dir: Ok(file.join("sub")),
             secrets: SecretStore::default(),

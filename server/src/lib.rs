@@ -5,6 +5,7 @@
 pub mod agent_server;
 pub mod backends;
 pub mod cloud;
+pub mod cloud_start;
 pub mod config;
 pub mod conversation;
 pub mod doctor;
@@ -12,11 +13,14 @@ pub mod editor;
 pub mod git;
 pub mod headless;
 pub mod instance;
+pub mod issues;
 pub mod logging;
 pub mod lsp;
 pub mod providers;
+pub mod review;
 pub mod sandbox;
 pub mod secrets;
 pub mod state_dir;
+pub mod tasks;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

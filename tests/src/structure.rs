@@ -356,7 +356,7 @@ fn references(file: &SourceFile, modules: &BTreeMap<ModPath, usize>) -> Vec<Vec<
         for path in expand(code, at) {
             let mut abs: Vec<String> = match prefix {
                 "super::" => {
-                    let mut base = if is_mod_file { file.module.clone() } else { file.module.clone() };
+                    let mut base = file.module.clone();
                     let mut segs = path.into_iter().peekable();
                     // `super` from `a/b.rs` is `a`; from `a/mod.rs` it is the crate root's `a`'s parent.
                     let mut ups = 0;
@@ -371,7 +371,7 @@ fn references(file: &SourceFile, modules: &BTreeMap<ModPath, usize>) -> Vec<Vec<
                     base
                 }
                 "self::" => {
-                    let mut base = if is_mod_file { file.module.clone() } else { file.module.clone() };
+                    let mut base = file.module.clone();
                     base.extend(path.into_iter().skip(1));
                     base
                 }

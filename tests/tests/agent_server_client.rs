@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openhands_lsp::agent_server::stream::{self, Resume, StreamItem};
-use openhands_lsp::agent_server::{
-    AgentServerClient, AgentServerError, ConfirmationMode, Endpoint, LlmConfig, NewConversation,
-};
+use openhands_lsp::agent_server::{AgentServerClient, AgentServerError, Endpoint, LlmConfig, NewConversation};
+use openhands_lsp::config::ConfirmationMode;
 use openhands_lsp::sandbox::process::{ProcessConfig, ProcessProvider};
 use openhands_lsp::sandbox::{SandboxProvider, SandboxSpec};
 use openhands_lsp::secrets::{Secret, SecretStore};

@@ -7,20 +7,25 @@ fn tree() -> Tree {
     Tree::read(&server_src())
 }
 
-/// Prints the graph between top-level modules, layer by layer (`cargo test --test structure -- --nocapture`).
+/// Writes the graph between top-level modules, layer by layer, to `target/test-logs/structure/module-graph.txt`.
 #[test]
 fn the_module_graph_in_words() {
     let tree = tree();
     let graph = tree.module_graph();
+    let mut text = String::new();
     for (layer, modules) in LAYERS {
         for m in *modules {
             let name = if m.is_empty() { "crate" } else { m };
             if let Some(to) = graph.get(name) {
                 let to: Vec<&str> = to.iter().map(String::as_str).collect();
-                println!("{layer:>8}  {name} -> {}", if to.is_empty() { "-".into() } else { to.join(", ") });
+                let to = if to.is_empty() { "-".to_owned() } else { to.join(", ") };
+                text.push_str(&format!("{layer:>8}  {name} -> {to}\n"));
             }
         }
     }
+    let dir = server_src().join("../../target/test-logs/structure");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("module-graph.txt"), &text).unwrap();
     assert!(graph.len() > 10, "server/src was not read: {graph:?}");
 }
 

@@ -2,7 +2,7 @@
 
 use tower_lsp_server::lsp_types::*;
 
-use super::commands;
+use super::names;
 
 pub fn server_capabilities(utf8_positions: bool) -> ServerCapabilities {
     ServerCapabilities {
@@ -18,7 +18,7 @@ pub fn server_capabilities(utf8_positions: bool) -> ServerCapabilities {
             work_done_progress_options: Default::default(),
         })),
         execute_command_provider: Some(ExecuteCommandOptions {
-            commands: commands::ALL.iter().map(|c| (*c).to_owned()).collect(),
+            commands: names::ALL.iter().map(|c| (*c).to_owned()).collect(),
             work_done_progress_options: Default::default(),
         }),
         workspace: Some(WorkspaceServerCapabilities {

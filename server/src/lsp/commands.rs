@@ -1,56 +1,49 @@
-//! `workspace/executeCommand`: the command names, argument parsing, and the mapping of errors to JSON-RPC codes.
+//! `workspace/executeCommand`: the command names, argument parsing, and the one table from a command to its
+//! handler.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 
-pub const STATUS: &str = "openhands.status";
-pub const START_TASK: &str = "openhands.startTask";
-pub const SEND_MESSAGE: &str = "openhands.sendMessage";
-pub const PAUSE: &str = "openhands.pause";
-pub const RESUME: &str = "openhands.resume";
-pub const STOP: &str = "openhands.stop";
-pub const LIST_CONVERSATIONS: &str = "openhands.listConversations";
-pub const GET_EVENTS: &str = "openhands.getEvents";
-pub const RESPOND_TO_CONFIRMATION: &str = "openhands.respondToConfirmation";
-pub const SET_SECRET: &str = "openhands.setSecret";
-pub const REVIEW_CHANGES: &str = "openhands.reviewChanges";
-pub const APPLY_CHANGES: &str = "openhands.applyChanges";
-pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
-pub const PUSH_CHANGES: &str = "openhands.pushChanges";
-pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
-pub const FIX_ISSUE: &str = "openhands.fixIssue";
-pub const CREATE_PULL_REQUEST: &str = "openhands.createPullRequest";
-pub const SUGGESTED_TASKS: &str = "openhands.suggestedTasks";
-pub const ATTACH_CONVERSATION: &str = "openhands.attachConversation";
-pub const STORE_PROVIDER_TOKENS_IN_CLOUD: &str = "openhands.storeProviderTokensInCloud";
+use super::args::{
+    ApplyArgs, AttachArgs, ConfirmationArgs, ConversationArgs, CreatePullRequestArgs, FixDiagnosticArgs, FixIssueArgs,
+    GetEventsArgs, ListArgs, NoArgs, PushArgs, SendMessageArgs, SetSecretArgs, StartTaskArgs, SuggestedTasksArgs,
+};
+use super::errors::invalid_params;
+use super::names::*;
+use super::state::Ctx;
+use super::{cloud, conversations, issues, review, status};
 
-/// Exactly the commands this server implements; advertised in `executeCommandProvider`.
-pub const ALL: &[&str] = &[
-    STATUS,
-    START_TASK,
-    SEND_MESSAGE,
-    PAUSE,
-    RESUME,
-    STOP,
-    LIST_CONVERSATIONS,
-    GET_EVENTS,
-    RESPOND_TO_CONFIRMATION,
-    SET_SECRET,
-    REVIEW_CHANGES,
-    APPLY_CHANGES,
-    DISCARD_CHANGES,
-    PUSH_CHANGES,
-    FIX_DIAGNOSTIC,
-    FIX_ISSUE,
-    CREATE_PULL_REQUEST,
-    SUGGESTED_TASKS,
-    ATTACH_CONVERSATION,
-    STORE_PROVIDER_TOKENS_IN_CLOUD,
-];
+/// Runs `command` with its arguments; an unknown one is MethodNotFound naming the commands there are.
+pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<Value, Error> {
+    let args = arguments;
+    match command {
+        STATUS => status::command(ctx, parse::<NoArgs>(command, args)?).await,
+        START_TASK => conversations::start_task(ctx, parse::<StartTaskArgs>(command, args)?).await,
+        FIX_DIAGNOSTIC => conversations::fix_diagnostic(ctx, parse::<FixDiagnosticArgs>(command, args)?).await,
+        SEND_MESSAGE => conversations::send_message(ctx, parse::<SendMessageArgs>(command, args)?).await,
+        PAUSE => conversations::pause(ctx, parse::<ConversationArgs>(command, args)?).await,
+        RESUME => conversations::resume(ctx, parse::<ConversationArgs>(command, args)?).await,
+        STOP => conversations::stop(ctx, parse::<ConversationArgs>(command, args)?).await,
+        LIST_CONVERSATIONS => conversations::list(ctx, parse::<ListArgs>(command, args)?).await,
+        GET_EVENTS => conversations::events(ctx, parse::<GetEventsArgs>(command, args)?).await,
+        RESPOND_TO_CONFIRMATION => conversations::confirm(ctx, parse::<ConfirmationArgs>(command, args)?).await,
+        SET_SECRET => conversations::set_secret(ctx, parse::<SetSecretArgs>(command, args)?),
+        REVIEW_CHANGES => review::review(ctx, parse::<ConversationArgs>(command, args)?).await,
+        APPLY_CHANGES => review::apply(ctx, parse::<ApplyArgs>(command, args)?).await,
+        DISCARD_CHANGES => review::discard(ctx, parse::<ConversationArgs>(command, args)?).await,
+        PUSH_CHANGES => review::push(ctx, parse::<PushArgs>(command, args)?).await,
+        FIX_ISSUE => issues::fix_issue(ctx, parse::<FixIssueArgs>(command, args)?).await,
+        CREATE_PULL_REQUEST => issues::create_pull_request(ctx, parse::<CreatePullRequestArgs>(command, args)?).await,
+        SUGGESTED_TASKS => issues::suggested_tasks(ctx, parse::<SuggestedTasksArgs>(command, args)?).await,
+        ATTACH_CONVERSATION => cloud::attach(ctx, parse::<AttachArgs>(command, args)?).await,
+        STORE_PROVIDER_TOKENS_IN_CLOUD => cloud::store_provider_tokens(ctx, parse::<NoArgs>(command, args)?).await,
+        other => Err(unknown_command(other)),
+    }
+}
 
 /// Every command takes one JSON object as its single argument; no argument means `{}`.
-pub fn parse_args<T: DeserializeOwned>(command: &str, arguments: Vec<Value>) -> Result<T, Error> {
+pub fn parse<T: DeserializeOwned>(command: &str, arguments: Vec<Value>) -> Result<T, Error> {
     let value = match arguments.len() {
         0 => Value::Object(Default::default()),
         1 => match arguments.into_iter().next() {
@@ -80,15 +73,6 @@ pub fn unknown_command(command: &str) -> Error {
     }
 }
 
-pub fn invalid_params(message: String) -> Error {
-    Error { code: ErrorCode::InvalidParams, message: message.into(), data: None }
-}
-
-/// A well-formed request that failed (LSP's RequestFailed, -32803), with the domain's message.
-pub fn request_failed(message: String) -> Error {
-    Error { code: ErrorCode::ServerError(-32803), message: message.into(), data: None }
-}
-
 fn short(value: &Value) -> String {
     let text = value.to_string();
     if text.len() > 60 { format!("{}…", &text[..text.floor_char_boundary(60)]) } else { text }
@@ -109,20 +93,20 @@ mod tests {
 
     #[test]
     fn names_the_bad_field() {
-        let err = parse_args::<Args>("openhands.x", vec![json!({"instruction": 5})]).unwrap_err();
+        let err = parse::<Args>("openhands.x", vec![json!({"instruction": 5})]).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidParams);
         assert!(err.message.contains("arguments[0].instruction"), "{}", err.message);
     }
 
     #[test]
     fn names_the_missing_field() {
-        let err = parse_args::<Args>("openhands.x", vec![json!({})]).unwrap_err();
+        let err = parse::<Args>("openhands.x", vec![json!({})]).unwrap_err();
         assert!(err.message.contains("instruction"), "{}", err.message);
     }
 
     #[test]
     fn rejects_non_objects_and_extra_arguments() {
-        assert!(parse_args::<Args>("c", vec![json!("text")]).unwrap_err().message.contains("must be a JSON object"));
-        assert!(parse_args::<Args>("c", vec![json!({}), json!({})]).unwrap_err().message.contains("2 arguments"));
+        assert!(parse::<Args>("c", vec![json!("text")]).unwrap_err().message.contains("must be a JSON object"));
+        assert!(parse::<Args>("c", vec![json!({}), json!({})]).unwrap_err().message.contains("2 arguments"));
     }
 }

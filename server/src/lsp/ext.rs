@@ -38,6 +38,6 @@ impl Notification for EventNotification {
 pub enum ConversationChanged {}
 
 impl Notification for ConversationChanged {
-    type Params = crate::conversation::Summary;
+    type Params = super::wire::Conversation;
     const METHOD: &'static str = "openhands/conversationChanged";
 }

@@ -1,27 +1,42 @@
 //! The LSP edge: the only module that knows LSP types. It turns protocol messages into calls on the domain modules
 //! and domain results back into protocol messages.
 
+mod args;
 mod capabilities;
 mod cloud;
+mod cloud_question;
 mod commands;
 mod conversations;
+mod convert;
 mod documents;
+mod edit;
+mod errors;
 pub mod ext;
 mod issues;
+mod names;
 mod panic_guard;
 mod progress;
+mod prompt;
 mod relay;
 mod review;
 mod server;
+mod start;
+mod state;
+mod status;
 mod test_hooks;
 mod transport;
+pub mod wire;
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use tower_lsp_server::Client;
 
 use tower_lsp_server::{LspService, Server};
 
-pub use commands::ALL as COMMANDS;
+pub use names::ALL as COMMANDS;
 
 /// How the process should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +72,56 @@ async fn termination() -> &'static str {
     }
 }
 
+/// The server's long-lived state: the secrets, the sandbox backends, the conversations and the relay that carries
+/// their updates to `client` (with the hooks that need the state itself: a finished issue's question, the status
+/// once idle).
+fn shared_state(client: &Client, log: tokio::sync::mpsc::Receiver<crate::logging::LogLine>) -> Arc<state::Shared> {
+    let progress = progress::Progress::new(client.clone());
+    let secrets = crate::secrets::SecretStore::from_env();
+    crate::logging::mask_secrets(secrets.redactor());
+    let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
+    let backends = Arc::new(crate::backends::Backends::new(
+        &crate::config::Settings::default(),
+        secrets.clone(),
+        state_dir.as_ref().ok().map(PathBuf::as_path),
+    ));
+    let (observer, updates) = relay::channel();
+    let manager = state_dir.clone().and_then(|dir| {
+        crate::state_dir::ensure_writable(&dir).map_err(|e| e.to_string())?;
+        let store = crate::conversation::Store::new(&dir);
+        let manager = crate::conversation::Manager::new(store, backends.clone(), secrets.clone(), observer);
+        manager.recover();
+        Ok(manager)
+    });
+    Arc::new_cyclic(|weak: &Weak<state::Shared>| {
+        let hooks = relay_hooks(client, weak);
+        relay::start(client.clone(), progress.clone(), manager.clone().ok(), hooks, updates);
+        state::Shared::new(progress, state_dir, secrets, manager, backends, log)
+    })
+}
+
+fn relay_hooks(client: &Client, shared: &Weak<state::Shared>) -> relay::Hooks {
+    let (finished_client, finished_shared) = (client.clone(), shared.clone());
+    let (idle_client, idle_shared) = (client.clone(), shared.clone());
+    relay::Hooks {
+        // A conversation on an issue that finishes offers what comes next (apply, pull request, discard).
+        finished: Box::new(move |id| {
+            if let Some(shared) = finished_shared.upgrade() {
+                let ctx = state::Ctx::new(&finished_client, &shared);
+                tokio::spawn(issues::offer_outcome(ctx, id));
+            }
+        }),
+        // Idle again: the status is the server's health and settings, looked at anew (shown without a popup: a
+        // conversation that failed for that reason already said so).
+        idle: Box::new(move |still_idle| {
+            if let Some(shared) = idle_shared.upgrade() {
+                let client = idle_client.clone();
+                tokio::spawn(async move { status::publish(&client, &shared, false, Some(still_idle)).await });
+            }
+        }),
+    }
+}
+
 /// Serves LSP on this process's stdin/stdout until `exit` or end of input.
 pub async fn serve_stdio() -> Outcome {
     serve(std::io::stdin(), std::io::stdout(), transport::Direct::stdout()).await
@@ -76,7 +141,7 @@ where
     crate::logging::forward_to(Some(log_tx));
     let mut shared_slot = None;
     let mut builder = LspService::build(|client| {
-        let shared = server::Shared::new(&client, log_rx);
+        let shared = shared_state(&client, log_rx);
         shared_slot = Some(shared.clone());
         server::Backend { client, shared }
     })

@@ -4,7 +4,7 @@
 //! One task per conversation keeps its messages in order; conversations never wait on each other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tower_lsp_server::Client;
@@ -12,6 +12,8 @@ use tower_lsp_server::lsp_types::MessageType;
 
 use super::ext::{ConversationChanged, EventNotification, Status, StatusKind, StatusParams};
 use super::progress::{Progress, ProgressHandle};
+use super::status::StillIdle;
+use super::{prompt, wire};
 use crate::conversation::{Decision, Manager, Observer, PendingAction, State, Update};
 
 /// The observer the manager writes to; never blocks.
@@ -25,54 +27,40 @@ impl Observer for RelayObserver {
     }
 }
 
-/// Called with the id of a conversation that finished.
-pub type FinishedHook = Box<dyn Fn(String) + Send + Sync>;
+/// What the manager's observer sends, for the relay to take once it starts.
+pub struct Updates(mpsc::UnboundedReceiver<Update>);
 
-/// Called when no conversation is running any more: publishes what the server's status is when idle (its health
-/// and its settings, not merely "Ready": a start that failed because Docker hung leaves Docker down).
-/// It is handed a check of whether the server is still idle, for the moment it publishes (the checks take a while, and
-/// a conversation may have started meanwhile).
-pub type IdleHook = Box<dyn Fn(StillIdle) + Send + Sync>;
+/// The observer for the manager, and the updates it will carry.
+pub fn channel() -> (Arc<RelayObserver>, Updates) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Arc::new(RelayObserver { tx }), Updates(rx))
+}
 
-pub type StillIdle = Arc<dyn Fn() -> bool + Send + Sync>;
+/// What the relay calls besides the client.
+pub struct Hooks {
+    /// With the id of a conversation that finished.
+    pub finished: Box<dyn Fn(String) + Send + Sync>,
+    /// When no conversation is running any more: publishes what the server's status is when idle (its health and
+    /// its settings, not merely "Ready": a start that failed because Docker hung leaves Docker down). It is handed a
+    /// check of whether the server is still idle, for the moment it publishes (the checks take a while, and a
+    /// conversation may have started meanwhile).
+    pub idle: Box<dyn Fn(StillIdle) + Send + Sync>,
+}
 
-pub struct Relay {
+struct Relay {
     client: Client,
     progress: Progress,
-    manager: OnceLock<Manager>,
-    finished: OnceLock<FinishedHook>,
-    idle: OnceLock<IdleHook>,
+    /// To stop a conversation whose progress was cancelled and answer confirmations (none without a state dir).
+    manager: Option<Manager>,
+    hooks: Hooks,
     /// How many conversations are starting or running, as last counted.
     busy_now: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl Relay {
-    /// Starts the dispatcher; returns the relay (to hand the manager to) and the observer for the manager.
-    pub fn start(client: Client, progress: Progress) -> (Arc<Relay>, Arc<RelayObserver>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let relay = Arc::new(Relay {
-            client,
-            progress,
-            manager: OnceLock::new(),
-            finished: OnceLock::new(),
-            idle: OnceLock::new(),
-            busy_now: Arc::default(),
-        });
-        tokio::spawn(dispatch(relay.clone(), rx));
-        (relay, Arc::new(RelayObserver { tx }))
-    }
-
-    pub fn set_manager(&self, manager: Manager) {
-        let _ = self.manager.set(manager);
-    }
-
-    pub fn set_finished_hook(&self, hook: FinishedHook) {
-        let _ = self.finished.set(hook);
-    }
-
-    pub fn set_idle_hook(&self, hook: IdleHook) {
-        let _ = self.idle.set(hook);
-    }
+/// Starts carrying `updates` to the client.
+pub fn start(client: Client, progress: Progress, manager: Option<Manager>, hooks: Hooks, updates: Updates) {
+    let relay = Arc::new(Relay { client, progress, manager, hooks, busy_now: Arc::default() });
+    tokio::spawn(dispatch(relay, updates.0));
 }
 
 fn conversation_of(update: &Update) -> &str {
@@ -96,20 +84,17 @@ async fn dispatch(relay: Arc<Relay>, mut rx: mpsc::UnboundedReceiver<Update>) {
             if last_busy != Some(busy) {
                 last_busy = Some(busy);
                 relay.busy_now.store(busy, std::sync::atomic::Ordering::SeqCst);
-                match (busy, relay.idle.get()) {
-                    (0, Some(idle)) => {
-                        let busy_now = relay.busy_now.clone();
-                        idle(Arc::new(move || busy_now.load(std::sync::atomic::Ordering::SeqCst) == 0));
-                    }
-                    _ => {
-                        let message = match busy {
-                            0 => "Ready".to_owned(),
-                            1 => "1 conversation running".to_owned(),
-                            n => format!("{n} conversations running"),
-                        };
-                        let params = StatusParams { busy: busy > 0, message, kind: StatusKind::Normal };
-                        relay.client.send_notification::<Status>(params).await;
-                    }
+                if busy == 0 {
+                    let busy_now = relay.busy_now.clone();
+                    (relay.hooks.idle)(Arc::new(move || busy_now.load(std::sync::atomic::Ordering::SeqCst) == 0));
+                } else {
+                    let message = if busy == 1 {
+                        "1 conversation running".to_owned()
+                    } else {
+                        format!("{busy} conversations running")
+                    };
+                    let params = StatusParams { busy: true, message, kind: StatusKind::Normal };
+                    relay.client.send_notification::<Status>(params).await;
                 }
             }
         }
@@ -132,7 +117,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
             update = rx.recv() => match update { Some(u) => u, None => return },
             _ = cancel.cancelled() => {
                 cancel = tokio_util::sync::CancellationToken::new();
-                if let Some(manager) = relay.manager.get().cloned() {
+                if let Some(manager) = relay.manager.clone() {
                     let id = id.clone();
                     tokio::spawn(async move {
                         if let Err(e) = manager.stop(&id).await {
@@ -146,24 +131,11 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
         match update {
             Update::Changed(summary) => {
                 title = summary.meta.title.clone();
-                let state = summary.meta.state;
-                if progress.is_none() && matches!(state, State::Starting | State::Running) {
-                    let message = if state == State::Starting { "starting the agent…" } else { "working…" };
-                    let handle =
-                        relay.progress.begin(format!("OpenHands: {title}"), Some(message.to_owned()), true).await;
-                    cancel = handle.cancellation();
-                    progress = Some(handle);
-                } else if state == State::Paused {
-                    // Nothing works while paused: no spinner. Resuming begins a progress again.
-                    if let Some(p) = progress.take() {
-                        p.end(Some("paused".to_owned()));
-                    }
-                } else if let Some(p) = &progress
-                    && state == State::Running
-                {
-                    p.report("working…");
+                if let Some(handle) = follow_state(&relay, &mut progress, &title, summary.meta.state).await {
+                    cancel = handle;
                 }
-                relay.client.send_notification::<ConversationChanged>(*summary).await;
+                let conversation = wire::Conversation::from(&*summary);
+                relay.client.send_notification::<ConversationChanged>(conversation).await;
             }
             // The credit is given back when this arm ends: once the event is handed to the transport.
             Update::Event(event, _credit) => {
@@ -188,7 +160,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 if let Some(p) = &progress {
                     p.report("waiting for your confirmation");
                 }
-                if let Some(manager) = relay.manager.get().cloned() {
+                if let Some(manager) = relay.manager.clone() {
                     tokio::spawn(ask_confirmation(
                         relay.client.clone(),
                         manager,
@@ -199,28 +171,65 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 }
             }
             Update::Settled { state, message, conversation_id } => {
-                if state == State::Finished
-                    && let Some(hook) = relay.finished.get()
-                {
-                    hook(conversation_id.clone());
-                }
-                if let Some(p) = progress.take() {
-                    let outcome = match state {
-                        State::Finished => "finished",
-                        State::Error => "failed",
-                        State::Stuck => "stuck",
-                        State::Stopped => "stopped",
-                        _ => state.as_str(),
-                    };
-                    let text = if message.is_empty() { outcome.to_owned() } else { format!("{outcome}: {message}") };
-                    p.end(Some(crate::agent_server::events::cap(&text, 2000)));
-                }
-                if state == State::Error {
-                    let text = format!("OpenHands: {title} failed: {message}");
-                    relay.client.show_message(MessageType::ERROR, text).await;
-                }
+                settled(&relay, progress.take(), &title, conversation_id, state, message).await;
             }
         }
+    }
+}
+
+/// A conversation's new state: a turn that starts begins a progress (its cancellation token returned), a pause
+/// ends it (nothing works while paused: no spinner; resuming begins a progress again).
+async fn follow_state(
+    relay: &Relay,
+    progress: &mut Option<ProgressHandle>,
+    title: &str,
+    state: State,
+) -> Option<tokio_util::sync::CancellationToken> {
+    if progress.is_none() && matches!(state, State::Starting | State::Running) {
+        let message = if state == State::Starting { "starting the agent…" } else { "working…" };
+        let handle = relay.progress.begin(format!("OpenHands: {title}"), Some(message.to_owned()), true).await;
+        let cancel = handle.cancellation();
+        *progress = Some(handle);
+        return Some(cancel);
+    }
+    if state == State::Paused {
+        if let Some(p) = progress.take() {
+            p.end(Some("paused".to_owned()));
+        }
+    } else if let Some(p) = progress.as_ref()
+        && state == State::Running
+    {
+        p.report("working…");
+    }
+    None
+}
+
+/// The agent stopped working: the progress ends with the outcome, a failure is said, a finish runs its hook.
+async fn settled(
+    relay: &Relay,
+    progress: Option<ProgressHandle>,
+    title: &str,
+    conversation_id: String,
+    state: State,
+    message: String,
+) {
+    if state == State::Finished {
+        (relay.hooks.finished)(conversation_id);
+    }
+    if let Some(p) = progress {
+        let outcome = match state {
+            State::Finished => "finished",
+            State::Error => "failed",
+            State::Stuck => "stuck",
+            State::Stopped => "stopped",
+            _ => state.as_str(),
+        };
+        let text = if message.is_empty() { outcome.to_owned() } else { format!("{outcome}: {message}") };
+        p.end(Some(crate::agent_server::events::cap(&text, 2000)));
+    }
+    if state == State::Error {
+        let text = format!("OpenHands: {title} failed: {message}");
+        relay.client.show_message(MessageType::ERROR, text).await;
     }
 }
 
@@ -242,7 +251,7 @@ async fn ask_confirmation(client: Client, manager: Manager, id: String, title: S
         "OpenHands ({title}) wants to:\n{}",
         if list.is_empty() { "• continue".to_owned() } else { list.join("\n") }
     );
-    let answer = super::server::ask(&client, MessageType::WARNING, message, &[ALLOW, ALLOW_ALL, REJECT]).await;
+    let answer = prompt::ask(&client, MessageType::WARNING, message, &[ALLOW, ALLOW_ALL, REJECT]).await;
     let decision = match answer.as_ref().map(|a| a.as_deref()) {
         Ok(Some(ALLOW)) => Decision::Allow,
         Ok(Some(ALLOW_ALL)) => Decision::AllowAll,

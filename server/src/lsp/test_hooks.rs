@@ -39,7 +39,7 @@ impl Backend {
     /// Cuts the conversation's event stream (the WebSocket), as a network failure would.
     pub async fn test_reconnect_stream(&self, params: ReconnectParams) -> Result<Value> {
         let manager = self.shared.manager.clone().map_err(tower_lsp_server::jsonrpc::Error::invalid_params)?;
-        manager.reconnect_stream(&params.conversation_id).map_err(super::conversations::to_rpc)?;
+        manager.reconnect_stream(&params.conversation_id)?;
         Ok(Value::Null)
     }
 

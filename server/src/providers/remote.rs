@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use super::{ProvidersSettings, RepoRef};
+use super::{ProviderKind, ProvidersSettings, RepoRef};
+use crate::git::push::HttpsAuth;
+use crate::secrets::{Secret, SecretName, SecretStore};
 
 /// Parses `https://[user@]host[:port]/owner/repo[.git]`, `ssh://[user@]host[:port]/owner/repo[.git]` and the scp form
 /// `[user@]host:owner/repo[.git]`. GitLab paths may have subgroups.
@@ -59,6 +61,26 @@ pub fn remote_name_for(folder: &Path, repo: &RepoRef, settings: &ProvidersSettin
     })
 }
 
+/// The user name and token a push to `url` authenticates with: the token of the provider serving its host (custom
+/// hosts, GitHub Enterprise or a self-managed GitLab, from the provider settings); GitHub's when none matches.
+pub fn push_auth(url: &str, secrets: &SecretStore, providers: &ProvidersSettings) -> HttpsAuth {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or(host);
+    let (name, username) = match providers.kind_of_host(host) {
+        Some(ProviderKind::GitLab) => (SecretName::GitlabToken, "oauth2"),
+        Some(ProviderKind::Bitbucket) => (SecretName::BitbucketToken, "x-token-auth"),
+        _ => (SecretName::GithubToken, "x-access-token"),
+    };
+    let token = secrets.get(name);
+    // Bitbucket app passwords come as `user:app_password`.
+    if let Some((user, pass)) =
+        token.as_ref().and_then(|t| t.expose().split_once(':')).filter(|_| name == SecretName::BitbucketToken)
+    {
+        return HttpsAuth { username: user.to_owned(), token: Some(Secret::new(pass)) };
+    }
+    HttpsAuth { username: username.to_owned(), token }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +124,21 @@ mod tests {
             parse_remote("git@code.corp.example:team/app.git", &s),
             repo(GitHub, "code.corp.example", "team/app")
         );
+    }
+
+    #[test]
+    fn push_tokens_are_chosen_by_host() {
+        let secrets = SecretStore::default();
+        secrets.set(SecretName::GithubToken, "gh");
+        secrets.set(SecretName::GitlabToken, "gl");
+        secrets.set(SecretName::BitbucketToken, "me:app-pass");
+        let pick = |url: &str| {
+            let a = push_auth(url, &secrets, &ProvidersSettings::default());
+            (a.username, a.token.map(|t| t.expose().to_owned()))
+        };
+        assert_eq!(pick("https://github.com/o/r.git"), ("x-access-token".into(), Some("gh".into())));
+        assert_eq!(pick("https://gitlab.com/o/r.git"), ("oauth2".into(), Some("gl".into())));
+        assert_eq!(pick("https://user@bitbucket.org/o/r.git"), ("me".into(), Some("app-pass".into())));
+        assert_eq!(pick("git@github.com:o/r.git").1, Some("gh".into()));
     }
 }

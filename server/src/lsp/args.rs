@@ -1,0 +1,179 @@
+//! The argument of each command (one JSON object), as documented in docs/protocol.md. Unknown fields are refused so
+//! that a misspelt one is named rather than ignored.
+
+use serde::Deserialize;
+use tower_lsp_server::lsp_types::{Diagnostic, Range, Uri};
+
+use crate::conversation::{ConversationId, Decision};
+use crate::secrets::SecretName;
+
+/// For commands without arguments: `{}` or nothing, and no stray fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartTaskArgs {
+    pub instruction: String,
+    /// The document the task is about.
+    #[serde(default)]
+    pub uri: Option<Uri>,
+    #[serde(default)]
+    pub range: Option<Range>,
+    /// The selected text (clients send it; else it is read from the open document and `range`).
+    #[serde(default)]
+    pub selected_text: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// `openhands.fixDiagnostic`: what the code action carries.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixDiagnosticArgs {
+    pub uri: Uri,
+    pub diagnostic: Diagnostic,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConversationArgs {
+    pub conversation_id: ConversationId,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessageArgs {
+    pub conversation_id: ConversationId,
+    pub text: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListArgs {
+    /// Also list the cloud's conversations. Default: when the backend is `cloud` and its API key is set.
+    #[serde(default)]
+    pub cloud: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetEventsArgs {
+    pub conversation_id: ConversationId,
+    /// Return events from this position on (0-based; `next` of the previous page).
+    #[serde(default)]
+    pub after: u64,
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    500
+}
+
+/// `deny_unknown_fields` does not work with `#[serde(flatten)]` (every field of the flattened part counts as
+/// unknown), so the decision's fields are spelled out here.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmationArgs {
+    pub conversation_id: ConversationId,
+    pub decision: DecisionKind,
+    /// With `reject`: told to the agent.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub enum DecisionKind {
+    Allow,
+    AllowAll,
+    Reject,
+}
+
+impl ConfirmationArgs {
+    pub fn decision(self) -> Decision {
+        match self.decision {
+            DecisionKind::Allow => Decision::Allow,
+            DecisionKind::AllowAll => Decision::AllowAll,
+            DecisionKind::Reject => Decision::Reject { reason: self.reason },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecretArgs {
+    pub name: SecretName,
+    /// An empty string clears the secret.
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplyArgs {
+    pub conversation_id: ConversationId,
+    /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    /// The user already reviewed the changes and chose these files in the editor's own interface: the edit asks
+    /// for no second confirmation (VS Code's refactor preview would open with every change unticked).
+    #[serde(default)]
+    pub reviewed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushArgs {
+    pub conversation_id: ConversationId,
+    /// The remote branch to create (default `openhands/<slug of the title>`; `-tryK` is added when taken).
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default = "origin")]
+    pub remote: String,
+}
+
+fn origin() -> String {
+    "origin".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixIssueArgs {
+    /// `#12`, `owner/repo#12`, or an issue URL.
+    pub reference: String,
+    /// The document the reference was found in: its workspace folder's remote resolves `#12`.
+    #[serde(default)]
+    pub uri: Option<Uri>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePullRequestArgs {
+    pub conversation_id: ConversationId,
+    /// Draft by default, where the provider has drafts.
+    #[serde(default = "yes")]
+    pub draft: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuggestedTasksArgs {
+    /// A document of the repository at hand (for providers that list issues per repository).
+    #[serde(default)]
+    pub uri: Option<Uri>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttachArgs {
+    pub cloud_conversation_id: String,
+    /// A document or folder in the workspace folder the changes come back to (default: the first folder).
+    #[serde(default)]
+    pub uri: Option<Uri>,
+}

@@ -1,0 +1,199 @@
+//! What editors get for a conversation (`openhands/conversationChanged`, `listConversations`, `startTask`): its own
+//! types, converted from the core's, so `meta.json` can change without changing the protocol and the reverse.
+//! docs/protocol.md describes exactly these fields (checked below).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::conversation::{State, Summary};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: String,
+    pub title: String,
+    pub instruction: String,
+    pub workspace: PathBuf,
+    pub backend: String,
+    pub state: State,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub final_message: Option<String>,
+    pub error: Option<String>,
+    pub sandbox_url: Option<String>,
+    pub event_count: u64,
+    /// A runner is attached to a live sandbox (false for history from an earlier session).
+    pub live: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub running_elsewhere: bool,
+    /// Its own copy, when it works in one.
+    pub isolation: Option<Isolation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue: Option<Issue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Cloud>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+}
+
+/// The conversation's own copy: where the agent works (editors map the agent's paths back to the user's files with
+/// it) and the branch it works on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Isolation {
+    pub root: PathBuf,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    pub provider: String,
+    pub host: String,
+    pub repository: String,
+    pub number: u64,
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cloud {
+    pub conversation_id: String,
+    pub sandbox_id: String,
+    pub url: String,
+    pub repository: Option<String>,
+    pub branch: Option<String>,
+    pub pull_requests: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub id: String,
+    pub pid: u32,
+    pub start: String,
+    pub boot: String,
+    pub host: String,
+}
+
+impl From<&Summary> for Conversation {
+    fn from(s: &Summary) -> Self {
+        let m = &s.meta;
+        Conversation {
+            id: m.id.clone(),
+            title: m.title.clone(),
+            instruction: m.instruction.clone(),
+            workspace: m.workspace.clone(),
+            backend: m.backend.clone(),
+            state: m.state,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            final_message: m.final_message.clone(),
+            error: m.error.clone(),
+            sandbox_url: m.sandbox_url.clone(),
+            event_count: m.event_count,
+            live: s.live,
+            running_elsewhere: s.running_elsewhere,
+            isolation: m.isolation.as_ref().map(|i| Isolation { root: i.root.clone(), branch: i.branch.clone() }),
+            issue: m.issue.as_ref().map(|i| Issue {
+                provider: i.provider.clone(),
+                host: i.host.clone(),
+                repository: i.repository.clone(),
+                number: i.number,
+                title: i.title.clone(),
+                url: i.url.clone(),
+            }),
+            cloud: m.cloud.as_ref().map(|c| Cloud {
+                conversation_id: c.conversation_id.clone(),
+                sandbox_id: c.sandbox_id.clone(),
+                url: c.url.clone(),
+                repository: c.repository.clone(),
+                branch: c.branch.clone(),
+                pull_requests: c.pull_requests.clone(),
+            }),
+            owner: m.owner.as_ref().map(|o| Owner {
+                id: o.id.clone(),
+                pid: o.pid,
+                start: o.start.clone(),
+                boot: o.boot.clone(),
+                host: o.host.clone(),
+            }),
+        }
+    }
+}
+
+pub fn conversations(list: &[Summary]) -> Vec<Conversation> {
+    list.iter().map(Conversation::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every key of the wire object, nested ones as `parent.key`.
+    fn keys(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (k, v) in map {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                keys(v, &name, out);
+                out.insert(name);
+            }
+        }
+    }
+
+    /// The keys docs/protocol.md's "Conversation" section names: `"key"` in its JSON and text.
+    fn documented() -> String {
+        let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md")).unwrap();
+        let start = page.find("The object in `openhands/conversationChanged`").expect("the Conversation section");
+        let end = page[start..].find("\n## ").map_or(page.len(), |e| start + e);
+        page[start..end].to_owned()
+    }
+
+    #[test]
+    fn protocol_md_describes_every_field_of_a_conversation_and_no_other() {
+        let meta: crate::conversation::Meta = serde_json::from_value(serde_json::json!({
+            "id": "c1", "title": "t", "instruction": "i", "workspace": "/w", "backend": "docker", "state": "running",
+            "createdAt": 1, "updatedAt": 2, "finalMessage": null, "error": null, "sandboxUrl": null, "eventCount": 3,
+            "isolation": {"root": "/s/c1/worktree", "dest": "/s/c1/worktree", "repo": "/w", "branch": "openhands/t",
+                          "ownGit": true, "baseline": "00"},
+            "issue": {"provider": "github", "host": "github.com", "repository": "o/r", "number": 1, "title": "x",
+                      "url": "u"},
+            "cloud": {"conversationId": "a", "sandboxId": "b", "url": "u", "repository": "o/r", "branch": "main",
+                      "pullRequests": []},
+            "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"}
+        }))
+        .unwrap();
+        let summary = Summary { meta, live: true, running_elsewhere: true };
+        let wire = serde_json::to_value(Conversation::from(&summary)).unwrap();
+        let mut names = BTreeSet::new();
+        keys(&wire, "", &mut names);
+        let doc = documented();
+        let missing: Vec<&String> =
+            names.iter().filter(|k| !doc.contains(&format!("\"{}\"", k.rsplit('.').next().unwrap_or(k)))).collect();
+        assert!(missing.is_empty(), "docs/protocol.md's Conversation section does not name {missing:?}");
+        // And nothing of the disk's own: where the copy's folder is, its repository, its baseline.
+        for internal in ["dest", "baseline", "ownGit"] {
+            assert!(!names.iter().any(|k| k.ends_with(internal)), "{internal} is on the wire: {wire}");
+            assert!(!doc.contains(&format!("\"{internal}\"")), "docs/protocol.md still names {internal}");
+        }
+        let quoted: BTreeSet<String> = doc
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| {
+                !w.is_empty()
+                    && w.chars().all(|c| c.is_ascii_alphanumeric())
+                    && w.chars().next().is_some_and(char::is_lowercase)
+            })
+            .map(str::to_owned)
+            .collect();
+        let leaves: BTreeSet<String> = names.iter().map(|k| k.rsplit('.').next().unwrap_or(k).to_owned()).collect();
+        let values = ["process", "running", "github", "cloud", "main"];
+        let unknown: Vec<&String> =
+            quoted.iter().filter(|w| !leaves.contains(*w) && !values.contains(&w.as_str())).collect();
+        assert!(unknown.is_empty(), "docs/protocol.md names fields a conversation does not have: {unknown:?}");
+    }
+}

@@ -1,0 +1,458 @@
+//! Applying an agent's changes to the user's files, before any protocol: which files go, what each becomes (the
+//! user's current text merged three-way with the agent's; an overlap refused with the text marked for a hand
+//! merge), what a front's edit cannot carry (links, modes: done here once the editor applied the text), the outcome
+//! of each file, and what the agent is told about the files that did not land.
+//!
+//! A front turns the plan's text changes into its own edit (LSP: one `WorkspaceEdit`), lets the editor apply it,
+//! and hands the result to [`ApplyPlan::finish`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::conversation::{Manager, Review};
+use crate::git::{ChangeStatus, Entry, FileChange, entry};
+
+/// The outcome of one file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileOutcome {
+    pub path: String,
+    /// `applied`, `unchanged` (already as proposed), `refused`, or `skipped` (not selected).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What kind of change it was when more than text (a link, a mode): the review's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// For a file refused because the user's edits and the agent's overlap: the user's text with conflict markers
+    /// around each overlap, so an editor can offer to resolve it by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<String>,
+}
+
+/// What the editor can do to files besides editing their text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileAbilities {
+    pub create: bool,
+    pub rename: bool,
+    pub delete: bool,
+}
+
+/// The user's current text of a path (relative to the workspace) and, when the editor has it open, its version.
+pub type Current<'a> = &'a dyn Fn(&Path) -> Option<(String, Option<i32>)>;
+
+/// One change the editor makes; paths are absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextChange {
+    /// Turn the user's `current` text (of the open document at `version`) into `new`.
+    Edit {
+        path: PathBuf,
+        version: Option<i32>,
+        current: String,
+        new: String,
+    },
+    Create {
+        path: PathBuf,
+    },
+    Delete {
+        path: PathBuf,
+    },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+    },
+}
+
+/// What happens to one file.
+#[derive(Debug)]
+pub enum Step {
+    Skipped,
+    Refused {
+        reason: String,
+        conflict: Option<String>,
+    },
+    /// No change and no operation: it already is as proposed.
+    Apply {
+        changes: Vec<TextChange>,
+        op: Option<FsOp>,
+    },
+}
+
+#[derive(Debug)]
+pub struct PlannedFile {
+    /// Relative to the workspace folder.
+    pub path: String,
+    pub rel: PathBuf,
+    pub status: ChangeStatus,
+    pub note: Option<String>,
+    pub step: Step,
+}
+
+/// The plan of one apply.
+#[derive(Debug)]
+pub struct ApplyPlan {
+    /// `OpenHands: <title>`: how the editor names the edit (its undo entry, its preview).
+    pub label: String,
+    pub root: PathBuf,
+    pub files: Vec<PlannedFile>,
+}
+
+/// What the editor did with the plan's text changes.
+#[derive(Debug)]
+pub enum EditorResult {
+    Applied,
+    /// With the editor's reason, when it gave one.
+    NotApplied(Option<String>),
+}
+
+/// The outcome of an apply.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Applied {
+    pub applied: bool,
+    pub failure_reason: Option<String>,
+    pub files: Vec<FileOutcome>,
+    /// The user cancelled in the editor (or it could not apply): nothing was refused on its merits.
+    #[serde(skip)]
+    pub declined: bool,
+}
+
+/// A change to the user's files that a text edit cannot carry, done after the editor applied the text: make the
+/// path hold a link (or a file, or nothing) in place of what it holds, or set its mode.
+#[derive(Debug)]
+pub enum FsOp {
+    Replace { after: Option<Entry>, content: Option<String> },
+    Mode(bool),
+}
+
+impl FsOp {
+    fn run(&self, root: &Path, rel: &Path) -> Result<(), String> {
+        let path = entry::place_inside(root, rel).map_err(|e| format!("not applied: {e}"))?;
+        match self {
+            FsOp::Replace { after, content } => {
+                entry::replace(&path, after.as_ref(), content.as_deref().map(str::as_bytes))
+            }
+            FsOp::Mode(executable) => entry::set_executable(&path, *executable),
+        }
+        .map_err(|e| format!("not applied: {e}"))
+    }
+}
+
+/// Why a file is not applied, and for an overlap the text to resolve it from.
+struct Refusal {
+    reason: String,
+    conflict: Option<String>,
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Self {
+        Refusal { reason, conflict: None }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Self {
+        reason.to_owned().into()
+    }
+}
+
+/// Plans applying `review`'s files that `selected` accepts.
+pub fn plan(
+    review: &Review,
+    selected: impl Fn(&FileChange) -> bool,
+    abilities: FileAbilities,
+    current: Current<'_>,
+) -> ApplyPlan {
+    let files = review
+        .files
+        .iter()
+        .map(|change| {
+            let step = if !selected(change) {
+                Step::Skipped
+            } else {
+                match plan_file(change, &review.source, abilities, current) {
+                    Ok((changes, op)) => Step::Apply { changes, op },
+                    Err(Refusal { reason, conflict }) => Step::Refused { reason, conflict },
+                }
+            };
+            PlannedFile {
+                path: change.path.display().to_string(),
+                rel: change.path.clone(),
+                status: change.status,
+                note: change.note(),
+                step,
+            }
+        })
+        .collect();
+    ApplyPlan { label: format!("OpenHands: {}", review.title), root: review.source.clone(), files }
+}
+
+impl ApplyPlan {
+    /// Whether the editor has text to change.
+    pub fn has_changes(&self) -> bool {
+        self.files.iter().any(|f| matches!(&f.step, Step::Apply { changes, .. } if !changes.is_empty()))
+    }
+
+    fn has_ops(&self) -> bool {
+        self.files.iter().any(|f| matches!(&f.step, Step::Apply { op: Some(_), .. }))
+    }
+
+    /// What happens without the editor: nothing for it to change (`None`: ask it).
+    pub fn without_editor(&self) -> Option<EditorResult> {
+        if self.has_changes() {
+            None
+        } else if self.has_ops() {
+            // Only links and modes: nothing for the editor to show; the user's apply is the consent.
+            Some(EditorResult::Applied)
+        } else if self.files.iter().any(|f| matches!(f.step, Step::Apply { .. })) {
+            Some(EditorResult::NotApplied(Some("already applied: the files are as the agent proposed".into())))
+        } else {
+            Some(EditorResult::NotApplied(Some("nothing to apply".into())))
+        }
+    }
+
+    /// Once the editor applied the text (never before, never when it did not), does what it could not carry, and
+    /// says what happened to each file.
+    pub async fn finish(self, result: EditorResult) -> Applied {
+        let (applied, failure) = match result {
+            EditorResult::Applied => (true, None),
+            EditorResult::NotApplied(reason) => (false, reason),
+        };
+        let root = self.root.clone();
+        let mut outcomes = Vec::new();
+        let mut ops = Vec::new();
+        for (i, file) in self.files.into_iter().enumerate() {
+            let (outcome, reason, conflict) = match file.step {
+                Step::Skipped => ("skipped", Some("not selected".to_owned()), None),
+                Step::Refused { reason, conflict } => ("refused", Some(reason), conflict),
+                Step::Apply { changes, op } => {
+                    let changes_something = !changes.is_empty() || op.is_some();
+                    if let Some(op) = op.filter(|_| applied) {
+                        ops.push((i, file.rel, op));
+                    }
+                    if changes_something {
+                        ("applied", None, None)
+                    } else {
+                        ("unchanged", Some("already as the agent proposed (applied before)".to_owned()), None)
+                    }
+                }
+            };
+            outcomes.push(FileOutcome { path: file.path, outcome, reason, note: file.note, conflict });
+        }
+        let done = tokio::task::spawn_blocking(move || {
+            ops.into_iter().map(|(i, path, op)| (i, op.run(&root, &path))).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (i, result) in done {
+            if let Err(e) = result {
+                outcomes[i].outcome = "refused";
+                outcomes[i].reason = Some(e);
+            }
+        }
+        let declined = !applied && outcomes.iter().any(|o| o.outcome == "applied");
+        if !applied {
+            for o in outcomes.iter_mut().filter(|o| o.outcome == "applied") {
+                o.outcome = "refused";
+                o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
+            }
+        }
+        Applied { applied, failure_reason: failure, files: outcomes, declined }
+    }
+}
+
+impl Applied {
+    /// What to show the user about the files that were not applied (`None`: all went in).
+    pub fn refused_message(&self, title: &str) -> Option<String> {
+        let refused: Vec<String> = self
+            .files
+            .iter()
+            .filter(|o| o.outcome == "refused")
+            .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("refused")))
+            .collect();
+        (!refused.is_empty()).then(|| format!("OpenHands: {title}: not applied: {}", refused.join("; ")))
+    }
+
+    /// Tells the agent which files did not land, so a follow-up turn does not assume they did. Said once: an apply
+    /// that changed nothing and refused nothing tells it nothing new, and a declined one nothing at all.
+    pub async fn tell_agent(&self, manager: &Manager, id: &str) {
+        let outcomes = &self.files;
+        if self.declined || !outcomes.iter().any(|o| matches!(o.outcome, "applied" | "refused")) {
+            return;
+        }
+        let landed: Vec<&str> =
+            outcomes.iter().filter(|o| matches!(o.outcome, "applied" | "unchanged")).map(|o| o.path.as_str()).collect();
+        let missed: Vec<String> = outcomes
+            .iter()
+            .filter(|o| matches!(o.outcome, "refused" | "skipped"))
+            .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("not applied")))
+            .collect();
+        if missed.is_empty() {
+            return;
+        }
+        let text = format!(
+            "The user reviewed your changes. Applied to their workspace: {}. Not applied: {}. Do not assume the changes \
+             that were not applied are in the user's workspace.",
+            if landed.is_empty() { "none".to_owned() } else { landed.join(", ") },
+            missed.join("; ")
+        );
+        if let Err(e) = manager.add_note(id, text).await {
+            tracing::info!(conversation = %id, "could not tell the agent what was not applied: {e}");
+        }
+    }
+}
+
+/// The verb of a change, for the editor's description of it.
+pub fn status_word(status: ChangeStatus) -> &'static str {
+    match status {
+        ChangeStatus::Added => "create",
+        ChangeStatus::Modified => "modify",
+        ChangeStatus::Deleted => "delete",
+        ChangeStatus::Renamed => "rename",
+    }
+}
+
+/// One file: what the editor changes and what is done after it; `Err` when it must not be applied.
+fn plan_file(
+    change: &FileChange,
+    root: &Path,
+    abilities: FileAbilities,
+    current: Current<'_>,
+) -> Result<(Vec<TextChange>, Option<FsOp>), Refusal> {
+    if let Some(refusal) = change.refusal() {
+        return Err(refusal.into());
+    }
+    if change.involves_link() {
+        return plan_link(change, root, current).map(|op| (Vec::new(), op)).map_err(Refusal::from);
+    }
+    let changes = plan_text(change, root, abilities, current)?;
+    // The mode the user's file does not have yet (a text edit never carries one).
+    let op = change.mode_change().filter(|x| user_executable(root, &change.path) != Some(*x)).map(FsOp::Mode);
+    Ok((changes, op))
+}
+
+/// The text part of one file; empty when it already is as proposed.
+fn plan_text(
+    change: &FileChange,
+    root: &Path,
+    abilities: FileAbilities,
+    current: Current<'_>,
+) -> Result<Vec<TextChange>, Refusal> {
+    if change.binary {
+        return Err("binary files are not applied through the editor".into());
+    }
+    let path = root.join(&change.path);
+    let original = change.original.as_deref();
+    let proposed = change.proposed.as_deref().unwrap_or_default();
+    let edit = |version, current: String, new: String| TextChange::Edit { path: path.clone(), version, current, new };
+    Ok(match change.status {
+        ChangeStatus::Modified => {
+            let (user, version) = current(&change.path).ok_or("you deleted this file meanwhile")?;
+            let merged = merge(original.unwrap_or_default(), &user, proposed)?;
+            if merged == user { Vec::new() } else { vec![edit(version, user, merged)] }
+        }
+        ChangeStatus::Added => {
+            if let Some((existing, _)) = current(&change.path) {
+                return if existing == proposed {
+                    Ok(Vec::new())
+                } else {
+                    Err("a different file of that name exists in your workspace".into())
+                };
+            }
+            if !abilities.create {
+                return Err("your editor cannot create files over LSP (no resourceOperations \"create\")".into());
+            }
+            vec![TextChange::Create { path: path.clone() }, edit(None, String::new(), proposed.to_owned())]
+        }
+        ChangeStatus::Deleted => {
+            let Some((user, _)) = current(&change.path) else { return Ok(Vec::new()) };
+            if Some(user.as_str()) != original {
+                return Err("you changed this file, which the agent deleted".into());
+            }
+            if !abilities.delete {
+                return Err("your editor cannot delete files over LSP (no resourceOperations \"delete\")".into());
+            }
+            vec![TextChange::Delete { path }]
+        }
+        ChangeStatus::Renamed => plan_rename(change, root, abilities, current)?,
+    })
+}
+
+fn plan_rename(
+    change: &FileChange,
+    root: &Path,
+    abilities: FileAbilities,
+    current: Current<'_>,
+) -> Result<Vec<TextChange>, Refusal> {
+    let old = change.old_path.as_deref().ok_or("a rename without its old path")?;
+    let (user, _) = current(old).ok_or("you deleted the file the agent renamed")?;
+    if Some(user.as_str()) != change.original.as_deref() {
+        return Err("you changed this file, which the agent renamed".into());
+    }
+    if current(&change.path).is_some() {
+        return Err("a file of the new name exists in your workspace".into());
+    }
+    if !abilities.rename {
+        return Err("your editor cannot rename files over LSP (no resourceOperations \"rename\")".into());
+    }
+    let path = root.join(&change.path);
+    let mut changes = vec![TextChange::Rename { from: root.join(old), to: path.clone() }];
+    if change.proposed != change.original {
+        let new = change.proposed.clone().unwrap_or_default();
+        changes.push(TextChange::Edit { path, version: None, current: user, new });
+    }
+    Ok(changes)
+}
+
+/// A change that involves a link: the user's entry must still be what the agent started from (read without
+/// following links); then it is replaced after the editor's edit. `None` when it already is as proposed.
+fn plan_link(change: &FileChange, root: &Path, current: Current<'_>) -> Result<Option<FsOp>, String> {
+    if change.status == ChangeStatus::Renamed {
+        return Err("renamed symbolic links are not applied; recreate the link by hand".into());
+    }
+    let user = entry::read(&root.join(&change.path)).map_err(|e| format!("cannot read your file: {e}"))?;
+    let user_entry = user.as_ref().map(|(e, _)| e.clone());
+    if user_entry == change.after && !matches!(change.after, Some(Entry::File { .. })) {
+        return Ok(None);
+    }
+    let unchanged = match (&change.before, &user) {
+        (None, None) => true,
+        (Some(Entry::Symlink { target }), Some((Entry::Symlink { target: t }, _))) => target == t,
+        // The editor's text when the file is open (unsaved edits count), else the file on disk.
+        (Some(Entry::File { .. }), Some((Entry::File { .. }, _))) => {
+            current(&change.path).map(|(text, _)| text).as_deref() == change.original.as_deref()
+        }
+        _ => false,
+    };
+    if !unchanged {
+        return Err(match user {
+            None => "you removed this file meanwhile".into(),
+            Some(_) if change.before.is_none() => "a different file of that name exists in your workspace".into(),
+            Some(_) => "you changed this file meanwhile; your version is untouched".into(),
+        });
+    }
+    if matches!(change.after, Some(Entry::File { .. })) && change.proposed.is_none() {
+        return Err("binary files are not applied through the editor".into());
+    }
+    Ok(Some(FsOp::Replace { after: change.after.clone(), content: change.proposed.clone() }))
+}
+
+/// Whether the user's file at `rel` is executable (`None`: no regular file there).
+fn user_executable(root: &Path, rel: &Path) -> Option<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(root.join(rel)).ok().filter(|m| m.is_file())?;
+    Some(meta.permissions().mode() & 0o111 != 0)
+}
+
+fn merge(original: &str, user: &str, proposed: &str) -> Result<String, Refusal> {
+    match crate::git::merge3(original, user, proposed) {
+        Ok(crate::git::Merged::Clean(text)) => Ok(text),
+        Ok(crate::git::Merged::Overlap(marked)) => Err(Refusal {
+            reason: "your edits and the agent's overlap; your text is untouched; resolve it by hand from the review"
+                .into(),
+            conflict: Some(marked),
+        }),
+        Err(e) => Err(format!("merging failed: {e}").into()),
+    }
+}
