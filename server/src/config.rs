@@ -69,127 +69,8 @@ pub enum Isolation {
     Worktree,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct Settings {
-    pub backend: Backend,
-    pub isolation: Isolation,
-    pub llm: LlmSettings,
-    pub docker: DockerSettings,
-    pub process: ProcessSettings,
-    pub confirmation: ConfirmationMode,
-    pub max_iterations: u32,
-    pub github: ProviderSettings,
-    pub gitlab: ProviderSettings,
-    pub bitbucket: ProviderSettings,
-    pub cloud: CloudSettings,
-}
-
-/// OpenHands Cloud, or a self-hosted OpenHands app server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct CloudSettings {
-    pub url: String,
-    pub startup_timeout_seconds: u32,
-}
-
-impl Default for CloudSettings {
-    fn default() -> Self {
-        CloudSettings { url: "https://app.all-hands.dev".into(), startup_timeout_seconds: 600 }
-    }
-}
-
-/// A git hosting provider's host and API, and how to refresh its token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct ProviderSettings {
-    pub host: Option<String>,
-    pub api_url: Option<String>,
-    pub token_command: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct LlmSettings {
-    pub model: String,
-    pub base_url: Option<String>,
-    pub num_retries: Option<u32>,
-    pub timeout_seconds: u32,
-    pub stream: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct DockerSettings {
-    pub image: String,
-    pub warm_pool: u32,
-    pub memory_mb: u32,
-    pub cpus: f64,
-    pub network: String,
-    pub keep_containers: bool,
-    pub startup_timeout_seconds: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
-pub struct ProcessSettings {
-    pub command: String,
-    pub startup_timeout_seconds: u32,
-}
-
-// Written out so every default is visible in one place.
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            backend: Backend::Docker,
-            isolation: Isolation::Worktree,
-            llm: LlmSettings::default(),
-            docker: DockerSettings::default(),
-            process: ProcessSettings::default(),
-            confirmation: ConfirmationMode::Risky,
-            max_iterations: 100,
-            github: ProviderSettings::default(),
-            gitlab: ProviderSettings::default(),
-            bitbucket: ProviderSettings::default(),
-            cloud: CloudSettings::default(),
-        }
-    }
-}
-
-impl Default for LlmSettings {
-    fn default() -> Self {
-        LlmSettings {
-            model: "anthropic/claude-sonnet-4-5-20250929".into(),
-            base_url: None,
-            num_retries: None,
-            timeout_seconds: 120,
-            stream: false,
-        }
-    }
-}
-
 /// The agent-server version openhands-lsp is built and tested against.
 pub const AGENT_SERVER_VERSION: &str = "1.58.0";
-
-impl Default for DockerSettings {
-    fn default() -> Self {
-        DockerSettings {
-            image: format!("ghcr.io/openhands/agent-server:{AGENT_SERVER_VERSION}-python"),
-            warm_pool: 1,
-            memory_mb: 0,
-            cpus: 0.0,
-            network: "bridge".into(),
-            keep_containers: false,
-            startup_timeout_seconds: 120,
-        }
-    }
-}
-
-impl Default for ProcessSettings {
-    fn default() -> Self {
-        ProcessSettings { command: "agent-server".into(), startup_timeout_seconds: 120 }
-    }
-}
 
 /// The JSON type of a setting, as editors declare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,190 +105,194 @@ pub struct SettingSpec {
     pub description: &'static str,
 }
 
-pub const SPECS: &[SettingSpec] = &[
-    SettingSpec {
-        key: "backend",
-        ty: SettingType::Enum(&["docker", "process", "cloud"]),
-        description: "Where conversations run. `docker`: the agent-server image (`openhands.docker.image`) in a local \
-                      Docker container per conversation, which sees only the conversation's workspace. `process`: a \
-                      locally installed agent-server started on a loopback port for each conversation (no isolation: \
-                      the agent works on this machine). `cloud`: OpenHands Cloud or a self-hosted OpenHands server \
-                      (`openhands.cloud.url`), which clones the workspace's remote repository and branch; its changes \
-                      come back for review in the conversation's own copy.",
-    },
-    SettingSpec {
-        key: "isolation",
-        ty: SettingType::Enum(&["none", "worktree"]),
-        description: "Where the agent makes its changes. `worktree`: in the conversation's own git worktree (or a copy \
-                      of a folder that is not a repository) that starts from your current state, uncommitted and \
-                      untracked files included; your files change only through `openhands.applyChanges`, after \
-                      review. With the docker backend the copy of a repository is a repository of its own (your \
-                      history, branches, tags and remotes copied in, up to 512 MB of git objects), so git works in \
-                      the container; its branch stays in the copy. `none`: directly in the workspace folder.",
-    },
-    SettingSpec {
-        key: "llm.model",
-        ty: SettingType::String,
-        description: "The model the agent uses, in LiteLLM form (`provider/model`, e.g. `openai/gpt-4o`). Its API key \
-                      comes from `openhands.setSecret` (`llm_api_key`) or the `LLM_API_KEY` environment variable, never \
-                      from settings.",
-    },
-    SettingSpec {
-        key: "llm.baseUrl",
-        ty: SettingType::OptionalString,
-        description: "Base URL of an OpenAI-compatible endpoint (a local model, a proxy). `null`: the provider's own.",
-    },
-    SettingSpec {
-        key: "llm.numRetries",
-        ty: SettingType::OptionalInteger { minimum: 0, maximum: 20 },
-        description: "How many attempts an LLM call gets in all before the conversation fails (the agent-server counts \
-                      attempts: 0 and 1 both mean one). `null`: a budget for an editor, 4 attempts with waits of 2, 4 \
-                      and 8 s between them (a model that keeps failing is reported in about 15 s, not after the \
-                      agent-server's own 5 attempts over 2 minutes). A number: that many, with waits of at most 8 s.",
-    },
-    SettingSpec {
-        key: "llm.timeoutSeconds",
-        ty: SettingType::Integer { minimum: 5, maximum: 3600 },
-        description: "How long one LLM call may take before it is given up (and retried): a model that hangs ends \
-                      the turn with an error after about this long times the retries. Meanwhile the editor shows \
-                      how long the model has been silent.",
-    },
-    SettingSpec {
-        key: "llm.stream",
-        ty: SettingType::Boolean,
-        description: "Stream the model's output token by token: editors receive `StreamingDeltaEvent`s while the \
-                      model writes, before each step's action.",
-    },
-    SettingSpec {
-        key: "docker.image",
-        ty: SettingType::String,
-        description: "The agent-server image for the `docker` backend. Used when present locally, pulled (with \
-                      progress) when not. Any image whose entrypoint is the agent-server (taking `--host` and `--port`; \
-                      it is told to listen on port 8431) will do, e.g. one built by `scripts/build-agent-image`.",
-    },
-    SettingSpec {
-        key: "docker.warmPool",
-        ty: SettingType::Integer { minimum: 0, maximum: 8 },
-        description: "How many containers are started ahead of need and kept healthy, so a new conversation does not \
-                      wait for one to boot. `0` turns the pool off. Pooled containers are removed at exit.",
-    },
-    SettingSpec {
-        key: "docker.memoryMb",
-        ty: SettingType::Integer { minimum: 0, maximum: 1048576 },
-        description: "Memory limit of each container in MiB. `0`: no limit.",
-    },
-    SettingSpec {
-        key: "docker.cpus",
-        ty: SettingType::Number { minimum: 0, maximum: 256 },
-        description: "CPU limit of each container (fractions allowed, e.g. `1.5`). `0`: no limit.",
-    },
-    SettingSpec {
-        key: "docker.network",
-        ty: SettingType::String,
-        description: "The Docker network mode of each container: `bridge` (default; the agent-server port is \
-                      published on 127.0.0.1 only), `host`, `none` (no network at all, so no LLM either unless it is \
-                      reached another way), or a user-defined network's name. `host.docker.internal` always reaches \
-                      this machine, e.g. a local LLM.",
-    },
-    SettingSpec {
-        key: "docker.keepContainers",
-        ty: SettingType::Boolean,
-        description: "Keep the containers of conversations that ended, and of openhands-lsp sessions that died, for \
-                      inspection (`docker ps -a --filter label=dev.openhands.lsp.owner`). Off: they are removed.",
-    },
-    SettingSpec {
-        key: "docker.startupTimeoutSeconds",
-        ty: SettingType::Integer { minimum: 5, maximum: 600 },
-        description: "How long to wait for a new container's agent-server to answer `/health` before giving up.",
-    },
-    SettingSpec {
-        key: "process.command",
-        ty: SettingType::String,
-        description: "The agent-server command for the `process` backend, split on whitespace; `--host 127.0.0.1 \
-                      --port N` are appended. Install with `pip install openhands-agent-server==1.58.0` (Python 3.12).",
-    },
-    SettingSpec {
-        key: "process.startupTimeoutSeconds",
-        ty: SettingType::Integer { minimum: 5, maximum: 600 },
-        description: "How long to wait for a new agent-server to answer `/health` before giving up.",
-    },
-    SettingSpec {
-        key: "confirmation",
-        ty: SettingType::Enum(&["never", "risky", "always"]),
-        description: "When the agent asks before acting: `never`; `risky`: actions it rates high-risk or cannot rate; \
-                      `always`: every action. Asked with `window/showMessageRequest`.",
-    },
-    SettingSpec {
-        key: "maxIterations",
-        ty: SettingType::Integer { minimum: 1, maximum: 10000 },
-        description: "The most steps the agent may take in one conversation before it stops.",
-    },
-    SettingSpec {
-        key: "github.host",
-        ty: SettingType::OptionalString,
-        description: "The host of your GitHub Enterprise Server (e.g. `github.example.com`): remotes on it are GitHub \
-                      repositories, and its API is `https://<host>/api/v3`. `null`: github.com.",
-    },
-    SettingSpec {
-        key: "github.apiUrl",
-        ty: SettingType::OptionalString,
-        description: "The GitHub REST API base URL, when it is not the host's usual one. `null`: \
-                      `https://api.github.com`, or `https://<host>/api/v3` with `openhands.github.host`.",
-    },
-    SettingSpec {
-        key: "github.tokenCommand",
-        ty: SettingType::OptionalString,
-        description: "A command that prints a GitHub token (run with `sh -c`), e.g. `gh auth token`: used when no \
-                      `github_token` is set, and to refresh it once after GitHub answers 401. The token is kept in \
-                      memory only.",
-    },
-    SettingSpec {
-        key: "gitlab.host",
-        ty: SettingType::OptionalString,
-        description: "The host of your self-managed GitLab (e.g. `gitlab.example.com`); its API is \
-                      `https://<host>/api/v4`. `null`: gitlab.com.",
-    },
-    SettingSpec {
-        key: "gitlab.apiUrl",
-        ty: SettingType::OptionalString,
-        description: "The GitLab REST API base URL, when it is not `https://<host>/api/v4`.",
-    },
-    SettingSpec {
-        key: "gitlab.tokenCommand",
-        ty: SettingType::OptionalString,
-        description: "A command that prints a GitLab token (run with `sh -c`), e.g. `glab auth token`: used when no \
-                      `gitlab_token` is set, and to refresh it once after a 401. Kept in memory only.",
-    },
-    SettingSpec {
-        key: "bitbucket.host",
-        ty: SettingType::OptionalString,
-        description: "The Bitbucket host. `null`: bitbucket.org (Bitbucket Cloud, API `https://api.bitbucket.org/2.0`).",
-    },
-    SettingSpec {
-        key: "bitbucket.apiUrl",
-        ty: SettingType::OptionalString,
-        description: "The Bitbucket REST API base URL, when it is not `https://api.bitbucket.org/2.0`.",
-    },
-    SettingSpec {
-        key: "bitbucket.tokenCommand",
-        ty: SettingType::OptionalString,
-        description: "A command that prints a Bitbucket token or `user:app_password` (run with `sh -c`): used when no \
-                      `bitbucket_token` is set, and to refresh it once after a 401. Kept in memory only.",
-    },
-    SettingSpec {
-        key: "cloud.url",
-        ty: SettingType::String,
-        description: "The OpenHands server of the `cloud` backend: OpenHands Cloud, or a self-hosted OpenHands app \
-                      server. Its API key comes from `openhands.setSecret` (`cloud_api_key`) or the \
-                      `OPENHANDS_API_KEY` environment variable, never from settings.",
-    },
-    SettingSpec {
-        key: "cloud.startupTimeoutSeconds",
-        ty: SettingType::Integer { minimum: 10, maximum: 3600 },
-        description: "How long the cloud may take to get a new conversation ready (sandbox, clone, setup script) \
-                      before openhands-lsp gives up.",
-    },
-];
+/// Declares every setting once: its field, its JSON name, its Rust type, its default, its type and range as editors
+/// see it, and its description. From this come the `Settings` structs (serde), their `Default`s, and [`SPECS`], from
+/// which parsing checks ranges and `docs/configuration.md` and the VS Code manifest are generated (as
+/// rust-analyzer's `config_data!`). A group (`llm`, `docker`, ...) is a struct of its own; `(again)` reuses a group's
+/// struct under another name, with descriptions of its own (the three providers).
+macro_rules! settings {
+    ($(#[$meta:meta])* pub struct $root:ident { $($body:tt)* }) => {
+        settings!(@munch [$(#[$meta])* $root] [] [] [] $($body)*);
+    };
+    // A group whose struct was declared by an earlier group.
+    (@munch [$($root:tt)*] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]
+        $f:ident $k:literal : $t:ident (again) { $($gf:ident $gk:literal : $gst:expr, $gdesc:literal;)* } $($rest:tt)*
+    ) => {
+        settings!(@munch [$($root)*]
+            [$($fields)* #[serde(rename = $k)] pub $f: $t,]
+            [$($defaults)* $f: $t::default(),]
+            [$($specs)* $(SettingSpec { key: concat!($k, ".", $gk), ty: $gst, description: $gdesc },)*]
+            $($rest)*);
+    };
+    // A group: its struct, and its settings under `$k.`.
+    (@munch [$($root:tt)*] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]
+        $f:ident $k:literal : $t:ident { $($gf:ident $gk:literal : $gt:ty = $gd:expr, $gst:expr, $gdesc:literal;)* }
+        $($rest:tt)*
+    ) => {
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $t {
+            $(#[doc = $gdesc] #[serde(rename = $gk)] pub $gf: $gt,)*
+        }
+
+        impl Default for $t {
+            fn default() -> Self {
+                $t { $($gf: $gd,)* }
+            }
+        }
+
+        settings!(@munch [$($root)*]
+            [$($fields)* #[serde(rename = $k)] pub $f: $t,]
+            [$($defaults)* $f: $t::default(),]
+            [$($specs)* $(SettingSpec { key: concat!($k, ".", $gk), ty: $gst, description: $gdesc },)*]
+            $($rest)*);
+    };
+    // A setting at the top.
+    (@munch [$($root:tt)*] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]
+        $f:ident $k:literal : $t:ty = $d:expr, $st:expr, $desc:literal; $($rest:tt)*
+    ) => {
+        settings!(@munch [$($root)*]
+            [$($fields)* #[doc = $desc] #[serde(rename = $k)] pub $f: $t,]
+            [$($defaults)* $f: $d,]
+            [$($specs)* SettingSpec { key: $k, ty: $st, description: $desc },]
+            $($rest)*);
+    };
+    (@munch [$(#[$meta:meta])* $root:ident] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $root {
+            $($fields)*
+        }
+
+        impl Default for $root {
+            fn default() -> Self {
+                $root { $($defaults)* }
+            }
+        }
+
+        /// Every setting, in the order editors show them.
+        pub const SPECS: &[SettingSpec] = {
+            use SettingType::*;
+            &[$($specs)*]
+        };
+    };
+}
+
+settings! {
+    /// The `openhands` section.
+    pub struct Settings {
+        backend "backend": Backend = Backend::Docker, Enum(&["docker", "process", "cloud"]),
+            "Where conversations run. `docker`: the agent-server image (`openhands.docker.image`) in a local \
+             Docker container per conversation, which sees only the conversation's workspace. `process`: a \
+             locally installed agent-server started on a loopback port for each conversation (no isolation: \
+             the agent works on this machine). `cloud`: OpenHands Cloud or a self-hosted OpenHands server \
+             (`openhands.cloud.url`), which clones the workspace's remote repository and branch; its changes \
+             come back for review in the conversation's own copy.";
+        isolation "isolation": Isolation = Isolation::Worktree, Enum(&["none", "worktree"]),
+            "Where the agent makes its changes. `worktree`: in the conversation's own git worktree (or a copy \
+             of a folder that is not a repository) that starts from your current state, uncommitted and \
+             untracked files included; your files change only through `openhands.applyChanges`, after \
+             review. With the docker backend the copy of a repository is a repository of its own (your \
+             history, branches, tags and remotes copied in, up to 512 MB of git objects), so git works in \
+             the container; its branch stays in the copy. `none`: directly in the workspace folder.";
+        llm "llm": LlmSettings {
+            model "model": String = "anthropic/claude-sonnet-4-5-20250929".into(), String,
+                "The model the agent uses, in LiteLLM form (`provider/model`, e.g. `openai/gpt-4o`). Its API key \
+                 comes from `openhands.setSecret` (`llm_api_key`) or the `LLM_API_KEY` environment variable, never \
+                 from settings.";
+            base_url "baseUrl": Option<String> = None, OptionalString,
+                "Base URL of an OpenAI-compatible endpoint (a local model, a proxy). `null`: the provider's own.";
+            num_retries "numRetries": Option<u32> = None, OptionalInteger { minimum: 0, maximum: 20 },
+                "How many attempts an LLM call gets in all before the conversation fails (the agent-server counts \
+                 attempts: 0 and 1 both mean one). `null`: a budget for an editor, 4 attempts with waits of 2, 4 \
+                 and 8 s between them (a model that keeps failing is reported in about 15 s, not after the \
+                 agent-server's own 5 attempts over 2 minutes). A number: that many, with waits of at most 8 s.";
+            timeout_seconds "timeoutSeconds": u32 = 120, Integer { minimum: 5, maximum: 3600 },
+                "How long one LLM call may take before it is given up (and retried): a model that hangs ends \
+                 the turn with an error after about this long times the retries. Meanwhile the editor shows \
+                 how long the model has been silent.";
+            stream "stream": bool = false, Boolean,
+                "Stream the model's output token by token: editors receive `StreamingDeltaEvent`s while the \
+                 model writes, before each step's action.";
+        }
+        docker "docker": DockerSettings {
+            image "image": String = format!("ghcr.io/openhands/agent-server:{AGENT_SERVER_VERSION}-python"), String,
+                "The agent-server image for the `docker` backend. Used when present locally, pulled (with \
+                 progress) when not. Any image whose entrypoint is the agent-server (taking `--host` and `--port`; \
+                 it is told to listen on port 8431) will do, e.g. one built by `scripts/build-agent-image`.";
+            warm_pool "warmPool": u32 = 1, Integer { minimum: 0, maximum: 8 },
+                "How many containers are started ahead of need and kept healthy, so a new conversation does not \
+                 wait for one to boot. `0` turns the pool off. Pooled containers are removed at exit.";
+            memory_mb "memoryMb": u32 = 0, Integer { minimum: 0, maximum: 1048576 },
+                "Memory limit of each container in MiB. `0`: no limit.";
+            cpus "cpus": f64 = 0.0, Number { minimum: 0, maximum: 256 },
+                "CPU limit of each container (fractions allowed, e.g. `1.5`). `0`: no limit.";
+            network "network": String = "bridge".into(), String,
+                "The Docker network mode of each container: `bridge` (default; the agent-server port is \
+                 published on 127.0.0.1 only), `host`, `none` (no network at all, so no LLM either unless it is \
+                 reached another way), or a user-defined network's name. `host.docker.internal` always reaches \
+                 this machine, e.g. a local LLM.";
+            keep_containers "keepContainers": bool = false, Boolean,
+                "Keep the containers of conversations that ended, and of openhands-lsp sessions that died, for \
+                 inspection (`docker ps -a --filter label=dev.openhands.lsp.owner`). Off: they are removed.";
+            startup_timeout_seconds "startupTimeoutSeconds": u32 = 120, Integer { minimum: 5, maximum: 600 },
+                "How long to wait for a new container's agent-server to answer `/health` before giving up.";
+        }
+        process "process": ProcessSettings {
+            command "command": String = "agent-server".into(), String,
+                "The agent-server command for the `process` backend, split on whitespace; `--host 127.0.0.1 \
+                 --port N` are appended. Install with `pip install openhands-agent-server==1.58.0` (Python 3.12).";
+            startup_timeout_seconds "startupTimeoutSeconds": u32 = 120, Integer { minimum: 5, maximum: 600 },
+                "How long to wait for a new agent-server to answer `/health` before giving up.";
+        }
+        confirmation "confirmation": ConfirmationMode = ConfirmationMode::Risky, Enum(&["never", "risky", "always"]),
+            "When the agent asks before acting: `never`; `risky`: actions it rates high-risk or cannot rate; \
+             `always`: every action. Asked with `window/showMessageRequest`.";
+        max_iterations "maxIterations": u32 = 100, Integer { minimum: 1, maximum: 10000 },
+            "The most steps the agent may take in one conversation before it stops.";
+        github "github": ProviderSettings {
+            host "host": Option<String> = None, OptionalString,
+                "The host of your GitHub Enterprise Server (e.g. `github.example.com`): remotes on it are GitHub \
+                 repositories, and its API is `https://<host>/api/v3`. `null`: github.com.";
+            api_url "apiUrl": Option<String> = None, OptionalString,
+                "The GitHub REST API base URL, when it is not the host's usual one. `null`: \
+                 `https://api.github.com`, or `https://<host>/api/v3` with `openhands.github.host`.";
+            token_command "tokenCommand": Option<String> = None, OptionalString,
+                "A command that prints a GitHub token (run with `sh -c`), e.g. `gh auth token`: used when no \
+                 `github_token` is set, and to refresh it once after GitHub answers 401. The token is kept in \
+                 memory only.";
+        }
+        gitlab "gitlab": ProviderSettings (again) {
+            host "host": OptionalString,
+                "The host of your self-managed GitLab (e.g. `gitlab.example.com`); its API is \
+                 `https://<host>/api/v4`. `null`: gitlab.com.";
+            api_url "apiUrl": OptionalString,
+                "The GitLab REST API base URL, when it is not `https://<host>/api/v4`.";
+            token_command "tokenCommand": OptionalString,
+                "A command that prints a GitLab token (run with `sh -c`), e.g. `glab auth token`: used when no \
+                 `gitlab_token` is set, and to refresh it once after a 401. Kept in memory only.";
+        }
+        bitbucket "bitbucket": ProviderSettings (again) {
+            host "host": OptionalString,
+                "The Bitbucket host. `null`: bitbucket.org (Bitbucket Cloud, API `https://api.bitbucket.org/2.0`).";
+            api_url "apiUrl": OptionalString,
+                "The Bitbucket REST API base URL, when it is not `https://api.bitbucket.org/2.0`.";
+            token_command "tokenCommand": OptionalString,
+                "A command that prints a Bitbucket token or `user:app_password` (run with `sh -c`): used when no \
+                 `bitbucket_token` is set, and to refresh it once after a 401. Kept in memory only.";
+        }
+        cloud "cloud": CloudSettings {
+            url "url": String = "https://app.all-hands.dev".into(), String,
+                "The OpenHands server of the `cloud` backend: OpenHands Cloud, or a self-hosted OpenHands app \
+                 server. Its API key comes from `openhands.setSecret` (`cloud_api_key`) or the \
+                 `OPENHANDS_API_KEY` environment variable, never from settings.";
+            startup_timeout_seconds "startupTimeoutSeconds": u32 = 600, Integer { minimum: 10, maximum: 3600 },
+                "How long the cloud may take to get a new conversation ready (sandbox, clone, setup script) \
+                 before openhands-lsp gives up.";
+        }
+    }
+}
 
 /// One bad value, reported to the user with its key.
 #[derive(Debug, Clone, PartialEq, Eq)]

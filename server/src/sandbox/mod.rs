@@ -234,6 +234,13 @@ fn format_tail(tail: &str) -> String {
     if tail.trim().is_empty() { String::new() } else { format!("; last log lines:\n{tail}") }
 }
 
+/// A loopback port nothing listens on now (the agent-server takes it a moment later).
+pub(crate) fn free_port() -> Result<u16, SandboxError> {
+    let no_port = |e: std::io::Error| SandboxError::Io(format!("no free loopback port: {e}"));
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(no_port)?;
+    listener.local_addr().map(|a| a.port()).map_err(no_port)
+}
+
 /// A random hex key (session keys, secret keys) from the OS's randomness.
 pub fn random_key() -> String {
     let a = uuid::Uuid::new_v4().simple().to_string();

@@ -74,7 +74,7 @@ impl SandboxProvider for ProcessProvider {
             };
             std::fs::create_dir_all(&spec.scratch)
                 .map_err(|e| SandboxError::Io(format!("{}: {e}", spec.scratch.display())))?;
-            let port = free_port().map_err(|e| SandboxError::Io(format!("no free loopback port: {e}")))?;
+            let port = super::free_port()?;
             let python_path = python_hook::local(&spec.scratch.join("python-hook"));
             let session_key = random_key();
             // The agent's tmux servers leave its process group: should this process die before it stops them (a
@@ -350,11 +350,6 @@ fn watch_exit(mut child: Child, state: Arc<ProcessState>) -> watch::Receiver<Opt
         let _ = tx.send(Some(status));
     });
     rx
-}
-
-fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Own process group (so `stop` reaches the server's children too) and death with this process.

@@ -1,0 +1,220 @@
+//! A running container as the runner holds it: stop, pause and unpause, its death and the log's tail, and what
+//! is asked of it (exec, its published port, its user's ids).
+
+use std::path::Path;
+use std::sync::Weak;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use super::{Inner, LOG_TAIL, short};
+use crate::sandbox::{Death, SandboxError, SandboxHandle};
+
+pub(super) struct DockerHandle {
+    pub docker: Docker,
+    pub id: String,
+    pub exit: watch::Receiver<Option<String>>,
+    /// `keepContainers`: stopped, not removed.
+    pub keep: bool,
+    pub provider: Weak<Inner>,
+    pub stopped: std::sync::atomic::AtomicBool,
+}
+
+impl SandboxHandle for DockerHandle {
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            match self.provider.upgrade() {
+                Some(inner) => inner.remove(&self.docker, &self.id, self.keep).await,
+                None => {
+                    let _ = self
+                        .docker
+                        .remove_container(&self.id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                        .await;
+                }
+            }
+        })
+    }
+
+    fn died(&self) -> BoxFuture<'_, Death> {
+        let exit = self.exit.clone();
+        Box::pin(async move {
+            let status = crate::sandbox::exit_status(exit).await;
+            let log = log_tail(&self.docker, &self.id).await;
+            Death { reason: format!("the container {} stopped ({status})", short(&self.id)), log }
+        })
+    }
+
+    fn paused_outside(&self) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let inspect =
+                self.docker.inspect_container(&self.id, None::<bollard::query_parameters::InspectContainerOptions>);
+            matches!(inspect.await, Ok(c) if c.state.as_ref().and_then(|s| s.paused) == Some(true))
+        })
+    }
+
+    fn freeze(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
+        Box::pin(async move {
+            self.docker
+                .pause_container(&self.id)
+                .await
+                .map_err(|e| SandboxError::Docker(format!("docker pause failed: {e}")))
+        })
+    }
+
+    fn thaw(&self) -> BoxFuture<'_, Result<(), SandboxError>> {
+        Box::pin(async move {
+            match self.docker.unpause_container(&self.id).await {
+                Ok(()) => Ok(()),
+                // Not paused (e.g. paused by the agent only): nothing to undo.
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+                Err(e) => Err(SandboxError::Docker(format!("docker unpause failed: {e}"))),
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("container {}", short(&self.id))
+    }
+}
+
+/// The numeric uid and gid of the container's user.
+pub(super) async fn user_ids(docker: &Docker, id: &str, user: &str) -> Result<(u32, u32), SandboxError> {
+    let ask = |flag: &'static str| exec_output(docker, id, vec!["id".into(), flag.into()]);
+    let (uid, gid) = tokio::join!(ask("-u"), ask("-g"));
+    match (uid?.trim().parse::<u32>(), gid?.trim().parse::<u32>()) {
+        (Ok(u), Ok(g)) => Ok((u, g)),
+        _ => Err(SandboxError::Docker(format!("cannot tell the uid of the container's user {user}"))),
+    }
+}
+
+/// Runs a command as the container's user and returns its standard output; fails on a non-zero exit.
+pub(super) async fn exec_output(docker: &Docker, id: &str, cmd: Vec<String>) -> Result<String, SandboxError> {
+    let fail = |e: String| SandboxError::Docker(format!("{cmd:?} in the container: {e}"));
+    let options = bollard::exec::CreateExecOptions {
+        cmd: Some(cmd.clone()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    match docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))? {
+        bollard::exec::StartExecResults::Attached { mut output, .. } => {
+            while let Some(Ok(chunk)) = output.next().await {
+                match chunk {
+                    bollard::container::LogOutput::StdOut { message } => {
+                        stdout.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => stderr.push_str(&other.to_string()),
+                }
+            }
+        }
+        bollard::exec::StartExecResults::Detached => {}
+    }
+    let code = docker.inspect_exec(&exec.id).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1);
+    if code != 0 {
+        return Err(fail(format!("exit code {code}: {}", stderr.trim())));
+    }
+    Ok(stdout)
+}
+
+/// `lchown -R`: symbolic links are not followed, so nothing outside `root` changes owner.
+pub(super) fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
+    if !std::fs::symlink_metadata(root)?.is_dir() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(root)? {
+        chown_tree(&entry?.path(), uid, gid)?;
+    }
+    Ok(())
+}
+
+/// The host port the agent-server's port is published on; a container that stopped has none: then why it stopped.
+pub(super) async fn published_port_or_why(docker: &Docker, id: &str, exposed: &str) -> Result<u16, SandboxError> {
+    match published_port(docker, id, exposed).await {
+        Ok(p) => Ok(p),
+        Err(e) => match stopped_status(docker, id).await {
+            Some(status) => {
+                let log = format!("; last log lines:\n{}", log_tail(docker, id).await);
+                Err(SandboxError::ExitedEarly { status, log })
+            }
+            None => Err(e),
+        },
+    }
+}
+
+async fn published_port(docker: &Docker, id: &str, exposed: &str) -> Result<u16, SandboxError> {
+    let inspect = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| SandboxError::Docker(format!("cannot inspect the container: {e}")))?;
+    inspect
+        .network_settings
+        .and_then(|n| n.ports)
+        .and_then(|ports| ports.get(exposed).cloned().flatten())
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()))
+        .ok_or_else(|| SandboxError::Docker(format!("the container publishes no host port for {exposed}")))
+}
+
+/// How a container that is no longer running ended; `None` while it runs.
+async fn stopped_status(docker: &Docker, id: &str) -> Option<String> {
+    let state = docker.inspect_container(id, None).await.ok()?.state?;
+    if state.running == Some(true) {
+        return None;
+    }
+    let code = state.exit_code.unwrap_or(-1);
+    Some(match state.error.filter(|e| !e.is_empty()) {
+        Some(error) => format!("exit code {code}: {error}"),
+        None => format!("exit code {code}"),
+    })
+}
+
+/// Publishes the container's exit (status and OOM flag) once it stops running.
+pub(super) fn watch_exit(docker: Docker, id: String) -> watch::Receiver<Option<String>> {
+    let (tx, rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let options = WaitContainerOptionsBuilder::default().condition("not-running").build();
+        // No request timeout: the wait lasts as long as the container.
+        let waiter = docker.clone().with_timeout(Duration::from_secs(u64::from(u32::MAX)));
+        let outcome = waiter.wait_container(&id, Some(options)).next().await;
+        let mut status = match outcome {
+            Some(Ok(r)) => format!("exit code {}", r.status_code),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, error })) => {
+                if error.is_empty() {
+                    format!("exit code {code}")
+                } else {
+                    format!("exit code {code}: {error}")
+                }
+            }
+            Some(Err(e)) => format!("lost track of it: {e}"),
+            None => "lost track of it".to_owned(),
+        };
+        if let Ok(inspect) = docker.inspect_container(&id, None).await
+            && inspect.state.as_ref().and_then(|s| s.oom_killed) == Some(true)
+        {
+            status.push_str(", killed for using too much memory (see openhands.docker.memoryMb)");
+        }
+        let _ = tx.send(Some(status));
+    });
+    rx
+}
+
+/// The last lines of a container's output.
+pub(super) async fn log_tail(docker: &Docker, id: &str) -> String {
+    let options = LogsOptionsBuilder::default().stdout(true).stderr(true).tail(&LOG_TAIL.to_string()).build();
+    let mut out = String::new();
+    let mut logs = docker.logs(id, Some(options));
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&chunk.to_string());
+    }
+    out.trim_end().to_owned()
+}

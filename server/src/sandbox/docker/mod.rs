@@ -1,0 +1,662 @@
+//! The `docker` backend (the default): each conversation's agent-server runs in its own container, started with
+//! bollard, seeing only the conversation's workspace.
+//!
+//! - The agent-server port is published on 127.0.0.1 only, on a random host port; each container gets its own random
+//!   `SESSION_API_KEY`. The Docker socket is never mounted.
+//! - Containers carry labels naming the owning openhands-lsp instance (id, pid, process start time, boot id, host),
+//!   so containers whose owner died (even by SIGKILL) are found and removed by the next instance.
+//! - A warm pool keeps containers booted ahead of need. Bind mounts are fixed when a container is created, so each
+//!   pooled container mounts an empty slot directory; claiming one moves the conversation's workspace into the slot
+//!   (renames on one filesystem) and then renames the slot to the workspace's path. The mount follows the directory,
+//!   so the container sees the workspace and every path on the host stays what the rest of openhands-lsp expects.
+
+use super::python_hook;
+use super::{Sandbox, SandboxError, SandboxProvider, SandboxSpec, random_key};
+use crate::agent_server::{AgentServerClient, Endpoint};
+use crate::instance::Instance;
+use crate::secrets::Secret;
+use bollard::Docker;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, RenameContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+/// The agent-server's port inside the container.
+/// The agent-server's port inside its container: one of its own, so editors can tell it from the user's own
+/// containers' ports (VS Code's port auto-forwarding ignores it: the extension's `remote.portsAttributes` default).
+pub const AGENT_PORT: u16 = 8431;
+
+/// Where the workspace is mounted in the container.
+pub const CONTAINER_WORKSPACE: &str = "/workspace";
+
+/// How long reaching the Docker daemon may take before it counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Names of pooled containers not yet claimed by a conversation.
+const POOL_NAME_PREFIX: &str = "openhands-lsp-pool-";
+
+/// Log lines kept in error messages.
+const LOG_TAIL: usize = 40;
+
+/// Where the agent-server keeps its own store in the container: a tmpfs.
+const AGENT_STATE_DIR: &str = "/tmp/agent-server-state";
+
+mod handle;
+mod image;
+mod owner;
+mod pool;
+mod spec;
+
+use handle::{DockerHandle, chown_tree};
+use image::ImageFacts;
+use owner::remove_container;
+pub use owner::remove_instance;
+use pool::{Pool, move_into_slot};
+
+pub mod label {
+    pub const OWNER: &str = "dev.openhands.lsp.owner";
+    pub const OWNER_PID: &str = "dev.openhands.lsp.owner.pid";
+    pub const OWNER_START: &str = "dev.openhands.lsp.owner.start";
+    pub const OWNER_BOOT: &str = "dev.openhands.lsp.owner.boot";
+    pub const OWNER_HOST: &str = "dev.openhands.lsp.owner.host";
+    pub const CONVERSATION: &str = "dev.openhands.lsp.conversation";
+    /// `conversation` or `pool`.
+    pub const ROLE: &str = "dev.openhands.lsp.role";
+    /// A pooled container's slot directory on the host.
+    pub const SLOT: &str = "dev.openhands.lsp.slot";
+    /// `true` when made under `keepContainers`: the user wants it for inspection, so no other instance's orphan
+    /// sweep removes it once claimed by a conversation (another editor's settings may not keep containers).
+    pub const KEEP: &str = "dev.openhands.lsp.keep";
+}
+
+/// The docker backend's settings, as the user gave them (`openhands.docker.*`).
+pub use crate::config::DockerSettings as DockerConfig;
+
+/// What a pooled container must match to serve a conversation started with these settings.
+fn fingerprint(config: &DockerConfig) -> String {
+    format!("{}|{}|{}|{}|{}", config.image, config.memory_mb, config.cpus, config.network, config.keep_containers)
+}
+
+fn startup_timeout(config: &DockerConfig) -> Duration {
+    Duration::from_secs(config.startup_timeout_seconds.into())
+}
+
+/// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
+#[derive(Default)]
+struct Connection {
+    docker: Option<Docker>,
+    failed: Option<(std::time::Instant, String)>,
+}
+
+/// Why Docker cannot be used, in words that say what to do.
+fn unreachable_message(err: &bollard::errors::Error) -> String {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let io_kind = io_error_kind(err);
+    let fix_backend = "or set openhands.backend to \"process\" (a locally installed agent-server)";
+    match io_kind {
+        Some(std::io::ErrorKind::PermissionDenied) => format!(
+            "Docker is not usable: permission denied on {host}. Add your user to the docker group \
+             (sudo usermod -aG docker $USER, then log in again) or use rootless Docker, {fix_backend}"
+        ),
+        Some(std::io::ErrorKind::NotFound) | Some(std::io::ErrorKind::ConnectionRefused) => format!(
+            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
+             Desktop), {fix_backend}"
+        ),
+        _ if matches!(err, bollard::errors::Error::SocketNotFoundError(_)) => format!(
+            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
+             Desktop), {fix_backend}"
+        ),
+        _ => format!("Docker is not usable at {host}: {err}. Check that the daemon runs (docker info), {fix_backend}"),
+    }
+}
+
+fn io_error_kind(err: &bollard::errors::Error) -> Option<std::io::ErrorKind> {
+    // `IOError` is `#[error(transparent)]`: its source() skips the io::Error itself.
+    if let bollard::errors::Error::IOError { err } = err {
+        return Some(err.kind());
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = e.source();
+    }
+    None
+}
+
+fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// A container that is up and healthy.
+struct Container {
+    id: String,
+    endpoint: Endpoint,
+    /// Set for pooled containers: the (empty) directory mounted at /workspace.
+    slot: Option<PathBuf>,
+    /// The user to hand the workspace to after claiming (when openhands-lsp runs as root and the image has a
+    /// non-root user).
+    chown_to: Option<String>,
+    /// `chown_to` as numbers, asked of the container once it is up (off a warm container's critical path).
+    chown_ids: Option<(u32, u32)>,
+    fingerprint: String,
+    exit: watch::Receiver<Option<String>>,
+}
+
+pub struct DockerProvider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RwLock<DockerConfig>,
+    owner: Instance,
+    /// Where pooled containers' slot directories live: on the state directory's filesystem, so a workspace can be
+    /// moved into a slot by renaming. `None`: no pool.
+    pool_root: Option<PathBuf>,
+    docker: tokio::sync::Mutex<Connection>,
+    pool: Mutex<Pool>,
+    /// Every container this instance started and has not removed, by id.
+    live: Mutex<HashMap<String, bool>>,
+    pool_wake: Notify,
+    pool_task: std::sync::atomic::AtomicBool,
+    /// Docker is the selected backend: the pool is kept filled only then.
+    active: std::sync::atomic::AtomicBool,
+    closing: tokio_util::sync::CancellationToken,
+    used: std::sync::atomic::AtomicBool,
+}
+
+impl DockerProvider {
+    pub fn new(config: DockerConfig, state_dir: Option<&Path>) -> Self {
+        DockerProvider {
+            inner: Arc::new(Inner {
+                config: RwLock::new(config),
+                owner: Instance::current().clone(),
+                pool_root: state_dir.map(|d| d.join("docker-pool")),
+                docker: tokio::sync::Mutex::new(Connection::default()),
+                pool: Mutex::new(Pool::default()),
+                live: Mutex::new(HashMap::new()),
+                pool_wake: Notify::new(),
+                pool_task: Default::default(),
+                active: Default::default(),
+                closing: tokio_util::sync::CancellationToken::new(),
+                used: Default::default(),
+            }),
+        }
+    }
+
+    /// New settings apply to containers started from now on; pooled containers that no longer match are replaced.
+    pub fn configure(&self, config: DockerConfig) {
+        *self.inner.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+        self.inner.pool_wake.notify_one();
+    }
+
+    /// Becomes the active backend: removes orphans of dead instances, then keeps the pool filled.
+    pub fn activate(&self) {
+        self.inner.active.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.inner.pool_task.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.inner.pool_wake.notify_one();
+            return;
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            if let Ok(docker) = inner.client().await {
+                inner.remove_orphans(&docker).await;
+            }
+            inner.keep_pool().await;
+        });
+    }
+
+    /// Another backend was selected: the pool drains.
+    pub fn deactivate(&self) {
+        self.inner.active.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.inner.pool_wake.notify_one();
+    }
+
+    /// The warm pool's state, for `openhands.status`.
+    pub fn pool_status(&self) -> PoolStatus {
+        let pool = self.inner.pool();
+        PoolStatus {
+            target: if self.inner.active.load(std::sync::atomic::Ordering::SeqCst) {
+                self.inner.config().warm_pool
+            } else {
+                0
+            },
+            ready: pool.ready.len(),
+            starting: pool.filling,
+            last_error: pool.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStatus {
+    pub target: u32,
+    pub ready: usize,
+    pub starting: usize,
+    pub last_error: Option<String>,
+}
+
+/// What `probe` found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The daemon's version, or why it cannot be used.
+    pub daemon: Result<String, String>,
+    /// Whether the image is present (`Err`: it is not, or it cannot be told).
+    pub image: Result<String, String>,
+}
+
+/// Checks the daemon (within 2 s) and whether `image` is present, for `doctor` and `openhands.status`.
+pub async fn probe(image: &str) -> Probe {
+    let docker = match connect().await {
+        Ok(d) => d,
+        Err(e) => return Probe { daemon: Err(e.to_string()), image: Err("unknown (Docker is unreachable)".into()) },
+    };
+    let version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_else(|| "unknown".into());
+    let image = match docker.inspect_image(image).await {
+        Ok(_) => Ok(format!("{image} (present)")),
+        Err(e) if is_not_found(&e) => {
+            Err(format!("{image} is not present: it is pulled when the first conversation starts"))
+        }
+        Err(e) => Err(format!("{image}: {e}")),
+    };
+    Probe { daemon: Ok(format!("Docker {version}")), image }
+}
+
+/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
+/// with the cause and the fix.
+async fn connect() -> Result<Docker, SandboxError> {
+    let connect = async {
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
+        // Old daemons reject newer API versions: agree on one first.
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
+        docker.ping().await.map_err(|e| unreachable_message(&e))?;
+        Ok::<_, String>(docker)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
+        Err(_) => {
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            Err(SandboxError::DockerUnavailable(format!(
+                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or set \
+                 openhands.backend to \"process\""
+            )))
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Role<'a> {
+    Conversation(&'a str),
+    Pool,
+}
+
+#[derive(Debug, Clone)]
+enum ContainerUser {
+    Host {
+        uid: u32,
+        gid: u32,
+    },
+    /// The image's own user; `Some` when it is not root and the workspace must be handed to it.
+    Image(Option<String>),
+    Root,
+}
+
+/// Who the agent runs as. openhands-lsp's own user when it is not root (files stay the user's); as root, the image's
+/// non-root user for workspaces that are openhands-lsp's own copies (handed over with chown), and root for the user's
+/// own folders (whose owners must not change).
+fn user_for(image: &ImageFacts, workspace_is_ours: bool) -> ContainerUser {
+    let (uid, gid) = effective_ids();
+    if uid != 0 {
+        return ContainerUser::Host { uid, gid };
+    }
+    if !workspace_is_ours {
+        return ContainerUser::Root;
+    }
+    ContainerUser::Image(image.user.clone())
+}
+
+#[allow(unsafe_code)]
+fn effective_ids() -> (u32, u32) {
+    // SAFETY: geteuid/getegid cannot fail and touch no memory.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+impl SandboxProvider for DockerProvider {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
+        Box::pin(self.inner.clone().start(spec))
+    }
+
+    fn sees_only_the_workspace(&self) -> bool {
+        true
+    }
+
+    /// Removes every container this instance started (pooled ones included), and orphans of dead instances.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.inner.closing.cancel();
+            if !self.inner.used.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            let Ok(docker) = self.inner.client().await else { return };
+            let pooled: Vec<Container> = std::mem::take(&mut self.inner.pool().ready);
+            let keep = self.inner.config().keep_containers;
+            let running: Vec<String> = {
+                let live = self.inner.live.lock().unwrap_or_else(|p| p.into_inner());
+                live.keys().filter(|id| !pooled.iter().any(|c| &c.id == *id)).cloned().collect()
+            };
+            let inner = &self.inner;
+            let pool_removals = pooled.into_iter().map(|c| inner.discard(&docker, c));
+            let removals = running.iter().map(|id| inner.remove(&docker, id, keep));
+            futures::future::join(futures::future::join_all(pool_removals), futures::future::join_all(removals)).await;
+            inner.remove_orphans(&docker).await;
+        })
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+impl Inner {
+    fn config(&self) -> DockerConfig {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection to the daemon, checked with a ping; an unreachable daemon fails within [`CONNECT_TIMEOUT`].
+    async fn client(&self) -> Result<Docker, SandboxError> {
+        let mut cached = self.docker.lock().await;
+        if let Some(docker) = cached.docker.as_ref() {
+            match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
+                Ok(Ok(_)) => return Ok(docker.clone()),
+                _ => cached.docker = None,
+            }
+        }
+        // Whoever waited for an attempt that just failed (the warm pool's, say) gets its answer instead of making
+        // the user wait for a second one: a hung daemon fails a start in CONNECT_TIMEOUT, as documented.
+        if let Some((at, message)) = &cached.failed
+            && at.elapsed() < CONNECT_TIMEOUT
+        {
+            return Err(SandboxError::DockerUnavailable(message.clone()));
+        }
+        match connect().await {
+            Ok(docker) => {
+                self.used.store(true, std::sync::atomic::Ordering::SeqCst);
+                *cached = Connection { docker: Some(docker.clone()), failed: None };
+                Ok(docker)
+            }
+            Err(e) => {
+                if let SandboxError::DockerUnavailable(message) = &e {
+                    cached.failed = Some((std::time::Instant::now(), message.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Creates, starts and health-checks a container mounting `mount` at /workspace.
+    async fn launch(
+        &self,
+        docker: &Docker,
+        config: &DockerConfig,
+        mount: &Path,
+        role: Role<'_>,
+        image: &ImageFacts,
+        user: ContainerUser,
+    ) -> Result<Container, SandboxError> {
+        if config.network == "none" {
+            return Err(SandboxError::Docker(
+                "openhands.docker.network is \"none\": openhands-lsp could not reach the agent-server in the \
+                 container. Use \"bridge\" (the default) or a user-defined network"
+                    .into(),
+            ));
+        }
+        let began = std::time::Instant::now();
+        let session_key = random_key();
+        let host_port = if config.network == "host" { Some(super::free_port()?) } else { None };
+        let spec = spec::container_spec(spec::SpecInput {
+            config,
+            mount,
+            role,
+            owner: &self.owner,
+            image,
+            user,
+            session_key: &session_key,
+            secret_key: &random_key(),
+            name_key: &random_key(),
+            host_port,
+        });
+        // Before the container exists: should this process die at any moment from now, its watcher removes it.
+        super::reaper::watch_docker(&self.owner.id, config.keep_containers);
+        let created = docker
+            .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), spec.body)
+            .await
+            .map_err(|e| SandboxError::Docker(format!("cannot create a container from {}: {e}", config.image)))?;
+        let id = created.id;
+        tracing::debug!(container = short(&id), "created after {:?}", began.elapsed());
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), true);
+        let boot = Boot {
+            session_key,
+            host_port,
+            exposed: spec.exposed,
+            chown_to: spec.chown_to,
+            slot: matches!(role, Role::Pool).then(|| mount.to_owned()),
+            began,
+        };
+        let result = self.boot(docker, &id, config, boot).await;
+        if result.is_err() {
+            self.remove(docker, &id, false).await;
+        }
+        result
+    }
+
+    /// Starts a created container and waits for its agent-server.
+    async fn boot(
+        &self,
+        docker: &Docker,
+        id: &str,
+        config: &DockerConfig,
+        boot: Boot,
+    ) -> Result<Container, SandboxError> {
+        let Boot { session_key, host_port, exposed, chown_to, slot, began } = boot;
+        copy_python_hook(docker, id).await;
+        docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| SandboxError::Docker(format!("cannot start the container: {e}")))?;
+        let exit = handle::watch_exit(docker.clone(), id.to_owned());
+        let port = match host_port {
+            Some(p) => p,
+            None => handle::published_port_or_why(docker, id, &exposed).await?,
+        };
+        tracing::debug!(container = short(id), "started, port {port}, after {:?}", began.elapsed());
+        let endpoint = Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
+        let probe = exit.clone();
+        let health = super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
+        // The user's ids are asked of the running container while the agent-server boots, off the critical path.
+        let ids = async {
+            match &chown_to {
+                Some(user) => handle::user_ids(docker, id, user).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (health, chown_ids) = tokio::join!(health, ids);
+        if let Err(e) = health {
+            let log = format!("; last log lines:\n{}", handle::log_tail(docker, id).await);
+            return Err(match e {
+                SandboxError::NotHealthy { after, .. } => SandboxError::NotHealthy { after, log },
+                SandboxError::ExitedEarly { status, .. } => SandboxError::ExitedEarly { status, log },
+                other => other,
+            });
+        }
+        tracing::debug!(container = short(id), "healthy after {:?}", began.elapsed());
+        Ok(Container {
+            id: id.to_owned(),
+            endpoint,
+            slot,
+            chown_to,
+            chown_ids: chown_ids?,
+            fingerprint: fingerprint(config),
+            exit,
+        })
+    }
+
+    /// Removes a container (or only stops it when `keep`).
+    async fn remove(&self, docker: &Docker, id: &str, keep: bool) {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        remove_container(docker, id, keep, 5).await;
+    }
+
+    async fn start(self: Arc<Self>, spec: SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let docker = self.client().await?;
+        let config = self.config();
+        let progress = spec.progress.as_ref();
+        if spec.workspace_is_ours
+            && self.pool_root.is_some()
+            && let Some(container) = self.take_warm(&fingerprint(&config))
+        {
+            self.pool_wake.notify_one();
+            match self.claim(&docker, container, &spec).await {
+                Ok(sandbox) => return Ok(sandbox),
+                Err(e) => {
+                    tracing::warn!(conversation = %spec.conversation_id, "warm container unusable ({e}); starting a new one")
+                }
+            }
+        }
+        let image = self.ensure_image(&docker, &config.image, progress).await?;
+        // The image may have just been pulled: the pool can fill now.
+        self.pool_wake.notify_one();
+        if let Some(p) = progress {
+            p.report("starting a container…".into());
+        }
+        let user = user_for(&image, spec.workspace_is_ours);
+        let role = Role::Conversation(&spec.conversation_id);
+        let container = self.launch(&docker, &config, &spec.workspace, role, &image, user).await?;
+        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
+            self.remove(&docker, &container.id, false).await;
+            return Err(e);
+        }
+        tracing::info!(conversation = %spec.conversation_id, container = short(&container.id), "container ready");
+        Ok(self.sandbox(docker, container, &spec.subfolder))
+    }
+
+    /// Hands a warm container the conversation's workspace.
+    async fn claim(
+        self: &Arc<Self>,
+        docker: &Docker,
+        container: Container,
+        spec: &SandboxSpec,
+    ) -> Result<Sandbox, SandboxError> {
+        let slot = container.slot.clone().unwrap_or_default();
+        let healthy = AgentServerClient::new(container.endpoint.clone()).health(Duration::from_secs(1)).await.is_ok();
+        let moved = if healthy {
+            let (ws, s) = (spec.workspace.clone(), slot.clone());
+            tokio::task::spawn_blocking(move || move_into_slot(&ws, &s))
+                .await
+                .map_err(|e| SandboxError::Io(e.to_string()))
+                .and_then(|r| r.map_err(|e| SandboxError::Io(format!("moving the workspace into the container: {e}"))))
+        } else {
+            Err(SandboxError::Docker("it no longer answers /health".into()))
+        };
+        if let Err(e) = moved {
+            self.discard(docker, container).await;
+            return Err(e);
+        }
+        let name = format!("openhands-lsp-{}-{}", short(&spec.conversation_id), &random_key()[..6]);
+        if let Err(e) =
+            docker.rename_container(&container.id, RenameContainerOptionsBuilder::default().name(&name).build()).await
+        {
+            tracing::debug!("renaming the claimed container: {e}");
+        }
+        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
+            self.remove(docker, &container.id, false).await;
+            return Err(e);
+        }
+        tracing::info!(conversation = %spec.conversation_id, container = short(&container.id), "claimed a warm container");
+        Ok(self.sandbox(docker.clone(), container, &spec.subfolder))
+    }
+
+    /// Gives the workspace to the image's user when the agent runs as it (see [`Inner::user_for`]). Done on the
+    /// host, where openhands-lsp is root: in the container, `no-new-privileges` leaves an exec'd root without
+    /// capabilities.
+    async fn chown_workspace(&self, container: &Container, workspace: &Path) -> Result<(), SandboxError> {
+        let (Some(user), Some((uid, gid))) = (&container.chown_to, container.chown_ids) else { return Ok(()) };
+        let root = workspace.to_owned();
+        tokio::task::spawn_blocking(move || chown_tree(&root, uid, gid))
+            .await
+            .map_err(|e| SandboxError::Io(e.to_string()))?
+            .map_err(|e| SandboxError::Io(format!("handing the workspace to the container's user {user}: {e}")))
+    }
+
+    fn sandbox(self: &Arc<Self>, docker: Docker, container: Container, subfolder: &Path) -> Sandbox {
+        let keep = self.config().keep_containers;
+        Sandbox {
+            endpoint: container.endpoint.clone(),
+            working_dir: Path::new(CONTAINER_WORKSPACE).join(subfolder).to_string_lossy().into_owned(),
+            handle: Box::new(DockerHandle {
+                docker,
+                id: container.id,
+                exit: container.exit,
+                keep,
+                provider: Arc::downgrade(self),
+                stopped: Default::default(),
+            }),
+            remote: None,
+        }
+    }
+}
+
+/// What booting a created container needs to know.
+struct Boot {
+    session_key: String,
+    host_port: Option<u16>,
+    exposed: String,
+    chown_to: Option<String>,
+    slot: Option<PathBuf>,
+    began: std::time::Instant,
+}
+
+/// Before start: Python reads its start-up hook once, as it begins. Only a speed-up: without it (a daemon that
+/// refuses the copy), the agent-server boots as the image has it (PYTHONPATH names a missing folder).
+async fn copy_python_hook(docker: &Docker, id: &str) {
+    let to_root = UploadToContainerOptionsBuilder::default().path("/").build();
+    let copied = match python_hook::archive() {
+        Ok(hook) => docker
+            .upload_to_container(id, Some(to_root), bollard::body_full(hook.into()))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = copied {
+        tracing::warn!(container = short(id), "the start-up hook was not copied into the container: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_daemons_are_explained_with_the_fix() {
+        let denied = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let text = unreachable_message(&denied);
+        assert!(text.contains("permission denied") && text.contains("usermod -aG docker"), "{text}");
+        let missing = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        let text = unreachable_message(&missing);
+        assert!(text.contains("Docker is not running") && text.contains("openhands.backend"), "{text}");
+    }
+}

@@ -1,0 +1,193 @@
+//! The warm pool: containers booted ahead of need, each mounting an empty slot folder; claiming one moves the
+//! conversation's workspace into its slot and renames the slot to the workspace's path.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+
+use super::{AGENT_PORT, Container, DockerConfig, Inner, Role, fingerprint, short, user_for};
+use crate::sandbox::{SandboxError, random_key};
+
+#[derive(Default)]
+pub(super) struct Pool {
+    pub ready: Vec<Container>,
+    /// Containers being started for the pool.
+    pub filling: usize,
+    pub last_error: Option<String>,
+}
+
+impl Inner {
+    /// Keeps `warmPool` healthy containers ready until the provider shuts down.
+    pub(super) async fn keep_pool(self: Arc<Self>) {
+        let mut backoff = Duration::from_secs(2);
+        loop {
+            let config = self.config();
+            let want = fingerprint(&config);
+            let target = if self.active.load(std::sync::atomic::Ordering::SeqCst) { config.warm_pool } else { 0 };
+            // Drop containers that died or no longer match the settings.
+            let stale: Vec<Container> = {
+                let mut pool = self.pool();
+                let (keep, stale) = std::mem::take(&mut pool.ready)
+                    .into_iter()
+                    .partition(|c| c.fingerprint == want && c.exit.borrow().is_none());
+                pool.ready = keep;
+                let excess = pool.ready.len().saturating_sub(target as usize);
+                let mut stale: Vec<Container> = stale;
+                stale.extend(pool.ready.drain(..excess));
+                stale
+            };
+            if !stale.is_empty()
+                && let Ok(docker) = self.client().await
+            {
+                for c in stale {
+                    self.discard(&docker, c).await;
+                }
+            }
+            let want = {
+                let pool = self.pool();
+                (target as usize).saturating_sub(pool.ready.len() + pool.filling)
+            };
+            let mut failed = false;
+            if want > 0 && self.pool_root.is_some() {
+                match self.fill_one(&config).await {
+                    Ok(()) => backoff = Duration::from_secs(2),
+                    Err(e @ SandboxError::ImageAbsent(_)) => {
+                        // Nothing to retry until a conversation pulls the image (which wakes the pool).
+                        self.pool().last_error = Some(e.to_string());
+                        tokio::select! {
+                            _ = self.closing.cancelled() => return,
+                            _ = self.pool_wake.notified() => {}
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!("warm pool: {e}");
+                        self.pool().last_error = Some(e.to_string());
+                        failed = true;
+                    }
+                }
+                if !failed {
+                    continue; // maybe more to fill
+                }
+            }
+            let wait = if failed { backoff } else { Duration::from_secs(20) };
+            if failed {
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+            tokio::select! {
+                _ = self.closing.cancelled() => return,
+                _ = self.pool_wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    pub(super) async fn fill_one(&self, config: &DockerConfig) -> Result<(), SandboxError> {
+        let Some(root) = &self.pool_root else { return Ok(()) };
+        let docker = self.client().await?;
+        // The pool never pulls: a download of a gigabyte is for when the user starts a conversation, with progress.
+        let Some(image) = self.image_facts(&docker, &config.image).await? else {
+            return Err(SandboxError::ImageAbsent(config.image.clone()));
+        };
+        let slot = root.join(format!("slot-{}", &random_key()[..16]));
+        std::fs::create_dir_all(&slot).map_err(|e| SandboxError::Io(format!("{}: {e}", slot.display())))?;
+        let user = user_for(&image, true);
+        self.pool().filling += 1;
+        // Booted, then warmed (see `agent_server::warm`): a container counts as filling until both are done.
+        let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
+        let launched = tokio::select! {
+            r = async {
+                let container = self.launch(&docker, config, &slot, Role::Pool, &image, user).await?;
+                crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
+                Ok(container)
+            } => Some(r),
+            _ = self.closing.cancelled() => None,
+        };
+        self.pool().filling -= 1;
+        match launched {
+            Some(Ok(container)) => {
+                if self.closing.is_cancelled() {
+                    self.discard(&docker, container).await;
+                } else {
+                    tracing::info!(container = short(&container.id), "warm pool: a container is ready");
+                    let mut pool = self.pool();
+                    pool.ready.push(container);
+                    pool.last_error = None;
+                }
+                Ok(())
+            }
+            Some(Err(e)) => {
+                let _ = std::fs::remove_dir_all(&slot);
+                Err(e)
+            }
+            None => {
+                let _ = std::fs::remove_dir_all(&slot);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes an unclaimed pooled container and its slot.
+    pub(super) async fn discard(&self, docker: &Docker, c: Container) {
+        self.remove(docker, &c.id, false).await;
+        if let Some(slot) = c.slot {
+            let _ = std::fs::remove_dir_all(slot);
+        }
+    }
+
+    /// A ready pooled container matching the settings, if any.
+    pub(super) fn take_warm(&self, fingerprint: &str) -> Option<Container> {
+        let mut pool = self.pool();
+        let i = pool.ready.iter().position(|c| c.fingerprint == fingerprint && c.exit.borrow().is_none())?;
+        Some(pool.ready.remove(i))
+    }
+}
+
+/// Moves everything in `workspace` into the empty `slot`, then renames `slot` to `workspace`. On failure, what was
+/// moved goes back.
+pub(super) fn move_into_slot(workspace: &Path, slot: &Path) -> std::io::Result<()> {
+    let entries: Vec<_> = std::fs::read_dir(workspace)?.collect::<Result<_, _>>()?;
+    let mut moved = Vec::new();
+    for entry in entries {
+        let to = slot.join(entry.file_name());
+        if let Err(e) = std::fs::rename(entry.path(), &to) {
+            for (from, to) in moved.into_iter().rev() {
+                let _ = std::fs::rename(to, from);
+            }
+            return Err(e);
+        }
+        moved.push((entry.path(), to));
+    }
+    // Renaming a directory onto an empty one replaces it.
+    if let Err(e) = std::fs::rename(slot, workspace) {
+        for (from, to) in moved.into_iter().rev() {
+            let _ = std::fs::rename(to, from);
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_into_a_slot_keeps_the_path_and_the_directory_identity() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ws = tmp.path().join("worktree");
+        let slot = tmp.path().join("slot");
+        std::fs::create_dir_all(ws.join("src")).expect("mkdir");
+        std::fs::write(ws.join("src/a.txt"), "a").expect("write");
+        std::fs::write(ws.join(".hidden"), "h").expect("write");
+        std::fs::create_dir(&slot).expect("mkdir");
+        let slot_inode = std::fs::metadata(&slot).expect("stat").ino();
+        move_into_slot(&ws, &slot).expect("move");
+        assert_eq!(std::fs::metadata(&ws).expect("stat").ino(), slot_inode, "the mounted directory must be the slot");
+        assert_eq!(std::fs::read_to_string(ws.join("src/a.txt")).expect("read"), "a");
+        assert_eq!(std::fs::read_to_string(ws.join(".hidden")).expect("read"), "h");
+        assert!(!slot.exists());
+    }
+}

@@ -1,0 +1,185 @@
+//! What a container is made from: a pure function of the settings, the image, who runs it and a few random values,
+//! so that what the sandbox allows (its port, its mounts, its user, its limits) can be read and tested in one place.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+
+use super::image::ImageFacts;
+use super::owner::owner_labels;
+use super::{AGENT_PORT, AGENT_STATE_DIR, CONTAINER_WORKSPACE, ContainerUser, DockerConfig, POOL_NAME_PREFIX, Role};
+use super::{label, short};
+use crate::instance::Instance;
+use crate::sandbox::python_hook;
+
+/// The inputs of one container.
+pub(super) struct SpecInput<'a> {
+    pub config: &'a DockerConfig,
+    /// The host folder mounted at /workspace (a pooled container's empty slot).
+    pub mount: &'a Path,
+    pub role: Role<'a>,
+    pub owner: &'a Instance,
+    pub image: &'a ImageFacts,
+    pub user: ContainerUser,
+    /// Random per container: the agent-server's session key and secret key, and the name's tail.
+    pub session_key: &'a str,
+    pub secret_key: &'a str,
+    pub name_key: &'a str,
+    /// With `network: host`: the loopback port the agent-server listens on (else it is published on a random one).
+    pub host_port: Option<u16>,
+}
+
+pub(super) struct ContainerSpec {
+    pub name: String,
+    pub body: ContainerCreateBody,
+    /// The agent-server's port as the container exposes it (`8431/tcp`).
+    pub exposed: String,
+    /// The image's user the workspace is handed to once the container is up.
+    pub chown_to: Option<String>,
+}
+
+pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
+    let SpecInput { config, mount, role, owner, image, user, session_key, secret_key, name_key, host_port } = input;
+    let host_network = host_port.is_some();
+    let port = host_port.unwrap_or(AGENT_PORT).to_string();
+    let listen = if host_network { "127.0.0.1" } else { "0.0.0.0" };
+    let mut labels = owner_labels(owner);
+    let (name, conversation) = match role {
+        Role::Conversation(id) => {
+            labels.insert(label::ROLE.into(), "conversation".into());
+            (format!("openhands-lsp-{}-{}", short(id), &name_key[..6]), id.to_owned())
+        }
+        Role::Pool => {
+            labels.insert(label::ROLE.into(), "pool".into());
+            labels.insert(label::SLOT.into(), mount.to_string_lossy().into_owned());
+            (format!("{POOL_NAME_PREFIX}{}", &name_key[..10]), String::new())
+        }
+    };
+    labels.insert(label::CONVERSATION.into(), conversation);
+    labels.insert(label::KEEP.into(), config.keep_containers.to_string());
+    let mut env = vec![
+        format!("SESSION_API_KEY={session_key}"),
+        format!("OH_SECRET_KEY={secret_key}"),
+        // As for the process backend: no cost-map download thread racing litellm's imports at start-up.
+        "LITELLM_LOCAL_MODEL_COST_MAP=True".to_owned(),
+    ];
+    let hook_dir = Path::new(python_hook::CONTAINER_DIR);
+    if let Some(path) = python_hook::python_path(hook_dir, image.python_path.as_deref()) {
+        env.push(format!("PYTHONPATH={path}"));
+    }
+    let (user_spec, chown_to) = match user {
+        ContainerUser::Host { uid, gid } => {
+            // A uid the image may not know: give it a home that exists.
+            env.push("HOME=/tmp".into());
+            (Some(format!("{uid}:{gid}")), None)
+        }
+        ContainerUser::Image(chown) => (None, chown),
+        ContainerUser::Root => (Some("0:0".to_owned()), None),
+    };
+    env.push(format!("OH_CONVERSATIONS_PATH={AGENT_STATE_DIR}/conversations"));
+    env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
+    let exposed = format!("{AGENT_PORT}/tcp");
+    let body = ContainerCreateBody {
+        image: Some(config.image.clone()),
+        cmd: Some(vec!["--host".into(), listen.into(), "--port".into(), port]),
+        env: Some(env),
+        labels: Some(labels),
+        user: user_spec,
+        // The agent-server keeps its own state under its working directory: not in the user's workspace.
+        working_dir: Some("/tmp".into()),
+        exposed_ports: (!host_network).then(|| vec![exposed.clone()]),
+        host_config: Some(host_config(config, mount, &exposed, host_network)),
+        ..Default::default()
+    };
+    ContainerSpec { name, body, exposed, chown_to }
+}
+
+/// The container's reach on the host: the workspace mounted, the port on loopback only, the limits, no new
+/// privileges, the agent-server's own store in memory.
+fn host_config(config: &DockerConfig, mount: &Path, exposed: &str, host_network: bool) -> HostConfig {
+    HostConfig {
+        binds: Some(vec![format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display())]),
+        port_bindings: (!host_network).then(|| {
+            HashMap::from([(
+                exposed.to_owned(),
+                Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]),
+            )])
+        }),
+        extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
+        network_mode: Some(config.network.clone()),
+        memory: (config.memory_mb > 0).then(|| i64::from(config.memory_mb) * 1024 * 1024),
+        nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
+        init: Some(true),
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        // The agent-server's own record of the conversation (under its working directory, /tmp) holds the agent's
+        // actions as written, secrets they quote included: in memory, gone with the container, never in the
+        // container's layer on the host's disk.
+        tmpfs: Some(HashMap::from([(AGENT_STATE_DIR.to_owned(), "rw,mode=1777".to_owned())])),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Instance {
+        Instance { id: "inst".into(), pid: 42, start: "7".into(), boot: "boot".into(), host: "host".into() }
+    }
+
+    #[test]
+    fn a_conversations_container_is_made_as_specified() {
+        let config = DockerConfig { memory_mb: 2048, cpus: 1.5, ..DockerConfig::default() };
+        let image = ImageFacts { user: Some("openhands".into()), python_path: Some("/app".into()) };
+        let spec = container_spec(SpecInput {
+            config: &config,
+            mount: Path::new("/state/conversations/c1/worktree"),
+            role: Role::Conversation("c1234567890abcdef"),
+            owner: &owner(),
+            image: &image,
+            user: ContainerUser::Image(Some("openhands".into())),
+            session_key: "SESSION",
+            secret_key: "SECRET",
+            name_key: "abcdefghijkl",
+            host_port: None,
+        });
+        assert_eq!(spec.name, "openhands-lsp-c1234567890a-abcdef");
+        assert_eq!(spec.chown_to.as_deref(), Some("openhands"));
+        let mut body = serde_json::to_value(&spec.body).unwrap();
+        body["Image"] = "<the configured image>".into();
+        expect_test::expect_file!["spec_snapshot.json"].assert_eq(&serde_json::to_string_pretty(&body).unwrap());
+    }
+
+    #[test]
+    fn a_pooled_container_on_the_host_network_listens_on_loopback_only() {
+        let config = DockerConfig { network: "host".into(), ..DockerConfig::default() };
+        let image = ImageFacts { user: None, python_path: None };
+        let spec = container_spec(SpecInput {
+            config: &config,
+            mount: Path::new("/state/docker-pool/slot-1"),
+            role: Role::Pool,
+            owner: &owner(),
+            image: &image,
+            user: ContainerUser::Host { uid: 1000, gid: 1000 },
+            session_key: "S",
+            secret_key: "T",
+            name_key: "abcdefghijkl",
+            host_port: Some(41000),
+        });
+        assert_eq!(spec.name, "openhands-lsp-pool-abcdefghij");
+        let body = &spec.body;
+        assert_eq!(
+            body.cmd.as_deref(),
+            Some(&["--host".into(), "127.0.0.1".into(), "--port".into(), "41000".into()][..])
+        );
+        assert_eq!(body.exposed_ports, None);
+        let host = body.host_config.as_ref().unwrap();
+        assert_eq!(host.port_bindings, None);
+        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        let labels = body.labels.as_ref().unwrap();
+        assert_eq!(labels[label::ROLE], "pool");
+        assert_eq!(labels[label::SLOT], "/state/docker-pool/slot-1");
+        assert!(body.env.as_ref().unwrap().contains(&"HOME=/tmp".to_owned()));
+    }
+}
