@@ -79,6 +79,10 @@ impl SandboxProvider for Backends {
         self.docker.sweep(conversation_id);
     }
 
+    fn starts_conversations(&self) -> bool {
+        self.current().starts_conversations()
+    }
+
     fn sees_only_the_workspace(&self) -> bool {
         self.current().sees_only_the_workspace()
     }

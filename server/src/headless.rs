@@ -71,6 +71,25 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let id = summary.meta.id.clone();
 
+    let _ = writeln!(out, "conversation {id} in {}", workspace.display());
+    let (state, message) = follow(&manager, &id, &mut rx, out).await;
+    manager.shutdown().await;
+    let _ = writeln!(out, "\n{}: {message}", state.as_str());
+    report_changes(&manager, &id, &workspace, &before, out).await;
+    match state {
+        State::Finished => Ok(()),
+        other => Err(RunError::Failed { state: other.as_str(), message }),
+    }
+}
+
+/// Shows the conversation's steps as they come and asks on the terminal when the agent waits; Ctrl-C stops it. The
+/// state and message it settled with.
+async fn follow(
+    manager: &Manager,
+    id: &str,
+    rx: &mut mpsc::UnboundedReceiver<Update>,
+    out: &mut (dyn Write + Send),
+) -> (State, String) {
     let interactive = std::io::stderr().is_terminal();
     let spinner = if interactive { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
     spinner.set_style(
@@ -78,7 +97,6 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     );
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("starting the agent…");
-    let _ = writeln!(out, "conversation {id} in {}", workspace.display());
 
     let mut outcome = (State::Error, String::from("the conversation ended unexpectedly"));
     loop {
@@ -86,7 +104,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
             u = rx.recv() => match u { Some(u) => u, None => break },
             _ = tokio::signal::ctrl_c() => {
                 spinner.set_message("stopping…");
-                let _ = manager.stop(&id).await;
+                let _ = manager.stop(id).await;
                 continue;
             }
         };
@@ -100,7 +118,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
             Update::Progress { message, .. } => spinner.set_message(message),
             Update::ConfirmationNeeded { actions, .. } => {
                 let decision = spinner.suspend(|| ask(&actions.iter().map(|a| a.summary.clone()).collect::<Vec<_>>()));
-                if let Err(e) = manager.confirm(&id, decision).await {
+                if let Err(e) = manager.confirm(id, decision).await {
                     tracing::warn!("answering the confirmation failed: {e}");
                 }
             }
@@ -112,17 +130,26 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         }
     }
     spinner.finish_and_clear();
-    manager.shutdown().await;
-    let (state, message) = outcome;
-    let _ = writeln!(out, "\n{}: {message}", state.as_str());
-    let changes: Vec<(String, &'static str)> = match manager.review(&id).await {
+    outcome
+}
+
+/// The files the conversation changed: in its own copy when it had one (the user's folder is untouched), else in
+/// the folder itself.
+async fn report_changes(
+    manager: &Manager,
+    id: &str,
+    workspace: &Path,
+    before: &Snapshot,
+    out: &mut (dyn Write + Send),
+) {
+    let changes: Vec<(String, &'static str)> = match manager.review(id).await {
         Ok(review) => {
-            if let Some(root) = manager.get(&id).ok().and_then(|s| s.meta.isolation).map(|i| i.root) {
+            if let Some(root) = manager.get(id).ok().and_then(|s| s.meta.isolation).map(|i| i.root) {
                 let _ = writeln!(out, "the changes are in {} (your folder is untouched)", root.display());
             }
             review.files.iter().map(|f| (f.path.display().to_string(), status_label(f.status))).collect()
         }
-        Err(_) => diff(&before, &snapshot(&workspace)),
+        Err(_) => diff(before, &snapshot(workspace)),
     };
     if changes.is_empty() {
         let _ = writeln!(out, "no files changed");
@@ -131,10 +158,6 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         for (path, change) in &changes {
             let _ = writeln!(out, "  {change:<8} {path}");
         }
-    }
-    match state {
-        State::Finished => Ok(()),
-        other => Err(RunError::Failed { state: other.as_str(), message }),
     }
 }
 

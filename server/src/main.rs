@@ -37,39 +37,7 @@ enum Command {
         settings: Option<String>,
     },
     /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
-    Run {
-        /// What the agent should do.
-        #[arg(long)]
-        task: String,
-        /// The folder the agent works in.
-        #[arg(long, default_value = ".")]
-        workspace: PathBuf,
-        /// Where the agent runs: `docker` (the default) or `process` (implied by --agent-server).
-        #[arg(long, value_enum)]
-        backend: Option<config::Backend>,
-        /// Shorthand for the `docker.image` setting.
-        #[arg(long)]
-        image: Option<String>,
-        /// Settings as JSON, the same object editors send as initializationOptions, e.g. '{"llm":{"model":"openai/gpt-4o"}}'.
-        #[arg(long, value_name = "JSON")]
-        settings: Option<String>,
-        /// Shorthand for the `llm.model` setting.
-        #[arg(long)]
-        model: Option<String>,
-        /// Shorthand for the `llm.baseUrl` setting.
-        #[arg(long)]
-        base_url: Option<String>,
-        /// Shorthand for the `process.command` setting; selects the `process` backend unless --backend says otherwise.
-        #[arg(long, value_name = "COMMAND")]
-        agent_server: Option<String>,
-        /// Shorthand for the `confirmation` setting.
-        #[arg(long, value_enum)]
-        confirmation: Option<openhands_lsp::config::ConfirmationMode>,
-        /// `none` (the default here): the agent changes the folder itself, as a terminal user expects.
-        /// `worktree`: it works in its own copy, and the run ends with the list of changes and where they are.
-        #[arg(long, value_enum, default_value_t = config::Isolation::None)]
-        isolation: config::Isolation,
-    },
+    Run(RunArgs),
     /// Watches a server's sandboxes and removes them once it is gone (started by the server itself).
     #[command(hide = true, name = "reap")]
     Reap,
@@ -79,6 +47,71 @@ enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// What the agent should do.
+    #[arg(long)]
+    task: String,
+    /// The folder the agent works in.
+    #[arg(long, default_value = ".")]
+    workspace: PathBuf,
+    /// Where the agent runs: `docker` (the default) or `process` (implied by --agent-server).
+    #[arg(long, value_enum)]
+    backend: Option<config::Backend>,
+    /// Shorthand for the `docker.image` setting.
+    #[arg(long)]
+    image: Option<String>,
+    /// Settings as JSON, the same object editors send as initializationOptions, e.g. '{"llm":{"model":"openai/gpt-4o"}}'.
+    #[arg(long, value_name = "JSON")]
+    settings: Option<String>,
+    /// Shorthand for the `llm.model` setting.
+    #[arg(long)]
+    model: Option<String>,
+    /// Shorthand for the `llm.baseUrl` setting.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Shorthand for the `process.command` setting; selects the `process` backend unless --backend says otherwise.
+    #[arg(long, value_name = "COMMAND")]
+    agent_server: Option<String>,
+    /// Shorthand for the `confirmation` setting.
+    #[arg(long, value_enum)]
+    confirmation: Option<openhands_lsp::config::ConfirmationMode>,
+    /// `none` (the default here): the agent changes the folder itself, as a terminal user expects.
+    /// `worktree`: it works in its own copy, and the run ends with the list of changes and where they are.
+    #[arg(long, value_enum, default_value_t = config::Isolation::None)]
+    isolation: config::Isolation,
+}
+
+impl RunArgs {
+    /// The settings of the run: `--settings`, then the shorthands over them. `None` when `--settings` is not JSON.
+    fn settings(&self) -> Option<config::Settings> {
+        let mut s = settings_from_flag(self.settings.as_deref())?.settings;
+        if self.agent_server.is_some() {
+            s.backend = config::Backend::Process;
+        }
+        if let Some(b) = self.backend {
+            s.backend = b;
+        }
+        if let Some(i) = &self.image {
+            s.docker.image = i.clone();
+        }
+        if let Some(m) = &self.model {
+            s.llm.model = m.clone();
+        }
+        if self.base_url.is_some() {
+            s.llm.base_url = self.base_url.clone();
+        }
+        if let Some(c) = &self.agent_server {
+            s.process.command = c.clone();
+        }
+        if let Some(c) = self.confirmation {
+            s.confirmation = c;
+        }
+        s.isolation = self.isolation;
+        Some(s)
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -140,43 +173,9 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
-        Some(Command::Run {
-            task,
-            workspace,
-            backend,
-            image,
-            settings,
-            model,
-            base_url,
-            agent_server,
-            confirmation,
-            isolation,
-        }) => {
-            let Some(mut parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
-            let s = &mut parsed.settings;
-            if agent_server.is_some() {
-                s.backend = config::Backend::Process;
-            }
-            if let Some(b) = backend {
-                s.backend = b;
-            }
-            if let Some(i) = image {
-                s.docker.image = i;
-            }
-            if let Some(m) = model {
-                s.llm.model = m;
-            }
-            if base_url.is_some() {
-                s.llm.base_url = base_url;
-            }
-            if let Some(c) = agent_server {
-                s.process.command = c;
-            }
-            if let Some(c) = confirmation {
-                s.confirmation = c;
-            }
-            s.isolation = isolation;
-            let opts = headless::RunOptions { task, workspace, settings: parsed.settings };
+        Some(Command::Run(args)) => {
+            let Some(settings) = args.settings() else { return ExitCode::from(2) };
+            let opts = headless::RunOptions { task: args.task, workspace: args.workspace, settings };
             let mut stdout = std::io::stdout();
             match runtime.block_on(headless::run(opts, &mut stdout)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -187,19 +186,22 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Generate { what }) => {
-            let text = match what {
-                Generated::SettingsMarkdown => config::markdown_reference(),
-                Generated::VscodeSettings => {
-                    serde_json::to_string_pretty(&config::vscode_properties()).unwrap_or_default() + "\n"
-                }
-                Generated::Commands => lsp::COMMANDS.iter().map(|c| format!("{c}\n")).collect(),
-            };
-            let _ = std::io::stdout().write_all(text.as_bytes());
-            ExitCode::SUCCESS
-        }
+        Some(Command::Generate { what }) => generate(what),
         Some(Command::Reap) => openhands_lsp::sandbox::reap(),
     }
+}
+
+/// Prints generated reference material.
+fn generate(what: Generated) -> ExitCode {
+    let text = match what {
+        Generated::SettingsMarkdown => config::markdown_reference(),
+        Generated::VscodeSettings => {
+            serde_json::to_string_pretty(&config::vscode_properties()).unwrap_or_default() + "\n"
+        }
+        Generated::Commands => lsp::COMMANDS.iter().map(|c| format!("{c}\n")).collect(),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    ExitCode::SUCCESS
 }
 
 /// `--settings JSON`: problems are reported and the defaults used for them; `None` when it is not JSON at all.

@@ -245,42 +245,52 @@ async fn connection(
             }
             Some(Ok(_)) => continue,
         };
-        let value: Value = match serde_json::from_str(text.as_str()) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!("ignoring a non-JSON frame on the event stream: {e}");
-                continue;
-            }
-        };
-        let event = match AgentEvent::from_json(value) {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::debug!("ignoring a frame that is not an event: {e}");
-                continue;
-            }
-        };
+        let Some(event) = event_of(text.as_str()) else { continue };
         delivered = true;
-        let item = if event.is_snapshot() {
-            if resume.snapshot_delivered {
-                StreamItem::Snapshot(event)
-            } else {
-                resume.snapshot_delivered = true;
-                StreamItem::Event(event)
-            }
-        } else {
-            if !resume.seen_ids.insert(&event.id) {
-                continue;
-            }
-            // Streaming deltas are never stored, so they cannot anchor a resend.
-            if event.kind != "StreamingDeltaEvent" && !event.timestamp.is_empty() {
-                resume.last_timestamp = Some(event.timestamp.clone());
-            }
-            StreamItem::Event(event)
-        };
+        let Some(item) = item_of(event, resume) else { continue };
         if tx.send(item).await.is_err() {
             return Ended::ReceiverGone;
         }
     }
+}
+
+/// The event a text frame carries, if it is one.
+fn event_of(text: &str) -> Option<AgentEvent> {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!("ignoring a non-JSON frame on the event stream: {e}");
+            return None;
+        }
+    };
+    match AgentEvent::from_json(value) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::debug!("ignoring a frame that is not an event: {e}");
+            None
+        }
+    }
+}
+
+/// What an event is for the runner: new (the first snapshot counts as an event, later ones say the state on
+/// reconnect), or `None` when it was delivered before.
+fn item_of(event: AgentEvent, resume: &mut Resume) -> Option<StreamItem> {
+    if event.is_snapshot() {
+        return Some(if resume.snapshot_delivered {
+            StreamItem::Snapshot(event)
+        } else {
+            resume.snapshot_delivered = true;
+            StreamItem::Event(event)
+        });
+    }
+    if !resume.seen_ids.insert(&event.id) {
+        return None;
+    }
+    // Streaming deltas are never stored, so they cannot anchor a resend.
+    if event.kind != "StreamingDeltaEvent" && !event.timestamp.is_empty() {
+        resume.last_timestamp = Some(event.timestamp.clone());
+    }
+    Some(StreamItem::Event(event))
 }
 
 fn end(delivered: bool, reason: String) -> Ended {

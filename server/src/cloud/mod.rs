@@ -109,7 +109,7 @@ impl CloudProvider {
         };
         let request = api::StartConversation {
             title: spec.title.clone(),
-            instruction: spec.instruction.clone(),
+            instruction: spec.first_message.clone().unwrap_or_default(),
             repository: repo.as_ref().map(|r| r.path.clone()),
             branch: repo.as_ref().and(branch),
             provider: repo.as_ref().map(|r| r.kind.id().to_owned()),
@@ -226,6 +226,10 @@ impl CloudProvider {
 }
 
 impl SandboxProvider for CloudProvider {
+    fn starts_conversations(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "cloud"
     }

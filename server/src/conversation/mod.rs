@@ -5,224 +5,28 @@
 //! control messages (send, pause, resume, stop, confirm). Everything editors see goes out through an [`Observer`],
 //! so this module knows nothing of LSP.
 
+mod control;
+mod error;
+mod model;
 mod model_error;
 mod runner;
+mod start;
 pub mod store;
+mod tracker;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::agent_server::events::{AgentEvent, NormalizedEvent};
-use crate::agent_server::{AgentServerError, LlmConfig};
-use crate::config::ConfirmationMode;
-use crate::sandbox::{SandboxError, SharedProvider};
-use crate::secrets::{SecretName, SecretStore};
-pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, Store, StoreError};
-
-/// Lifecycle of a conversation as editors see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Starting,
-    Running,
-    Paused,
-    WaitingForConfirmation,
-    Finished,
-    Error,
-    Stuck,
-    Stopped,
-    /// Its `meta.json` could not be read (a crash, a full disk, an edit): listed with what could be read, its copy
-    /// still reviewable and discardable.
-    Damaged,
-}
-
-impl State {
-    /// The agent is not working and will not until it gets a new message.
-    pub fn is_settled(self) -> bool {
-        matches!(self, State::Finished | State::Error | State::Stuck | State::Stopped | State::Damaged)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Starting => "starting",
-            State::Running => "running",
-            State::Paused => "paused",
-            State::WaitingForConfirmation => "waiting_for_confirmation",
-            State::Finished => "finished",
-            State::Error => "error",
-            State::Stuck => "stuck",
-            State::Stopped => "stopped",
-            State::Damaged => "damaged",
-        }
-    }
-}
-
-/// A conversation as listed for editors.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    #[serde(flatten)]
-    pub meta: Meta,
-    /// A runner is attached to a live sandbox (false for history from an earlier session).
-    pub live: bool,
-    /// Another openhands-lsp (another editor on this machine) runs it now: look, but act on it there.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub running_elsewhere: bool,
-}
-
-/// An action the agent wants to take and is waiting for the user to confirm.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingAction {
-    pub id: String,
-    pub tool: String,
-    pub summary: String,
-    pub detail: String,
-}
-
-/// What the user answered to a confirmation request.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "decision")]
-pub enum Decision {
-    /// Run the pending actions.
-    Allow,
-    /// Run them, and stop asking for the rest of this conversation.
-    AllowAll,
-    Reject {
-        reason: Option<String>,
-    },
-}
-
-/// How much of a conversation's events (KiB of their JSON) may be on its way to the editor at once. The runner
-/// waits for credit before it takes the next event from the agent, so an editor that reads slower than an agent
-/// streams slows the agent's stream (and then the agent-server) instead of growing queues here. Counted in bytes,
-/// not events: a burst of small events flows freely, 64 KiB chunks of terminal output are held to a few MB.
-pub(crate) const KIB_IN_FLIGHT: u32 = 4096;
-
-/// One event's place in its conversation's budget, given back when the last holder drops it (once the event is on
-/// its way to the editor).
-#[derive(Clone, Default)]
-pub struct Credit(#[allow(dead_code)] Option<Arc<tokio::sync::OwnedSemaphorePermit>>);
-
-impl std::fmt::Debug for Credit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Credit")
-    }
-}
-
-/// What the manager tells its observer. Sent in order per conversation.
-#[derive(Debug, Clone)]
-pub enum Update {
-    /// Created, or its state, title or outcome changed.
-    Changed(Box<Summary>),
-    /// An event, with its credit: hold it until the event is handed on.
-    Event(Arc<NormalizedEvent>, Credit),
-    /// The agent waits for the user; answer with [`Manager::confirm`].
-    ConfirmationNeeded { conversation_id: String, actions: Vec<PendingAction> },
-    /// What a slow start is doing (pulling an image, booting a container).
-    Progress { conversation_id: String, message: String },
-    /// The agent stopped working: finished, failed, stuck or stopped.
-    Settled { conversation_id: String, state: State, message: String },
-}
-
-pub trait Observer: Send + Sync {
-    /// Must not block: called from conversation runners.
-    fn update(&self, update: Update);
-}
-
-/// A new conversation.
-#[derive(Debug, Clone)]
-pub struct StartRequest {
-    pub instruction: String,
-    pub title: String,
-    pub workspace: PathBuf,
-    pub issue: Option<store::IssueLink>,
-    /// Follow this existing OpenHands Cloud conversation instead of starting one.
-    pub attach: Option<String>,
-}
-
-/// Settings a conversation starts with.
-#[derive(Debug, Clone)]
-pub struct AgentSettings {
-    pub llm_model: String,
-    pub llm_base_url: Option<String>,
-    pub llm_num_retries: Option<u32>,
-    pub llm_timeout_seconds: u32,
-    pub llm_stream: bool,
-    pub isolation: crate::config::Isolation,
-    pub confirmation: ConfirmationMode,
-    pub max_iterations: u32,
-    /// Where the user is: instructions (how to set the key) name what they type there.
-    pub editor: crate::editor::Editor,
-}
-
-impl AgentSettings {
-    /// Settings as a conversation starts with them, for a user in `editor`.
-    pub fn from_settings(settings: &crate::config::Settings, editor: crate::editor::Editor) -> Self {
-        AgentSettings {
-            llm_model: settings.llm.model.clone(),
-            llm_base_url: settings.llm.base_url.clone(),
-            llm_num_retries: settings.llm.num_retries,
-            llm_timeout_seconds: settings.llm.timeout_seconds,
-            llm_stream: settings.llm.stream,
-            isolation: settings.isolation,
-            confirmation: settings.confirmation,
-            max_iterations: settings.max_iterations,
-            editor,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConversationError {
-    #[error("no conversation {0}")]
-    Unknown(String),
-    #[error(transparent)]
-    BadId(#[from] BadId),
-    #[error("conversation {0} is not running in this session (its sandbox is gone); start a new conversation")]
-    NotLive(String),
-    #[error("conversation {id} is {state}: {action} is not possible now")]
-    WrongState { id: String, state: &'static str, action: &'static str },
-    #[error("no LLM API key is set for {model}: {how}, then start the task again")]
-    NoLlmKey { model: String, how: String },
-    #[error("the workspace {0} does not exist or is not a directory")]
-    BadWorkspace(PathBuf),
-    #[error(transparent)]
-    Store(StoreError),
-    #[error(transparent)]
-    AgentServer(#[from] AgentServerError),
-    #[error(transparent)]
-    Sandbox(#[from] SandboxError),
-    #[error("the conversation's runner stopped")]
-    RunnerGone,
-    #[error(
-        "conversation {0} has no isolated copy to review (it ran with openhands.isolation = \"none\", or its changes were discarded)"
-    )]
-    NotIsolated(String),
-    #[error("the conversation's isolated copy: {0}")]
-    Isolation(String),
-    #[error("a background task failed ({0}); see the log, and try again")]
-    Worker(String),
-    #[error(
-        "conversation {id} is running in another openhands-lsp on this machine (pid {pid}, another editor): pause, stop \
-         or discard it there; it can be reviewed here"
-    )]
-    Elsewhere { id: String, pid: u32 },
-    #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
-    AlreadyAttached { cloud: String, local: String },
-}
-
-/// What `review` returns: the files the agent changed, relative to `source` (the user's folder).
-#[derive(Debug, Clone)]
-pub struct Review {
-    pub title: String,
-    pub source: PathBuf,
-    pub files: Vec<crate::git::FileChange>,
-}
+use crate::sandbox::SharedProvider;
+use crate::secrets::SecretStore;
+use control::Control;
+pub use error::ConversationError;
+pub(crate) use model::KIB_IN_FLIGHT;
+pub use model::{AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartRequest, Summary, Update};
+pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError};
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
 /// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.
@@ -281,39 +85,6 @@ fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, 
     Ok(crate::git::Isolated { root: iso.root.clone(), source: meta.workspace.clone(), kind, baseline })
 }
 
-impl From<StoreError> for ConversationError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unknown(id) => ConversationError::Unknown(id),
-            StoreError::BadId(bad) => ConversationError::BadId(bad),
-            other => ConversationError::Store(other),
-        }
-    }
-}
-
-enum Control {
-    /// `run`: the agent works on it now; otherwise it is only added to the conversation for its next turn.
-    Send {
-        text: String,
-        run: bool,
-        reply: oneshot::Sender<Result<(), ConversationError>>,
-    },
-    Pause {
-        reply: oneshot::Sender<Result<(), ConversationError>>,
-    },
-    Resume {
-        reply: oneshot::Sender<Result<(), ConversationError>>,
-    },
-    Stop {
-        reply: oneshot::Sender<Result<(), ConversationError>>,
-    },
-    Confirm {
-        decision: Decision,
-        reply: oneshot::Sender<Result<(), ConversationError>>,
-    },
-    ReconnectStream,
-}
-
 struct Live {
     control: mpsc::Sender<Control>,
     meta: Arc<Mutex<Meta>>,
@@ -349,99 +120,6 @@ impl Manager {
 
     pub fn backend(&self) -> &'static str {
         self.inner.provider.name()
-    }
-
-    /// Starts a conversation and returns at once; the work goes on in the background.
-    pub fn start(&self, req: StartRequest, mut settings: AgentSettings) -> Result<Summary, ConversationError> {
-        if !req.workspace.is_dir() {
-            return Err(ConversationError::BadWorkspace(req.workspace));
-        }
-        let backend = if req.attach.is_some() { "cloud" } else { self.inner.provider.name() };
-        // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
-        // sandbox only to fail with the LLM library's advice about environment variables.
-        if backend != "cloud"
-            && self.inner.secrets.get(SecretName::LlmApiKey).is_none()
-            && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
-        {
-            let mut how = settings.editor.how_to_set(SecretName::LlmApiKey);
-            if settings.llm_base_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
-                how.push_str(" (a server that checks no key takes any text)");
-            }
-            return Err(ConversationError::NoLlmKey { model: settings.llm_model.clone(), how });
-        }
-        if let Some(cloud_id) = &req.attach
-            && let Some(local) = self.following(cloud_id)
-        {
-            return Err(ConversationError::AlreadyAttached { cloud: cloud_id.clone(), local });
-        }
-        // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
-        if backend == "cloud" {
-            settings.isolation = crate::config::Isolation::Worktree;
-        }
-        let conversation_id = ConversationId::new_random();
-        let dir = self.inner.store.dir(&conversation_id);
-        let id = String::from(conversation_id);
-        let now = store::now_ms();
-        let meta = Meta {
-            id: id.clone(),
-            title: req.title,
-            instruction: req.instruction,
-            workspace: req.workspace,
-            backend: backend.to_owned(),
-            state: State::Starting,
-            created_at: now,
-            updated_at: now,
-            final_message: None,
-            error: None,
-            sandbox_url: None,
-            event_count: 0,
-            isolation: None,
-            issue: req.issue,
-            cloud: None,
-            owner: Some(crate::instance::Instance::current().clone()),
-        };
-        let log = self.inner.store.create(&meta)?;
-        let meta = Arc::new(Mutex::new(meta));
-        let (tx, rx) = mpsc::channel(32);
-        self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
-        let summary = Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false };
-        self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
-
-        let llm = LlmConfig {
-            model: settings.llm_model.clone(),
-            base_url: settings.llm_base_url.clone(),
-            api_key: self.inner.secrets.get(SecretName::LlmApiKey),
-            num_retries: settings.llm_num_retries,
-            timeout_seconds: settings.llm_timeout_seconds,
-            stream: settings.llm_stream,
-        };
-        let secrets = SecretName::ALL
-            .into_iter()
-            .filter(|n| n.is_provider_token())
-            .filter_map(|n| self.inner.secrets.get(n).map(|s| (n.env_var().to_owned(), s)))
-            .collect();
-        let runner = runner::Runner {
-            id: id.clone(),
-            dir,
-            meta,
-            store: self.inner.store.clone(),
-            log,
-            provider: self.inner.provider.clone(),
-            observer: self.inner.observer.clone(),
-            redactor: self.inner.secrets.redactor(),
-            llm,
-            secrets,
-            settings,
-            attach: req.attach,
-            remote: None,
-            credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
-        };
-        let manager = self.clone();
-        tokio::spawn(async move {
-            runner.run(rx).await;
-            manager.live().remove(&id);
-        });
-        Ok(summary)
     }
 
     pub async fn send_message(&self, id: &str, text: String) -> Result<(), ConversationError> {

@@ -1,17 +1,19 @@
 //! One conversation's task: provision, create, follow events, obey control messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::control::{drain_refusing, refuse};
 use super::store::{EventLog, Store, now_ms};
+use super::tracker::{HARMLESS_TOOLS, Tracker, policy_asks};
 use super::{
     AgentSettings, Control, ConversationError, Decision, Meta, Observer, PendingAction, State, Summary, Update,
 };
-use crate::agent_server::events::{AgentEvent, DETAIL_MAX_BYTES, NormalizedEvent, View};
+use crate::agent_server::events::{AgentEvent, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
 use crate::agent_server::{AgentServerClient, LlmConfig, NewConversation};
 use crate::config::ConfirmationMode;
@@ -32,6 +34,9 @@ pub(super) struct Runner {
     pub llm: LlmConfig,
     pub secrets: BTreeMap<String, Secret>,
     pub settings: AgentSettings,
+    /// The task as the user gave it, until it is sent as the first message (or handed to a backend that starts the
+    /// conversation itself).
+    pub instruction: Option<String>,
     /// The cloud conversation to follow instead of starting one.
     pub attach: Option<String>,
     /// Set when the backend created the conversation on its agent-server (the cloud).
@@ -59,10 +64,12 @@ impl Runner {
         };
         let observer = self.observer.clone();
         let id = self.id.clone();
-        let (source, title, instruction) = {
+        let (source, title) = {
             let meta = self.meta();
-            (meta.workspace.clone(), meta.title.clone(), meta.instruction.clone())
+            (meta.workspace.clone(), meta.title.clone())
         };
+        // Only a backend that starts the conversation itself needs the first message (the cloud's API takes it).
+        let first_message = if self.provider.starts_conversations() { self.instruction.take() } else { None };
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
@@ -74,33 +81,12 @@ impl Runner {
             })),
             source,
             title,
-            instruction,
+            first_message,
             attach: self.attach.clone(),
             secrets: self.secrets.clone(),
         };
         tracing::debug!(conversation = %self.id, "workspace ready after {:?}", began.elapsed());
-        let provider = self.provider.clone();
-        let start = provider.start(spec);
-        tokio::pin!(start);
-        // Stop must work while the sandbox boots; other requests wait for it.
-        let sandbox = loop {
-            tokio::select! {
-                result = &mut start => break result,
-                msg = control.recv() => match msg {
-                    Some(Control::Stop { reply }) => {
-                        self.settle(State::Stopped, None, None);
-                        let _ = reply.send(Ok(()));
-                        // Let the start finish so its process is stopped rather than leaked.
-                        if let Ok(sandbox) = (&mut start).await {
-                            sandbox.handle.stop().await;
-                        }
-                        return;
-                    }
-                    Some(other) => refuse(other, &self.id, "starting"),
-                    None => return,
-                },
-            }
-        };
+        let Some(sandbox) = self.start_sandbox(spec, &mut control).await else { return };
         let sandbox = match sandbox {
             Ok(s) => s,
             Err(e) => {
@@ -125,6 +111,36 @@ impl Runner {
         sandbox.handle.stop().await;
         let state = self.meta().state.as_str();
         drain_refusing(control, &self.id, state).await;
+    }
+
+    /// Starts the sandbox; `None` when the user stopped the conversation meanwhile (stop must work while the sandbox
+    /// boots; other requests wait for it).
+    async fn start_sandbox(
+        &mut self,
+        spec: SandboxSpec,
+        control: &mut mpsc::Receiver<Control>,
+    ) -> Option<Result<Sandbox, crate::sandbox::SandboxError>> {
+        let provider = self.provider.clone();
+        let start = provider.start(spec);
+        tokio::pin!(start);
+        loop {
+            tokio::select! {
+                result = &mut start => return Some(result),
+                msg = control.recv() => match msg {
+                    Some(Control::Stop { reply }) => {
+                        self.settle(State::Stopped, None, None);
+                        let _ = reply.send(Ok(()));
+                        // Let the start finish so its process is stopped rather than leaked.
+                        if let Ok(sandbox) = (&mut start).await {
+                            sandbox.handle.stop().await;
+                        }
+                        return None;
+                    }
+                    Some(other) => refuse(other, &self.id, "starting"),
+                    None => return None,
+                },
+            }
+        }
     }
 
     /// The folder the sandbox gets (the workspace itself, or the top of the conversation's own copy of it) and the
@@ -170,29 +186,7 @@ impl Runner {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
         let mut tracker =
             Tracker { roots: super::shown_roots(&self.meta(), &sandbox.working_dir), ..Tracker::default() };
-        let mut sub = if self.remote.is_some() {
-            // The cloud created the conversation and sent the first message: follow it from its first event (the
-            // snapshot on connect tells its state).
-            stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), Resume::default())
-        } else {
-            let request = NewConversation {
-                conversation_id: self.id.clone(),
-                working_dir: sandbox.working_dir.clone(),
-                llm: self.llm.clone(),
-                secrets: self.secrets.clone(),
-                confirmation: self.settings.confirmation,
-                max_iterations: self.settings.max_iterations,
-            };
-            client.create_conversation(&request).await?;
-            tracing::debug!(conversation = %self.id, "conversation created");
-            let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
-            let instruction = self.meta().instruction.clone();
-            client.send_message(&self.id, &instruction, true).await?;
-            tracing::debug!(conversation = %self.id, "first message sent");
-            self.set_state(State::Running);
-            tracker.awaiting_run = true;
-            sub
-        };
+        let mut sub = self.open(sandbox, &client, &mut tracker).await?;
         let died = sandbox.handle.died();
         tokio::pin!(died);
         let mut tick = tokio::time::interval(SILENCE_TICK);
@@ -232,19 +226,8 @@ impl Runner {
                     let message = tracker.last_error.clone().unwrap_or_else(|| "the agent stopped with an error (the agent-server gave no detail)".into());
                     self.settle(State::Error, None, Some(message));
                 }
-                log = &mut died => {
-                    if !self.meta().state.is_settled() {
-                        // The popup gets the reason; the log's lines go to the log (the editor's output channel).
-                        if !log.log.trim().is_empty() {
-                            tracing::warn!(conversation = %self.id, "{}; its last log lines:\n{}", log.reason, log.log);
-                        }
-                        let reason = format!(
-                            "the sandbox died: {}{}",
-                            log.reason,
-                            if log.log.trim().is_empty() { "" } else { " (its last log lines are in the openhands-lsp log)" }
-                        );
-                        self.settle(State::Error, None, Some(reason));
-                    }
+                death = &mut died => {
+                    self.sandbox_died(death);
                     return Ok(());
                 }
             }
@@ -262,59 +245,15 @@ impl Runner {
     ) -> bool {
         match msg {
             Control::Send { text, run, reply } => {
-                // The agent-server runs unanswered actions on the next `run` ("implicit confirmation"): while one
-                // waits for the user, a message is added to the conversation without starting a turn, and the
-                // user is asked again. The agent reads it once the user has answered.
-                let waiting = if run { self.unapproved(tracker) } else { Vec::new() };
-                let run = run && waiting.is_empty();
-                let result = client.send_message(self.agent_id(), &text, run).await.map_err(Into::into);
-                if result.is_ok() && run {
-                    tracker.awaiting_run = true;
-                    self.set_state(State::Running);
-                }
-                if result.is_ok() && !waiting.is_empty() {
-                    self.ask(waiting, tracker);
-                }
+                let result = self.send(text, run, client, tracker).await;
                 let _ = reply.send(result);
             }
             Control::Pause { reply } => {
-                let result = async {
-                    // `interrupt` stops the agent now (it cancels an LLM call in flight and waits for the run loop);
-                    // `pause` would only take effect after the current step.
-                    client.interrupt(self.agent_id()).await?;
-                    sandbox.handle.freeze().await?;
-                    Ok(())
-                }
-                .await;
-                if result.is_ok() {
-                    sub.set_patient(true);
-                    self.set_state(State::Paused);
-                }
+                let result = self.pause(sandbox, client, sub).await;
                 let _ = reply.send(result);
             }
             Control::Resume { reply } => {
-                let waiting = self.unapproved(tracker);
-                let result = async {
-                    sandbox.handle.thaw().await?;
-                    // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh;
-                    // the stream resumes after the last event it delivered, so nothing repeats.
-                    sub.set_patient(false);
-                    sub.reconnect();
-                    // `run` would execute the actions still waiting for an answer: ask for them again instead. A
-                    // sandbox frozen from outside was mid-run: thawed, it goes on by itself.
-                    if waiting.is_empty() && !std::mem::take(&mut tracker.paused_outside) {
-                        run_when_idle(client, self.agent_id()).await?;
-                    }
-                    Ok(())
-                }
-                .await;
-                if result.is_ok() {
-                    if waiting.is_empty() {
-                        self.set_state(State::Running);
-                    } else {
-                        self.ask(waiting, tracker);
-                    }
-                }
+                let result = self.resume(sandbox, client, sub, tracker).await;
                 let _ = reply.send(result);
             }
             Control::Stop { reply } => {
@@ -334,6 +273,120 @@ impl Runner {
             Control::ReconnectStream => sub.reconnect(),
         }
         false
+    }
+
+    /// Creates the conversation on the agent-server and sends the first message (or, where the backend created it,
+    /// follows it from its first event); the event stream of it.
+    async fn open(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        tracker: &mut Tracker,
+    ) -> Result<stream::Subscription, ConversationError> {
+        Ok(if self.remote.is_some() {
+            // The cloud created the conversation and sent the first message: follow it from its first event (the
+            // snapshot on connect tells its state).
+            stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), Resume::default())
+        } else {
+            let request = NewConversation {
+                conversation_id: self.id.clone(),
+                working_dir: sandbox.working_dir.clone(),
+                llm: self.llm.clone(),
+                secrets: self.secrets.clone(),
+                confirmation: self.settings.confirmation,
+                max_iterations: self.settings.max_iterations,
+            };
+            client.create_conversation(&request).await?;
+            tracing::debug!(conversation = %self.id, "conversation created");
+            let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
+            let instruction = self.instruction.take().unwrap_or_default();
+            client.send_message(&self.id, &instruction, true).await?;
+            tracing::debug!(conversation = %self.id, "first message sent");
+            self.set_state(State::Running);
+            tracker.awaiting_run = true;
+            sub
+        })
+    }
+
+    /// The sandbox went away: an error unless the work was over.
+    fn sandbox_died(&self, death: crate::sandbox::Death) {
+        if self.meta().state.is_settled() {
+            return;
+        }
+        // The popup gets the reason; the log's lines go to the log (the editor's output channel).
+        if !death.log.trim().is_empty() {
+            tracing::warn!(conversation = %self.id, "{}; its last log lines:\n{}", death.reason, death.log);
+        }
+        let reason = format!(
+            "the sandbox died: {}{}",
+            death.reason,
+            if death.log.trim().is_empty() { "" } else { " (its last log lines are in the openhands-lsp log)" }
+        );
+        self.settle(State::Error, None, Some(reason));
+    }
+
+    /// A message from the user. The agent-server runs unanswered actions on the next `run` ("implicit
+    /// confirmation"): while one waits for the user, the message is added to the conversation without starting a
+    /// turn, and the user is asked again. The agent reads it once the user has answered.
+    async fn send(
+        &mut self,
+        text: String,
+        run: bool,
+        client: &AgentServerClient,
+        tracker: &mut Tracker,
+    ) -> Result<(), ConversationError> {
+        let waiting = if run { self.unapproved(tracker) } else { Vec::new() };
+        let run = run && waiting.is_empty();
+        client.send_message(self.agent_id(), &text, run).await?;
+        if run {
+            tracker.awaiting_run = true;
+            self.set_state(State::Running);
+        }
+        if !waiting.is_empty() {
+            self.ask(waiting, tracker);
+        }
+        Ok(())
+    }
+
+    async fn pause(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+    ) -> Result<(), ConversationError> {
+        // `interrupt` stops the agent now (it cancels an LLM call in flight and waits for the run loop); `pause`
+        // would only take effect after the current step.
+        client.interrupt(self.agent_id()).await?;
+        sandbox.handle.freeze().await?;
+        sub.set_patient(true);
+        self.set_state(State::Paused);
+        Ok(())
+    }
+
+    async fn resume(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+        tracker: &mut Tracker,
+    ) -> Result<(), ConversationError> {
+        let waiting = self.unapproved(tracker);
+        sandbox.handle.thaw().await?;
+        // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh; the stream
+        // resumes after the last event it delivered, so nothing repeats.
+        sub.set_patient(false);
+        sub.reconnect();
+        // `run` would execute the actions still waiting for an answer: ask for them again instead. A sandbox frozen
+        // from outside was mid-run: thawed, it goes on by itself.
+        if waiting.is_empty() && !std::mem::take(&mut tracker.paused_outside) {
+            run_when_idle(client, self.agent_id()).await?;
+        }
+        if waiting.is_empty() {
+            self.set_state(State::Running);
+        } else {
+            self.ask(waiting, tracker);
+        }
+        Ok(())
     }
 
     async fn confirm(
@@ -414,7 +467,7 @@ impl Runner {
         };
         let status = event.execution_status().map(str::to_owned);
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
-        let credit = super::Credit(self.credit.clone().acquire_many_owned(kib).await.ok().map(Arc::new));
+        let credit = super::Credit::new(self.credit.clone().acquire_many_owned(kib).await.ok());
         let mut normalized = NormalizedEvent::new(&self.id, seq, event, &tracker.roots);
         let place = (self.llm.model.as_str(), self.llm.base_url.as_deref());
         super::model_error::explain_event(&mut normalized, Some(place), self.settings.editor);
@@ -605,132 +658,6 @@ impl Runner {
     }
 }
 
-/// What the runner remembers across events: actions awaiting an answer, the last error, the finish message.
-#[derive(Default)]
-struct Tracker {
-    /// Where the agent works, as it and the user see it: paths under them are shown relative.
-    roots: Vec<String>,
-    open_actions: HashMap<String, PendingAction>,
-    /// Open actions by their tool call id: an `AgentErrorEvent` answers an action by that id alone.
-    tool_calls: HashMap<String, String>,
-    order: Vec<String>,
-    /// Actions the user allowed (they may still be running).
-    allowed: std::collections::HashSet<String>,
-    /// The risk the model stated for each action (`security_risk`).
-    risk: HashMap<String, String>,
-    /// Action ids (and tool call ids) that have their observation, rejection or error.
-    answered: std::collections::HashSet<String>,
-    /// Since when the agent waits on the model (a turn began, a tool's result came back, a token streamed in).
-    model_since: Option<std::time::Instant>,
-    /// When the last event came.
-    last_event: Option<std::time::Instant>,
-    /// The sandbox was frozen from outside while the agent worked: resuming only thaws it.
-    paused_outside: bool,
-    /// The user was asked and has not answered yet.
-    awaiting_answer: bool,
-    last_error: Option<String>,
-    finish_message: Option<String>,
-    /// Set while an error status waits for its detail.
-    error_deadline: Option<tokio::time::Instant>,
-    /// Actions the user was already asked about.
-    asked: std::collections::HashSet<String>,
-    /// A turn was started and the agent-server has not yet reported it running.
-    awaiting_run: bool,
-}
-
-impl Tracker {
-    fn observe(&mut self, event: &AgentEvent) {
-        self.last_event = Some(std::time::Instant::now());
-        let tool_call = event.raw.get("tool_call_id").and_then(|v| v.as_str());
-        self.model_since = match (event.kind.as_str(), event.source.as_str()) {
-            // A tool is running (its silence is the tool's, not the model's), or the agent spoke.
-            ("ActionEvent", _) | ("MessageEvent", "agent") => None,
-            // The model's turn: after a tool's result, a rejection, an error of a tool, the user's message, or
-            // while tokens stream in (each one restarts the clock).
-            ("ObservationEvent" | "UserRejectObservation" | "AgentErrorEvent" | "StreamingDeltaEvent", _)
-            | ("MessageEvent", "user") => Some(std::time::Instant::now()),
-            _ => self.model_since,
-        };
-        let answered_action = match event.answers_action() {
-            Some(action) => Some(action.to_owned()),
-            None if event.kind == "AgentErrorEvent" => tool_call.and_then(|c| self.tool_calls.get(c).cloned()),
-            None => None,
-        };
-        match answered_action {
-            Some(action) if self.open_actions.contains_key(&action) => self.forget(&action),
-            // An answer before its action (a replay): remembered until the action arrives.
-            _ => {
-                if let Some(key) = event.answers_action().or(tool_call.filter(|_| event.kind == "AgentErrorEvent")) {
-                    self.answered.insert(key.to_owned());
-                }
-            }
-        }
-        match event.view() {
-            View::Action { tool, .. } => {
-                // A replay (the cloud's) can deliver an answer before its action: such an action is not open.
-                // Taken, not looked at: a remembered answer is used once.
-                let answered = self.answered.remove(&event.id) | tool_call.is_some_and(|c| self.answered.remove(c));
-                if !answered {
-                    if let Some(call) = tool_call {
-                        self.tool_calls.insert(call.to_owned(), event.id.clone());
-                    }
-                    if let Some(risk) = event.raw.get("security_risk").and_then(|v| v.as_str()) {
-                        self.risk.insert(event.id.clone(), risk.to_owned());
-                    }
-                    self.open_actions.insert(
-                        event.id.clone(),
-                        PendingAction {
-                            id: event.id.clone(),
-                            tool: tool.to_owned(),
-                            summary: event.summary_within(&self.roots),
-                            detail: event.detail(DETAIL_MAX_BYTES),
-                        },
-                    );
-                    self.order.push(event.id.clone());
-                }
-                if let Some(m) = event.finish_message() {
-                    self.finish_message = Some(m);
-                }
-            }
-            View::Error { message } => self.last_error = Some(message),
-            View::Message { .. } if event.source == "user" => {
-                self.finish_message = None;
-                self.last_error = None;
-            }
-            _ => {}
-        }
-    }
-
-    /// True when some of `actions` were never asked about (and remembers them as asked).
-    fn first_time_asked(&mut self, actions: &[PendingAction]) -> bool {
-        let mut new = false;
-        for a in actions {
-            new |= self.asked.insert(a.id.clone());
-        }
-        new
-    }
-
-    /// An answered action: nothing more is kept of it.
-    fn forget(&mut self, action: &str) {
-        self.open_actions.remove(action);
-        self.risk.remove(action);
-        self.allowed.remove(action);
-        self.tool_calls.retain(|_, a| a != action);
-    }
-
-    /// The user allowed what is pending now.
-    fn allow_pending(&mut self) {
-        let pending: Vec<String> = self.pending().into_iter().map(|a| a.id).collect();
-        self.allowed.extend(pending);
-        self.awaiting_answer = false;
-    }
-
-    fn pending(&mut self) -> Vec<PendingAction> {
-        self.order.retain(|id| self.open_actions.contains_key(id));
-        self.order.iter().filter_map(|id| self.open_actions.get(id).cloned()).collect()
-    }
-}
-
 /// A branch-name-safe short form of a title.
 pub(super) fn slug(title: &str) -> String {
     let s: String = title
@@ -750,19 +677,6 @@ pub(super) fn slug(title: &str) -> String {
 const SILENCE_TICK: Duration = Duration::from_secs(2);
 const SILENCE_REPORTED: Duration = Duration::from_secs(4);
 
-/// Whether the agent-server's policy asks about an action of this risk (as the SDK's `ConfirmRisky` does: HIGH, or
-/// a risk the model did not state).
-fn policy_asks(mode: ConfirmationMode, risk: Option<&str>) -> bool {
-    match mode {
-        ConfirmationMode::Never => false,
-        ConfirmationMode::Always => true,
-        ConfirmationMode::Risky => !matches!(risk, Some("LOW" | "MEDIUM")),
-    }
-}
-
-/// Actions confirmed without asking: they touch nothing.
-const HARMLESS_TOOLS: &[&str] = &["finish", "think"];
-
 /// `run`, retried while the agent-server says its previous run loop is still winding down (409).
 async fn run_when_idle(client: &AgentServerClient, id: &str) -> Result<(), crate::agent_server::AgentServerError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -781,69 +695,5 @@ async fn until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-fn refuse(msg: Control, id: &str, state: &'static str) {
-    let err = |action| ConversationError::WrongState { id: id.to_owned(), state, action };
-    match msg {
-        Control::Send { reply, .. } => drop(reply.send(Err(err("sending a message")))),
-        Control::Pause { reply } => drop(reply.send(Err(err("pausing")))),
-        Control::Resume { reply } => drop(reply.send(Err(err("resuming")))),
-        Control::Stop { reply } => drop(reply.send(Ok(()))),
-        Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
-        Control::ReconnectStream => {}
-    }
-}
-
-/// After the sandbox is gone: answer what is still queued, then end (the manager forgets the conversation).
-async fn drain_refusing(mut control: mpsc::Receiver<Control>, id: &str, state: &'static str) {
-    control.close();
-    while let Some(msg) = control.recv().await {
-        refuse(msg, id, state);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn event(v: serde_json::Value) -> AgentEvent {
-        AgentEvent::from_json(v).unwrap()
-    }
-
-    fn action(id: &str, call: &str, risk: &str) -> AgentEvent {
-        event(json!({"kind": "ActionEvent", "id": id, "source": "agent", "tool_name": "terminal",
-            "tool_call_id": call, "security_risk": risk, "action": {"kind": "TerminalAction", "command": "ls"}}))
-    }
-
-    #[test]
-    fn an_answer_replayed_before_its_action_leaves_nothing_open() {
-        let mut t = Tracker::default();
-        t.observe(&event(json!({"kind": "ObservationEvent", "id": "o1", "source": "environment", "action_id": "a1",
-            "observation": {"kind": "TerminalObservation"}})));
-        t.observe(&action("a1", "c1", "LOW"));
-        assert!(t.pending().is_empty());
-    }
-
-    #[test]
-    fn an_agent_error_answers_by_tool_call_id() {
-        let mut t = Tracker::default();
-        t.observe(&action("a1", "c1", "HIGH"));
-        assert_eq!(t.pending().len(), 1);
-        t.observe(&event(json!({"kind": "AgentErrorEvent", "id": "e1", "source": "agent", "tool_call_id": "c1",
-            "error": "interrupted"})));
-        assert!(t.pending().is_empty());
-    }
-
-    #[test]
-    fn the_risky_policy_asks_for_high_and_unrated_actions() {
-        assert!(policy_asks(ConfirmationMode::Risky, Some("HIGH")));
-        assert!(policy_asks(ConfirmationMode::Risky, Some("UNKNOWN")));
-        assert!(policy_asks(ConfirmationMode::Risky, None));
-        assert!(!policy_asks(ConfirmationMode::Risky, Some("LOW")));
-        assert!(policy_asks(ConfirmationMode::Always, Some("LOW")));
-        assert!(!policy_asks(ConfirmationMode::Never, Some("HIGH")));
     }
 }

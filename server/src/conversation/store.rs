@@ -9,7 +9,43 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::State;
+/// Lifecycle of a conversation as editors see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Starting,
+    Running,
+    Paused,
+    WaitingForConfirmation,
+    Finished,
+    Error,
+    Stuck,
+    Stopped,
+    /// Its `meta.json` could not be read (a crash, a full disk, an edit): listed with what could be read, its copy
+    /// still reviewable and discardable.
+    Damaged,
+}
+
+impl State {
+    /// The agent is not working and will not until it gets a new message.
+    pub fn is_settled(self) -> bool {
+        matches!(self, State::Finished | State::Error | State::Stuck | State::Stopped | State::Damaged)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::WaitingForConfirmation => "waiting_for_confirmation",
+            State::Finished => "finished",
+            State::Error => "error",
+            State::Stuck => "stuck",
+            State::Stopped => "stopped",
+            State::Damaged => "damaged",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

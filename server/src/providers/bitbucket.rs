@@ -269,39 +269,6 @@ impl GitService for Bitbucket {
 
     fn suggested_tasks(&self, repo: Option<RepoRef>) -> Fut<'_, Vec<SuggestedTask>> {
         Box::pin(async move {
-            #[derive(Deserialize)]
-            struct BbIssueRef {
-                id: u64,
-                title: String,
-                links: BbLinks,
-            }
-            #[derive(Deserialize)]
-            struct BbPullRef {
-                id: u64,
-                title: String,
-                links: BbLinks,
-                destination: BbRepoEnd,
-                #[serde(default)]
-                comment_count: u64,
-                #[serde(default)]
-                task_count: u64,
-            }
-            #[derive(Deserialize)]
-            struct BbRepoEnd {
-                repository: BbRepoName,
-            }
-            #[derive(Deserialize)]
-            struct BbRepoName {
-                full_name: String,
-            }
-            #[derive(Deserialize)]
-            struct BbStatus {
-                state: String,
-            }
-            #[derive(Deserialize)]
-            struct Me {
-                uuid: String,
-            }
             let me: Me = self.api.get("/user", "the current user").await?;
             let mut tasks = Vec::new();
             // Bitbucket lists issues per repository only.
@@ -372,4 +339,38 @@ impl GitService for Bitbucket {
             Ok(out)
         })
     }
+}
+// What `suggested_tasks` reads of Bitbucket's answers.
+#[derive(Deserialize)]
+struct BbIssueRef {
+    id: u64,
+    title: String,
+    links: BbLinks,
+}
+#[derive(Deserialize)]
+struct BbPullRef {
+    id: u64,
+    title: String,
+    links: BbLinks,
+    destination: BbRepoEnd,
+    #[serde(default)]
+    comment_count: u64,
+    #[serde(default)]
+    task_count: u64,
+}
+#[derive(Deserialize)]
+struct BbRepoEnd {
+    repository: BbRepoName,
+}
+#[derive(Deserialize)]
+struct BbRepoName {
+    full_name: String,
+}
+#[derive(Deserialize)]
+struct BbStatus {
+    state: String,
+}
+#[derive(Deserialize)]
+struct Me {
+    uuid: String,
 }

@@ -32,7 +32,8 @@ pub struct SandboxSpec {
     /// The user's folder the conversation started from (its git remote and branch tell the cloud what to clone).
     pub source: PathBuf,
     pub title: String,
-    pub instruction: String,
+    /// The conversation's first message, for a backend that starts the conversation itself ([`SandboxProvider::starts_conversations`]).
+    pub first_message: Option<String>,
     /// Follow this existing cloud conversation instead of starting one.
     pub attach: Option<String>,
     /// The conversation's secrets (provider tokens by the names the agent's shell knows): a backend that creates
@@ -169,6 +170,11 @@ pub trait SandboxProvider: Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     /// Clears what a sandbox of an earlier, dead session may have left behind. Must be quick when there is nothing.
     fn sweep(&self, _conversation_id: &str) {}
+    /// The backend creates the conversation on its agent-server itself, with the first message (the cloud): the
+    /// spec carries it, and the runner follows what it created.
+    fn starts_conversations(&self) -> bool {
+        false
+    }
     /// The sandbox sees only the workspace, nothing else of the host (a container's one mount).
     fn sees_only_the_workspace(&self) -> bool {
         false

@@ -1,0 +1,48 @@
+//! What the manager asks of a conversation's runner, and the answer when the runner cannot do it now.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ConversationError, Decision};
+
+pub(super) enum Control {
+    /// `run`: the agent works on it now; otherwise it is only added to the conversation for its next turn.
+    Send {
+        text: String,
+        run: bool,
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Pause {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Resume {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Stop {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    Confirm {
+        decision: Decision,
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
+    ReconnectStream,
+}
+
+pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
+    let err = |action| ConversationError::WrongState { id: id.to_owned(), state, action };
+    match msg {
+        Control::Send { reply, .. } => drop(reply.send(Err(err("sending a message")))),
+        Control::Pause { reply } => drop(reply.send(Err(err("pausing")))),
+        Control::Resume { reply } => drop(reply.send(Err(err("resuming")))),
+        Control::Stop { reply } => drop(reply.send(Ok(()))),
+        Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
+        Control::ReconnectStream => {}
+    }
+}
+
+/// After the sandbox is gone: answer what is still queued, then end (the manager forgets the conversation).
+pub(super) async fn drain_refusing(mut control: mpsc::Receiver<Control>, id: &str, state: &'static str) {
+    control.close();
+    while let Some(msg) = control.recv().await {
+        refuse(msg, id, state);
+    }
+}

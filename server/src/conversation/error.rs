@@ -1,0 +1,56 @@
+//! What can go wrong with a conversation, in words that say what to do.
+
+use std::path::PathBuf;
+
+use super::store::{BadId, StoreError};
+use crate::agent_server::AgentServerError;
+use crate::sandbox::SandboxError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConversationError {
+    #[error("no conversation {0}")]
+    Unknown(String),
+    #[error(transparent)]
+    BadId(#[from] BadId),
+    #[error("conversation {0} is not running in this session (its sandbox is gone); start a new conversation")]
+    NotLive(String),
+    #[error("conversation {id} is {state}: {action} is not possible now")]
+    WrongState { id: String, state: &'static str, action: &'static str },
+    #[error("no LLM API key is set for {model}: {how}, then start the task again")]
+    NoLlmKey { model: String, how: String },
+    #[error("the workspace {0} does not exist or is not a directory")]
+    BadWorkspace(PathBuf),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    AgentServer(#[from] AgentServerError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("the conversation's runner stopped")]
+    RunnerGone,
+    #[error(
+        "conversation {0} has no isolated copy to review (it ran with openhands.isolation = \"none\", or its changes were discarded)"
+    )]
+    NotIsolated(String),
+    #[error("the conversation's isolated copy: {0}")]
+    Isolation(String),
+    #[error("a background task failed ({0}); see the log, and try again")]
+    Worker(String),
+    #[error(
+        "conversation {id} is running in another openhands-lsp on this machine (pid {pid}, another editor): pause, stop \
+         or discard it there; it can be reviewed here"
+    )]
+    Elsewhere { id: String, pid: u32 },
+    #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
+    AlreadyAttached { cloud: String, local: String },
+}
+
+impl From<StoreError> for ConversationError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unknown(id) => ConversationError::Unknown(id),
+            StoreError::BadId(bad) => ConversationError::BadId(bad),
+            other => ConversationError::Store(other),
+        }
+    }
+}

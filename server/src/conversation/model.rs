@@ -1,0 +1,141 @@
+//! What conversations are to the rest of the program: a conversation as listed, what the manager reports to its
+//! observer, what a new one starts from, and the user's answer to a confirmation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{IssueLink, Meta, State};
+use crate::agent_server::events::NormalizedEvent;
+use crate::config::ConfirmationMode;
+
+/// A conversation as listed for editors.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// A runner is attached to a live sandbox (false for history from an earlier session).
+    pub live: bool,
+    /// Another openhands-lsp (another editor on this machine) runs it now: look, but act on it there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub running_elsewhere: bool,
+}
+
+/// An action the agent wants to take and is waiting for the user to confirm.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingAction {
+    pub id: String,
+    pub tool: String,
+    pub summary: String,
+    pub detail: String,
+}
+
+/// What the user answered to a confirmation request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "decision")]
+pub enum Decision {
+    /// Run the pending actions.
+    Allow,
+    /// Run them, and stop asking for the rest of this conversation.
+    AllowAll,
+    Reject {
+        reason: Option<String>,
+    },
+}
+
+/// How much of a conversation's events (KiB of their JSON) may be on its way to the editor at once. The runner
+/// waits for credit before it takes the next event from the agent, so an editor that reads slower than an agent
+/// streams slows the agent's stream (and then the agent-server) instead of growing queues here. Counted in bytes,
+/// not events: a burst of small events flows freely, 64 KiB chunks of terminal output are held to a few MB.
+pub(crate) const KIB_IN_FLIGHT: u32 = 4096;
+
+/// One event's place in its conversation's budget, given back when the last holder drops it (once the event is on
+/// its way to the editor).
+#[derive(Clone, Default)]
+pub struct Credit(#[allow(dead_code)] Option<Arc<tokio::sync::OwnedSemaphorePermit>>);
+
+impl Credit {
+    pub(super) fn new(permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        Credit(permit.map(Arc::new))
+    }
+}
+
+impl std::fmt::Debug for Credit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credit")
+    }
+}
+
+/// What the manager tells its observer. Sent in order per conversation.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Created, or its state, title or outcome changed.
+    Changed(Box<Summary>),
+    /// An event, with its credit: hold it until the event is handed on.
+    Event(Arc<NormalizedEvent>, Credit),
+    /// The agent waits for the user; answer with [`Manager::confirm`].
+    ConfirmationNeeded { conversation_id: String, actions: Vec<PendingAction> },
+    /// What a slow start is doing (pulling an image, booting a container).
+    Progress { conversation_id: String, message: String },
+    /// The agent stopped working: finished, failed, stuck or stopped.
+    Settled { conversation_id: String, state: State, message: String },
+}
+
+pub trait Observer: Send + Sync {
+    /// Must not block: called from conversation runners.
+    fn update(&self, update: Update);
+}
+
+/// A new conversation.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub instruction: String,
+    pub title: String,
+    pub workspace: PathBuf,
+    pub issue: Option<IssueLink>,
+    /// Follow this existing OpenHands Cloud conversation instead of starting one.
+    pub attach: Option<String>,
+}
+
+/// Settings a conversation starts with.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub llm_model: String,
+    pub llm_base_url: Option<String>,
+    pub llm_num_retries: Option<u32>,
+    pub llm_timeout_seconds: u32,
+    pub llm_stream: bool,
+    pub isolation: crate::config::Isolation,
+    pub confirmation: ConfirmationMode,
+    pub max_iterations: u32,
+    /// Where the user is: instructions (how to set the key) name what they type there.
+    pub editor: crate::editor::Editor,
+}
+
+impl AgentSettings {
+    /// Settings as a conversation starts with them, for a user in `editor`.
+    pub fn from_settings(settings: &crate::config::Settings, editor: crate::editor::Editor) -> Self {
+        AgentSettings {
+            llm_model: settings.llm.model.clone(),
+            llm_base_url: settings.llm.base_url.clone(),
+            llm_num_retries: settings.llm.num_retries,
+            llm_timeout_seconds: settings.llm.timeout_seconds,
+            llm_stream: settings.llm.stream,
+            isolation: settings.isolation,
+            confirmation: settings.confirmation,
+            max_iterations: settings.max_iterations,
+            editor,
+        }
+    }
+}
+
+/// What `review` returns: the files the agent changed, relative to `source` (the user's folder).
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub title: String,
+    pub source: PathBuf,
+    pub files: Vec<crate::git::FileChange>,
+}

@@ -1,0 +1,124 @@
+//! Starting a conversation: the checks that can fail at once (a workspace, an LLM key, a cloud conversation not
+//! already followed), its record in the state directory, and its runner, which gets the instruction as given.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::store::{self, ConversationId, Meta, State};
+use super::{
+    AgentSettings, ConversationError, KIB_IN_FLIGHT, Live, Manager, StartRequest, Summary, Update, lock, runner,
+};
+use crate::agent_server::LlmConfig;
+use crate::secrets::{Secret, SecretName};
+
+impl Manager {
+    /// Starts a conversation and returns at once; the work goes on in the background.
+    pub fn start(&self, req: StartRequest, mut settings: AgentSettings) -> Result<Summary, ConversationError> {
+        let backend = self.check_start(&req, &settings)?;
+        // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
+        if backend == "cloud" {
+            settings.isolation = crate::config::Isolation::Worktree;
+        }
+        let StartRequest { instruction, title, workspace, issue, attach } = req;
+        let conversation_id = ConversationId::new_random();
+        let dir = self.inner.store.dir(&conversation_id);
+        let id = String::from(conversation_id);
+        let now = store::now_ms();
+        let meta = Meta {
+            id: id.clone(),
+            title,
+            // The record of what was asked (history, commit messages, pull requests); the runner gets its own.
+            instruction: instruction.clone(),
+            workspace,
+            backend: backend.to_owned(),
+            state: State::Starting,
+            created_at: now,
+            updated_at: now,
+            final_message: None,
+            error: None,
+            sandbox_url: None,
+            event_count: 0,
+            isolation: None,
+            issue,
+            cloud: None,
+            owner: Some(crate::instance::Instance::current().clone()),
+        };
+        let log = self.inner.store.create(&meta)?;
+        let meta = Arc::new(Mutex::new(meta));
+        let (tx, rx) = mpsc::channel(32);
+        self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
+        let summary = Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false };
+        self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
+        let runner = runner::Runner {
+            id: id.clone(),
+            dir,
+            meta,
+            store: self.inner.store.clone(),
+            log,
+            provider: self.inner.provider.clone(),
+            observer: self.inner.observer.clone(),
+            redactor: self.inner.secrets.redactor(),
+            llm: self.llm_config(&settings),
+            secrets: self.provider_tokens(),
+            settings,
+            instruction: Some(instruction),
+            attach,
+            remote: None,
+            credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
+        };
+        let manager = self.clone();
+        tokio::spawn(async move {
+            runner.run(rx).await;
+            manager.live().remove(&id);
+        });
+        Ok(summary)
+    }
+
+    /// What must hold before anything is written or started; the backend the conversation runs on.
+    fn check_start(&self, req: &StartRequest, settings: &AgentSettings) -> Result<&'static str, ConversationError> {
+        if !req.workspace.is_dir() {
+            return Err(ConversationError::BadWorkspace(req.workspace.clone()));
+        }
+        let backend = if req.attach.is_some() { "cloud" } else { self.inner.provider.name() };
+        // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
+        // sandbox only to fail with the LLM library's advice about environment variables.
+        if backend != "cloud"
+            && self.inner.secrets.get(SecretName::LlmApiKey).is_none()
+            && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
+        {
+            let mut how = settings.editor.how_to_set(SecretName::LlmApiKey);
+            if settings.llm_base_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
+                how.push_str(" (a server that checks no key takes any text)");
+            }
+            return Err(ConversationError::NoLlmKey { model: settings.llm_model.clone(), how });
+        }
+        if let Some(cloud_id) = &req.attach
+            && let Some(local) = self.following(cloud_id)
+        {
+            return Err(ConversationError::AlreadyAttached { cloud: cloud_id.clone(), local });
+        }
+        Ok(backend)
+    }
+
+    fn llm_config(&self, settings: &AgentSettings) -> LlmConfig {
+        LlmConfig {
+            model: settings.llm_model.clone(),
+            base_url: settings.llm_base_url.clone(),
+            api_key: self.inner.secrets.get(SecretName::LlmApiKey),
+            num_retries: settings.llm_num_retries,
+            timeout_seconds: settings.llm_timeout_seconds,
+            stream: settings.llm_stream,
+        }
+    }
+
+    /// The user's provider tokens, by the environment variable the agent knows them as.
+    fn provider_tokens(&self) -> BTreeMap<String, Secret> {
+        SecretName::ALL
+            .into_iter()
+            .filter(|n| n.is_provider_token())
+            .filter_map(|n| self.inner.secrets.get(n).map(|s| (n.env_var().to_owned(), s)))
+            .collect()
+    }
+}
