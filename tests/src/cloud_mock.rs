@@ -24,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::openapi::{OpenApi, query_values};
+use crate::process::dates::rfc3339_now;
+use crate::process::{free_port, kill_group, kill_tmux_servers_under, own_group_dying_with_parent_async};
 
 /// What the stand-in needs to provision conversations.
 pub struct CloudConfig {
@@ -214,26 +216,8 @@ impl Drop for CloudMock {
         }
         // The agents' terminal tool daemonizes tmux servers under each sandbox's TMUX_TMPDIR.
         for entry in std::fs::read_dir(&self.shared.config.root).into_iter().flatten().flatten() {
-            for user in std::fs::read_dir(entry.path().join("tmux")).into_iter().flatten().flatten() {
-                for socket in std::fs::read_dir(user.path()).into_iter().flatten().flatten() {
-                    let _ = std::process::Command::new("tmux")
-                        .arg("-S")
-                        .arg(socket.path())
-                        .arg("kill-server")
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null())
-                        .status();
-                }
-            }
+            kill_tmux_servers_under(&entry.path().join("tmux"));
         }
-    }
-}
-
-#[allow(unsafe_code)]
-fn kill_group(pid: u32, signal: i32) {
-    // SAFETY: kill(2) on a process group we created.
-    unsafe {
-        libc::kill(-(pid as i32), signal);
     }
 }
 
@@ -334,27 +318,6 @@ async fn route(shared: &Arc<Shared>, method: &str, path: &str, query: &str, body
     }
 }
 
-fn now() -> String {
-    // RFC 3339 without a date library: seconds since the epoch laid out as a UTC date-time.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -375,8 +338,8 @@ fn start(shared: &Arc<Shared>, request: Value) -> Value {
         "agent_server_url": null,
         "sandbox_id": null,
         "request": echoed,
-        "created_at": now(),
-        "updated_at": now(),
+        "created_at": rfc3339_now(),
+        "updated_at": rfc3339_now(),
     });
     shared.tasks.lock().unwrap().insert(id.clone(), task.clone());
     let shared = shared.clone();
@@ -394,7 +357,7 @@ fn start(shared: &Arc<Shared>, request: Value) -> Value {
 fn set_task(shared: &Shared, id: &str, change: impl FnOnce(&mut Value)) {
     if let Some(t) = shared.tasks.lock().unwrap().get_mut(id) {
         change(t);
-        t["updated_at"] = json!(now());
+        t["updated_at"] = json!(rfc3339_now());
     }
 }
 
@@ -416,7 +379,13 @@ async fn provision(shared: &Arc<Shared>, task_id: &str, request: Value) -> Resul
     let (url, key, pid) = boot_agent_server(shared, &dir).await?;
     shared.sandboxes.lock().unwrap().insert(
         sandbox_id.clone(),
-        Sandbox { status: "RUNNING", url: url.clone(), session_key: key.clone(), pid: Some(pid), created_at: now() },
+        Sandbox {
+            status: "RUNNING",
+            url: url.clone(),
+            session_key: key.clone(),
+            pid: Some(pid),
+            created_at: rfc3339_now(),
+        },
     );
 
     phase(shared, task_id, "PREPARING_REPOSITORY");
@@ -494,8 +463,8 @@ async fn provision(shared: &Arc<Shared>, task_id: &str, request: Value) -> Resul
         "selected_branch": request["selected_branch"],
         "git_provider": request["git_provider"],
         "pr_number": [],
-        "created_at": now(),
-        "updated_at": now(),
+        "created_at": rfc3339_now(),
+        "updated_at": rfc3339_now(),
     });
     shared.conversations.lock().unwrap().insert(conversation_id.clone(), Conversation { json: conversation });
     set_task(shared, task_id, |t| {
@@ -508,8 +477,7 @@ async fn provision(shared: &Arc<Shared>, task_id: &str, request: Value) -> Resul
 }
 
 async fn boot_agent_server(shared: &Shared, dir: &std::path::Path) -> Result<(String, String, u32), String> {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port = free_port().map_err(|e| e.to_string())?;
     let key = uuid().replace('-', "");
     let mut cmd = tokio::process::Command::new(&shared.config.agent_server);
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -524,7 +492,7 @@ async fn boot_agent_server(shared: &Shared, dir: &std::path::Path) -> Result<(St
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("agent-server.log")).map_err(|e| e.to_string())?);
     std::fs::create_dir_all(dir.join("tmux")).map_err(|e| e.to_string())?;
-    own_group_dying_with_parent(&mut cmd);
+    own_group_dying_with_parent_async(&mut cmd, libc::SIGKILL);
     let child = cmd.spawn().map_err(|e| format!("cannot start the agent-server: {e}"))?;
     let pid = child.id().ok_or("no pid")?;
     // The child is reaped by its process group's kill; forget the handle.
@@ -543,19 +511,6 @@ async fn boot_agent_server(shared: &Shared, dir: &std::path::Path) -> Result<(St
             return Err("the sandbox's agent-server did not become healthy".into());
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The sandbox is its own process group (paused, resumed and killed as one) and dies with the test.
-#[allow(unsafe_code)]
-fn own_group_dying_with_parent(cmd: &mut tokio::process::Command) {
-    // SAFETY: async-signal-safe calls only, between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
     }
 }
 

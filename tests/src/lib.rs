@@ -6,6 +6,7 @@ pub mod git_http;
 pub mod llm;
 pub mod lsp_client;
 pub mod openapi;
+pub mod process;
 pub mod provider_mock;
 pub mod repo;
 pub mod screen;

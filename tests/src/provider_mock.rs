@@ -239,7 +239,7 @@ fn prism_url() -> &'static str {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            die_with_parent(&mut command);
+            crate::process::dying_with_parent(&mut command, libc::SIGTERM);
             let child = command.spawn();
             let _ = tx.send(child.is_ok());
             // This thread must outlive every test: the child's death signal is tied to it.
@@ -256,16 +256,4 @@ fn prism_url() -> &'static str {
         }
         url
     })
-}
-
-#[allow(unsafe_code)]
-fn die_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt as _;
-    // SAFETY: prctl is async-signal-safe; it only asks for SIGTERM when the parent thread ends.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-            Ok(())
-        });
-    }
 }

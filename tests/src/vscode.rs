@@ -44,10 +44,6 @@ fn vsix() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
 impl Workbench {
     /// code-server on a free port of 127.0.0.1 with `folder` open, the user settings `settings`, and `env` added
     /// to its environment (the extension host inherits it).
@@ -80,7 +76,7 @@ impl Workbench {
             String::from_utf8_lossy(&install.stderr)
         );
 
-        let port = free_port();
+        let port = crate::process::free_port().expect("a free port");
         let log = logs.join("code-server.log");
         let out = std::fs::File::create(&log).expect("code-server.log");
         let mut command = Command::new(&node);

@@ -388,15 +388,11 @@ fn wait_health(port: u16) -> Result<()> {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
-}
-
 fn boot_process(runs: usize) -> Result<Vec<Duration>> {
     let command = openhands_lsp_tests::agent::agent_server_command();
     let mut samples = Vec::new();
     for _ in 0..runs {
-        let port = free_port()?;
+        let port = openhands_lsp_tests::process::free_port()?;
         let dir = tempfile::tempdir()?;
         let started = Instant::now();
         let mut child = Command::new(&command)
@@ -422,7 +418,7 @@ fn boot_process(runs: usize) -> Result<Vec<Duration>> {
 fn boot_container(image: &str, runs: usize, llm: Option<&ScriptedLlm>) -> Result<Vec<Duration>> {
     let mut samples = Vec::new();
     for _ in 0..runs {
-        let port = free_port()?;
+        let port = openhands_lsp_tests::process::free_port()?;
         let started = Instant::now();
         let out = Command::new("docker")
             .args([
