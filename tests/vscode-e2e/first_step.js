@@ -54,7 +54,12 @@ run(async (vs) => {
     });
     ms.push(elapsed);
     await vs.step(`stopped-${i}`, async () => {
-      await vs.webviewButton(task, "Stop");
+      // A quick agent may finish before the click: then there is nothing left to stop.
+      const frame = await vs.webviewFrame(task);
+      const stop = frame.getByRole("button", { name: "Stop", exact: true });
+      if (!/(stopped|finished) ·/.test(await vs.webviewText(task)) && (await stop.isVisible())) {
+        await stop.click({ timeout: 2000 }).catch(() => undefined);
+      }
       await vs.until("the conversation to stop", async () => /(stopped|finished) ·/.test(await vs.webviewText(task)), 60000);
     });
   }
