@@ -114,7 +114,7 @@ macro_rules! settings {
     ($(#[$meta:meta])* pub struct $root:ident { $($body:tt)* }) => {
         settings!(@munch [$(#[$meta])* $root] [] [] [] $($body)*);
     };
-    // A group whose struct was declared by an earlier group.
+    // A group whose struct is declared (by the arm below, or by an earlier group of the same type).
     (@munch [$($root:tt)*] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]
         $f:ident $k:literal : $t:ident (again) { $($gf:ident $gk:literal : $gst:expr, $gdesc:literal;)* } $($rest:tt)*
     ) => {
@@ -141,11 +141,8 @@ macro_rules! settings {
             }
         }
 
-        settings!(@munch [$($root)*]
-            [$($fields)* #[serde(rename = $k)] pub $f: $t,]
-            [$($defaults)* $f: $t::default(),]
-            [$($specs)* $(SettingSpec { key: concat!($k, ".", $gk), ty: $gst, description: $gdesc },)*]
-            $($rest)*);
+        settings!(@munch [$($root)*] [$($fields)*] [$($defaults)*] [$($specs)*]
+            $f $k : $t (again) { $($gf $gk : $gst, $gdesc;)* } $($rest)*);
     };
     // A setting at the top.
     (@munch [$($root:tt)*] [$($fields:tt)*] [$($defaults:tt)*] [$($specs:tt)*]

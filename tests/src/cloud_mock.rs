@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::openapi::{OpenApi, query_values};
 use crate::process::dates::rfc3339_now;
-use crate::process::{free_port, kill_group, kill_tmux_servers_under, own_group_dying_with_parent_async};
+use crate::process::{free_port, kill_group, own_group_dying_with_parent_async};
 
 /// What the stand-in needs to provision conversations.
 pub struct CloudConfig {
@@ -216,7 +216,7 @@ impl Drop for CloudMock {
         }
         // The agents' terminal tool daemonizes tmux servers under each sandbox's TMUX_TMPDIR.
         for entry in std::fs::read_dir(&self.shared.config.root).into_iter().flatten().flatten() {
-            kill_tmux_servers_under(&entry.path().join("tmux"));
+            openhands_lsp::sandbox::process::sweep_tmux_dir(&entry.path().join("tmux"));
         }
     }
 }

@@ -1,11 +1,10 @@
 //! What the test crate does with processes and time, in one place: children in a process group of their own that
 //! die with the test (the race with a parent that dies first included, as the product's process backend does it),
-//! signals to a group, the tmux servers an agent's terminal leaves behind, free loopback ports, and dates in the
-//! formats the stand-ins answer with (no date library).
+//! signals to a group, free loopback ports, and dates in the formats the stand-ins answer with (no date library).
+//! What an agent's terminal leaves behind (tmux servers and their children) is swept with the product's own
+//! `openhands_lsp::sandbox::process::sweep_tmux_dir`.
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
-use std::process::Stdio;
 
 /// A free port on 127.0.0.1 (free now; the caller binds it a moment later).
 pub fn free_port() -> std::io::Result<u16> {
@@ -57,22 +56,6 @@ pub fn kill_group(pid: u32, signal: libc::c_int) {
     // SAFETY: kill(2) on a process group the test created.
     unsafe {
         libc::kill(-(pid as libc::pid_t), signal);
-    }
-}
-
-/// Stops the tmux servers whose sockets are under `dir` (`<TMUX_TMPDIR>/tmux-<uid>/<socket>`): an agent's terminal
-/// daemonizes them out of its process group.
-pub fn kill_tmux_servers_under(tmux_tmpdir: &Path) {
-    for user in std::fs::read_dir(tmux_tmpdir).into_iter().flatten().flatten() {
-        for socket in std::fs::read_dir(user.path()).into_iter().flatten().flatten() {
-            let _ = std::process::Command::new("tmux")
-                .arg("-S")
-                .arg(socket.path())
-                .arg("kill-server")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
     }
 }
 
