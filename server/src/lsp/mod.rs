@@ -32,9 +32,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tower_lsp_server::Client;
-
-use tower_lsp_server::{LspService, Server};
+use tower_lsp_server::{Client, LspService, Server};
 
 pub use names::ALL as COMMANDS;
 
