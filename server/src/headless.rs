@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::conversation::{AgentSettings, Decision, Manager, Observer, StartRequest, State, Store, Update};
+use crate::conversation::{Decision, Manager, Observer, StartRequest, State, Store, Update};
 use crate::secrets::SecretStore;
 
 pub struct RunOptions {
@@ -56,7 +56,6 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let manager = Manager::new(Store::new(&state_dir), provider, secrets, Arc::new(ChannelObserver(tx)));
     let before = snapshot(&workspace);
     let title = opts.task.lines().next().unwrap_or_default().chars().take(60).collect();
-    let settings = AgentSettings::from_settings(&opts.settings, crate::editor::Editor::Terminal);
     let summary = manager
         .start(
             StartRequest {
@@ -66,7 +65,8 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
                 issue: None,
                 attach: None,
             },
-            settings,
+            &opts.settings,
+            crate::editor::Editor::Terminal,
         )
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let id = summary.meta.id.clone();

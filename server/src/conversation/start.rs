@@ -11,11 +11,15 @@ use super::{
     AgentSettings, ConversationError, KIB_IN_FLIGHT, Live, Manager, StartRequest, Summary, Update, lock, runner,
 };
 use crate::agent_server::LlmConfig;
+use crate::config::Settings;
+use crate::editor::Editor;
 use crate::secrets::{Secret, SecretName};
 
 impl Manager {
-    /// Starts a conversation and returns at once; the work goes on in the background.
-    pub fn start(&self, req: StartRequest, mut settings: AgentSettings) -> Result<Summary, ConversationError> {
+    /// Starts a conversation with `settings` for a user in `editor`, and returns at once; the work goes on in the
+    /// background.
+    pub fn start(&self, req: StartRequest, settings: &Settings, editor: Editor) -> Result<Summary, ConversationError> {
+        let mut settings = AgentSettings::from_settings(settings, editor);
         let backend = self.check_start(&req, &settings)?;
         // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
         if backend == "cloud" {

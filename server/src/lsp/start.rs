@@ -13,6 +13,6 @@ pub async fn conversation(ctx: &Ctx, req: StartRequest) -> Result<Value, Error> 
     if ctx.snap.settings.backend == Backend::Cloud && req.attach.is_none() {
         cloud_question::before_start(ctx, &req.workspace).await?;
     }
-    let summary = ctx.manager()?.start(req, ctx.snap.agent_settings())?;
+    let summary = ctx.manager()?.start(req, &ctx.snap.settings, ctx.snap.editor())?;
     Ok(json!({"conversationId": summary.meta.id, "conversation": wire::Conversation::from(&summary)}))
 }

@@ -14,7 +14,7 @@ use super::errors;
 use super::progress::Progress;
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::conversation::{AgentSettings, Manager};
+use crate::conversation::Manager;
 use crate::editor::Editor;
 use crate::providers::{Providers, ProvidersSettings};
 use crate::secrets::SecretStore;
@@ -93,11 +93,6 @@ impl Snapshot {
     /// The editor the user is in, from the client's name.
     pub fn editor(&self) -> Editor {
         Editor::from_client_name(self.client.name.as_deref())
-    }
-
-    /// Settings as a conversation starts with them.
-    pub fn agent_settings(&self) -> AgentSettings {
-        AgentSettings::from_settings(&self.settings, self.editor())
     }
 
     pub fn providers_settings(&self) -> ProvidersSettings {
