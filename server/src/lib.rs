@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod editor;
 pub mod git;
 pub mod headless;
+pub mod hunks;
 pub mod instance;
 pub mod issues;
 pub mod logging;

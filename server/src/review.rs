@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::conversation::{Manager, Review};
+use crate::conversation::{ConversationError, Manager, Review};
 use crate::git::{ChangeStatus, Entry, FileChange, entry};
 
 /// The outcome of one file.
@@ -86,6 +86,8 @@ pub struct PlannedFile {
     pub rel: PathBuf,
     pub status: ChangeStatus,
     pub note: Option<String>,
+    /// Only some of the file's hunks were chosen: which of them, in words (for the agent).
+    pub partial: Option<String>,
     pub step: Step,
 }
 
@@ -157,10 +159,19 @@ impl From<&str> for Refusal {
     }
 }
 
-/// Plans applying `review`'s files that `selected` accepts.
+/// What the user chose of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Skip,
+    Whole,
+    /// Only these hunks (`crate::hunks` ids) of a changed text file; the rest stay in the agent's copy.
+    Hunks(Vec<String>),
+}
+
+/// Plans applying what `choose` picks of `review`'s files.
 pub fn plan(
     review: &Review,
-    selected: impl Fn(&FileChange) -> bool,
+    choose: impl Fn(&FileChange) -> Choice,
     abilities: FileAbilities,
     current: Current<'_>,
 ) -> ApplyPlan {
@@ -168,19 +179,25 @@ pub fn plan(
         .files
         .iter()
         .map(|change| {
-            let step = if !selected(change) {
+            let choice = choose(change);
+            let step = if choice == Choice::Skip {
                 Step::Skipped
             } else {
-                match plan_file(change, &review.source, abilities, current) {
+                match plan_file(change, &review.source, abilities, current, &choice) {
                     Ok((changes, op)) => Step::Apply { changes, op },
                     Err(Refusal { reason, conflict }) => Step::Refused { reason, conflict },
                 }
+            };
+            let partial = match &choice {
+                Choice::Hunks(ids) => crate::hunks::partial_note(&change.path.display().to_string(), change, ids),
+                _ => None,
             };
             PlannedFile {
                 path: change.path.display().to_string(),
                 rel: change.path.clone(),
                 status: change.status,
                 note: change.note(),
+                partial,
                 step,
             }
         })
@@ -232,7 +249,7 @@ impl ApplyPlan {
                         ops.push((i, file.rel, op));
                     }
                     if changes_something {
-                        ("applied", None, None)
+                        ("applied", file.partial, None)
                     } else {
                         ("unchanged", Some("already as the agent proposed (applied before)".to_owned()), None)
                     }
@@ -283,9 +300,10 @@ impl Applied {
         }
         let landed: Vec<&str> =
             outcomes.iter().filter(|o| matches!(o.outcome, "applied" | "unchanged")).map(|o| o.path.as_str()).collect();
+        // Refused and skipped files, and the part of a file applied only in part that stayed out.
         let missed: Vec<String> = outcomes
             .iter()
-            .filter(|o| matches!(o.outcome, "refused" | "skipped"))
+            .filter(|o| matches!(o.outcome, "refused" | "skipped") || (o.outcome == "applied" && o.reason.is_some()))
             .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("not applied")))
             .collect();
         if missed.is_empty() {
@@ -301,6 +319,78 @@ impl Applied {
             tracing::info!(conversation = %id, "could not tell the agent what was not applied: {e}");
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RejectError {
+    #[error("no change {0} in the conversation's changes (the agent may have changed that part since: review again)")]
+    UnknownHunk(String),
+    #[error(transparent)]
+    Conversation(#[from] ConversationError),
+}
+
+/// What rejecting hunks did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejected {
+    /// The files the declined hunks are in.
+    pub files: Vec<String>,
+    /// They were taken out of the agent's copy too.
+    pub reverted: bool,
+}
+
+/// The user declined the hunks `ids` (of `review`'s files): the agent is told which changes and why, so a
+/// follow-up message can build on it; with `revert` they are taken out of its copy too.
+pub async fn reject_hunks(
+    manager: &Manager,
+    id: &str,
+    ids: &[String],
+    reason: Option<&str>,
+    revert: bool,
+) -> Result<Rejected, RejectError> {
+    let review = manager.review(id).await?;
+    let mut found: Vec<(&FileChange, crate::hunks::Hunk)> = Vec::new();
+    for change in &review.files {
+        let (Some(original), Some(proposed)) = (&change.original, &change.proposed) else { continue };
+        let path = change.path.display().to_string();
+        found.extend(
+            crate::hunks::hunks(&path, original, proposed)
+                .into_iter()
+                .filter(|h| ids.contains(&h.id))
+                .map(|h| (change, h)),
+        );
+    }
+    if let Some(missing) = ids.iter().find(|i| !found.iter().any(|(_, h)| &h.id == *i)) {
+        return Err(RejectError::UnknownHunk(missing.clone()));
+    }
+    let mut text = String::from("The user reviewed your changes and declined these:\n");
+    for (change, h) in &found {
+        let lines = match h.proposed_lines {
+            0 => format!("the removal of lines {}-{}", h.original_start, h.original_start + h.original_lines - 1),
+            n => format!("lines {}-{} of your version", h.proposed_start, h.proposed_start + n.max(1) - 1),
+        };
+        text.push_str(&format!("- {}, {lines}:\n```\n{}```\n", change.path.display(), h.proposed));
+    }
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => text.push_str(&format!("Their reason: {reason}\n")),
+        None => text.push_str("They gave no reason.\n"),
+    }
+    if revert {
+        text.push_str("These changes were taken out of your copy of the files.\n");
+    }
+    let mut files: Vec<String> = found.iter().map(|(c, _)| c.path.display().to_string()).collect();
+    files.dedup();
+    // Told first: a conversation that cannot be told (not running in this session) keeps its copy as it is.
+    manager.add_note(id, text).await?;
+    if revert {
+        for change in review.files.iter().filter(|c| files.contains(&c.path.display().to_string())) {
+            let (Some(original), Some(proposed)) = (&change.original, &change.proposed) else { continue };
+            let path = change.path.display().to_string();
+            let reverted = crate::hunks::revert(&path, original, proposed, |h| ids.iter().any(|i| i == h));
+            manager.write_in_copy(id, change.path.clone(), reverted).await?;
+        }
+    }
+    Ok(Rejected { files, reverted: revert })
 }
 
 /// The verb of a change, for the editor's description of it.
@@ -319,6 +409,7 @@ fn plan_file(
     root: &Path,
     abilities: FileAbilities,
     current: Current<'_>,
+    choice: &Choice,
 ) -> Result<(Vec<TextChange>, Option<FsOp>), Refusal> {
     if let Some(refusal) = change.refusal() {
         return Err(refusal.into());
@@ -326,7 +417,7 @@ fn plan_file(
     if change.involves_link() {
         return plan_link(change, root, current).map(|op| (Vec::new(), op)).map_err(Refusal::from);
     }
-    let changes = plan_text(change, root, abilities, current)?;
+    let changes = plan_text(change, root, abilities, current, choice)?;
     // The mode the user's file does not have yet (a text edit never carries one).
     let op = change.mode_change().filter(|x| user_executable(root, &change.path) != Some(*x)).map(FsOp::Mode);
     Ok((changes, op))
@@ -338,6 +429,7 @@ fn plan_text(
     root: &Path,
     abilities: FileAbilities,
     current: Current<'_>,
+    choice: &Choice,
 ) -> Result<Vec<TextChange>, Refusal> {
     if change.binary {
         return Err("binary files are not applied through the editor".into());
@@ -349,7 +441,17 @@ fn plan_text(
     Ok(match change.status {
         ChangeStatus::Modified => {
             let (user, version) = current(&change.path).ok_or("you deleted this file meanwhile")?;
-            let merged = merge(original.unwrap_or_default(), &user, proposed)?;
+            let base = original.unwrap_or_default();
+            // Only the chosen hunks: the agent's text with the others left as they were.
+            let chosen = match choice {
+                Choice::Hunks(ids) => {
+                    crate::hunks::apply_only(&change.path.display().to_string(), base, proposed, |id| {
+                        ids.iter().any(|i| i == id)
+                    })
+                }
+                _ => proposed.to_owned(),
+            };
+            let merged = merge(base, &user, &chosen)?;
             if merged == user { Vec::new() } else { vec![edit(version, user, merged)] }
         }
         ChangeStatus::Added => {

@@ -403,3 +403,134 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
     let err = plain.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap_err();
     assert!(err.message.contains("no isolated copy"), "{}", err.message);
 }
+
+/// `text` with LSP text edits applied (ASCII text: characters are bytes).
+fn with_edits(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let (line, character) = (p["line"].as_u64().unwrap() as usize, p["character"].as_u64().unwrap() as usize);
+        text.split_inclusive('\n').take(line).map(str::len).sum::<usize>() + character
+    };
+    let mut spans: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap().to_owned()))
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_owned();
+    for (start, end, new) in spans {
+        out.replace_range(start..end, &new);
+    }
+    out
+}
+
+/// The hunks of one file, by their original start line.
+fn hunks_of(review: &Value, path: &str) -> Vec<Value> {
+    let file = review["files"].as_array().unwrap().iter().find(|f| f["path"] == path).cloned().unwrap();
+    file["hunks"].as_array().unwrap().clone()
+}
+
+#[test]
+fn hunks_are_applied_one_by_one_and_a_declined_one_is_told_to_the_agent_and_taken_out_of_its_copy() {
+    let original: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("a.txt"), &original).unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("sed -i 's/^line 2$/LINE TWO/; s/^line 10$/LINE TEN/' a.txt && printf 'new\\n' > c.txt"),
+        Step::finish("changed two lines and added c.txt"),
+        Step::finish("noted"),
+    ]);
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let mut server = session(&llm, &ws, opts, true);
+    let id = server.command("openhands.startTask", json!({"instruction": "Shout two lines"})).unwrap().unwrap()
+        ["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_finished(&server, &id);
+
+    // Two hunks in a.txt, each with both sides and its lines; the new file comes whole.
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let hunks = hunks_of(&review, "a.txt");
+    assert_eq!(hunks.len(), 2, "{review:#}");
+    let (two, ten) = (hunks[0].clone(), hunks[1].clone());
+    assert_eq!(
+        (two["originalStart"].clone(), two["original"].clone(), two["proposed"].clone()),
+        (json!(2), json!("line 2\n"), json!("LINE TWO\n"))
+    );
+    assert_eq!((ten["proposedStart"].clone(), ten["proposed"].clone()), (json!(10), json!("LINE TEN\n")));
+    assert_eq!(hunks_of(&review, "c.txt"), Vec::<Value>::new(), "an added file is applied whole");
+    // The ids stay while the change does.
+    let again = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(hunks_of(&again, "a.txt"), hunks);
+
+    // The user edits another line meanwhile; only the first hunk and the new file are applied, merged with it.
+    let mine = original.replace("line 6\n", "line six, mine\n");
+    std::fs::write(ws.join("a.txt"), &mine).unwrap();
+    let applied = server
+        .command(
+            "openhands.applyChanges",
+            json!({"conversationId": id, "hunks": [two["id"]], "files": ["c.txt"], "reviewed": true}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(applied["applied"], true, "{applied:#}");
+    let a = applied["files"].as_array().unwrap().iter().find(|f| f["path"] == "a.txt").cloned().unwrap();
+    assert_eq!(
+        (a["outcome"].clone(), a["reason"].clone()),
+        (json!("applied"), json!("only part of it; not applied: line 10"))
+    );
+    // What the editor was asked to do (the harness answers `applied` without writing): to the user's text, the
+    // chosen hunk only; c.txt created.
+    let edit = server.server_requests("workspace/applyEdit").last().cloned().unwrap()["edit"].clone();
+    let ops = edit["documentChanges"].as_array().unwrap();
+    let a_uri = file_uri(&ws.join("a.txt"));
+    let a_edits: Vec<Value> = ops
+        .iter()
+        .filter(|op| op["textDocument"]["uri"] == a_uri.as_str())
+        .flat_map(|op| op["edits"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(
+        with_edits(&mine, &a_edits),
+        mine.replace("line 2\n", "LINE TWO\n"),
+        "the chosen hunk, the user's line kept, the other hunk not applied: {edit:#}"
+    );
+    assert!(
+        ops.iter().any(|op| op["kind"] == "create" && op["uri"] == file_uri(&ws.join("c.txt")).as_str()),
+        "{edit:#}"
+    );
+
+    // An unknown hunk is the caller's mistake, named.
+    let err = server
+        .command("openhands.rejectHunks", json!({"conversationId": id, "hunks": ["0000000000000000"]}))
+        .unwrap()
+        .unwrap_err();
+    assert!(err.code == -32602 && err.message.contains("no change 0000000000000000"), "{err}");
+
+    // The other hunk is declined with a reason and taken out of the agent's copy; the first keeps its id.
+    let rejected = server
+        .command(
+            "openhands.rejectHunks",
+            json!({"conversationId": id, "hunks": [ten["id"]], "reason": "keep ten as it is", "revert": true}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(rejected, json!({"files": ["a.txt"], "reverted": true}));
+    let copy = state.path().join(format!("openhands-lsp/conversations/{id}/worktree/a.txt"));
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), original.replace("line 2\n", "LINE TWO\n"));
+    let after = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(hunks_of(&after, "a.txt"), vec![two.clone()]);
+
+    // The agent's next request to the model carries what was declined and why.
+    let before = llm.requests().len();
+    server.command("openhands.sendMessage", json!({"conversationId": id, "text": "go on"})).unwrap().unwrap();
+    assert!(llm.wait_requests(before + 1, Duration::from_secs(120)), "the agent asked the model again");
+    let asked = llm.requests()[before].body.to_string();
+    assert!(
+        asked.contains("declined these") && asked.contains("keep ten as it is") && asked.contains("LINE TEN"),
+        "{asked}"
+    );
+}

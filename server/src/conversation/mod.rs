@@ -15,6 +15,7 @@ pub mod store;
 mod tracker;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -140,6 +141,19 @@ impl Manager {
             off_runtime(move || crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string())))
                 .await?;
         Ok(Review { title: meta.title, source, files })
+    }
+
+    /// Writes `text` to `rel` in the conversation's own copy (never through a link out of it): declined hunks taken
+    /// out of the agent's work.
+    pub async fn write_in_copy(&self, id: &str, rel: PathBuf, text: String) -> Result<(), ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = self.isolated(&meta)?;
+        off_runtime(move || {
+            crate::git::entry::place_inside(&iso.root, &rel)
+                .and_then(|path| std::fs::write(&path, text))
+                .map_err(|e| ConversationError::Isolation(format!("{}: {e}", rel.display())))
+        })
+        .await
     }
 
     /// The URL of the conversation's repository's `remote` (empty when it has none).

@@ -114,13 +114,30 @@ pub struct SetSecretArgs {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplyArgs {
     pub conversation_id: ConversationId,
-    /// Paths relative to the workspace folder, or file URIs; all changed files when absent.
+    /// Paths relative to the workspace folder, or file URIs, applied whole; all changed files when neither this nor
+    /// `hunks` is given.
     #[serde(default)]
     pub files: Option<Vec<String>>,
+    /// Ids of hunks (from `openhands.reviewChanges`) to apply; the other hunks of their files stay in the agent's copy.
+    #[serde(default)]
+    pub hunks: Option<Vec<String>>,
     /// The user already reviewed the changes and chose these files in the editor's own interface: the edit asks
     /// for no second confirmation (VS Code's refactor preview would open with every change unticked).
     #[serde(default)]
     pub reviewed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RejectHunksArgs {
+    pub conversation_id: ConversationId,
+    pub hunks: Vec<String>,
+    /// Told to the agent.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Also take the declined hunks out of the agent's copy.
+    #[serde(default)]
+    pub revert: bool,
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,8 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 
 use super::args::{
     ApplyArgs, AttachArgs, ConfirmationArgs, ConversationArgs, CreatePullRequestArgs, FixDiagnosticArgs, FixIssueArgs,
-    GetEventsArgs, ListArgs, NoArgs, PushArgs, SendMessageArgs, SetSecretArgs, StartTaskArgs, SuggestedTasksArgs,
+    GetEventsArgs, ListArgs, NoArgs, PushArgs, RejectHunksArgs, SendMessageArgs, SetSecretArgs, StartTaskArgs,
+    SuggestedTasksArgs,
 };
 use super::errors::invalid_params;
 use super::names::*;
@@ -32,6 +33,7 @@ pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<
         REVIEW_CHANGES => review::review(ctx, parse::<ConversationArgs>(command, args)?).await,
         APPLY_CHANGES => review::apply(ctx, parse::<ApplyArgs>(command, args)?).await,
         DISCARD_CHANGES => review::discard(ctx, parse::<ConversationArgs>(command, args)?).await,
+        REJECT_HUNKS => review::reject_hunks(ctx, parse::<RejectHunksArgs>(command, args)?).await,
         PUSH_CHANGES => review::push(ctx, parse::<PushArgs>(command, args)?).await,
         FIX_ISSUE => issues::fix_issue(ctx, parse::<FixIssueArgs>(command, args)?).await,
         CREATE_PULL_REQUEST => issues::create_pull_request(ctx, parse::<CreatePullRequestArgs>(command, args)?).await,

@@ -8,6 +8,7 @@ use crate::cloud::CloudError;
 use crate::conversation::ConversationError;
 use crate::issues::IssueError;
 use crate::providers::ProviderError;
+use crate::review::RejectError;
 
 /// LSP's RequestFailed: the request was valid, the server could not do it.
 pub const REQUEST_FAILED: i64 = -32803;
@@ -60,6 +61,15 @@ impl From<CloudError> for Error {
 impl From<ProviderError> for Error {
     fn from(err: ProviderError) -> Self {
         request_failed(err.to_string())
+    }
+}
+
+impl From<RejectError> for Error {
+    fn from(err: RejectError) -> Self {
+        match err {
+            RejectError::UnknownHunk(_) => invalid_params(err.to_string()),
+            RejectError::Conversation(e) => e.into(),
+        }
     }
 }
 

@@ -75,7 +75,7 @@ pub async fn offer_outcome(ctx: Ctx, id: String) {
     };
     let Ok(conversation_id) = ConversationId::parse(&id) else { return };
     let outcome = match choice.as_str() {
-        APPLY => review::apply(&ctx, ApplyArgs { conversation_id, files: None, reviewed: false }).await,
+        APPLY => review::apply(&ctx, ApplyArgs { conversation_id, files: None, hunks: None, reviewed: false }).await,
         OPEN_PR => create_pull_request(&ctx, CreatePullRequestArgs { conversation_id, draft: true }).await,
         DISCARD => review::discard(&ctx, ConversationArgs { conversation_id }).await,
         _ => Ok(Value::Null),

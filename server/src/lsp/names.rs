@@ -13,6 +13,7 @@ pub const SET_SECRET: &str = "openhands.setSecret";
 pub const REVIEW_CHANGES: &str = "openhands.reviewChanges";
 pub const APPLY_CHANGES: &str = "openhands.applyChanges";
 pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
+pub const REJECT_HUNKS: &str = "openhands.rejectHunks";
 pub const PUSH_CHANGES: &str = "openhands.pushChanges";
 pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
 pub const FIX_ISSUE: &str = "openhands.fixIssue";
@@ -36,6 +37,7 @@ pub const ALL: &[&str] = &[
     REVIEW_CHANGES,
     APPLY_CHANGES,
     DISCARD_CHANGES,
+    REJECT_HUNKS,
     PUSH_CHANGES,
     FIX_DIAGNOSTIC,
     FIX_ISSUE,

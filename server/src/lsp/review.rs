@@ -10,12 +10,12 @@ use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::lsp_types::request::ApplyWorkspaceEdit;
 use tower_lsp_server::lsp_types::{ApplyWorkspaceEditParams, MessageType, Uri};
 
-use super::args::{ApplyArgs, ConversationArgs, PushArgs};
+use super::args::{ApplyArgs, ConversationArgs, PushArgs, RejectHunksArgs};
 use super::convert::uri_of;
 use super::edit;
 use super::state::Ctx;
 use crate::git::{Entry, FileChange};
-use crate::review::{self, EditorResult};
+use crate::review::{self, Choice, EditorResult};
 
 fn rel(path: &Path) -> String {
     path.display().to_string()
@@ -50,6 +50,14 @@ pub async fn review(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {
         if let Some(refusal) = f.refusal() {
             entry["refusal"] = json!(refusal);
         }
+        // A text file the agent modified comes in hunks; anything else is applied whole.
+        let hunks = match (&f.status, &f.original, &f.proposed, f.binary) {
+            (crate::git::ChangeStatus::Modified, Some(original), Some(proposed), false) => {
+                crate::hunks::hunks(&rel(&f.path), original, proposed)
+            }
+            _ => Vec::new(),
+        };
+        entry["hunks"] = json!(hunks);
         files.push(entry);
     }
     Ok(json!({"conversationId": args.conversation_id, "title": review.title, "files": files}))
@@ -61,6 +69,14 @@ pub async fn push(ctx: &Ctx, args: PushArgs) -> Result<Value, Error> {
     let auth = crate::providers::remote::push_auth(&url, &ctx.shared.secrets, &ctx.snap.providers_settings());
     let published = manager.publish(&args.conversation_id, &args.remote, args.branch, auth).await?;
     Ok(json!({"branch": published.branch, "commit": published.commit, "remote": published.remote}))
+}
+
+/// `openhands.rejectHunks`: the agent is told which changes the user declined, and why.
+pub async fn reject_hunks(ctx: &Ctx, args: RejectHunksArgs) -> Result<Value, Error> {
+    let manager = ctx.manager()?;
+    let reason = args.reason.as_deref();
+    let rejected = review::reject_hunks(&manager, &args.conversation_id, &args.hunks, reason, args.revert).await?;
+    Ok(json!(rejected))
 }
 
 pub async fn discard(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {
@@ -79,16 +95,27 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
             None => std::fs::read_to_string(&abs).ok().map(|t| (t, None)),
         }
     };
-    let selected = |f: &FileChange| match &args.files {
-        None => true,
-        Some(list) => {
-            let path = rel(&f.path);
-            let uri = Uri::from_file_path(review.source.join(&f.path)).map(|u| u.as_str().to_owned());
-            list.iter().any(|x| *x == path || Some(x) == uri.as_ref())
+    let choose = |f: &FileChange| {
+        let path = rel(&f.path);
+        let uri = Uri::from_file_path(review.source.join(&f.path)).map(|u| u.as_str().to_owned());
+        let named = |list: &Vec<String>| list.iter().any(|x| *x == path || Some(x) == uri.as_ref());
+        let chosen: Vec<String> = match (&args.hunks, &f.original, &f.proposed) {
+            (Some(ids), Some(original), Some(proposed)) => crate::hunks::hunks(&path, original, proposed)
+                .into_iter()
+                .map(|h| h.id)
+                .filter(|id| ids.contains(id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        match (&args.files, &args.hunks) {
+            (Some(list), _) if named(list) => Choice::Whole,
+            (None, None) => Choice::Whole,
+            _ if !chosen.is_empty() => Choice::Hunks(chosen),
+            _ => Choice::Skip,
         }
     };
     let client = &ctx.snap.client;
-    let plan = review::plan(&review, selected, client.edit_support.abilities(), &current);
+    let plan = review::plan(&review, choose, client.edit_support.abilities(), &current);
     let result = match plan.without_editor() {
         Some(result) => result,
         None => {
