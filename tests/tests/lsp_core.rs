@@ -48,6 +48,7 @@ fn initialize_result_snapshot() {
                 "openhands.reviewChanges",
                 "openhands.applyChanges",
                 "openhands.discardChanges",
+                "openhands.rejectHunks",
                 "openhands.pushChanges",
                 "openhands.fixDiagnostic",
                 "openhands.fixIssue",
