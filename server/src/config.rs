@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Where conversations run.
 /// How often the agent asks before acting (`openhands.confirmation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -36,6 +35,7 @@ impl ConfirmationMode {
     }
 }
 
+/// Where conversations run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {

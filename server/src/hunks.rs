@@ -19,6 +19,21 @@ pub struct Hunk {
     pub proposed: String,
 }
 
+impl Hunk {
+    /// Where it is in the agent's version, in words: `line 10`, `lines 10-12`, `the removal of lines 5-6`.
+    pub fn describe(&self) -> String {
+        match self.proposed_lines {
+            0 => format!(
+                "the removal of lines {}-{}",
+                self.original_start,
+                self.original_start + self.original_lines - 1
+            ),
+            1 => format!("line {}", self.proposed_start),
+            n => format!("lines {}-{}", self.proposed_start, self.proposed_start + n - 1),
+        }
+    }
+}
+
 /// The hunks of `original` -> `proposed` for the file at `path`.
 pub fn hunks(path: &str, original: &str, proposed: &str) -> Vec<Hunk> {
     runs(original, proposed)
@@ -41,25 +56,9 @@ pub fn hunks(path: &str, original: &str, proposed: &str) -> Vec<Hunk> {
         .collect()
 }
 
-/// For a file of which only `chosen` hunks are applied: which of the agent's changes stay out, in words (`None`
-/// when every hunk was chosen).
-pub fn partial_note(path: &str, change: &crate::git::FileChange, chosen: &[String]) -> Option<String> {
-    let (original, proposed) = (change.original.as_deref()?, change.proposed.as_deref()?);
-    let left: Vec<String> = hunks(path, original, proposed)
-        .into_iter()
-        .filter(|h| !chosen.contains(&h.id))
-        .map(|h| match h.proposed_lines {
-            0 => format!("the removal of lines {}-{}", h.original_start, h.original_start + h.original_lines - 1),
-            1 => format!("line {}", h.proposed_start),
-            n => format!("lines {}-{}", h.proposed_start, h.proposed_start + n - 1),
-        })
-        .collect();
-    (!left.is_empty()).then(|| format!("only part of it; not applied: {}", left.join(", ")))
-}
-
 /// `original` with only the hunks `take` accepts applied: the text a partial apply merges into the user's.
 pub fn apply_only(path: &str, original: &str, proposed: &str, take: impl Fn(&str) -> bool) -> String {
-    select(path, original, proposed, |id| take(id))
+    select(path, original, proposed, take)
 }
 
 /// `proposed` with the hunks `undo` names put back as they were: the agent's copy after declined hunks are reverted.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::conversation::{ConversationError, Manager, Review};
 use crate::git::{ChangeStatus, Entry, FileChange, entry};
+use crate::hunks::Hunk;
 
 /// The outcome of one file.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -164,7 +165,8 @@ impl From<&str> for Refusal {
 pub enum Choice {
     Skip,
     Whole,
-    /// Only these hunks (`crate::hunks` ids) of a changed text file; the rest stay in the agent's copy.
+    /// Only hunks with these ids (`crate::hunks`; the request's, narrowed to the file's own when planned); the rest
+    /// stay in the agent's copy.
     Hunks(Vec<String>),
 }
 
@@ -179,7 +181,7 @@ pub fn plan(
         .files
         .iter()
         .map(|change| {
-            let choice = choose(change);
+            let (choice, partial) = narrow(change, choose(change));
             let step = if choice == Choice::Skip {
                 Step::Skipped
             } else {
@@ -187,10 +189,6 @@ pub fn plan(
                     Ok((changes, op)) => Step::Apply { changes, op },
                     Err(Refusal { reason, conflict }) => Step::Refused { reason, conflict },
                 }
-            };
-            let partial = match &choice {
-                Choice::Hunks(ids) => crate::hunks::partial_note(&change.path.display().to_string(), change, ids),
-                _ => None,
             };
             PlannedFile {
                 path: change.path.display().to_string(),
@@ -365,11 +363,8 @@ pub async fn reject_hunks(
     }
     let mut text = String::from("The user reviewed your changes and declined these:\n");
     for (change, h) in &found {
-        let lines = match h.proposed_lines {
-            0 => format!("the removal of lines {}-{}", h.original_start, h.original_start + h.original_lines - 1),
-            n => format!("lines {}-{} of your version", h.proposed_start, h.proposed_start + n.max(1) - 1),
-        };
-        text.push_str(&format!("- {}, {lines}:\n```\n{}```\n", change.path.display(), h.proposed));
+        let (path, lines) = (change.path.display(), h.describe());
+        text.push_str(&format!("- {path}, {lines} of your version:\n```\n{}```\n", h.proposed));
     }
     match reason.map(str::trim).filter(|r| !r.is_empty()) {
         Some(reason) => text.push_str(&format!("Their reason: {reason}\n")),
@@ -391,6 +386,24 @@ pub async fn reject_hunks(
         }
     }
     Ok(Rejected { files, reverted: revert })
+}
+
+/// A choice of hunks narrowed to this file's: none of them chosen is a skip; with it, what stays out, in words.
+fn narrow(change: &FileChange, choice: Choice) -> (Choice, Option<String>) {
+    let Choice::Hunks(ids) = choice else { return (choice, None) };
+    let all = match (&change.original, &change.proposed) {
+        (Some(original), Some(proposed)) if change.status == ChangeStatus::Modified && !change.binary => {
+            crate::hunks::hunks(&change.path.display().to_string(), original, proposed)
+        }
+        _ => Vec::new(),
+    };
+    let (chosen, left): (Vec<Hunk>, Vec<Hunk>) = all.into_iter().partition(|h| ids.contains(&h.id));
+    if chosen.is_empty() {
+        return (Choice::Skip, None);
+    }
+    let left: Vec<String> = left.iter().map(Hunk::describe).collect();
+    let note = (!left.is_empty()).then(|| format!("only part of it; not applied: {}", left.join(", ")));
+    (Choice::Hunks(chosen.into_iter().map(|h| h.id).collect()), note)
 }
 
 /// The verb of a change, for the editor's description of it.

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::openapi::{OpenApi, query_values};
 use crate::process::dates::rfc3339_now;
-use crate::process::{free_port, kill_group, own_group_dying_with_parent_async};
+use crate::process::{dying_with_parent, free_port, kill_group};
 
 /// What the stand-in needs to provision conversations.
 pub struct CloudConfig {
@@ -492,7 +492,7 @@ async fn boot_agent_server(shared: &Shared, dir: &std::path::Path) -> Result<(St
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("agent-server.log")).map_err(|e| e.to_string())?);
     std::fs::create_dir_all(dir.join("tmux")).map_err(|e| e.to_string())?;
-    own_group_dying_with_parent_async(&mut cmd, libc::SIGKILL);
+    dying_with_parent(cmd.as_std_mut(), libc::SIGKILL, true);
     let child = cmd.spawn().map_err(|e| format!("cannot start the agent-server: {e}"))?;
     let pid = child.id().ok_or("no pid")?;
     // The child is reaped by its process group's kill; forget the handle.

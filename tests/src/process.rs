@@ -11,36 +11,18 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-/// The child gets a session (and so a process group) of its own, paused, resumed and killed as one, and `signal`
-/// when the test process dies; should the test have died between fork and `prctl`, the child exits at once.
+/// The child gets `signal` when the test process dies (should the test have died between fork and `prctl`, it
+/// exits at once, as the product's process backend does it); with `own_group`, also a session (and so a process
+/// group) of its own, paused, resumed and killed as one.
 #[allow(unsafe_code)]
-pub fn own_group_dying_with_parent(cmd: &mut std::process::Command, signal: libc::c_int) {
+pub fn dying_with_parent(cmd: &mut std::process::Command, signal: libc::c_int, own_group: bool) {
     let parent = std::process::id();
     // SAFETY: async-signal-safe calls only, between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::setsid();
-            libc::prctl(libc::PR_SET_PDEATHSIG, signal);
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
+            if own_group {
+                libc::setsid();
             }
-            Ok(())
-        });
-    }
-}
-
-/// The same for a tokio command.
-pub fn own_group_dying_with_parent_async(cmd: &mut tokio::process::Command, signal: libc::c_int) {
-    own_group_dying_with_parent(cmd.as_std_mut(), signal);
-}
-
-/// The child dies with the test process (`signal`), in the test's process group.
-#[allow(unsafe_code)]
-pub fn dying_with_parent(cmd: &mut std::process::Command, signal: libc::c_int) {
-    let parent = std::process::id();
-    // SAFETY: async-signal-safe calls only, between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, signal);
             if libc::getppid() as u32 != parent {
                 libc::_exit(1);

@@ -239,7 +239,7 @@ fn prism_url() -> &'static str {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
-            crate::process::dying_with_parent(&mut command, libc::SIGTERM);
+            crate::process::dying_with_parent(&mut command, libc::SIGTERM, false);
             let child = command.spawn();
             let _ = tx.send(child.is_ok());
             // This thread must outlive every test: the child's death signal is tied to it.

@@ -59,7 +59,7 @@ impl Tree {
             .collect();
         let by_module: BTreeMap<ModPath, usize> =
             files.iter().enumerate().filter(|(_, f)| f.rel != "main.rs").map(|(i, f)| (f.module.clone(), i)).collect();
-        let reexports = reexports(&files, &by_module);
+        let reexports = reexports(&files);
         let mut edges = BTreeSet::new();
         for (i, file) in files.iter().enumerate() {
             for path in references(file, &by_module) {
@@ -293,8 +293,7 @@ fn expand(code: &str, at: usize) -> Vec<Vec<String>> {
             let end = matching(code, i).unwrap_or(code.len());
             let inner = &code[i + 1..end - 1];
             let mut out = Vec::new();
-            for part in split_top(inner) {
-                let offset = part.0;
+            for offset in split_top(inner) {
                 for mut tail in expand(inner, offset) {
                     let mut full = prefix.clone();
                     full.append(&mut tail);
@@ -320,14 +319,14 @@ fn expand(code: &str, at: usize) -> Vec<Vec<String>> {
 }
 
 /// The comma-separated parts of a use-group, as their start offsets.
-fn split_top(inner: &str) -> Vec<(usize, ())> {
-    let mut parts = vec![(0, ())];
+fn split_top(inner: &str) -> Vec<usize> {
+    let mut parts = vec![0];
     let mut depth = 0;
     for (i, c) in inner.char_indices() {
         match c {
             '{' => depth += 1,
             '}' => depth -= 1,
-            ',' if depth == 0 => parts.push((i + 1, ())),
+            ',' if depth == 0 => parts.push(i + 1),
             _ => {}
         }
     }
@@ -409,7 +408,7 @@ fn references(file: &SourceFile, modules: &BTreeMap<ModPath, usize>) -> Vec<Vec<
 }
 
 /// `pub use child::{A, B}` in each file: (module, name) -> the module path the name really comes from.
-fn reexports(files: &[SourceFile], modules: &BTreeMap<ModPath, usize>) -> BTreeMap<(usize, String), Vec<String>> {
+fn reexports(files: &[SourceFile]) -> BTreeMap<(usize, String), Vec<String>> {
     let mut out = BTreeMap::new();
     for (i, f) in files.iter().enumerate() {
         let mut from = 0;
@@ -423,7 +422,7 @@ fn reexports(files: &[SourceFile], modules: &BTreeMap<ModPath, usize>) -> BTreeM
                     Some("self") => f.module.iter().cloned().chain(path[1..].iter().cloned()).collect(),
                     _ => f.module.iter().cloned().chain(path.iter().cloned()).collect(),
                 };
-                if modules.contains_key(&abs[..abs.len().saturating_sub(1)].to_vec()) || abs.len() > 1 {
+                if abs.len() > 1 {
                     out.insert((i, name), abs);
                 }
             }

@@ -80,7 +80,7 @@ pub async fn stop(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {
 pub async fn list(ctx: &Ctx, args: ListArgs) -> Result<Value, Error> {
     let local = ctx.manager()?.list().await?;
     let mut result = cloud::conversations(ctx, args.cloud, &local).await;
-    result["conversations"] = json!(wire::conversations(&local));
+    result["conversations"] = json!(wire::conversations(local));
     Ok(result)
 }
 

@@ -134,7 +134,7 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                 if let Some(handle) = follow_state(&relay, &mut progress, &title, summary.meta.state).await {
                     cancel = handle;
                 }
-                let conversation = wire::Conversation::from(&*summary);
+                let conversation = wire::Conversation::from(*summary);
                 relay.client.send_notification::<ConversationChanged>(conversation).await;
             }
             // The credit is given back when this arm ends: once the event is handed to the transport.

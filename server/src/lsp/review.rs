@@ -95,22 +95,15 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
             None => std::fs::read_to_string(&abs).ok().map(|t| (t, None)),
         }
     };
+    // Files named are applied whole; hunks are narrowed to each file's by the core.
     let choose = |f: &FileChange| {
         let path = rel(&f.path);
         let uri = Uri::from_file_path(review.source.join(&f.path)).map(|u| u.as_str().to_owned());
         let named = |list: &Vec<String>| list.iter().any(|x| *x == path || Some(x) == uri.as_ref());
-        let chosen: Vec<String> = match (&args.hunks, &f.original, &f.proposed) {
-            (Some(ids), Some(original), Some(proposed)) => crate::hunks::hunks(&path, original, proposed)
-                .into_iter()
-                .map(|h| h.id)
-                .filter(|id| ids.contains(id))
-                .collect(),
-            _ => Vec::new(),
-        };
         match (&args.files, &args.hunks) {
             (Some(list), _) if named(list) => Choice::Whole,
             (None, None) => Choice::Whole,
-            _ if !chosen.is_empty() => Choice::Hunks(chosen),
+            (_, Some(ids)) => Choice::Hunks(ids.clone()),
             _ => Choice::Skip,
         }
     };

@@ -14,5 +14,6 @@ pub async fn conversation(ctx: &Ctx, req: StartRequest) -> Result<Value, Error> 
         cloud_question::before_start(ctx, &req.workspace).await?;
     }
     let summary = ctx.manager()?.start(req, &ctx.snap.settings, ctx.snap.editor())?;
-    Ok(json!({"conversationId": summary.meta.id, "conversation": wire::Conversation::from(&summary)}))
+    let id = summary.meta.id.clone();
+    Ok(json!({"conversationId": id, "conversation": wire::Conversation::from(summary)}))
 }

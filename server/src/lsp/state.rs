@@ -74,6 +74,11 @@ impl Session {
         &self.workspace_folders
     }
 
+    /// What a handler works from, read in this one look at the session.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { settings: self.settings.clone(), roots: self.roots.clone(), client: self.client.clone() }
+    }
+
     pub fn set_workspace_folders(&mut self, folders: Vec<WorkspaceFolder>) {
         self.roots = folders.iter().filter_map(|f| super::convert::file_path(&f.uri)).collect();
         self.workspace_folders = folders;
@@ -144,8 +149,7 @@ impl Shared {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let session = self.session();
-        Snapshot { settings: session.settings.clone(), roots: session.roots.clone(), client: session.client.clone() }
+        self.session().snapshot()
     }
 
     /// New settings for the session; settings that live outside it (the sandbox providers') follow.

@@ -15,8 +15,10 @@ use crate::doctor;
 pub type StillIdle = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
 fn doctor_inputs(shared: &Shared) -> doctor::Inputs {
-    let snap = shared.snapshot();
-    let problems = shared.session().settings_problems.clone();
+    let (snap, problems) = {
+        let session = shared.session();
+        (session.snapshot(), session.settings_problems.clone())
+    };
     doctor::Inputs {
         editor: snap.editor(),
         settings: snap.settings,

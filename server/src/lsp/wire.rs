@@ -78,54 +78,48 @@ pub struct Owner {
     pub host: String,
 }
 
-impl From<&Summary> for Conversation {
-    fn from(s: &Summary) -> Self {
-        let m = &s.meta;
+impl From<Summary> for Conversation {
+    fn from(s: Summary) -> Self {
+        let m = s.meta;
         Conversation {
-            id: m.id.clone(),
-            title: m.title.clone(),
-            instruction: m.instruction.clone(),
-            workspace: m.workspace.clone(),
-            backend: m.backend.clone(),
+            id: m.id,
+            title: m.title,
+            instruction: m.instruction,
+            workspace: m.workspace,
+            backend: m.backend,
             state: m.state,
             created_at: m.created_at,
             updated_at: m.updated_at,
-            final_message: m.final_message.clone(),
-            error: m.error.clone(),
-            sandbox_url: m.sandbox_url.clone(),
+            final_message: m.final_message,
+            error: m.error,
+            sandbox_url: m.sandbox_url,
             event_count: m.event_count,
             live: s.live,
             running_elsewhere: s.running_elsewhere,
-            isolation: m.isolation.as_ref().map(|i| Isolation { root: i.root.clone(), branch: i.branch.clone() }),
-            issue: m.issue.as_ref().map(|i| Issue {
-                provider: i.provider.clone(),
-                host: i.host.clone(),
-                repository: i.repository.clone(),
+            isolation: m.isolation.map(|i| Isolation { root: i.root, branch: i.branch }),
+            issue: m.issue.map(|i| Issue {
+                provider: i.provider,
+                host: i.host,
+                repository: i.repository,
                 number: i.number,
-                title: i.title.clone(),
-                url: i.url.clone(),
+                title: i.title,
+                url: i.url,
             }),
-            cloud: m.cloud.as_ref().map(|c| Cloud {
-                conversation_id: c.conversation_id.clone(),
-                sandbox_id: c.sandbox_id.clone(),
-                url: c.url.clone(),
-                repository: c.repository.clone(),
-                branch: c.branch.clone(),
-                pull_requests: c.pull_requests.clone(),
+            cloud: m.cloud.map(|c| Cloud {
+                conversation_id: c.conversation_id,
+                sandbox_id: c.sandbox_id,
+                url: c.url,
+                repository: c.repository,
+                branch: c.branch,
+                pull_requests: c.pull_requests,
             }),
-            owner: m.owner.as_ref().map(|o| Owner {
-                id: o.id.clone(),
-                pid: o.pid,
-                start: o.start.clone(),
-                boot: o.boot.clone(),
-                host: o.host.clone(),
-            }),
+            owner: m.owner.map(|o| Owner { id: o.id, pid: o.pid, start: o.start, boot: o.boot, host: o.host }),
         }
     }
 }
 
-pub fn conversations(list: &[Summary]) -> Vec<Conversation> {
-    list.iter().map(Conversation::from).collect()
+pub fn conversations(list: Vec<Summary>) -> Vec<Conversation> {
+    list.into_iter().map(Conversation::from).collect()
 }
 
 #[cfg(test)]
@@ -167,7 +161,7 @@ mod tests {
         }))
         .unwrap();
         let summary = Summary { meta, live: true, running_elsewhere: true };
-        let wire = serde_json::to_value(Conversation::from(&summary)).unwrap();
+        let wire = serde_json::to_value(Conversation::from(summary)).unwrap();
         let mut names = BTreeSet::new();
         keys(&wire, "", &mut names);
         let doc = documented();
