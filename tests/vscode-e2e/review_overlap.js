@@ -18,6 +18,9 @@ run(async (vs) => {
   const diff = await vs.step("diff-open", async () => {
     await vs.pickRow("a.txt");
     await vs.waitFor("the diff editor", () => page.locator(".monaco-diff-editor"), 30000);
+    // Both sides drawn (the agent's line on the right), as the user sees them: not an empty frame.
+    await vs.until("the diff's lines", async () =>
+      /THREE/.test(await page.locator(".monaco-diff-editor .modified .view-lines").first().innerText().catch(() => "")), 30000);
     const tab = await vs.waitFor("the diff's tab", () => page.locator(".tabs-container .tab.active"), 10000);
     return tab.innerText();
   });
