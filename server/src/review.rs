@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::conversation::{ConversationError, Manager, Review};
-use crate::git::{ChangeStatus, Entry, FileChange, entry};
+use crate::git::{ChangeStatus, Entry, FileChange, Whole, entry};
 use crate::hunks::Hunk;
 
 /// The outcome of one file.
@@ -125,7 +125,16 @@ pub struct Applied {
 /// path hold a link (or a file, or nothing) in place of what it holds, or set its mode.
 #[derive(Debug)]
 pub enum FsOp {
-    Replace { after: Option<Entry>, content: Option<String> },
+    Replace {
+        after: Option<Entry>,
+        content: Option<Vec<u8>>,
+    },
+    /// A file applied whole moved from `from` (removed once the new path holds `content`).
+    Move {
+        from: PathBuf,
+        after: Entry,
+        content: Vec<u8>,
+    },
     Mode(bool),
 }
 
@@ -133,8 +142,10 @@ impl FsOp {
     fn run(&self, root: &Path, rel: &Path) -> Result<(), String> {
         let path = entry::place_inside(root, rel).map_err(|e| format!("not applied: {e}"))?;
         match self {
-            FsOp::Replace { after, content } => {
-                entry::replace(&path, after.as_ref(), content.as_deref().map(str::as_bytes))
+            FsOp::Replace { after, content } => entry::replace(&path, after.as_ref(), content.as_deref()),
+            FsOp::Move { from, after, content } => {
+                let from = entry::place_inside(root, from).map_err(|e| format!("not applied: {e}"))?;
+                entry::replace(&path, Some(after), Some(content)).and_then(|()| entry::replace(&from, None, None))
             }
             FsOp::Mode(executable) => entry::set_executable(&path, *executable),
         }
@@ -430,6 +441,9 @@ fn plan_file(
     if change.involves_link() {
         return plan_link(change, root, current).map(|op| (Vec::new(), op)).map_err(Refusal::from);
     }
+    if let Some(whole) = &change.whole {
+        return plan_whole(change, whole, root, current).map(|op| (Vec::new(), op)).map_err(Refusal::from);
+    }
     let changes = plan_text(change, root, abilities, current, choice)?;
     // The mode the user's file does not have yet (a text edit never carries one).
     let op = change.mode_change().filter(|x| user_executable(root, &change.path) != Some(*x)).map(FsOp::Mode);
@@ -444,9 +458,6 @@ fn plan_text(
     current: Current<'_>,
     choice: &Choice,
 ) -> Result<Vec<TextChange>, Refusal> {
-    if change.binary {
-        return Err("binary files are not applied through the editor".into());
-    }
     let path = root.join(&change.path);
     let original = change.original.as_deref();
     let proposed = change.proposed.as_deref().unwrap_or_default();
@@ -547,10 +558,71 @@ fn plan_link(change: &FileChange, root: &Path, current: Current<'_>) -> Result<O
             Some(_) => "you changed this file meanwhile; your version is untouched".into(),
         });
     }
-    if matches!(change.after, Some(Entry::File { .. })) && change.proposed.is_none() {
-        return Err("binary files are not applied through the editor".into());
+    // A file's bytes: its text, or for a file applied whole its bytes.
+    let content = change.proposed.clone().map(String::into_bytes).or_else(|| change.whole.as_ref()?.proposed.clone());
+    if matches!(change.after, Some(Entry::File { .. })) && content.is_none() {
+        return Err("what the agent left there cannot be read".into());
     }
-    Ok(Some(FsOp::Replace { after: change.after.clone(), content: change.proposed.clone() }))
+    Ok(Some(FsOp::Replace { after: change.after.clone(), content }))
+}
+
+/// A file applied whole (binary, not UTF-8, too large to show): the user's file must still be the one the agent
+/// started from (nothing, for a new file); then it is written byte for byte after the editor's edit. `None` when it
+/// already is as proposed.
+fn plan_whole(change: &FileChange, whole: &Whole, root: &Path, current: Current<'_>) -> Result<Option<FsOp>, String> {
+    let proposed = whole.proposed.as_deref().map(|b| git2::Oid::hash_object(git2::ObjectType::Blob, b).ok());
+    let proposed = proposed.flatten();
+    let executable = change.after.as_ref().is_some_and(Entry::executable);
+    let replace = || FsOp::Replace { after: change.after.clone(), content: whole.proposed.clone() };
+    let changed = "you changed this file meanwhile; your version is untouched";
+    match change.status {
+        ChangeStatus::Added => match user_blob(root, &change.path, current)? {
+            None => Ok(Some(replace())),
+            Some(id) if Some(id) == proposed => Ok(mode_to_set(root, &change.path, executable)),
+            Some(_) => Err("a different file of that name exists in your workspace".into()),
+        },
+        ChangeStatus::Modified => match user_blob(root, &change.path, current)? {
+            None => Err("you deleted this file meanwhile".into()),
+            Some(id) if Some(id) == proposed => Ok(mode_to_set(root, &change.path, executable)),
+            Some(id) if Some(id) == whole.original => Ok(Some(replace())),
+            Some(_) => Err(changed.into()),
+        },
+        ChangeStatus::Deleted => match user_blob(root, &change.path, current)? {
+            None => Ok(None),
+            Some(id) if Some(id) == whole.original => Ok(Some(replace())),
+            Some(_) => Err("you changed this file, which the agent deleted".into()),
+        },
+        ChangeStatus::Renamed => {
+            let old = change.old_path.as_deref().ok_or("a rename without its old path")?;
+            if user_blob(root, old, current)? != whole.original {
+                return Err("you changed or removed the file the agent renamed".into());
+            }
+            if user_blob(root, &change.path, current)?.is_some() {
+                return Err("a file of the new name exists in your workspace".into());
+            }
+            let content = whole.proposed.clone().unwrap_or_default();
+            Ok(Some(FsOp::Move { from: old.to_owned(), after: Entry::File { executable }, content }))
+        }
+    }
+}
+
+/// The blob id of the user's file at `rel`: the editor's text when it has the file open (unsaved edits count), else
+/// the bytes on disk, read without following a link. `None` when nothing is there.
+fn user_blob(root: &Path, rel: &Path, current: Current<'_>) -> Result<Option<git2::Oid>, String> {
+    let hash = |bytes: &[u8]| git2::Oid::hash_object(git2::ObjectType::Blob, bytes).map_err(|e| e.to_string());
+    if let Some((text, Some(_))) = current(rel) {
+        return hash(text.as_bytes()).map(Some);
+    }
+    match entry::read(&root.join(rel)).map_err(|e| format!("cannot read your file: {e}"))? {
+        None => Ok(None),
+        Some((Entry::File { .. }, bytes)) => hash(&bytes.unwrap_or_default()).map(Some),
+        Some((Entry::Symlink { .. }, _)) => Err("a symbolic link is in its place in your workspace".into()),
+    }
+}
+
+/// The mode the user's file at `rel` still lacks, as an operation.
+fn mode_to_set(root: &Path, rel: &Path, executable: bool) -> Option<FsOp> {
+    (user_executable(root, rel) != Some(executable)).then_some(FsOp::Mode(executable))
 }
 
 /// Whether the user's file at `rel` is executable (`None`: no regular file there).

@@ -12,6 +12,7 @@ pub mod repo;
 pub mod screen;
 pub mod stdio_peer;
 pub mod vscode;
+pub mod workspace_edit;
 
 pub use lsp_client::{Options, RpcError, Server};
 

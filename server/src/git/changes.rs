@@ -34,6 +34,45 @@ pub struct FileChange {
     pub after: Option<Entry>,
     /// Why what the agent left at this path could not be read (it is shown, never applied).
     pub unreadable: Option<String>,
+    /// Set when the file is not shown or applied as text (binary, not UTF-8, too large to show): it is applied
+    /// whole, byte for byte.
+    pub whole: Option<Whole>,
+}
+
+/// Why a file is applied whole rather than as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WholeReason {
+    /// It holds NUL bytes.
+    Binary,
+    /// Its bytes are not UTF-8 text.
+    NotUtf8,
+    /// A side is over [`SHOW_LIMIT`] bytes.
+    TooLarge,
+}
+
+/// A file applied whole: what it was (to check the user's file is still that) and what the agent made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whole {
+    pub reason: WholeReason,
+    /// The blob id of the file at the baseline (`None` when added, or when a link was there).
+    pub original: Option<git2::Oid>,
+    /// The bytes now (`None` when deleted).
+    pub proposed: Option<Vec<u8>>,
+    /// The larger side's size in bytes.
+    pub size: u64,
+}
+
+/// Files above this size are not shown as text (nor diffed in hunks): a review would carry megabytes to the editor
+/// for a change nobody reads line by line. They are listed and applied whole.
+pub const SHOW_LIMIT: usize = 1024 * 1024;
+
+/// A size in words: `12 KB`, `5.2 MB`.
+fn size_in_words(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} bytes"),
+        b if b < 1024 * 1024 => format!("{} KB", b.div_ceil(1024)),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 impl FileChange {
@@ -58,7 +97,7 @@ impl FileChange {
         if let Some(why) = &self.unreadable {
             return Some(format!("cannot be read: {why}"));
         }
-        match (&self.before, &self.after) {
+        let kind = match (&self.before, &self.after) {
             (Some(Entry::File { .. }), Some(Entry::Symlink { target })) => {
                 Some(format!("file replaced by a {}", link(target)))
             }
@@ -71,6 +110,19 @@ impl FileChange {
             _ => self
                 .mode_change()
                 .map(|x| if x { "made executable (+x)".into() } else { "no longer executable (-x)".into() }),
+        };
+        let whole = self.whole.as_ref().map(|w| {
+            let what = match w.reason {
+                WholeReason::Binary => "binary file",
+                WholeReason::NotUtf8 => "not UTF-8 text",
+                WholeReason::TooLarge => "too large to show",
+            };
+            let done = if self.status == ChangeStatus::Deleted { "deleted whole" } else { "applied whole" };
+            format!("{what} ({}): {done}", size_in_words(w.size))
+        });
+        match (whole, kind) {
+            (Some(w), Some(k)) => Some(format!("{w}; {k}")),
+            (w, k) => w.or(k),
         }
     }
 
@@ -124,16 +176,19 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
         let Some(path) = new_path.clone().or_else(|| old_path.clone()) else { continue };
         // Only what lies below the folder the user opened.
         let Ok(rel) = path.strip_prefix(&prefix).map(Path::to_path_buf) else { continue };
-        let (before, original) = match status {
-            ChangeStatus::Added => (None, None),
+        let (before, original, original_id) = match status {
+            ChangeStatus::Added => (None, None, None),
             _ => {
                 let blob = repo.find_blob(delta.old_file().id())?;
                 let bytes = blob.content().to_vec();
                 match delta.old_file().mode() {
                     git2::FileMode::Link => {
-                        (Some(Entry::Symlink { target: String::from_utf8_lossy(&bytes).into_owned() }), None)
+                        (Some(Entry::Symlink { target: String::from_utf8_lossy(&bytes).into_owned() }), None, None)
                     }
-                    mode => (Some(Entry::File { executable: mode == git2::FileMode::BlobExecutable }), Some(bytes)),
+                    mode => {
+                        let entry = Entry::File { executable: mode == git2::FileMode::BlobExecutable };
+                        (Some(entry), Some(bytes), Some(blob.id()))
+                    }
                 }
             }
         };
@@ -145,8 +200,24 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
                 Err(e) => (None, None, Some(e.to_string())),
             },
         };
-        let binary = [&original, &proposed].into_iter().flatten().any(|b| is_binary(b));
-        let text = |b: Option<Vec<u8>>| if binary { None } else { b.and_then(|b| String::from_utf8(b).ok()) };
+        let sides = [&original, &proposed];
+        let reason = if sides.iter().copied().flatten().any(|b| b.iter().take(8000).any(|c| *c == 0)) {
+            Some(WholeReason::Binary)
+        } else if sides.iter().copied().flatten().any(|b| std::str::from_utf8(b).is_err()) {
+            Some(WholeReason::NotUtf8)
+        } else if sides.iter().copied().flatten().any(|b| b.len() > SHOW_LIMIT) {
+            Some(WholeReason::TooLarge)
+        } else {
+            None
+        };
+        let binary = matches!(reason, Some(WholeReason::Binary | WholeReason::NotUtf8));
+        let text = |b: Option<Vec<u8>>| if reason.is_some() { None } else { b.and_then(|b| String::from_utf8(b).ok()) };
+        let whole = reason.map(|reason| Whole {
+            reason,
+            original: original_id,
+            size: sides.iter().copied().flatten().map(|b| b.len() as u64).max().unwrap_or(0),
+            proposed: proposed.clone(),
+        });
         out.push(FileChange {
             status,
             path: rel,
@@ -161,6 +232,7 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
             before,
             after,
             unreadable,
+            whole,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -176,10 +248,6 @@ fn read_inside(real_root: &Path, path: &Path) -> std::io::Result<Option<(Entry, 
         return Err(std::io::Error::other("a folder on its path is a link out of the conversation's copy"));
     }
     entry::read(path)
-}
-
-fn is_binary(bytes: &[u8]) -> bool {
-    bytes.iter().take(8000).any(|b| *b == 0) || std::str::from_utf8(bytes).is_err()
 }
 
 /// What a three-way merge of the user's and the agent's edits gives.

@@ -99,28 +99,43 @@ pub fn place_inside(root: &Path, rel: &Path) -> std::io::Result<PathBuf> {
 }
 
 /// Makes `path` hold `after` (a link, or a file with `content`), replacing whatever entry is there; `None` removes
-/// it. Never follows a link at `path`.
+/// it. Never follows a link at `path`. A file is written beside it and renamed into place: a write cut short (a full
+/// disk) leaves the user's file as it was, never half of the new one.
 pub fn replace(path: &Path, after: Option<&Entry>, content: Option<&[u8]>) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => return Err(std::io::Error::other("a folder is in the way")),
-        Ok(_) => std::fs::remove_file(path)?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Ok(_) | Err(_) if after.is_some() => {}
+        Ok(_) => return std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     }
-    match after {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.openhands-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let made = match after {
+        Some(Entry::Symlink { target }) => std::os::unix::fs::symlink(target, &temp),
+        Some(Entry::File { executable }) => write_new(&temp, *executable, content.unwrap_or_default()),
         None => Ok(()),
-        Some(Entry::Symlink { target }) => std::os::unix::fs::symlink(target, path),
-        Some(Entry::File { executable }) => {
-            let mode = if *executable { 0o755 } else { 0o644 };
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(path)?;
-            std::io::Write::write_all(&mut file, content.unwrap_or_default())
+    };
+    match made.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
         }
     }
+}
+
+fn write_new(path: &Path, executable: bool, content: &[u8]) -> std::io::Result<()> {
+    let mode = if executable { 0o755 } else { 0o644 };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    std::io::Write::write_all(&mut file, content)?;
+    file.sync_data()
 }
 
 /// Sets or clears the executable bits of the regular file at `path` (for whoever may read it), never through a link.

@@ -18,7 +18,7 @@ mod changes;
 pub mod entry;
 pub mod push;
 
-pub use changes::{ChangeStatus, FileChange, Merged, changes, merge3};
+pub use changes::{ChangeStatus, FileChange, Merged, SHOW_LIMIT, Whole, WholeReason, changes, merge3};
 pub use entry::Entry;
 
 use git2::{IndexAddOption, Oid, Repository, Signature, StatusOptions};

@@ -14,7 +14,7 @@ use super::args::{ApplyArgs, ConversationArgs, PushArgs, RejectHunksArgs};
 use super::convert::uri_of;
 use super::edit;
 use super::state::Ctx;
-use crate::git::{Entry, FileChange};
+use crate::git::{Entry, FileChange, WholeReason};
 use crate::review::{self, Choice, EditorResult};
 
 fn rel(path: &Path) -> String {
@@ -46,6 +46,14 @@ pub async fn review(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {
         }
         if let Some(note) = f.note() {
             entry["note"] = json!(note);
+        }
+        if let Some(whole) = &f.whole {
+            let reason = match whole.reason {
+                WholeReason::Binary => "binary",
+                WholeReason::NotUtf8 => "notUtf8",
+                WholeReason::TooLarge => "tooLarge",
+            };
+            entry["whole"] = json!({"reason": reason, "size": whole.size});
         }
         if let Some(refusal) = f.refusal() {
             entry["refusal"] = json!(refusal);
