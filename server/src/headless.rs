@@ -116,6 +116,10 @@ async fn follow(
                 spinner.set_message(event.summary.clone());
             }
             Update::Progress { message, .. } => spinner.set_message(message),
+            Update::Checkpoint { checkpoint: c, .. } => spinner.suspend(|| {
+                let files = c.files.join(", ");
+                let _ = writeln!(out, "  checkpoint {} (step {}): {files}", c.number, c.step);
+            }),
             Update::ConfirmationNeeded { actions, .. } => {
                 let decision = spinner.suspend(|| ask(&actions.iter().map(|a| a.summary.clone()).collect::<Vec<_>>()));
                 if let Err(e) = manager.confirm(id, decision).await {

@@ -50,6 +50,8 @@ fn initialize_result_snapshot() {
                 "openhands.discardChanges",
                 "openhands.rejectHunks",
                 "openhands.pushChanges",
+                "openhands.listCheckpoints",
+                "openhands.restoreCheckpoint",
                 "openhands.fixDiagnostic",
                 "openhands.fixIssue",
                 "openhands.createPullRequest",

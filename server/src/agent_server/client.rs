@@ -60,6 +60,38 @@ pub struct LlmConfig {
     pub stream: bool,
 }
 
+impl LlmConfig {
+    /// The agent's `llm` object. Secret values are written out only here and in [`secrets_body`], and go only to the
+    /// agent-server.
+    fn body(&self) -> Value {
+        let mut llm = json!({"model": self.model, "usage_id": "agent"});
+        if let Some(url) = &self.base_url {
+            llm["base_url"] = json!(url);
+        }
+        if self.stream {
+            llm["stream"] = json!(true);
+        }
+        // Retries sized for someone watching an editor: the agent-server's own (5, waiting 8 to 64 s) take two
+        // minutes to report a dead model.
+        llm["num_retries"] = json!(self.num_retries.unwrap_or(DEFAULT_RETRIES));
+        llm["retry_min_wait"] = json!(2);
+        llm["retry_max_wait"] = json!(8);
+        llm["retry_multiplier"] = json!(2);
+        llm["timeout"] = json!(self.timeout_seconds);
+        if let Some(key) = &self.api_key {
+            llm["api_key"] = json!(key.expose());
+        }
+        llm
+    }
+}
+
+fn secrets_body(secrets: &BTreeMap<String, Secret>) -> serde_json::Map<String, Value> {
+    secrets
+        .iter()
+        .map(|(name, value)| (name.clone(), json!({"kind": "StaticSecret", "value": value.expose()})))
+        .collect()
+}
+
 /// What `POST /api/conversations` needs from us.
 #[derive(Debug, Clone)]
 pub struct NewConversation {
@@ -76,28 +108,8 @@ pub struct NewConversation {
 impl NewConversation {
     /// The request body. The only place secret values are written out, and they go only to the agent-server.
     fn body(&self) -> Value {
-        let mut llm = json!({"model": self.llm.model, "usage_id": "agent"});
-        if let Some(url) = &self.llm.base_url {
-            llm["base_url"] = json!(url);
-        }
-        if self.llm.stream {
-            llm["stream"] = json!(true);
-        }
-        // Retries sized for someone watching an editor: the agent-server's own (5, waiting 8 to 64 s) take two
-        // minutes to report a dead model.
-        llm["num_retries"] = json!(self.llm.num_retries.unwrap_or(DEFAULT_RETRIES));
-        llm["retry_min_wait"] = json!(2);
-        llm["retry_max_wait"] = json!(8);
-        llm["retry_multiplier"] = json!(2);
-        llm["timeout"] = json!(self.llm.timeout_seconds);
-        if let Some(key) = &self.llm.api_key {
-            llm["api_key"] = json!(key.expose());
-        }
-        let secrets: serde_json::Map<String, Value> = self
-            .secrets
-            .iter()
-            .map(|(name, value)| (name.clone(), json!({"kind": "StaticSecret", "value": value.expose()})))
-            .collect();
+        let llm = self.llm.body();
+        let secrets = secrets_body(&self.secrets);
         let mut body = json!({
             "conversation_id": self.conversation_id,
             "workspace": {"kind": "LocalWorkspace", "working_dir": self.working_dir},
@@ -186,6 +198,33 @@ impl AgentServerClient {
 
     pub async fn interrupt(&self, id: &str) -> Result<(), AgentServerError> {
         self.post_empty(id, "interrupt").await
+    }
+
+    /// A copy of conversation `id` with its history up to and including event `from_event_id` (the fork's HEAD
+    /// there, its status idle); the fork's id.
+    pub async fn fork(&self, id: &str, from_event_id: &str) -> Result<String, AgentServerError> {
+        let path = format!("/api/conversations/{id}/fork");
+        let body = json!({"from_event_id": from_event_id});
+        let info = self.call(Method::POST, &path, Some(body), "forking the conversation", None).await?;
+        info.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| AgentServerError::Decode {
+            what: "forking the conversation".into(),
+            reason: "the answer has no conversation id".into(),
+        })
+    }
+
+    /// Gives conversation `id` its LLM and secrets again: a fork's copy of them has the keys masked.
+    pub async fn rearm(
+        &self,
+        id: &str,
+        llm: &LlmConfig,
+        secrets: &BTreeMap<String, Secret>,
+    ) -> Result<(), AgentServerError> {
+        let body = json!({"llm": llm.body()});
+        self.call(Method::POST, &format!("/api/conversations/{id}/switch_llm"), Some(body), "setting the model", None)
+            .await?;
+        let body = json!({"secrets": secrets_body(secrets)});
+        let path = format!("/api/conversations/{id}/secrets");
+        self.call(Method::POST, &path, Some(body), "setting the secrets", None).await.map(|_| ())
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), AgentServerError> {

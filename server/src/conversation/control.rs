@@ -25,6 +25,11 @@ pub(super) enum Control {
         reply: oneshot::Sender<Result<(), ConversationError>>,
     },
     ReconnectStream,
+    /// Back to a checkpoint; the answer is the id of the branch left (kept in history).
+    Restore {
+        checkpoint: u32,
+        reply: oneshot::Sender<Result<String, ConversationError>>,
+    },
 }
 
 pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
@@ -36,6 +41,7 @@ pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
         Control::Stop { reply } => drop(reply.send(Ok(()))),
         Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
         Control::ReconnectStream => {}
+        Control::Restore { reply, .. } => drop(reply.send(Err(err("restoring a checkpoint")))),
     }
 }
 

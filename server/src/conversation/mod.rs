@@ -6,6 +6,7 @@
 //! so this module knows nothing of LSP.
 
 mod control;
+mod copy;
 mod error;
 mod model;
 mod model_error;
@@ -178,7 +179,7 @@ impl Manager {
     ) -> Result<crate::git::push::Published, ConversationError> {
         let meta = self.get(id)?.meta;
         let iso = self.isolated(&meta)?;
-        let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", runner::slug(&meta.title)));
+        let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", copy::slug(&meta.title)));
         let message = commit_message(&meta);
         let remote = remote.to_owned();
         off_runtime(move || {
@@ -201,14 +202,36 @@ impl Manager {
             self.stop(id).await?;
         }
         let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
-        off_runtime(move || crate::git::remove(&iso, &dest).map_err(|e| ConversationError::Isolation(e.to_string())))
-            .await?;
+        let conversation = id.to_owned();
+        off_runtime(move || {
+            crate::git::checkpoint::remove_all(&iso, &conversation)
+                .and_then(|()| crate::git::remove(&iso, &dest))
+                .map_err(|e| ConversationError::Isolation(e.to_string()))
+        })
+        .await?;
         let mut meta = self.inner.store.load(id)?;
         meta.isolation = None;
         meta.updated_at = store::now_ms();
         self.inner.store.save(&meta)?;
         self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false, running_elsewhere: false })));
         Ok(())
+    }
+
+    /// The conversation's checkpoints (every branch) and the one its files are at.
+    pub async fn checkpoints(
+        &self,
+        id: &str,
+    ) -> Result<(Vec<crate::git::checkpoint::Checkpoint>, Option<u32>), ConversationError> {
+        let meta = self.get(id)?.meta;
+        let dir = self.inner.store.dir(&ConversationId::parse(id)?);
+        let current = meta.checkpoint;
+        off_runtime(move || copy::checkpoints(&meta, &dir)).await.map(|all| (all, current))
+    }
+
+    /// Puts a live conversation back to checkpoint `number` (its copy's files and the agent's memory); the id of
+    /// the branch it leaves, kept in history.
+    pub async fn restore(&self, id: &str, number: u32) -> Result<String, ConversationError> {
+        self.control(id, |reply| Control::Restore { checkpoint: number, reply }).await
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), ConversationError> {
@@ -362,11 +385,11 @@ impl Manager {
         self.inner.provider.shutdown().await;
     }
 
-    async fn control(
+    async fn control<T>(
         &self,
         id: &str,
-        make: impl FnOnce(oneshot::Sender<Result<(), ConversationError>>) -> Control,
-    ) -> Result<(), ConversationError> {
+        make: impl FnOnce(oneshot::Sender<Result<T, ConversationError>>) -> Control,
+    ) -> Result<T, ConversationError> {
         let sender = self.live().get(id).map(|l| l.control.clone()).ok_or_else(|| self.not_live(id))?;
         let (reply, rx) = oneshot::channel();
         sender.send(make(reply)).await.map_err(|_| ConversationError::RunnerGone)?;

@@ -82,6 +82,8 @@ pub enum Update {
     Progress { conversation_id: String, message: String },
     /// The agent stopped working: finished, failed, stuck or stopped.
     Settled { conversation_id: String, state: State, message: String },
+    /// A step changed files: they were recorded as a checkpoint.
+    Checkpoint { conversation_id: String, checkpoint: crate::git::checkpoint::Checkpoint },
 }
 
 pub trait Observer: Send + Sync {

@@ -1,7 +1,6 @@
 //! One conversation's task: provision, create, follow events, obey control messages.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +16,6 @@ use crate::agent_server::events::{AgentEvent, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
 use crate::agent_server::{AgentServerClient, LlmConfig, NewConversation};
 use crate::config::ConfirmationMode;
-use crate::git::{GitData, Kind};
 use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider, StartProgress};
 use crate::secrets::{Redactor, Secret};
 
@@ -43,6 +41,8 @@ pub(super) struct Runner {
     pub remote: Option<crate::sandbox::RemoteConversation>,
     /// KiB of events on their way to the editor (see `KIB_IN_FLIGHT`).
     pub credit: Arc<tokio::sync::Semaphore>,
+    /// The conversation on the agent-server when a restore forked it.
+    pub fork: Option<String>,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -143,41 +143,6 @@ impl Runner {
         }
     }
 
-    /// The folder the sandbox gets (the workspace itself, or the top of the conversation's own copy of it) and the
-    /// subfolder in it where the agent works (the one the user opened, in a copy of the whole repository).
-    async fn isolate(&self) -> Result<(PathBuf, PathBuf), String> {
-        let source = self.meta().workspace.clone();
-        if self.settings.isolation == crate::config::Isolation::None {
-            return Ok((source, PathBuf::new()));
-        }
-        let dest = self.dir.join("worktree");
-        let title = self.meta().title.clone();
-        let branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
-        let (src, d, b) = (source.clone(), dest.clone(), branch.clone());
-        // A sandbox that sees only the copy needs the copy's git data inside it, or git in there finds no repository.
-        let data = if self.provider.sees_only_the_workspace() { GitData::Own } else { GitData::Shared };
-        let iso = tokio::task::spawn_blocking(move || {
-            crate::git::isolate(&src, &d, &b, crate::git::DEFAULT_COPY_LIMIT_BYTES, data)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot make the conversation's own copy of {}: {e}", source.display()))?;
-        let meta = super::IsolationMeta {
-            root: iso.root.clone(),
-            dest: dest.clone(),
-            repo: match &iso.kind {
-                Kind::Worktree { repo, .. } | Kind::Clone { repo, .. } => Some(repo.clone()),
-                Kind::Copy => None,
-            },
-            branch: (iso.kind != Kind::Copy).then_some(branch),
-            own_git: matches!(iso.kind, Kind::Clone { .. }),
-            baseline: iso.baseline.to_string(),
-        };
-        self.update_meta(|m| m.isolation = Some(meta));
-        let subfolder = iso.root.strip_prefix(&dest).map(Path::to_path_buf).unwrap_or_default();
-        Ok((dest, subfolder))
-    }
-
     async fn drive(
         &mut self,
         sandbox: &Sandbox,
@@ -217,7 +182,7 @@ impl Runner {
                 },
                 msg = control.recv() => {
                     let Some(msg) = msg else { return Ok(()) };
-                    if self.on_control(msg, sandbox, &client, &sub, &mut tracker).await {
+                    if self.on_control(msg, sandbox, &client, &mut sub, &mut tracker).await {
                         return Ok(());
                     }
                 }
@@ -240,7 +205,7 @@ impl Runner {
         msg: Control,
         sandbox: &Sandbox,
         client: &AgentServerClient,
-        sub: &stream::Subscription,
+        sub: &mut stream::Subscription,
         tracker: &mut Tracker,
     ) -> bool {
         match msg {
@@ -271,6 +236,10 @@ impl Runner {
                 let _ = reply.send(result);
             }
             Control::ReconnectStream => sub.reconnect(),
+            Control::Restore { checkpoint, reply } => {
+                let result = self.restore(checkpoint, sandbox, client, sub, tracker).await;
+                let _ = reply.send(result);
+            }
         }
         false
     }
@@ -466,12 +435,16 @@ impl Runner {
             _ => None,
         };
         let status = event.execution_status().map(str::to_owned);
+        let step_done = matches!(event.view(), View::Observation { .. }).then(|| event.id.clone());
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
         let credit = super::Credit::new(self.credit.clone().acquire_many_owned(kib).await.ok());
         let mut normalized = NormalizedEvent::new(&self.id, seq, event, &tracker.roots);
         let place = (self.llm.model.as_str(), self.llm.base_url.as_deref());
         super::model_error::explain_event(&mut normalized, Some(place), self.settings.editor);
         self.observer.update(Update::Event(Arc::new(normalized), credit));
+        if let Some(event_id) = step_done {
+            self.checkpoint(event_id).await;
+        }
         if let Some(message) = error {
             tracker.error_deadline = None;
             self.settle(State::Error, None, Some(message));
@@ -532,9 +505,9 @@ impl Runner {
         }
     }
 
-    /// The conversation's id on its agent-server: ours, unless the backend created it.
-    fn agent_id(&self) -> &str {
-        self.remote.as_ref().map_or(&self.id, |r| &r.id)
+    /// The conversation's id on its agent-server: ours, unless the backend created it or a restore forked it.
+    pub(super) fn agent_id(&self) -> &str {
+        self.remote.as_ref().map(|r| r.id.as_str()).or(self.fork.as_deref()).unwrap_or(&self.id)
     }
 
     /// Writes what the agent changed in the cloud into the conversation's own copy, for review and apply.
@@ -567,11 +540,11 @@ impl Runner {
         }
     }
 
-    fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
+    pub(super) fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn update_meta(&self, change: impl FnOnce(&mut Meta)) {
+    pub(super) fn update_meta(&self, change: impl FnOnce(&mut Meta)) {
         let snapshot = {
             let mut meta = self.meta();
             change(&mut meta);
@@ -588,7 +561,7 @@ impl Runner {
         })));
     }
 
-    fn set_state(&self, state: State) {
+    pub(super) fn set_state(&self, state: State) {
         if self.meta().state != state {
             self.update_meta(|m| m.state = state);
         }
@@ -635,7 +608,7 @@ impl Runner {
     }
 
     /// Records an outcome: state, final message or error, then tells the observer the agent stopped working.
-    fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
+    pub(super) fn settle(&self, state: State, message: Option<String>, error: Option<String>) {
         let error = error.map(|e| self.explain(e));
         // The agent-server can report the same outcome twice (its status event, then a state snapshot): a turn
         // settles once, so editors are told (and asked what next) once.
@@ -656,21 +629,6 @@ impl Runner {
         });
         self.observer.update(Update::Settled { conversation_id: self.id.clone(), state, message: text });
     }
-}
-
-/// A branch-name-safe short form of a title.
-pub(super) fn slug(title: &str) -> String {
-    let s: String = title
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect::<String>()
-        .split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    let s: String = s.chars().take(40).collect();
-    if s.is_empty() { "task".into() } else { s.trim_end_matches('-').to_owned() }
 }
 
 /// How often the runner looks at how long the model has been silent, and the least silence worth reporting.

@@ -48,6 +48,10 @@ impl Manager {
             issue,
             cloud: None,
             owner: Some(crate::instance::Instance::current().clone()),
+            checkpoint: None,
+            restores: 0,
+            agent_conversation: None,
+            branch_of: None,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
@@ -71,6 +75,7 @@ impl Manager {
             attach,
             remote: None,
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
+            fork: None,
         };
         let manager = self.clone();
         tokio::spawn(async move {

@@ -81,6 +81,32 @@ pub struct Meta {
     /// process lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<crate::instance::Instance>,
+    /// The checkpoint its copy's files are at now: the last one taken on its branch, or the one restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<u32>,
+    /// How many times it was restored to a checkpoint: its history was cut back each time (editors showing its
+    /// events read them again when this changes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restores: u32,
+    /// Its conversation on the agent-server when not its own id (a fork made by a restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_conversation: Option<String>,
+    /// For the earlier branch of a restored conversation, kept in history: which one, and where it was restored to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_of: Option<BranchOf>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Where an earlier branch came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchOf {
+    pub conversation: String,
+    /// The checkpoint the conversation was restored to when this branch was left.
+    pub checkpoint: u32,
 }
 
 /// An issue on a git hosting provider.
@@ -292,6 +318,42 @@ impl Store {
         metas
     }
 
+    /// The event log of a conversation, to append to.
+    pub fn log(&self, id: &str) -> Result<EventLog, StoreError> {
+        EventLog::open(&self.checked_dir(id)?.join("events.jsonl"))
+    }
+
+    /// A restore's split of history: `archive` (a new conversation, the earlier branch) gets the whole log, and
+    /// conversation `id` keeps its events up to and including `through` (an agent-server event id). Returns how many
+    /// it kept and the timestamp of the last. The cut log is written beside and renamed into place.
+    pub fn branch_off(&self, id: &str, through: &str, archive: &Meta) -> Result<(u64, Option<String>), StoreError> {
+        let path = self.checked_dir(id)?.join("events.jsonl");
+        let read = |source| StoreError::Read { path: path.clone(), source };
+        let lines: Vec<Vec<u8>> =
+            whole_lines(File::open(&path).map_err(read)?).collect::<Result<_, _>>().map_err(read)?;
+        let field = |line: &[u8], name: &str| {
+            serde_json::from_slice::<Value>(line).ok().and_then(|v| v.get(name)?.as_str().map(str::to_owned))
+        };
+        let keep = lines
+            .iter()
+            .position(|l| field(l, "id").as_deref() == Some(through))
+            .map(|i| i + 1)
+            .ok_or_else(|| StoreError::Unknown(format!("event {through} in conversation {id}")))?;
+        let archive_dir = self.checked_dir(&archive.id)?;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(&archive_dir).map_err(io(&archive_dir))?;
+        std::fs::copy(&path, archive_dir.join("events.jsonl")).map_err(io(&archive_dir))?;
+        self.save(archive)?;
+        let tmp = path.with_extension("jsonl.tmp");
+        let kept: Vec<u8> = lines[..keep].concat();
+        std::fs::write(&tmp, kept).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok((keep as u64, field(&lines[keep - 1], "timestamp")))
+    }
+
     /// Up to `limit` events from position `after` (0-based lines of the log). Each keeps its position as its
     /// `seq`, also past a line that cannot be read (skipped, with a warning); `next` is the position after the last
     /// line looked at, so paging always ends. A last line without its newline (cut by a crash) is not an event yet.
@@ -458,6 +520,10 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         issue: None,
         cloud: None,
         owner: None,
+        checkpoint: None,
+        restores: 0,
+        agent_conversation: None,
+        branch_of: None,
     }
 }
 
@@ -496,6 +562,10 @@ mod tests {
             issue: None,
             cloud: None,
             owner: None,
+            checkpoint: None,
+            restores: 0,
+            agent_conversation: None,
+            branch_of: None,
         }
     }
 

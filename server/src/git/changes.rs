@@ -200,24 +200,9 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
                 Err(e) => (None, None, Some(e.to_string())),
             },
         };
-        let sides = [&original, &proposed];
-        let reason = if sides.iter().copied().flatten().any(|b| b.iter().take(8000).any(|c| *c == 0)) {
-            Some(WholeReason::Binary)
-        } else if sides.iter().copied().flatten().any(|b| std::str::from_utf8(b).is_err()) {
-            Some(WholeReason::NotUtf8)
-        } else if sides.iter().copied().flatten().any(|b| b.len() > SHOW_LIMIT) {
-            Some(WholeReason::TooLarge)
-        } else {
-            None
-        };
-        let binary = matches!(reason, Some(WholeReason::Binary | WholeReason::NotUtf8));
-        let text = |b: Option<Vec<u8>>| if reason.is_some() { None } else { b.and_then(|b| String::from_utf8(b).ok()) };
-        let whole = reason.map(|reason| Whole {
-            reason,
-            original: original_id,
-            size: sides.iter().copied().flatten().map(|b| b.len() as u64).max().unwrap_or(0),
-            proposed: proposed.clone(),
-        });
+        let whole = whole_of(original.as_deref(), proposed.as_deref(), original_id);
+        let binary = whole.as_ref().is_some_and(|w| matches!(w.reason, WholeReason::Binary | WholeReason::NotUtf8));
+        let text = |b: Option<Vec<u8>>| if whole.is_some() { None } else { b.and_then(|b| String::from_utf8(b).ok()) };
         out.push(FileChange {
             status,
             path: rel,
@@ -237,6 +222,22 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// How a file whose sides hold these bytes is applied: `None` as text, else whole (and why).
+fn whole_of(original: Option<&[u8]>, proposed: Option<&[u8]>, original_id: Option<git2::Oid>) -> Option<Whole> {
+    let sides = || [original, proposed].into_iter().flatten();
+    let reason = if sides().any(|b| b.iter().take(8000).any(|c| *c == 0)) {
+        WholeReason::Binary
+    } else if sides().any(|b| std::str::from_utf8(b).is_err()) {
+        WholeReason::NotUtf8
+    } else if sides().any(|b| b.len() > SHOW_LIMIT) {
+        WholeReason::TooLarge
+    } else {
+        return None;
+    };
+    let size = sides().map(|b| b.len() as u64).max().unwrap_or(0);
+    Some(Whole { reason, original: original_id, proposed: proposed.map(<[u8]>::to_vec), size })
 }
 
 /// [`entry::read`] of `path`, refused when a folder on its way is a link out of the copy (the diff never reports

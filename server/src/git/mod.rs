@@ -15,7 +15,9 @@
 use std::path::{Path, PathBuf};
 
 mod changes;
+pub mod checkpoint;
 pub mod entry;
+mod loose;
 pub mod push;
 
 pub use changes::{ChangeStatus, FileChange, Merged, SHOW_LIMIT, Whole, WholeReason, changes, merge3};
@@ -38,6 +40,8 @@ pub enum GitError {
          were changed in the sandbox); openhands-lsp will not read or push it"
     )]
     Tampered(PathBuf),
+    #[error("the conversation has no checkpoint {0} (list them with openhands.listCheckpoints)")]
+    NoCheckpoint(u32),
 }
 
 /// Run as root, openhands-lsp hands its own worktrees to the sandbox's non-root user (docker backend), and libgit2

@@ -142,6 +142,14 @@ pub struct RejectHunksArgs {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreArgs {
+    pub conversation_id: ConversationId,
+    /// Its number, as `openhands.listCheckpoints` gives it.
+    pub checkpoint: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushArgs {
     pub conversation_id: ConversationId,
     /// The remote branch to create (default `openhands/<slug of the title>`; `-tryK` is added when taken).

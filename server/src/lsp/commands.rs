@@ -7,13 +7,13 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 
 use super::args::{
     ApplyArgs, AttachArgs, ConfirmationArgs, ConversationArgs, CreatePullRequestArgs, FixDiagnosticArgs, FixIssueArgs,
-    GetEventsArgs, ListArgs, NoArgs, PushArgs, RejectHunksArgs, SendMessageArgs, SetSecretArgs, StartTaskArgs,
-    SuggestedTasksArgs,
+    GetEventsArgs, ListArgs, NoArgs, PushArgs, RejectHunksArgs, RestoreArgs, SendMessageArgs, SetSecretArgs,
+    StartTaskArgs, SuggestedTasksArgs,
 };
 use super::errors::invalid_params;
 use super::names::*;
 use super::state::Ctx;
-use super::{cloud, conversations, issues, review, status};
+use super::{checkpoints, cloud, conversations, issues, review, status};
 
 /// Runs `command` with its arguments; an unknown one is MethodNotFound naming the commands there are.
 pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<Value, Error> {
@@ -35,6 +35,8 @@ pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<
         DISCARD_CHANGES => review::discard(ctx, parse::<ConversationArgs>(command, args)?).await,
         REJECT_HUNKS => review::reject_hunks(ctx, parse::<RejectHunksArgs>(command, args)?).await,
         PUSH_CHANGES => review::push(ctx, parse::<PushArgs>(command, args)?).await,
+        LIST_CHECKPOINTS => checkpoints::list(ctx, parse::<ConversationArgs>(command, args)?).await,
+        RESTORE_CHECKPOINT => checkpoints::restore(ctx, parse::<RestoreArgs>(command, args)?).await,
         FIX_ISSUE => issues::fix_issue(ctx, parse::<FixIssueArgs>(command, args)?).await,
         CREATE_PULL_REQUEST => issues::create_pull_request(ctx, parse::<CreatePullRequestArgs>(command, args)?).await,
         SUGGESTED_TASKS => issues::suggested_tasks(ctx, parse::<SuggestedTasksArgs>(command, args)?).await,

@@ -34,6 +34,21 @@ impl Notification for EventNotification {
     const METHOD: &'static str = "openhands/event";
 }
 
+/// `openhands/checkpoint`: a step changed files, recorded as a checkpoint.
+pub enum CheckpointTaken {}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointParams {
+    pub conversation_id: String,
+    pub checkpoint: super::wire::Checkpoint,
+}
+
+impl Notification for CheckpointTaken {
+    type Params = CheckpointParams;
+    const METHOD: &'static str = "openhands/checkpoint";
+}
+
 /// `openhands/conversationChanged`: a conversation was created or its state, title or outcome changed.
 pub enum ConversationChanged {}
 

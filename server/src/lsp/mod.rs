@@ -3,6 +3,7 @@
 
 mod args;
 mod capabilities;
+mod checkpoints;
 mod cloud;
 mod cloud_question;
 mod commands;

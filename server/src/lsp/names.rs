@@ -15,6 +15,8 @@ pub const APPLY_CHANGES: &str = "openhands.applyChanges";
 pub const DISCARD_CHANGES: &str = "openhands.discardChanges";
 pub const REJECT_HUNKS: &str = "openhands.rejectHunks";
 pub const PUSH_CHANGES: &str = "openhands.pushChanges";
+pub const LIST_CHECKPOINTS: &str = "openhands.listCheckpoints";
+pub const RESTORE_CHECKPOINT: &str = "openhands.restoreCheckpoint";
 pub const FIX_DIAGNOSTIC: &str = "openhands.fixDiagnostic";
 pub const FIX_ISSUE: &str = "openhands.fixIssue";
 pub const CREATE_PULL_REQUEST: &str = "openhands.createPullRequest";
@@ -39,6 +41,8 @@ pub const ALL: &[&str] = &[
     DISCARD_CHANGES,
     REJECT_HUNKS,
     PUSH_CHANGES,
+    LIST_CHECKPOINTS,
+    RESTORE_CHECKPOINT,
     FIX_DIAGNOSTIC,
     FIX_ISSUE,
     CREATE_PULL_REQUEST,

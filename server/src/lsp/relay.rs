@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 use tower_lsp_server::Client;
 use tower_lsp_server::lsp_types::MessageType;
 
-use super::ext::{ConversationChanged, EventNotification, Status, StatusKind, StatusParams};
+use super::ext::{
+    CheckpointParams, CheckpointTaken, ConversationChanged, EventNotification, Status, StatusKind, StatusParams,
+};
 use super::progress::{Progress, ProgressHandle};
 use super::status::StillIdle;
 use super::{prompt, wire};
@@ -69,7 +71,8 @@ fn conversation_of(update: &Update) -> &str {
         Update::Event(e, _) => &e.conversation_id,
         Update::ConfirmationNeeded { conversation_id, .. }
         | Update::Settled { conversation_id, .. }
-        | Update::Progress { conversation_id, .. } => conversation_id,
+        | Update::Progress { conversation_id, .. }
+        | Update::Checkpoint { conversation_id, .. } => conversation_id,
     }
 }
 
@@ -172,6 +175,10 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
             }
             Update::Settled { state, message, conversation_id } => {
                 settled(&relay, progress.take(), &title, conversation_id, state, message).await;
+            }
+            Update::Checkpoint { conversation_id, checkpoint } => {
+                let params = CheckpointParams { conversation_id, checkpoint: checkpoint.into() };
+                relay.client.send_notification::<CheckpointTaken>(params).await;
             }
         }
     }

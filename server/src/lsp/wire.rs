@@ -35,6 +35,46 @@ pub struct Conversation {
     pub cloud: Option<Cloud>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<Owner>,
+    /// The checkpoint its copy's files are at.
+    pub checkpoint: Option<u32>,
+    /// How many times it was restored (its history was cut back each time).
+    pub restores: u32,
+    /// For the earlier branch of a restored conversation: which one, and the checkpoint it was restored to.
+    pub branch_of: Option<BranchOf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchOf {
+    pub conversation_id: String,
+    pub checkpoint: u32,
+}
+
+/// A checkpoint (`openhands.listCheckpoints`, `openhands/checkpoint`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    pub number: u32,
+    pub step: u32,
+    pub parent: Option<u32>,
+    /// The agent-server event it follows (the `id` of an `openhands/event`).
+    pub event_id: String,
+    /// Seconds since the Unix epoch.
+    pub time: i64,
+    pub files: Vec<String>,
+}
+
+impl From<crate::git::checkpoint::Checkpoint> for Checkpoint {
+    fn from(c: crate::git::checkpoint::Checkpoint) -> Self {
+        Checkpoint {
+            number: c.number,
+            step: c.step,
+            parent: c.parent,
+            event_id: c.event_id,
+            time: c.time,
+            files: c.files,
+        }
+    }
 }
 
 /// The conversation's own copy: where the agent works (editors map the agent's paths back to the user's files with
@@ -114,6 +154,9 @@ impl From<Summary> for Conversation {
                 pull_requests: c.pull_requests,
             }),
             owner: m.owner.map(|o| Owner { id: o.id, pid: o.pid, start: o.start, boot: o.boot, host: o.host }),
+            checkpoint: m.checkpoint,
+            restores: m.restores,
+            branch_of: m.branch_of.map(|b| BranchOf { conversation_id: b.conversation, checkpoint: b.checkpoint }),
         }
     }
 }
