@@ -454,6 +454,33 @@ fn headless_run_prints_steps_the_final_message_and_changed_files() {
 }
 
 #[test]
+fn headless_run_in_its_own_copy_prints_each_checkpoint() {
+    let (_dir, ws) = workspace();
+    std::fs::write(ws.join("a.txt"), "a\n").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'one\\n' > a.txt"),
+        Step::terminal("printf 'two\\n' > b.txt"),
+        Step::finish("wrote two files"),
+    ]);
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--task", "Write two files", "--model", "openai/stub", "--confirmation", "never"])
+        .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url(), "--isolation", "worktree"])
+        .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
+        .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", "sk-headless")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("  checkpoint 1 (step 1): a.txt\n") && stdout.contains("  checkpoint 2 (step 2): b.txt\n"),
+        "each step's checkpoint is printed with its id: {stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "a\n", "the user's folder is untouched");
+}
+
+#[test]
 fn headless_run_exits_non_zero_on_error() {
     let (_dir, ws) = workspace();
     let state = tempfile::tempdir().unwrap();
