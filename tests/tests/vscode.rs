@@ -278,6 +278,52 @@ fn review_opens_the_diff_and_an_overlapping_edit_is_refused_with_the_users_text_
 }
 
 #[test]
+fn hunks_are_applied_and_rejected_in_the_diff_and_a_step_is_restored_from_the_view() {
+    let original: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    let (_dir, ws) = repository(&[("a.txt", &original)]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("sed -i 's/^line 2$/LINE TWO/; s/^line 10$/LINE TEN/' a.txt"),
+        Step::terminal("printf 'new\\n' > c.txt"),
+        Step::finish("shouted two lines and added c.txt"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("review-hunks", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("review_hunks", &[]));
+    let row = result["row"].as_str().unwrap_or_default();
+    assert!(row.contains("2 files changed") && row.contains("3 changes to review"), "the tree counts hunks: {row}");
+    let lenses: Vec<String> = serde_json::from_value(result["lenses"].clone()).unwrap_or_default();
+    assert!(lenses.iter().any(|l| l.contains("Apply all 2 changes")), "{lenses:?}");
+    // The user's file: the applied change in, the rejected one not.
+    assert_eq!(
+        std::fs::read_to_string(ws.join("a.txt")).unwrap(),
+        original.replace("line 2\n", "LINE TWO\n"),
+        "only the applied hunk reached the user's file"
+    );
+    assert!(!ws.join("c.txt").exists(), "the new file was not applied");
+    let rejected = result["rejected"].as_str().unwrap_or_default();
+    assert!(rejected.contains("line 10") && rejected.contains("the agent was told why"), "{rejected}");
+    let steps = result["steps"].as_str().unwrap_or_default();
+    assert_eq!(steps.matches("Restore to here").count(), 1, "offered on the first step, not on the current: {steps}");
+    assert!(steps.contains("Checkpoint 2 · the files are here"), "{steps}");
+    let question = result["restored"].as_str().unwrap_or_default();
+    assert!(question.contains("Your files are not touched"), "{question}");
+    // Restored: the agent's copy is as after the first step (both lines shouted, no c.txt).
+    let conversations = std::fs::read_dir(state.path().join("openhands-lsp/conversations")).unwrap();
+    let copy = conversations
+        .flatten()
+        .map(|e| e.path().join("worktree"))
+        .find(|p| p.exists())
+        .expect("the conversation's copy");
+    assert_eq!(
+        std::fs::read_to_string(copy.join("a.txt")).unwrap(),
+        original.replace("line 2\n", "LINE TWO\n").replace("line 10\n", "LINE TEN\n")
+    );
+    assert!(!copy.join("c.txt").exists(), "the later step's file is gone from the copy");
+    let shown: Vec<String> = serde_json::from_value(result["notifications"].clone()).unwrap_or_default();
+    assert!(!shown.iter().any(|n| n.contains("Error") || n.contains("failed")), "{shown:?}");
+}
+
+#[test]
 fn the_llm_key_is_asked_for_in_words_set_from_the_palette_and_never_shown() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);
     let llm = ScriptedLlm::start(vec![Step::finish("hello")]);

@@ -128,6 +128,31 @@
     return parts.join("\n\n");
   }
 
+  /** Observations by event id, with the step they answer: where a checkpoint's "Restore to here" goes. */
+  const observed = new Map();
+  let checkpoints = { live: false, current: null, list: [] };
+
+  /** "Restore to here" after each step a checkpoint follows (only while the conversation runs in this session). */
+  function showCheckpoints() {
+    document.querySelectorAll(".checkpoint").forEach(function (n) { n.remove(); });
+    for (const k of checkpoints.list) {
+      const after = observed.get(k.eventId);
+      if (!after || !after.parentNode) continue;
+      const row = el("div", "checkpoint");
+      const here = k.number === checkpoints.current;
+      row.appendChild(el("span", "label", "Checkpoint " + k.number + (here ? " · the files are here" : "")));
+      if (checkpoints.live && !here) {
+        const button = el("button", "restore", "Restore to here");
+        button.title = "The agent's copy of the files and its memory go back to after this step";
+        button.addEventListener("click", function () {
+          vscode.postMessage({ type: "restore", checkpoint: k.number });
+        });
+        row.appendChild(button);
+      }
+      after.parentNode.insertBefore(row, after.nextSibling);
+    }
+  }
+
   /** A command or an edit: a summary the user can open for its output once there is some. */
   function step(event, cls) {
     const details = el("details", "step " + cls + " empty");
@@ -166,6 +191,7 @@
       if (tool === "finish" || tool === "think") return [];
       const text = tidy(event.detail || "").replace(/\s+$/, "");
       const owner = actions.get(raw.action_id);
+      if (owner && event.id) observed.set(event.id, owner);
       if (owner) {
         if (text) {
           owner.appendChild(el("pre", "", text));
@@ -200,7 +226,16 @@
       for (const event of m.events) {
         for (const node of render(event)) events.appendChild(node);
       }
+      if (checkpoints.list.length) showCheckpoints();
       if (atBottom) window.scrollTo(0, document.body.scrollHeight);
+    } else if (m.type === "checkpoints") {
+      checkpoints = { live: m.live, current: m.current, list: m.checkpoints };
+      showCheckpoints();
+    } else if (m.type === "reset") {
+      events.textContent = "";
+      actions.clear();
+      observed.clear();
+      checkpoints = { live: false, current: null, list: [] };
     } else if (m.type === "conversation") {
       // What VS Code keeps across a reload to bring this view back.
       vscode.setState({ id: m.id });

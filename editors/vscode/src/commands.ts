@@ -4,8 +4,10 @@
 import * as vscode from "vscode";
 import { ConversationPanels } from "./panel";
 import {
+  CheckpointList,
   CloudConversation,
   Conversation,
+  Hunk,
   PushResult,
   SecretName,
   ServerCommand,
@@ -297,6 +299,14 @@ export function registerCommands(deps: Deps): string[] {
       const node = arg as Node | undefined;
       return node?.kind === "file" ? review.openDiff(node.id, node.file) : undefined;
     },
+    // From the lenses in a review diff: the conversation, the file, and the hunks (or the hunk) they stand over.
+    applyHunks: async (id, path, hunks) => review.applyHunks(String(id), String(path), hunks as string[]),
+    rejectHunk: async (id, path, hunk) => review.rejectHunk(String(id), String(path), hunk as Hunk),
+    applyFile: async (id, path) => review.applyFile(String(id), String(path)),
+    restoreCheckpoint: async (arg, checkpoint) => {
+      const c = await pick(arg, "Restore which conversation to a checkpoint?", (c) => c.live && Boolean(c.checkpoint));
+      return c && restoreCheckpoint(server, c, typeof checkpoint === "number" ? checkpoint : undefined);
+    },
   };
 
   for (const [id, name, label] of SECRETS) {
@@ -338,6 +348,51 @@ export function registerCommands(deps: Deps): string[] {
     );
   }
   return ids;
+}
+
+/** Restores a conversation to a checkpoint: `number`, else one picked from its list (newest first). The agent's
+ * copy goes back to it and the agent forgets what came after; the user's own files are not touched. */
+async function restoreCheckpoint(server: ServerConnection, c: Conversation, number?: number): Promise<unknown> {
+  let chosen = number;
+  if (chosen === undefined) {
+    const list = await server.execute<CheckpointList>(ServerCommand.listCheckpoints, { conversationId: c.id });
+    if (list.checkpoints.length === 0) {
+      void vscode.window.showInformationMessage(`OpenHands: "${c.title}" has no checkpoints yet (one is taken after each step that changes files).`);
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      [...list.checkpoints].reverse().map((k) => ({
+        label: `Checkpoint ${k.number}: after step ${k.step}`,
+        description: `${k.number === list.current ? "current · " : ""}${new Date(k.time * 1000).toLocaleTimeString()}`,
+        detail: k.files.join(", "),
+        number: k.number,
+      })),
+      { title: `OpenHands: restore "${c.title}" to a checkpoint`, placeHolder: "The agent's files and memory go back to it; your files are not touched" },
+    );
+    chosen = pick?.number;
+  }
+  if (chosen === undefined) {
+    return undefined;
+  }
+  if (number !== undefined) {
+    // From a step's "Restore to here": said what it does before it is done (the pick above is that, otherwise).
+    const answer = await vscode.window.showWarningMessage(
+      `Restore "${c.title}" to checkpoint ${chosen}? The agent's copy of the files and what it remembers go back to that step; what came after is kept in the history. Your files are not touched.`,
+      { modal: true },
+      "Restore",
+    );
+    if (answer !== "Restore") {
+      return undefined;
+    }
+  }
+  const result = await server.execute<{ earlierBranch: string }>(ServerCommand.restoreCheckpoint, {
+    conversationId: c.id,
+    checkpoint: chosen,
+  });
+  void vscode.window.showInformationMessage(
+    `OpenHands: "${c.title}" is back at checkpoint ${chosen}. Send a message to go on from there; what came after is kept in the history.`,
+  );
+  return result;
 }
 
 /** The active editor's file, so the server resolves `#12` against that file's repository. */

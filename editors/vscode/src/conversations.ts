@@ -7,6 +7,7 @@ export class ConversationStore implements vscode.Disposable {
   private readonly byId = new Map<string, Conversation>();
   /** Changed-file counts; absent = not known yet, null = the conversation has no isolated copy to review. */
   private readonly changed = new Map<string, number | null>();
+  private readonly waiting = new Map<string, number>();
   private readonly changedEmitter = new vscode.EventEmitter<string | undefined>();
   /** Fires with a conversation id, or undefined when the whole list changed. */
   readonly onDidChange = this.changedEmitter.event;
@@ -42,9 +43,19 @@ export class ConversationStore implements vscode.Disposable {
     return this.changed.get(id);
   }
 
-  setChangedFiles(id: string, count: number | null): void {
-    if (this.changed.get(id) !== count) {
+  /** How many of its changes wait for the user (a hunk each in modified text files, else a file each). */
+  changesWaiting(id: string): number | undefined {
+    return this.waiting.get(id);
+  }
+
+  setChangedFiles(id: string, count: number | null, waiting?: number): void {
+    if (this.changed.get(id) !== count || this.waiting.get(id) !== waiting) {
       this.changed.set(id, count);
+      if (waiting === undefined) {
+        this.waiting.delete(id);
+      } else {
+        this.waiting.set(id, waiting);
+      }
       this.changedEmitter.fire(id);
     }
   }

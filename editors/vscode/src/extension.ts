@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 import { registerCommands } from "./commands";
 import { ConversationStore } from "./conversations";
+import { HunkLenses } from "./hunkLenses";
 import { ConversationPanels, VIEW_TYPE } from "./panel";
 import { REVIEW_SCHEME, Review } from "./review";
 import { ServerConnection } from "./server";
@@ -28,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): Api {
   const review = new Review(server);
   const panels = new ConversationPanels(context.extensionUri, server);
   const tree = new ConversationsTree(server, review);
+  const lenses = new HunkLenses(review);
   const statusBar = new StatusBar();
   context.subscriptions.push(
     output,
@@ -39,6 +41,8 @@ export function activate(context: vscode.ExtensionContext): Api {
     statusBar,
     server.onStatus((s) => statusBar.show(s)),
     vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
+    lenses,
+    vscode.languages.registerCodeLensProvider({ scheme: REVIEW_SCHEME }, lenses),
     vscode.window.createTreeView("openhands.conversations", { treeDataProvider: tree, showCollapseAll: true }),
   );
   const commands = registerCommands({ context, server, review, panels, output });

@@ -1,7 +1,7 @@
 // The conversation view: a webview per conversation that streams `openhands/event` live (after the history from
 // `openhands.getEvents`), shows the state, and has an input box to send a message and buttons for the actions.
 import * as vscode from "vscode";
-import { AgentEvent, EventsPage, ServerCommand, isSettled } from "./protocol";
+import { AgentEvent, CheckpointList, EventsPage, ServerCommand, isSettled } from "./protocol";
 import { ServerConnection, message } from "./server";
 
 /** What the webview script receives. */
@@ -25,12 +25,17 @@ export type ToWebview =
       roots: string[];
     }
   | { type: "events"; events: AgentEvent[] }
+  /** The steps a live conversation can be restored to: by the event each follows. */
+  | { type: "checkpoints"; live: boolean; current: number | null; checkpoints: { number: number; step: number; eventId: string }[] }
+  /** The history was cut back (a restore): the events are sent again from the start. */
+  | { type: "reset" }
   | { type: "sent"; ok: boolean; text: string };
 
 /** What the webview script sends. */
 export type FromWebview =
   | { type: "ready" }
   | { type: "send"; text: string }
+  | { type: "restore"; checkpoint: number }
   | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" | "allow" | "allowAll" | "reject" };
 
 export class ConversationPanels implements vscode.Disposable {
@@ -43,6 +48,7 @@ export class ConversationPanels implements vscode.Disposable {
   ) {
     this.subscriptions = [
       server.onEvent((e) => this.panels.get(e.conversationId)?.add([e])),
+      server.onCheckpoint((id) => void this.panels.get(id)?.fetchCheckpoints()),
       server.store.onDidChange((id) => {
         for (const [pid, panel] of this.panels) {
           if (id === undefined || id === pid) {
@@ -117,6 +123,8 @@ export class ConversationPanel {
   readonly posted: ToWebview[] = [];
   /** The webview's script has loaded and listens: messages go out as they come; before, they wait. */
   private ready = false;
+  /** How many times the conversation was restored when its history was last loaded. */
+  private restores: number;
 
   constructor(
     readonly id: string,
@@ -132,12 +140,45 @@ export class ConversationPanel {
     this.webview.iconPath = vscode.Uri.joinPath(media, "openhands.svg");
     this.webview.webview.html = html(this.webview.webview, media);
     this.webview.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
+    this.restores = server.store.get(id)?.restores ?? 0;
     void started.then((ok) => {
       if (ok) {
         this.postConversation();
-        void this.fetchHistory(0);
+        void this.fetchHistory(0).then(() => this.fetchCheckpoints());
       }
     });
+  }
+
+  /** The checkpoints, for "Restore to here" on their steps (a conversation with its own copy only). */
+  async fetchCheckpoints(): Promise<void> {
+    const c = this.server.store.get(this.id);
+    const isolated = (c as { isolation?: unknown } | undefined)?.isolation;
+    if (!c || !isolated || !this.server.supports(ServerCommand.listCheckpoints)) {
+      return;
+    }
+    try {
+      const list = await this.server.execute<CheckpointList>(ServerCommand.listCheckpoints, { conversationId: this.id });
+      const checkpoints = list.checkpoints.map((k) => ({ number: k.number, step: k.step, eventId: k.eventId }));
+      this.post({ type: "checkpoints", live: c.live && !c.runningElsewhere, current: list.current, checkpoints });
+    } catch {
+      // Its copy was discarded: nothing to restore to.
+    }
+  }
+
+  /** After a restore the history is shorter: the view starts over from the server's. */
+  private resetIfRestored(): void {
+    const restores = this.server.store.get(this.id)?.restores ?? 0;
+    if (restores === this.restores) {
+      return;
+    }
+    this.restores = restores;
+    this.events.clear();
+    this.next = 0;
+    const conversation = this.posted.filter((m) => m.type === "conversation").slice(-1);
+    this.posted.length = 0;
+    this.posted.push(...conversation);
+    this.post({ type: "reset" });
+    void this.fetchHistory(0).then(() => this.fetchCheckpoints());
   }
 
   /** Live events and history pages both land here; each is sent once, in order. */
@@ -176,6 +217,7 @@ export class ConversationPanel {
     if (!c) {
       return;
     }
+    this.resetIfRestored();
     this.webview.title = `OpenHands: ${c.title}`;
     const isolation = (c as { isolation?: { root?: string } | null }).isolation;
     const roots = [isolation?.root ?? "", c.backend === "docker" ? "/workspace" : ""].filter((r) => r !== "");
@@ -216,6 +258,10 @@ export class ConversationPanel {
       return;
     }
     const node = { kind: "conversation", id: this.id };
+    if (m.type === "restore") {
+      await vscode.commands.executeCommand("openhands.ui.restoreCheckpoint", node, m.checkpoint);
+      return;
+    }
     if (m.type === "send") {
       // The command says what failed; the box keeps the text unless it was sent.
       const sent = await vscode.commands.executeCommand<boolean | undefined>("openhands.ui.sendMessage", node, m.text);

@@ -14,6 +14,9 @@ export const ServerCommand = {
   applyChanges: "openhands.applyChanges",
   discardChanges: "openhands.discardChanges",
   pushChanges: "openhands.pushChanges",
+  rejectHunks: "openhands.rejectHunks",
+  listCheckpoints: "openhands.listCheckpoints",
+  restoreCheckpoint: "openhands.restoreCheckpoint",
   respondToConfirmation: "openhands.respondToConfirmation",
   // Provider commands: used when the server advertises them.
   fixIssue: "openhands.fixIssue",
@@ -40,6 +43,7 @@ export const Notification = {
   status: "openhands/status",
   event: "openhands/event",
   conversationChanged: "openhands/conversationChanged",
+  checkpoint: "openhands/checkpoint",
 } as const;
 
 export type ConversationState =
@@ -70,6 +74,11 @@ export interface Conversation {
   live: boolean;
   /** Another openhands-lsp (another editor on this machine) runs it: it can be looked at here, not controlled. */
   runningElsewhere?: boolean;
+  /** The checkpoint its copy's files are at, and how many times it was restored (its history was cut back). */
+  checkpoint?: number | null;
+  restores?: number;
+  /** The earlier branch a restore left: of which conversation, restored to which checkpoint. */
+  branchOf?: { conversationId: string; checkpoint: number } | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
   cloud?: { conversationId: string; url: string; repository?: string | null; branch?: string | null; pullRequests: number[] };
 }
@@ -117,6 +126,24 @@ export interface ChangedFile {
   note?: string;
   /** Why the server will never apply it (a link out of the workspace, an unreadable file). */
   refusal?: string;
+  /** A text file the agent modified, in runs of changed lines; `[]` for a file applied whole. */
+  hunks: Hunk[];
+}
+
+/** One run of changed lines (1-based starts; a side with no lines starts where the other side's lines go). */
+export interface Hunk {
+  id: string;
+  originalStart: number;
+  originalLines: number;
+  proposedStart: number;
+  proposedLines: number;
+  original: string;
+  proposed: string;
+}
+
+/** How many changes of a review wait for the user: each hunk of a modified text file, each other file once. */
+export function changesWaiting(files: ChangedFile[], applied: ReadonlySet<string> = new Set()): number {
+  return files.reduce((n, f) => n + (f.hunks?.length ? f.hunks.filter((h) => !applied.has(h.id)).length : 1), 0);
 }
 
 export interface ReviewResult {
@@ -129,6 +156,22 @@ export interface ApplyResult {
   applied: boolean;
   failureReason: string | null;
   files: { path: string; outcome: "applied" | "unchanged" | "refused" | "skipped"; reason?: string; conflict?: string }[];
+}
+
+export interface Checkpoint {
+  number: number;
+  step: number;
+  parent: number | null;
+  /** The agent-server event it follows (an `AgentEvent.id`). */
+  eventId: string;
+  time: number;
+  files: string[];
+}
+
+export interface CheckpointList {
+  conversationId: string;
+  current: number | null;
+  checkpoints: Checkpoint[];
 }
 
 export interface StartResult {

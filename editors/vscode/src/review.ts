@@ -2,7 +2,7 @@
 // `openhands.reviewChanges`), then apply all or some files, chosen in a pick, through the server's
 // `workspace/applyEdit` (the changed lines only, one undo step).
 import * as vscode from "vscode";
-import { ApplyResult, ChangedFile, ReviewResult, ServerCommand } from "./protocol";
+import { ApplyResult, ChangedFile, Hunk, ReviewResult, ServerCommand, changesWaiting } from "./protocol";
 import { ServerConnection } from "./server";
 
 export const REVIEW_SCHEME = "openhands-review";
@@ -14,15 +14,20 @@ export function reviewUri(conversationId: string, side: Side, path: string): vsc
   return vscode.Uri.from({ scheme: REVIEW_SCHEME, path: `/${conversationId}/${side}/${path}` });
 }
 
-function parseReviewUri(uri: vscode.Uri): { id: string; side: Side; path: string } | undefined {
+export function parseReviewUri(uri: vscode.Uri): { id: string; side: Side; path: string } | undefined {
   const m = /^\/([^/]+)\/(original|proposed)\/(.+)$/.exec(uri.path);
   return m ? { id: m[1] as string, side: m[2] as Side, path: m[3] as string } : undefined;
 }
 
 export class Review implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly results = new Map<string, ReviewResult>();
+  /** Hunks applied in this session, per conversation: their lenses say so, and they no longer count as waiting. */
+  private readonly appliedHunks = new Map<string, Set<string>>();
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changeEmitter.event;
+  private readonly fetchedEmitter = new vscode.EventEmitter<string>();
+  /** A conversation's review was fetched again (its hunks may have changed). */
+  readonly onDidFetch = this.fetchedEmitter.event;
 
   constructor(private readonly server: ServerConnection) {}
 
@@ -39,12 +44,98 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       throw e;
     }
     this.results.set(id, result);
-    this.server.store.setChangedFiles(id, result.files.length);
+    this.server.store.setChangedFiles(id, result.files.length, changesWaiting(result.files, this.applied(id)));
     for (const f of result.files) {
       this.changeEmitter.fire(reviewUri(id, "original", f.path));
       this.changeEmitter.fire(reviewUri(id, "proposed", f.path));
     }
+    this.fetchedEmitter.fire(id);
     return result;
+  }
+
+  /** The hunks of conversation `id` applied in this session. */
+  applied(id: string): ReadonlySet<string> {
+    return this.appliedHunks.get(id) ?? new Set();
+  }
+
+  /** Applies some hunks of one file (the lens's Apply, or Apply all of the file); the rest stay in the agent's
+   * copy. */
+  async applyHunks(id: string, path: string, hunks: string[]): Promise<ApplyResult | undefined> {
+    const result = this.results.get(id) ?? (await this.fetch(id));
+    if (!result) {
+      return undefined;
+    }
+    const outcome = await this.applyWith(id, result, { hunks });
+    const file = outcome.files.find((f) => f.path === path);
+    if (file && (file.outcome === "applied" || file.outcome === "unchanged")) {
+      const set = this.appliedHunks.get(id) ?? new Set<string>();
+      hunks.forEach((h) => set.add(h));
+      this.appliedHunks.set(id, set);
+      const n = hunks.length;
+      void vscode.window.showInformationMessage(`OpenHands: applied ${n === 1 ? "1 change" : `${n} changes`} to ${path}.`);
+    }
+    await this.fetch(id);
+    return outcome;
+  }
+
+  /** Applies one file whole (a new, deleted or renamed file, a binary one, a link). */
+  async applyFile(id: string, path: string): Promise<ApplyResult | undefined> {
+    const result = this.results.get(id) ?? (await this.fetch(id));
+    if (!result) {
+      return undefined;
+    }
+    const outcome = await this.applyWith(id, result, { files: [path] });
+    if (outcome.files.some((f) => f.path === path && f.outcome === "applied")) {
+      void vscode.window.showInformationMessage(`OpenHands: applied ${path}.`);
+    }
+    return outcome;
+  }
+
+  /** Declines one hunk: asks why (the agent is told), and takes it out of the agent's copy, so the diff shows
+   * what is left. */
+  async rejectHunk(id: string, path: string, hunk: Hunk): Promise<boolean> {
+    const lines = describeLines(hunk);
+    const reason = await vscode.window.showInputBox({
+      title: `OpenHands: reject the change to ${path}, ${lines}`,
+      prompt: "Why not? The agent reads it (optional: Enter to reject without a reason, Escape to cancel).",
+      ignoreFocusOut: true,
+    });
+    if (reason === undefined) {
+      return false;
+    }
+    await this.server.execute(ServerCommand.rejectHunks, {
+      conversationId: id,
+      hunks: [hunk.id],
+      revert: true,
+      ...(reason.trim() ? { reason: reason.trim() } : {}),
+    });
+    await this.fetch(id);
+    void vscode.window.showInformationMessage(
+      `OpenHands: rejected the change to ${path}, ${lines}; the agent was told${reason.trim() ? " why" : ""}.`,
+    );
+    return true;
+  }
+
+  /** Runs `openhands.applyChanges` with the user's choice (already made in the editor: no second confirmation),
+   * saves what it changed, and says what did not go in. */
+  private async applyWith(
+    id: string,
+    result: ReviewResult,
+    choice: { files?: string[]; hunks?: string[] },
+  ): Promise<ApplyResult> {
+    // VS Code applies an edit to a file that is not open in memory only, and leaves it unsaved: the disk would
+    // not change. Files the user had no unsaved work in are saved after; the others stay for the user to save.
+    const unsavedBefore = new Set(vscode.workspace.textDocuments.filter((d) => d.isDirty).map((d) => d.uri.toString()));
+    const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, {
+      conversationId: id,
+      ...choice,
+      reviewed: true,
+    });
+    await saveApplied(outcome, result, unsavedBefore);
+    if (!outcome.applied && outcome.failureReason) {
+      void vscode.window.showWarningMessage(`OpenHands: nothing was applied: ${outcome.failureReason}`);
+    }
+    return outcome;
   }
 
   cached(id: string): ReviewResult | undefined {
@@ -127,21 +218,11 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return undefined;
     }
     const files = picks.length === result.files.length ? undefined : picks.map((p) => p.file.path);
-    // VS Code applies an edit to a file that is not open in memory only, and leaves it unsaved: the disk would
-    // not change. Files the user had no unsaved work in are saved after; the others stay for the user to save.
-    const unsavedBefore = new Set(vscode.workspace.textDocuments.filter((d) => d.isDirty).map((d) => d.uri.toString()));
     // The pick above is the user's confirmation: the edit then applies at once (as an annotated edit needing
     // confirmation it would open VS Code's refactor preview with every change unticked).
-    const outcome = await this.server.execute<ApplyResult>(ServerCommand.applyChanges, {
-      conversationId: id,
-      files,
-      reviewed: true,
-    });
+    const outcome = await this.applyWith(id, result, { files });
     const applied = outcome.files.filter((f) => f.outcome === "applied").length;
-    await saveApplied(outcome, result, unsavedBefore);
-    if (!outcome.applied && outcome.failureReason) {
-      void vscode.window.showWarningMessage(`OpenHands: nothing was applied: ${outcome.failureReason}`);
-    } else if (applied > 0) {
+    if (outcome.applied && applied > 0) {
       // Refused files were already listed by the server's own warning.
       void vscode.window.showInformationMessage(`OpenHands: applied ${applied} file${applied === 1 ? "" : "s"}.`);
     }
@@ -150,7 +231,16 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
 
   dispose(): void {
     this.changeEmitter.dispose();
+    this.fetchedEmitter.dispose();
   }
+}
+
+/** A hunk's lines in the agent's version, in words: `line 10`, `lines 10–12` (a removal: where it was). */
+export function describeLines(h: Hunk): string {
+  if (h.proposedLines === 0) {
+    return h.originalLines === 1 ? `line ${h.originalStart} removed` : `lines ${h.originalStart}–${h.originalStart + h.originalLines - 1} removed`;
+  }
+  return h.proposedLines === 1 ? `line ${h.proposedStart}` : `lines ${h.proposedStart}–${h.proposedStart + h.proposedLines - 1}`;
 }
 
 /** Saves the documents the apply changed that held no unsaved work of the user's before it. */

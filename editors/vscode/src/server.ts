@@ -45,6 +45,9 @@ export class ServerConnection implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly statusEmitter = new vscode.EventEmitter<StatusParams>();
   private readonly eventEmitter = new vscode.EventEmitter<AgentEvent>();
+  private readonly checkpointEmitter = new vscode.EventEmitter<string>();
+  /** A conversation took a checkpoint (its id). */
+  readonly onCheckpoint = this.checkpointEmitter.event;
   private readonly disposables: vscode.Disposable[] = [];
   readonly onStatus = this.statusEmitter.event;
   readonly onEvent = this.eventEmitter.event;
@@ -131,6 +134,9 @@ export class ServerConnection implements vscode.Disposable {
     this.client = client;
     client.onNotification(Notification.status, (p: StatusParams) => this.statusEmitter.fire(p));
     client.onNotification(Notification.event, (e: AgentEvent) => this.eventEmitter.fire(e));
+    client.onNotification(Notification.checkpoint, (p: { conversationId: string }) =>
+      this.checkpointEmitter.fire(p.conversationId),
+    );
     client.onNotification(Notification.conversationChanged, (c: Conversation) => this.store.upsert(c));
     client.onDidChangeState((e) => void this.onStateChange(client, e.newState));
     try {
@@ -251,6 +257,7 @@ export class ServerConnection implements vscode.Disposable {
     void this.stop();
     this.statusEmitter.dispose();
     this.eventEmitter.dispose();
+    this.checkpointEmitter.dispose();
     for (const d of this.disposables) {
       d.dispose();
     }

@@ -85,6 +85,10 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
     const parts = [c.runningElsewhere ? `${STATE_LABELS[c.state]} in another editor` : STATE_LABELS[c.state], c.backend];
     if (typeof changed === "number") {
       parts.push(`${changed} file${changed === 1 ? "" : "s"} changed`);
+      const waiting = this.server.store.changesWaiting(c.id);
+      if (changed > 0 && waiting !== undefined) {
+        parts.push(waiting === 0 ? "all applied" : `${waiting} change${waiting === 1 ? "" : "s"} to review`);
+      }
     }
     if (!c.live) {
       parts.push("earlier session");
