@@ -379,3 +379,75 @@ fn in_a_terminal_a_question_is_answered_an_edit_opens_and_an_overlap_is_resolved
     );
     screen.ex("qa!");
 }
+
+#[test]
+fn in_a_terminal_changes_are_taken_one_by_one_and_a_step_is_restored_from_the_conversation_buffer() {
+    let original: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    let (_dir, ws) = repository(&[("a.txt", &original)], true);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("sed -i 's/^line 2$/LINE TWO/; s/^line 10$/LINE TEN/' a.txt"),
+        Step::terminal("printf 'new\\n' > c.txt"),
+        Step::finish("shouted two lines and added c.txt"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let screen = neovim_in_tmux("hunks-restore", &ws, state.path(), process_settings(&llm), "a.txt");
+    let long = Duration::from_secs(240);
+    let short = Duration::from_secs(30);
+    screen.wait_for("started", short, |s| s.contains("line 1"));
+    screen.ex("OpenHands task Shout two lines");
+    // Each file-changing step is marked with its checkpoint.
+    let done = screen.wait_for("finished", long, |s| s.contains("state: finished") && s.contains("checkpoint 2"));
+    assert!(done.contains("⎇ checkpoint 1 · R restores here"), "{done}");
+    assert!(done.contains("⎇ checkpoint 2 · the files are here"), "{done}");
+
+    // The review (of the conversation whose buffer this is): in a.txt's diff, the first change accepted, the
+    // second rejected with a reason.
+    screen.ex("OpenHands review");
+    let review =
+        screen.wait_for("review", short, |s| s.contains("[ ] modified a.txt") && s.contains("a accept · r reject"));
+    assert!(review.contains("]c [c next/previous change"), "the keys are on screen: {review}");
+    screen.ex("wincmd l | wincmd l");
+    screen.keys(&["g", "g"]);
+    screen.type_text("]c");
+    screen.type_text("a");
+    let accepted = screen.wait_for("accepted", short, |s| s.contains("✓ accepted"));
+    assert!(accepted.contains("[~] modified a.txt  (1 of 2 accepted)"), "{accepted}");
+    screen.type_text("r");
+    screen.wait_for("why", short, |s| s.contains("Why not?"));
+    screen.type_text("keep ten as it is");
+    screen.keys(&["Enter"]);
+    let rejected = screen.wait_for("rejected", short, |s| s.contains("rejected the change to a.txt, line 10"));
+    assert!(rejected.contains("the agent was told why"), "{rejected}");
+    // Out of the agent's copy: the diff has one change left, the accepted one.
+    assert!(!rejected.contains("LINE TEN") && rejected.contains("(1 of 1 accepted)"), "{rejected}");
+    screen.type_text("A");
+    let applied = screen.wait_for("applied", short, |s| s.contains("✓ applied"));
+    assert!(!applied.contains("Press ENTER") && !applied.contains("Error"), "{applied}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), original.replace("line 2\n", "LINE TWO\n"));
+    assert!(!ws.join("c.txt").exists(), "the new file was not accepted");
+    screen.ex("tabclose");
+
+    // R on the first step, in the conversation's buffer: asked, then restored; the buffer shows the shorter history.
+    screen.wait_for("conversation", short, |s| s.contains("R restores here"));
+    screen.ex("call search('R restores here\\|^▶ \\$ sed')");
+    screen.type_text("R");
+    let asked = screen.wait_for("restore-asked", short, |s| s.contains("1: Restore"));
+    assert!(asked.contains("Your files are not touched"), "{asked}");
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let restored =
+        screen.wait_for("restored", long, |s| s.contains("state: paused") && s.contains("the files are here"));
+    assert!(restored.contains("back at checkpoint 1"), "{restored}");
+    assert!(
+        restored.contains("⎇ checkpoint 1 · the files are here") && !restored.contains("checkpoint 2"),
+        "{restored}"
+    );
+    assert!(!restored.contains("printf"), "the later step is gone from the buffer: {restored}");
+    // The picker lists the checkpoints (the earlier branch's too), newest first.
+    screen.ex("OpenHands restore");
+    let picker = screen.wait_for("restore-picker", short, |s| s.contains("Restore to which checkpoint?"));
+    assert!(picker.contains("1: checkpoint 2, after step 2: c.txt"), "{picker}");
+    assert!(picker.contains("2: checkpoint 1, after step 1: a.txt  (the files are here)"), "{picker}");
+    screen.keys(&["Escape"]);
+    screen.ex("qa!");
+}

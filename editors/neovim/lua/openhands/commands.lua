@@ -171,6 +171,38 @@ M.subcommands = {
       with_conversation(arg, require("openhands.review").open)
     end,
   },
+  restore = {
+    desc = "put a conversation back to a checkpoint (the agent's copy and memory; your files are not touched)",
+    run = function(arg)
+      with_conversation(arg, function(id)
+        oh().execute("openhands.listCheckpoints", { conversationId = id }, function(err, list)
+          if err or not list then
+            return false
+          end
+          local items = {}
+          for i = #(list.checkpoints or {}), 1, -1 do
+            table.insert(items, list.checkpoints[i])
+          end
+          if #items == 0 then
+            require("openhands.notify").say("OpenHands: no checkpoints yet (one is taken after each step that changes files)")
+            return false
+          end
+          vim.ui.select(items, {
+            prompt = "Restore to which checkpoint?",
+            format_item = function(k)
+              return string.format("checkpoint %d, after step %d: %s%s", k.number, k.step, table.concat(k.files, ", "),
+                k.number == list.current and "  (the files are here)" or "")
+            end,
+          }, function(choice)
+            if choice then
+              require("openhands.conversation").restore(id, choice.number)
+            end
+          end)
+          return false
+        end)
+      end)
+    end,
+  },
   apply = {
     desc = "apply the files accepted in review (all files when none was reviewed)",
     run = function(arg)

@@ -1,10 +1,12 @@
 --- Conversation buffers (named "OpenHands: <title>") stream the conversation's events live (messages, the
 --- agent's thoughts, commands with their output folded, edits, errors). Keys: `i` sends a message, `<CR>` acts on
---- the line under the cursor (opens the file of an edit, folds or unfolds a command's output), `q` closes, `g?`
---- lists the keys. Colours come from highlight groups linked to standard ones, so colour schemes apply.
+--- the line under the cursor (opens the file of an edit, folds or unfolds a command's output), `R` restores the
+--- conversation to the checkpoint after the step under the cursor, `q` closes, `g?` lists the keys. Colours come
+--- from highlight groups linked to standard ones, so colour schemes apply.
 local M = {}
 
 local ns = vim.api.nvim_create_namespace("openhands.conversation")
+local checkpoint_ns = vim.api.nvim_create_namespace("openhands.conversation.checkpoints")
 
 --- Highlight groups, each linked to a standard one (`:hi link OpenHandsThought ...` to change).
 local GROUPS = {
@@ -19,20 +21,111 @@ local GROUPS = {
   OpenHandsEdit = "Type",
   OpenHandsDone = "DiagnosticOk",
   OpenHandsError = "DiagnosticError",
+  OpenHandsCheckpoint = "DiagnosticHint",
 }
 for group, link in pairs(GROUPS) do
   vim.api.nvim_set_hl(0, group, { link = link, default = true })
 end
 
-local KEYS = "i send a message   <CR> open the edited file / fold the output   q close   g? keys"
+local KEYS = "i send a message   <CR> open the edited file / fold the output   R restore to here   q close   g? keys"
 
 --- Per conversation: events by seq (from the live stream and getEvents), the next seq to render, its buffer once
 --- opened, and the event each rendered line belongs to.
-local state = {} -- id -> { events = {}, rendered = number, buf = number|nil, line_seq = { [lnum] = seq } }
+local state = {} -- id -> { events = {}, rendered = number, buf = number|nil, line_seq = { [lnum] = seq }, checkpoints, restores }
 
 local function conv(id)
-  state[id] = state[id] or { events = {}, rendered = 0, line_seq = {} }
+  state[id] = state[id] or { events = {}, rendered = 0, line_seq = {}, checkpoints = { list = {} } }
   return state[id]
+end
+
+--- The event id of the step whose line is `lnum`: the observation that answers it (what a checkpoint follows).
+local function step_event_at(c, lnum)
+  local event = c.events[c.line_seq[lnum] or -1]
+  if not event then
+    return nil
+  end
+  if event.kind == "ObservationEvent" then
+    return event.id
+  end
+  if event.kind == "ActionEvent" and event.id then
+    for _, e in pairs(c.events) do
+      if e.kind == "ObservationEvent" and e.raw and e.raw.action_id == event.id then
+        return e.id
+      end
+    end
+  end
+end
+
+--- Marks the steps checkpoints follow ("⎇ checkpoint 2 · R restores here") at the end of the step's line.
+local function show_checkpoints(id)
+  local c = conv(id)
+  if not c.buf or not vim.api.nvim_buf_is_valid(c.buf) then
+    return
+  end
+  vim.api.nvim_buf_clear_namespace(c.buf, checkpoint_ns, 0, -1)
+  local by_event = {}
+  for _, k in ipairs(c.checkpoints.list) do
+    by_event[k.eventId] = k
+  end
+  local marked = {}
+  for lnum = 1, vim.api.nvim_buf_line_count(c.buf) do
+    local event_id = c.line_seq[lnum] and step_event_at(c, lnum)
+    local k = event_id and by_event[event_id]
+    if k and not marked[k.number] then
+      marked[k.number] = true
+      local here = k.number == c.checkpoints.current
+      local text = string.format("  ⎇ checkpoint %d%s", k.number, here and " · the files are here" or " · R restores here")
+      vim.api.nvim_buf_set_extmark(c.buf, checkpoint_ns, lnum - 1, 0, {
+        virt_text = { { text, "OpenHandsCheckpoint" } },
+        virt_text_pos = "eol",
+      })
+    end
+  end
+end
+
+--- Asks the server for the conversation's checkpoints, then marks them.
+local function fetch_checkpoints(id)
+  local conversation = require("openhands").conversations[id] or {}
+  if type(conversation.isolation) ~= "table" then
+    return
+  end
+  require("openhands").execute("openhands.listCheckpoints", { conversationId = id }, function(err, list)
+    if not err and list then
+      conv(id).checkpoints = { list = list.checkpoints or {}, current = list.current }
+      show_checkpoints(id)
+    end
+    -- Quiet: a copy discarded meanwhile has none, and nothing asked for them.
+    return true
+  end)
+end
+
+function M.on_checkpoint(id)
+  fetch_checkpoints(id)
+end
+
+--- Restores conversation `id` to checkpoint `number` once the user says so (what it does is said first).
+function M.restore(id, number)
+  local c = require("openhands").conversations[id] or {}
+  local question = string.format(
+    "Restore %q to checkpoint %d? The agent's copy of the files and what it remembers go back to that step; "
+      .. "what came after stays in the history. Your files are not touched.",
+    c.title or id,
+    number
+  )
+  vim.ui.select({ "Restore", "Cancel" }, { prompt = question }, function(choice)
+    if choice ~= "Restore" then
+      return
+    end
+    require("openhands").execute("openhands.restoreCheckpoint", { conversationId = id, checkpoint = number }, function(err)
+      if not err then
+        require("openhands.notify").say(string.format(
+          "OpenHands: back at checkpoint %d: i sends a message to go on from there",
+          number
+        ))
+      end
+      return false
+    end)
+  end)
 end
 
 local function split(text)
@@ -174,6 +267,9 @@ local function render_new(id)
     for i, seq in ipairs(seqs) do
       c.line_seq[before + i] = seq
     end
+    if #c.checkpoints.list > 0 then
+      show_checkpoints(id)
+    end
     for _, win in ipairs(vim.fn.win_findbuf(c.buf)) do
       local count = vim.api.nvim_buf_line_count(c.buf)
       if vim.api.nvim_win_get_cursor(win)[1] >= count - #add - 1 then
@@ -204,7 +300,7 @@ local function render_header(id)
   vim.b[c.buf].openhands_header_lines = #lines
 end
 
---- Fetches the events this session has not seen (all of them after a restart), page by page.
+--- Fetches the events this session has not seen (all of them after a restart), page by page; then the checkpoints.
 local function fetch(id, after)
   require("openhands").execute("openhands.getEvents", { conversationId = id, after = after, limit = 500 }, function(err, page)
     if err or not page then
@@ -217,8 +313,14 @@ local function fetch(id, after)
     render_new(id)
     if page.next and page.total and page.next < page.total then
       fetch(id, page.next)
+    else
+      fetch_checkpoints(id)
     end
   end)
+end
+
+function M.refetch(id)
+  fetch(id, 0)
 end
 
 function M.on_event(event)
@@ -232,6 +334,21 @@ function M.on_event(event)
 end
 
 function M.on_changed(conversation)
+  local c = conv(conversation.id)
+  local restores = conversation.restores or 0
+  if c.restores ~= nil and c.restores ~= restores and c.buf and vim.api.nvim_buf_is_valid(c.buf) then
+    -- Restored: the history is shorter now; shown again from the server's.
+    c.restores = restores
+    c.events, c.rendered, c.line_seq = {}, 0, {}
+    local header_lines = vim.b[c.buf].openhands_header_lines or 0
+    vim.bo[c.buf].modifiable = true
+    vim.api.nvim_buf_set_lines(c.buf, header_lines, -1, false, {})
+    vim.bo[c.buf].modifiable = false
+    render_header(conversation.id)
+    M.refetch(conversation.id)
+    return
+  end
+  c.restores = restores
   render_header(conversation.id)
 end
 
@@ -339,6 +456,7 @@ function M.open(id)
   c.buf = buf
   c.rendered = 0
   c.line_seq = {}
+  c.restores = (require("openhands").conversations[id] or {}).restores or 0
   vim.api.nvim_set_current_buf(buf)
   local win = vim.api.nvim_get_current_win()
   vim.wo[win].foldmethod = "expr"
@@ -361,6 +479,16 @@ function M.open(id)
   map("<CR>", function()
     M.act(id)
   end, "open the edited file, or fold/unfold the output")
+  map("R", function()
+    local c = conv(id)
+    local event_id = step_event_at(c, vim.api.nvim_win_get_cursor(0)[1])
+    for _, k in ipairs(c.checkpoints.list) do
+      if k.eventId == event_id then
+        return M.restore(id, k.number)
+      end
+    end
+    require("openhands.notify").say("OpenHands: no checkpoint after this step (one is taken after each step that changes files)", vim.log.levels.WARN)
+  end, "restore to the checkpoint after the step under the cursor")
   map("q", "<cmd>bdelete<cr>", "close")
   map("g?", function()
     require("openhands.notify").say("OpenHands conversation keys: " .. KEYS)

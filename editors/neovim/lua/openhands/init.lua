@@ -67,6 +67,9 @@ local function handlers()
       M.conversations[params.id] = params
       conversation.on_changed(params)
     end,
+    ["openhands/checkpoint"] = function(_, params)
+      conversation.on_checkpoint(params.conversationId)
+    end,
     ["openhands/status"] = function(_, params)
       require("openhands.progress").on_status(params)
     end,

@@ -1,6 +1,9 @@
 --- Review before apply: a tab per conversation with its changed files on the left and, for the file under the
 --- cursor, a diff of the original and the proposed text on the right. `a` accepts a file, `r` rejects it, `A`
 --- applies the accepted files through the server (openhands.applyChanges), `<CR>` shows a file's diff, `q` closes.
+--- In the proposed side of a diff, the agent's changes one by one: `]c` / `[c` move between them, `a` accepts the
+--- change under the cursor, `r` rejects it (the agent is told why, and it is taken out of the agent's copy), `A`
+--- applies what was accepted (whole files and single changes).
 --- A file the server refused because the user's edits and the agent's overlap shows the user's text against the
 --- agent's, and `m` opens the user's file with the overlaps marked, to resolve by hand and write.
 ---
@@ -8,7 +11,11 @@
 --- server is asked to apply anything: rejected and undecided files are never sent.
 local M = {}
 
-local sessions = {} -- id -> { files, decision = { [path] = "accepted"|"rejected"|"resolved" }, refused, tab, ... }
+local sessions = {} -- id -> { files, decision = { [path] = "accepted"|"rejected"|"resolved" }, hunks = { [hunk id] = "accepted"|"applied" }, refused, tab, ... }
+
+local hunk_ns = vim.api.nvim_create_namespace("openhands.review.hunks")
+
+local hunk_counts, decide_hunk, reject_hunk -- defined below, used by the list and the diff
 
 local mark = { accepted = "[✓]", rejected = "[✗]", resolved = "[✓]" }
 
@@ -77,11 +84,59 @@ local function user_lines(path)
   return vim.fn.filereadable(abs) == 1 and vim.fn.readfile(abs) or {}
 end
 
+--- How many of `file`'s hunks are accepted (not applied yet), and how many were applied.
+hunk_counts = function(s, file)
+  local chosen, applied = 0, 0
+  for _, h in ipairs(type(file.hunks) == "table" and file.hunks or {}) do
+    if s.hunks[h.id] == "accepted" then
+      chosen = chosen + 1
+    elseif s.hunks[h.id] == "applied" then
+      applied = applied + 1
+    end
+  end
+  return chosen, applied
+end
+
+--- The hunk of `file` at line `lnum` of its proposed side (a removal: the line where its lines were).
+local function hunk_at(file, lnum)
+  for _, h in ipairs(type(file.hunks) == "table" and file.hunks or {}) do
+    local last = h.proposedStart + math.max(h.proposedLines, 1) - 1
+    if lnum >= h.proposedStart and lnum <= last then
+      return h
+    end
+  end
+end
+
+--- A hunk's lines in the agent's version, in words.
+local function lines_of(h)
+  if h.proposedLines == 0 then
+    return string.format("line %d removed", h.originalStart)
+  elseif h.proposedLines == 1 then
+    return string.format("line %d", h.proposedStart)
+  end
+  return string.format("lines %d-%d", h.proposedStart, h.proposedStart + h.proposedLines - 1)
+end
+
+--- Marks each hunk on the proposed side with what was decided of it.
+local function mark_hunks(s, file, buf)
+  vim.api.nvim_buf_clear_namespace(buf, hunk_ns, 0, -1)
+  local count = vim.api.nvim_buf_line_count(buf)
+  for _, h in ipairs(type(file.hunks) == "table" and file.hunks or {}) do
+    local decided = s.hunks[h.id]
+    local text = decided == "accepted" and "✓ accepted" or decided == "applied" and "✓ applied" or "a accept · r reject"
+    local group = decided and "DiagnosticOk" or "Comment"
+    local row = math.min(math.max(h.proposedStart - 1, 0), count - 1)
+    vim.api.nvim_buf_set_extmark(buf, hunk_ns, row, 0, { virt_text = { { "  " .. text, group } }, virt_text_pos = "eol" })
+  end
+end
+
 local function render_list(s)
   local lines = {
     "OpenHands review: " .. (s.title or s.id),
     "a accept  r reject  A apply accepted",
     "<CR> diff  m resolve an overlap  q close",
+    "in a diff: ]c [c next/previous change,",
+    "a accept, r reject the change there",
     "",
   }
   s.first_file_line = #lines + 1
@@ -107,7 +162,18 @@ local function render_list(s)
     elseif s.decision[f.path] == "resolved" then
       label = label .. "  (resolved by hand)"
     end
-    local box = mark[s.decision[f.path]] or ((refused or after_apply) and "[!]" or "[ ]")
+    local chosen, applied = hunk_counts(s, f)
+    if s.decision[f.path] == nil and (chosen > 0 or applied > 0) then
+      local parts = {}
+      if chosen > 0 then
+        table.insert(parts, string.format("%d of %d accepted", chosen, #f.hunks))
+      end
+      if applied > 0 then
+        table.insert(parts, string.format("%d applied", applied))
+      end
+      label = label .. "  (" .. table.concat(parts, ", ") .. ")"
+    end
+    local box = mark[s.decision[f.path]] or ((refused or after_apply) and "[!]" or (chosen > 0 and "[~]" or "[ ]"))
     table.insert(lines, string.format("%s %-8s %s", box, f.status, label))
   end
   if #s.files == 0 then
@@ -204,15 +270,82 @@ local function show_diff(s, file)
     vim.api.nvim_win_call(win, function()
       vim.cmd("diffthis")
     end)
+    -- The tab's first window took the conversation buffer's fold settings ("N line(s) of output"): a diff folds
+    -- unchanged lines, told as Vim tells them.
+    vim.wo[win].foldtext = "foldtext()"
+    vim.wo[win].foldminlines = 1
+    vim.wo[win].fillchars = vim.go.fillchars
     -- Neovim's own status line gives a narrow pane's name to the ruler ("<xt (proposed)"): the name, whole.
     -- A user's own status line is left as it is.
     if vim.go.statusline == "" then
       vim.wo[win].statusline = " %f"
     end
   end
+  mark_hunks(s, file, right)
+  local function map(key, fn, desc)
+    vim.keymap.set("n", key, fn, { buffer = right, desc = "OpenHands review: " .. desc })
+  end
+  map("a", function()
+    decide_hunk(s, file, "accepted")
+  end, "accept the change under the cursor")
+  map("r", function()
+    reject_hunk(s, file)
+  end, "reject the change under the cursor")
+  map("A", function()
+    M.apply(s.id)
+  end, "apply what was accepted")
+  map("q", function()
+    vim.cmd("tabclose")
+  end, "close")
   vim.api.nvim_set_current_win(list_win)
   s.shown = file.path
   layout(s)
+end
+
+--- `a` in the proposed side: the change under the cursor is accepted, and the cursor moves on to the next.
+decide_hunk = function(s, file, decision)
+  local h = hunk_at(file, vim.api.nvim_win_get_cursor(0)[1])
+  if not h then
+    require("openhands.notify").say(
+      (type(file.hunks) == "table" and #file.hunks > 0) and "OpenHands: no change of the agent's on this line (]c goes to the next)"
+        or "OpenHands: " .. file.path .. " is applied whole: accept it in the list (a)",
+      vim.log.levels.WARN
+    )
+    return
+  end
+  s.hunks[h.id] = decision
+  mark_hunks(s, file, vim.api.nvim_get_current_buf())
+  render_list(s)
+  pcall(vim.cmd, "normal! ]c")
+end
+
+--- `r` in the proposed side: asks why, tells the agent, and takes the change out of its copy (the diff then shows
+--- what is left).
+reject_hunk = function(s, file)
+  local h = hunk_at(file, vim.api.nvim_win_get_cursor(0)[1])
+  if not h then
+    require("openhands.notify").say("OpenHands: no change of the agent's on this line (]c goes to the next)", vim.log.levels.WARN)
+    return
+  end
+  vim.ui.input({ prompt = "Why not? (the agent reads it; Enter for no reason) " }, function(reason)
+    if reason == nil then
+      return
+    end
+    local args = { conversationId = s.id, hunks = { h.id }, revert = true }
+    if vim.trim(reason) ~= "" then
+      args.reason = vim.trim(reason)
+    end
+    require("openhands").execute("openhands.rejectHunks", args, function(err)
+      if err then
+        return
+      end
+      s.hunks[h.id] = nil
+      M.reload(s.id, function()
+        require("openhands.notify").say(string.format("OpenHands: rejected the change to %s, %s; the agent was told%s",
+          file.path, lines_of(h), args.reason and " why" or ""))
+      end)
+    end)
+  end)
 end
 
 local function decide(s, decision)
@@ -336,28 +469,67 @@ function M.accepted(id)
   return out
 end
 
---- Applies the accepted files through the server, then writes the buffers it changed (review.write).
+--- The hunks accepted so far, of files not accepted whole.
+function M.accepted_hunks(id)
+  local s = sessions[id]
+  local out = {}
+  for _, f in ipairs(s and s.files or {}) do
+    if s.decision[f.path] ~= "accepted" then
+      for _, h in ipairs(type(f.hunks) == "table" and f.hunks or {}) do
+        if s.hunks[h.id] == "accepted" then
+          table.insert(out, h.id)
+        end
+      end
+    end
+  end
+  return out
+end
+
+--- Applies the accepted files and changes through the server, then writes the buffers it changed (review.write).
 ---@param on_done? fun(result: table|nil, err: table|nil)
 function M.apply(id, on_done)
-  local files = M.accepted(id)
-  if #files == 0 then
-    require("openhands.notify").say("OpenHands: no file accepted (a to accept the file under the cursor)", vim.log.levels.WARN)
+  local files, hunks = M.accepted(id), M.accepted_hunks(id)
+  if #files == 0 and #hunks == 0 then
+    require("openhands.notify").say("OpenHands: nothing accepted (a accepts the file, or in its diff the change, under the cursor)", vim.log.levels.WARN)
     return
   end
-  require("openhands").execute("openhands.applyChanges", { conversationId = id, files = files }, function(err, result)
+  local args = { conversationId = id, files = files }
+  if #hunks > 0 then
+    args.hunks = hunks
+  end
+  require("openhands").execute("openhands.applyChanges", args, function(err, result)
     if not err and result then
       M.write_applied(result)
       local s = sessions[id]
       if s then
+        for _, h in ipairs(hunks) do
+          s.hunks[h] = "applied"
+        end
         note_outcomes(s, result)
       end
-      local said = M.outcome_message(result, #files)
+      local said = M.outcome_message(result, #files + (#hunks > 0 and 1 or 0))
       if said then
         require("openhands.notify").say(said)
       end
     end
     if on_done then
       on_done(result, err)
+    end
+    return false
+  end)
+end
+
+--- Fetches the conversation's changes again (after a change was taken out of the agent's copy) and shows them.
+function M.reload(id, on_done)
+  require("openhands").execute("openhands.reviewChanges", { conversationId = id }, function(err, review)
+    local s = sessions[id]
+    if err or not review or not s then
+      return false
+    end
+    s.files = review.files or {}
+    refresh(s)
+    if on_done then
+      on_done()
     end
     return false
   end)
@@ -408,7 +580,7 @@ function M.open(id)
     if err or not review then
       return
     end
-    local s = sessions[id] or { decision = {}, refused = {} }
+    local s = sessions[id] or { decision = {}, refused = {}, hunks = {} }
     sessions[id] = s
     s.id, s.title, s.files = id, review.title, review.files or {}
     if s.tab and vim.api.nvim_tabpage_is_valid(s.tab) then
