@@ -8,9 +8,9 @@
 
 use std::path::Path;
 
-use git2::{Delta, DiffOptions, Oid, Repository, Signature};
+use git2::{Oid, Repository, Signature};
 
-use super::{GitError, Isolated, io, loose, open_copy, ready};
+use super::{GitError, Isolated, io, open_copy, ready, snapshot};
 
 /// One checkpoint, as read back from its commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,98 +40,25 @@ fn prefix(conversation: &str) -> String {
     format!("refs/openhands/checkpoints/{conversation}/")
 }
 
-/// The index checkpoints are made from, opened on `repo` and in step with the files of the copy. Made the first
-/// time from the copy's own index (whose stat data spares hashing every file of the repository once).
-///
-/// One pass over the copy finds what changed since the last checkpoint (git's stat data: unchanged files are not
-/// read); only those are hashed and written.
-fn synced_index(repo: &Repository, path: &Path) -> Result<git2::Index, GitError> {
+/// The index checkpoints are made from, opened on `repo` and in step with the files of the copy (see
+/// [`super::snapshot`]); and the paths that changed since it last was. Made the first time from the copy's own index
+/// (whose stat data spares hashing every file of the repository once).
+fn synced_index(repo: &Repository, path: &Path) -> Result<(git2::Index, Vec<String>), GitError> {
     if !path.exists() {
         let own = repo.index()?.path().map(Path::to_path_buf);
         if let Some(own) = own.filter(|p| p.exists()) {
             std::fs::copy(&own, path).map_err(io(path))?;
         }
     }
+    let written = std::fs::metadata(path).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.mtime(), m.mtime_nsec())
+    });
     let mut index = git2::Index::open(path)?;
     repo.set_index(&mut index)?;
     let workdir = repo.workdir().map(Path::to_path_buf).ok_or_else(|| GitError::Tampered(path.to_owned()))?;
-    let mut opts = DiffOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(true).include_typechange(true).update_index(true);
-    let diff = repo.diff_index_to_workdir(Some(&index), Some(&mut opts))?;
-    let mut changed = Vec::new();
-    for delta in diff.deltas() {
-        let file = delta.new_file();
-        let Some(rel) = file.path().or_else(|| delta.old_file().path()).map(Path::to_path_buf) else { continue };
-        // The workdir side's id, when git computed it to compare (a modified file): not hashed twice.
-        let id = file.is_valid_id().then(|| file.id()).filter(|id| !id.is_zero());
-        changed.push((rel, delta.status(), id));
-    }
-    drop(diff);
-    let objects = repo.commondir().join("objects");
-    for (rel, status, id) in changed.into_iter() {
-        let added = match status {
-            Delta::Deleted => index.remove_path(&rel),
-            _ => add(repo, &mut index, &objects, &workdir, &rel, id),
-        };
-        // One file that cannot be taken (a nested repository, a file gone meanwhile) does not lose the step.
-        if let Err(e) = added {
-            tracing::debug!("checkpoint: {}: {e}", rel.display());
-        }
-    }
-    Ok(index)
-}
-
-/// Files above this size are written uncompressed: compressing 5 MB costs 150 ms here, and a step must not. (git's
-/// next `gc` packs them, compressed and as deltas of each other.)
-const STORED_ABOVE: u64 = 512 * 1024;
-
-/// Puts the file at `rel` into the index (its object written when new).
-fn add(
-    repo: &Repository,
-    index: &mut git2::Index,
-    objects: &Path,
-    workdir: &Path,
-    rel: &Path,
-    id: Option<Oid>,
-) -> Result<(), git2::Error> {
-    let full = workdir.join(rel);
-    let meta = match std::fs::symlink_metadata(&full) {
-        Ok(m) => m,
-        Err(_) => return index.remove_path(rel),
-    };
-    if !meta.is_file() || meta.len() <= STORED_ABOVE {
-        return index.add_path(rel);
-    }
-    let bytes = std::fs::read(&full).map_err(|e| git2::Error::from_str(&e.to_string()))?;
-    let id = match id {
-        Some(id) => id,
-        None => Oid::hash_object(git2::ObjectType::Blob, &bytes)?,
-    };
-    if !repo.odb()?.exists(id) {
-        loose::write_stored(objects, id, &bytes).map_err(|e| git2::Error::from_str(&e.to_string()))?;
-    }
-    index.add(&entry(&meta, id, rel))
-}
-
-/// An index entry with the file's stat data, so the next look at the copy need not read it again.
-fn entry(meta: &std::fs::Metadata, id: Oid, rel: &Path) -> git2::IndexEntry {
-    use std::os::unix::fs::MetadataExt;
-    let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
-    let path = rel.as_os_str().as_encoded_bytes().to_vec();
-    git2::IndexEntry {
-        ctime: time(meta.ctime(), meta.ctime_nsec()),
-        mtime: time(meta.mtime(), meta.mtime_nsec()),
-        dev: meta.dev() as u32,
-        ino: meta.ino() as u32,
-        mode: if meta.mode() & 0o111 != 0 { 0o100755 } else { 0o100644 },
-        uid: meta.uid(),
-        gid: meta.gid(),
-        file_size: meta.len() as u32,
-        id,
-        flags: path.len().min(0xfff) as u16,
-        flags_extended: 0,
-        path,
-    }
+    let changed = snapshot::sync(repo, &mut index, &workdir, written);
+    Ok((index, changed))
 }
 
 /// The commit a checkpoint number (or, for `None`, the baseline) stands for.
@@ -156,7 +83,7 @@ pub fn record(
 ) -> Result<Option<Checkpoint>, GitError> {
     ready();
     let repo = open_copy(iso)?;
-    let mut idx = synced_index(&repo, index)?;
+    let (mut idx, changed) = synced_index(&repo, index)?;
     let tree = repo.find_tree(idx.write_tree()?)?;
     // Written after the tree: the index keeps the trees it computed, and the next step rebuilds only the folders
     // that changed.
@@ -181,7 +108,15 @@ pub fn record(
     let sig = Signature::now("OpenHands", "openhands@all-hands.dev")?;
     let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&parent_commit])?;
     repo.reference(&format!("{}{number}", prefix(conversation)), commit, false, "openhands: checkpoint")?;
-    read(&repo, number, commit).map(Some)
+    // After the first, the index was in step with the parent: what changed since is what the step changed (and no
+    // second comparison of the trees is needed). The first's parent is the baseline, which the copy's own index
+    // (where this one started) may not be.
+    if parent.is_none() {
+        return read(&repo, number, commit).map(Some);
+    }
+    let time = repo.find_commit(commit)?.time().seconds();
+    let event_id = mark.event_id.to_owned();
+    Ok(Some(Checkpoint { number, commit, parent, event_id, step, time, files: changed }))
 }
 
 /// The numbers of the conversation's checkpoints with their commits.
@@ -238,7 +173,7 @@ pub fn restore(iso: &Isolated, conversation: &str, index: &Path, number: u32) ->
     let repo = open_copy(iso)?;
     let oid = commit_of(&repo, iso, conversation, Some(number))?;
     // The index first in step with the files: what is not in the checkpoint is then known to be removed.
-    let _idx = synced_index(&repo, index)?;
+    let _synced = synced_index(&repo, index)?;
     let tree = repo.find_commit(oid)?.tree()?;
     let mut checkout = git2::build::CheckoutBuilder::new();
     checkout.force().remove_untracked(true);
@@ -259,4 +194,101 @@ pub fn remove_all(iso: &Isolated, conversation: &str) -> Result<(), GitError> {
         repo.find_reference(&name)?.delete()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use super::{Mark, list, record, remove_all, restore};
+    use crate::git::{GitData, isolate};
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git").args(args).current_dir(dir).status().unwrap().success();
+        assert!(ok, "git {args:?}");
+    }
+
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>, bool)> {
+        let mut out = Vec::new();
+        for e in walk(dir) {
+            let rel = e.strip_prefix(dir).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(&e).unwrap();
+            let bytes = if meta.file_type().is_symlink() {
+                std::fs::read_link(&e).unwrap().into_os_string().into_encoded_bytes()
+            } else {
+                std::fs::read(&e).unwrap()
+            };
+            out.push((rel, bytes, meta.permissions().mode() & 0o100 != 0));
+        }
+        out.sort();
+        out
+    }
+
+    fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if e.file_name() == ".git" {
+                continue;
+            }
+            if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn steps_are_recorded_with_their_files_and_restored_byte_for_byte() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("repo");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join(".gitignore"), "*.log\nbuild/\n").unwrap();
+        std::fs::write(src.join("a.txt"), "a\n").unwrap();
+        std::fs::write(src.join("gone.txt"), "bye\n").unwrap();
+        std::fs::write(src.join("sub/kept.log"), "tracked, though ignored\n").unwrap();
+        git(&src, &["init", "-q"]);
+        git(&src, &["add", "-A"]);
+        git(&src, &["add", "-f", "sub/kept.log"]);
+        git(&src, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]);
+        let iso = isolate(&src, &tmp.path().join("copy"), "openhands/t", u64::MAX, GitData::Shared).unwrap();
+        let (copy, index, conv) = (iso.root.clone(), tmp.path().join("index"), "c1");
+
+        // Step 1: a new folder and file, a change, +x, a link.
+        std::fs::create_dir_all(copy.join("new/deep")).unwrap();
+        std::fs::write(copy.join("new/deep/n.txt"), "n\n").unwrap();
+        std::fs::write(copy.join("a.txt"), "A\n").unwrap();
+        std::fs::set_permissions(copy.join("a.txt"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("a.txt", copy.join("link")).unwrap();
+        let one = record(&iso, conv, &index, None, &Mark { event_id: "e1" }).unwrap().unwrap();
+        assert_eq!(one.files, ["a.txt", "link", "new/deep/n.txt"]);
+        let at_one = files(&copy);
+
+        // Nothing changed: no checkpoint.
+        assert!(record(&iso, conv, &index, Some(1), &Mark { event_id: "e1b" }).unwrap().is_none());
+
+        // Step 2: a deletion, a change to a tracked file that is ignored, a new file; an ignored build output.
+        std::fs::remove_file(copy.join("gone.txt")).unwrap();
+        std::fs::write(copy.join("sub/kept.log"), "changed\n").unwrap();
+        std::fs::write(copy.join("later.txt"), "later\n").unwrap();
+        std::fs::create_dir_all(copy.join("build")).unwrap();
+        std::fs::write(copy.join("build/out.bin"), "ignored\n").unwrap();
+        let two = record(&iso, conv, &index, Some(1), &Mark { event_id: "e2" }).unwrap().unwrap();
+        assert_eq!((two.number, two.step, two.parent), (2, 2, Some(1)));
+        assert_eq!(two.files, ["gone.txt", "later.txt", "sub/kept.log"]);
+        assert_eq!(list(&iso, conv).unwrap().iter().map(|c| c.number).collect::<Vec<_>>(), [1, 2]);
+
+        // Back to 1: byte for byte and mode for mode; the ignored build output left alone.
+        restore(&iso, conv, &index, 1).unwrap();
+        let mut expected = at_one.clone();
+        expected.push(("build/out.bin".into(), b"ignored\n".to_vec(), false));
+        expected.sort();
+        assert_eq!(files(&copy), expected);
+
+        remove_all(&iso, conv).unwrap();
+        assert!(list(&iso, conv).unwrap().is_empty());
+    }
 }

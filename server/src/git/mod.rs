@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod entry;
 mod loose;
 pub mod push;
+mod snapshot;
 
 pub use changes::{ChangeStatus, FileChange, Merged, SHOW_LIMIT, Whole, WholeReason, changes, merge3};
 pub use entry::Entry;

@@ -94,6 +94,11 @@ pub fn checkpoints(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         let id = format!("event-{n}");
         let made = checkpoint::record(&iso, conv, &index, parent, &Mark { event_id: &id })?.context("no checkpoint")?;
         let took = started.elapsed();
+        // Fast by being right: the step's three files, and only they.
+        let expected = vec!["big.txt".to_owned(), "dir007/file00007.txt".to_owned(), format!("new{n}.txt")];
+        if n > 1 && made.files != expected {
+            bail!("checkpoint {} holds {:?}, not the step's {expected:?}", made.number, made.files);
+        }
         parent = Some(made.number);
         // The first of a conversation builds its index from the copy's own.
         if n == 1 {
