@@ -426,6 +426,22 @@ fn sigkill_of_openhands_lsp_takes_its_agent_servers_with_it() {
     assert!(events["events"].as_array().unwrap().iter().any(|e| e["summary"] == "$ echo alive"));
 }
 
+/// `openhands-lsp run` on `ws` with the scripted model and `args`; its stdout, once it succeeded.
+fn headless_run(ws: &std::path::Path, llm: &ScriptedLlm, state: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--model", "openai/stub", "--confirmation", "never"])
+        .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url()])
+        .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
+        .args(args)
+        .env("XDG_STATE_HOME", state)
+        .env("LLM_API_KEY", "sk-headless")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 #[test]
 fn headless_run_prints_steps_the_final_message_and_changed_files() {
     let (_dir, ws) = workspace();
@@ -437,17 +453,12 @@ fn headless_run_prints_steps_the_final_message_and_changed_files() {
         ),
         Step::finish("made made.txt"),
     ]);
-    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
-        .args(["run", "--task", "Make a file", "--model", "openai/stub", "--confirmation", "never"])
-        .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url()])
-        .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
-        .args(["--settings", r#"{"llm": {"numRetries": 0}}"#])
-        .env("XDG_STATE_HOME", state.path())
-        .env("LLM_API_KEY", "sk-headless")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = headless_run(
+        &ws,
+        &llm,
+        state.path(),
+        &["--task", "Make a file", "--settings", r#"{"llm": {"numRetries": 0}}"#],
+    );
     assert!(stdout.contains("create ") && stdout.contains("made.txt"), "{stdout}");
     assert!(stdout.contains("finished: made made.txt"), "{stdout}");
     assert!(stdout.contains("changed files:") && stdout.contains("added    made.txt"), "{stdout}");
@@ -463,16 +474,7 @@ fn headless_run_in_its_own_copy_prints_each_checkpoint() {
         Step::terminal("printf 'two\\n' > b.txt"),
         Step::finish("wrote two files"),
     ]);
-    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
-        .args(["run", "--task", "Write two files", "--model", "openai/stub", "--confirmation", "never"])
-        .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url(), "--isolation", "worktree"])
-        .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
-        .env("XDG_STATE_HOME", state.path())
-        .env("LLM_API_KEY", "sk-headless")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = headless_run(&ws, &llm, state.path(), &["--task", "Write two files", "--isolation", "worktree"]);
     assert!(
         stdout.contains("  checkpoint 1 (step 1): a.txt\n") && stdout.contains("  checkpoint 2 (step 2): b.txt\n"),
         "each step's checkpoint is printed with its id: {stdout}"

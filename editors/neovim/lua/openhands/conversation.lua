@@ -38,6 +38,14 @@ local function conv(id)
   return state[id]
 end
 
+--- The conversation's state when its buffer is open (nil: nothing to draw on).
+local function shown(id)
+  local c = conv(id)
+  if c.buf and vim.api.nvim_buf_is_valid(c.buf) then
+    return c
+  end
+end
+
 --- The event id of the step whose line is `lnum`: the observation that answers it (what a checkpoint follows).
 local function step_event_at(c, lnum)
   local event = c.events[c.line_seq[lnum] or -1]
@@ -58,8 +66,8 @@ end
 
 --- Marks the steps checkpoints follow ("⎇ checkpoint 2 · R restores here") at the end of the step's line.
 local function show_checkpoints(id)
-  local c = conv(id)
-  if not c.buf or not vim.api.nvim_buf_is_valid(c.buf) then
+  local c = shown(id)
+  if not c then
     return
   end
   vim.api.nvim_buf_clear_namespace(c.buf, checkpoint_ns, 0, -1)
@@ -249,8 +257,8 @@ end
 
 --- Appends the contiguous events not yet shown.
 local function render_new(id)
-  local c = conv(id)
-  if not c.buf or not vim.api.nvim_buf_is_valid(c.buf) then
+  local c = shown(id)
+  if not c then
     return
   end
   local add, seqs = {}, {}
@@ -280,8 +288,8 @@ local function render_new(id)
 end
 
 local function render_header(id)
-  local c = conv(id)
-  if not c.buf or not vim.api.nvim_buf_is_valid(c.buf) then
+  local c = shown(id)
+  if not c then
     return
   end
   local old = vim.b[c.buf].openhands_header_lines or 0

@@ -68,12 +68,14 @@ fn step(copy: &Path, n: u64) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of the files under `path` (their sizes: the blocks a file takes are counted by the file system only once
+/// it is written back, which can be after the measurement).
 fn du(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
     if meta.is_dir() {
         std::fs::read_dir(path).map(|d| d.flatten().map(|e| du(&e.path())).sum()).unwrap_or(0)
     } else {
-        std::os::unix::fs::MetadataExt::blocks(&meta) * 512
+        meta.len()
     }
 }
 
@@ -105,7 +107,7 @@ pub fn checkpoints(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
             first = took;
         } else {
             ours.push(took);
-            ours_disk.push((du(&objects) - before) as f64 / (1024.0 * 1024.0));
+            ours_disk.push(du(&objects).saturating_sub(before) as f64 / (1024.0 * 1024.0));
         }
     }
     let mut restores = Vec::new();
@@ -148,7 +150,7 @@ pub fn checkpoints(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         let took = started.elapsed();
         if n > 1 {
             peer.push(took);
-            peer_disk.push((du(&objects) - before) as f64 / (1024.0 * 1024.0));
+            peer_disk.push(du(&objects).saturating_sub(before) as f64 / (1024.0 * 1024.0));
         }
         commits.push(commit.clone());
         peer_parent = commit;
