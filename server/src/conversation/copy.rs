@@ -124,12 +124,14 @@ impl Runner {
         *sub = stream::subscribe(sandbox.endpoint.clone(), fork.clone(), resume);
         *tracker = Tracker { roots: std::mem::take(&mut tracker.roots), ..Tracker::default() };
         self.fork = Some(fork.clone());
+        let message = format!("restored to checkpoint {number} (step {}): send a message to go on", restored.step);
         self.update_meta(|m| {
             m.checkpoint = Some(number);
             m.restores += 1;
             m.agent_conversation = Some(fork);
             m.event_count = kept;
-            m.final_message = None;
+            // Said also when it was paused already (then it settles on nothing new).
+            m.final_message = Some(message.clone());
             m.error = None;
         });
         self.observer.update(Update::Changed(Box::new(super::Summary {
@@ -137,7 +139,6 @@ impl Runner {
             live: false,
             running_elsewhere: false,
         })));
-        let message = format!("restored to checkpoint {number} (step {}): send a message to go on", restored.step);
         self.settle(State::Paused, Some(message), None);
         Ok(archived.id)
     }

@@ -435,7 +435,11 @@ impl Runner {
             _ => None,
         };
         let status = event.execution_status().map(str::to_owned);
-        let step_done = matches!(event.view(), View::Observation { .. }).then(|| event.id.clone());
+        // A step that may have changed files (not the agent finishing or thinking) is followed by a checkpoint.
+        let step_done = match event.view() {
+            View::Observation { tool, .. } if !HARMLESS_TOOLS.contains(&tool) => Some(event.id.clone()),
+            _ => None,
+        };
         let kib = u32::try_from(line.len() / 1024).unwrap_or(u32::MAX).clamp(1, super::KIB_IN_FLIGHT);
         let credit = super::Credit::new(self.credit.clone().acquire_many_owned(kib).await.ok());
         let mut normalized = NormalizedEvent::new(&self.id, seq, event, &tracker.roots);
