@@ -6,6 +6,7 @@
 //! own `git add` is never disturbed), whose stat data lets git hash only the files that changed since the last one;
 //! unchanged files and folders are the objects already there.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use git2::{Oid, Repository, Signature};
@@ -43,7 +44,7 @@ fn prefix(conversation: &str) -> String {
 /// The index checkpoints are made from, opened on `repo` and in step with the files of the copy (see
 /// [`super::snapshot`]); and the paths that changed since it last was. Made the first time from the copy's own index
 /// (whose stat data spares hashing every file of the repository once).
-fn synced_index(repo: &Repository, path: &Path) -> Result<(git2::Index, Vec<String>), GitError> {
+fn synced_index(repo: &Repository, path: &Path) -> Result<(git2::Index, Vec<Vec<u8>>), GitError> {
     if !path.exists() {
         let own = repo.index()?.path().map(Path::to_path_buf);
         if let Some(own) = own.filter(|p| p.exists()) {
@@ -84,12 +85,16 @@ pub fn record(
     ready();
     let repo = open_copy(iso)?;
     let (mut idx, changed) = synced_index(&repo, index)?;
-    let tree = repo.find_tree(idx.write_tree()?)?;
-    // Written after the tree: the index keeps the trees it computed, and the next step rebuilds only the folders
-    // that changed.
-    idx.write()?;
     let parent_commit = repo.find_commit(commit_of(&repo, iso, conversation, parent)?)?;
+    // After the first, the index was in step with the parent checkpoint (it is written only once that is recorded):
+    // its tree with the step's paths replaced is the step's tree, and only the folders on those paths are written.
+    // The first's parent is the baseline, which the copy's own index (where this one started) may not match.
+    let tree = match parent {
+        None => repo.find_tree(idx.write_tree()?)?,
+        Some(_) => repo.find_tree(updated_tree(&repo, &idx, &parent_commit.tree()?, &changed)?)?,
+    };
     if parent_commit.tree_id() == tree.id() {
+        idx.write()?;
         return Ok(None);
     }
     let all = numbered(&repo, conversation)?;
@@ -108,15 +113,41 @@ pub fn record(
     let sig = Signature::now("OpenHands", "openhands@all-hands.dev")?;
     let commit = repo.commit(None, &sig, &sig, &message, &tree, &[&parent_commit])?;
     repo.reference(&format!("{}{number}", prefix(conversation)), commit, false, "openhands: checkpoint")?;
-    // After the first, the index was in step with the parent: what changed since is what the step changed (and no
-    // second comparison of the trees is needed). The first's parent is the baseline, which the copy's own index
-    // (where this one started) may not be.
+    idx.write()?;
     if parent.is_none() {
         return read(&repo, number, commit).map(Some);
     }
     let time = repo.find_commit(commit)?.time().seconds();
     let event_id = mark.event_id.to_owned();
-    Ok(Some(Checkpoint { number, commit, parent, event_id, step, time, files: changed }))
+    let files = changed.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    Ok(Some(Checkpoint { number, commit, parent, event_id, step, time, files }))
+}
+
+/// `base` with the index's entries at `paths` put in (or taken out, where the index has none).
+fn updated_tree(
+    repo: &Repository,
+    idx: &git2::Index,
+    base: &git2::Tree<'_>,
+    paths: &[Vec<u8>],
+) -> Result<Oid, GitError> {
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for path in paths {
+        match idx.get_path(Path::new(std::ffi::OsStr::from_bytes(path)), 0) {
+            Some(e) => {
+                let mode = match e.mode {
+                    0o100755 => git2::FileMode::BlobExecutable,
+                    0o120000 => git2::FileMode::Link,
+                    0o160000 => git2::FileMode::Commit,
+                    _ => git2::FileMode::Blob,
+                };
+                update.upsert(path.as_slice(), e.id, mode);
+            }
+            None => {
+                update.remove(path.as_slice());
+            }
+        }
+    }
+    Ok(update.create_updated(repo, base)?)
 }
 
 /// The numbers of the conversation's checkpoints with their commits.
@@ -272,13 +303,38 @@ mod tests {
 
         // Step 2: a deletion, a change to a tracked file that is ignored, a new file; an ignored build output.
         std::fs::remove_file(copy.join("gone.txt")).unwrap();
+        std::fs::remove_dir_all(copy.join("new")).unwrap();
         std::fs::write(copy.join("sub/kept.log"), "changed\n").unwrap();
         std::fs::write(copy.join("later.txt"), "later\n").unwrap();
         std::fs::create_dir_all(copy.join("build")).unwrap();
         std::fs::write(copy.join("build/out.bin"), "ignored\n").unwrap();
         let two = record(&iso, conv, &index, Some(1), &Mark { event_id: "e2" }).unwrap().unwrap();
         assert_eq!((two.number, two.step, two.parent), (2, 2, Some(1)));
-        assert_eq!(two.files, ["gone.txt", "later.txt", "sub/kept.log"]);
+        assert_eq!(two.files, ["gone.txt", "later.txt", "new/deep/n.txt", "sub/kept.log"]);
+        // The tree is what git itself makes of the copy (no folder left empty by the step).
+        let ours = std::process::Command::new("git")
+            .args(["ls-tree", "-r", "-t", &two.commit.to_string()])
+            .current_dir(&copy)
+            .output()
+            .unwrap()
+            .stdout;
+        let scratch = tmp.path().join("scratch-index");
+        let theirs = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(&copy)
+                .env("GIT_INDEX_FILE", &scratch)
+                .output()
+                .unwrap()
+                .stdout
+        };
+        theirs(&["add", "-A"]);
+        theirs(&["add", "-f", "sub/kept.log"]);
+        let tree = String::from_utf8(theirs(&["write-tree"])).unwrap();
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs(&["ls-tree", "-r", "-t", tree.trim()])).unwrap()
+        );
         assert_eq!(list(&iso, conv).unwrap().iter().map(|c| c.number).collect::<Vec<_>>(), [1, 2]);
 
         // Back to 1: byte for byte and mode for mode; the ignored build output left alone.

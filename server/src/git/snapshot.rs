@@ -25,10 +25,11 @@ const MODE_EXECUTABLE: u32 = 0o100755;
 const MODE_LINK: u32 = 0o120000;
 const MODE_GITLINK: u32 = 0o160000;
 
-/// Brings `index` in step with the files under `workdir`; returns the paths that changed (sorted).
+/// Brings `index` in step with the files under `workdir`; returns the paths that changed (sorted, as git stores
+/// them: bytes).
 /// `written` is when the index was last written: an entry changed in that same instant may not show in its stat
 /// data ("racily clean", as git calls it) and is read again.
-pub fn sync(repo: &Repository, index: &mut Index, workdir: &Path, written: Option<(i64, i64)>) -> Vec<String> {
+pub fn sync(repo: &Repository, index: &mut Index, workdir: &Path, written: Option<(i64, i64)>) -> Vec<Vec<u8>> {
     let known: Known = index.iter().map(|e| (e.path.clone(), (e, AtomicBool::new(false)))).collect();
     let objects = repo.commondir().join("objects");
     let candidates = walk(workdir, &known, written);
@@ -49,7 +50,7 @@ pub fn sync(repo: &Repository, index: &mut Index, workdir: &Path, written: Optio
             Ok(meta) if stat_says_same(before, &meta, written) => Ok(()),
             Ok(_) => look_at(repo, index, &objects, &path, key, Some(before), &mut changed),
             Err(_) => {
-                changed.push(String::from_utf8_lossy(key).into_owned());
+                changed.push(key.clone());
                 index.remove_path(Path::new(OsStr::from_bytes(key)))
             }
         };
@@ -140,7 +141,7 @@ fn look_at(
     path: &Path,
     key: &[u8],
     before: Option<&IndexEntry>,
-    changed: &mut Vec<String>,
+    changed: &mut Vec<Vec<u8>>,
 ) -> Result<(), git2::Error> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| git2::Error::from_str(&e.to_string()))?;
     let mode = if meta.file_type().is_symlink() {
@@ -171,7 +172,7 @@ fn look_at(
             odb.write(git2::ObjectType::Blob, &bytes)?;
         }
     }
-    changed.push(String::from_utf8_lossy(key).into_owned());
+    changed.push(key.to_vec());
     index.add(&entry(&meta, id, mode, key))
 }
 
