@@ -99,12 +99,8 @@ pub fn record(
     }
     let all = numbered(&repo, conversation)?;
     let number = all.iter().map(|(n, _)| *n).max().unwrap_or(0) + 1;
-    let step = match parent {
-        Some(p) => {
-            field(&repo.find_commit(commit_of(&repo, iso, conversation, Some(p))?)?, "step").parse().unwrap_or(0)
-        }
-        None => 0,
-    } + 1;
+    // The parent's step, from the commit already at hand (the baseline has none: 0).
+    let step = parent.map_or(0, |_| field(&parent_commit, "step").parse().unwrap_or(0)) + 1;
     let message = format!(
         "openhands checkpoint {number}\n\nevent: {}\nstep: {step}\nparent: {}\n",
         mark.event_id,

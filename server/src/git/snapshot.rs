@@ -123,14 +123,21 @@ impl Drop for Batch<'_> {
 
 /// The entry's stat data matches the file's, and the file did not change in the instant the index was written.
 fn stat_says_same(e: &IndexEntry, meta: &std::fs::Metadata, written: Option<(i64, i64)>) -> bool {
-    let mode = if meta.file_type().is_symlink() {
-        MODE_LINK
+    mode_of(meta).is_some_and(|mode| same_stat(e, meta, mode)) && !racy(e, written)
+}
+
+/// The git mode of what `meta` describes: a link, an executable or a plain file (`None`: nothing git keeps, such as
+/// a socket or a fifo).
+fn mode_of(meta: &std::fs::Metadata) -> Option<u32> {
+    if meta.file_type().is_symlink() {
+        Some(MODE_LINK)
+    } else if !meta.is_file() {
+        None
     } else if meta.mode() & 0o100 != 0 {
-        MODE_EXECUTABLE
+        Some(MODE_EXECUTABLE)
     } else {
-        MODE_FILE
-    };
-    same_stat(e, meta, mode) && !racy(e, written)
+        Some(MODE_FILE)
+    }
 }
 
 /// One path of the copy whose stat data changed: read, hashed, written when new, and put in the index.
@@ -144,15 +151,7 @@ fn look_at(
     changed: &mut Vec<Vec<u8>>,
 ) -> Result<(), git2::Error> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| git2::Error::from_str(&e.to_string()))?;
-    let mode = if meta.file_type().is_symlink() {
-        MODE_LINK
-    } else if !meta.is_file() {
-        return Ok(()); // sockets, fifos: nothing git keeps
-    } else if meta.mode() & 0o100 != 0 {
-        MODE_EXECUTABLE
-    } else {
-        MODE_FILE
-    };
+    let Some(mode) = mode_of(&meta) else { return Ok(()) };
     let bytes = if mode == MODE_LINK {
         std::fs::read_link(path).map(|t| t.into_os_string().into_encoded_bytes())
     } else {
