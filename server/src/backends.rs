@@ -86,4 +86,12 @@ impl SandboxProvider for Backends {
     fn sees_only_the_workspace(&self) -> bool {
         self.current().sees_only_the_workspace()
     }
+
+    fn select(&self, backend: Backend) -> Option<crate::sandbox::SharedProvider> {
+        Some(match backend {
+            Backend::Docker => self.docker.clone(),
+            Backend::Process => self.process.clone(),
+            Backend::Cloud => self.cloud.clone(),
+        })
+    }
 }

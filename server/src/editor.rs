@@ -12,6 +12,8 @@ pub enum Editor {
     Neovim,
     /// The headless `openhands-lsp run` in a terminal.
     Terminal,
+    /// An agent panel over ACP (`openhands-lsp acp`: Zed, JetBrains, Emacs agent-shell, Neovim's ACP plugins).
+    AgentPanel,
     /// Any other LSP client.
     #[default]
     Other,
@@ -39,6 +41,10 @@ impl Editor {
             Editor::Neovim => format!("run :OpenHands secret {} (or set {env} before starting Neovim)", name.as_str()),
             Editor::VsCode => format!("run \"OpenHands: {}\" from the Command Palette", vscode_title(name)),
             Editor::Terminal => format!("set the {env} environment variable"),
+            Editor::AgentPanel => format!(
+                "set {env} in the environment your editor starts `openhands-lsp acp` with (Zed: the \"env\" of its \
+                 agent_servers entry; JetBrains: the \"env\" in acp.json), then restart the agent"
+            ),
             Editor::Other => {
                 format!("set {} with the openhands.setSecret command, or the {env} environment variable", name.as_str())
             }

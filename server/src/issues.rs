@@ -64,7 +64,7 @@ pub async fn fix_task(
         let pull = service.pull_request(repo.clone(), number).await?;
         let instruction = pull_instruction(&repo, &pull);
         let title = title_from(&format!("Fix {} #{number}: {}", noun_short(repo.kind), pull.title));
-        return Ok(StartRequest { instruction, title, workspace, issue: None, attach: None });
+        return Ok(StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() });
     }
     let issue = service.issue(repo.clone(), number).await?;
     let instruction = issue_instruction(&repo, &issue);
@@ -77,7 +77,7 @@ pub async fn fix_task(
         title: issue.title.clone(),
         url: issue.url.clone(),
     };
-    Ok(StartRequest { instruction, title, workspace, issue: Some(link), attach: None })
+    Ok(StartRequest { instruction, title, workspace, issue: Some(link), attach: None, options: Default::default() })
 }
 
 /// A pull request a conversation opened.

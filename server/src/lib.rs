@@ -1,7 +1,9 @@
-//! openhands-lsp: the editor-side orchestrator of OpenHands agents, served over the Language Server Protocol.
+//! openhands-lsp: the editor-side orchestrator of OpenHands agents, served over the Language Server Protocol and the
+//! Agent Client Protocol.
 //!
 //! See docs/architecture.md for the map of modules.
 
+pub mod acp;
 pub mod agent_server;
 pub mod backends;
 pub mod cloud;
@@ -21,6 +23,7 @@ pub mod providers;
 pub mod review;
 pub mod sandbox;
 pub mod secrets;
+pub mod signals;
 pub mod state_dir;
 pub mod tasks;
 

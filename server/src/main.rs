@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use openhands_lsp::logging::{self, LogFormat, LogOptions};
-use openhands_lsp::{config, doctor, headless, lsp};
+use openhands_lsp::{acp, config, doctor, headless, lsp};
 
 /// The OpenHands language server: agent commands for any LSP editor. With no subcommand it serves LSP on stdio.
 #[derive(Parser)]
@@ -38,6 +38,12 @@ enum Command {
     },
     /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
     Run(RunArgs),
+    /// Serve the Agent Client Protocol on stdin/stdout, for agent panels (Zed, JetBrains, Emacs, Neovim ACP plugins).
+    Acp {
+        /// The `openhands` settings as JSON (default: $XDG_CONFIG_HOME/openhands-lsp/settings.json, when it exists).
+        #[arg(long, value_name = "FILE")]
+        settings: Option<PathBuf>,
+    },
     /// Watches a server's sandboxes and removes them once it is gone (started by the server itself).
     #[command(hide = true, name = "reap")]
     Reap,
@@ -185,6 +191,11 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Some(Command::Acp { settings }) => {
+            let code = runtime.block_on(acp::serve_stdio(acp::Options { settings_file: settings }));
+            // Exit at once: the thread reading stdin may be blocked on a client that keeps it open.
+            std::process::exit(code);
         }
         Some(Command::Generate { what }) => generate(what),
         Some(Command::Reap) => openhands_lsp::sandbox::reap(),

@@ -1,5 +1,6 @@
 //! Test support for openhands-lsp's end-to-end tests: everything here drives real processes.
 
+pub mod acp;
 pub mod agent;
 pub mod cloud_mock;
 pub mod git_http;

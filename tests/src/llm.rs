@@ -143,6 +143,8 @@ impl ScriptedLlm {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/chat/completions", post(chat))
+            // For a test driven from another process (the ACP client scenarios): opens a gate.
+            .route("/test/gates/{gate}", post(open_gate))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind((host, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -192,6 +194,12 @@ impl ScriptedLlm {
         }
         true
     }
+}
+
+async fn open_gate(State(shared): State<Arc<Shared>>, axum::extract::Path(gate): axum::extract::Path<String>) -> StatusCode {
+    shared.open_gates.lock().unwrap().insert(gate);
+    shared.gate_changed.notify_waiters();
+    StatusCode::NO_CONTENT
 }
 
 /// A script from `tests/fixtures/llm-scripts/<name>.json`.

@@ -74,6 +74,7 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
             secrets: BTreeMap::new(),
             confirmation: ConfirmationMode::Never,
             max_iterations: 20,
+            mcp_config: None,
         };
         client.create_conversation(&request).await.unwrap();
         client.send_message(&id, "Echo three times", true).await.unwrap();

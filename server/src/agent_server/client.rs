@@ -103,6 +103,8 @@ pub struct NewConversation {
     pub secrets: BTreeMap<String, Secret>,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
+    /// The agent's MCP servers (`{"mcpServers": {...}}`); may hold secrets, written out only into the body.
+    pub mcp_config: Option<Value>,
 }
 
 impl NewConversation {
@@ -128,6 +130,9 @@ impl NewConversation {
             "max_iterations": self.max_iterations,
             "autotitle": false,
         });
+        if let Some(mcp) = &self.mcp_config {
+            body["agent"]["mcp_config"] = mcp.clone();
+        }
         if self.confirmation == ConfirmationMode::Risky {
             // Without an analyzer every action's risk is UNKNOWN, which would make "risky" ask for everything.
             body["security_analyzer"] = json!({"kind": "LLMSecurityAnalyzer"});
@@ -370,6 +375,7 @@ mod tests {
             secrets: [("GITHUB_TOKEN".to_owned(), Secret::new("ghp_1"))].into_iter().collect(),
             confirmation: ConfirmationMode::Risky,
             max_iterations: 50,
+            mcp_config: None,
         };
         let body = req.body();
         assert_eq!(body["agent"]["llm"]["api_key"], "sk-1");

@@ -37,6 +37,7 @@ pub async fn warm_up(endpoint: &Endpoint, self_url: &str) {
         secrets: BTreeMap::new(),
         confirmation: ConfirmationMode::Never,
         max_iterations: 1,
+        mcp_config: None,
     };
     let outcome = tokio::time::timeout(WARM_UP_LIMIT, async {
         client.create_conversation(&request).await?;

@@ -25,6 +25,12 @@ pub(super) enum Control {
         reply: oneshot::Sender<Result<(), ConversationError>>,
     },
     ReconnectStream,
+    /// From now on: another model, another confirmation mode.
+    Configure {
+        model: Option<String>,
+        confirmation: Option<crate::config::ConfirmationMode>,
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
     /// Back to a checkpoint; the answer is the id of the branch left (kept in history).
     Restore {
         checkpoint: u32,
@@ -41,6 +47,7 @@ pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
         Control::Stop { reply } => drop(reply.send(Ok(()))),
         Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
         Control::ReconnectStream => {}
+        Control::Configure { reply, .. } => drop(reply.send(Err(err("changing its settings")))),
         Control::Restore { reply, .. } => drop(reply.send(Err(err("restoring a checkpoint")))),
     }
 }

@@ -27,8 +27,12 @@ use crate::secrets::SecretStore;
 use control::Control;
 pub use error::ConversationError;
 pub(crate) use model::KIB_IN_FLIGHT;
-pub use model::{AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartRequest, Summary, Update};
-pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError};
+pub use model::{
+    AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
+};
+pub use store::{
+    BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms,
+};
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
 /// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.
@@ -244,6 +248,16 @@ impl Manager {
 
     pub async fn stop(&self, id: &str) -> Result<(), ConversationError> {
         self.control(id, |reply| Control::Stop { reply }).await
+    }
+
+    /// Another model or confirmation mode for a live conversation, from the agent's next step on.
+    pub async fn configure(
+        &self,
+        id: &str,
+        model: Option<String>,
+        confirmation: Option<crate::config::ConfirmationMode>,
+    ) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Configure { model, confirmation, reply }).await
     }
 
     pub async fn confirm(&self, id: &str, decision: Decision) -> Result<(), ConversationError> {

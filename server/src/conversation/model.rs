@@ -92,7 +92,7 @@ pub trait Observer: Send + Sync {
 }
 
 /// A new conversation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StartRequest {
     pub instruction: String,
     pub title: String,
@@ -100,6 +100,20 @@ pub struct StartRequest {
     pub issue: Option<IssueLink>,
     /// Follow this existing OpenHands Cloud conversation instead of starting one.
     pub attach: Option<String>,
+    /// A front's own choices for this one conversation, over the settings.
+    pub options: StartOptions,
+}
+
+/// What a front may choose for one conversation beyond the settings (an ACP session's id, backend and MCP servers).
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The id the conversation gets (an ACP session's, known before its first prompt); a new one when `None`.
+    pub id: Option<super::store::ConversationId>,
+    /// Run on this backend instead of the selected one.
+    pub backend: Option<crate::config::Backend>,
+    /// The agent's MCP servers, as the agent-server's `mcp_config` (`{"mcpServers": {...}}`). May hold secrets
+    /// (headers, environment): it goes to the agent-server only, never to meta.json or the log.
+    pub mcp_config: Option<serde_json::Value>,
 }
 
 /// Settings a conversation starts with.
@@ -115,6 +129,8 @@ pub struct AgentSettings {
     pub max_iterations: u32,
     /// Where the user is: instructions (how to set the key) name what they type there.
     pub editor: crate::editor::Editor,
+    /// The agent's MCP servers (`StartOptions::mcp_config`).
+    pub mcp_config: Option<serde_json::Value>,
 }
 
 impl AgentSettings {
@@ -130,6 +146,7 @@ impl AgentSettings {
             confirmation: settings.confirmation,
             max_iterations: settings.max_iterations,
             editor,
+            mcp_config: None,
         }
     }
 }

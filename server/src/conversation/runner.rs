@@ -236,6 +236,9 @@ impl Runner {
                 let _ = reply.send(result);
             }
             Control::ReconnectStream => sub.reconnect(),
+            Control::Configure { model, confirmation, reply } => {
+                let _ = reply.send(self.configure(model, confirmation, client).await);
+            }
             Control::Restore { checkpoint, reply } => {
                 let result = self.restore(checkpoint, sandbox, client, sub, tracker).await;
                 let _ = reply.send(result);
@@ -264,6 +267,7 @@ impl Runner {
                 secrets: self.secrets.clone(),
                 confirmation: self.settings.confirmation,
                 max_iterations: self.settings.max_iterations,
+                mcp_config: self.settings.mcp_config.clone(),
             };
             client.create_conversation(&request).await?;
             tracing::debug!(conversation = %self.id, "conversation created");
@@ -354,6 +358,25 @@ impl Runner {
             self.set_state(State::Running);
         } else {
             self.ask(waiting, tracker);
+        }
+        Ok(())
+    }
+
+    /// Another model or confirmation mode for the agent from its next step on (an ACP session's config options).
+    async fn configure(
+        &mut self,
+        model: Option<String>,
+        confirmation: Option<ConfirmationMode>,
+        client: &AgentServerClient,
+    ) -> Result<(), ConversationError> {
+        if let Some(model) = model {
+            self.llm.model = model.clone();
+            client.rearm(self.agent_id(), &self.llm, &self.secrets).await?;
+            self.settings.llm_model = model;
+        }
+        if let Some(mode) = confirmation {
+            client.set_confirmation_policy(self.agent_id(), mode).await?;
+            self.settings.confirmation = mode;
         }
         Ok(())
     }

@@ -20,13 +20,16 @@ impl Manager {
     /// background.
     pub fn start(&self, req: StartRequest, settings: &Settings, editor: Editor) -> Result<Summary, ConversationError> {
         let mut settings = AgentSettings::from_settings(settings, editor);
-        let backend = self.check_start(&req, &settings)?;
+        // A front's choice of backend for this conversation, else the selected one.
+        let provider = req.options.backend.and_then(|b| self.inner.provider.select(b)).unwrap_or_else(|| self.inner.provider.clone());
+        let backend = self.check_start(&req, &settings, provider.name())?;
         // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
         if backend == "cloud" {
             settings.isolation = crate::config::Isolation::Worktree;
         }
-        let StartRequest { instruction, title, workspace, issue, attach } = req;
-        let conversation_id = ConversationId::new_random();
+        let StartRequest { instruction, title, workspace, issue, attach, options } = req;
+        settings.mcp_config = options.mcp_config;
+        let conversation_id = options.id.unwrap_or_else(ConversationId::new_random);
         let dir = self.inner.store.dir(&conversation_id);
         let id = String::from(conversation_id);
         let now = store::now_ms();
@@ -65,7 +68,7 @@ impl Manager {
             meta,
             store: self.inner.store.clone(),
             log,
-            provider: self.inner.provider.clone(),
+            provider,
             observer: self.inner.observer.clone(),
             redactor: self.inner.secrets.redactor(),
             llm: self.llm_config(&settings),
@@ -86,11 +89,21 @@ impl Manager {
     }
 
     /// What must hold before anything is written or started; the backend the conversation runs on.
-    fn check_start(&self, req: &StartRequest, settings: &AgentSettings) -> Result<&'static str, ConversationError> {
+    fn check_start(
+        &self,
+        req: &StartRequest,
+        settings: &AgentSettings,
+        selected: &'static str,
+    ) -> Result<&'static str, ConversationError> {
         if !req.workspace.is_dir() {
             return Err(ConversationError::BadWorkspace(req.workspace.clone()));
         }
-        let backend = if req.attach.is_some() { "cloud" } else { self.inner.provider.name() };
+        if let Some(id) = &req.options.id
+            && (self.live().contains_key(id.as_str()) || self.inner.store.load(id.as_str()).is_ok())
+        {
+            return Err(ConversationError::AlreadyExists(id.as_str().to_owned()));
+        }
+        let backend = if req.attach.is_some() { "cloud" } else { selected };
         // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
         // sandbox only to fail with the LLM library's advice about environment variables.
         if backend != "cloud"

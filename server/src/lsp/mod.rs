@@ -55,22 +55,6 @@ impl Outcome {
     }
 }
 
-/// Resolves when SIGTERM, SIGHUP or SIGINT arrives, with its name; never if no handler can be installed.
-async fn termination() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup), Ok(mut int)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::hangup()), signal(SignalKind::interrupt()))
-    else {
-        tracing::warn!("cannot handle termination signals: they end the server without its cleanup");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = hup.recv() => "SIGHUP",
-        _ = int.recv() => "SIGINT",
-    }
-}
-
 /// The server's long-lived state: the secrets, the sandbox backends, the conversations and the relay that carries
 /// their updates to `client` (with the hooks that need the state itself: a finished issue's question, the status
 /// once idle).
@@ -161,7 +145,7 @@ where
     // conversations recorded as stopped, sandboxes removed.
     tokio::select! {
         () = served => {}
-        signal = termination() => tracing::info!("{signal}: shutting down"),
+        signal = crate::signals::termination() => tracing::info!("{signal}: shutting down"),
     }
     // The editor has gone: the log goes to stderr from now on.
     if let Some(shared) = &shared_slot {

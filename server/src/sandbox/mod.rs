@@ -179,6 +179,11 @@ pub trait SandboxProvider: Send + Sync {
     fn sees_only_the_workspace(&self) -> bool {
         false
     }
+    /// The provider of one backend, where this one holds several (a conversation that runs elsewhere than the
+    /// selected backend).
+    fn select(&self, _backend: crate::config::Backend) -> Option<SharedProvider> {
+        None
+    }
 }
 
 pub type SharedProvider = Arc<dyn SandboxProvider>;

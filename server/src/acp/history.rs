@@ -1,0 +1,166 @@
+//! History over ACP: `session/list` (the conversations of every front, filtered by folder), `session/load` (the
+//! history replayed as updates, then live ones), `session/resume` (no replay), `session/close`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_client_protocol_schema::v1::{
+    CloseSessionRequest, CloseSessionResponse, ListSessionsRequest, ListSessionsResponse, LoadSessionRequest,
+    LoadSessionResponse, ResumeSessionRequest, ResumeSessionResponse, SessionInfo,
+};
+
+use super::errors::RpcError;
+use super::front::Front;
+use super::session::{Session, config_options};
+use crate::conversation::Summary;
+
+/// Conversations per page of `session/list`.
+const PAGE: usize = 100;
+
+pub async fn list(front: &Front, req: ListSessionsRequest) -> Result<ListSessionsResponse, RpcError> {
+    let all = front.manager()?.list().await?;
+    let start: usize = match req.cursor.as_deref() {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| RpcError::invalid_params(format!("cursor {c:?} is not one this agent gave")))?,
+    };
+    let wanted = req.cwd.as_deref().map(canonical);
+    let matching: Vec<&Summary> =
+        all.iter().filter(|s| wanted.as_ref().is_none_or(|w| canonical(&s.meta.workspace) == *w)).collect();
+    let sessions = matching
+        .iter()
+        .skip(start)
+        .take(PAGE)
+        .map(|s| {
+            SessionInfo::new(s.meta.id.clone(), s.meta.workspace.clone())
+                .title(Some(s.meta.title.clone()))
+                .updated_at(Some(rfc3339(s.meta.updated_at)))
+        })
+        .collect();
+    let next = (start + PAGE < matching.len()).then(|| (start + PAGE).to_string());
+    Ok(ListSessionsResponse::new(sessions).next_cursor(next))
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+/// Opens session `id` on an existing conversation: its settings are the conversation's.
+fn open(front: &Front, id: &str, cwd: PathBuf) -> Result<Summary, RpcError> {
+    let summary = front.manager()?.get(id)?;
+    let roots = crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
+    let mut settings = front.loaded.settings.clone();
+    if let Some(backend) = backend_named(&summary.meta.backend) {
+        settings.backend = backend;
+    }
+    let mut session = Session::new(cwd, settings, roots);
+    session.started = true;
+    front.insert_session(id.to_owned(), session);
+    Ok(summary)
+}
+
+fn backend_named(name: &str) -> Option<crate::config::Backend> {
+    match name {
+        "docker" => Some(crate::config::Backend::Docker),
+        "process" => Some(crate::config::Backend::Process),
+        "cloud" => Some(crate::config::Backend::Cloud),
+        _ => None,
+    }
+}
+
+/// `session/load`: the conversation's history as updates (the user's messages too), then whatever comes.
+pub async fn load(front: &Arc<Front>, req: LoadSessionRequest) -> Result<LoadSessionResponse, RpcError> {
+    let id = req.session_id.0.to_string();
+    let summary = open(front, &id, req.cwd)?;
+    let manager = front.manager()?;
+    let mut after = 0;
+    loop {
+        let (events, next, total) = manager.events(&id, after, 500).await?;
+        let updates = front.with_session(&id, |s| events.iter().flat_map(|e| s.mapper.map(e, true)).collect::<Vec<_>>())?;
+        for update in updates {
+            front.send(&id, update);
+        }
+        if next >= total || next == after {
+            break;
+        }
+        after = next;
+    }
+    front.send(&id, super::slash::available());
+    let settings = front.with_session(&id, |s| s.settings.clone())?;
+    not_live_note(front, &id, &summary);
+    Ok(LoadSessionResponse::new().config_options(Some(config_options(&settings))))
+}
+
+/// `session/resume`: the session again, without its history.
+pub async fn resume(front: &Arc<Front>, req: ResumeSessionRequest) -> Result<ResumeSessionResponse, RpcError> {
+    let id = req.session_id.0.to_string();
+    let summary = open(front, &id, req.cwd)?;
+    front.send(&id, super::slash::available());
+    let settings = front.with_session(&id, |s| s.settings.clone())?;
+    not_live_note(front, &id, &summary);
+    Ok(ResumeSessionResponse::new().config_options(Some(config_options(&settings))))
+}
+
+/// A conversation whose agent is gone (an earlier session's) says what can still be done with it.
+fn not_live_note(front: &Front, id: &str, summary: &Summary) {
+    if summary.live {
+        return;
+    }
+    let text = if summary.running_elsewhere {
+        "This conversation runs in another editor on this machine: follow it there. Its changes can be reviewed here (/review)."
+    } else {
+        "This conversation's agent ended with the session it ran in: its history and its changes are here (/review, \
+         /apply, /discard, /pr); for more work, start a new session."
+    };
+    front.send(id, super::review::message(text));
+}
+
+/// `session/close`: the session ends here; a conversation still working is stopped (its history and changes
+/// stay).
+pub async fn close(front: &Arc<Front>, req: CloseSessionRequest) -> Result<CloseSessionResponse, RpcError> {
+    let id = req.session_id.0.to_string();
+    let Some(mut session) = front.remove_session(&id) else {
+        return Err(RpcError::unknown_session(&id));
+    };
+    session.end_turn(super::session::TurnEnd::Paused);
+    if session.started
+        && let Ok(manager) = front.manager()
+        && manager.get(&id).is_ok_and(|s| s.live && !s.meta.state.is_settled())
+        && let Err(e) = manager.stop(&id).await
+    {
+        tracing::info!(conversation = %id, "closing: stopping failed: {e}");
+    }
+    Ok(CloseSessionResponse::new())
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_796_083_200_123), "2026-12-01T00:00:00.123Z");
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,219 @@
+//! Review before the user's files change, over ACP: at the end of a turn the agent's changes (in its own copy) are
+//! shown as diffs and applied only when the user allows it; applying merges three-way with the user's current text
+//! read through `fs/read_text_file` (unsaved buffers included) and writes through `fs/write_text_file` when the
+//! client offers them (so the editor's own review of agent edits shows them), else on disk. Overlaps are refused
+//! with the user's text kept, and the agent is told what did not land.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use agent_client_protocol_schema::v1::{
+    ContentBlock, ContentChunk, PermissionOption, PermissionOptionKind, ReadTextFileRequest, ReadTextFileResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SessionUpdate, TextContent, ToolCall,
+    ToolCallContent, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, WriteTextFileRequest,
+};
+use serde_json::Value;
+
+use super::errors::RpcError;
+use super::front::Front;
+use crate::conversation::Review;
+use crate::review::{self, Choice, EditorResult, FileAbilities, Step, TextChange};
+
+pub fn message(text: impl Into<String>) -> SessionUpdate {
+    SessionUpdate::AgentMessageChunk(ContentChunk::new(ContentBlock::Text(TextContent::new(text))))
+}
+
+pub fn text_content(text: impl Into<String>) -> ToolCallContent {
+    ToolCallContent::Content(agent_client_protocol_schema::v1::Content::new(ContentBlock::Text(TextContent::new(
+        text,
+    ))))
+}
+
+/// Each changed file as a diff of the user's file (a file that is not text, or a link, as a line that says what
+/// happens to it).
+fn diffs(review: &Review) -> Vec<ToolCallContent> {
+    review
+        .files
+        .iter()
+        .map(|f| {
+            let path = review.source.join(&f.path);
+            match (&f.whole, f.involves_link(), &f.proposed) {
+                (None, false, Some(proposed)) => super::turn::diff(path, f.original.clone(), proposed.clone()),
+                (None, false, None) => text_content(format!("{}: deleted", f.path.display())),
+                _ => text_content(format!(
+                    "{}: {}",
+                    f.path.display(),
+                    f.note().unwrap_or_else(|| review::status_word(f.status).to_owned())
+                )),
+            }
+        })
+        .collect()
+}
+
+fn review_call(id: &str, review: &Review, status: ToolCallStatus) -> ToolCall {
+    let n = review.files.len();
+    ToolCall::new(format!("openhands-review-{id}-{}", crate::conversation::now_ms()), format!(
+        "{n} file{} changed in the agent's copy",
+        if n == 1 { "" } else { "s" }
+    ))
+    .kind(ToolKind::Edit)
+    .status(status)
+    .content(diffs(review))
+    .locations(review.files.iter().map(|f| agent_client_protocol_schema::v1::ToolCallLocation::new(review.source.join(&f.path))).collect())
+}
+
+/// The agent's changes, if it worked in its own copy: `None` when there is nothing to review.
+async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
+    match front.manager()?.review(id).await {
+        Ok(review) if review.files.is_empty() => Ok(None),
+        Ok(review) => Ok(Some(review)),
+        Err(crate::conversation::ConversationError::NotIsolated(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// End of a turn: the changes as diffs, and the question whether to apply them to the user's files now.
+pub async fn offer(front: &Arc<Front>, id: &str) {
+    let review = match changes(front, id).await {
+        Ok(Some(review)) => review,
+        Ok(None) => return,
+        Err(e) => {
+            front.send(id, message(format!("\n\nThe agent's changes cannot be shown: {}", e.message)));
+            return;
+        }
+    };
+    let call = review_call(id, &review, ToolCallStatus::Pending);
+    let call_id = call.tool_call_id.clone();
+    front.send(id, SessionUpdate::ToolCall(call));
+    let options = vec![
+        PermissionOption::new("apply", "Apply to my files", PermissionOptionKind::AllowOnce),
+        PermissionOption::new("keep", "Not now (/apply later)", PermissionOptionKind::RejectOnce),
+    ];
+    let req = RequestPermissionRequest::new(
+        id.to_owned(),
+        ToolCallUpdate::new(call_id.clone(), ToolCallUpdateFields::new().title(Some("Apply the agent's changes to your files?".to_owned()))),
+        options,
+    );
+    let answer: Result<RequestPermissionResponse, RpcError> = front.peer.request("session/request_permission", req).await;
+    let apply = matches!(answer.map(|a| a.outcome), Ok(RequestPermissionOutcome::Selected(s)) if &*s.option_id.0 == "apply");
+    if !apply {
+        let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Completed).title(Some(
+            "Changes kept in the agent's copy: /review shows them, /apply applies them, /discard drops them".to_owned(),
+        ));
+        front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
+        return;
+    }
+    let outcome = apply_all(front, id).await;
+    let (status, title) = match &outcome {
+        Ok(text) => (ToolCallStatus::Completed, text.clone()),
+        Err(e) => (ToolCallStatus::Failed, e.message.clone()),
+    };
+    let fields = ToolCallUpdateFields::new().status(status).title(Some(title));
+    front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
+}
+
+/// `/review`: the changes as diffs.
+pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
+    match changes(front, id).await? {
+        None => Ok("No changes to review: the agent has changed nothing in its copy (or they were applied or discarded).".into()),
+        Some(review) => {
+            front.send(id, SessionUpdate::ToolCall(review_call(id, &review, ToolCallStatus::Completed)));
+            Ok("/apply applies them to your files (merged with your own edits), /discard drops them.".into())
+        }
+    }
+}
+
+/// The user's current text of each file the apply touches: the editor's (unsaved edits included) when it reads
+/// files for agents, else the disk's; `None` for a file that does not exist.
+async fn current_texts(front: &Front, id: &str, review: &Review) -> HashMap<PathBuf, String> {
+    let from_editor = front.client().read_text_file;
+    let mut texts = HashMap::new();
+    let paths: Vec<PathBuf> =
+        review.files.iter().flat_map(|f| [Some(f.path.clone()), f.old_path.clone()]).flatten().collect();
+    for rel in paths {
+        let abs = review.source.join(rel);
+        let on_disk = abs.is_file();
+        let text = if from_editor && on_disk {
+            let req = ReadTextFileRequest::new(id.to_owned(), abs.clone());
+            match front.peer.request::<ReadTextFileResponse>("fs/read_text_file", req).await {
+                Ok(r) => Some(r.content),
+                Err(e) => {
+                    tracing::info!("fs/read_text_file {} failed ({}): the file on disk is used", abs.display(), e.message);
+                    std::fs::read_to_string(&abs).ok()
+                }
+            }
+        } else {
+            std::fs::read_to_string(&abs).ok()
+        };
+        if let Some(text) = text {
+            texts.insert(abs, text);
+        }
+    }
+    texts
+}
+
+/// `/apply` (and "Apply to my files"): every file, merged with the user's text; a sentence that says what happened.
+pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
+    let manager = front.manager()?;
+    let Some(review) = changes(front, id).await? else {
+        return Ok("Nothing to apply.".into());
+    };
+    let texts = current_texts(front, id, &review).await;
+    let current = |p: &Path| texts.get(&review.source.join(p)).map(|t| (t.clone(), None));
+    let abilities = FileAbilities { create: true, rename: true, delete: true };
+    let plan = review::plan(&review, |_| Choice::Whole, abilities, &current);
+    let result = match plan.without_editor() {
+        Some(result) => result,
+        None => write(front, id, &review.source, &plan).await,
+    };
+    let applied = plan.finish(result).await;
+    applied.tell_agent(manager, id).await;
+    let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
+    let mut text = if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
+    if let Some(refused) = applied.refused_message(&review.title) {
+        text.push_str(&format!(" {refused}. Your text is kept; the agent was told."));
+    }
+    Ok(text)
+}
+
+/// The plan's text changes: through the editor when it writes files for agents, else on disk (never through a link
+/// out of the folder); creating, removing and renaming files on disk.
+async fn write(front: &Front, id: &str, root: &Path, plan: &review::ApplyPlan) -> EditorResult {
+    let through_editor = front.client().write_text_file;
+    for file in &plan.files {
+        let Step::Apply { changes, .. } = &file.step else { continue };
+        for change in changes {
+            let done = match change {
+                TextChange::Edit { path, new, .. } if through_editor => {
+                    let req = WriteTextFileRequest::new(id.to_owned(), path.clone(), new.clone());
+                    front.peer.request::<Value>("fs/write_text_file", req).await.map(|_| ()).map_err(|e| e.message)
+                }
+                TextChange::Edit { path, new, .. } => on_disk(root, path, Some(new.as_bytes())),
+                TextChange::Create { .. } => Ok(()),
+                TextChange::Delete { path } => on_disk(root, path, None),
+                TextChange::Rename { from, to } => {
+                    let content = std::fs::read(from).map_err(|e| e.to_string());
+                    content.and_then(|c| on_disk(root, to, Some(&c))).and_then(|()| on_disk(root, from, None))
+                }
+            };
+            if let Err(why) = done {
+                return EditorResult::NotApplied(Some(format!("{}: {why}", file.path)));
+            }
+        }
+    }
+    EditorResult::Applied
+}
+
+fn on_disk(root: &Path, path: &Path, content: Option<&[u8]>) -> Result<(), String> {
+    let rel = path.strip_prefix(root).map_err(|_| "outside the folder".to_owned())?;
+    let place = crate::git::entry::place_inside(root, rel).map_err(|e| e.to_string())?;
+    // An edit keeps what the file is (its mode); a new file is a plain one.
+    let file = crate::git::entry::read(&place)
+        .ok()
+        .flatten()
+        .map(|(entry, _)| entry)
+        .filter(|entry| !entry.is_symlink())
+        .unwrap_or(crate::git::Entry::File { executable: false });
+    crate::git::entry::replace(&place, content.map(|_| &file), content).map_err(|e| e.to_string())
+}

@@ -1,0 +1,254 @@
+//! One ACP session: a conversation (the session id is the conversation's id, given before its first prompt), the
+//! folder it works in, its own choices of model, confirmation mode and backend (ACP config options, which clients
+//! show as pickers), its MCP servers, and the turn a prompt waits on.
+
+use std::path::PathBuf;
+
+use agent_client_protocol_schema::v1::{
+    McpServer, SessionConfigOption, SessionConfigOptionCategory, SessionConfigOptionValue, SessionConfigSelectOption,
+};
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+use super::errors::RpcError;
+use super::updates::Mapper;
+use crate::config::{Backend, ConfirmationMode, Settings};
+use crate::conversation::State;
+
+/// How a turn ended, for the prompt waiting on it.
+#[derive(Debug)]
+pub enum TurnEnd {
+    Settled { state: State, message: String },
+    /// Paused (by `session/cancel`, or from another editor).
+    Paused,
+}
+
+pub struct Turn {
+    pub done: Option<oneshot::Sender<TurnEnd>>,
+    pub cancelled: bool,
+}
+
+pub struct Session {
+    pub cwd: PathBuf,
+    /// The settings this session's conversation starts with (its config options applied).
+    pub settings: Settings,
+    /// The agent's MCP servers, as the agent-server takes them (may hold secrets: never logged or stored).
+    pub mcp_config: Option<Value>,
+    pub mapper: Mapper,
+    /// Its conversation exists (first prompt sent, or loaded from history).
+    pub started: bool,
+    pub turn: Option<Turn>,
+    /// The user chose "reject always": the agent's requests are declined for the rest of the session.
+    pub reject_always: bool,
+    /// The tool call that shows the sandbox starting, until the agent's first event.
+    pub starting_call: Option<String>,
+}
+
+impl Session {
+    pub fn new(cwd: PathBuf, settings: Settings, roots: Vec<String>) -> Self {
+        Session {
+            mapper: Mapper::new(cwd.clone(), roots),
+            cwd,
+            settings,
+            mcp_config: None,
+            started: false,
+            turn: None,
+            reject_always: false,
+            starting_call: None,
+        }
+    }
+
+    /// Ends the turn, if one waits.
+    pub fn end_turn(&mut self, end: TurnEnd) {
+        if let Some(tx) = self.turn.as_mut().and_then(|t| t.done.take()) {
+            let _ = tx.send(end);
+        }
+    }
+}
+
+pub const MODEL: &str = "model";
+pub const CONFIRMATION: &str = "confirmation";
+pub const BACKEND: &str = "backend";
+
+/// Models offered beside the configured one (LiteLLM names; the key comes from the environment).
+const KNOWN_MODELS: &[(&str, &str)] = &[
+    ("anthropic/claude-sonnet-4-5-20250929", "Claude Sonnet 4.5"),
+    ("anthropic/claude-opus-4-1-20250805", "Claude Opus 4.1"),
+    ("openai/gpt-5", "GPT-5"),
+    ("openai/gpt-4o", "GPT-4o"),
+    ("gemini/gemini-2.5-pro", "Gemini 2.5 Pro"),
+    ("openhands/claude-sonnet-4-5-20250929", "OpenHands LLM proxy: Claude Sonnet 4.5"),
+];
+
+fn confirmation_id(mode: ConfirmationMode) -> &'static str {
+    match mode {
+        ConfirmationMode::Never => "never",
+        ConfirmationMode::Risky => "risky",
+        ConfirmationMode::Always => "always",
+    }
+}
+
+fn backend_id(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Docker => "docker",
+        Backend::Process => "process",
+        Backend::Cloud => "cloud",
+    }
+}
+
+/// The session's config options as ACP describes them, with their current values.
+pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
+    let current = settings.llm.model.clone();
+    let mut models: Vec<SessionConfigSelectOption> = Vec::new();
+    if !KNOWN_MODELS.iter().any(|(id, _)| *id == current) {
+        models.push(SessionConfigSelectOption::new(current.clone(), current.clone()).description(Some(
+            "from your settings".to_owned(),
+        )));
+    }
+    models.extend(KNOWN_MODELS.iter().map(|(id, name)| SessionConfigSelectOption::new(*id, *name)));
+    let confirmation = [
+        ("never", "Never ask", "the agent runs every action"),
+        ("risky", "Ask for risky actions", "the agent asks before actions it rates high-risk"),
+        ("always", "Always ask", "the agent asks before every action"),
+    ]
+    .map(|(id, name, about)| SessionConfigSelectOption::new(id, name).description(Some(about.to_owned())));
+    let backends = [
+        ("docker", "Docker sandbox", "a container per conversation that sees only its copy of your folder"),
+        ("process", "Local process", "an agent-server on this machine, no sandbox"),
+        ("cloud", "OpenHands Cloud", "clones your remote branch; changes come back for review"),
+    ]
+    .map(|(id, name, about)| SessionConfigSelectOption::new(id, name).description(Some(about.to_owned())));
+    vec![
+        SessionConfigOption::select(MODEL, "Model", current, models).category(Some(SessionConfigOptionCategory::Model)),
+        SessionConfigOption::select(CONFIRMATION, "Confirm actions", confirmation_id(settings.confirmation), confirmation.to_vec())
+            .category(Some(SessionConfigOptionCategory::Mode)),
+        SessionConfigOption::select(BACKEND, "Run the agent in", backend_id(settings.backend), backends.to_vec())
+            .category(Some(SessionConfigOptionCategory::Other("backend".into()))),
+    ]
+}
+
+/// Sets one config option of `settings`: an unknown option or value is the caller's mistake, named.
+pub fn set_option(settings: &mut Settings, id: &str, value: &SessionConfigOptionValue) -> Result<(), RpcError> {
+    let SessionConfigOptionValue::ValueId { value } = value else {
+        return Err(RpcError::invalid_params(format!("config option {id} takes one of its values, not true/false")));
+    };
+    let value: &str = &value.0;
+    let bad = |allowed: &str| RpcError::invalid_params(format!("config option {id} has no value {value:?} ({allowed})"));
+    match id {
+        MODEL if value.contains('/') => settings.llm.model = value.to_owned(),
+        MODEL => return Err(bad("a LiteLLM model name: provider/model")),
+        CONFIRMATION => {
+            settings.confirmation = match value {
+                "never" => ConfirmationMode::Never,
+                "risky" => ConfirmationMode::Risky,
+                "always" => ConfirmationMode::Always,
+                _ => return Err(bad("never, risky or always")),
+            }
+        }
+        BACKEND => {
+            settings.backend = match value {
+                "docker" => Backend::Docker,
+                "process" => Backend::Process,
+                "cloud" => Backend::Cloud,
+                _ => return Err(bad("docker, process or cloud")),
+            }
+        }
+        other => {
+            return Err(RpcError::invalid_params(format!(
+                "no config option {other:?}: the options are {MODEL}, {CONFIRMATION} and {BACKEND}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// ACP's MCP servers as the agent-server's `mcp_config`. A stdio server must be runnable where the agent runs: on
+/// this machine for the process backend (its command is looked up now); in the image for docker.
+pub fn mcp_config(servers: &[McpServer], backend: Backend) -> Result<Option<Value>, RpcError> {
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Map::new();
+    let headers = |list: &[agent_client_protocol_schema::v1::HttpHeader]| -> Map<String, Value> {
+        list.iter().map(|h| (h.name.clone(), json!(h.value))).collect()
+    };
+    for server in servers {
+        let (name, entry) = match server {
+            McpServer::Http(s) => (&s.name, json!({"url": s.url, "transport": "http", "headers": headers(&s.headers)})),
+            McpServer::Sse(s) => (&s.name, json!({"url": s.url, "transport": "sse", "headers": headers(&s.headers)})),
+            McpServer::Stdio(s) => {
+                if backend == Backend::Cloud {
+                    return Err(RpcError::invalid_params(format!(
+                        "MCP server {:?} runs a command ({}), which OpenHands Cloud cannot run: use an http or sse \
+                         server, or the docker or process backend",
+                        s.name,
+                        s.command.display()
+                    )));
+                }
+                if backend == Backend::Process && !runnable(&s.command) {
+                    return Err(RpcError::invalid_params(format!(
+                        "MCP server {:?}: its command {} is not found on this machine (where the process backend \
+                         runs the agent): install it or give its full path",
+                        s.name,
+                        s.command.display()
+                    )));
+                }
+                let env: Map<String, Value> = s.env.iter().map(|e| (e.name.clone(), json!(e.value))).collect();
+                (&s.name, json!({"command": s.command, "args": s.args, "env": env}))
+            }
+            _ => return Err(RpcError::invalid_params("an MCP server of a kind this agent does not take (http, sse, stdio)")),
+        };
+        all.insert(name.clone(), entry);
+    }
+    Ok(Some(json!({"mcpServers": all})))
+}
+
+/// Whether `command` can be started here: a path to an executable file, or a name found on `PATH`.
+fn runnable(command: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if command.components().count() > 1 {
+        return executable(command);
+    }
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(command))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_set_by_value_and_bad_ones_named() {
+        let mut s = Settings::default();
+        set_option(&mut s, CONFIRMATION, &SessionConfigOptionValue::value_id("always")).expect("set");
+        assert_eq!(s.confirmation, ConfirmationMode::Always);
+        set_option(&mut s, MODEL, &SessionConfigOptionValue::value_id("openai/gpt-4o")).expect("set");
+        assert_eq!(s.llm.model, "openai/gpt-4o");
+        let e = set_option(&mut s, BACKEND, &SessionConfigOptionValue::value_id("moon")).expect_err("bad");
+        assert!(e.message.contains("docker, process or cloud"), "{}", e.message);
+        let e = set_option(&mut s, "colour", &SessionConfigOptionValue::value_id("red")).expect_err("bad");
+        assert!(e.message.contains("no config option"), "{}", e.message);
+        let options = serde_json::to_value(config_options(&s)).expect("json");
+        assert_eq!(options[1]["currentValue"], "always");
+        assert_eq!(options[0]["currentValue"], "openai/gpt-4o");
+    }
+
+    #[test]
+    fn mcp_servers_become_the_agents_config() {
+        let servers: Vec<McpServer> = serde_json::from_value(json!([
+            {"type": "http", "name": "docs", "url": "http://127.0.0.1:9/mcp", "headers": [{"name": "Authorization", "value": "Bearer x"}]},
+            {"name": "local", "command": "sh", "args": ["-c", "true"], "env": [{"name": "TOKEN", "value": "t"}]},
+        ]))
+        .expect("servers");
+        let config = mcp_config(&servers, Backend::Process).expect("ok").expect("some");
+        assert_eq!(config["mcpServers"]["docs"]["transport"], "http");
+        assert_eq!(config["mcpServers"]["docs"]["headers"]["Authorization"], "Bearer x");
+        assert_eq!(config["mcpServers"]["local"]["command"], "sh");
+        assert_eq!(config["mcpServers"]["local"]["env"]["TOKEN"], "t");
+        let missing: Vec<McpServer> =
+            serde_json::from_value(json!([{"name": "gone", "command": "no-such-mcp-server", "args": [], "env": []}])).expect("servers");
+        let e = mcp_config(&missing, Backend::Process).expect_err("missing command");
+        assert!(e.message.contains("no-such-mcp-server") && e.message.contains("not found"), "{}", e.message);
+        assert!(mcp_config(&missing, Backend::Docker).is_ok(), "in the image: the agent-server says");
+    }
+}

@@ -1,0 +1,209 @@
+//! A prompt turn: the prompt's content as the agent's instruction, the conversation started (first prompt) or
+//! messaged, the turn awaited to its stop reason; `session/cancel`; the agent's confirmations as
+//! `session/request_permission`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_client_protocol_schema::v1::{
+    ContentBlock, EmbeddedResourceResource, PermissionOption, PermissionOptionKind, PromptRequest, PromptResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, StopReason, ToolCallContent,
+    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
+};
+use tokio::sync::oneshot;
+
+use super::errors::RpcError;
+use super::front::{Front, start_call};
+use super::session::{Turn, TurnEnd};
+use crate::conversation::{Decision, PendingAction, StartOptions, StartRequest, State};
+
+/// The prompt as the agent's instruction: text as it is, files linked or embedded as context it can read, and a
+/// note for what it cannot take (an image: the agent gets text only from here).
+pub fn instruction_of(prompt: &[ContentBlock]) -> String {
+    let mut parts = Vec::new();
+    for block in prompt {
+        match block {
+            ContentBlock::Text(t) => parts.push(t.text.clone()),
+            ContentBlock::ResourceLink(link) => {
+                parts.push(format!("(The user points at {}: {})", link.name, path_of(&link.uri)));
+            }
+            ContentBlock::Resource(embedded) => match &embedded.resource {
+                EmbeddedResourceResource::TextResourceContents(r) => {
+                    parts.push(format!("Context from {}:\n```\n{}\n```", path_of(&r.uri), r.text.trim_end()));
+                }
+                EmbeddedResourceResource::BlobResourceContents(r) => {
+                    parts.push(format!("(The user attached {}, which is not text.)", path_of(&r.uri)));
+                }
+                _ => {}
+            },
+            ContentBlock::Image(_) => parts.push("(The user attached an image, which this agent cannot see.)".into()),
+            _ => {}
+        }
+    }
+    parts.join("\n\n")
+}
+
+fn path_of(uri: &str) -> String {
+    uri.strip_prefix("file://").unwrap_or(uri).to_owned()
+}
+
+/// `session/prompt`: runs the turn to its end.
+pub async fn prompt(front: Arc<Front>, req: PromptRequest) -> Result<PromptResponse, RpcError> {
+    let id = req.session_id.0.to_string();
+    let text = instruction_of(&req.prompt);
+    if text.trim().is_empty() {
+        return Err(RpcError::invalid_params("the prompt is empty: say what the agent should do"));
+    }
+    if let Some(command) = super::slash::parse(&text) {
+        return super::slash::run(&front, &id, command).await;
+    }
+    let (started, cwd, settings) = front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone()))?;
+    if started {
+        return run_turn(&front, &id, message(&front, &id, text)).await;
+    }
+    let req = StartRequest { title: crate::tasks::title_from(&text), instruction: text, workspace: cwd, ..StartRequest::default() };
+    run_turn(&front, &id, async { start(&front, &id, req, &settings) }).await
+}
+
+/// Registers the turn, sends what starts it (`send`), and waits for its end: the stop reason.
+pub async fn run_turn(
+    front: &Arc<Front>,
+    id: &str,
+    send: impl std::future::Future<Output = Result<(), RpcError>>,
+) -> Result<PromptResponse, RpcError> {
+    let (tx, rx) = oneshot::channel();
+    front.with_session(id, |s| {
+        if s.turn.as_ref().is_some_and(|t| t.done.is_some()) {
+            return Err(RpcError::invalid_request("a turn is running in this session: wait for it, or cancel it"));
+        }
+        s.turn = Some(Turn { done: Some(tx), cancelled: false });
+        Ok(())
+    })??;
+    if let Err(e) = send.await {
+        let _ = front.with_session(id, |s| s.turn = None);
+        return Err(e);
+    }
+    let end = rx.await.unwrap_or(TurnEnd::Paused);
+    let (cancelled, limit) = front.with_session(id, |s| {
+        let cancelled = s.turn.take().is_some_and(|t| t.cancelled);
+        (cancelled, std::mem::take(&mut s.mapper.hit_iteration_limit))
+    })?;
+    match end {
+        TurnEnd::Paused => Ok(PromptResponse::new(StopReason::Cancelled)),
+        TurnEnd::Settled { state: State::Finished, .. } => {
+            super::review::offer(front, id).await;
+            Ok(PromptResponse::new(StopReason::EndTurn))
+        }
+        TurnEnd::Settled { state: State::Stopped, .. } => Ok(PromptResponse::new(StopReason::Cancelled)),
+        TurnEnd::Settled { .. } if cancelled => Ok(PromptResponse::new(StopReason::Cancelled)),
+        TurnEnd::Settled { state: State::Error, .. } if limit => Ok(PromptResponse::new(StopReason::MaxTurnRequests)),
+        TurnEnd::Settled { state: State::Stuck, message } => {
+            front.send(id, super::review::message(format!("The agent is stuck: {message}")));
+            Ok(PromptResponse::new(StopReason::EndTurn))
+        }
+        TurnEnd::Settled { message, .. } => Err(RpcError::internal(message)),
+    }
+}
+
+/// The session's first turn starts its conversation: `req` with the session's id, backend and MCP servers.
+pub fn start(front: &Front, id: &str, mut req: StartRequest, settings: &crate::config::Settings) -> Result<(), RpcError> {
+    let manager = front.manager()?;
+    let mcp_config = front.with_session(id, |s| s.mcp_config.clone())?;
+    let conversation_id = crate::conversation::ConversationId::parse(id).map_err(|e| RpcError::invalid_params(e.to_string()))?;
+    req.options = StartOptions { id: Some(conversation_id), backend: Some(settings.backend), mcp_config };
+    let summary = manager.start(req, settings, crate::editor::Editor::AgentPanel)?;
+    let (call, update) = start_call(id, &summary.meta.backend);
+    front.with_session(id, |s| {
+        s.started = true;
+        s.starting_call = Some(call);
+    })?;
+    front.send(id, update);
+    Ok(())
+}
+
+async fn message(front: &Arc<Front>, id: &str, text: String) -> Result<(), RpcError> {
+    Ok(front.manager()?.send_message(id, text).await?)
+}
+
+/// `session/cancel`: the agent is paused at once; the prompt answers `cancelled` when it is (or after two seconds,
+/// whatever the agent-server still does: nothing is confirmed for it meanwhile).
+pub async fn cancel(front: Arc<Front>, id: String) {
+    let running = front.with_session(&id, |s| match s.turn.as_mut() {
+        Some(turn) => {
+            turn.cancelled = true;
+            true
+        }
+        None => false,
+    });
+    if running != Ok(true) {
+        return;
+    }
+    if let Ok(manager) = front.manager()
+        && let Err(e) = manager.pause(&id).await
+    {
+        tracing::info!(conversation = %id, "cancel: pausing failed: {e}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = front.with_session(&id, |s| s.end_turn(TurnEnd::Paused));
+}
+
+const ALLOW_ONCE: &str = "allow_once";
+const ALLOW_ALWAYS: &str = "allow_always";
+const REJECT_ONCE: &str = "reject_once";
+const REJECT_ALWAYS: &str = "reject_always";
+
+/// The agent waits for the user: one `session/request_permission` for what it asks, the answer given to it. An
+/// answer the client does not give (an error, a cancelled turn) confirms nothing.
+pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingAction>) {
+    let Ok((reject_always, call)) = front.with_session(&id, |s| {
+        let call = actions.first().and_then(|a| s.mapper.tool_call_of(&a.id).map(str::to_owned));
+        (s.reject_always, call)
+    }) else {
+        return;
+    };
+    let Ok(manager) = front.manager() else { return };
+    if reject_always {
+        let reason = Some("The user declines such actions for the rest of this session.".to_owned());
+        let _ = manager.confirm(&id, Decision::Reject { reason }).await;
+        return;
+    }
+    let title = actions.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>().join("; ");
+    let detail = actions.iter().map(|a| a.detail.as_str()).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n\n");
+    let mut fields = ToolCallUpdateFields::new().status(ToolCallStatus::Pending).title(Some(title));
+    if !detail.is_empty() {
+        fields = fields.content(Some(vec![super::review::text_content(detail)]));
+    }
+    let call = call.or_else(|| actions.first().map(|a| a.id.clone())).unwrap_or_default();
+    let options = vec![
+        PermissionOption::new(ALLOW_ONCE, "Allow", PermissionOptionKind::AllowOnce),
+        PermissionOption::new(ALLOW_ALWAYS, "Allow for this session", PermissionOptionKind::AllowAlways),
+        PermissionOption::new(REJECT_ONCE, "Reject", PermissionOptionKind::RejectOnce),
+        PermissionOption::new(REJECT_ALWAYS, "Reject for this session", PermissionOptionKind::RejectAlways),
+    ];
+    let req = RequestPermissionRequest::new(id.clone(), ToolCallUpdate::new(call, fields), options);
+    let answer: Result<RequestPermissionResponse, RpcError> = front.peer.request("session/request_permission", req).await;
+    let decision = match answer.map(|a| a.outcome) {
+        Ok(RequestPermissionOutcome::Selected(chosen)) => match &*chosen.option_id.0 {
+            ALLOW_ONCE => Decision::Allow,
+            ALLOW_ALWAYS => Decision::AllowAll,
+            REJECT_ALWAYS => {
+                let _ = front.with_session(&id, |s| s.reject_always = true);
+                Decision::Reject { reason: Some("The user rejected this action, and such actions for this session.".into()) }
+            }
+            _ => Decision::Reject { reason: Some("The user rejected this action.".into()) },
+        },
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(conversation = %id, "the editor did not answer the permission request: {}", e.message);
+            Decision::Reject { reason: Some("The editor could not ask the user, so nothing was allowed.".into()) }
+        }
+    };
+    if let Err(e) = manager.confirm(&id, decision).await {
+        tracing::info!(conversation = %id, "answering the agent failed: {e}");
+    }
+}
+
+/// A diff as tool call content.
+pub fn diff(path: std::path::PathBuf, old: Option<String>, new: String) -> ToolCallContent {
+    ToolCallContent::Diff(agent_client_protocol_schema::v1::Diff::new(path, new).old_text(old))
+}
