@@ -16,4 +16,3 @@ pub async fn termination() -> &'static str {
         _ = int.recv() => "SIGINT",
     }
 }
-

@@ -107,6 +107,21 @@ export async function openGate(name) {
   }
 }
 
+/** Waits until the scripted LLM has had `n` requests (each arrives before its answer, held ones too). */
+export async function llmRequests(n, timeout = TIMEOUT_MS) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const count = Number(await (await fetch(`${process.env.LLM_URL}/test/requests`)).text());
+    if (count >= n) {
+      return count;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for LLM request ${n} (${count} so far)`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Runs `scenario`, prints its result as JSON; a failure prints the error and the agent's log, and exits 1. */
 export async function run(scenario) {
   try {

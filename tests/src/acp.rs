@@ -58,7 +58,7 @@ impl Setup {
     }
 
     /// Runs scenario `name` (`tests/acp-client/<name>.mjs`) with `env` added; its JSON result. Its output is kept in
-    /// `target/test-logs/acp/<name>.out`.
+    /// `target/test-logs/acp/<name>-<test>.out`.
     pub fn drive(&self, name: &str, env: &[(&str, String)]) -> Value {
         let dir = repo_root().join("tests/acp-client");
         let output = Command::new("node")
@@ -73,9 +73,13 @@ impl Setup {
             .expect("node (the ACP client scenario)");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        let _ = std::fs::write(logs_dir().join(format!("{name}.out")), format!("{stdout}\n--- stderr ---\n{stderr}"));
+        // Named after the test too: several tests run one scenario.
+        let test = std::thread::current().name().unwrap_or("test").replace("::", "-");
+        let log = logs_dir().join(format!("{name}-{test}.out"));
+        let _ = std::fs::write(&log, format!("{stdout}\n--- stderr ---\n{stderr}"));
         assert!(output.status.success(), "scenario {name} failed ({}):\n{stderr}", output.status);
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("scenario {name} printed no JSON ({e}):\n{stdout}"))
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("scenario {name} printed no JSON ({e}):\n{stdout}"))
     }
 }
 
@@ -144,7 +148,7 @@ impl RawAgent {
     }
 
     /// The next line the agent writes, as JSON (every line must be JSON: stdout is the protocol).
-    pub fn next(&mut self) -> Value {
+    pub fn next_message(&mut self) -> Value {
         let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("a line from the agent within 30 s");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON on stdout ({e}): {line}"))
     }
@@ -157,7 +161,7 @@ impl RawAgent {
 
     pub fn response(&mut self, id: &Value) -> Value {
         loop {
-            let msg = self.next();
+            let msg = self.next_message();
             if msg.get("id") == Some(id) && msg.get("method").is_none() {
                 return msg;
             }

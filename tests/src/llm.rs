@@ -145,6 +145,7 @@ impl ScriptedLlm {
             .route("/chat/completions", post(chat))
             // For a test driven from another process (the ACP client scenarios): opens a gate.
             .route("/test/gates/{gate}", post(open_gate))
+            .route("/test/requests", axum::routing::get(request_count))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind((host, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -196,7 +197,14 @@ impl ScriptedLlm {
     }
 }
 
-async fn open_gate(State(shared): State<Arc<Shared>>, axum::extract::Path(gate): axum::extract::Path<String>) -> StatusCode {
+async fn request_count(State(shared): State<Arc<Shared>>) -> String {
+    shared.requests.lock().unwrap().len().to_string()
+}
+
+async fn open_gate(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(gate): axum::extract::Path<String>,
+) -> StatusCode {
     shared.open_gates.lock().unwrap().insert(gate);
     shared.gate_changed.notify_waiters();
     StatusCode::NO_CONTENT

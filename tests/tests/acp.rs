@@ -45,11 +45,10 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     let setup = Setup::new(&llm, json!({}));
     let a_buffer = A.replace("line 9\n", "line 9 edited by the user, not saved\n");
     let b_buffer = "alpha\nbeta changed by the user\ngamma\n";
-    let result = setup.drive("turn", &[
-        ("WORKSPACE", ws.display().to_string()),
-        ("A_BUFFER", a_buffer.clone()),
-        ("B_BUFFER", b_buffer.to_owned()),
-    ]);
+    let result = setup.drive(
+        "turn",
+        &[("WORKSPACE", ws.display().to_string()), ("A_BUFFER", a_buffer.clone()), ("B_BUFFER", b_buffer.to_owned())],
+    );
 
     // initialize: version 1, what the agent does.
     let init = &result["initialize"];
@@ -65,7 +64,8 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     // session/new: at once, with config options clients show as pickers.
     let session = &result["session"];
     let id = session["sessionId"].as_str().unwrap();
-    let options: Vec<&str> = session["configOptions"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
+    let options: Vec<&str> =
+        session["configOptions"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
     assert_eq!(options, ["model", "confirmation", "backend"]);
     assert_eq!(session["configOptions"][0]["currentValue"], "openai/gpt-4o");
     assert_eq!(session["configOptions"][2]["currentValue"], "process");
@@ -74,7 +74,8 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     // The turn: its stop reason, and every kind of update.
     assert_eq!(result["prompt"]["stopReason"], "end_turn");
     let commands = updates(&result, "available_commands_update");
-    let names: Vec<&str> = commands[0]["availableCommands"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        commands[0]["availableCommands"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     for name in ["review", "apply", "discard", "pr", "fix-issue", "pause", "resume"] {
         assert!(names.contains(&name), "/{name} in {names:?}");
     }
@@ -89,13 +90,19 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
         .find(|u| u["toolCallId"] == execute["toolCallId"] && u["status"] == "completed")
         .expect("the command completed");
     assert!(done["content"][0]["content"]["text"].as_str().unwrap().contains("hello from the agent"), "{done}");
-    let edit_call = calls.iter().find(|c| c["kind"] == "edit" && c["title"].as_str().unwrap().contains("a.txt")).expect("an edit");
+    let edit_call =
+        calls.iter().find(|c| c["kind"] == "edit" && c["title"].as_str().unwrap().contains("a.txt")).expect("an edit");
     assert_eq!(edit_call["content"][0]["type"], "diff");
-    assert_eq!(edit_call["content"][0]["path"], ws.join("a.txt").display().to_string(), "the user's file, not the copy");
+    assert_eq!(
+        edit_call["content"][0]["path"],
+        ws.join("a.txt").display().to_string(),
+        "the user's file, not the copy"
+    );
     let plan = updates(&result, "plan");
     assert_eq!(plan[0]["entries"][0]["content"], "Change a.txt");
     assert_eq!(plan[0]["entries"][0]["status"], "in_progress");
-    let messages: String = updates(&result, "agent_message_chunk").iter().filter_map(|m| m["content"]["text"].as_str()).collect();
+    let messages: String =
+        updates(&result, "agent_message_chunk").iter().filter_map(|m| m["content"]["text"].as_str()).collect();
     assert!(messages.contains("Changed a.txt and b.txt."), "{messages}");
     let usage = updates(&result, "usage_update");
     assert!(!usage.is_empty(), "usage from the agent-server's stats");
@@ -103,10 +110,14 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
 
     // Review: the diffs, and the question; allowed: a.txt merged with the unsaved edit and written through the
     // editor; b.txt overlaps the user's unsaved edit: refused, nothing written, the user's text kept.
-    let review = calls.iter().find(|c| c["title"].as_str().unwrap().contains("changed in the agent's copy")).expect("the review");
+    let review = calls
+        .iter()
+        .find(|c| c["title"].as_str().unwrap().contains("changed in the agent's copy"))
+        .expect("the review");
     assert_eq!(review["content"].as_array().unwrap().len(), 2);
     let permissions = result["permissions"].as_array().unwrap();
-    let asked = permissions.iter().find(|p| p["toolCall"]["toolCallId"] == review["toolCallId"]).expect("asked to apply");
+    let asked =
+        permissions.iter().find(|p| p["toolCall"]["toolCallId"] == review["toolCallId"]).expect("asked to apply");
     let choices: Vec<&str> = asked["options"].as_array().unwrap().iter().map(|o| o["kind"].as_str().unwrap()).collect();
     assert_eq!(choices, ["allow_once", "reject_once"]);
     let writes = result["writes"].as_array().unwrap();
@@ -117,7 +128,10 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), merged);
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "alpha\nbeta\ngamma\n", "b.txt untouched");
     assert!(result["reads"].as_array().unwrap().iter().any(|r| *r == ws.join("a.txt").display().to_string()));
-    let outcome = call_updates.iter().find(|u| u["toolCallId"] == review["toolCallId"] && u["status"] == "completed").expect("outcome");
+    let outcome = call_updates
+        .iter()
+        .find(|u| u["toolCallId"] == review["toolCallId"] && u["status"] == "completed")
+        .expect("outcome");
     let said = outcome["title"].as_str().unwrap();
     assert!(said.contains("Applied: a.txt") && said.contains("b.txt"), "{said}");
 
@@ -144,12 +158,12 @@ fn bad_input_is_answered_with_the_right_errors_and_the_agent_keeps_serving() {
     let (_llm, setup, ws) = raw_setup();
     let mut agent = RawAgent::start(&setup, &[], None);
     agent.send_line("this is not json");
-    let e = agent.next();
+    let e = agent.next_message();
     assert_eq!(e["error"]["code"], -32700, "{e}");
     agent.send_line("[1, 2]");
-    assert_eq!(agent.next()["error"]["code"], -32600);
+    assert_eq!(agent.next_message()["error"]["code"], -32600);
     agent.send_line(r#"{"jsonrpc": "2.0", "id": 7}"#);
-    assert_eq!(agent.next()["error"]["code"], -32600);
+    assert_eq!(agent.next_message()["error"]["code"], -32600);
     let init = agent.request(1, "initialize", json!({"protocolVersion": 99, "clientCapabilities": {}}));
     assert_eq!(init["result"]["protocolVersion"], 1, "a version it speaks: {init}");
     let bad = agent.request(2, "initialize", json!({"protocolVersion": "one"}));
@@ -192,3 +206,289 @@ fn without_a_key_or_with_bad_settings_session_new_says_what_to_do() {
     agent.finish();
 }
 
+#[test]
+fn permissions_are_asked_and_answered_once_always_or_no_and_a_cancel_stops_the_turn_at_once() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one"),
+        Step::terminal("echo two"),
+        Step::terminal("echo three"),
+        Step::terminal("echo four"),
+        Step::finish("ran them"),
+        Step::terminal("echo before-cancel"),
+        Step::terminal("echo after-cancel").gated("held"),
+        Step::finish("going on"),
+    ]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive("permissions", &[("WORKSPACE", ws.display().to_string()), ("HELD_REQUEST", "7".into())]);
+
+    assert_eq!(result["configured"]["configOptions"][1]["currentValue"], "always");
+    assert_eq!(result["first"]["stopReason"], "end_turn");
+    assert_eq!(result["unexpected"], json!([]), "only the three commands were asked about");
+    let asked: Vec<String> = result["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["toolCall"]["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        asked,
+        ["$ echo one", "$ echo two", "$ echo three"],
+        "four ran without asking (allowed for the session)"
+    );
+    let p = &result["permissions"][0];
+    let kinds: Vec<&str> = p["options"].as_array().unwrap().iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["allow_once", "allow_always", "reject_once", "reject_always"]);
+    assert_eq!(p["toolCall"]["status"], "pending");
+    assert!(p["toolCall"]["content"][0]["content"]["text"].as_str().unwrap().contains("echo one"), "{p}");
+    // What ran: one, three, four; two was rejected and its call failed, and the agent was told.
+    let first_turn: Vec<&serde_json::Value> =
+        result["updates"].as_array().unwrap()[..result["afterFirst"].as_u64().unwrap() as usize].iter().collect();
+    let outputs: String = first_turn
+        .iter()
+        .filter(|u| u["update"]["sessionUpdate"] == "tool_call_update" && u["update"]["status"] == "completed")
+        .map(|u| u["update"].to_string())
+        .collect();
+    for ran in ["one", "three", "four"] {
+        assert!(outputs.contains(&format!("```console\\n{ran}")), "echo {ran} ran: {outputs}");
+    }
+    assert!(!outputs.contains("```console\\ntwo"), "echo two did not run");
+    assert!(
+        first_turn.iter().any(|u| u["update"]["status"] == "failed" && u["update"].to_string().contains("Rejected")),
+        "the rejected call failed, saying so"
+    );
+    assert!(llm.requests()[2].body.to_string().contains("The user rejected this action."), "the agent is told");
+
+    // The cancel: answered `cancelled` at once; the held model's answer never ran; the next turn goes on.
+    assert_eq!(result["second"]["stopReason"], "cancelled");
+    assert!(result["cancelMs"].as_u64().unwrap() < 5000, "promptly: {} ms", result["cancelMs"]);
+    assert_eq!(result["third"]["stopReason"], "end_turn");
+    let all = result["updates"].to_string();
+    assert!(!all.contains("after-cancel"), "nothing ran after the cancel");
+    assert!(all.contains("going on"));
+}
+
+/// Starts a conversation over LSP in `ws` with state in `state_home`, waits for it to finish; its id.
+fn lsp_conversation(llm: &ScriptedLlm, ws: &std::path::Path, state_home: &std::path::Path) -> String {
+    use openhands_lsp_tests::agent::{init_params, options, wait_state};
+    let mut opts = options();
+    opts.state_home = Some(state_home.to_owned());
+    let (mut server, _) = openhands_lsp_tests::Server::start(opts, init_params(llm, ws, json!({}))).unwrap();
+    let started =
+        server.command("openhands.startTask", json!({"instruction": "Write notes from VS Code"})).unwrap().unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    wait_state(&server, &id, "finished");
+    server.shutdown_and_exit().unwrap();
+    id
+}
+
+#[test]
+fn sessions_are_listed_loaded_and_resumed_after_a_restart_with_the_conversations_of_lsp_editors() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![Step::finish("Notes written."), Step::finish("Hello there.")]);
+    let setup = Setup::new(&llm, json!({}));
+    let state_home = setup.state.path().join("state");
+    let from_lsp = lsp_conversation(&llm, &ws, &state_home);
+
+    let result =
+        setup.drive("history", &[("WORKSPACE", ws.display().to_string()), ("LSP_CONVERSATION", from_lsp.clone())]);
+    let id = result["id"].as_str().unwrap();
+    assert_eq!(result["prompt"]["stopReason"], "end_turn");
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list["sessions"].as_array().unwrap().iter().map(|s| s["sessionId"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(&result["listedBefore"]), [id.to_owned(), from_lsp.clone()], "newest first, both fronts'");
+    assert_eq!(ids(&result["elsewhere"]), Vec::<String>::new(), "filtered by folder");
+    let listed = &result["listedBefore"]["sessions"][1];
+    assert_eq!(listed["title"], "Write notes from VS Code");
+    assert_eq!(listed["cwd"], ws.display().to_string());
+    assert!(listed["updatedAt"].as_str().unwrap().ends_with('Z'));
+
+    // The LSP conversation replayed: the user's message and the agent's.
+    let replay = result["lspReplay"].to_string();
+    assert!(replay.contains("user_message_chunk") && replay.contains("Write notes from VS Code"), "{replay}");
+    assert!(replay.contains("Notes written."), "{replay}");
+
+    // After the restart.
+    assert_eq!(ids(&result["listedAfter"]), [id.to_owned(), from_lsp.clone()]);
+    let resumed_updates = result["afterResume"].to_string();
+    assert!(!resumed_updates.contains("Say hello"), "resume replays nothing: {resumed_updates}");
+    assert!(result["resumed"]["configOptions"].is_array());
+    let replay = result["replay"].to_string();
+    assert!(replay.contains("Say hello") && replay.contains("Hello there."), "load replays: {replay}");
+    let error = &result["promptError"];
+    assert!(error["message"].as_str().unwrap().contains("start a new"), "{error}");
+    assert_eq!(result["closed"], json!({}));
+
+    // And the other way: an LSP editor lists the conversation the agent panel started.
+    use openhands_lsp_tests::agent::{init_params, options};
+    let mut opts = options();
+    opts.state_home = Some(state_home);
+    let (mut server, _) = openhands_lsp_tests::Server::start(opts, init_params(&llm, &ws, json!({}))).unwrap();
+    let listed = server.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    assert!(
+        listed["conversations"].as_array().unwrap().iter().any(|c| c["id"] == id && c["title"] == "Say hello"),
+        "{listed}"
+    );
+    server.shutdown_and_exit().unwrap();
+}
+
+#[test]
+fn mcp_servers_from_session_new_reach_the_agent_and_their_secrets_stay_out_of_logs_and_files() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![Step::tool("shout", json!({"text": "hello mcp"})), Step::finish("Shouted.")]);
+    let setup = Setup::new(&llm, json!({}));
+    let python = std::path::Path::new(&openhands_lsp_tests::agent::agent_server_command()).with_file_name("python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcp/shout_server.py");
+    let token = "mcp-canary-7f3a9c";
+    let result = setup.drive(
+        "mcp",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("MCP_PYTHON", python.display().to_string()),
+            ("MCP_SCRIPT", script.display().to_string()),
+            ("MCP_TOKEN", token.to_owned()),
+        ],
+    );
+    assert_eq!(result["prompt"]["stopReason"], "end_turn");
+    // The agent offered the model the server's tool, and its answer (with the token it got) came back.
+    let tools = llm.requests()[0].body["tools"].to_string();
+    assert!(tools.contains("shout"), "the MCP tool is offered: {tools}");
+    let second = llm.requests()[1].body.to_string();
+    assert!(second.contains("HELLO MCP! (with its token)"), "the tool's answer reached the model: {second}");
+    let calls = updates(&result, "tool_call");
+    assert!(calls.iter().any(|c| c["title"].as_str().unwrap().contains("shout")), "{calls:?}");
+    // A server whose command is missing: a clear error naming it.
+    let missing = result["missing"]["message"].as_str().unwrap();
+    assert!(missing.contains("no-such-mcp-server") && missing.contains("not found"), "{missing}");
+    // The token is in no update, log line or file this server wrote.
+    let shown = result["updates"].to_string() + result["stderr"].as_str().unwrap();
+    assert!(!shown.contains(token), "the MCP token leaked into the updates or the log");
+    for file in openhands_lsp_tests::repo::files_under(&setup.state_dir().join("conversations")) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(token), "{} holds the MCP token", file.display());
+    }
+}
+
+fn prompts(texts: &[&str]) -> String {
+    serde_json::to_string(texts).unwrap()
+}
+
+#[test]
+fn a_streaming_model_arrives_as_deltas_and_the_iteration_limit_ends_the_turn_as_max_turn_requests() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo a").thinking("Let me look at the folder."),
+        Step::finish("Done, streamed."),
+        Step::terminal("echo 1"),
+        Step::terminal("echo 2"),
+        Step::terminal("echo 3"),
+    ]);
+    let setup = Setup::new(&llm, json!({"llm": {"stream": true}, "maxIterations": 2, "isolation": "none"}));
+    let result = setup.drive(
+        "prompts",
+        &[("WORKSPACE", ws.display().to_string()), ("PROMPTS", prompts(&["Look around", "Count to three"]))],
+    );
+    let first = &result["answers"][0];
+    assert_eq!(first["stopReason"], "end_turn", "{first}");
+    let chunks: Vec<&str> = first["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["sessionUpdate"] == "agent_message_chunk")
+        .filter_map(|u| u["content"]["text"].as_str())
+        .collect();
+    assert!(chunks.len() > 1, "streamed in pieces: {chunks:?}");
+    let said: String = chunks.concat();
+    assert_eq!(said.matches("Let me look at the folder.").count(), 1, "each text once: {said}");
+    assert!(said.contains("Done, streamed."), "{said}");
+    assert_eq!(result["answers"][1]["stopReason"], "max_turn_requests", "{}", result["answers"][1]);
+}
+
+#[test]
+fn slash_commands_review_apply_and_discard_the_agents_changes() {
+    let (_dir, ws) = repo_with_files();
+    let llm =
+        ScriptedLlm::start(vec![edit("a.txt", "line 2\n", "line 2 by the agent\n"), Step::finish("Changed a.txt.")]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            (
+                "PROMPTS",
+                prompts(&["/review", "Change a.txt", "/review", "/apply", "/discard", "/review", "/fix-issue"]),
+            ),
+            ("ANSWER", "keep".into()),
+        ],
+    );
+    let answers = result["answers"].as_array().unwrap();
+    assert!(answers[0]["error"]["message"].as_str().unwrap().contains("needs a conversation"), "{}", answers[0]);
+    assert_eq!(answers[1]["stopReason"], "end_turn");
+    // "Not now": the way to do it later is said (and the apply below is the first write).
+    assert!(answers[1]["updates"].to_string().contains("/apply applies them"), "{}", answers[1]);
+    let review = answers[2]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["sessionUpdate"] == "tool_call")
+        .expect("the diffs");
+    assert_eq!(review["content"][0]["type"], "diff");
+    assert_eq!(review["content"][0]["newText"], A.replace("line 2\n", "line 2 by the agent\n"));
+    assert!(answers[3]["updates"].to_string().contains("Applied: a.txt."), "{}", answers[3]);
+    let writes = result["writes"].as_array().unwrap();
+    assert_eq!(writes.len(), 1, "one write, by /apply, through the editor: {writes:?}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A.replace("line 2\n", "line 2 by the agent\n"));
+    assert!(answers[4]["updates"].to_string().contains("changes and its copy are gone"), "{}", answers[4]);
+    assert!(answers[5]["updates"].to_string().contains("No changes to review"), "{}", answers[5]);
+    assert!(answers[6]["error"]["message"].as_str().unwrap().contains("takes an issue"), "{}", answers[6]);
+    assert_eq!(llm.requests().len(), 2, "no slash command reached the model");
+}
+
+#[test]
+fn with_the_docker_backend_a_prompt_runs_in_a_container_and_no_secret_reaches_an_update_the_log_or_a_file() {
+    let ws_dir = tempfile::tempdir().unwrap();
+    let ws = ws_dir.path().canonicalize().unwrap();
+    std::fs::write(ws.join("seed.txt"), "seeded by the user\n").unwrap();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("echo made in docker > made.txt && echo $GITHUB_TOKEN | wc -c"),
+        Step::finish("Made made.txt."),
+    ]);
+    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
+    let mut setup = Setup::new(
+        &llm,
+        json!({
+            "backend": "docker",
+            "llm": {"baseUrl": llm.container_base_url()},
+            "docker": {"image": image, "warmPool": 1, "startupTimeoutSeconds": 180},
+        }),
+    );
+    let (key, token) = ("sk-acp-canary-5b2e81d4", "ghp_acpcanary0123456789abcdefABCDEF0123");
+    setup.env.retain(|(k, _)| k != "LLM_API_KEY");
+    setup.env.push(("LLM_API_KEY".into(), key.into()));
+    setup.env.push(("GITHUB_TOKEN".into(), token.into()));
+    let result = setup.drive(
+        "prompts",
+        &[("WORKSPACE", ws.display().to_string()), ("PROMPTS", prompts(&["Make a file"])), ("ANSWER", "apply".into())],
+    );
+    let answer = &result["answers"][0];
+    assert_eq!(answer["stopReason"], "end_turn", "{answer}");
+    let calls = answer["updates"].as_array().unwrap();
+    assert!(calls.iter().any(|u| u["title"] == "Starting the agent (docker)"), "{calls:?}");
+    assert_eq!(std::fs::read_to_string(ws.join("made.txt")).unwrap(), "made in docker\n", "applied after review");
+    assert_eq!(result["writes"][0]["path"], ws.join("made.txt").display().to_string(), "through the editor");
+    // The agent had both secrets (the model's key reached the model; the token the agent's shell).
+    assert_eq!(llm.requests()[0].headers["authorization"], format!("Bearer {key}"));
+    assert!(llm.requests()[1].body.to_string().contains(&(token.len() + 1).to_string()), "the token reached the shell");
+    // ...and neither is in an update, the log, or a file the server wrote.
+    let shown = result["updates"].to_string() + &result["permissions"].to_string() + result["stderr"].as_str().unwrap();
+    for secret in [key, token] {
+        assert!(!shown.contains(secret), "a secret reached the editor or the log");
+        for file in openhands_lsp_tests::repo::files_under(&setup.state_dir()) {
+            if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{} holds a secret", file.display());
+            }
+        }
+    }
+}

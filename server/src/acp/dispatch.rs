@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
+use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
     AgentCapabilities, AuthMethod, AuthMethodAgent, AuthenticateResponse, Implementation, InitializeRequest,
     InitializeResponse, McpCapabilities, NewSessionRequest, NewSessionResponse, PromptCapabilities,
     SessionCapabilities, SessionCloseCapabilities, SessionListCapabilities, SessionResumeCapabilities,
     SetSessionConfigOptionRequest, SetSessionConfigOptionResponse,
 };
-use agent_client_protocol_schema::ProtocolVersion;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -65,12 +65,28 @@ async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Valu
             answer(created)
         }
         "session/set_config_option" => answer(set_config_option(front, parse(method, params)?).await),
-        "session/prompt" => answer(super::turn::prompt(front.clone(), parse(method, params)?).await),
+        "session/prompt" => answer(prompt(front, parse(method, params)?).await),
         "session/list" => answer(super::history::list(front, parse(method, params)?).await),
         "session/load" => answer(super::history::load(front, parse(method, params)?).await),
         "session/resume" => answer(super::history::resume(front, parse(method, params)?).await),
         "session/close" => answer(super::history::close(front, parse(method, params)?).await),
         other => Err(RpcError::method_not_found(other)),
+    }
+}
+
+/// A prompt: a slash command of ours, or a turn of the agent.
+async fn prompt(
+    front: &Arc<Front>,
+    req: agent_client_protocol_schema::v1::PromptRequest,
+) -> Result<agent_client_protocol_schema::v1::PromptResponse, RpcError> {
+    let id = req.session_id.0.to_string();
+    let text = super::turn::instruction_of(&req.prompt);
+    if text.trim().is_empty() {
+        return Err(RpcError::invalid_params("the prompt is empty: say what the agent should do"));
+    }
+    match super::slash::parse(&text) {
+        Some(command) => super::slash::run(front, &id, command).await,
+        None => super::turn::prompt(front.clone(), id, text).await,
     }
 }
 

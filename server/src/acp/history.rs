@@ -21,7 +21,9 @@ pub async fn list(front: &Front, req: ListSessionsRequest) -> Result<ListSession
     let all = front.manager()?.list().await?;
     let start: usize = match req.cursor.as_deref() {
         None => 0,
-        Some(c) => c.parse().map_err(|_| RpcError::invalid_params(format!("cursor {c:?} is not one this agent gave")))?,
+        Some(c) => {
+            c.parse().map_err(|_| RpcError::invalid_params(format!("cursor {c:?} is not one this agent gave")))?
+        }
     };
     let wanted = req.cwd.as_deref().map(canonical);
     let matching: Vec<&Summary> =
@@ -75,7 +77,8 @@ pub async fn load(front: &Arc<Front>, req: LoadSessionRequest) -> Result<LoadSes
     let mut after = 0;
     loop {
         let (events, next, total) = manager.events(&id, after, 500).await?;
-        let updates = front.with_session(&id, |s| events.iter().flat_map(|e| s.mapper.map(e, true)).collect::<Vec<_>>())?;
+        let updates =
+            front.with_session(&id, |s| events.iter().flat_map(|e| s.mapper.map(e, true)).collect::<Vec<_>>())?;
         for update in updates {
             front.send(&id, update);
         }
@@ -146,13 +149,7 @@ pub fn rfc3339(ms: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
 #[cfg(test)]

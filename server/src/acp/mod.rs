@@ -7,6 +7,7 @@ mod errors;
 mod front;
 mod history;
 mod review;
+mod router;
 mod session;
 mod settings;
 mod slash;
@@ -52,7 +53,7 @@ where
     // The warm pool starts warming now, so that a first prompt finds a sandbox ready.
     backends.configure(&loaded.settings);
     let (tx, updates) = tokio::sync::mpsc::unbounded_channel();
-    let observer = Arc::new(front::ChannelObserver(tx));
+    let observer = Arc::new(router::ChannelObserver(tx));
     let manager = state_dir.and_then(|dir| {
         crate::state_dir::ensure_writable(&dir).map_err(|e| e.to_string())?;
         let manager = Manager::new(Store::new(&dir), backends.clone(), secrets.clone(), observer);
@@ -60,7 +61,7 @@ where
         Ok(manager)
     });
     let front = Arc::new(front::Front::new(peer, manager, secrets, loaded));
-    tokio::spawn(front::route(front.clone(), updates));
+    tokio::spawn(router::route(front.clone(), updates));
     let mut handlers = tokio::task::JoinSet::new();
     loop {
         let message = tokio::select! {
@@ -76,7 +77,10 @@ where
         while handlers.try_join_next().is_some() {}
     }
     // What the client asked before it left is answered (a turn that still runs is not waited for long).
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async { while handlers.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while handlers.join_next().await.is_some() {}
+    })
+    .await;
     handlers.abort_all();
     if let Ok(manager) = &front.manager {
         manager.shutdown().await;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use agent_client_protocol_schema::v1::{
     ContentBlock, ContentChunk, PermissionOption, PermissionOptionKind, ReadTextFileRequest, ReadTextFileResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SessionUpdate, TextContent, ToolCall,
-    ToolCallContent, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, WriteTextFileRequest,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SessionUpdate, TextContent,
+    ToolCall, ToolCallContent, ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind, WriteTextFileRequest,
 };
 use serde_json::Value;
 
@@ -25,9 +25,7 @@ pub fn message(text: impl Into<String>) -> SessionUpdate {
 }
 
 pub fn text_content(text: impl Into<String>) -> ToolCallContent {
-    ToolCallContent::Content(agent_client_protocol_schema::v1::Content::new(ContentBlock::Text(TextContent::new(
-        text,
-    ))))
+    ToolCallContent::Content(agent_client_protocol_schema::v1::Content::new(ContentBlock::Text(TextContent::new(text))))
 }
 
 /// Each changed file as a diff of the user's file (a file that is not text, or a link, as a line that says what
@@ -39,7 +37,9 @@ fn diffs(review: &Review) -> Vec<ToolCallContent> {
         .map(|f| {
             let path = review.source.join(&f.path);
             match (&f.whole, f.involves_link(), &f.proposed) {
-                (None, false, Some(proposed)) => super::turn::diff(path, f.original.clone(), proposed.clone()),
+                (None, false, Some(proposed)) => ToolCallContent::Diff(
+                    agent_client_protocol_schema::v1::Diff::new(path, proposed.clone()).old_text(f.original.clone()),
+                ),
                 (None, false, None) => text_content(format!("{}: deleted", f.path.display())),
                 _ => text_content(format!(
                     "{}: {}",
@@ -53,14 +53,20 @@ fn diffs(review: &Review) -> Vec<ToolCallContent> {
 
 fn review_call(id: &str, review: &Review, status: ToolCallStatus) -> ToolCall {
     let n = review.files.len();
-    ToolCall::new(format!("openhands-review-{id}-{}", crate::conversation::now_ms()), format!(
-        "{n} file{} changed in the agent's copy",
-        if n == 1 { "" } else { "s" }
-    ))
+    ToolCall::new(
+        format!("openhands-review-{id}-{}", crate::conversation::now_ms()),
+        format!("{n} file{} changed in the agent's copy", if n == 1 { "" } else { "s" }),
+    )
     .kind(ToolKind::Edit)
     .status(status)
     .content(diffs(review))
-    .locations(review.files.iter().map(|f| agent_client_protocol_schema::v1::ToolCallLocation::new(review.source.join(&f.path))).collect())
+    .locations(
+        review
+            .files
+            .iter()
+            .map(|f| agent_client_protocol_schema::v1::ToolCallLocation::new(review.source.join(&f.path)))
+            .collect(),
+    )
 }
 
 /// The agent's changes, if it worked in its own copy: `None` when there is nothing to review.
@@ -92,11 +98,16 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
     ];
     let req = RequestPermissionRequest::new(
         id.to_owned(),
-        ToolCallUpdate::new(call_id.clone(), ToolCallUpdateFields::new().title(Some("Apply the agent's changes to your files?".to_owned()))),
+        ToolCallUpdate::new(
+            call_id.clone(),
+            ToolCallUpdateFields::new().title(Some("Apply the agent's changes to your files?".to_owned())),
+        ),
         options,
     );
-    let answer: Result<RequestPermissionResponse, RpcError> = front.peer.request("session/request_permission", req).await;
-    let apply = matches!(answer.map(|a| a.outcome), Ok(RequestPermissionOutcome::Selected(s)) if &*s.option_id.0 == "apply");
+    let answer: Result<RequestPermissionResponse, RpcError> =
+        front.peer.request("session/request_permission", req).await;
+    let apply =
+        matches!(answer.map(|a| a.outcome), Ok(RequestPermissionOutcome::Selected(s)) if &*s.option_id.0 == "apply");
     if !apply {
         let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Completed).title(Some(
             "Changes kept in the agent's copy: /review shows them, /apply applies them, /discard drops them".to_owned(),
@@ -116,7 +127,10 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
 /// `/review`: the changes as diffs.
 pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
     match changes(front, id).await? {
-        None => Ok("No changes to review: the agent has changed nothing in its copy (or they were applied or discarded).".into()),
+        None => {
+            Ok("No changes to review: the agent has changed nothing in its copy (or they were applied or discarded)."
+                .into())
+        }
         Some(review) => {
             front.send(id, SessionUpdate::ToolCall(review_call(id, &review, ToolCallStatus::Completed)));
             Ok("/apply applies them to your files (merged with your own edits), /discard drops them.".into())
@@ -139,7 +153,11 @@ async fn current_texts(front: &Front, id: &str, review: &Review) -> HashMap<Path
             match front.peer.request::<ReadTextFileResponse>("fs/read_text_file", req).await {
                 Ok(r) => Some(r.content),
                 Err(e) => {
-                    tracing::info!("fs/read_text_file {} failed ({}): the file on disk is used", abs.display(), e.message);
+                    tracing::info!(
+                        "fs/read_text_file {} failed ({}): the file on disk is used",
+                        abs.display(),
+                        e.message
+                    );
                     std::fs::read_to_string(&abs).ok()
                 }
             }
@@ -170,7 +188,8 @@ pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError>
     let applied = plan.finish(result).await;
     applied.tell_agent(manager, id).await;
     let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
-    let mut text = if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
+    let mut text =
+        if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
     if let Some(refused) = applied.refused_message(&review.title) {
         text.push_str(&format!(" {refused}. Your text is kept; the agent was told."));
     }

@@ -18,7 +18,10 @@ use crate::conversation::State;
 /// How a turn ended, for the prompt waiting on it.
 #[derive(Debug)]
 pub enum TurnEnd {
-    Settled { state: State, message: String },
+    Settled {
+        state: State,
+        message: String,
+    },
     /// Paused (by `session/cancel`, or from another editor).
     Paused,
 }
@@ -101,9 +104,10 @@ pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
     let current = settings.llm.model.clone();
     let mut models: Vec<SessionConfigSelectOption> = Vec::new();
     if !KNOWN_MODELS.iter().any(|(id, _)| *id == current) {
-        models.push(SessionConfigSelectOption::new(current.clone(), current.clone()).description(Some(
-            "from your settings".to_owned(),
-        )));
+        models.push(
+            SessionConfigSelectOption::new(current.clone(), current.clone())
+                .description(Some("from your settings".to_owned())),
+        );
     }
     models.extend(KNOWN_MODELS.iter().map(|(id, name)| SessionConfigSelectOption::new(*id, *name)));
     let confirmation = [
@@ -120,8 +124,13 @@ pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
     .map(|(id, name, about)| SessionConfigSelectOption::new(id, name).description(Some(about.to_owned())));
     vec![
         SessionConfigOption::select(MODEL, "Model", current, models).category(Some(SessionConfigOptionCategory::Model)),
-        SessionConfigOption::select(CONFIRMATION, "Confirm actions", confirmation_id(settings.confirmation), confirmation.to_vec())
-            .category(Some(SessionConfigOptionCategory::Mode)),
+        SessionConfigOption::select(
+            CONFIRMATION,
+            "Confirm actions",
+            confirmation_id(settings.confirmation),
+            confirmation.to_vec(),
+        )
+        .category(Some(SessionConfigOptionCategory::Mode)),
         SessionConfigOption::select(BACKEND, "Run the agent in", backend_id(settings.backend), backends.to_vec())
             .category(Some(SessionConfigOptionCategory::Other("backend".into()))),
     ]
@@ -133,7 +142,8 @@ pub fn set_option(settings: &mut Settings, id: &str, value: &SessionConfigOption
         return Err(RpcError::invalid_params(format!("config option {id} takes one of its values, not true/false")));
     };
     let value: &str = &value.0;
-    let bad = |allowed: &str| RpcError::invalid_params(format!("config option {id} has no value {value:?} ({allowed})"));
+    let bad =
+        |allowed: &str| RpcError::invalid_params(format!("config option {id} has no value {value:?} ({allowed})"));
     match id {
         MODEL if value.contains('/') => settings.llm.model = value.to_owned(),
         MODEL => return Err(bad("a LiteLLM model name: provider/model")),
@@ -196,21 +206,27 @@ pub fn mcp_config(servers: &[McpServer], backend: Backend) -> Result<Option<Valu
                 let env: Map<String, Value> = s.env.iter().map(|e| (e.name.clone(), json!(e.value))).collect();
                 (&s.name, json!({"command": s.command, "args": s.args, "env": env}))
             }
-            _ => return Err(RpcError::invalid_params("an MCP server of a kind this agent does not take (http, sse, stdio)")),
+            _ => {
+                return Err(RpcError::invalid_params(
+                    "an MCP server of a kind this agent does not take (http, sse, stdio)",
+                ));
+            }
         };
         all.insert(name.clone(), entry);
     }
-    Ok(Some(json!({"mcpServers": all})))
+    Ok(Some(Value::Object(all)))
 }
 
 /// Whether `command` can be started here: a path to an executable file, or a name found on `PATH`.
 fn runnable(command: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let executable =
+        |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if command.components().count() > 1 {
         return executable(command);
     }
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(command))))
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(command))))
 }
 
 #[cfg(test)]
@@ -241,12 +257,13 @@ mod tests {
         ]))
         .expect("servers");
         let config = mcp_config(&servers, Backend::Process).expect("ok").expect("some");
-        assert_eq!(config["mcpServers"]["docs"]["transport"], "http");
-        assert_eq!(config["mcpServers"]["docs"]["headers"]["Authorization"], "Bearer x");
-        assert_eq!(config["mcpServers"]["local"]["command"], "sh");
-        assert_eq!(config["mcpServers"]["local"]["env"]["TOKEN"], "t");
+        assert_eq!(config["docs"]["transport"], "http");
+        assert_eq!(config["docs"]["headers"]["Authorization"], "Bearer x");
+        assert_eq!(config["local"]["command"], "sh");
+        assert_eq!(config["local"]["env"]["TOKEN"], "t");
         let missing: Vec<McpServer> =
-            serde_json::from_value(json!([{"name": "gone", "command": "no-such-mcp-server", "args": [], "env": []}])).expect("servers");
+            serde_json::from_value(json!([{"name": "gone", "command": "no-such-mcp-server", "args": [], "env": []}]))
+                .expect("servers");
         let e = mcp_config(&missing, Backend::Process).expect_err("missing command");
         assert!(e.message.contains("no-such-mcp-server") && e.message.contains("not found"), "{}", e.message);
         assert!(mcp_config(&missing, Backend::Docker).is_ok(), "in the image: the agent-server says");

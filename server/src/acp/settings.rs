@@ -45,7 +45,9 @@ pub fn load(explicit: Option<&Path>) -> Loaded {
         Ok(v) => v,
         Err(e) => {
             return Loaded {
-                problems: vec![format!("the settings file {shown} is not JSON ({e}): fix it, or remove it for the defaults")],
+                problems: vec![format!(
+                    "the settings file {shown} is not JSON ({e}): fix it, or remove it for the defaults"
+                )],
                 ..Loaded::default()
             };
         }
@@ -67,7 +69,8 @@ mod tests {
     fn a_bad_value_is_named_with_its_key_and_file() {
         let dir = tempfile::tempdir().expect("dir");
         let file = dir.path().join("settings.json");
-        std::fs::write(&file, r#"{"openhands": {"backend": "moon", "llm": {"model": "openai/gpt-4o"}}}"#).expect("write");
+        std::fs::write(&file, r#"{"openhands": {"backend": "moon", "llm": {"model": "openai/gpt-4o"}}}"#)
+            .expect("write");
         let loaded = load(Some(&file));
         assert_eq!(loaded.settings.llm.model, "openai/gpt-4o");
         assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);

@@ -36,7 +36,9 @@ pub fn available() -> SessionUpdate {
         .map(|(name, about, hint)| {
             let command = AvailableCommand::new(*name, *about);
             match hint {
-                Some(hint) => command.input(Some(AvailableCommandInput::Unstructured(UnstructuredCommandInput::new(*hint)))),
+                Some(hint) => {
+                    command.input(Some(AvailableCommandInput::Unstructured(UnstructuredCommandInput::new(*hint))))
+                }
                 None => command,
             }
         })
@@ -91,7 +93,10 @@ async fn pull_request(front: &Arc<Front>, id: &str) -> Result<String, RpcError> 
         front.secrets.clone(),
     );
     let opened = crate::issues::open_pull_request(manager, id, &providers, &front.secrets, false).await?;
-    Ok(format!("Opened pull request #{} ({}) from branch {}: {}", opened.pull.number, opened.pull.title, opened.branch, opened.pull.url))
+    Ok(format!(
+        "Opened pull request #{} ({}) from branch {}: {}",
+        opened.pull.number, opened.pull.title, opened.branch, opened.pull.url
+    ))
 }
 
 /// `/fix-issue #12`: the issue becomes this session's task (a session that has no conversation yet).
@@ -101,7 +106,9 @@ async fn fix_issue(front: &Arc<Front>, id: &str, reference: &str) -> Result<Prom
     }
     let (cwd, settings, started) = front.with_session(id, |s| (s.cwd.clone(), s.settings.clone(), s.started))?;
     if started {
-        return Err(RpcError::invalid_request("this session has a conversation already: start a new session for the issue"));
+        return Err(RpcError::invalid_request(
+            "this session has a conversation already: start a new session for the issue",
+        ));
     }
     let providers = crate::providers::Providers::new(
         crate::providers::ProvidersSettings::from_settings(&settings),

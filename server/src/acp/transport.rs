@@ -79,7 +79,8 @@ impl Peer {
         lock(&self.pending).insert(id, tx);
         let params = serde_json::to_value(params).unwrap_or(Value::Null);
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let value = rx.await.map_err(|_| RpcError::internal(format!("the editor left before answering {method}")))??;
+        let value =
+            rx.await.map_err(|_| RpcError::internal(format!("the editor left before answering {method}")))??;
         serde_json::from_value(value)
             .map_err(|e| RpcError::internal(format!("the editor's answer to {method} is not what ACP says: {e}")))
     }

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_client_protocol_schema::v1::{
-    ContentBlock, EmbeddedResourceResource, PermissionOption, PermissionOptionKind, PromptRequest, PromptResponse,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, StopReason, ToolCallContent,
-    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields,
+    ContentBlock, EmbeddedResourceResource, PermissionOption, PermissionOptionKind, PromptResponse,
+    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse, SessionUpdate, StopReason, ToolCall,
+    ToolCallStatus, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
 };
 use tokio::sync::oneshot;
 
 use super::errors::RpcError;
-use super::front::{Front, start_call};
+use super::front::Front;
 use super::session::{Turn, TurnEnd};
 use crate::conversation::{Decision, PendingAction, StartOptions, StartRequest, State};
 
@@ -47,21 +47,18 @@ fn path_of(uri: &str) -> String {
     uri.strip_prefix("file://").unwrap_or(uri).to_owned()
 }
 
-/// `session/prompt`: runs the turn to its end.
-pub async fn prompt(front: Arc<Front>, req: PromptRequest) -> Result<PromptResponse, RpcError> {
-    let id = req.session_id.0.to_string();
-    let text = instruction_of(&req.prompt);
-    if text.trim().is_empty() {
-        return Err(RpcError::invalid_params("the prompt is empty: say what the agent should do"));
-    }
-    if let Some(command) = super::slash::parse(&text) {
-        return super::slash::run(&front, &id, command).await;
-    }
+/// `session/prompt` (not a slash command): runs the turn to its end.
+pub async fn prompt(front: Arc<Front>, id: String, text: String) -> Result<PromptResponse, RpcError> {
     let (started, cwd, settings) = front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone()))?;
     if started {
         return run_turn(&front, &id, message(&front, &id, text)).await;
     }
-    let req = StartRequest { title: crate::tasks::title_from(&text), instruction: text, workspace: cwd, ..StartRequest::default() };
+    let req = StartRequest {
+        title: crate::tasks::title_from(&text),
+        instruction: text,
+        workspace: cwd,
+        ..StartRequest::default()
+    };
     run_turn(&front, &id, async { start(&front, &id, req, &settings) }).await
 }
 
@@ -106,10 +103,16 @@ pub async fn run_turn(
 }
 
 /// The session's first turn starts its conversation: `req` with the session's id, backend and MCP servers.
-pub fn start(front: &Front, id: &str, mut req: StartRequest, settings: &crate::config::Settings) -> Result<(), RpcError> {
+pub fn start(
+    front: &Front,
+    id: &str,
+    mut req: StartRequest,
+    settings: &crate::config::Settings,
+) -> Result<(), RpcError> {
     let manager = front.manager()?;
     let mcp_config = front.with_session(id, |s| s.mcp_config.clone())?;
-    let conversation_id = crate::conversation::ConversationId::parse(id).map_err(|e| RpcError::invalid_params(e.to_string()))?;
+    let conversation_id =
+        crate::conversation::ConversationId::parse(id).map_err(|e| RpcError::invalid_params(e.to_string()))?;
     req.options = StartOptions { id: Some(conversation_id), backend: Some(settings.backend), mcp_config };
     let summary = manager.start(req, settings, crate::editor::Editor::AgentPanel)?;
     let (call, update) = start_call(id, &summary.meta.backend);
@@ -181,14 +184,17 @@ pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingA
         PermissionOption::new(REJECT_ALWAYS, "Reject for this session", PermissionOptionKind::RejectAlways),
     ];
     let req = RequestPermissionRequest::new(id.clone(), ToolCallUpdate::new(call, fields), options);
-    let answer: Result<RequestPermissionResponse, RpcError> = front.peer.request("session/request_permission", req).await;
+    let answer: Result<RequestPermissionResponse, RpcError> =
+        front.peer.request("session/request_permission", req).await;
     let decision = match answer.map(|a| a.outcome) {
         Ok(RequestPermissionOutcome::Selected(chosen)) => match &*chosen.option_id.0 {
             ALLOW_ONCE => Decision::Allow,
             ALLOW_ALWAYS => Decision::AllowAll,
             REJECT_ALWAYS => {
                 let _ = front.with_session(&id, |s| s.reject_always = true);
-                Decision::Reject { reason: Some("The user rejected this action, and such actions for this session.".into()) }
+                Decision::Reject {
+                    reason: Some("The user rejected this action, and such actions for this session.".into()),
+                }
             }
             _ => Decision::Reject { reason: Some("The user rejected this action.".into()) },
         },
@@ -203,7 +209,11 @@ pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingA
     }
 }
 
-/// A diff as tool call content.
-pub fn diff(path: std::path::PathBuf, old: Option<String>, new: String) -> ToolCallContent {
-    ToolCallContent::Diff(agent_client_protocol_schema::v1::Diff::new(path, new).old_text(old))
+/// The tool call that shows the sandbox starting (`Starting the agent…`), until the agent's first event.
+pub fn start_call(id: &str, backend: &str) -> (String, SessionUpdate) {
+    let call_id = format!("openhands-start-{id}");
+    let call = ToolCall::new(call_id.clone(), format!("Starting the agent ({backend})"))
+        .kind(ToolKind::Other)
+        .status(ToolCallStatus::InProgress);
+    (call_id, SessionUpdate::ToolCall(call))
 }

@@ -33,9 +33,7 @@ fn text_chunk(text: impl Into<String>) -> ContentChunk {
 }
 
 fn text_content(text: impl Into<String>) -> ToolCallContent {
-    ToolCallContent::Content(agent_client_protocol_schema::v1::Content::new(ContentBlock::Text(TextContent::new(
-        text,
-    ))))
+    ToolCallContent::Content(agent_client_protocol_schema::v1::Content::new(ContentBlock::Text(TextContent::new(text))))
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -315,7 +313,8 @@ mod tests {
         assert_eq!(u[1]["status"], "in_progress");
         assert_eq!(u[1]["title"], "$ ls");
         assert_eq!(m.tool_call_of("a1"), Some("call_1"));
-        let obs = event(json!({"id": "o1", "kind": "ObservationEvent", "source": "environment", "tool_name": "terminal",
+        let obs =
+            event(json!({"id": "o1", "kind": "ObservationEvent", "source": "environment", "tool_name": "terminal",
             "tool_call_id": "call_1", "action_id": "a1",
             "observation": {"content": [{"type": "text", "text": "a.txt"}], "exit_code": 2, "is_error": false}}));
         let u = as_json(&m.map(&obs, false));
@@ -360,7 +359,8 @@ mod tests {
                 {"title": "Test", "status": "todo"}]}}));
         let u = as_json(&m.map(&tracker, false));
         assert_eq!(u[0]["sessionUpdate"], "plan");
-        let statuses: Vec<&str> = u[0]["entries"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+        let statuses: Vec<&str> =
+            u[0]["entries"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["completed", "in_progress", "pending"]);
     }
 

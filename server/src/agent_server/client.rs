@@ -103,7 +103,7 @@ pub struct NewConversation {
     pub secrets: BTreeMap<String, Secret>,
     pub confirmation: ConfirmationMode,
     pub max_iterations: u32,
-    /// The agent's MCP servers (`{"mcpServers": {...}}`); may hold secrets, written out only into the body.
+    /// The agent's MCP servers (a server by name); may hold secrets, written out only into the body.
     pub mcp_config: Option<Value>,
 }
 

@@ -30,9 +30,7 @@ pub(crate) use model::KIB_IN_FLIGHT;
 pub use model::{
     AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
 };
-pub use store::{
-    BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms,
-};
+pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
 /// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.
@@ -216,6 +214,11 @@ impl Manager {
         let mut meta = self.inner.store.load(id)?;
         meta.isolation = None;
         meta.updated_at = store::now_ms();
+        // A stopped runner leaves the live list a moment after it answered: its record must not say the copy is
+        // still there meanwhile.
+        if let Some(live) = self.live().get(id) {
+            lock(&live.meta).isolation = None;
+        }
         self.inner.store.save(&meta)?;
         self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false, running_elsewhere: false })));
         Ok(())

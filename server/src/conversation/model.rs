@@ -111,7 +111,7 @@ pub struct StartOptions {
     pub id: Option<super::store::ConversationId>,
     /// Run on this backend instead of the selected one.
     pub backend: Option<crate::config::Backend>,
-    /// The agent's MCP servers, as the agent-server's `mcp_config` (`{"mcpServers": {...}}`). May hold secrets
+    /// The agent's MCP servers, as the agent-server's `mcp_config` (a server by name). May hold secrets
     /// (headers, environment): it goes to the agent-server only, never to meta.json or the log.
     pub mcp_config: Option<serde_json::Value>,
 }

@@ -21,7 +21,11 @@ impl Manager {
     pub fn start(&self, req: StartRequest, settings: &Settings, editor: Editor) -> Result<Summary, ConversationError> {
         let mut settings = AgentSettings::from_settings(settings, editor);
         // A front's choice of backend for this conversation, else the selected one.
-        let provider = req.options.backend.and_then(|b| self.inner.provider.select(b)).unwrap_or_else(|| self.inner.provider.clone());
+        let provider = req
+            .options
+            .backend
+            .and_then(|b| self.inner.provider.select(b))
+            .unwrap_or_else(|| self.inner.provider.clone());
         let backend = self.check_start(&req, &settings, provider.name())?;
         // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
         if backend == "cloud" {

@@ -33,7 +33,11 @@ pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> 
     let instruction =
         tasks::compose_instruction(&args.instruction, file.as_deref(), &workspace, lines, selection.as_deref());
     let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| tasks::title_from(&args.instruction));
-    start::conversation(ctx, StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() }).await
+    start::conversation(
+        ctx,
+        StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() },
+    )
+    .await
 }
 
 pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value, Error> {
@@ -53,7 +57,11 @@ pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value,
     let problem = convert::problem(&args.diagnostic);
     let instruction = tasks::problem_instruction(&problem, &shown, text.as_deref());
     let title = tasks::problem_title(&problem);
-    start::conversation(ctx, StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() }).await
+    start::conversation(
+        ctx,
+        StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() },
+    )
+    .await
 }
 
 pub async fn send_message(ctx: &Ctx, args: SendMessageArgs) -> Result<Value, Error> {
