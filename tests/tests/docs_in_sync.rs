@@ -31,3 +31,14 @@ fn protocol_md_documents_every_command() {
         assert!(text.contains(&format!("### `{command}`")), "docs/protocol.md has no section for {command}");
     }
 }
+
+#[test]
+fn acp_md_documents_every_method_and_slash_command() {
+    let text = std::fs::read_to_string(repo_file("docs/acp.md")).unwrap();
+    for method in openhands_lsp::acp::METHODS {
+        assert!(text.contains(&format!("| `{method}` |")), "docs/acp.md has no row for {method}");
+    }
+    for command in openhands_lsp::acp::slash_commands() {
+        assert!(text.contains(&format!("`/{command}`")), "docs/acp.md does not describe /{command}");
+    }
+}

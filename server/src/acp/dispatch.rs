@@ -51,6 +51,20 @@ pub async fn handle(front: Arc<Front>, incoming: Incoming) {
     }
 }
 
+/// The methods this agent serves (`request`'s table; docs/acp.md documents each).
+pub const METHODS: &[&str] = &[
+    "initialize",
+    "authenticate",
+    "session/new",
+    "session/set_config_option",
+    "session/prompt",
+    "session/list",
+    "session/load",
+    "session/resume",
+    "session/close",
+    "session/cancel",
+];
+
 async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Value, RpcError> {
     match method {
         "initialize" => answer(initialize(front, parse(method, params)?)),
@@ -182,4 +196,19 @@ async fn set_config_option(
         manager.configure(&id, model, confirmation).await?;
     }
     Ok(SetSessionConfigOptionResponse::new(config_options(&settings)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_table_serves_exactly_the_methods_listed() {
+        let source = include_str!("dispatch.rs");
+        let mut served: Vec<&str> =
+            source.lines().filter_map(|l| l.trim().strip_prefix('"')?.split_once("\" =>").map(|(m, _)| m)).collect();
+        served.sort_unstable();
+        served.dedup();
+        let mut listed = super::METHODS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(served, listed);
+    }
 }

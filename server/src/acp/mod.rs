@@ -20,6 +20,13 @@ use std::sync::Arc;
 
 use crate::conversation::{Manager, Store};
 
+pub use dispatch::METHODS;
+
+/// The slash commands' names.
+pub fn slash_commands() -> impl Iterator<Item = &'static str> {
+    slash::names()
+}
+
 /// How `openhands-lsp acp` was started.
 #[derive(Debug, Default)]
 pub struct Options {

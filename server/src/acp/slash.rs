@@ -29,6 +29,11 @@ const COMMANDS: &[(&str, &str, Option<&str>)] = &[
     ("resume", "Resume the agent (it asks again for anything unconfirmed)", None),
 ];
 
+/// The commands' names (docs/acp.md documents each).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    COMMANDS.iter().map(|(name, _, _)| *name)
+}
+
 /// The commands, for `available_commands_update`.
 pub fn available() -> SessionUpdate {
     let commands = COMMANDS

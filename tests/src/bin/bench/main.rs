@@ -1,7 +1,7 @@
 //! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
-//!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action] [checkpoint]    (all by default)
+//!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action] [checkpoint] [acp]    (all by default)
 //!
 //! The JSON goes to `target/bench/bench.json` unless `--json` names another file (`scripts/test`'s one-run check
 //! of the benchmarks writes its own, leaving the last real figures alone).
@@ -17,6 +17,7 @@ use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
+mod acp;
 mod checkpoint;
 mod host;
 mod relay;
@@ -78,7 +79,7 @@ fn main() -> Result<()> {
         }
     }
     if which.is_empty() {
-        which = vec!["start-up".into(), "relay".into(), "first-action".into(), "checkpoint".into()];
+        which = vec!["start-up".into(), "relay".into(), "first-action".into(), "checkpoint".into(), "acp".into()];
     }
     let mut rows = Vec::new();
     let mut loads = Vec::new();
@@ -89,7 +90,8 @@ fn main() -> Result<()> {
             "relay" => rows.extend(relay::relay(runs, only.as_deref())?),
             "first-action" => rows.extend(first_action(runs, only.as_deref())?),
             "checkpoint" => rows.extend(checkpoint::checkpoints(runs, only.as_deref())?),
-            other => bail!("unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint)"),
+            "acp" => rows.extend(acp::acp(runs, only.as_deref())?),
+            other => bail!("unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint, acp)"),
         }
         loads.push(host::Snapshot::take().load_since(&before, w));
     }
