@@ -64,7 +64,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
                 workspace: workspace.clone(),
                 issue: None,
                 attach: None,
-                options: Default::default(),
+                ..Default::default()
             },
             &opts.settings,
             crate::editor::Editor::Terminal,

@@ -70,7 +70,7 @@ pub async fn fix_task(
             workspace,
             issue: None,
             attach: None,
-            options: Default::default(),
+            ..Default::default()
         });
     }
     let issue = service.issue(repo.clone(), number).await?;
@@ -84,7 +84,7 @@ pub async fn fix_task(
         title: issue.title.clone(),
         url: issue.url.clone(),
     };
-    Ok(StartRequest { instruction, title, workspace, issue: Some(link), attach: None, options: Default::default() })
+    Ok(StartRequest { instruction, title, workspace, issue: Some(link), attach: None, ..Default::default() })
 }
 
 /// A pull request a conversation opened.

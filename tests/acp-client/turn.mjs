@@ -27,6 +27,7 @@ run(async () => {
       { type: "text", text: "Improve a.txt and b.txt" },
       { type: "resource", resource: { uri: `file://${a}`, mimeType: "text/plain", text: "line 2\n" } },
       { type: "resource_link", name: "b.txt", uri: `file://${b}` },
+      { type: "image", mimeType: "image/png", data: process.env.IMAGE_PNG },
     ],
   });
   const firstTurn = editor.shown.updates.length;

@@ -6,6 +6,9 @@ use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::git;
 use serde_json::json;
 
+/// A 1x1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
 const A: &str = "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\nline 9\nline 10\n";
 
 fn repo_with_files() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -47,7 +50,7 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     let b_buffer = "alpha\nbeta changed by the user\ngamma\n";
     let result = setup.drive(
         "turn",
-        &[("WORKSPACE", ws.display().to_string()), ("A_BUFFER", a_buffer.clone()), ("B_BUFFER", b_buffer.to_owned())],
+        &[("WORKSPACE", ws.display().to_string()), ("A_BUFFER", a_buffer.clone()), ("B_BUFFER", b_buffer.to_owned()), ("IMAGE_PNG", PNG.to_owned())],
     );
 
     // initialize: version 1, what the agent does.
@@ -55,6 +58,7 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     assert_eq!(init["protocolVersion"], 1);
     assert_eq!(init["agentCapabilities"]["loadSession"], true);
     assert_eq!(init["agentCapabilities"]["promptCapabilities"]["embeddedContext"], true);
+    assert_eq!(init["agentCapabilities"]["promptCapabilities"]["image"], true);
     assert_eq!(init["agentCapabilities"]["mcpCapabilities"], json!({"http": true, "sse": true}));
     for cap in ["list", "resume", "close"] {
         assert!(init["agentCapabilities"]["sessionCapabilities"][cap].is_object(), "{cap}: {init}");
@@ -142,9 +146,10 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     // The session is listed for its folder.
     let listed = result["listed"]["sessions"].as_array().unwrap();
     assert!(listed.iter().any(|s| s["sessionId"] == id && s["title"] == "Improve a.txt and b.txt"), "{listed:?}");
-    // The instruction had the file context.
+    // The instruction had the file context, and the image reached the model (gpt-4o takes images).
     let first = llm.requests()[0].body.to_string();
     assert!(first.contains("Context from") && first.contains("b.txt"), "{first}");
+    assert!(first.contains(&format!("data:image/png;base64,{PNG}")), "the image reached the model: {first}");
 }
 
 fn raw_setup() -> (ScriptedLlm, Setup, tempfile::TempDir) {

@@ -94,13 +94,13 @@ async fn prompt(
     req: agent_client_protocol_schema::v1::PromptRequest,
 ) -> Result<agent_client_protocol_schema::v1::PromptResponse, RpcError> {
     let id = req.session_id.0.to_string();
-    let text = super::turn::instruction_of(&req.prompt);
-    if text.trim().is_empty() {
+    let instruction = super::turn::instruction_of(&req.prompt);
+    if instruction.text.trim().is_empty() && instruction.images.is_empty() {
         return Err(RpcError::invalid_params("the prompt is empty: say what the agent should do"));
     }
-    match super::slash::parse(&text) {
+    match super::slash::parse(&instruction.text) {
         Some(command) => super::slash::run(front, &id, command).await,
-        None => super::turn::prompt(front.clone(), id, text).await,
+        None => super::turn::prompt(front.clone(), id, instruction).await,
     }
 }
 
@@ -117,7 +117,7 @@ fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeRespons
     });
     let capabilities = AgentCapabilities::new()
         .load_session(true)
-        .prompt_capabilities(PromptCapabilities::new().image(false).embedded_context(true))
+        .prompt_capabilities(PromptCapabilities::new().image(true).embedded_context(true))
         .mcp_capabilities(McpCapabilities::new().http(true).sse(true))
         .session_capabilities(
             SessionCapabilities::new()

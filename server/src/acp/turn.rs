@@ -17,10 +17,17 @@ use super::front::Front;
 use super::session::{Turn, TurnEnd};
 use crate::conversation::{Decision, PendingAction, StartOptions, StartRequest, State};
 
-/// The prompt as the agent's instruction: text as it is, files linked or embedded as context it can read, and a
-/// note for what it cannot take (an image: the agent gets text only from here).
-pub fn instruction_of(prompt: &[ContentBlock]) -> String {
+/// What a prompt gives the agent: its text, and its images as URLs (`data:` URLs for inline ones).
+pub struct Instruction {
+    pub text: String,
+    pub images: Vec<String>,
+}
+
+/// The prompt as the agent's instruction: text as it is, files linked or embedded as context it can read, images
+/// passed on (the agent's LLM gets them when its model takes images).
+pub fn instruction_of(prompt: &[ContentBlock]) -> Instruction {
     let mut parts = Vec::new();
+    let mut images = Vec::new();
     for block in prompt {
         match block {
             ContentBlock::Text(t) => parts.push(t.text.clone()),
@@ -36,11 +43,14 @@ pub fn instruction_of(prompt: &[ContentBlock]) -> String {
                 }
                 _ => {}
             },
-            ContentBlock::Image(_) => parts.push("(The user attached an image, which this agent cannot see.)".into()),
+            ContentBlock::Image(image) => images.push(match &image.uri {
+                Some(uri) if uri.starts_with("http://") || uri.starts_with("https://") => uri.clone(),
+                _ => format!("data:{};base64,{}", image.mime_type, image.data),
+            }),
             _ => {}
         }
     }
-    parts.join("\n\n")
+    Instruction { text: parts.join("\n\n"), images }
 }
 
 fn path_of(uri: &str) -> String {
@@ -48,15 +58,17 @@ fn path_of(uri: &str) -> String {
 }
 
 /// `session/prompt` (not a slash command): runs the turn to its end.
-pub async fn prompt(front: Arc<Front>, id: String, text: String) -> Result<PromptResponse, RpcError> {
+pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> Result<PromptResponse, RpcError> {
+    let Instruction { text, images } = instruction;
     let (started, cwd, settings) = front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone()))?;
     if started {
-        return run_turn(&front, &id, message(&front, &id, text)).await;
+        return run_turn(&front, &id, message(&front, &id, text, images)).await;
     }
     let req = StartRequest {
         title: crate::tasks::title_from(&text),
         instruction: text,
         workspace: cwd,
+        images,
         ..StartRequest::default()
     };
     run_turn(&front, &id, async { start(&front, &id, req, &settings) }).await
@@ -124,8 +136,8 @@ pub fn start(
     Ok(())
 }
 
-async fn message(front: &Arc<Front>, id: &str, text: String) -> Result<(), RpcError> {
-    Ok(front.manager()?.send_message(id, text).await?)
+async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>) -> Result<(), RpcError> {
+    Ok(front.manager()?.send_message_with_images(id, text, images).await?)
 }
 
 /// `session/cancel`: the agent is paused at once; the prompt answers `cancelled` when it is (or after two seconds,

@@ -188,7 +188,22 @@ impl AgentServerClient {
 
     /// Sends a user message; `run` starts the agent on it.
     pub async fn send_message(&self, id: &str, text: &str, run: bool) -> Result<(), AgentServerError> {
-        let body = json!({"role": "user", "content": [{"type": "text", "text": text}], "run": run});
+        self.send_message_with_images(id, text, &[], run).await
+    }
+
+    /// A message with images (URLs, `data:` URLs included); the agent's LLM gets them when its model takes images.
+    pub async fn send_message_with_images(
+        &self,
+        id: &str,
+        text: &str,
+        images: &[String],
+        run: bool,
+    ) -> Result<(), AgentServerError> {
+        let mut content = vec![json!({"type": "text", "text": text})];
+        if !images.is_empty() {
+            content.push(json!({"type": "image", "image_urls": images}));
+        }
+        let body = json!({"role": "user", "content": content, "run": run});
         let path = format!("/api/conversations/{id}/events");
         self.call(Method::POST, &path, Some(body), "sending a message", None).await.map(|_| ())
     }

@@ -8,6 +8,7 @@ pub(super) enum Control {
     /// `run`: the agent works on it now; otherwise it is only added to the conversation for its next turn.
     Send {
         text: String,
+        images: Vec<String>,
         run: bool,
         reply: oneshot::Sender<Result<(), ConversationError>>,
     },

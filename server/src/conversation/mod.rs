@@ -127,12 +127,22 @@ impl Manager {
     }
 
     pub async fn send_message(&self, id: &str, text: String) -> Result<(), ConversationError> {
-        self.control(id, |reply| Control::Send { text, run: true, reply }).await
+        self.send_message_with_images(id, text, Vec::new()).await
+    }
+
+    /// A message with images (URLs, `data:` URLs included).
+    pub async fn send_message_with_images(
+        &self,
+        id: &str,
+        text: String,
+        images: Vec<String>,
+    ) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::Send { text, images, run: true, reply }).await
     }
 
     /// Tells the agent something for its next turn without starting one (e.g. which changes were not applied).
     pub async fn add_note(&self, id: &str, text: String) -> Result<(), ConversationError> {
-        self.control(id, |reply| Control::Send { text, run: false, reply }).await
+        self.control(id, |reply| Control::Send { text, images: Vec::new(), run: false, reply }).await
     }
 
     /// What the agent changed in its isolated copy, against where it started.

@@ -102,6 +102,8 @@ pub struct StartRequest {
     pub attach: Option<String>,
     /// A front's own choices for this one conversation, over the settings.
     pub options: StartOptions,
+    /// Images with the instruction (URLs, `data:` URLs included).
+    pub images: Vec<String>,
 }
 
 /// What a front may choose for one conversation beyond the settings (an ACP session's id, backend and MCP servers).

@@ -35,6 +35,8 @@ pub(super) struct Runner {
     /// The task as the user gave it, until it is sent as the first message (or handed to a backend that starts the
     /// conversation itself).
     pub instruction: Option<String>,
+    /// Images with the first message.
+    pub images: Vec<String>,
     /// The cloud conversation to follow instead of starting one.
     pub attach: Option<String>,
     /// Set when the backend created the conversation on its agent-server (the cloud).
@@ -209,8 +211,8 @@ impl Runner {
         tracker: &mut Tracker,
     ) -> bool {
         match msg {
-            Control::Send { text, run, reply } => {
-                let result = self.send(text, run, client, tracker).await;
+            Control::Send { text, images, run, reply } => {
+                let result = self.send(text, images, run, client, tracker).await;
                 let _ = reply.send(result);
             }
             Control::Pause { reply } => {
@@ -273,7 +275,7 @@ impl Runner {
             tracing::debug!(conversation = %self.id, "conversation created");
             let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
             let instruction = self.instruction.take().unwrap_or_default();
-            client.send_message(&self.id, &instruction, true).await?;
+            client.send_message_with_images(&self.id, &instruction, &std::mem::take(&mut self.images), true).await?;
             tracing::debug!(conversation = %self.id, "first message sent");
             self.set_state(State::Running);
             tracker.awaiting_run = true;
@@ -304,13 +306,14 @@ impl Runner {
     async fn send(
         &mut self,
         text: String,
+        images: Vec<String>,
         run: bool,
         client: &AgentServerClient,
         tracker: &mut Tracker,
     ) -> Result<(), ConversationError> {
         let waiting = if run { self.unapproved(tracker) } else { Vec::new() };
         let run = run && waiting.is_empty();
-        client.send_message(self.agent_id(), &text, run).await?;
+        client.send_message_with_images(self.agent_id(), &text, &images, run).await?;
         if run {
             tracker.awaiting_run = true;
             self.set_state(State::Running);

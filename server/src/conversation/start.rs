@@ -31,7 +31,7 @@ impl Manager {
         if backend == "cloud" {
             settings.isolation = crate::config::Isolation::Worktree;
         }
-        let StartRequest { instruction, title, workspace, issue, attach, options } = req;
+        let StartRequest { instruction, title, workspace, issue, attach, options, images } = req;
         settings.mcp_config = options.mcp_config;
         let conversation_id = options.id.unwrap_or_else(ConversationId::new_random);
         let dir = self.inner.store.dir(&conversation_id);
@@ -79,6 +79,7 @@ impl Manager {
             secrets: self.provider_tokens(),
             settings,
             instruction: Some(instruction),
+            images,
             attach,
             remote: None,
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),

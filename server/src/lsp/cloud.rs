@@ -36,7 +36,7 @@ pub async fn attach(ctx: &Ctx, args: AttachArgs) -> Result<Value, Error> {
         workspace,
         issue: None,
         attach: Some(id),
-        options: Default::default(),
+        ..Default::default()
     };
     start::conversation(ctx, req).await
 }

@@ -35,7 +35,7 @@ pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> 
     let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| tasks::title_from(&args.instruction));
     start::conversation(
         ctx,
-        StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() },
+        StartRequest { instruction, title, workspace, issue: None, attach: None, ..Default::default() },
     )
     .await
 }
@@ -59,7 +59,7 @@ pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value,
     let title = tasks::problem_title(&problem);
     start::conversation(
         ctx,
-        StartRequest { instruction, title, workspace, issue: None, attach: None, options: Default::default() },
+        StartRequest { instruction, title, workspace, issue: None, attach: None, ..Default::default() },
     )
     .await
 }
