@@ -124,7 +124,7 @@ class VsCode {
 
   /** The quick input on screen (a pick or an input box) once its text (title, prompt, rows, placeholder) holds
    * `text`, exactly as written: the palette closing and the next pick opening share one widget. */
-  async quickInput(text) {
+  async quickInput(text, timeout = 30000) {
     return this.until(`the quick input "${text}"`, async () => {
       const widget = this.page.locator(".quick-input-widget").first();
       if (!(await widget.isVisible().catch(() => false))) {
@@ -135,7 +135,7 @@ class VsCode {
         return `${w.innerText}\n${input ? input.placeholder : ""}`;
       });
       return shown.includes(text) && shown;
-    });
+    }, timeout);
   }
 
   /** Clicks the row holding `text` in the quick pick on screen. */
