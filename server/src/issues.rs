@@ -64,14 +64,7 @@ pub async fn fix_task(
         let pull = service.pull_request(repo.clone(), number).await?;
         let instruction = pull_instruction(&repo, &pull);
         let title = title_from(&format!("Fix {} #{number}: {}", noun_short(repo.kind), pull.title));
-        return Ok(StartRequest {
-            instruction,
-            title,
-            workspace,
-            issue: None,
-            attach: None,
-            ..Default::default()
-        });
+        return Ok(StartRequest { instruction, title, workspace, issue: None, attach: None, ..Default::default() });
     }
     let issue = service.issue(repo.clone(), number).await?;
     let instruction = issue_instruction(&repo, &issue);

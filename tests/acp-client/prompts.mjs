@@ -5,7 +5,8 @@ import { run, startAgent } from "./editor.mjs";
 
 run(async () => {
   const answer = () => process.env.ANSWER ?? "reject_once";
-  const editor = startAgent({ answer });
+  // FS=off: an editor that reads and writes no files for agents (the apply goes to disk).
+  const editor = startAgent({ answer, fsCapable: process.env.FS !== "off" });
   const initialize = await editor.initialize();
   const started = Date.now();
   const session = await editor.agent.request(methods.agent.session.new, { cwd: process.env.WORKSPACE, mcpServers: [] });

@@ -50,7 +50,12 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     let b_buffer = "alpha\nbeta changed by the user\ngamma\n";
     let result = setup.drive(
         "turn",
-        &[("WORKSPACE", ws.display().to_string()), ("A_BUFFER", a_buffer.clone()), ("B_BUFFER", b_buffer.to_owned()), ("IMAGE_PNG", PNG.to_owned())],
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("A_BUFFER", a_buffer.clone()),
+            ("B_BUFFER", b_buffer.to_owned()),
+            ("IMAGE_PNG", PNG.to_owned()),
+        ],
     );
 
     // initialize: version 1, what the agent does.
@@ -496,4 +501,29 @@ fn with_the_docker_backend_a_prompt_runs_in_a_container_and_no_secret_reaches_an
             }
         }
     }
+}
+
+#[test]
+fn for_an_editor_that_writes_no_files_the_apply_writes_to_disk_and_the_think_tool_shows() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        Step::tool("think", json!({"thought": "a.txt first, then done."})),
+        edit("a.txt", "line 2\n", "line 2 by the agent\n"),
+        Step::finish("Changed a.txt."),
+    ]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["Change a.txt"])),
+            ("ANSWER", "apply".into()),
+            ("FS", "off".into()),
+        ],
+    );
+    assert_eq!(result["answers"][0]["stopReason"], "end_turn");
+    let think = updates(&result, "tool_call").into_iter().find(|c| c["kind"] == "think").expect("a think call");
+    assert_eq!(think["content"][0]["content"]["text"], "a.txt first, then done.");
+    assert_eq!(result["writes"], json!([]), "nothing through the editor");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A.replace("line 2\n", "line 2 by the agent\n"));
 }

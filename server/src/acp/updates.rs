@@ -155,10 +155,14 @@ impl Mapper {
                 return out;
             }
             ("think", _) | (_, "ThinkAction") => {
+                // The agent's think tool: a tool call of kind `think` holding the thought (its observation adds
+                // nothing).
                 let thought = str_of(action, "thought");
-                if !thought.trim().is_empty() {
-                    out.push(SessionUpdate::AgentThoughtChunk(text_chunk(thought)));
-                }
+                let call = ToolCall::new(call_id, "Thinking")
+                    .kind(ToolKind::Think)
+                    .status(ToolCallStatus::Completed)
+                    .content(vec![text_content(thought)]);
+                out.push(SessionUpdate::ToolCall(call));
                 return out;
             }
             ("task_tracker", _) if action.get("task_list").is_some_and(Value::is_array) => {
@@ -362,6 +366,21 @@ mod tests {
         let statuses: Vec<&str> =
             u[0]["entries"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["completed", "in_progress", "pending"]);
+    }
+
+    #[test]
+    fn the_think_tool_is_a_think_call_with_the_thought() {
+        let mut m = mapper();
+        let think = event(json!({"id": "k", "kind": "ActionEvent", "source": "agent", "tool_name": "think",
+            "tool_call_id": "call_k", "action": {"kind": "ThinkAction", "thought": "Two ways to do it."}}));
+        let u = as_json(&m.map(&think, false));
+        assert_eq!(u[0]["sessionUpdate"], "tool_call");
+        assert_eq!(u[0]["kind"], "think");
+        assert_eq!(u[0]["status"], "completed");
+        assert_eq!(u[0]["content"][0]["content"]["text"], "Two ways to do it.");
+        let obs = event(json!({"id": "ko", "kind": "ObservationEvent", "source": "environment", "tool_name": "think",
+            "tool_call_id": "call_k", "observation": {"content": [{"type": "text", "text": "Your thought has been logged."}]}}));
+        assert!(m.map(&obs, false).is_empty());
     }
 
     #[test]
