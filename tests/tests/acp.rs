@@ -527,3 +527,52 @@ fn for_an_editor_that_writes_no_files_the_apply_writes_to_disk_and_the_think_too
     assert_eq!(result["writes"], json!([]), "nothing through the editor");
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A.replace("line 2\n", "line 2 by the agent\n"));
 }
+
+#[test]
+fn fix_issue_and_pr_from_the_panel_start_on_the_issue_and_open_its_pull_request() {
+    use openhands_lsp_tests::git_http::GitHttpServer;
+    use openhands_lsp_tests::provider_mock::ProviderMock;
+    const TOKEN: &str = "ghp_acp_issue_flow_token_41";
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let bare = root.join("srv/octo/hello.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "-q", "--bare"]);
+    let git_server = GitHttpServer::start(root.join("srv"), "x-access-token", TOKEN);
+    let ws = root.join("hello");
+    std::fs::create_dir_all(&ws).unwrap();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    std::fs::write(ws.join("greeting.txt"), "hi\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    git(&ws, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    git(&ws, &["remote", "add", "origin", &git_server.url("octo/hello.git")]);
+    let mock = ProviderMock::github();
+    mock.on_fixture("GET", "/repos/octo/hello/issues/12", "github/issue_12.json");
+    mock.on_fixture("GET", "/repos/octo/hello/issues/12/comments", "github/issue_12_comments.json");
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'Hello, world\\n' > greeting.txt"),
+        Step::finish("Changed the greeting to Hello, world."),
+    ]);
+    let mut setup = Setup::new(&llm, json!({"github": {"host": "127.0.0.1", "apiUrl": mock.url()}}));
+    setup.env.push(("GITHUB_TOKEN".into(), TOKEN.into()));
+    let result = setup.drive("prompts", &[
+        ("WORKSPACE", ws.display().to_string()),
+        ("PROMPTS", prompts(&["/fix-issue #12", "/pr"])),
+        ("ANSWER", "keep".into()),
+    ]);
+    let answers = result["answers"].as_array().unwrap();
+    assert_eq!(answers[0]["stopReason"], "end_turn", "{}", answers[0]);
+    assert!(answers[0]["updates"].to_string().contains("Working on Fix issue #12: Greeting is not polite"));
+    assert!(llm.requests()[0].body.to_string().contains("zebra-kiwi-42"), "the issue reached the agent");
+    let said = answers[1]["updates"].to_string();
+    assert!(said.contains("Opened pull request #"), "{}", answers[1]);
+    let created = mock.requests_to("POST", "/repos/octo/hello/pulls");
+    assert_eq!(created.len(), 1, "{:?}", mock.recorded());
+    assert_eq!(created[0].body["title"], "Fix issue #12: Greeting is not polite");
+    let branch = created[0].body["head"].as_str().unwrap().to_owned();
+    assert_eq!(git(&bare, &["show", &format!("{branch}:greeting.txt")]), "Hello, world\n", "the branch was pushed");
+    assert_eq!(mock.violations(), Vec::<String>::new());
+    assert_eq!(std::fs::read_to_string(ws.join("greeting.txt")).unwrap(), "hi\n", "the user's folder untouched");
+    assert!(!result.to_string().contains(TOKEN), "the token reached the editor or the log");
+}
