@@ -41,6 +41,32 @@ impl GitHttpServer {
         GitHttpServer { addr, shared, _runtime: runtime }
     }
 
+    /// A GitHub-like host on 127.0.0.1 for `octo/hello`: the bare repository served over smart HTTP (wanting
+    /// `token`), and the user's clone `hello` with `files` committed on `main`, pushed, `origin` set to the server.
+    /// Returns the server, the bare repository and the clone.
+    pub fn with_octo_hello(
+        root: &std::path::Path,
+        token: &str,
+        files: &[(&str, &str)],
+    ) -> (GitHttpServer, PathBuf, PathBuf) {
+        use crate::repo::git;
+        let bare = root.join("srv/octo/hello.git");
+        std::fs::create_dir_all(&bare).expect("bare");
+        git(&bare, &["init", "-q", "--bare"]);
+        let server = GitHttpServer::start(root.join("srv"), "x-access-token", token);
+        let ws = root.join("hello");
+        std::fs::create_dir_all(&ws).expect("clone");
+        git(&ws, &["init", "-q", "-b", "main"]);
+        for (name, text) in files {
+            std::fs::write(ws.join(name), text).expect("file");
+        }
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+        git(&ws, &["push", "-q", bare.to_str().expect("utf-8"), "main"]);
+        git(&ws, &["remote", "add", "origin", &server.url("octo/hello.git")]);
+        (server, bare, ws)
+    }
+
     pub fn url(&self, repo: &str) -> String {
         format!("http://{}/{repo}", self.addr)
     }

@@ -535,18 +535,7 @@ fn fix_issue_and_pr_from_the_panel_start_on_the_issue_and_open_its_pull_request(
     const TOKEN: &str = "ghp_acp_issue_flow_token_41";
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
-    let bare = root.join("srv/octo/hello.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare"]);
-    let git_server = GitHttpServer::start(root.join("srv"), "x-access-token", TOKEN);
-    let ws = root.join("hello");
-    std::fs::create_dir_all(&ws).unwrap();
-    git(&ws, &["init", "-q", "-b", "main"]);
-    std::fs::write(ws.join("greeting.txt"), "hi\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
-    git(&ws, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    git(&ws, &["remote", "add", "origin", &git_server.url("octo/hello.git")]);
+    let (_git_server, bare, ws) = GitHttpServer::with_octo_hello(&root, TOKEN, &[("greeting.txt", "hi\n")]);
     let mock = ProviderMock::github();
     mock.on_fixture("GET", "/repos/octo/hello/issues/12", "github/issue_12.json");
     mock.on_fixture("GET", "/repos/octo/hello/issues/12/comments", "github/issue_12_comments.json");
@@ -556,11 +545,14 @@ fn fix_issue_and_pr_from_the_panel_start_on_the_issue_and_open_its_pull_request(
     ]);
     let mut setup = Setup::new(&llm, json!({"github": {"host": "127.0.0.1", "apiUrl": mock.url()}}));
     setup.env.push(("GITHUB_TOKEN".into(), TOKEN.into()));
-    let result = setup.drive("prompts", &[
-        ("WORKSPACE", ws.display().to_string()),
-        ("PROMPTS", prompts(&["/fix-issue #12", "/pr"])),
-        ("ANSWER", "keep".into()),
-    ]);
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["/fix-issue #12", "/pr"])),
+            ("ANSWER", "keep".into()),
+        ],
+    );
     let answers = result["answers"].as_array().unwrap();
     assert_eq!(answers[0]["stopReason"], "end_turn", "{}", answers[0]);
     assert!(answers[0]["updates"].to_string().contains("Working on Fix issue #12: Greeting is not polite"));

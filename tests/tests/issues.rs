@@ -20,19 +20,11 @@ fn fix_issue_from_a_code_action_to_an_opened_pull_request() {
     let root = tmp.path().canonicalize().unwrap();
     // A GitHub Enterprise on 127.0.0.1 (`openhands.github.host`): git over smart HTTP (the real git http-backend,
     // which wants the token), its API at the stand-in.
-    let bare = root.join("srv/octo/hello.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare"]);
-    let git_server = GitHttpServer::start(root.join("srv"), "x-access-token", TOKEN);
-    let ws = root.join("hello");
-    std::fs::create_dir_all(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("greeting.txt"), "hi\n").unwrap();
-    std::fs::write(ws.join("notes.md"), "# Notes\nTODO(#12): be polite\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["commit", "-qm", "init"]);
-    git(&ws, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    git(&ws, &["remote", "add", "origin", &git_server.url("octo/hello.git")]);
+    let (git_server, bare, ws) = GitHttpServer::with_octo_hello(
+        &root,
+        TOKEN,
+        &[("greeting.txt", "hi\n"), ("notes.md", "# Notes\nTODO(#12): be polite\n")],
+    );
 
     let mock = ProviderMock::github();
     mock.on_fixture("GET", "/repos/octo/hello/issues/12", "github/issue_12.json");

@@ -4,7 +4,7 @@
 //! and, for openhands-lsp, prompt to the first `session/update` and to the agent's first tool call with the docker
 //! backend and a warm pool (the scripted LLM answers at once).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -28,16 +28,7 @@ struct Contender {
 }
 
 fn contenders(settings: &Path) -> Result<Vec<Contender>> {
-    let lsp = std::env::var("OPENHANDS_LSP_BIN").context("OPENHANDS_LSP_BIN is not set: run scripts/bench")?;
-    let peers = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/bench-peers");
-    let node = peers.join("node_modules/node/bin/node");
-    let copilot = peers.join("node_modules/@github/copilot-language-server/dist/language-server.js");
-    let openhands = peers.join("openhands-venv/bin/openhands");
-    for p in [&node, &copilot, &openhands] {
-        if !p.exists() {
-            bail!("{} is missing: run scripts/bench (it installs the peers into .cache/bench-peers)", p.display());
-        }
-    }
+    let super::startup::Programs { lsp, node, copilot, openhands } = super::startup::programs()?;
     Ok(vec![
         Contender {
             name: "openhands-lsp acp",

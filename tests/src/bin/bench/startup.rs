@@ -24,7 +24,15 @@ fn peers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/bench-peers")
 }
 
-fn contenders() -> Result<Vec<Contender>> {
+/// The peers' programs (in `.cache/bench-peers`), and openhands-lsp's.
+pub struct Programs {
+    pub lsp: String,
+    pub node: PathBuf,
+    pub copilot: PathBuf,
+    pub openhands: PathBuf,
+}
+
+pub fn programs() -> Result<Programs> {
     let lsp = std::env::var("OPENHANDS_LSP_BIN").context("OPENHANDS_LSP_BIN is not set: run scripts/bench")?;
     let peers = peers_dir();
     let node = peers.join("node_modules/node/bin/node");
@@ -35,6 +43,11 @@ fn contenders() -> Result<Vec<Contender>> {
             bail!("{} is missing: run scripts/bench (it installs the peers into .cache/bench-peers)", p.display());
         }
     }
+    Ok(Programs { lsp, node, copilot, openhands })
+}
+
+fn contenders() -> Result<Vec<Contender>> {
+    let Programs { lsp, node, copilot, openhands } = programs()?;
     let lsp_init = |name: &str| {
         json!({
             "processId": std::process::id(),
