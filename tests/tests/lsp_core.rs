@@ -77,7 +77,7 @@ fn initialize_result_snapshot() {
             "version": "<version>"
           }
         }"#]]
-    .assert_eq(&serde_json::to_string_pretty(&result).unwrap());
+    .assert_eq(&openhands_lsp_tests::sorted_json(&result));
 }
 
 #[test]

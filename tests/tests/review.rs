@@ -75,7 +75,7 @@ fn wait_finished(server: &Server, id: &str) {
 
 /// The payload with the temporary paths replaced, for a stable snapshot.
 fn normalized(value: &Value, ws: &Path) -> String {
-    let text = serde_json::to_string_pretty(value).unwrap();
+    let text = openhands_lsp_tests::sorted_json(value);
     text.replace(&file_uri(ws), "file://<ws>").replace(&ws.display().to_string(), "<ws>")
 }
 

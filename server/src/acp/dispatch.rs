@@ -157,6 +157,8 @@ fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionRespon
     if let Some(problem) = front.loaded.problems.first() {
         return Err(RpcError::invalid_params(format!("bad settings: {problem}")));
     }
+    // No conversation could be had: say so now, not at the first prompt.
+    front.manager()?;
     if !req.cwd.is_absolute() || !req.cwd.is_dir() {
         return Err(RpcError::invalid_params(format!("cwd {} is not an absolute path to a folder", req.cwd.display())));
     }

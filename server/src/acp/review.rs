@@ -79,7 +79,31 @@ async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
     }
 }
 
-/// End of a turn: the changes as diffs, and the question whether to apply them to the user's files now.
+/// Whether the user's folder has this change already (applied before): the file as proposed, or gone as it should.
+fn in_user_files(root: &Path, f: &crate::git::FileChange) -> bool {
+    let now = std::fs::read(root.join(&f.path)).ok();
+    let proposed = match (&f.whole, &f.proposed) {
+        (Some(whole), _) => whole.proposed.as_deref(),
+        (None, Some(text)) => Some(text.as_bytes()),
+        (None, None) => None,
+    };
+    let old_gone = f.old_path.as_ref().is_none_or(|old| !root.join(old).exists());
+    !f.involves_link() && old_gone && now.as_deref() == proposed
+}
+
+/// What is left to apply of the agent's changes, and its fingerprint.
+fn pending(mut review: Review) -> (Review, u64) {
+    use std::hash::{Hash, Hasher};
+    review.files.retain(|f| !in_user_files(&review.source, f));
+    let mut hasher = std::hash::DefaultHasher::new();
+    for f in &review.files {
+        (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
+    }
+    (review, hasher.finish())
+}
+
+/// End of a turn: the changes not in the user's files yet, as diffs, and the question whether to apply them now
+/// (not asked again for the same changes).
 pub async fn offer(front: &Arc<Front>, id: &str) {
     let review = match changes(front, id).await {
         Ok(Some(review)) => review,
@@ -89,6 +113,11 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
             return;
         }
     };
+    let (review, fingerprint) = pending(review);
+    let asked = front.with_session(id, |s| s.offered.replace(fingerprint) == Some(fingerprint)).unwrap_or(true);
+    if review.files.is_empty() || asked {
+        return;
+    }
     let call = review_call(id, &review, ToolCallStatus::Pending);
     let call_id = call.tool_call_id.clone();
     front.send(id, SessionUpdate::ToolCall(call));
@@ -188,10 +217,16 @@ pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError>
     let applied = plan.finish(result).await;
     applied.tell_agent(manager, id).await;
     let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
+    let refused: Vec<String> = applied
+        .files
+        .iter()
+        .filter(|f| f.outcome == "refused")
+        .map(|f| format!("{} ({})", f.path, f.reason.as_deref().unwrap_or("refused")))
+        .collect();
     let mut text =
         if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
-    if let Some(refused) = applied.refused_message(&review.title) {
-        text.push_str(&format!(" {refused}. Your text is kept; the agent was told."));
+    if !refused.is_empty() {
+        text.push_str(&format!(" Not applied: {}. The agent was told.", refused.join("; ")));
     }
     Ok(text)
 }

@@ -45,6 +45,9 @@ pub struct Session {
     pub reject_always: bool,
     /// The tool call that shows the sandbox starting, until the agent's first event.
     pub starting_call: Option<String>,
+    /// The changes last offered for apply at the end of a turn (a fingerprint): the same ones are not asked about
+    /// again after every turn.
+    pub offered: Option<u64>,
 }
 
 impl Session {
@@ -58,6 +61,7 @@ impl Session {
             turn: None,
             reject_always: false,
             starting_call: None,
+            offered: None,
         }
     }
 

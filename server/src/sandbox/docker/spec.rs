@@ -148,7 +148,21 @@ mod tests {
         assert_eq!(spec.chown_to.as_deref(), Some("openhands"));
         let mut body = serde_json::to_value(&spec.body).unwrap();
         body["Image"] = "<the configured image>".into();
-        expect_test::expect_file!["spec_snapshot.json"].assert_eq(&serde_json::to_string_pretty(&body).unwrap());
+        // Keys sorted: serde_json keeps insertion order in this build (the ACP schema crate turns on its
+        // `preserve_order`), which the snapshot should not depend on.
+        fn sorted(value: &serde_json::Value) -> serde_json::Value {
+            match value {
+                serde_json::Value::Object(map) => {
+                    let mut keys: Vec<&String> = map.keys().collect();
+                    keys.sort();
+                    keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect()
+                }
+                serde_json::Value::Array(items) => items.iter().map(sorted).collect(),
+                other => other.clone(),
+            }
+        }
+        let text = serde_json::to_string_pretty(&sorted(&body)).unwrap();
+        expect_test::expect_file!["spec_snapshot.json"].assert_eq(&text);
     }
 
     #[test]
