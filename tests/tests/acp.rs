@@ -459,11 +459,18 @@ fn slash_commands_review_apply_and_discard_the_agents_changes() {
 
 #[test]
 fn with_the_docker_backend_a_prompt_runs_in_a_container_and_no_secret_reaches_an_update_the_log_or_a_file() {
-    let ws_dir = tempfile::tempdir().unwrap();
-    let ws = ws_dir.path().canonicalize().unwrap();
+    // The user opened a subfolder of a repository: the container has the copy of the whole repository, the agent
+    // works in the same subfolder, and its edits are shown as edits of the user's files there.
+    let (_dir, repo) = repo_with_files();
+    let ws = repo.join("sub");
+    std::fs::create_dir_all(&ws).unwrap();
     std::fs::write(ws.join("seed.txt"), "seeded by the user\n").unwrap();
     let llm = ScriptedLlm::start_for_containers(vec![
         Step::terminal("echo made in docker > made.txt && echo $GITHUB_TOKEN | wc -c"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "create", "path": "{workdir}/notes.md", "file_text": "hello\n", "security_risk": "LOW"}),
+        ),
         Step::finish("Made made.txt."),
     ]);
     let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE: run scripts/test");
@@ -489,6 +496,9 @@ fn with_the_docker_backend_a_prompt_runs_in_a_container_and_no_secret_reaches_an
     assert!(calls.iter().any(|u| u["title"] == "Starting the agent (docker)"), "{calls:?}");
     assert_eq!(std::fs::read_to_string(ws.join("made.txt")).unwrap(), "made in docker\n", "applied after review");
     assert_eq!(result["writes"][0]["path"], ws.join("made.txt").display().to_string(), "through the editor");
+    let create = calls.iter().find(|u| u["sessionUpdate"] == "tool_call" && u["kind"] == "edit").expect("the edit");
+    assert_eq!(create["content"][0]["path"], ws.join("notes.md").display().to_string(), "the user's file: {create}");
+    assert_eq!(std::fs::read_to_string(ws.join("notes.md")).unwrap(), "hello\n");
     // The agent had both secrets (the model's key reached the model; the token the agent's shell).
     assert_eq!(llm.requests()[0].headers["authorization"], format!("Bearer {key}"));
     assert!(llm.requests()[1].body.to_string().contains(&(token.len() + 1).to_string()), "the token reached the shell");

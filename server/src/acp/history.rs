@@ -49,7 +49,7 @@ fn canonical(path: &Path) -> PathBuf {
 /// Opens session `id` on an existing conversation: its settings are the conversation's.
 fn open(front: &Front, id: &str, cwd: PathBuf) -> Result<Summary, RpcError> {
     let summary = front.manager()?.get(id)?;
-    let roots = crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
+    let roots = super::router::agent_roots(&summary.meta);
     let mut settings = front.loaded.settings.clone();
     if let Some(backend) = backend_named(&summary.meta.backend) {
         settings.backend = backend;

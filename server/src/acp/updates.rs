@@ -66,15 +66,21 @@ impl Mapper {
         self.calls.get(action_id).map(String::as_str)
     }
 
-    /// A path the agent named, as the user's file: under one of the agent's roots it is the same path in the
-    /// user's folder; anything else stays as it is.
+    /// A path the agent named, as the user's file: under one of the agent's roots (the longest that holds it) it
+    /// is the same path in the user's folder; anything else stays as it is.
     pub fn user_path(&self, path: &str) -> PathBuf {
-        for root in self.roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty()) {
-            if let Some(rest) = path.strip_prefix(root).and_then(|r| r.strip_prefix('/')) {
-                return self.cwd.join(rest.trim_start_matches('/'));
-            }
+        let best = self
+            .roots
+            .iter()
+            .map(|r| r.trim_end_matches('/'))
+            .filter(|r| !r.is_empty())
+            .filter_map(|root| Some((root.len(), path.strip_prefix(root)?.strip_prefix('/')?)))
+            .max_by_key(|(len, _)| *len);
+        match best {
+            Some((_, rest)) => self.cwd.join(rest.trim_start_matches('/')),
+            None if Path::new(path).is_relative() => self.cwd.join(path),
+            None => PathBuf::from(path),
         }
-        if Path::new(path).is_relative() { self.cwd.join(path) } else { PathBuf::from(path) }
     }
 
     /// The updates an event makes. `replay`: a user's message is shown too (when loading a session's history).
@@ -296,6 +302,19 @@ mod tests {
 
     fn mapper() -> Mapper {
         Mapper::new(PathBuf::from("/home/me/proj"), vec!["/work/copy".into(), "/workspace".into()])
+    }
+
+    #[test]
+    fn a_path_is_mapped_by_the_longest_root_that_holds_it() {
+        // The user opened a subfolder of a repository: the agent works in the same subfolder of its copy.
+        let m = Mapper::new(
+            PathBuf::from("/home/me/repo/sub"),
+            vec!["/workspace".into(), "/workspace/sub".into(), "/state/c/worktree/sub".into()],
+        );
+        assert_eq!(m.user_path("/workspace/sub/a.rs"), PathBuf::from("/home/me/repo/sub/a.rs"));
+        assert_eq!(m.user_path("/state/c/worktree/sub/b/c.rs"), PathBuf::from("/home/me/repo/sub/b/c.rs"));
+        assert_eq!(m.user_path("/etc/hosts"), PathBuf::from("/etc/hosts"));
+        assert_eq!(m.user_path("d.rs"), PathBuf::from("/home/me/repo/sub/d.rs"));
     }
 
     fn as_json(updates: &[SessionUpdate]) -> Value {
