@@ -580,3 +580,23 @@ fn fix_issue_and_pr_from_the_panel_start_on_the_issue_and_open_its_pull_request(
     assert_eq!(std::fs::read_to_string(ws.join("greeting.txt")).unwrap(), "hi\n", "the user's folder untouched");
     assert!(!result.to_string().contains(TOKEN), "the token reached the editor or the log");
 }
+
+#[test]
+fn pause_and_resume_from_the_panel_stop_the_agent_and_let_it_go_on() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo first"),
+        Step::terminal("echo held").gated("never"),
+        Step::terminal("echo after the pause"),
+        Step::finish("Done after the pause."),
+    ]);
+    let setup = Setup::new(&llm, json!({"isolation": "none"}));
+    let result = setup.drive("pause", &[("WORKSPACE", ws.display().to_string())]);
+    assert_eq!(result["paused"]["stopReason"], "end_turn");
+    assert_eq!(result["turn"]["stopReason"], "cancelled", "the turn the agent was on ends when it is paused");
+    assert_eq!(result["resumed"]["stopReason"], "end_turn");
+    let all = result["updates"].to_string();
+    assert!(all.contains("Paused. /resume goes on.") && all.contains("Resumed."), "{all}");
+    assert!(all.contains("after the pause"), "the agent went on after /resume");
+    assert!(!all.contains("```console\\nheld"), "the held step never ran");
+}
