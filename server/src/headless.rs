@@ -76,6 +76,9 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let (state, message) = follow(&manager, &id, &mut rx, out).await;
     manager.shutdown().await;
     let _ = writeln!(out, "\n{}: {message}", state.as_str());
+    if let Some(usage) = manager.get(&id).ok().and_then(|s| s.meta.usage) {
+        let _ = writeln!(out, "LLM use: {}", usage.describe());
+    }
     report_changes(&manager, &id, &workspace, &before, out).await;
     match state {
         State::Finished => Ok(()),

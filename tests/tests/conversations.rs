@@ -462,6 +462,8 @@ fn headless_run_prints_steps_the_final_message_and_changed_files() {
     assert!(stdout.contains("create ") && stdout.contains("made.txt"), "{stdout}");
     assert!(stdout.contains("finished: made made.txt"), "{stdout}");
     assert!(stdout.contains("changed files:") && stdout.contains("added    made.txt"), "{stdout}");
+    // openai/stub has no price: the cost is unknown, not $0 (two calls of 10 tokens in and 5 out).
+    assert!(stdout.contains("LLM use: cost unknown, 20 tokens in, 10 out"), "{stdout}");
 }
 
 #[test]
@@ -668,4 +670,61 @@ fn the_agent_server_boots_with_the_start_up_hook_and_the_agents_commands_do_not_
     llm.open_gate("end");
     wait_state(&server, &id, "finished");
     server.shutdown_and_exit().unwrap();
+}
+
+/// LiteLLM's prices as the agent-server has them: (input, output) US dollars per token and the context window.
+fn litellm_price(model: &str) -> (f64, f64, u64) {
+    let site =
+        std::path::Path::new(&openhands_lsp_tests::agent::agent_server_command()).with_file_name("..").join("lib");
+    let python =
+        std::fs::read_dir(&site).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("python"));
+    let file = python.unwrap().path().join("site-packages/litellm/model_prices_and_context_window_backup.json");
+    let prices: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let m = &prices[model];
+    (
+        m["input_cost_per_token"].as_f64().unwrap(),
+        m["output_cost_per_token"].as_f64().unwrap(),
+        m["max_input_tokens"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn llm_use_is_kept_with_what_litellm_prices_it_at_and_survives_a_restart() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo counted"), Step::finish("Counted.")]);
+    let params = init_params(&llm, &ws, json!({"llm": {"model": "openai/gpt-4o"}}));
+    let (mut server, _) = Server::start(options(), params.clone()).unwrap();
+    let started = server.command("openhands.startTask", json!({"instruction": "Count"})).unwrap().unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    let done = wait_state(&server, &id, "finished");
+    // The usage a finished conversation reports (the stats come with the last step, before or after the finish).
+    let usage = server
+        .wait_for("the usage of both calls", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)
+                .map(|m| m["params"]["usage"].clone())
+                .find(|u| u["tokensIn"] == 20)
+        })
+        .unwrap();
+    let (price_in, price_out, window) = litellm_price("gpt-4o");
+    let cost = usage["costUsd"].as_f64().unwrap();
+    let want = 20.0 * price_in + 10.0 * price_out;
+    assert!((cost - want).abs() < 1e-12, "{cost} = 20 x {price_in} + 10 x {price_out}: {usage}");
+    assert_eq!(usage["tokensOut"], 10);
+    assert_eq!(usage["contextWindow"], window);
+    assert_eq!(usage["contextUsed"], 15, "the last call's 10 in and 5 out");
+    let status = server.command("openhands.status", json!({})).unwrap().unwrap();
+    assert_eq!(status["usage"]["conversations"], 1, "{status}");
+    assert_eq!(status["usage"]["costUsd"], usage["costUsd"]);
+    assert_eq!(done["state"], "finished");
+    server.shutdown_and_exit().unwrap();
+
+    // After a restart, the history has it.
+    let mut opts = options();
+    opts.state_home = Some(server.state_home.clone());
+    let (mut again, _) = Server::start(opts, params).unwrap();
+    let listed = again.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let kept = listed["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap()["usage"].clone();
+    assert_eq!(kept, usage, "kept with the conversation");
+    again.shutdown_and_exit().unwrap();
 }

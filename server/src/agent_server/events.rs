@@ -66,6 +66,15 @@ impl AgentEvent {
         }
     }
 
+    /// The agent-server's `stats` (a state update, or inside `full_state`): every LLM of the conversation summed.
+    pub fn stats(&self) -> Option<Stats> {
+        match self.view() {
+            View::StateUpdate { key: "stats", value } => Stats::from_json(value),
+            View::StateUpdate { key: "full_state", value } => Stats::from_json(value.get("stats")?),
+            _ => None,
+        }
+    }
+
     /// A connection-level snapshot: sent on every (re)connect with a fresh id and never stored by the server.
     pub fn is_snapshot(&self) -> bool {
         matches!(self.view(), View::StateUpdate { key: "full_state", .. })
@@ -140,6 +149,43 @@ impl AgentEvent {
 }
 
 pub const SUMMARY_MAX_CHARS: usize = 160;
+
+/// What a conversation's LLM calls cost so far, as the agent-server counts them (LiteLLM's prices: 0 for a model it
+/// has no price for).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    pub cost: f64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// The model's context window (0: not known).
+    pub context_window: u64,
+    /// Tokens of the last call, prompt and answer: how much of the window the conversation fills now.
+    pub last_call_tokens: u64,
+}
+
+impl Stats {
+    /// From the agent-server's `ConversationStats` (`{"usage_to_metrics": {usage id: metrics}}`): every LLM summed.
+    pub fn from_json(value: &Value) -> Option<Stats> {
+        let metrics = value.get("usage_to_metrics")?.as_object()?;
+        let mut stats = Stats::default();
+        for m in metrics.values() {
+            let n = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let tokens = m.get("accumulated_token_usage").unwrap_or(&Value::Null);
+            stats.cost += m.get("accumulated_cost").and_then(Value::as_f64).unwrap_or(0.0);
+            stats.prompt_tokens += n(tokens, "prompt_tokens");
+            stats.completion_tokens += n(tokens, "completion_tokens");
+            stats.cache_read_tokens += n(tokens, "cache_read_tokens");
+            stats.cache_write_tokens += n(tokens, "cache_write_tokens");
+            stats.reasoning_tokens += n(tokens, "reasoning_tokens");
+            stats.context_window = stats.context_window.max(n(tokens, "context_window"));
+            stats.last_call_tokens = stats.last_call_tokens.max(n(tokens, "per_turn_token"));
+        }
+        Some(stats)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum View<'a> {

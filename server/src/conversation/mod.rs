@@ -8,12 +8,14 @@
 mod control;
 mod copy;
 mod error;
+mod metering;
 mod model;
 mod model_error;
 mod runner;
 mod start;
 pub mod store;
 mod tracker;
+mod usage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ pub use model::{
     AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
 };
 pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
+pub use usage::Usage;
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
 /// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.

@@ -461,6 +461,7 @@ impl Runner {
             _ => None,
         };
         let status = event.execution_status().map(str::to_owned);
+        let usage = event.stats();
         // A step that may have changed files (not the agent finishing or thinking) is followed by a checkpoint.
         let step_done = match event.view() {
             View::Observation { tool, .. } if !HARMLESS_TOOLS.contains(&tool) => Some(event.id.clone()),
@@ -474,6 +475,9 @@ impl Runner {
         self.observer.update(Update::Event(Arc::new(normalized), credit));
         if let Some(event_id) = step_done {
             self.checkpoint(event_id).await;
+        }
+        if let Some(stats) = usage {
+            self.record_usage(stats);
         }
         if let Some(message) = error {
             tracker.error_deadline = None;
@@ -515,6 +519,7 @@ impl Runner {
             }
             "finished" => {
                 self.bring_back(client).await;
+                self.final_usage(client).await;
                 let message = match tracker.finish_message.take() {
                     Some(m) => m,
                     None => client.final_response(self.agent_id()).await.unwrap_or_default(),

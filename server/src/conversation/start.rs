@@ -59,6 +59,7 @@ impl Manager {
             restores: 0,
             agent_conversation: None,
             branch_of: None,
+            usage: None,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));

@@ -94,6 +94,9 @@ pub struct Meta {
     /// For the earlier branch of a restored conversation, kept in history: which one, and where it was restored to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_of: Option<BranchOf>,
+    /// What its LLM calls cost so far, once it made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::usage::Usage>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -524,6 +527,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         restores: 0,
         agent_conversation: None,
         branch_of: None,
+        usage: None,
     }
 }
 
@@ -566,6 +570,7 @@ mod tests {
             restores: 0,
             agent_conversation: None,
             branch_of: None,
+            usage: None,
         }
     }
 

@@ -98,6 +98,7 @@ pub async fn command(ctx: &Ctx, _: NoArgs) -> Result<Value, Error> {
     let shared = &ctx.shared;
     let report = doctor::run(&doctor_inputs(shared)).await;
     let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
+    let usage = session_usage(ctx).await;
     let session = shared.session();
     if let Value::Object(map) = &mut value {
         map.insert(
@@ -108,6 +109,22 @@ pub async fn command(ctx: &Ctx, _: NoArgs) -> Result<Value, Error> {
         map.insert("openDocuments".into(), json!(session.documents.len()));
         map.insert("warmPool".into(), json!(shared.backends.docker.pool_status()));
         map.insert("positionEncoding".into(), json!(if ctx.snap.client.utf8_positions { "utf-8" } else { "utf-16" }));
+        map.insert("usage".into(), json!(usage));
     }
     Ok(value)
+}
+
+/// The LLM use of the conversations this server ran (their owner is this process), summed, with how many there were.
+async fn session_usage(ctx: &Ctx) -> Value {
+    let Ok(manager) = ctx.manager() else { return Value::Null };
+    let me = &crate::instance::Instance::current().id;
+    let all = manager.list().await.unwrap_or_default();
+    let ours: Vec<crate::conversation::Usage> = all
+        .iter()
+        .filter(|s| s.meta.owner.as_ref().is_some_and(|o| &o.id == me))
+        .filter_map(|s| s.meta.usage)
+        .collect();
+    let mut total = json!(super::wire::Usage::from(crate::conversation::Usage::total(ours.iter())));
+    total["conversations"] = json!(ours.len());
+    total
 }

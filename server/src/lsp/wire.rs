@@ -41,6 +41,36 @@ pub struct Conversation {
     pub restores: u32,
     /// For the earlier branch of a restored conversation: which one, and the checkpoint it was restored to.
     pub branch_of: Option<BranchOf>,
+    /// What its LLM calls cost so far (`null` before the first).
+    pub usage: Option<Usage>,
+}
+
+/// A conversation's LLM use (`Conversation.usage`, the totals of `openhands.status`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// US dollars; `null` when the model's price is not known.
+    pub cost_usd: Option<f64>,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Of `tokensIn`, read from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Tokens of the last call, of `contextWindow` (0: not known).
+    pub context_used: u64,
+    pub context_window: u64,
+}
+
+impl From<crate::conversation::Usage> for Usage {
+    fn from(u: crate::conversation::Usage) -> Self {
+        Usage {
+            cost_usd: u.cost_usd,
+            tokens_in: u.prompt_tokens,
+            tokens_out: u.completion_tokens,
+            cached_tokens: u.cache_read_tokens,
+            context_used: u.context_used,
+            context_window: u.context_window,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +187,7 @@ impl From<Summary> for Conversation {
             checkpoint: m.checkpoint,
             restores: m.restores,
             branch_of: m.branch_of.map(|b| BranchOf { conversation_id: b.conversation, checkpoint: b.checkpoint }),
+            usage: m.usage.map(Usage::from),
         }
     }
 }
@@ -200,7 +231,9 @@ mod tests {
                       "url": "u"},
             "cloud": {"conversationId": "a", "sandboxId": "b", "url": "u", "repository": "o/r", "branch": "main",
                       "pullRequests": []},
-            "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"}
+            "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"},
+            "usage": {"costUsd": 0.5, "promptTokens": 1, "completionTokens": 2, "cacheReadTokens": 0,
+                      "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3}
         }))
         .unwrap();
         let summary = Summary { meta, live: true, running_elsewhere: true };

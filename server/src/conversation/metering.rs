@@ -1,0 +1,25 @@
+//! The runner keeping what the conversation's LLM calls cost: each stats event, and the agent-server's own count
+//! when a turn ends (the event with the last call's can come after the turn's end).
+
+use super::Usage;
+use super::runner::Runner;
+use crate::agent_server::AgentServerClient;
+use crate::agent_server::events::Stats;
+
+impl Runner {
+    /// Keeps the agent-server's stats with the conversation (and tells the editor) when they changed.
+    pub(super) fn record_usage(&self, stats: Stats) {
+        let usage = Usage::from(stats);
+        if self.meta().usage.as_ref() != Some(&usage) {
+            self.update_meta(|m| m.usage = Some(usage));
+        }
+    }
+
+    /// The stats as the agent-server has them when the turn ends: the event with the last call's can come after.
+    pub(super) async fn final_usage(&self, client: &AgentServerClient) {
+        let info = client.get_conversation(self.agent_id()).await;
+        if let Some(stats) = info.ok().and_then(|i| Stats::from_json(i.get("stats")?)) {
+            self.record_usage(stats);
+        }
+    }
+}
