@@ -6,6 +6,9 @@ use super::runner::Runner;
 use crate::agent_server::AgentServerClient;
 use crate::agent_server::events::Stats;
 
+/// How long the end of a turn waits for the agent-server's own count.
+const FINAL_USAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Runner {
     /// Keeps the agent-server's stats with the conversation (and tells the editor) when they changed.
     pub(super) fn record_usage(&self, stats: Stats) {
@@ -17,8 +20,9 @@ impl Runner {
 
     /// The stats as the agent-server has them when the turn ends: the event with the last call's can come after.
     pub(super) async fn final_usage(&self, client: &AgentServerClient) {
-        let info = client.get_conversation(self.agent_id()).await;
-        if let Some(stats) = info.ok().and_then(|i| Stats::from_json(i.get("stats")?)) {
+        // A slow agent-server must not hold up the end of the turn: the figures are a nicety there.
+        let info = tokio::time::timeout(FINAL_USAGE_WAIT, client.get_conversation(self.agent_id())).await;
+        if let Some(stats) = info.ok().and_then(Result::ok).and_then(|i| Stats::from_json(i.get("stats")?)) {
             self.record_usage(stats);
         }
     }
