@@ -294,8 +294,8 @@ local function render_header(id)
   end
   local old = vim.b[c.buf].openhands_header_lines or 0
   local lines = header(id)
-  -- Unchanged (a conversation changes more often than its header: its usage, its time): left alone, so that the
-  -- outputs the user unfolded below stay unfolded (replacing lines above manual folds closes them again).
+  -- Unchanged (a conversation changes more often than its header shows: its usage, its time): left alone, not
+  -- rewritten with its highlights on every update.
   local now = vim.api.nvim_buf_get_lines(c.buf, 0, old, false)
   if #now == #lines and vim.iter(ipairs(lines)):all(function(i, l)
     return now[i] == l[1]
