@@ -289,14 +289,18 @@ impl ApplyPlan {
 }
 
 impl Applied {
-    /// What to show the user about the files that were not applied (`None`: all went in).
-    pub fn refused_message(&self, title: &str) -> Option<String> {
-        let refused: Vec<String> = self
-            .files
+    /// The files refused, each with why: `b.txt (your edits and the agent's overlap; …)`.
+    pub fn refused(&self) -> Vec<String> {
+        self.files
             .iter()
             .filter(|o| o.outcome == "refused")
             .map(|o| format!("{} ({})", o.path, o.reason.as_deref().unwrap_or("refused")))
-            .collect();
+            .collect()
+    }
+
+    /// What to show the user about the files that were not applied (`None`: all went in).
+    pub fn refused_message(&self, title: &str) -> Option<String> {
+        let refused = self.refused();
         (!refused.is_empty()).then(|| format!("OpenHands: {title}: not applied: {}", refused.join("; ")))
     }
 

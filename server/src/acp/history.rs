@@ -49,24 +49,15 @@ fn canonical(path: &Path) -> PathBuf {
 /// Opens session `id` on an existing conversation: its settings are the conversation's.
 fn open(front: &Front, id: &str, cwd: PathBuf) -> Result<Summary, RpcError> {
     let summary = front.manager()?.get(id)?;
-    let roots = super::router::agent_roots(&summary.meta);
+    let roots = crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
     let mut settings = front.loaded.settings.clone();
-    if let Some(backend) = backend_named(&summary.meta.backend) {
+    if let Some(backend) = super::session::named(&summary.meta.backend) {
         settings.backend = backend;
     }
     let mut session = Session::new(cwd, settings, roots);
     session.started = true;
     front.insert_session(id.to_owned(), session);
     Ok(summary)
-}
-
-fn backend_named(name: &str) -> Option<crate::config::Backend> {
-    match name {
-        "docker" => Some(crate::config::Backend::Docker),
-        "process" => Some(crate::config::Backend::Process),
-        "cloud" => Some(crate::config::Backend::Cloud),
-        _ => None,
-    }
 }
 
 /// `session/load`: the conversation's history as updates (the user's messages too), then whatever comes.

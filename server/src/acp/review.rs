@@ -217,12 +217,7 @@ pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError>
     let applied = plan.finish(result).await;
     applied.tell_agent(manager, id).await;
     let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
-    let refused: Vec<String> = applied
-        .files
-        .iter()
-        .filter(|f| f.outcome == "refused")
-        .map(|f| format!("{} ({})", f.path, f.reason.as_deref().unwrap_or("refused")))
-        .collect();
+    let refused = applied.refused();
     let mut text =
         if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
     if !refused.is_empty() {

@@ -64,7 +64,8 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
                 }
             }
             Update::Changed(summary) => {
-                let roots = agent_roots(&summary.meta);
+                let roots =
+                    crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
                 let _ = front.with_session(&summary.meta.id, |s| {
                     s.mapper.set_roots(roots);
                     if summary.meta.state == State::Paused {
@@ -85,18 +86,4 @@ fn start_call_done(call: &str, status: ToolCallStatus, why: Option<String>) -> S
         fields = fields.title(Some("Agent started".to_owned()));
     }
     SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call.to_owned(), fields))
-}
-
-/// Where a conversation's agent works, as it names paths: its copy's working folder on this machine, and in a
-/// container the same folder under the container's workspace; the user's folder itself (no copy).
-pub fn agent_roots(meta: &crate::conversation::Meta) -> Vec<String> {
-    let container = crate::sandbox::docker::CONTAINER_WORKSPACE;
-    let mut roots = crate::conversation::shown_roots(meta, container);
-    if let Some(iso) = &meta.isolation
-        && let Ok(sub) = iso.root.strip_prefix(&iso.dest)
-        && !sub.as_os_str().is_empty()
-    {
-        roots.push(format!("{}/{}", container.trim_end_matches('/'), sub.display()));
-    }
-    roots
 }

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::errors::RpcError;
 use super::updates::Mapper;
-use crate::config::{Backend, ConfirmationMode, Settings};
+use crate::config::{Backend, Settings};
 use crate::conversation::State;
 
 /// How a turn ended, for the prompt waiting on it.
@@ -87,20 +87,9 @@ const KNOWN_MODELS: &[(&str, &str)] = &[
     ("openhands/claude-sonnet-4-5-20250929", "OpenHands LLM proxy: Claude Sonnet 4.5"),
 ];
 
-fn confirmation_id(mode: ConfirmationMode) -> &'static str {
-    match mode {
-        ConfirmationMode::Never => "never",
-        ConfirmationMode::Risky => "risky",
-        ConfirmationMode::Always => "always",
-    }
-}
-
-fn backend_id(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Docker => "docker",
-        Backend::Process => "process",
-        Backend::Cloud => "cloud",
-    }
+/// A setting's value by its name in settings (`"always"`, `"docker"`): the names the config options offer.
+pub fn named<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(Value::String(name.to_owned())).ok()
 }
 
 /// The session's config options as ACP describes them, with their current values.
@@ -131,11 +120,11 @@ pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
         SessionConfigOption::select(
             CONFIRMATION,
             "Confirm actions",
-            confirmation_id(settings.confirmation),
+            settings.confirmation.as_str(),
             confirmation.to_vec(),
         )
         .category(Some(SessionConfigOptionCategory::Mode)),
-        SessionConfigOption::select(BACKEND, "Run the agent in", backend_id(settings.backend), backends.to_vec())
+        SessionConfigOption::select(BACKEND, "Run the agent in", settings.backend.as_str(), backends.to_vec())
             .category(Some(SessionConfigOptionCategory::Other("backend".into()))),
     ]
 }
@@ -151,22 +140,8 @@ pub fn set_option(settings: &mut Settings, id: &str, value: &SessionConfigOption
     match id {
         MODEL if value.contains('/') => settings.llm.model = value.to_owned(),
         MODEL => return Err(bad("a LiteLLM model name: provider/model")),
-        CONFIRMATION => {
-            settings.confirmation = match value {
-                "never" => ConfirmationMode::Never,
-                "risky" => ConfirmationMode::Risky,
-                "always" => ConfirmationMode::Always,
-                _ => return Err(bad("never, risky or always")),
-            }
-        }
-        BACKEND => {
-            settings.backend = match value {
-                "docker" => Backend::Docker,
-                "process" => Backend::Process,
-                "cloud" => Backend::Cloud,
-                _ => return Err(bad("docker, process or cloud")),
-            }
-        }
+        CONFIRMATION => settings.confirmation = named(value).ok_or_else(|| bad("never, risky or always"))?,
+        BACKEND => settings.backend = named(value).ok_or_else(|| bad("docker, process or cloud"))?,
         other => {
             return Err(RpcError::invalid_params(format!(
                 "no config option {other:?}: the options are {MODEL}, {CONFIRMATION} and {BACKEND}"
@@ -236,6 +211,7 @@ fn runnable(command: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ConfirmationMode;
 
     #[test]
     fn options_are_set_by_value_and_bad_ones_named() {

@@ -69,15 +69,8 @@ impl Mapper {
     /// A path the agent named, as the user's file: under one of the agent's roots (the longest that holds it) it
     /// is the same path in the user's folder; anything else stays as it is.
     pub fn user_path(&self, path: &str) -> PathBuf {
-        let best = self
-            .roots
-            .iter()
-            .map(|r| r.trim_end_matches('/'))
-            .filter(|r| !r.is_empty())
-            .filter_map(|root| Some((root.len(), path.strip_prefix(root)?.strip_prefix('/')?)))
-            .max_by_key(|(len, _)| *len);
-        match best {
-            Some((_, rest)) => self.cwd.join(rest.trim_start_matches('/')),
+        match crate::agent_server::events::relative_to_roots(path, &self.roots) {
+            Some(rest) => self.cwd.join(rest),
             None if Path::new(path).is_relative() => self.cwd.join(path),
             None => PathBuf::from(path),
         }

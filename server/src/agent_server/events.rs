@@ -200,8 +200,8 @@ pub enum View<'a> {
     Other,
 }
 
-/// `path` relative to the longest of `roots` it lies under; as it is otherwise.
-fn shown_path<'a>(path: &'a str, roots: &[String]) -> &'a str {
+/// `path` relative to the longest of `roots` it lies under, if any.
+pub fn relative_to_roots<'a>(path: &'a str, roots: &[String]) -> Option<&'a str> {
     let mut best: Option<&'a str> = None;
     let mut best_len = 0;
     for root in roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty()) {
@@ -213,7 +213,12 @@ fn shown_path<'a>(path: &'a str, roots: &[String]) -> &'a str {
             }
         }
     }
-    best.unwrap_or(path)
+    best
+}
+
+/// `path` relative to the longest of `roots` it lies under; as it is otherwise.
+fn shown_path<'a>(path: &'a str, roots: &[String]) -> &'a str {
+    relative_to_roots(path, roots).unwrap_or(path)
 }
 
 fn summarize_action(tool: &str, action: &Value, roots: &[String]) -> String {

@@ -106,11 +106,17 @@ struct Inner {
 }
 
 /// Where a conversation's agent works, as the agent sees it (`agent_dir`) and as the user does (its copy, the
-/// workspace): a path under one of them is shown relative to it.
+/// workspace): a path under one of them is shown relative to it. The user's subfolder of a copy is a root under
+/// `agent_dir` too: a container sees the copy's top there and the agent works in the subfolder.
 pub(crate) fn shown_roots(meta: &Meta, agent_dir: &str) -> Vec<String> {
     let mut roots = vec![agent_dir.to_owned(), meta.workspace.to_string_lossy().into_owned()];
     if let Some(iso) = &meta.isolation {
         roots.push(iso.root.to_string_lossy().into_owned());
+        if let Ok(sub) = iso.root.strip_prefix(&iso.dest)
+            && !sub.as_os_str().is_empty()
+        {
+            roots.push(format!("{}/{}", agent_dir.trim_end_matches('/'), sub.display()));
+        }
     }
     roots
 }
