@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// How often the agent asks before acting (`openhands.confirmation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
@@ -94,6 +94,12 @@ pub enum SettingType {
         minimum: i64,
         maximum: i64,
     },
+    OptionalNumber {
+        minimum: i64,
+        maximum: i64,
+    },
+    /// The agent's MCP servers by name (`crate::mcp`): each entry checked on its own.
+    McpServers,
 }
 
 /// Human-facing description of one setting. The default comes from [`Settings::default`].
@@ -248,6 +254,20 @@ settings! {
              `always`: every action. Asked with `window/showMessageRequest`.";
         max_iterations "maxIterations": u32 = 100, Integer { minimum: 1, maximum: 10000 },
             "The most steps the agent may take in one conversation before it stops.";
+        max_budget_per_task "maxBudgetPerTask": Option<f64> = None, OptionalNumber { minimum: 0, maximum: 100000 },
+            "The most a conversation's LLM calls may cost, in US dollars. When it is spent the agent is paused at \
+             once and you are asked: raise the budget by this much again and go on, or stop. `null`: no limit. A \
+             model whose price is unknown (LiteLLM has none for it) is held to `openhands.maxTokensPerTask` only.";
+        max_tokens_per_task "maxTokensPerTask": Option<u64> = None,
+            OptionalInteger { minimum: 1, maximum: 1_000_000_000_000 },
+            "The most tokens (in and out, over all its LLM calls) a conversation may use; when they are used, as \
+             with `openhands.maxBudgetPerTask`. `null`: no limit.";
+        mcp_servers "mcpServers": crate::mcp::McpServers = Default::default(), McpServers,
+            "The agent's MCP servers by name: `{\"command\": \"uvx\", \"args\": [\"mcp-server-fetch\"], \"env\": {}}` \
+             (stdio: the agent starts it where it runs, in the container with the docker backend) or `{\"url\": \
+             \"https://…\", \"type\": \"http\" or \"sse\", \"headers\": {}}`. Secrets in `env`, `headers` and \
+             `args` are named, never written: `\"${secret:NAME}\"`, its value from `openhands.setSecret` (name \
+             `NAME`) or the `NAME` environment variable. A bad entry is left out and named.";
         github "github": ProviderSettings {
             host "host": Option<String> = None, OptionalString,
                 "The host of your GitHub Enterprise Server (e.g. `github.example.com`): remotes on it are GitHub \
@@ -333,6 +353,15 @@ pub fn parse(value: &Value) -> Parsed {
     let mut merged = defaults_json();
     for spec in SPECS {
         let Some(candidate) = get_path(&user, spec.key) else { continue };
+        if spec.ty == SettingType::McpServers {
+            let (good, problems) = crate::mcp::McpServers::check(candidate);
+            set_path(&mut merged, spec.key, serde_json::to_value(good).unwrap_or_default());
+            parsed.problems.extend(problems.into_iter().map(|(name, problem)| SettingProblem {
+                key: [SECTION, spec.key, &name].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("."),
+                problem,
+            }));
+            continue;
+        }
         let previous = set_path(&mut merged, spec.key, candidate.clone());
         if serde_json::from_value::<Settings>(merged.clone()).is_err() {
             parsed.problems.push(SettingProblem {
@@ -388,11 +417,11 @@ pub fn vscode_properties() -> Value {
                 prop.insert("type".into(), "string".into());
             }
             SettingType::OptionalString => {
-                prop.insert("type".into(), serde_json::json!(["string", "null"]));
+                prop.insert("type".into(), json!(["string", "null"]));
             }
             SettingType::Enum(values) => {
                 prop.insert("type".into(), "string".into());
-                prop.insert("enum".into(), serde_json::json!(values));
+                prop.insert("enum".into(), json!(values));
             }
             SettingType::Integer { minimum, maximum } => {
                 prop.insert("type".into(), "integer".into());
@@ -403,14 +432,23 @@ pub fn vscode_properties() -> Value {
                 prop.insert("type".into(), "boolean".into());
             }
             SettingType::OptionalInteger { minimum, maximum } => {
-                prop.insert("type".into(), serde_json::json!(["integer", "null"]));
+                prop.insert("type".into(), json!(["integer", "null"]));
                 prop.insert("minimum".into(), minimum.into());
                 prop.insert("maximum".into(), maximum.into());
             }
-            SettingType::Number { minimum, maximum } => {
-                prop.insert("type".into(), "number".into());
+            SettingType::Number { minimum, maximum } | SettingType::OptionalNumber { minimum, maximum } => {
+                let ty = if matches!(spec.ty, SettingType::Number { .. }) {
+                    json!("number")
+                } else {
+                    json!(["number", "null"])
+                };
+                prop.insert("type".into(), ty);
                 prop.insert("minimum".into(), minimum.into());
                 prop.insert("maximum".into(), maximum.into());
+            }
+            SettingType::McpServers => {
+                prop.insert("type".into(), "object".into());
+                prop.insert("additionalProperties".into(), json!({"type": "object"}));
             }
         }
         prop.insert("default".into(), default);
@@ -432,6 +470,8 @@ fn type_label(ty: SettingType) -> String {
         SettingType::Boolean => "boolean".into(),
         SettingType::OptionalInteger { minimum, maximum } => format!("integer ({minimum}..={maximum}) or null"),
         SettingType::Number { minimum, maximum } => format!("number ({minimum}..={maximum})"),
+        SettingType::OptionalNumber { minimum, maximum } => format!("number ({minimum}..={maximum}) or null"),
+        SettingType::McpServers => "object (servers by name)".into(),
     }
 }
 
@@ -442,7 +482,7 @@ fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
             (n < minimum || n > maximum)
                 .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
         }
-        SettingType::Number { minimum, maximum } => {
+        SettingType::Number { minimum, maximum } | SettingType::OptionalNumber { minimum, maximum } => {
             let n = value.as_f64()?;
             (!n.is_finite() || n < minimum as f64 || n > maximum as f64)
                 .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
@@ -464,7 +504,9 @@ fn expected(ty: SettingType) -> String {
             format!("a whole number from {minimum} to {maximum}, or null")
         }
         SettingType::Number { minimum, maximum } => format!("a number from {minimum} to {maximum}"),
+        SettingType::OptionalNumber { minimum, maximum } => format!("a number from {minimum} to {maximum}, or null"),
         SettingType::Boolean => "true or false".into(),
+        SettingType::McpServers => "an object of MCP servers by name".into(),
     }
 }
 
@@ -483,11 +525,12 @@ fn json_type(value: &Value) -> &'static str {
 fn expand_dotted_keys(map: &Map<String, Value>) -> Value {
     let mut out = Value::Object(Map::new());
     for (key, value) in map {
+        let key = key.strip_prefix("openhands.").unwrap_or(key);
+        // Server names and environment variables are the user's own words, dots included.
         let value = match value {
-            Value::Object(inner) => expand_dotted_keys(inner),
+            Value::Object(inner) if key != "mcpServers" => expand_dotted_keys(inner),
             other => other.clone(),
         };
-        let key = key.strip_prefix("openhands.").unwrap_or(key);
         merge_at(&mut out, key, value);
     }
     out

@@ -93,6 +93,9 @@ pub async fn run(inputs: &Inputs) -> Report {
         checks.push(check_llm(inputs));
     }
     checks.push(check_provider_tokens(&inputs.secrets));
+    if !inputs.settings.mcp_servers.is_empty() {
+        checks.push(check_mcp(inputs));
+    }
     let ok = !checks.iter().any(|c| c.required && c.status == CheckStatus::Error);
     Report { version: crate::VERSION, backend: inputs.settings.backend.as_str(), ok, checks }
 }
@@ -189,24 +192,60 @@ fn source_label(source: Option<SecretSource>) -> &'static str {
     }
 }
 
+/// The model, and the key it will be called with: the LLM key, or for OpenHands' own models the OpenHands key.
 fn check_llm(inputs: &Inputs) -> Check {
-    let source = inputs.secrets.source(SecretName::LlmApiKey);
     let model = &inputs.settings.llm.model;
-    let base = inputs.settings.llm.base_url.as_deref().map(|u| format!(" at {u}")).unwrap_or_default();
-    match source {
-        Some(_) => Check {
-            name: "LLM",
-            status: CheckStatus::Ok,
-            required: false,
-            detail: format!("{model}{base}; llm_api_key {}", source_label(source)),
-        },
-        None => Check {
-            name: "LLM",
-            status: CheckStatus::Warning,
-            required: false,
-            detail: format!("{model}{base}; no API key: {}", inputs.editor.how_to_set(SecretName::LlmApiKey)),
-        },
-    }
+    let ours = model.starts_with(crate::editor::OPENHANDS_MODELS);
+    let base = match inputs.settings.llm.base_url.as_deref() {
+        Some(u) => format!(" at {u}"),
+        None if ours => " through OpenHands' LLM proxy".to_owned(),
+        None => String::new(),
+    };
+    let llm = inputs.secrets.source(SecretName::LlmApiKey);
+    let cloud = inputs.secrets.source(SecretName::CloudApiKey).filter(|_| ours);
+    let (status, key) = match (llm, cloud) {
+        (Some(_), _) => (CheckStatus::Ok, format!("the key llm_api_key ({})", source_label(llm))),
+        (None, Some(_)) => (CheckStatus::Ok, format!("your OpenHands API key cloud_api_key ({})", source_label(cloud))),
+        (None, None) if ours => (
+            CheckStatus::Warning,
+            format!(
+                "no key: {}; or give your OpenHands API key: {}",
+                inputs.editor.how_to_set(SecretName::LlmApiKey),
+                inputs.editor.how_to_set(SecretName::CloudApiKey)
+            ),
+        ),
+        (None, None) => {
+            (CheckStatus::Warning, format!("no API key: {}", inputs.editor.how_to_set(SecretName::LlmApiKey)))
+        }
+    };
+    let detail =
+        if status == CheckStatus::Ok { format!("{model}{base}, with {key}") } else { format!("{model}{base}; {key}") };
+    Check { name: "LLM", status, required: false, detail }
+}
+
+/// The agent's MCP servers: each with its command or URL and its secrets (set or not, never their values).
+fn check_mcp(inputs: &Inputs) -> Check {
+    let servers = &inputs.settings.mcp_servers;
+    let missing = if inputs.settings.backend == Backend::Process { servers.missing_commands() } else { Vec::new() };
+    let mut warn = !missing.is_empty();
+    let said: Vec<String> = servers
+        .0
+        .iter()
+        .map(|(name, s)| {
+            let mut text = format!("{name} ({}: {})", s.kind().as_str(), s.target());
+            if missing.iter().any(|(n, _)| n == name) {
+                text.push_str(", its command is not found on this machine");
+            }
+            for secret in s.secrets() {
+                let set = inputs.secrets.has_named(&secret);
+                warn |= !set;
+                text.push_str(&format!(", secret {secret} {}", if set { "set" } else { "NOT set" }));
+            }
+            text
+        })
+        .collect();
+    let status = if warn { CheckStatus::Warning } else { CheckStatus::Ok };
+    Check { name: "MCP servers", status, required: false, detail: said.join("; ") }
 }
 
 fn check_provider_tokens(secrets: &SecretStore) -> Check {
@@ -311,7 +350,9 @@ mod tests {
             secrets,
         };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
-        assert!(text.contains("github_token set from the editor") && text.contains("llm_api_key set from the editor"));
+        assert!(
+            text.contains("github_token set from the editor") && text.contains("llm_api_key (set from the editor)")
+        );
         assert!(!text.contains("secretvalue"));
     }
 

@@ -63,6 +63,10 @@ fn vscode_title(name: SecretName) -> &'static str {
     }
 }
 
+/// The prefix of OpenHands' own models, which the agent-server calls through OpenHands' LLM proxy: without an LLM
+/// key they take the user's OpenHands API key (`cloud_api_key`).
+pub const OPENHANDS_MODELS: &str = "openhands/";
+
 /// Whether a model needs an API key: the hosted providers do without `openhands.llm.baseUrl`, and `openai/` models
 /// always do; a local or self-hosted endpoint (a base URL), a cloud account's own credentials (Bedrock, Vertex) or
 /// an unknown provider may not, so those are left to try.

@@ -130,6 +130,13 @@ async fn follow(
                     tracing::warn!("answering the confirmation failed: {e}");
                 }
             }
+            Update::BudgetReached { spent, raise, .. } => {
+                let go_on = spinner.suspend(|| ask_budget(&spent, &raise));
+                let answered = if go_on { manager.raise_budget(id).await } else { manager.stop(id).await };
+                if let Err(e) = answered {
+                    tracing::warn!("answering the budget question failed: {e}");
+                }
+            }
             Update::Settled { state, message, .. } => {
                 outcome = (state, message);
                 break;
@@ -180,6 +187,21 @@ fn status_label(status: crate::git::ChangeStatus) -> &'static str {
 
 fn is_step(kind: &str) -> bool {
     matches!(kind, "ActionEvent" | "AgentErrorEvent" | "ConversationErrorEvent" | "UserRejectObservation")
+}
+
+/// Asks on the terminal whether to go on past the budget; without one, it stops.
+fn ask_budget(spent: &str, raise: &str) -> bool {
+    let mut err = std::io::stderr();
+    let _ = writeln!(err, "The agent {spent}; it is paused.");
+    if !std::io::stdin().is_terminal() {
+        let _ = writeln!(err, "No terminal to ask on: stopped.");
+        return false;
+    }
+    let _ = write!(err, "{raise}? [y]es / [N]o, stop: ");
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Asks on the terminal; without one there is nobody to ask, so the action is rejected.

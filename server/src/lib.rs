@@ -19,6 +19,7 @@ pub mod instance;
 pub mod issues;
 pub mod logging;
 pub mod lsp;
+pub mod mcp;
 pub mod providers;
 pub mod review;
 pub mod sandbox;

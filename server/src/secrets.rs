@@ -91,6 +91,8 @@ pub enum SecretSource {
 pub struct SecretStore {
     from_editor: Arc<RwLock<BTreeMap<SecretName, Secret>>>,
     from_env: Arc<BTreeMap<SecretName, Secret>>,
+    /// Secrets of other names (`${secret:NAME}` in MCP servers' settings), set from the editor.
+    named: Arc<RwLock<BTreeMap<String, Secret>>>,
     /// The values to mask, kept current on every change: every [`Redactor`] of this store reads them.
     masks: Masks,
 }
@@ -107,7 +109,12 @@ impl SecretStore {
             .iter()
             .filter_map(|n| lookup(n.env_var()).filter(|v| !v.is_empty()).map(|v| (*n, Secret::new(v))))
             .collect();
-        let store = SecretStore { from_editor: Arc::default(), from_env: Arc::new(from_env), masks: Masks::default() };
+        let store = SecretStore {
+            from_editor: Arc::default(),
+            from_env: Arc::new(from_env),
+            named: Arc::default(),
+            masks: Masks::default(),
+        };
         store.refresh_masks();
         store
     }
@@ -123,6 +130,54 @@ impl SecretStore {
             }
         }
         self.refresh_masks();
+    }
+
+    /// Sets a secret of another name (an empty value clears it).
+    pub fn set_named(&self, name: &str, value: &str) {
+        {
+            let mut map = self.named.write().unwrap_or_else(|p| p.into_inner());
+            if value.is_empty() {
+                map.remove(name);
+            } else {
+                map.insert(name.to_owned(), Secret::new(value));
+            }
+        }
+        self.refresh_masks();
+    }
+
+    /// A secret by the name settings give it: one of ours (`github_token`), else one set under that name, else the
+    /// environment variable of that name, which is masked from then on.
+    pub fn named(&self, name: &str) -> Option<Secret> {
+        if let Some(known) = SecretName::ALL.into_iter().find(|n| n.as_str() == name) {
+            return self.get(known);
+        }
+        if let Some(set) = self.named.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Some(set.clone());
+        }
+        let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+        self.mask(&value);
+        Some(Secret::new(value))
+    }
+
+    /// Whether a secret of that name is set (for `status` and `doctor`), without reading a value out.
+    pub fn has_named(&self, name: &str) -> bool {
+        SecretName::ALL.into_iter().find(|n| n.as_str() == name).map_or_else(
+            || {
+                self.named.read().unwrap_or_else(|p| p.into_inner()).contains_key(name)
+                    || std::env::var_os(name).is_some_and(|v| !v.is_empty())
+            },
+            |known| self.get(known).is_some(),
+        )
+    }
+
+    fn mask(&self, value: &str) {
+        let old = self.masks.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if value.len() < 6 || old.iter().any(|v| v == value) {
+            return;
+        }
+        let mut values: Vec<String> = old.iter().cloned().chain([value.to_owned()]).collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        *self.masks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(values);
     }
 
     pub fn get(&self, name: SecretName) -> Option<Secret> {
@@ -157,7 +212,9 @@ impl SecretStore {
             .map(|s| s.expose().to_owned())
             .collect();
         let env = self.from_env.values().map(|s| s.expose().to_owned());
-        let mut values: Vec<String> = old.iter().cloned().chain(editor).chain(env).collect();
+        let named: Vec<String> =
+            self.named.read().unwrap_or_else(|p| p.into_inner()).values().map(|s| s.expose().to_owned()).collect();
+        let mut values: Vec<String> = old.iter().cloned().chain(editor).chain(env).chain(named).collect();
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
         // Very short values would redact ordinary text; no real key or token is that short.

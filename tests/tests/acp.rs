@@ -600,3 +600,41 @@ fn pause_and_resume_from_the_panel_stop_the_agent_and_let_it_go_on() {
     assert!(all.contains("after the pause"), "the agent went on after /resume");
     assert!(!all.contains("```console\\nheld"), "the held step never ran");
 }
+
+#[test]
+fn past_its_dollar_budget_the_turn_asks_raises_once_and_stops_as_max_tokens() {
+    let (_dir, ws) = repo_with_files();
+    // openai/gpt-4o through the stand-in: 10 tokens in and 5 out cost $0.000075 a call by LiteLLM's prices.
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("touch one"),
+        Step::terminal("touch two"),
+        Step::terminal("touch three"),
+        // Held: the step after the one that crosses the raised limit (a real model takes longer than the pause).
+        Step::terminal("touch four").gated("never"),
+        Step::finish("Done."),
+    ]);
+    let setup = Setup::new(&llm, json!({"maxBudgetPerTask": 0.0001, "isolation": "none"}));
+    let result = setup.drive("budget", &[("WORKSPACE", ws.display().to_string())]);
+    assert_eq!(result["prompt"]["stopReason"], "max_tokens", "{}", result["prompt"]);
+    assert_eq!(result["left"], json!([]), "asked twice: raised, then stopped");
+    let asked: Vec<&serde_json::Value> = result["permissions"].as_array().unwrap().iter().collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let title = asked[0]["toolCall"]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("The agent has spent $0.00015 and 30 tokens") && title.ends_with("of its budget of $0.0001"),
+        "{title}"
+    );
+    let options: Vec<&str> =
+        asked[0]["options"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(options, ["Raise by $0.0001 and go on", "Stop"]);
+    assert!(asked[1]["toolCall"]["title"].as_str().unwrap().contains("of its budget of $0.0002"), "{asked:?}");
+    // The budget's tool calls end as the answers went: the first completed (raised), the second failed (stopped).
+    let ends: Vec<String> = updates(&result, "tool_call_update")
+        .iter()
+        .filter(|u| u["toolCallId"].as_str().is_some_and(|c| c.starts_with("openhands-budget-")))
+        .map(|u| u["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ends, ["completed", "failed"]);
+    assert!(ws.join("three").exists() || ws.join("two").exists(), "raised, the agent went on");
+    assert!(!ws.join("four").exists(), "stopped at the raised limit");
+}

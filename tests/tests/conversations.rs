@@ -699,11 +699,11 @@ fn llm_use_is_kept_with_what_litellm_prices_it_at_and_survives_a_restart() {
     let done = wait_state(&server, &id, "finished");
     // The usage a finished conversation reports (the stats come with the last step, before or after the finish).
     let usage = server
-        .wait_for("the usage of both calls", RUN_TIMEOUT, |msgs| {
+        .wait_for("the usage of both calls, with the time they took", RUN_TIMEOUT, |msgs| {
             msgs.iter()
                 .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)
                 .map(|m| m["params"]["usage"].clone())
-                .find(|u| u["tokensIn"] == 20)
+                .find(|u| u["tokensIn"] == 20 && u["llmSeconds"].as_f64().is_some_and(|s| s > 0.0))
         })
         .unwrap();
     let (price_in, price_out, window) = litellm_price("gpt-4o");
@@ -713,6 +713,8 @@ fn llm_use_is_kept_with_what_litellm_prices_it_at_and_survives_a_restart() {
     assert_eq!(usage["tokensOut"], 10);
     assert_eq!(usage["contextWindow"], window);
     assert_eq!(usage["contextUsed"], 15, "the last call's 10 in and 5 out");
+    let waited = usage["llmSeconds"].as_f64().unwrap();
+    assert!(waited > 0.0 && waited < 60.0, "the time spent waiting for the model, from the full stats: {usage}");
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     assert_eq!(status["usage"]["conversations"], 1, "{status}");
     assert_eq!(status["usage"]["costUsd"], usage["costUsd"]);

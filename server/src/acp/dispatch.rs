@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::errors::RpcError;
 use super::front::{ClientFacts, Front};
-use super::session::{BACKEND, CONFIRMATION, MODEL, Session, config_options, mcp_config, set_option};
+use super::session::{BACKEND, CONFIRMATION, MODEL, Session, config_options, mcp_servers, set_option};
 use super::transport::Incoming;
 use crate::secrets::SecretName;
 
@@ -164,13 +164,13 @@ fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionRespon
     }
     let settings = front.loaded.settings.clone();
     check_key(front, &settings)?;
-    let mcp = mcp_config(&req.mcp_servers, settings.backend)?;
+    let mcp = mcp_servers(&req.mcp_servers, settings.backend)?;
     let id = String::from(crate::conversation::ConversationId::new_random());
     let cwd = req.cwd.canonicalize().unwrap_or(req.cwd);
     let roots = vec![cwd.to_string_lossy().into_owned(), crate::sandbox::docker::CONTAINER_WORKSPACE.to_owned()];
     let options = config_options(&settings);
     let mut session = Session::new(cwd, settings, roots);
-    session.mcp_config = mcp;
+    session.mcp_servers = mcp;
     front.insert_session(id.clone(), session);
     Ok(NewSessionResponse::new(id).config_options(Some(options)))
 }

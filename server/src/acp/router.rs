@@ -49,6 +49,9 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
             Update::ConfirmationNeeded { conversation_id, actions } => {
                 tokio::spawn(super::turn::ask_permission(front.clone(), conversation_id, actions));
             }
+            Update::BudgetReached { conversation_id, spent, raise } => {
+                tokio::spawn(super::turn::ask_budget(front.clone(), conversation_id, spent, raise));
+            }
             Update::Settled { conversation_id, state, message } => {
                 let failed_start = front
                     .with_session(&conversation_id, |s| {
@@ -68,7 +71,8 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
                     crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
                 let _ = front.with_session(&summary.meta.id, |s| {
                     s.mapper.set_roots(roots);
-                    if summary.meta.state == State::Paused {
+                    // A pause on the budget is a question within the turn, not its end.
+                    if summary.meta.state == State::Paused && summary.meta.budget_reached.is_none() {
                         s.end_turn(TurnEnd::Paused);
                     }
                 });

@@ -2,18 +2,20 @@
 //! folder it works in, its own choices of model, confirmation mode and backend (ACP config options, which clients
 //! show as pickers), its MCP servers, and the turn a prompt waits on.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use agent_client_protocol_schema::v1::{
     McpServer, SessionConfigOption, SessionConfigOptionCategory, SessionConfigOptionValue, SessionConfigSelectOption,
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::errors::RpcError;
 use super::updates::Mapper;
 use crate::config::{Backend, Settings};
 use crate::conversation::State;
+use crate::mcp::{self, McpKind, McpServers};
 
 /// How a turn ended, for the prompt waiting on it.
 #[derive(Debug)]
@@ -35,8 +37,8 @@ pub struct Session {
     pub cwd: PathBuf,
     /// The settings this session's conversation starts with (its config options applied).
     pub settings: Settings,
-    /// The agent's MCP servers, as the agent-server takes them (may hold secrets: never logged or stored).
-    pub mcp_config: Option<Value>,
+    /// The agent's MCP servers (may hold secrets: never logged or stored).
+    pub mcp_servers: McpServers,
     pub mapper: Mapper,
     /// Its conversation exists (first prompt sent, or loaded from history).
     pub started: bool,
@@ -56,7 +58,7 @@ impl Session {
             mapper: Mapper::new(cwd.clone(), roots),
             cwd,
             settings,
-            mcp_config: None,
+            mcp_servers: McpServers::default(),
             started: false,
             turn: None,
             reject_always: false,
@@ -151,40 +153,30 @@ pub fn set_option(settings: &mut Settings, id: &str, value: &SessionConfigOption
     Ok(())
 }
 
-/// ACP's MCP servers as the agent-server's `mcp_config`. A stdio server must be runnable where the agent runs: on
-/// this machine for the process backend (its command is looked up now); in the image for docker.
-pub fn mcp_config(servers: &[McpServer], backend: Backend) -> Result<Option<Value>, RpcError> {
-    if servers.is_empty() {
-        return Ok(None);
-    }
-    let mut all = Map::new();
-    let headers = |list: &[agent_client_protocol_schema::v1::HttpHeader]| -> Map<String, Value> {
-        list.iter().map(|h| (h.name.clone(), json!(h.value))).collect()
-    };
+/// ACP's MCP servers as the core takes them. A stdio server must be runnable where the agent runs: on this machine
+/// for the process backend (its command is looked up now); in the image for docker (looked up when it starts).
+pub fn mcp_servers(servers: &[McpServer], backend: Backend) -> Result<McpServers, RpcError> {
+    let mut all = BTreeMap::new();
     for server in servers {
         let (name, entry) = match server {
-            McpServer::Http(s) => (&s.name, json!({"url": s.url, "transport": "http", "headers": headers(&s.headers)})),
-            McpServer::Sse(s) => (&s.name, json!({"url": s.url, "transport": "sse", "headers": headers(&s.headers)})),
-            McpServer::Stdio(s) => {
-                if backend == Backend::Cloud {
-                    return Err(RpcError::invalid_params(format!(
-                        "MCP server {:?} runs a command ({}), which OpenHands Cloud cannot run: use an http or sse \
-                         server, or the docker or process backend",
-                        s.name,
-                        s.command.display()
-                    )));
-                }
-                if backend == Backend::Process && !runnable(&s.command) {
-                    return Err(RpcError::invalid_params(format!(
-                        "MCP server {:?}: its command {} is not found on this machine (where the process backend \
-                         runs the agent): install it or give its full path",
-                        s.name,
-                        s.command.display()
-                    )));
-                }
-                let env: Map<String, Value> = s.env.iter().map(|e| (e.name.clone(), json!(e.value))).collect();
-                (&s.name, json!({"command": s.command, "args": s.args, "env": env}))
-            }
+            McpServer::Http(s) => (
+                &s.name,
+                remote(McpKind::Http, &s.url, s.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect()),
+            ),
+            McpServer::Sse(s) => (
+                &s.name,
+                remote(McpKind::Sse, &s.url, s.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect()),
+            ),
+            McpServer::Stdio(s) => (
+                &s.name,
+                mcp::McpServer {
+                    kind: Some(McpKind::Stdio),
+                    command: Some(s.command.to_string_lossy().into_owned()),
+                    args: s.args.clone(),
+                    env: s.env.iter().map(|e| (e.name.clone(), e.value.clone())).collect(),
+                    ..mcp::McpServer::default()
+                },
+            ),
             _ => {
                 return Err(RpcError::invalid_params(
                     "an MCP server of a kind this agent does not take (http, sse, stdio)",
@@ -193,25 +185,20 @@ pub fn mcp_config(servers: &[McpServer], backend: Backend) -> Result<Option<Valu
         };
         all.insert(name.clone(), entry);
     }
-    Ok(Some(Value::Object(all)))
+    let servers = McpServers(all);
+    servers.check_runnable(backend.as_str()).map_err(|e| RpcError::invalid_params(e.0))?;
+    Ok(servers)
 }
 
-/// Whether `command` can be started here: a path to an executable file, or a name found on `PATH`.
-fn runnable(command: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if command.components().count() > 1 {
-        return executable(command);
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(command))))
+fn remote(kind: McpKind, url: &str, headers: BTreeMap<String, String>) -> mcp::McpServer {
+    mcp::McpServer { kind: Some(kind), url: Some(url.to_owned()), headers, ..mcp::McpServer::default() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ConfirmationMode;
+    use serde_json::json;
 
     #[test]
     fn options_are_set_by_value_and_bad_ones_named() {
@@ -236,7 +223,8 @@ mod tests {
             {"name": "local", "command": "sh", "args": ["-c", "true"], "env": [{"name": "TOKEN", "value": "t"}]},
         ]))
         .expect("servers");
-        let config = mcp_config(&servers, Backend::Process).expect("ok").expect("some");
+        let servers = mcp_servers(&servers, Backend::Process).expect("ok");
+        let config = servers.agent_config(&|_| None).expect("ok").expect("some");
         assert_eq!(config["docs"]["transport"], "http");
         assert_eq!(config["docs"]["headers"]["Authorization"], "Bearer x");
         assert_eq!(config["local"]["command"], "sh");
@@ -244,8 +232,8 @@ mod tests {
         let missing: Vec<McpServer> =
             serde_json::from_value(json!([{"name": "gone", "command": "no-such-mcp-server", "args": [], "env": []}]))
                 .expect("servers");
-        let e = mcp_config(&missing, Backend::Process).expect_err("missing command");
+        let e = mcp_servers(&missing, Backend::Process).expect_err("missing command");
         assert!(e.message.contains("no-such-mcp-server") && e.message.contains("not found"), "{}", e.message);
-        assert!(mcp_config(&missing, Backend::Docker).is_ok(), "in the image: the agent-server says");
+        assert!(mcp_servers(&missing, Backend::Docker).is_ok(), "in the image: looked up when the container is up");
     }
 }

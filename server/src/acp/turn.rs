@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::errors::RpcError;
 use super::front::Front;
 use super::session::{Turn, TurnEnd};
-use crate::conversation::{Decision, PendingAction, StartOptions, StartRequest, State};
+use crate::conversation::{BUDGET_STOPPED, Decision, PendingAction, StartOptions, StartRequest, State};
 
 /// What a prompt gives the agent: its text, and its images as URLs (`data:` URLs for inline ones).
 pub struct Instruction {
@@ -103,6 +103,10 @@ pub async fn run_turn(
             super::review::offer(front, id).await;
             Ok(PromptResponse::new(StopReason::EndTurn))
         }
+        // The user chose to stop at the budget: the turn reached its limit.
+        TurnEnd::Settled { state: State::Stopped, message } if message.starts_with(BUDGET_STOPPED) => {
+            Ok(PromptResponse::new(StopReason::MaxTokens))
+        }
         TurnEnd::Settled { state: State::Stopped, .. } => Ok(PromptResponse::new(StopReason::Cancelled)),
         TurnEnd::Settled { .. } if cancelled => Ok(PromptResponse::new(StopReason::Cancelled)),
         TurnEnd::Settled { state: State::Error, .. } if limit => Ok(PromptResponse::new(StopReason::MaxTurnRequests)),
@@ -122,10 +126,10 @@ pub fn start(
     settings: &crate::config::Settings,
 ) -> Result<(), RpcError> {
     let manager = front.manager()?;
-    let mcp_config = front.with_session(id, |s| s.mcp_config.clone())?;
+    let mcp_servers = front.with_session(id, |s| s.mcp_servers.clone())?;
     let conversation_id =
         crate::conversation::ConversationId::parse(id).map_err(|e| RpcError::invalid_params(e.to_string()))?;
-    req.options = StartOptions { id: Some(conversation_id), backend: Some(settings.backend), mcp_config };
+    req.options = StartOptions { id: Some(conversation_id), backend: Some(settings.backend), mcp_servers };
     let summary = manager.start(req, settings, crate::editor::Editor::AgentPanel)?;
     let (call, update) = start_call(id, &summary.meta.backend);
     front.with_session(id, |s| {
@@ -219,6 +223,45 @@ pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingA
     if let Err(e) = manager.confirm(&id, decision).await {
         tracing::info!(conversation = %id, "answering the agent failed: {e}");
     }
+}
+
+const RAISE: &str = "raise_budget";
+const STOP: &str = "stop";
+
+/// The budget is spent and the agent paused: within the turn that spent it, a tool call saying so and one
+/// `session/request_permission`: raise it and go on, or stop. No answer raises nothing: the turn ends, paused.
+pub async fn ask_budget(front: Arc<Front>, id: String, spent: String, raise: String) {
+    let Ok(manager) = front.manager() else { return };
+    let call = format!("openhands-budget-{id}-{}", crate::conversation::store::now_ms());
+    let title = format!("The agent {spent}");
+    let pending = ToolCall::new(call.clone(), title.clone()).kind(ToolKind::Other).status(ToolCallStatus::Pending);
+    front.send(&id, SessionUpdate::ToolCall(pending));
+    let options = vec![
+        PermissionOption::new(RAISE, raise, PermissionOptionKind::AllowOnce),
+        PermissionOption::new(STOP, "Stop", PermissionOptionKind::RejectOnce),
+    ];
+    let asked = ToolCallUpdate::new(call.clone(), ToolCallUpdateFields::new().title(Some(title)));
+    let req = RequestPermissionRequest::new(id.clone(), asked, options);
+    let answer: Result<RequestPermissionResponse, RpcError> =
+        front.peer.request("session/request_permission", req).await;
+    let (result, status) = match answer.map(|a| a.outcome) {
+        Ok(RequestPermissionOutcome::Selected(chosen)) if &*chosen.option_id.0 == RAISE => {
+            (manager.raise_budget(&id).await, ToolCallStatus::Completed)
+        }
+        Ok(RequestPermissionOutcome::Selected(_)) => (manager.stop(&id).await, ToolCallStatus::Failed),
+        other => {
+            if let Err(e) = other {
+                tracing::warn!(conversation = %id, "the editor did not answer the budget question: {}", e.message);
+            }
+            let _ = front.with_session(&id, |s| s.end_turn(TurnEnd::Paused));
+            return;
+        }
+    };
+    if let Err(e) = result {
+        tracing::info!(conversation = %id, "answering the budget question failed: {e}");
+    }
+    let done = ToolCallUpdateFields::new().status(status);
+    front.send(&id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call, done)));
 }
 
 /// The tool call that shows the sandbox starting (`Starting the agent…`), until the agent's first event.

@@ -164,6 +164,9 @@ pub struct Stats {
     pub context_window: u64,
     /// Tokens of the last call, prompt and answer: how much of the window the conversation fills now.
     pub last_call_tokens: u64,
+    /// Seconds the LLM took to answer, all calls: only the full stats have the latencies (`None` in the snapshots
+    /// the events carry).
+    pub llm_seconds: Option<f64>,
 }
 
 impl Stats {
@@ -182,6 +185,10 @@ impl Stats {
             stats.reasoning_tokens += n(tokens, "reasoning_tokens");
             stats.context_window = stats.context_window.max(n(tokens, "context_window"));
             stats.last_call_tokens = stats.last_call_tokens.max(n(tokens, "per_turn_token"));
+            if let Some(latencies) = m.get("response_latencies").and_then(Value::as_array) {
+                let seconds: f64 = latencies.iter().filter_map(|l| l.get("latency")?.as_f64()).sum();
+                stats.llm_seconds = Some(stats.llm_seconds.unwrap_or(0.0) + seconds);
+            }
         }
         Some(stats)
     }

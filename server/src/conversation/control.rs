@@ -32,6 +32,10 @@ pub(super) enum Control {
         confirmation: Option<crate::config::ConfirmationMode>,
         reply: oneshot::Sender<Result<(), ConversationError>>,
     },
+    /// The budget grows by its own amount again and the agent goes on.
+    RaiseBudget {
+        reply: oneshot::Sender<Result<(), ConversationError>>,
+    },
     /// Back to a checkpoint; the answer is the id of the branch left (kept in history).
     Restore {
         checkpoint: u32,
@@ -49,6 +53,7 @@ pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
         Control::Confirm { reply, .. } => drop(reply.send(Err(err("confirming")))),
         Control::ReconnectStream => {}
         Control::Configure { reply, .. } => drop(reply.send(Err(err("changing its settings")))),
+        Control::RaiseBudget { reply } => drop(reply.send(Err(err("raising its budget")))),
         Control::Restore { reply, .. } => drop(reply.send(Err(err("restoring a checkpoint")))),
     }
 }

@@ -41,6 +41,8 @@ pub enum ConversationError {
          or discard it there; it can be reviewed here"
     )]
     Elsewhere { id: String, pid: u32 },
+    #[error("{0}")]
+    Mcp(String),
     #[error("a conversation {0} exists already")]
     AlreadyExists(String),
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]

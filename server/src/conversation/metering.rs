@@ -12,7 +12,11 @@ const FINAL_USAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 impl Runner {
     /// Keeps the agent-server's stats with the conversation (and tells the editor) when they changed.
     pub(super) fn record_usage(&self, stats: Stats) {
-        let usage = Usage::from(stats);
+        let mut usage = Usage::from(stats);
+        // The events' stats carry no latencies: the time counted at the last full count stands.
+        if stats.llm_seconds.is_none() {
+            usage.llm_seconds = self.meta().usage.map_or(0.0, |u| u.llm_seconds);
+        }
         if self.meta().usage.as_ref() != Some(&usage) {
             self.update_meta(|m| m.usage = Some(usage));
         }

@@ -5,6 +5,7 @@
 //! control messages (send, pause, resume, stop, confirm). Everything editors see goes out through an [`Observer`],
 //! so this module knows nothing of LSP.
 
+mod budget;
 mod control;
 mod copy;
 mod error;
@@ -33,7 +34,7 @@ pub use model::{
     AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
 };
 pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
-pub use usage::Usage;
+pub use usage::{BUDGET_STOPPED, Budget, Usage};
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread
 /// (see `main`), so work done on it directly would hold up every conversation's stream and every LSP request.
@@ -280,6 +281,11 @@ impl Manager {
         confirmation: Option<crate::config::ConfirmationMode>,
     ) -> Result<(), ConversationError> {
         self.control(id, |reply| Control::Configure { model, confirmation, reply }).await
+    }
+
+    /// The answer to [`Update::BudgetReached`] that goes on: the budget grows by its own amount, the agent resumes.
+    pub async fn raise_budget(&self, id: &str) -> Result<(), ConversationError> {
+        self.control(id, |reply| Control::RaiseBudget { reply }).await
     }
 
     pub async fn confirm(&self, id: &str, decision: Decision) -> Result<(), ConversationError> {

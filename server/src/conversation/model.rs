@@ -78,6 +78,9 @@ pub enum Update {
     Event(Arc<NormalizedEvent>, Credit),
     /// The agent waits for the user; answer with [`Manager::confirm`].
     ConfirmationNeeded { conversation_id: String, actions: Vec<PendingAction> },
+    /// The conversation spent its budget and is paused: go on with [`Manager::raise_budget`] or stop it.
+    /// `spent`: `has spent $0.02 and 60 tokens of its budget of $0.01`; `raise`: the answer that goes on, in words.
+    BudgetReached { conversation_id: String, spent: String, raise: String },
     /// What a slow start is doing (pulling an image, booting a container).
     Progress { conversation_id: String, message: String },
     /// The agent stopped working: finished, failed, stuck or stopped.
@@ -113,9 +116,9 @@ pub struct StartOptions {
     pub id: Option<super::store::ConversationId>,
     /// Run on this backend instead of the selected one.
     pub backend: Option<crate::config::Backend>,
-    /// The agent's MCP servers, as the agent-server's `mcp_config` (a server by name). May hold secrets
-    /// (headers, environment): it goes to the agent-server only, never to meta.json or the log.
-    pub mcp_config: Option<serde_json::Value>,
+    /// The agent's MCP servers beside those of the settings (an ACP session's). May hold secrets (headers,
+    /// environment): they go to the agent-server only, never to meta.json or the log.
+    pub mcp_servers: crate::mcp::McpServers,
 }
 
 /// Settings a conversation starts with.
@@ -131,8 +134,11 @@ pub struct AgentSettings {
     pub max_iterations: u32,
     /// Where the user is: instructions (how to set the key) name what they type there.
     pub editor: crate::editor::Editor,
-    /// The agent's MCP servers (`StartOptions::mcp_config`).
+    /// The agent's MCP servers as the agent-server's `mcp_config`, secrets filled in (the settings' and a front's).
     pub mcp_config: Option<serde_json::Value>,
+    /// The stdio MCP servers' commands by server name: looked up in a container before the agent starts.
+    pub mcp_commands: Vec<(String, String)>,
+    pub budget: super::Budget,
 }
 
 impl AgentSettings {
@@ -149,6 +155,8 @@ impl AgentSettings {
             max_iterations: settings.max_iterations,
             editor,
             mcp_config: None,
+            mcp_commands: Vec::new(),
+            budget: super::Budget::new(settings.max_budget_per_task, settings.max_tokens_per_task),
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::control::{drain_refusing, refuse};
 use super::store::{EventLog, Store, now_ms};
-use super::tracker::{HARMLESS_TOOLS, Tracker, policy_asks};
+use super::tracker::{HARMLESS_TOOLS, Tracker, policy_asks, until};
 use super::{
     AgentSettings, Control, ConversationError, Decision, Meta, Observer, PendingAction, State, Summary, Update,
 };
@@ -153,6 +153,7 @@ impl Runner {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
         let mut tracker =
             Tracker { roots: super::shown_roots(&self.meta(), &sandbox.working_dir), ..Tracker::default() };
+        self.check_mcp_commands(sandbox).await?;
         let mut sub = self.open(sandbox, &client, &mut tracker).await?;
         let died = sandbox.handle.died();
         tokio::pin!(died);
@@ -165,7 +166,10 @@ impl Runner {
                     self.notice_pause_outside(sandbox, &mut tracker).await;
                 }
                 item = sub.items.recv() => match item {
-                    Some(StreamItem::Event(event)) => self.on_event(event, &mut tracker, &client).await,
+                    Some(StreamItem::Event(event)) => {
+                        self.on_event(event, &mut tracker, &client).await;
+                        self.keep_budget(sandbox, &client, &sub).await;
+                    }
                     Some(StreamItem::Snapshot(event)) => {
                         if let Some(status) = event.execution_status() {
                             self.on_status(status, &mut tracker, &client).await;
@@ -212,8 +216,7 @@ impl Runner {
     ) -> bool {
         match msg {
             Control::Send { text, images, run, reply } => {
-                let result = self.send(text, images, run, client, tracker).await;
-                let _ = reply.send(result);
+                let _ = reply.send(self.send_within_budget((text, images, run), sandbox, client, sub, tracker).await);
             }
             Control::Pause { reply } => {
                 let result = self.pause(sandbox, client, sub).await;
@@ -229,7 +232,7 @@ impl Runner {
                 if self.remote.is_some() {
                     let _ = tokio::time::timeout(Duration::from_secs(15), self.bring_back(client)).await;
                 }
-                self.settle(State::Stopped, None, None);
+                self.settle(State::Stopped, self.stop_message(), None);
                 let _ = reply.send(Ok(()));
                 return true;
             }
@@ -240,6 +243,9 @@ impl Runner {
             Control::ReconnectStream => sub.reconnect(),
             Control::Configure { model, confirmation, reply } => {
                 let _ = reply.send(self.configure(model, confirmation, client).await);
+            }
+            Control::RaiseBudget { reply } => {
+                let _ = reply.send(self.raise_budget(sandbox, client, sub, tracker).await);
             }
             Control::Restore { checkpoint, reply } => {
                 let result = self.restore(checkpoint, sandbox, client, sub, tracker).await;
@@ -303,7 +309,7 @@ impl Runner {
     /// A message from the user. The agent-server runs unanswered actions on the next `run` ("implicit
     /// confirmation"): while one waits for the user, the message is added to the conversation without starting a
     /// turn, and the user is asked again. The agent reads it once the user has answered.
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         text: String,
         images: Vec<String>,
@@ -324,7 +330,7 @@ impl Runner {
         Ok(())
     }
 
-    async fn pause(
+    pub(super) async fn pause(
         &mut self,
         sandbox: &Sandbox,
         client: &AgentServerClient,
@@ -339,13 +345,18 @@ impl Runner {
         Ok(())
     }
 
-    async fn resume(
+    pub(super) async fn resume(
         &mut self,
         sandbox: &Sandbox,
         client: &AgentServerClient,
         sub: &stream::Subscription,
         tracker: &mut Tracker,
     ) -> Result<(), ConversationError> {
+        // Past its budget, a resume is no answer to the question: it is asked again.
+        if self.held_on_budget() {
+            self.ask_budget();
+            return Ok(());
+        }
         let waiting = self.unapproved(tracker);
         sandbox.handle.thaw().await?;
         // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh; the stream
@@ -680,13 +691,5 @@ async fn run_when_idle(client: &AgentServerClient, id: &str) -> Result<(), crate
             }
             other => return other,
         }
-    }
-}
-
-/// Resolves at `deadline`; never without one.
-async fn until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }

@@ -18,8 +18,8 @@ use crate::secrets::{Secret, SecretName};
 impl Manager {
     /// Starts a conversation with `settings` for a user in `editor`, and returns at once; the work goes on in the
     /// background.
-    pub fn start(&self, req: StartRequest, settings: &Settings, editor: Editor) -> Result<Summary, ConversationError> {
-        let mut settings = AgentSettings::from_settings(settings, editor);
+    pub fn start(&self, req: StartRequest, config: &Settings, editor: Editor) -> Result<Summary, ConversationError> {
+        let mut settings = AgentSettings::from_settings(config, editor);
         // A front's choice of backend for this conversation, else the selected one.
         let provider = req
             .options
@@ -32,7 +32,7 @@ impl Manager {
             settings.isolation = crate::config::Isolation::Worktree;
         }
         let StartRequest { instruction, title, workspace, issue, attach, options, images } = req;
-        settings.mcp_config = options.mcp_config;
+        self.arm_mcp(&mut settings, &config.mcp_servers.with(&options.mcp_servers), backend)?;
         let conversation_id = options.id.unwrap_or_else(ConversationId::new_random);
         let dir = self.inner.store.dir(&conversation_id);
         let id = String::from(conversation_id);
@@ -60,6 +60,7 @@ impl Manager {
             agent_conversation: None,
             branch_of: None,
             usage: None,
+            budget_reached: None,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
@@ -113,10 +114,14 @@ impl Manager {
         // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
         // sandbox only to fail with the LLM library's advice about environment variables.
         if backend != "cloud"
-            && self.inner.secrets.get(SecretName::LlmApiKey).is_none()
+            && self.llm_key(&settings.llm_model).is_none()
             && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
         {
             let mut how = settings.editor.how_to_set(SecretName::LlmApiKey);
+            if settings.llm_model.starts_with(crate::editor::OPENHANDS_MODELS) {
+                let cloud = settings.editor.how_to_set(SecretName::CloudApiKey);
+                how = format!("{how}; or, for OpenHands' own models, give your OpenHands API key: {cloud}");
+            }
             if settings.llm_base_url.as_deref().is_some_and(|u| !u.trim().is_empty()) {
                 how.push_str(" (a server that checks no key takes any text)");
             }
@@ -130,15 +135,42 @@ impl Manager {
         Ok(backend)
     }
 
+    /// The agent's MCP servers, secrets filled in: a stdio server this backend cannot start, or a secret not set,
+    /// fails the start here, naming it.
+    fn arm_mcp(
+        &self,
+        settings: &mut AgentSettings,
+        servers: &crate::mcp::McpServers,
+        backend: &str,
+    ) -> Result<(), ConversationError> {
+        servers.check_runnable(backend).map_err(|e| ConversationError::Mcp(e.0))?;
+        let lookup = |name: &str| self.inner.secrets.named(name).map(|s| s.expose().to_owned());
+        settings.mcp_config = servers.agent_config(&lookup).map_err(|e| ConversationError::Mcp(e.0))?;
+        if backend == "docker" {
+            settings.mcp_commands =
+                servers.0.iter().filter_map(|(n, s)| Some((n.clone(), s.command.clone()?))).collect();
+        }
+        Ok(())
+    }
+
     fn llm_config(&self, settings: &AgentSettings) -> LlmConfig {
         LlmConfig {
             model: settings.llm_model.clone(),
             base_url: settings.llm_base_url.clone(),
-            api_key: self.inner.secrets.get(SecretName::LlmApiKey),
+            api_key: self.llm_key(&settings.llm_model),
             num_retries: settings.llm_num_retries,
             timeout_seconds: settings.llm_timeout_seconds,
             stream: settings.llm_stream,
         }
+    }
+
+    /// The key the model is called with: the LLM key; for OpenHands' own models (through its LLM proxy) without
+    /// one, the user's OpenHands API key.
+    pub fn llm_key(&self, model: &str) -> Option<Secret> {
+        let secrets = &self.inner.secrets;
+        secrets.get(SecretName::LlmApiKey).or_else(|| {
+            if model.starts_with(crate::editor::OPENHANDS_MODELS) { secrets.get(SecretName::CloudApiKey) } else { None }
+        })
     }
 
     /// The user's provider tokens, by the environment variable the agent knows them as.

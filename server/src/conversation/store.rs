@@ -97,6 +97,9 @@ pub struct Meta {
     /// What its LLM calls cost so far, once it made one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<super::usage::Usage>,
+    /// Paused on its budget: what it spent, until the user raises the budget or stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_reached: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -528,6 +531,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         agent_conversation: None,
         branch_of: None,
         usage: None,
+        budget_reached: None,
     }
 }
 
@@ -571,6 +575,7 @@ mod tests {
             agent_conversation: None,
             branch_of: None,
             usage: None,
+            budget_reached: None,
         }
     }
 

@@ -146,6 +146,14 @@ pub(super) fn policy_asks(mode: ConfirmationMode, risk: Option<&str>) -> bool {
 /// Actions confirmed without asking: they touch nothing.
 pub(super) const HARMLESS_TOOLS: &[&str] = &["finish", "think"];
 
+/// Resolves at `deadline` (the tracker's error deadline); never without one.
+pub(super) async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@ use serde::Deserialize;
 use tower_lsp_server::lsp_types::{Diagnostic, Range, Uri};
 
 use crate::conversation::{ConversationId, Decision};
-use crate::secrets::SecretName;
 
 /// For commands without arguments: `{}` or nothing, and no stray fields.
 #[derive(Deserialize)]
@@ -105,7 +104,8 @@ impl ConfirmationArgs {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecretArgs {
-    pub name: SecretName,
+    /// One of ours (`llm_api_key`, `github_token`, …), or a name MCP servers' settings use (`${secret:NAME}`).
+    pub name: String,
     /// An empty string clears the secret.
     pub value: String,
 }

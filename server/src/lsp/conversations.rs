@@ -1,6 +1,7 @@
 //! The conversation commands: start a task (from an instruction, or a diagnostic), message, pause, resume, stop,
 //! list, read the events, answer a confirmation, set a secret.
 
+use crate::secrets::SecretName;
 use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Error;
 
@@ -105,7 +106,18 @@ pub async fn confirm(ctx: &Ctx, args: ConfirmationArgs) -> Result<Value, Error> 
 }
 
 pub fn set_secret(ctx: &Ctx, args: SetSecretArgs) -> Result<Value, Error> {
-    ctx.shared.secrets.set(args.name, &args.value);
-    tracing::info!("secret {} {}", args.name.as_str(), if args.value.is_empty() { "cleared" } else { "set" });
-    Ok(json!({"name": args.name.as_str(), "set": !args.value.is_empty()}))
+    let secrets = &ctx.shared.secrets;
+    match SecretName::ALL.into_iter().find(|n| n.as_str() == args.name) {
+        Some(known) => secrets.set(known, &args.value),
+        None if crate::mcp::is_secret_name(&args.name) => secrets.set_named(&args.name, &args.value),
+        None => {
+            return Err(crate::lsp::errors::invalid_params(format!(
+                "openhands.setSecret: {:?} is not a secret name: llm_api_key, github_token, gitlab_token, \
+                 bitbucket_token, cloud_api_key, or a name of your own for MCP servers (letters, digits and _)",
+                args.name
+            )));
+        }
+    }
+    tracing::info!("secret {} {}", args.name, if args.value.is_empty() { "cleared" } else { "set" });
+    Ok(json!({"name": args.name, "set": !args.value.is_empty()}))
 }

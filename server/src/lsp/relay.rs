@@ -70,6 +70,7 @@ fn conversation_of(update: &Update) -> &str {
         Update::Changed(s) => &s.meta.id,
         Update::Event(e, _) => &e.conversation_id,
         Update::ConfirmationNeeded { conversation_id, .. }
+        | Update::BudgetReached { conversation_id, .. }
         | Update::Settled { conversation_id, .. }
         | Update::Progress { conversation_id, .. }
         | Update::Checkpoint { conversation_id, .. } => conversation_id,
@@ -173,6 +174,12 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
                     ));
                 }
             }
+            Update::BudgetReached { conversation_id, spent, raise } => {
+                if let Some(manager) = relay.manager.clone() {
+                    let question = format!("OpenHands ({title}) {spent}. The agent is paused.");
+                    tokio::spawn(ask_budget(relay.client.clone(), manager, conversation_id, question, raise));
+                }
+            }
             Update::Settled { state, message, conversation_id } => {
                 settled(&relay, progress.take(), &title, conversation_id, state, message).await;
             }
@@ -251,6 +258,28 @@ fn is_step(kind: &str) -> bool {
 pub const ALLOW: &str = "Allow";
 pub const ALLOW_ALL: &str = "Allow for this conversation";
 pub const REJECT: &str = "Reject";
+
+pub const STOP: &str = "Stop";
+
+/// The budget is spent: raise it and go on, or stop. Dismissed, the agent stays paused (a resume asks again).
+async fn ask_budget(client: Client, manager: Manager, id: String, question: String, raise: String) {
+    let answer = prompt::ask(&client, MessageType::WARNING, question, &[raise.as_str(), STOP]).await;
+    let result = match answer.as_ref().map(|a| a.as_deref()) {
+        Ok(Some(STOP)) => manager.stop(&id).await,
+        Ok(Some(chosen)) if chosen == raise => manager.raise_budget(&id).await,
+        Ok(_) => {
+            tracing::info!(conversation = %id, "budget question dismissed; still paused");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(conversation = %id, "showMessageRequest failed: {e}");
+            return;
+        }
+    };
+    if let Err(e) = result {
+        tracing::warn!(conversation = %id, "answering the budget question failed: {e}");
+    }
+}
 
 async fn ask_confirmation(client: Client, manager: Manager, id: String, title: String, actions: Vec<PendingAction>) {
     let list: Vec<String> = actions.iter().map(|a| format!("• {}", a.summary)).collect();

@@ -43,6 +43,8 @@ pub struct Conversation {
     pub branch_of: Option<BranchOf>,
     /// What its LLM calls cost so far (`null` before the first).
     pub usage: Option<Usage>,
+    /// Paused on its budget: what it spent (`null` otherwise).
+    pub budget_reached: Option<String>,
 }
 
 /// A conversation's LLM use (`Conversation.usage`, the totals of `openhands.status`).
@@ -58,6 +60,8 @@ pub struct Usage {
     /// Tokens of the last call, of `contextWindow` (0: not known).
     pub context_used: u64,
     pub context_window: u64,
+    /// Seconds spent waiting for the model (counted when a turn ends).
+    pub llm_seconds: f64,
 }
 
 impl From<crate::conversation::Usage> for Usage {
@@ -69,6 +73,7 @@ impl From<crate::conversation::Usage> for Usage {
             cached_tokens: u.cache_read_tokens,
             context_used: u.context_used,
             context_window: u.context_window,
+            llm_seconds: u.llm_seconds,
         }
     }
 }
@@ -188,6 +193,7 @@ impl From<Summary> for Conversation {
             restores: m.restores,
             branch_of: m.branch_of.map(|b| BranchOf { conversation_id: b.conversation, checkpoint: b.checkpoint }),
             usage: m.usage.map(Usage::from),
+            budget_reached: m.budget_reached,
         }
     }
 }
@@ -233,7 +239,8 @@ mod tests {
                       "pullRequests": []},
             "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"},
             "usage": {"costUsd": 0.5, "promptTokens": 1, "completionTokens": 2, "cacheReadTokens": 0,
-                      "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3}
+                      "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3, "llmSeconds": 1.5},
+            "budgetReached": "has spent $0.02 and 60 tokens of its budget of $0.01"
         }))
         .unwrap();
         let summary = Summary { meta, live: true, running_elsewhere: true };

@@ -151,6 +151,11 @@ pub trait SandboxHandle: Send + Sync {
     fn paused_outside(&self) -> BoxFuture<'_, bool> {
         Box::pin(async { false })
     }
+    /// Which of `commands` cannot be found where the agent runs (in a container: inside it); the default looks
+    /// nothing up (the process backend's are looked up before it starts).
+    fn missing_commands<'a>(&'a self, _commands: &'a [String]) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
     /// A short description for logs and status (`pid 1234`, `container abc`).
     fn describe(&self) -> String;
 }

@@ -79,6 +79,20 @@ impl SandboxHandle for DockerHandle {
         })
     }
 
+    fn missing_commands<'a>(&'a self, commands: &'a [String]) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let mut missing = Vec::new();
+            for command in commands {
+                // `command -v` in the image's shell, as the agent's user: what the agent-server would start.
+                let look = vec!["sh".into(), "-c".into(), "command -v \"$1\"".into(), "sh".into(), command.clone()];
+                if exec_output(&self.docker, &self.id, look).await.is_err() {
+                    missing.push(command.clone());
+                }
+            }
+            missing
+        })
+    }
+
     fn describe(&self) -> String {
         format!("container {}", short(&self.id))
     }
