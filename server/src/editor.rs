@@ -73,7 +73,8 @@ pub const OPENHANDS_MODELS: &str = "openhands/";
 pub fn model_needs_key(model: &str, base_url: Option<&str>) -> bool {
     // The OpenAI client LiteLLM uses for `openai/` models sends nothing without a key, whatever the URL ("Missing
     // credentials"): a local server that checks none takes any text.
-    if model.starts_with("openai/") {
+    // OpenHands' LLM proxy (or whatever stands in for it at a base URL) takes the user's key.
+    if model.starts_with("openai/") || model.starts_with(OPENHANDS_MODELS) {
         return true;
     }
     const HOSTED: &[&str] = &[

@@ -1,4 +1,4 @@
-//! The budget a conversation keeps (`openhands.maxBudgetPerTask`, `openhands.maxTokensPerTask`): past it the agent
+//! What the agent's LLM use takes: the key OpenHands' own models are called with, and the budget a conversation keeps (`openhands.maxBudgetPerTask`, `openhands.maxTokensPerTask`): past it the agent
 //! is paused before its next step and the user asked; "raise" goes on, "stop" stops, a resume or a dismissed question
 //! never goes on by itself; the headless run stops and exits non-zero with the figures. The real binary and
 //! agent-server, the scripted LLM (each call: 10 tokens in, 5 out).
@@ -136,4 +136,42 @@ fn headless_run_stops_on_the_budget_and_exits_non_zero_with_the_figures() {
     assert!(stdout.contains("stopped: stopped on its budget: it has spent"), "{stdout}");
     assert!(stdout.contains("LLM use: cost unknown, 10 tokens in, 5 out"), "{stdout}");
     assert!(!ws.join("two").exists(), "{stdout}");
+}
+
+#[test]
+fn openhands_models_take_the_openhands_key_when_no_llm_key_is_set_and_say_both_ways_without_one() {
+    let (_dir, ws) = workspace();
+    let key = "ohk-canary-31c7";
+    let llm = ScriptedLlm::start(vec![Step::finish("Done.")]);
+    // openhands/<name> is called through OpenHands' LLM proxy; here its base URL is the stand-in's.
+    let params = init_params(&llm, &ws, json!({"llm": {"model": "openhands/claude-sonnet-4-5-20250929"}}));
+    let opts = openhands_lsp_tests::Options { env_remove: vec!["LLM_API_KEY".into()], ..Default::default() }
+        .env("OPENHANDS_API_KEY", key);
+    let (mut server, _) = Server::start(opts.clone(), params.clone()).unwrap();
+    let status = server.command("openhands.status", json!({})).unwrap().unwrap();
+    let llm_check = status["checks"].as_array().unwrap().iter().find(|c| c["name"] == "LLM").unwrap().clone();
+    assert_eq!(llm_check["status"], "ok", "{llm_check}");
+    let detail = llm_check["detail"].as_str().unwrap();
+    assert!(detail.contains("your OpenHands API key cloud_api_key (set from the environment)"), "{detail}");
+    let id = start_task(&mut server, "Say done");
+    wait_state(&server, &id, "finished");
+    let sent = llm.requests()[0].headers.get("authorization").cloned().unwrap_or_default();
+    assert_eq!(sent, format!("Bearer {key}"), "the OpenHands key went to the proxy");
+    server.shutdown_and_exit().unwrap();
+    openhands_lsp_tests::agent::assert_secrets_absent(&server, &[key], &[]);
+
+    // Neither key: the start says both ways to give one.
+    let none = openhands_lsp_tests::Options {
+        env: Vec::new(),
+        env_remove: vec!["LLM_API_KEY".into(), "OPENHANDS_API_KEY".into()],
+        ..opts
+    };
+    let (mut server, _) = Server::start(none, params).unwrap();
+    let refused = server.command("openhands.startTask", json!({"instruction": "Go"})).unwrap().unwrap_err();
+    assert!(
+        refused.message.contains("llm_api_key") && refused.message.contains("OpenHands API key"),
+        "{}",
+        refused.message
+    );
+    server.shutdown_and_exit().unwrap();
 }
