@@ -39,13 +39,15 @@ pub fn workspace_for(file: Option<&Path>, roots: &[PathBuf]) -> Option<PathBuf> 
     roots.first().cloned()
 }
 
-/// The instruction with the editor's context appended, so the agent knows which file and lines are meant.
+/// The instruction with the editor's context appended, so the agent knows which file and lines are meant, and the
+/// problems the editor reports there.
 pub fn compose_instruction(
     instruction: &str,
     file: Option<&Path>,
     workspace: &Path,
     lines: Option<Lines>,
     selection: Option<&str>,
+    problems: &[Problem],
 ) -> String {
     let mut text = instruction.trim().to_owned();
     let Some(file) = file else { return text };
@@ -63,7 +65,34 @@ pub fn compose_instruction(
         }
         text.push_str("```\n");
     }
+    if !problems.is_empty() {
+        text.push_str("- Problems the editor reports there:\n");
+        for p in problems {
+            text.push_str(&format!("  - {}\n", problem_line(p)));
+        }
+    }
     text
+}
+
+/// `line 7, column 3 (rustc E0308): mismatched types` (the message's first line).
+fn problem_line(p: &Problem) -> String {
+    format!(
+        "line {}, column {}{}: {}",
+        p.line + 1,
+        p.column + 1,
+        origin(p),
+        p.message.lines().next().unwrap_or_default().trim_end()
+    )
+}
+
+/// ` (rustc E0308)`: the tool that reported a problem and its code, where known.
+fn origin(p: &Problem) -> String {
+    match (&p.source, &p.code) {
+        (Some(s), Some(c)) => format!(" ({s} {c})"),
+        (Some(s), None) => format!(" ({s})"),
+        (None, Some(c)) => format!(" ({c})"),
+        (None, None) => String::new(),
+    }
 }
 
 /// A task's title: the first line of what it is about, at most 60 characters.
@@ -82,12 +111,7 @@ const PROBLEM_CONTEXT_LINES: u32 = 5;
 /// file as the user sees it, unsaved edits included).
 pub fn problem_instruction(p: &Problem, shown_path: &str, text: Option<&str>) -> String {
     let (line, col) = (p.line + 1, p.column + 1);
-    let origin = match (&p.source, &p.code) {
-        (Some(s), Some(c)) => format!(" ({s} {c})"),
-        (Some(s), None) => format!(" ({s})"),
-        (None, Some(c)) => format!(" ({c})"),
-        (None, None) => String::new(),
-    };
+    let origin = origin(p);
     let mut out = format!("Fix this problem reported in {shown_path} at line {line}, column {col}{origin}:\n");
     out.push_str(p.message.trim_end());
     out.push('\n');
@@ -178,10 +202,23 @@ mod tests {
             Path::new("/w"),
             Some(Lines { first: 2, last: 4 }),
             Some("let x = 1;"),
+            &[
+                Problem {
+                    line: 2,
+                    column: 8,
+                    end_line: 2,
+                    source: Some("rustc".into()),
+                    code: Some("E0308".into()),
+                    message: "mismatched types\nexpected u32".into(),
+                },
+                Problem { line: 3, message: "unused variable".into(), ..Problem::default() },
+            ],
         );
         assert_eq!(
             text,
-            "Fix it\n\nContext from the editor:\n- File: src/a.rs, lines 3-5\n- Selected text:\n```\nlet x = 1;\n```\n"
+            "Fix it\n\nContext from the editor:\n- File: src/a.rs, lines 3-5\n- Selected text:\n```\nlet x = 1;\n```\n\
+             - Problems the editor reports there:\n  - line 3, column 9 (rustc E0308): mismatched types\n  \
+             - line 4, column 1: unused variable\n"
         );
     }
 

@@ -98,7 +98,10 @@ fn stdio_and_http_servers_tools_reach_the_model_with_secrets_by_name_that_never_
     let status = server.command("openhands.status", json!({})).unwrap().unwrap();
     let listed = mcp_check(&status);
     assert!(listed.contains("shout (stdio: ") && listed.contains("secret SHOUT_TOKEN NOT set"), "{listed}");
-    assert!(listed.contains("whisper (http: http://127.0.0.1:") && listed.contains("secret WHISPER_TOKEN set"), "{listed}");
+    assert!(
+        listed.contains("whisper (http: http://127.0.0.1:") && listed.contains("secret WHISPER_TOKEN set"),
+        "{listed}"
+    );
     assert!(!listed.contains("broken"), "{listed}");
     // A secret not set: the start fails at once, naming it and how to set it.
     let refused = server.command("openhands.startTask", json!({"instruction": "Shout"})).unwrap().unwrap_err();
@@ -146,7 +149,9 @@ fn a_missing_command_fails_the_start_naming_it_here_and_in_the_container() {
     let failed = wait_state(&server, &id, "error");
     let error = failed["error"].as_str().unwrap();
     assert!(
-        error.contains("\"gone\"") && error.contains("no-such-mcp-server") && error.contains("not in the agent's container"),
+        error.contains("\"gone\"")
+            && error.contains("no-such-mcp-server")
+            && error.contains("not in the agent's container"),
         "{error}"
     );
     assert_eq!(llm.served(), 0, "the agent never started");

@@ -455,3 +455,55 @@ fn in_a_terminal_changes_are_taken_one_by_one_and_a_step_is_restored_from_the_co
     screen.keys(&["Escape"]);
     screen.ex("qa!");
 }
+
+#[test]
+fn in_a_terminal_fix_takes_the_buffers_problems_and_the_budget_and_cost_show() {
+    let (_dir, ws) = repository(&[("a.py", "import sys\nprnt('hi')\nx = 1\nimport os\n")], true);
+    let slow = |step: Step, ms: u64| Step { delay_ms: Some(ms), ..step };
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo fixed"),
+        // Slower than the pause: asked for after the limit is crossed, it is cancelled.
+        slow(Step::finish("never said"), 5000),
+        Step::finish("Fixed both."),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = process_settings(&llm);
+    settings["maxTokensPerTask"] = serde_json::json!(25);
+    let screen = neovim_in_tmux("problems-and-budget", &ws, state.path(), settings, "a.py");
+    let long = Duration::from_secs(240);
+    screen.wait_for("file-open", Duration::from_secs(30), |s| s.contains("prnt('hi')"));
+    // A linter's problems, as linter plugins set them; the cursor on a line without one.
+    screen.ex(
+        "lua vim.diagnostic.set(vim.api.nvim_create_namespace('lint'), 0, {{lnum = 1, col = 0, message = 'undefined \
+         name prnt', source = 'pyflakes', code = 'F821', severity = 1}, {lnum = 3, col = 0, message = 'os imported but \
+         unused', source = 'pyflakes', code = 'F401', severity = 2}})",
+    );
+    screen.ex("set laststatus=2 statusline=%!v:lua.require'openhands'.status({'usage':v:true})");
+    screen.type_text("gg");
+    screen.ex("OpenHands fix");
+
+    // Past 25 tokens: asked, through vim.ui.select; "Raise" goes on.
+    let asked = screen.wait_for("budget-question", long, |s| s.contains("of its budget of 25 tokens"));
+    assert!(asked.contains("Raise by 25 tokens and go on") && asked.contains("Stop"), "{asked}");
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let done = screen.wait_for("finished-with-cost", long, |s| {
+        s.contains("state: finished") && s.contains("llm: cost unknown · 30 tokens in, 15 out")
+    });
+    assert!(done.contains("# Fix 2 problems in a.py"), "{done}");
+    assert!(!done.contains("Press ENTER"), "{done}");
+    // The instruction the agent got lists the buffer's problems.
+    let first = llm.requests()[0].body["messages"].to_string();
+    assert!(first.contains("line 2, column 1 (pyflakes F821): undefined name prnt"), "{first}");
+    assert!(first.contains("line 4, column 1 (pyflakes F401): os imported but unused"), "{first}");
+    // The statusline's opt-in field: this session's use.
+    let status = screen
+        .wait_for("statusline-usage", Duration::from_secs(30), |s| s.contains("OpenHands cost unknown · 45 tokens"));
+    assert!(!status.contains("Error"), "{status}");
+    screen.ex("OpenHands list");
+    let picker = screen.wait_for("list-with-cost", Duration::from_secs(30), |s| s.contains("Fix 2 problems in a.py"));
+    assert!(picker.contains("[finished, process]  cost unknown · 45 tokens"), "{picker}");
+    screen.keys(&["Escape"]);
+    screen.ex("qa!");
+}

@@ -372,3 +372,40 @@ fn with_the_docker_backend_and_a_warm_pool_start_task_shows_the_first_step() {
     // What the user waited is in the benchmark (scripts/bench); here, that it is seen at all, in seconds.
     assert!(ms < 60_000, "the first step took {ms} ms");
 }
+
+#[test]
+fn fix_problems_in_file_gives_the_agent_vs_codes_problems_and_the_budget_and_cost_show() {
+    let (_dir, ws) = repository(&[("bad.json", "{\n  \"name\": \"demo\",\n  \"version\": ,\n  \"private\": tru\n}\n")]);
+    let slow = |step: Step, ms: u64| Step { delay_ms: Some(ms), ..step };
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("true"),
+        Step::terminal("echo fixed"),
+        // Slower than the pause: asked for after the limit is crossed, it is cancelled.
+        slow(Step::finish("never said"), 5000),
+        Step::finish("Fixed both."),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut with_budget = settings(&llm);
+    with_budget["openhands.maxTokensPerTask"] = json!(25);
+    let bench = start_with("problems", &ws, with_budget, state.path());
+    let result = result_of(&bench.drive("problems", &[]));
+    // The instruction the agent got lists the problems VS Code shows in the file, with their lines.
+    let first = llm.requests()[0].body["messages"].to_string();
+    assert!(first.contains("Problems the editor reports there:") && first.contains("File: bad.json"), "{first}");
+    assert!(first.contains("line 3, column") && first.contains("line 4, column"), "both problems: {first}");
+    let question = result["question"].as_str().unwrap_or_default();
+    assert!(question.contains("has spent an unknown cost and 30 tokens of its budget of 25 tokens"), "{question}");
+    assert!(
+        result["pausedHeader"].as_str().unwrap_or_default().contains("paused · process · budget reached: it has spent"),
+        "{result}"
+    );
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("LLM: cost unknown · 30 tokens in, 15 out"), "the view's header: {view}");
+    let row = result["row"].as_str().unwrap_or_default();
+    assert!(row.contains("cost unknown · 45 tokens"), "the row: {row}");
+    let tooltip = result["tooltip"].as_str().unwrap_or_default();
+    assert!(
+        tooltip.contains("This session: cost unknown · 30 tokens in, 15 out") && tooltip.contains("(1 conversation)"),
+        "{tooltip}"
+    );
+}

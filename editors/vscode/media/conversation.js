@@ -246,7 +246,11 @@
       const settled = ["finished", "error", "stopped", "stuck"].indexOf(m.state) >= 0;
       if (settled && m.error) state += " · " + plain(m.error);
       else if (settled && m.finalMessage) state += " · " + plain(m.finalMessage);
+      if (m.budgetReached && m.state === "paused") state += " · budget reached: it " + m.budgetReached;
       document.getElementById("state").textContent = state;
+      const usage = document.getElementById("usage");
+      usage.textContent = m.usage ? "LLM: " + m.usage : "";
+      usage.hidden = !m.usage;
       document.body.dataset.state = m.state;
       document.body.dataset.live = m.live ? "yes" : "no";
       // Only what can work now is offered.

@@ -101,6 +101,12 @@ export function registerCommands(deps: Deps): string[] {
     return result;
   };
 
+  /** The problems VS Code shows for `uri` (within `range`, when given), as the server takes them. */
+  const problemsOf = (uri: vscode.Uri, range?: vscode.Range) => {
+    const shown = vscode.languages.getDiagnostics(uri).filter((d) => !range || d.range.intersection(range));
+    return shown.length > 0 && server.converter ? server.converter.asDiagnosticsSync(shown) : undefined;
+  };
+
   const handlers: Record<string, Handler> = {
     startTask: () => startTask({}, "e.g. Add a unit test for parse()"),
     startTaskWithSelection: async () => {
@@ -110,8 +116,9 @@ export function registerCommands(deps: Deps): string[] {
         return undefined;
       }
       const range = server.converter?.asRange(editor.selection);
+      const diagnostics = problemsOf(editor.document.uri, editor.selection);
       return startTask(
-        { uri: editor.document.uri.toString(), range, selectedText: editor.document.getText(editor.selection) },
+        { uri: editor.document.uri.toString(), range, selectedText: editor.document.getText(editor.selection), diagnostics },
         "e.g. Make this function handle empty input",
       );
     },
@@ -121,7 +128,33 @@ export function registerCommands(deps: Deps): string[] {
         void vscode.window.showWarningMessage("OpenHands: open a file first, then run Start Task with File.");
         return undefined;
       }
-      return startTask({ uri: uri.toString() }, `e.g. Add tests for ${uri.path.split("/").pop() ?? "this file"}`);
+      return startTask(
+        { uri: uri.toString(), diagnostics: problemsOf(uri) },
+        `e.g. Add tests for ${uri.path.split("/").pop() ?? "this file"}`,
+      );
+    },
+    fixProblemsInFile: async (arg) => {
+      const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+      if (!uri) {
+        void vscode.window.showWarningMessage("OpenHands: open a file first, then run Fix Problems in File.");
+        return undefined;
+      }
+      const diagnostics = problemsOf(uri);
+      const name = uri.path.split("/").pop() ?? "this file";
+      if (!diagnostics) {
+        void vscode.window.showInformationMessage(`OpenHands: VS Code shows no problems in ${name}.`);
+        return undefined;
+      }
+      const result = await server.execute<StartResult>(ServerCommand.startTask, {
+        instruction:
+          "Fix the problems the editor reports in this file. Fix their causes, not only the messages; then run the project's tests, if it has any.",
+        title: `Fix ${diagnostics.length === 1 ? "1 problem" : `${diagnostics.length} problems`} in ${name}`,
+        uri: uri.toString(),
+        diagnostics,
+      });
+      server.store.upsert(result.conversation);
+      panels.open(result.conversationId, true);
+      return result;
     },
     fixIssue: async () => {
       if (!requireCommand(server, ServerCommand.fixIssue, "fetch issues")) {

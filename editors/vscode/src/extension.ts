@@ -6,6 +6,7 @@ import { ConversationStore } from "./conversations";
 import { HunkLenses } from "./hunkLenses";
 import { ConversationPanels, VIEW_TYPE } from "./panel";
 import { REVIEW_SCHEME, Review } from "./review";
+import { ServerCommand, Usage } from "./protocol";
 import { ServerConnection } from "./server";
 import { StatusBar } from "./statusBar";
 import { ConversationsTree } from "./tree";
@@ -40,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     tree,
     statusBar,
     server.onStatus((s) => statusBar.show(s)),
+    followSessionUsage(server, store, statusBar),
     vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
     lenses,
     vscode.languages.registerCodeLensProvider({ scheme: REVIEW_SCHEME }, lenses),
@@ -67,4 +69,31 @@ export function activate(context: vscode.ExtensionContext): Api {
 export function deactivate(): Promise<void> | undefined {
   // The subscriptions (and with them the server) are disposed by VS Code.
   return undefined;
+}
+
+/** The status bar's tooltip has this session's LLM use: the server's total, asked again (at most once a second)
+ * when a conversation's usage changes. */
+function followSessionUsage(server: ServerConnection, store: ConversationStore, statusBar: StatusBar): vscode.Disposable {
+  const seen = new Map<string, string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const refresh = () => {
+    timer = undefined;
+    server
+      .execute<{ usage?: (Usage & { conversations: number }) | null }>(ServerCommand.status, {})
+      .then((status) => statusBar.showUsage(status.usage ?? null))
+      .catch(() => undefined);
+  };
+  const listener = store.onDidChange((id) => {
+    const changed = (id ? [store.get(id)] : store.list()).filter((c) => c && JSON.stringify(c.usage ?? null) !== seen.get(c.id));
+    for (const c of changed) {
+      if (c) seen.set(c.id, JSON.stringify(c.usage ?? null));
+    }
+    if (changed.length > 0 && !timer) {
+      timer = setTimeout(refresh, 1000);
+    }
+  });
+  return new vscode.Disposable(() => {
+    listener.dispose();
+    if (timer) clearTimeout(timer);
+  });
 }

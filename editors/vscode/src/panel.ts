@@ -1,7 +1,7 @@
 // The conversation view: a webview per conversation that streams `openhands/event` live (after the history from
 // `openhands.getEvents`), shows the state, and has an input box to send a message and buttons for the actions.
 import * as vscode from "vscode";
-import { AgentEvent, CheckpointList, EventsPage, ServerCommand, isSettled } from "./protocol";
+import { AgentEvent, CheckpointList, EventsPage, ServerCommand, isSettled, usageLong } from "./protocol";
 import { ServerConnection, message } from "./server";
 
 /** What the webview script receives. */
@@ -23,6 +23,9 @@ export type ToWebview =
       isolated: boolean;
       /** Where the agent works: stripped from the paths it prints. */
       roots: string[];
+      /** What its LLM calls cost so far, in words (empty before the first). */
+      usage: string;
+      budgetReached: string | null;
     }
   | { type: "events"; events: AgentEvent[] }
   /** The steps a live conversation can be restored to: by the event each follows. */
@@ -233,6 +236,8 @@ export class ConversationPanel {
       active: c.live && !c.runningElsewhere && !isSettled(c.state),
       isolated: isolation !== null && isolation !== undefined,
       roots,
+      usage: c.usage ? usageLong(c.usage) : "",
+      budgetReached: c.budgetReached ?? null,
     });
   }
 
@@ -318,6 +323,7 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
 <header>
   <h1 id="title"></h1>
   <div id="state" role="status"></div>
+  <div id="usage" hidden></div>
   <nav class="answer" aria-label="The agent waits for your answer">
     <span>The agent waits for your answer:</span>
     <button data-action="allow" class="primary">Allow</button>

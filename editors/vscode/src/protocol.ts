@@ -79,8 +79,57 @@ export interface Conversation {
   restores?: number;
   /** The earlier branch a restore left: of which conversation, restored to which checkpoint. */
   branchOf?: { conversationId: string; checkpoint: number } | null;
+  /** What its LLM calls cost so far (`null` before the first). */
+  usage?: Usage | null;
+  /** Paused on its budget (and kept once stopped there): what it spent. */
+  budgetReached?: string | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
   cloud?: { conversationId: string; url: string; repository?: string | null; branch?: string | null; pullRequests: number[] };
+}
+
+export interface Usage {
+  /** US dollars; `null` when the model's price is not known. */
+  costUsd: number | null;
+  tokensIn: number;
+  tokensOut: number;
+  cachedTokens: number;
+  contextUsed: number;
+  contextWindow: number;
+  llmSeconds: number;
+}
+
+/** `$0.0123` (enough digits below a cent), or `cost unknown`. */
+export function cost(u: Usage): string {
+  if (u.costUsd === null) {
+    return "cost unknown";
+  }
+  if (u.costUsd >= 0.01 || u.costUsd <= 0) {
+    return `$${u.costUsd.toFixed(2)}`;
+  }
+  const digits = Math.min(10, Math.max(4, Math.ceil(-Math.log10(u.costUsd)) + 2));
+  return `$${u.costUsd.toFixed(digits).replace(/0+$/, "")}`;
+}
+
+/** `1.2k`: a token count that fits a tree row. */
+export function count(n: number): string {
+  return n < 1000 ? String(n) : n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`;
+}
+
+/** `$0.0123 · 1.2k tokens`: short, for a row. */
+export function usageShort(u: Usage): string {
+  return `${cost(u)} · ${count(u.tokensIn + u.tokensOut)} tokens`;
+}
+
+/** `$0.0123 · 1234 tokens in (200 cached), 56 out · context 1290 of 128000 (1%) · 4.2 s of LLM time`. */
+export function usageLong(u: Usage): string {
+  const parts = [cost(u), `${u.tokensIn} tokens in${u.cachedTokens ? ` (${u.cachedTokens} cached)` : ""}, ${u.tokensOut} out`];
+  if (u.contextWindow > 0) {
+    parts.push(`context ${u.contextUsed} of ${u.contextWindow} (${Math.round((100 * u.contextUsed) / u.contextWindow)}%)`);
+  }
+  if (u.llmSeconds > 0) {
+    parts.push(`${u.llmSeconds.toFixed(1)} s of LLM time`);
+  }
+  return parts.join(" · ");
 }
 
 export interface AgentEvent {

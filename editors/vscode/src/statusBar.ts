@@ -1,9 +1,12 @@
 // A status bar item mirroring `openhands/status` (busy, a message, warning or error); click: the conversations.
 import * as vscode from "vscode";
-import { StatusParams } from "./protocol";
+import { StatusParams, Usage, usageLong } from "./protocol";
 
 export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
+  private last: StatusParams = { busy: false, kind: "normal", message: "Starting…" };
+  /** This session's LLM use (`openhands.status`), with how many conversations. */
+  private session: (Usage & { conversations: number }) | null = null;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem("openhands.status", vscode.StatusBarAlignment.Right, 100);
@@ -17,13 +20,21 @@ export class StatusBar implements vscode.Disposable {
     const icon = status.busy ? "$(sync~spin)" : status.kind === "error" ? "$(error)" : status.kind === "warning" ? "$(warning)" : "$(hubot)";
     // Busy: the count of running conversations fits; otherwise the icon says it and the tooltip has the words.
     this.item.text = status.busy ? `${icon} OpenHands: ${status.message}` : `${icon} OpenHands`;
-    this.item.tooltip = `OpenHands: ${status.message}`;
+    this.last = status;
+    const s = this.session;
+    const total = s && s.conversations > 0 ? `\nThis session: ${usageLong(s)} (${s.conversations} conversation${s.conversations === 1 ? "" : "s"})` : "";
+    this.item.tooltip = `OpenHands: ${status.message}${total}`;
     this.item.backgroundColor =
       status.kind === "error"
         ? new vscode.ThemeColor("statusBarItem.errorBackground")
         : status.kind === "warning"
           ? new vscode.ThemeColor("statusBarItem.warningBackground")
           : undefined;
+  }
+
+  showUsage(session: (Usage & { conversations: number }) | null): void {
+    this.session = session;
+    this.show(this.last);
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 // The Conversations view: one item per conversation (state, backend, changed-file count, inline actions), its
 // changed files as children (click: the diff).
 import * as vscode from "vscode";
-import { ChangedFile, Conversation, ConversationState, isSettled } from "./protocol";
+import { ChangedFile, Conversation, ConversationState, isSettled, usageLong, usageShort } from "./protocol";
 import { Review, describe } from "./review";
 import { ServerConnection } from "./server";
 
@@ -82,13 +82,21 @@ export class ConversationsTree implements vscode.TreeDataProvider<Node>, vscode.
       return item;
     }
     const changed = this.server.store.changedFiles(c.id);
-    const parts = [c.runningElsewhere ? `${STATE_LABELS[c.state]} in another editor` : STATE_LABELS[c.state], c.backend];
+    const parts = [c.runningElsewhere ? `${STATE_LABELS[c.state]} in another editor` : STATE_LABELS[c.state]];
+    // What it cost comes before the rest: a narrow view still shows it.
+    if (c.usage) {
+      parts.push(usageShort(c.usage));
+    }
+    parts.push(c.backend);
     if (typeof changed === "number") {
       parts.push(`${changed} file${changed === 1 ? "" : "s"} changed`);
       const waiting = this.server.store.changesWaiting(c.id);
       if (changed > 0 && waiting !== undefined) {
         parts.push(waiting === 0 ? "all applied" : `${waiting} change${waiting === 1 ? "" : "s"} to review`);
       }
+    }
+    if (c.budgetReached && c.state === "paused") {
+      parts.push("budget reached");
     }
     if (!c.live) {
       parts.push("earlier session");
@@ -156,6 +164,12 @@ export function tooltip(c: Conversation, changed: number | null | undefined): vs
   md.appendMarkdown(`${STATE_LABELS[c.state]} · ${c.backend} · ${new Date(c.createdAt).toLocaleString()}\n\n`);
   if (typeof changed === "number") {
     md.appendMarkdown(`${changed} file(s) changed\n\n`);
+  }
+  if (c.usage) {
+    md.appendMarkdown(`LLM: ${escape(usageLong(c.usage))}\n\n`);
+  }
+  if (c.budgetReached) {
+    md.appendMarkdown(`Budget: it ${escape(c.budgetReached)}\n\n`);
   }
   if (c.error) {
     md.appendMarkdown(`Error: ${escape(c.error)}\n\n`);

@@ -25,6 +25,10 @@ pub struct StartTaskArgs {
     pub selected_text: Option<String>,
     #[serde(default)]
     pub title: Option<String>,
+    /// The problems the editor reports in the file or range (a code action's `context.diagnostics`, or those the
+    /// client sends), said in the instruction.
+    #[serde(default)]
+    pub diagnostics: Option<Vec<Diagnostic>>,
 }
 
 /// `openhands.fixDiagnostic`: what the code action carries.

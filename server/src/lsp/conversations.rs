@@ -31,8 +31,15 @@ pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> 
         bad_argument(START_TASK, "no workspace folder to work in: open a folder, or pass a `uri` inside one")
     })?;
     let lines = args.range.map(convert::lines);
-    let instruction =
-        tasks::compose_instruction(&args.instruction, file.as_deref(), &workspace, lines, selection.as_deref());
+    let problems: Vec<tasks::Problem> = args.diagnostics.iter().flatten().map(convert::problem).collect();
+    let instruction = tasks::compose_instruction(
+        &args.instruction,
+        file.as_deref(),
+        &workspace,
+        lines,
+        selection.as_deref(),
+        &problems,
+    );
     let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| tasks::title_from(&args.instruction));
     start::conversation(
         ctx,

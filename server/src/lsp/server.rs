@@ -164,16 +164,15 @@ impl LanguageServer for Backend {
         session.set_workspace_folders(folders);
     }
 
-    /// "Fix this diagnostic" for each diagnostic the client sends for the range, and "fix issue" for the issue
-    /// references on its lines.
+    /// "Fix this diagnostic" for each diagnostic the client sends for the range (and one task for them all when
+    /// there are several), and "fix issue" for the issue references on its lines.
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let issue_actions = issues::code_actions(&self.shared, &uri, params.range);
-        let mut actions: Vec<CodeActionOrCommand> = params
-            .context
-            .diagnostics
+        let all = all_problems_action(&uri, params.range, &params.context.diagnostics);
+        let mut actions: Vec<CodeActionOrCommand> = all
             .into_iter()
-            .map(|d| {
+            .chain(params.context.diagnostics.into_iter().map(|d| {
                 let first = d.message.lines().next().unwrap_or_default();
                 let short: String = first.chars().take(60).collect();
                 let ellipsis = if first.chars().count() > 60 { "…" } else { "" };
@@ -190,7 +189,7 @@ impl LanguageServer for Backend {
                     command: Some(command),
                     ..Default::default()
                 })
-            })
+            }))
             .collect();
         actions.extend(issue_actions);
         Ok(Some(actions))
@@ -200,6 +199,28 @@ impl LanguageServer for Backend {
         let ExecuteCommandParams { command, arguments, .. } = params;
         commands::execute(&self.ctx(), &command, arguments).await.map(Some)
     }
+}
+
+/// With several problems in the range, one task for them all: a Start Task whose instruction lists them.
+fn all_problems_action(uri: &Uri, range: Range, diagnostics: &[Diagnostic]) -> Option<CodeActionOrCommand> {
+    if diagnostics.len() < 2 {
+        return None;
+    }
+    let title = format!("OpenHands: fix the {} problems here", diagnostics.len());
+    let args = json!({
+        "instruction": "Fix the problems the editor reports here. Fix their causes, not only the messages; then run the \
+                        project's tests, if it has any.",
+        "title": format!("Fix {} problems", diagnostics.len()),
+        "uri": uri, "range": range, "diagnostics": diagnostics,
+    });
+    let command = Command { title: title.clone(), command: names::START_TASK.into(), arguments: Some(vec![args]) };
+    Some(CodeActionOrCommand::CodeAction(CodeAction {
+        title,
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(diagnostics.to_vec()),
+        command: Some(command),
+        ..Default::default()
+    }))
 }
 
 /// Sends the server's log lines to the editor as `window/logMessage`, each at its level (a line on stderr would be

@@ -21,24 +21,12 @@ local function label(c)
   if c.runningElsewhere == true then
     state = state .. " in another editor"
   end
-  return string.format("%s  [%s, %s]  %s", c.title or "?", state, c.backend or "?", c.id:sub(1, 8))
+  local spent = type(c.usage) == "table" and ("  " .. require("openhands.usage").short(c.usage)) or ""
+  return string.format("%s  [%s, %s]%s  %s", c.title or "?", state, c.backend or "?", spent, c.id:sub(1, 8))
 end
 
---- Calls `fn(id)` with the conversation named by `arg` (an id or its prefix), else the one of the current buffer,
---- else one picked with vim.ui.select among those the server lists.
-local function with_conversation(arg, fn)
-  if arg and arg ~= "" then
-    for id in pairs(oh().conversations) do
-      if id:sub(1, #arg) == arg then
-        return fn(id)
-      end
-    end
-    return fn(arg)
-  end
-  local current = require("openhands.conversation").id_of(0)
-  if current then
-    return fn(current)
-  end
+--- Calls `fn(id)` with one picked with vim.ui.select among the conversations the server lists.
+local function pick(fn)
   oh().execute("openhands.listConversations", {}, function(err, result)
     if err then
       return
@@ -57,6 +45,24 @@ local function with_conversation(arg, fn)
       end
     end)
   end)
+end
+
+--- Calls `fn(id)` with the conversation named by `arg` (an id or its prefix), else the one of the current buffer,
+--- else one picked with vim.ui.select among those the server lists.
+local function with_conversation(arg, fn)
+  if arg and arg ~= "" then
+    for id in pairs(oh().conversations) do
+      if id:sub(1, #arg) == arg then
+        return fn(id)
+      end
+    end
+    return fn(arg)
+  end
+  local current = require("openhands.conversation").id_of(0)
+  if current then
+    return fn(current)
+  end
+  pick(fn)
 end
 
 --- Starts a conversation on an issue (or pull request) and opens its buffer. The current file resolves `#12`
@@ -83,7 +89,66 @@ local function on_conversation(desc, command)
   }
 end
 
---- The start of a task: the instruction, with the file and (from a range) the selected lines as context.
+--- A buffer's diagnostics (on lines `first`..`last`, 0-based, when given) as the server takes them (LSP's).
+local function problems(buf, first, last)
+  local out = {}
+  for _, d in ipairs(vim.diagnostic.get(buf)) do
+    if not first or (d.lnum <= last and (d.end_lnum or d.lnum) >= first) then
+      local lsp = d.user_data and d.user_data.lsp
+      table.insert(out, lsp or {
+        range = {
+          start = { line = d.lnum, character = d.col },
+          ["end"] = { line = d.end_lnum or d.lnum, character = d.end_col or d.col },
+        },
+        severity = d.severity,
+        source = d.source,
+        code = d.code,
+        message = d.message,
+      })
+    end
+  end
+  return #out > 0 and out or nil
+end
+
+--- Opens the buffer of a conversation a command started.
+local function opened(err, result)
+  if err then
+    return
+  end
+  oh().conversations[result.conversationId] = result.conversation
+  require("openhands.conversation").open(result.conversationId)
+end
+
+--- `:OpenHands fix` without an issue: the diagnostic under the cursor, else all of the buffer's; false when the
+--- buffer has none.
+local function fix_problems()
+  local buf = vim.api.nvim_get_current_buf()
+  if vim.api.nvim_buf_get_name(buf) == "" or vim.bo[buf].buftype ~= "" then
+    return false
+  end
+  local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+  local here = problems(buf, row, row)
+  if here then
+    oh().execute("openhands.fixDiagnostic", { uri = vim.uri_from_bufnr(buf), diagnostic = here[1] }, opened)
+    return true
+  end
+  local all = problems(buf)
+  if not all then
+    return false
+  end
+  local name = vim.fs.basename(vim.api.nvim_buf_get_name(buf))
+  oh().execute("openhands.startTask", {
+    instruction = "Fix the problems the editor reports in this file. Fix their causes, not only the messages; then run "
+      .. "the project's tests, if it has any.",
+    title = string.format("Fix %d problem%s in %s", #all, #all == 1 and "" or "s", name),
+    uri = vim.uri_from_bufnr(buf),
+    diagnostics = all,
+  }, opened)
+  return true
+end
+
+--- The start of a task: the instruction, with the file and (from a range) the selected lines and their problems as
+--- context.
 local function start_task(instruction, opts)
   local args = { instruction = instruction }
   local buf = vim.api.nvim_get_current_buf()
@@ -94,15 +159,10 @@ local function start_task(instruction, opts)
       local last = vim.api.nvim_buf_get_lines(buf, opts.line2 - 1, opts.line2, false)[1] or ""
       args.range = { start = { line = opts.line1 - 1, character = 0 }, ["end"] = { line = opts.line2 - 1, character = #last } }
       args.selectedText = table.concat(vim.api.nvim_buf_get_lines(buf, opts.line1 - 1, opts.line2, false), "\n")
+      args.diagnostics = problems(buf, opts.line1 - 1, opts.line2 - 1)
     end
   end
-  oh().execute("openhands.startTask", args, function(err, result)
-    if err then
-      return
-    end
-    oh().conversations[result.conversationId] = result.conversation
-    require("openhands.conversation").open(result.conversationId)
-  end)
+  oh().execute("openhands.startTask", args, opened)
 end
 
 local function prompt(text, fn)
@@ -127,7 +187,7 @@ M.subcommands = {
     end,
   },
   fix = {
-    desc = "fix an issue: #12, owner/repo#12 or an issue URL",
+    desc = "fix an issue (#12, owner/repo#12 or an issue URL); without one, the buffer's problems",
     run = function(arg)
       local go = function(reference)
         fix_issue(reference)
@@ -135,13 +195,17 @@ M.subcommands = {
       if arg ~= "" then
         return go(arg)
       end
+      if fix_problems() then
+        return
+      end
       prompt("Issue to fix (#12, owner/repo#12, URL): ", go)
     end,
   },
   list = {
     desc = "pick a conversation and open it",
     run = function()
-      with_conversation(nil, require("openhands.conversation").open)
+      -- Always the list, even from a conversation's buffer.
+      pick(require("openhands.conversation").open)
     end,
   },
   open = {

@@ -227,6 +227,12 @@ local function header(id)
     { "# " .. title, "OpenHandsTitle" },
     { string.format("state: %s   backend: %s   id: %s", c.state or "?", c.backend or "?", id), "OpenHandsHeader" },
   }
+  if type(c.usage) == "table" then
+    table.insert(lines, { "llm: " .. require("openhands.usage").long(c.usage), "OpenHandsHeader" })
+  end
+  if type(c.budgetReached) == "string" and c.state == "paused" then
+    table.insert(lines, { "budget reached: it " .. c.budgetReached, "OpenHandsError" })
+  end
   if c.error and c.error ~= vim.NIL then
     table.insert(lines, { "error: " .. c.error:gsub("\n", " "), "OpenHandsError" })
   end

@@ -66,6 +66,7 @@ local function handlers()
     ["openhands/conversationChanged"] = function(_, params)
       M.conversations[params.id] = params
       conversation.on_changed(params)
+      require("openhands.usage").on_changed(params)
     end,
     ["openhands/checkpoint"] = function(_, params)
       conversation.on_checkpoint(params.conversationId)
@@ -292,9 +293,17 @@ function M.execute_sync(command, argument, timeout_ms)
   return res, err
 end
 
---- A statusline component: what OpenHands is doing ("" when idle and fine).
-function M.status()
-  return require("openhands.progress").status()
+--- A statusline component: what OpenHands is doing ("" when idle and fine). `opts.usage`: also what this session's
+--- LLM calls cost (`OpenHands $0.0123 · 1234 tokens`), once there is any.
+---@param opts? { usage?: boolean }
+function M.status(opts)
+  local now = require("openhands.progress").status()
+  local session = require("openhands.usage").session
+  if not (opts and opts.usage and session) then
+    return now
+  end
+  local spent = require("openhands.usage").short(session)
+  return now == "" and ("OpenHands " .. spent) or (now .. " · " .. spent)
 end
 
 return M

@@ -1,0 +1,44 @@
+// The editor's problems as the agent's context, and what the agent costs, as a VS Code user sees them: a JSON file
+// with errors (VS Code's own JSON support reports them), "OpenHands: Fix Problems in File" from the palette; the
+// budget question in a notification, answered "Raise"; the cost and tokens on the conversation's row, in its view's
+// header and, for the session, in the status bar's tooltip.
+"use strict";
+const { run } = require("./lib");
+
+const TASK = "problems in bad.json";
+
+run(async (vs) => {
+  const page = vs.page;
+  await vs.step("file-with-problems", async () => {
+    await vs.openFile("bad.json");
+    await vs.until("VS Code's squiggles under the errors", async () => (await page.locator(".squiggly-error").count()) > 0, 60000);
+  });
+  await vs.step("fix-problems-from-the-palette", () => vs.palette("OpenHands: Fix Problems in File"));
+
+  // Past 25 tokens the agent pauses and asks: the view says why, the notification asks.
+  const question = await vs.step("budget-question", () => vs.notification("of its budget of 25 tokens", 240000));
+  const pausedHeader = await vs.viewSays(TASK, "paused", 60000);
+  await vs.step("budget-raised", async () => {
+    await vs.notificationButton("of its budget of 25 tokens", "Raise by 25 tokens and go on");
+    await vs.viewSays(TASK, "finished");
+  });
+  const view = await vs.webviewText(TASK);
+
+  const row = await vs.step("row-with-cost", async () => {
+    await vs.palette("OpenHands: Show Conversations");
+    return vs.until("the row's cost", async () => {
+      const text = await page.locator(".monaco-list-row", { hasText: TASK }).first().innerText().catch(() => "");
+      return text.includes("tokens") && text;
+    });
+  });
+  const tooltip = await vs.step("status-bar-tooltip", async () => {
+    const item = page.locator(".statusbar-item", { hasText: "OpenHands" }).first();
+    return vs.until("the status bar's tooltip with the session's use", async () => {
+      await page.mouse.move(0, 0);
+      await item.hover();
+      const hover = page.locator(".workbench-hover, .monaco-hover").filter({ hasText: "This session" }).first();
+      return (await hover.isVisible().catch(() => false)) && hover.innerText();
+    }, 30000, 500);
+  });
+  return { question, pausedHeader, view, row, tooltip };
+});
