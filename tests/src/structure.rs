@@ -15,7 +15,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("core", &["conversation", "review", "hunks", "issues", "tasks", "cloud_start", "backends", "doctor", "session"]),
     ("backends", &["sandbox", "cloud"]),
     ("services", &["agent_server", "providers", "git"]),
-    ("ground", &["config", "secrets", "state_dir", "logging", "instance", "editor", "signals", ""]),
+    ("ground", &["config", "mcp", "secrets", "state_dir", "logging", "instance", "editor", "signals", ""]),
 ];
 
 /// A module path: `["conversation", "runner"]`; the crate root is `[]`.

@@ -451,3 +451,44 @@ fn the_servers_log_reaches_the_editor_at_each_lines_level_and_not_as_stderr() {
     assert!(server.stderr().contains("INFO openhands_lsp::lsp::server: initialize client="), "{}", server.stderr());
     assert!(stderr.contains("server stopped"), "{stderr}");
 }
+
+#[test]
+fn several_problems_in_a_range_are_one_code_action_carrying_them_all() {
+    let (mut server, _) = Server::start(Options::default(), ready(json!({}))).unwrap();
+    let diagnostic = |line: u32, message: &str| {
+        json!({"range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 3}},
+               "severity": 1, "source": "rustc", "message": message})
+    };
+    let diagnostics = json!([diagnostic(1, "mismatched types"), diagnostic(3, "unused variable")]);
+    let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": 4, "character": 0}});
+    let actions = server
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": "file:///w/a.rs"}, "range": range, "context": {"diagnostics": diagnostics}}),
+        )
+        .unwrap()
+        .unwrap();
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles,
+        [
+            "OpenHands: fix the 2 problems here",
+            "OpenHands: fix \"mismatched types\"",
+            "OpenHands: fix \"unused variable\""
+        ]
+    );
+    let all = &actions[0]["command"];
+    assert_eq!(all["command"], "openhands.startTask");
+    assert_eq!(all["arguments"][0]["diagnostics"], diagnostics, "{all}");
+    assert_eq!(all["arguments"][0]["uri"], "file:///w/a.rs");
+    // One problem: its own fix only.
+    let one = server
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": "file:///w/a.rs"}, "range": range,
+                   "context": {"diagnostics": [diagnostic(1, "mismatched types")]}}),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
+}

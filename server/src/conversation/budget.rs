@@ -110,22 +110,4 @@ impl Runner {
     pub(super) fn stop_message(&self) -> Option<String> {
         self.meta().budget_reached.as_ref().map(|spent| format!("{}: it {spent}", super::BUDGET_STOPPED))
     }
-
-    /// Before the agent starts in a container: a stdio MCP server whose command the image lacks fails the start,
-    /// named (the agent-server would only log it and go on without the tools).
-    pub(super) async fn check_mcp_commands(&self, sandbox: &Sandbox) -> Result<(), ConversationError> {
-        if self.settings.mcp_commands.is_empty() {
-            return Ok(());
-        }
-        let commands: Vec<String> = self.settings.mcp_commands.iter().map(|(_, c)| c.clone()).collect();
-        let missing = sandbox.handle.missing_commands(&commands).await;
-        match self.settings.mcp_commands.iter().find(|(_, c)| missing.contains(c)) {
-            Some((name, command)) => Err(ConversationError::Mcp(format!(
-                "MCP server {name:?}: its command {command} is not in the agent's container ({}): use an image that \
-                 has it (docs/configuration.md, MCP servers), or an http server",
-                sandbox.handle.describe()
-            ))),
-            None => Ok(()),
-        }
-    }
 }

@@ -9,6 +9,7 @@ mod budget;
 mod control;
 mod copy;
 mod error;
+mod mcp_commands;
 mod metering;
 mod model;
 mod model_error;
