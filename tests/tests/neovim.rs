@@ -502,7 +502,9 @@ fn in_a_terminal_fix_takes_the_buffers_problems_and_the_budget_and_cost_show() {
         .wait_for("statusline-usage", Duration::from_secs(30), |s| s.contains("OpenHands cost unknown · 45 tokens"));
     assert!(!status.contains("Error"), "{status}");
     screen.ex("OpenHands list");
-    let picker = screen.wait_for("list-with-cost", Duration::from_secs(30), |s| s.contains("Fix 2 problems in a.py"));
+    let picker = screen.wait_for("list-with-cost", Duration::from_secs(30), |s| {
+        s.contains("OpenHands conversation\n1: Fix 2 problems in a.py")
+    });
     assert!(picker.contains("[finished, process]  cost unknown · 45 tokens"), "{picker}");
     screen.keys(&["Escape"]);
     screen.ex("qa!");

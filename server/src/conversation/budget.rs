@@ -84,7 +84,25 @@ impl Runner {
             self.ask_budget();
             return Ok(());
         }
+        // Cleared once it runs again: a paused conversation without the mark is one the user paused (a front ends
+        // the turn on it).
+        self.resume(sandbox, client, sub, tracker).await?;
         self.update_meta(|m| m.budget_reached = None);
+        Ok(())
+    }
+
+    /// The user's resume: past its budget, it is no answer to the question, which is asked again.
+    pub(super) async fn resume_within_budget(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+        tracker: &mut Tracker,
+    ) -> Result<(), ConversationError> {
+        if self.held_on_budget() {
+            self.ask_budget();
+            return Ok(());
+        }
         self.resume(sandbox, client, sub, tracker).await
     }
 

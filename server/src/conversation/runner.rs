@@ -223,8 +223,7 @@ impl Runner {
                 let _ = reply.send(result);
             }
             Control::Resume { reply } => {
-                let result = self.resume(sandbox, client, sub, tracker).await;
-                let _ = reply.send(result);
+                let _ = reply.send(self.resume_within_budget(sandbox, client, sub, tracker).await);
             }
             Control::Stop { reply } => {
                 let _ = tokio::time::timeout(STOP_GRACE, client.pause(self.agent_id())).await;
@@ -352,11 +351,6 @@ impl Runner {
         sub: &stream::Subscription,
         tracker: &mut Tracker,
     ) -> Result<(), ConversationError> {
-        // Past its budget, a resume is no answer to the question: it is asked again.
-        if self.held_on_budget() {
-            self.ask_budget();
-            return Ok(());
-        }
         let waiting = self.unapproved(tracker);
         sandbox.handle.thaw().await?;
         // A paused sandbox may have dropped the stream's connection (a cloud sandbox does): start afresh; the stream

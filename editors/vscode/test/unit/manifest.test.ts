@@ -78,7 +78,11 @@ test("commands have titles under the OpenHands category, and menus name declared
     }
   }
   const editorMenu = pkg.contributes.menus["editor/context"].map((e: { command: string }) => e.command);
-  assert.deepEqual(editorMenu, ["openhands.ui.startTaskWithSelection", "openhands.ui.startTaskWithFile"]);
+  assert.deepEqual(editorMenu, [
+    "openhands.ui.startTaskWithSelection",
+    "openhands.ui.startTaskWithFile",
+    "openhands.ui.fixProblemsInFile",
+  ]);
 });
 
 test("contributes.configuration is the server's settings plus the extension's own", () => {
