@@ -387,8 +387,21 @@ fn fix_problems_in_file_gives_the_agent_vs_codes_problems_and_the_budget_and_cos
     let state = tempfile::tempdir().unwrap();
     let mut with_budget = settings(&llm);
     with_budget["openhands.maxTokensPerTask"] = json!(25);
+    // An MCP server whose secret the user sets from the palette.
+    let python = Path::new(&agent_server_command()).with_file_name("python");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcp/shout_server.py");
+    with_budget["openhands.mcpServers"] =
+        json!({"shout": {"command": python, "args": [script], "env": {"SHOUT_TOKEN": "${secret:SHOUT_TOKEN}"}}});
+    let token = "vscode-mcp-canary-4e8a";
     let bench = start_with("problems", &ws, with_budget, state.path());
-    let result = result_of(&bench.drive("problems", &[]));
+    let result = result_of(&bench.drive("problems", &[("MCP_TOKEN", token.to_owned())]));
+    let tools = llm.requests()[0].body["tools"].to_string();
+    assert!(tools.contains("shout"), "the MCP server started with its secret: its tool is offered: {tools}");
+    // The secret is nowhere to be seen: not on screen, not in the extension host's log, not on disk by the server.
+    assert!(!bench.drive_output("problems").contains(token), "the secret was shown in VS Code");
+    assert!(!bench.extension_host_log().contains(token), "the secret in the extension host's log");
+    let leaked = openhands_lsp_tests::vscode::files_containing(state.path(), token);
+    assert!(leaked.is_empty(), "the secret written to disk by the server: {leaked:?}");
     // The instruction the agent got lists the problems VS Code shows in the file, with their lines.
     let first = llm.requests()[0].body["messages"].to_string();
     assert!(first.contains("Problems the editor reports there:") && first.contains("File: bad.json"), "{first}");

@@ -1,4 +1,5 @@
-// The editor's problems as the agent's context, and what the agent costs, as a VS Code user sees them: a JSON file
+// The editor's problems as the agent's context, and what the agent costs, as a VS Code user sees them: the secret an
+// MCP server of the settings names, set from the palette (the agent gets the server's tools); a JSON file
 // with errors (VS Code's own JSON support reports them), "OpenHands: Fix Problems in File" from the palette; the
 // budget question in a notification, answered "Raise"; the cost and tokens on the conversation's row, in its view's
 // header and, for the session, in the status bar's tooltip.
@@ -9,6 +10,13 @@ const TASK = "problems in bad.json";
 
 run(async (vs) => {
   const page = vs.page;
+  await vs.step("mcp-secret", async () => {
+    await vs.palette("OpenHands: Set MCP Server Secret...");
+    await vs.quickInput("Which secret?");
+    await vs.pickRow("SHOUT_TOKEN");
+    await vs.answer("The value of SHOUT_TOKEN", process.env.MCP_TOKEN);
+    await vs.notification("OpenHands: SHOUT_TOKEN saved.");
+  });
   await vs.step("file-with-problems", async () => {
     await vs.openFile("bad.json");
     await vs.until("VS Code's squiggles under the errors", async () => (await page.locator(".squiggly-error").count()) > 0, 60000);

@@ -16,7 +16,7 @@ import {
   isSettled,
 } from "./protocol";
 import { Review } from "./review";
-import { ServerConnection, message, secretKey } from "./server";
+import { MCP_SECRET_NAMES, ServerConnection, mcpSecretNames, message, secretKey } from "./server";
 import { Node } from "./tree";
 
 export interface Deps {
@@ -340,6 +340,49 @@ export function registerCommands(deps: Deps): string[] {
       const c = await pick(arg, "Restore which conversation to a checkpoint?", (c) => c.live && Boolean(c.checkpoint));
       return c && restoreCheckpoint(server, c, typeof checkpoint === "number" ? checkpoint : undefined);
     },
+  };
+
+  handlers.setMcpSecret = async () => {
+    const configured = mcpSecretNames(vscode.workspace.getConfiguration("openhands").get("mcpServers"));
+    const stored = context.globalState.get<string[]>(MCP_SECRET_NAMES, []);
+    const names = [...new Set([...configured, ...stored])];
+    const other = "Another name…";
+    const picked = names.length
+      ? await vscode.window.showQuickPick([...names, other], {
+          title: "OpenHands: Set MCP Server Secret",
+          placeHolder: "Which secret? (openhands.mcpServers names them as ${secret:NAME})",
+        })
+      : other;
+    const name =
+      picked === other
+        ? await vscode.window.showInputBox({
+            title: "OpenHands: Set MCP Server Secret",
+            prompt: "The secret's name, as openhands.mcpServers writes it: ${secret:NAME}",
+            validateInput: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : "Letters, digits and _, not first a digit."),
+          })
+        : picked;
+    if (!name) {
+      return undefined;
+    }
+    const value = await vscode.window.showInputBox({
+      title: `OpenHands: ${name}`,
+      prompt: `The value of ${name}, kept in VS Code's secret storage (never in settings). Leave empty to remove it.`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) {
+      return undefined;
+    }
+    if (value === "") {
+      await context.secrets.delete(secretKey(name));
+      await context.globalState.update(MCP_SECRET_NAMES, stored.filter((n) => n !== name));
+    } else {
+      await context.globalState.update(MCP_SECRET_NAMES, [...new Set([...stored, name])]);
+      await context.secrets.store(secretKey(name), value);
+    }
+    await server.pushSecret(name, value);
+    void vscode.window.showInformationMessage(value === "" ? `OpenHands: ${name} removed.` : `OpenHands: ${name} saved.`);
+    return name;
   };
 
   for (const [id, name, label] of SECRETS) {

@@ -37,8 +37,18 @@ export function serverSettings(groups: string[]): Record<string, unknown> {
   return out;
 }
 
-export function secretKey(name: SecretName): string {
+export function secretKey(name: string): string {
   return `openhands.secret.${name}`;
+}
+
+/** Where the names of the MCP servers' secrets (`${secret:NAME}`) set in this VS Code are kept (their values are in
+ * the secret storage, under `secretKey(name)`). */
+export const MCP_SECRET_NAMES = "openhands.mcpSecretNames";
+
+/** The secrets `openhands.mcpServers` names (`${secret:NAME}`), in the order they appear. */
+export function mcpSecretNames(servers: unknown): string[] {
+  const found = JSON.stringify(servers ?? {}).match(/\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}/g) ?? [];
+  return [...new Set(found.map((m) => m.slice("${secret:".length, -1)))];
 }
 
 export class ServerConnection implements vscode.Disposable {
@@ -59,7 +69,7 @@ export class ServerConnection implements vscode.Disposable {
   /** start() or stop() is under way: state changes are theirs, not a crash's. */
   private busy = false;
   /** The value last sent for each secret, so a change echoed by SecretStorage is not sent twice. */
-  private readonly pushed = new Map<SecretName, string>();
+  private readonly pushed = new Map<string, string>();
   /** Why the server is not running, when it is not. */
   problem: string | undefined;
 
@@ -72,7 +82,7 @@ export class ServerConnection implements vscode.Disposable {
     // Secrets changed in another window reach this window's server too.
     this.disposables.push(
       context.secrets.onDidChange(async (e) => {
-        const name = SecretNames.find((n) => secretKey(n) === e.key);
+        const name = this.secretNames().find((n) => secretKey(n) === e.key);
         const value = name && ((await context.secrets.get(e.key)) ?? "");
         if (name && value !== this.pushed.get(name) && this.isRunning()) {
           await this.pushSecret(name, value ?? "");
@@ -228,8 +238,13 @@ export class ServerConnection implements vscode.Disposable {
     this.store.replaceAll(conversations);
   }
 
+  /** Ours, and the MCP servers' secrets set in this VS Code. */
+  private secretNames(): string[] {
+    return [...SecretNames, ...this.context.globalState.get<string[]>(MCP_SECRET_NAMES, [])];
+  }
+
   private async pushAllSecrets(): Promise<void> {
-    for (const name of SecretNames) {
+    for (const name of this.secretNames()) {
       const value = await this.context.secrets.get(secretKey(name));
       if (value) {
         await this.pushSecret(name, value);
@@ -237,7 +252,7 @@ export class ServerConnection implements vscode.Disposable {
     }
   }
 
-  async pushSecret(name: SecretName, value: string): Promise<void> {
+  async pushSecret(name: SecretName | string, value: string): Promise<void> {
     this.secretValues.add(value);
     this.pushed.set(name, value);
     try {

@@ -363,9 +363,17 @@ M.subcommands = {
     end,
   },
   secret = {
-    desc = "set a secret (LLM key, provider token) for this session",
+    desc = "set a secret (LLM key, provider token, an MCP server's ${secret:NAME}) for this session",
     complete = function()
-      return SECRETS
+      -- Ours, and those the settings' MCP servers name.
+      local names = vim.deepcopy(SECRETS)
+      local servers = vim.json.encode((oh().options.settings or {}).mcpServers or vim.empty_dict())
+      for name in servers:gmatch("%${secret:([%a_][%w_]*)}") do
+        if not vim.tbl_contains(names, name) then
+          table.insert(names, name)
+        end
+      end
+      return names
     end,
     run = function(arg)
       local set = function(name)
@@ -381,7 +389,7 @@ M.subcommands = {
       if arg ~= "" then
         return set(arg)
       end
-      vim.ui.select(SECRETS, { prompt = "Which secret" }, function(choice)
+      vim.ui.select(M.subcommands.secret.complete(), { prompt = "Which secret" }, function(choice)
         if choice then
           set(choice)
         end
