@@ -211,6 +211,17 @@ async fn open_gate(
 }
 
 /// A script from `tests/fixtures/llm-scripts/<name>.json`.
+/// A task that goes past a budget of 25 tokens at its second call (each call is 15): two commands, then an answer
+/// slower than the pause that follows (it is cancelled, or comes after the user raised the budget), then the finish.
+pub fn past_25_tokens() -> Vec<Step> {
+    vec![
+        Step::terminal("true"),
+        Step::terminal("echo fixed"),
+        Step { delay_ms: Some(5000), ..Step::finish("never said") },
+        Step::finish("Fixed both."),
+    ]
+}
+
 pub fn load_script(name: &str, workspace: &std::path::Path) -> Vec<Step> {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/llm-scripts/{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

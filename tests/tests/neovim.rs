@@ -459,14 +459,7 @@ fn in_a_terminal_changes_are_taken_one_by_one_and_a_step_is_restored_from_the_co
 #[test]
 fn in_a_terminal_fix_takes_the_buffers_problems_and_the_budget_and_cost_show() {
     let (_dir, ws) = repository(&[("a.py", "import sys\nprnt('hi')\nx = 1\nimport os\n")], true);
-    let slow = |step: Step, ms: u64| Step { delay_ms: Some(ms), ..step };
-    let llm = ScriptedLlm::start(vec![
-        Step::terminal("true"),
-        Step::terminal("echo fixed"),
-        // Slower than the pause: asked for after the limit is crossed, it is cancelled.
-        slow(Step::finish("never said"), 5000),
-        Step::finish("Fixed both."),
-    ]);
+    let llm = ScriptedLlm::start(openhands_lsp_tests::llm::past_25_tokens());
     let state = tempfile::tempdir().unwrap();
     let mut settings = process_settings(&llm);
     settings["maxTokensPerTask"] = serde_json::json!(25);

@@ -376,14 +376,7 @@ fn with_the_docker_backend_and_a_warm_pool_start_task_shows_the_first_step() {
 #[test]
 fn fix_problems_in_file_gives_the_agent_vs_codes_problems_and_the_budget_and_cost_show() {
     let (_dir, ws) = repository(&[("bad.json", "{\n  \"name\": \"demo\",\n  \"version\": ,\n  \"private\": tru\n}\n")]);
-    let slow = |step: Step, ms: u64| Step { delay_ms: Some(ms), ..step };
-    let llm = ScriptedLlm::start(vec![
-        Step::terminal("true"),
-        Step::terminal("echo fixed"),
-        // Slower than the pause: asked for after the limit is crossed, it is cancelled.
-        slow(Step::finish("never said"), 5000),
-        Step::finish("Fixed both."),
-    ]);
+    let llm = ScriptedLlm::start(openhands_lsp_tests::llm::past_25_tokens());
     let state = tempfile::tempdir().unwrap();
     let mut with_budget = settings(&llm);
     with_budget["openhands.maxTokensPerTask"] = json!(25);

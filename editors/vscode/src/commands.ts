@@ -342,6 +342,28 @@ export function registerCommands(deps: Deps): string[] {
     },
   };
 
+  /** Asks for a secret's value in a password box; stores it (empty: removes it) and sends it to the server. The
+   * value given, or undefined when the user cancelled. */
+  const askAndStoreSecret = async (name: string, label: string, what: string) => {
+    const value = await vscode.window.showInputBox({
+      title: `OpenHands: ${label}`,
+      prompt: `${what}, kept in VS Code's secret storage (never in settings). Leave empty to remove the stored one.`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (value === undefined) {
+      return undefined;
+    }
+    if (value === "") {
+      await context.secrets.delete(secretKey(name));
+    } else {
+      await context.secrets.store(secretKey(name), value);
+    }
+    await server.pushSecret(name, value);
+    void vscode.window.showInformationMessage(value === "" ? `OpenHands: ${label} removed.` : `OpenHands: ${label} saved.`);
+    return value;
+  };
+
   handlers.setMcpSecret = async () => {
     const configured = mcpSecretNames(vscode.workspace.getConfiguration("openhands").get("mcpServers"));
     const stored = context.globalState.get<string[]>(MCP_SECRET_NAMES, []);
@@ -364,47 +386,17 @@ export function registerCommands(deps: Deps): string[] {
     if (!name) {
       return undefined;
     }
-    const value = await vscode.window.showInputBox({
-      title: `OpenHands: ${name}`,
-      prompt: `The value of ${name}, kept in VS Code's secret storage (never in settings). Leave empty to remove it.`,
-      password: true,
-      ignoreFocusOut: true,
-    });
-    if (value === undefined) {
-      return undefined;
+    const value = await askAndStoreSecret(name, name, `The value of ${name}`);
+    if (value !== undefined) {
+      // Remembered by name, so the next start sends it again.
+      const kept = value === "" ? stored.filter((n) => n !== name) : [...new Set([...stored, name])];
+      await context.globalState.update(MCP_SECRET_NAMES, kept);
     }
-    if (value === "") {
-      await context.secrets.delete(secretKey(name));
-      await context.globalState.update(MCP_SECRET_NAMES, stored.filter((n) => n !== name));
-    } else {
-      await context.globalState.update(MCP_SECRET_NAMES, [...new Set([...stored, name])]);
-      await context.secrets.store(secretKey(name), value);
-    }
-    await server.pushSecret(name, value);
-    void vscode.window.showInformationMessage(value === "" ? `OpenHands: ${name} removed.` : `OpenHands: ${name} saved.`);
-    return name;
+    return value === undefined ? undefined : name;
   };
 
   for (const [id, name, label] of SECRETS) {
-    handlers[id] = async () => {
-      const value = await vscode.window.showInputBox({
-        title: `OpenHands: ${label}`,
-        prompt: `Your ${label}, kept in VS Code's secret storage (never in settings). Leave empty to remove the stored one.`,
-        password: true,
-        ignoreFocusOut: true,
-      });
-      if (value === undefined) {
-        return undefined;
-      }
-      if (value === "") {
-        await context.secrets.delete(secretKey(name));
-      } else {
-        await context.secrets.store(secretKey(name), value);
-      }
-      await server.pushSecret(name, value);
-      void vscode.window.showInformationMessage(value === "" ? `OpenHands: ${label} removed.` : `OpenHands: ${label} saved.`);
-      return name;
-    };
+    handlers[id] = async () => ((await askAndStoreSecret(name, label, `Your ${label}`)) === undefined ? undefined : name);
   }
 
   const ids: string[] = [];
