@@ -175,3 +175,40 @@ fn openhands_models_take_the_openhands_key_when_no_llm_key_is_set_and_say_both_w
     );
     server.shutdown_and_exit().unwrap();
 }
+
+#[test]
+fn a_budget_spent_while_the_agent_waits_for_a_confirmation_is_asked_about_once_the_user_allows() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("touch one"),
+        Step::terminal("touch two").gated("never"),
+        Step::finish("Done."),
+    ]);
+    let params = init_params(&llm, &ws, json!({"maxTokensPerTask": 10, "confirmation": "always"}));
+    let (mut server, _) = Server::start(options(), params).unwrap();
+    // The user allows the command; to the budget question, no answer (dismissed).
+    server.on_request("window/showMessageRequest", |params| {
+        let allow = params["actions"].as_array().and_then(|a| a.iter().find(|a| a["title"] == "Allow").cloned());
+        Ok(allow.unwrap_or(Value::Null))
+    });
+    let id = start_task(&mut server, "Touch one");
+    let question = wait_questions(&server, 1);
+    assert!(question["message"].as_str().unwrap().contains("15 tokens of its budget of 10 tokens"), "{question}");
+    // The command is asked about too (before or after the budget, as the agent-server's events come), and allowed.
+    wait_until("the command's question", RUN_TIMEOUT, || {
+        server
+            .server_requests("window/showMessageRequest")
+            .iter()
+            .any(|q| q["message"].to_string().contains("touch one"))
+    });
+    wait_until("the allowed command to run", RUN_TIMEOUT, || ws.join("one").exists());
+    // Allowed, the command ran; the agent did not go on: paused, the budget's question standing.
+    wait_until("the conversation to be paused after the allowed command", RUN_TIMEOUT, || {
+        last_changed(&server, &id)["state"] == "paused"
+    });
+    assert!(last_changed(&server, &id)["budgetReached"].is_string());
+    assert!(llm.served() <= 2, "no call after the budget's pause but the held one");
+    assert!(!ws.join("two").exists());
+    assert_eq!(budget_questions(&server).len(), 1, "asked once");
+    server.shutdown_and_exit().unwrap();
+}

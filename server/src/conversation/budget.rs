@@ -15,7 +15,9 @@ impl Runner {
         self.settings.budget.crossed(&usage).then_some(usage)
     }
 
-    /// After each event: a working agent past its budget is paused, and the user asked.
+    /// After each event and answer: a working agent past its budget is paused, and the user asked. One that works
+    /// while the question is open (an action the user allowed meanwhile ran, and the agent went on) is paused again,
+    /// the question still standing.
     pub(super) async fn keep_budget(
         &mut self,
         sandbox: &Sandbox,
@@ -26,10 +28,14 @@ impl Runner {
             let meta = self.meta();
             (meta.state, meta.budget_reached.is_some())
         };
-        if state != State::Running || held {
+        if state != State::Running {
             return;
         }
-        if let Some(usage) = self.over_budget() {
+        if held {
+            if let Err(e) = self.pause(sandbox, client, sub).await {
+                tracing::warn!(conversation = %self.id, "pausing on the budget failed: {e}");
+            }
+        } else if let Some(usage) = self.over_budget() {
             self.hold_for_budget(usage, sandbox, client, sub).await;
         }
     }

@@ -238,6 +238,8 @@ impl Runner {
             Control::Confirm { decision, reply } => {
                 let result = self.confirm(decision, client, tracker).await;
                 let _ = reply.send(result);
+                // A call while it waited may have spent the budget: its next call is not made.
+                self.keep_budget(sandbox, client, sub).await;
             }
             Control::ReconnectStream => sub.reconnect(),
             Control::Configure { model, confirmation, reply } => {
