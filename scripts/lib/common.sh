@@ -35,6 +35,19 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
+# ensure_test_agent_server VENV HOME_DIR: writes VENV/bin/agent-server-tests, the agent-server as the tests run it,
+# with HOME_DIR as its home: its terminals' shells read that home's (empty) start-up files, not this machine user's.
+# A user's ~/.bashrc is not what the tests test, and it can hang every shell: this machine's runs `pyenv rehash`,
+# whose lock file, left by a shell killed in its middle (tmux kills the first window of each new terminal), made
+# every later shell wait 60 s, so the agent's commands timed out. The user's git identity comes along.
+ensure_test_agent_server() {
+  local venv=$1 home=$2
+  mkdir -p "$home"
+  if [ -f "$HOME/.gitconfig" ]; then cp "$HOME/.gitconfig" "$home/.gitconfig"; fi
+  printf '#!/bin/sh\nHOME=%s exec %s "$@"\n' "'$home'" "'$venv/bin/agent-server'" > "$venv/bin/agent-server-tests"
+  chmod +x "$venv/bin/agent-server-tests"
+}
+
 # ensure_node_modules DIR: `npm ci` in DIR only when its package-lock.json changed since the last install.
 ensure_node_modules() {
   local dir=$1 stamp want

@@ -101,7 +101,9 @@ fn past_its_tokens_the_agent_pauses_and_only_the_users_raise_goes_on_and_stop_st
     let fourth = wait_questions(&server, 4);
     assert!(fourth["message"].as_str().unwrap().contains("30 tokens of its budget of 20 tokens"), "{fourth}");
     let stopped = wait_state(&server, &id, "stopped");
-    assert!(ws.join("one").exists() && ws.join("two").exists(), "raised, the agent went on");
+    // Raised, the agent went on: another call, counted in the second question (whether that call's own step ran
+    // before the pause depends on timing, as with the first).
+    assert!(llm.served() >= 2, "raised, the agent went on");
     assert!(!ws.join("three").exists(), "stopped at the raised limit");
     assert!(stopped["finalMessage"].as_str().unwrap().starts_with("stopped on its budget: it has spent"), "{stopped}");
     assert!(stopped["usage"]["tokensIn"].as_u64().unwrap() >= 20, "{stopped}");
