@@ -409,6 +409,8 @@ async fn provision(shared: &Arc<Shared>, task_id: &str, request: Value) -> Resul
         phase(shared, task_id, status);
     }
     phase(shared, task_id, "STARTING_CONVERSATION");
+    // Held as the others are: creating the conversation can take less than a poll.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let conversation_id = uuid();
     let secrets: serde_json::Map<String, Value> = request["secrets"]
         .as_object()
