@@ -24,6 +24,9 @@ impl Runner {
         client: &AgentServerClient,
         sub: &stream::Subscription,
     ) {
+        if !self.settings.budget.is_set() {
+            return;
+        }
         let (state, held) = {
             let meta = self.meta();
             (meta.state, meta.budget_reached.is_some())

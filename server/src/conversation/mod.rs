@@ -105,6 +105,9 @@ struct Inner {
     secrets: SecretStore,
     observer: Arc<dyn Observer>,
     live: Mutex<HashMap<String, Live>>,
+    /// The records of every conversation this manager started, live or ended: what this session's LLM use is the
+    /// sum of, without reading the history.
+    started: Mutex<Vec<Arc<Mutex<Meta>>>>,
 }
 
 /// Where a conversation's agent works, as the agent sees it (`agent_dir`) and as the user does (its copy, the
@@ -130,7 +133,8 @@ pub struct Manager {
 
 impl Manager {
     pub fn new(store: Store, provider: SharedProvider, secrets: SecretStore, observer: Arc<dyn Observer>) -> Self {
-        Manager { inner: Arc::new(Inner { store, provider, secrets, observer, live: Mutex::new(HashMap::new()) }) }
+        let (live, started) = (Mutex::new(HashMap::new()), Mutex::default());
+        Manager { inner: Arc::new(Inner { store, provider, secrets, observer, live, started }) }
     }
 
     pub fn backend(&self) -> &'static str {
@@ -282,6 +286,13 @@ impl Manager {
         confirmation: Option<crate::config::ConfirmationMode>,
     ) -> Result<(), ConversationError> {
         self.control(id, |reply| Control::Configure { model, confirmation, reply }).await
+    }
+
+    /// The LLM use of the conversations this manager started (unknown cost if any one's is), and how many used any.
+    pub fn session_usage(&self) -> (Usage, usize) {
+        let started = self.inner.started.lock().unwrap_or_else(|p| p.into_inner());
+        let used: Vec<Usage> = started.iter().filter_map(|m| lock(m).usage).collect();
+        (Usage::total(used.iter()), used.len())
     }
 
     /// The answer to [`Update::BudgetReached`] that goes on: the budget grows by its own amount, the agent resumes.

@@ -66,6 +66,7 @@ impl Manager {
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
         self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
+        self.inner.started.lock().unwrap_or_else(|p| p.into_inner()).push(meta.clone());
         let summary = Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false };
         self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
         let runner = runner::Runner {

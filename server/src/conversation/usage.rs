@@ -92,6 +92,11 @@ impl Budget {
         Budget { usd, tokens, step_usd: usd, step_tokens: tokens }
     }
 
+    /// Whether any limit is set (most conversations have none: nothing to check after their events).
+    pub fn is_set(&self) -> bool {
+        self.usd.is_some() || self.tokens.is_some()
+    }
+
     /// Whether `usage` went past a limit. A cost the model's price leaves unknown crosses no dollar limit.
     pub fn crossed(&self, usage: &Usage) -> bool {
         let dollars = self.usd.zip(usage.cost_usd).is_some_and(|(limit, cost)| cost > limit);

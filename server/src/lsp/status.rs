@@ -98,7 +98,7 @@ pub async fn command(ctx: &Ctx, _: NoArgs) -> Result<Value, Error> {
     let shared = &ctx.shared;
     let report = doctor::run(&doctor_inputs(shared)).await;
     let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
-    let usage = session_usage(ctx).await;
+    let usage = session_usage(ctx);
     let session = shared.session();
     if let Value::Object(map) = &mut value {
         map.insert(
@@ -114,17 +114,12 @@ pub async fn command(ctx: &Ctx, _: NoArgs) -> Result<Value, Error> {
     Ok(value)
 }
 
-/// The LLM use of the conversations this server ran (their owner is this process), summed, with how many there were.
-async fn session_usage(ctx: &Ctx) -> Value {
+/// The LLM use of the conversations this server ran, summed (kept in memory: the history is not read), with how
+/// many there were.
+fn session_usage(ctx: &Ctx) -> Value {
     let Ok(manager) = ctx.manager() else { return Value::Null };
-    let me = &crate::instance::Instance::current().id;
-    let all = manager.list().await.unwrap_or_default();
-    let ours: Vec<crate::conversation::Usage> = all
-        .iter()
-        .filter(|s| s.meta.owner.as_ref().is_some_and(|o| &o.id == me))
-        .filter_map(|s| s.meta.usage)
-        .collect();
-    let mut total = json!(super::wire::Usage::from(crate::conversation::Usage::total(ours.iter())));
-    total["conversations"] = json!(ours.len());
+    let (total, conversations) = manager.session_usage();
+    let mut total = json!(super::wire::Usage::from(total));
+    total["conversations"] = json!(conversations);
     total
 }
