@@ -22,7 +22,12 @@ local function label(c)
     state = state .. " in another editor"
   end
   local spent = type(c.usage) == "table" and ("  " .. require("openhands.usage").short(c.usage)) or ""
-  return string.format("%s  [%s, %s]%s  %s", c.title or "?", state, c.backend or "?", spent, c.id:sub(1, 8))
+  -- A row fits a narrow window with its state and cost: long titles are cut here (the buffer's header has it all).
+  local title = c.title or "?"
+  if vim.fn.strchars(title) > 40 then
+    title = vim.fn.strcharpart(title, 0, 39) .. "…"
+  end
+  return string.format("%s  [%s, %s]%s  %s", title, state, c.backend or "?", spent, c.id:sub(1, 8))
 end
 
 --- Calls `fn(id)` with one picked with vim.ui.select among the conversations the server lists.
