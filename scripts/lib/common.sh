@@ -3,6 +3,25 @@
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_system_packages: installs the Debian packages scripts/system-packages names that are not installed yet, in
+# one apt-get call (refreshing the package lists first: a new machine's may be missing or stale).
+ensure_system_packages() {
+  local list="$ROOT/scripts/system-packages" missing=() pkg
+  while read -r pkg _; do
+    case $pkg in ''|'#'*) continue ;; esac
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done < "$list"
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]} (apt-get)"
+  as_root apt-get update -q >/tmp/openhands-lsp-apt.log 2>&1 || { tail -20 /tmp/openhands-lsp-apt.log >&2; die "apt-get update failed"; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" \
+    >>/tmp/openhands-lsp-apt.log 2>&1 || { tail -20 /tmp/openhands-lsp-apt.log >&2; die "apt-get install ${missing[*]} failed"; }
+}
+
 # A Python 3.12 interpreter: the agent-server needs >= 3.12 (this machine's default python3 is 3.11).
 find_python312() {
   local candidates=()
@@ -18,21 +37,30 @@ find_python312() {
   return 1
 }
 
-# ensure_venv DIR REQUIREMENTS_FILE: creates or refreshes DIR only when the requirements changed.
+# ensure_venv DIR LOCK_FILE: creates or refreshes DIR only when the lock changed. A lock (locks/*.txt, written by
+# scripts/lock) pins the whole transitive set with hashes: pip installs exactly it (--require-hashes, --no-deps, wheels
+# only), so a new machine gets what the last one tested, not what a resolver picks that day.
 ensure_venv() {
-  local dir=$1 req=$2 stamp want
-  stamp="$dir/.requirements.sha256"
-  want=$(sha256sum "$req" | cut -d' ' -f1)
+  local dir=$1 lock=$2 stamp want
+  stamp="$dir/.lock.sha256"
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
   if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
   local py
   py=$(find_python312) || die "Python >= 3.12 not found (tried pyenv 3.12.1, python3.12, python3); install one"
-  log "creating $dir from $req with $py"
+  log "creating $dir from $lock with $py"
   rm -rf "$dir"
   "$py" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all: -r "$lock" \
+    || die "pip install -r $lock failed"
   echo "$want" > "$stamp"
+}
+
+# ensure_uv: prints the path of uv (the resolver of scripts/lock and scripts/drift), installed from its lock.
+ensure_uv() {
+  ensure_venv "$ROOT/.cache/uv" "$ROOT/locks/uv.txt" >&2
+  echo "$ROOT/.cache/uv/bin/uv"
 }
 
 # ensure_test_agent_server VENV HOME_DIR: writes VENV/bin/agent-server-tests, the agent-server as the tests run it,
@@ -76,5 +104,5 @@ ensure_bench_peers() {
     (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
   fi
   log "OpenHands CLI (openhands acp) in $dir/openhands-venv"
-  ensure_venv "$dir/openhands-venv" "$src/openhands-requirements.txt"
+  ensure_venv "$dir/openhands-venv" "$ROOT/locks/openhands-cli.txt"
 }

@@ -1,18 +1,18 @@
 # Docker helpers for scripts/*: the engine and the locally built agent-server image. Sourced, not run.
 # Needs scripts/lib/common.sh.
 
-# The agent-server image the tests and benchmarks use, built here because no registry is reachable. The tag names
-# what is inside it, so a changed recipe gets a new tag and the cache stays honest.
-AGENT_SERVER_VERSION=1.58.0
-AGENT_IMAGE_RECIPE_REV=3
-LOCAL_AGENT_IMAGE="openhands-lsp/agent-server:${AGENT_SERVER_VERSION}-local${AGENT_IMAGE_RECIPE_REV}"
+# The agent-server image the tests and benchmarks use, built here because no registry is reachable. Its contents are
+# the lock locks/agent-server.txt (the agent-server's version is read from it), so the tag names the recipe's
+# revision and the lock's hash: a changed recipe or lock gets a new tag and the cache stays honest.
+_lock="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/locks/agent-server.txt"
+AGENT_SERVER_VERSION=$(sed -n 's/^openhands-agent-server==\([^ ]*\).*/\1/p' "$_lock")
+AGENT_IMAGE_RECIPE_REV=4
+LOCAL_AGENT_IMAGE="openhands-lsp/agent-server:${AGENT_SERVER_VERSION}-local${AGENT_IMAGE_RECIPE_REV}-$(sha256sum "$_lock" | cut -c1-8)"
+unset _lock
 
-# ensure_docker_engine: installs docker.io if dockerd is missing and starts it if nothing answers on the socket.
+# ensure_docker_engine: starts dockerd if nothing answers on the socket (ensure_system_packages installs it).
 ensure_docker_engine() {
-  if ! command -v dockerd >/dev/null 2>&1; then
-    log "installing the Docker engine (apt-get install docker.io)"
-    apt_install docker.io
-  fi
+  command -v dockerd >/dev/null 2>&1 || die "dockerd not found (scripts/system-packages names docker.io)"
   if docker info >/dev/null 2>&1; then
     return 0
   fi
@@ -30,23 +30,12 @@ ensure_docker_engine() {
   die "dockerd did not answer within 30 s"
 }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# apt_install PKG...: installs Debian packages, refreshing the package lists once if they are stale or missing.
-apt_install() {
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 && return 0
-  as_root apt-get update -q >/dev/null 2>&1 || true
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null || die "apt-get install $* failed"
-}
-
 # ensure_agent_image: builds $LOCAL_AGENT_IMAGE unless it exists.
 ensure_agent_image() {
   if docker image inspect "$LOCAL_AGENT_IMAGE" >/dev/null 2>&1; then
     return 0
   fi
-  "$(dirname "${BASH_SOURCE[0]}")/../build-agent-image" "$LOCAL_AGENT_IMAGE" "$AGENT_SERVER_VERSION"
+  "$(dirname "${BASH_SOURCE[0]}")/../build-agent-image" "$LOCAL_AGENT_IMAGE"
 }
 
 # A local registry (Debian's docker-registry) for the pull tests: no public registry is reachable here.
@@ -54,10 +43,6 @@ TEST_REGISTRY=127.0.0.1:5055
 ensure_test_registry() {
   if curl -sf "http://$TEST_REGISTRY/v2/" >/dev/null 2>&1; then
     return 0
-  fi
-  if ! command -v docker-registry >/dev/null 2>&1; then
-    log "installing a local image registry (apt-get install docker-registry)"
-    apt_install docker-registry
   fi
   local dir=/var/tmp/openhands-lsp-registry
   mkdir -p "$dir/data"

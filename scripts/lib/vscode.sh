@@ -9,7 +9,6 @@ CODE_SERVER_NODE_VERSION=24.22.3
 ensure_code_server() {
   local dir="$ROOT/.cache/vscode-e2e" want="code-server $CODE_SERVER_VERSION node $CODE_SERVER_NODE_VERSION"
   local entry="$dir/cs/lib/node_modules/code-server/out/node/entry.js"
-  command -v chromium >/dev/null 2>&1 || { log "installing Chromium (apt-get install chromium)"; apt_install chromium; }
   if [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$want" ] || [ ! -f "$entry" ] || [ ! -x "$dir/node/bin/node" ]; then
     log "installing code-server $CODE_SERVER_VERSION with Node $CODE_SERVER_NODE_VERSION into $dir (a few minutes, once)"
     rm -rf "$dir"
