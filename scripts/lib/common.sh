@@ -38,8 +38,9 @@ find_python312() {
 }
 
 # ensure_venv DIR LOCK_FILE: creates or refreshes DIR only when the lock changed. A lock (locks/*.txt, written by
-# scripts/lock) pins the whole transitive set with hashes: pip installs exactly it (--require-hashes, --no-deps, wheels
-# only), so a new machine gets what the last one tested, not what a resolver picks that day.
+# scripts/lock) pins the whole transitive set with hashes: pip installs exactly it (--require-hashes, --no-deps), so a
+# new machine gets what the last one tested, not what a resolver picks that day. (A few packages come only as source,
+# func-timeout among them: pip builds those with a setuptools it picks itself, which the lock cannot hash.)
 ensure_venv() {
   local dir=$1 lock=$2 stamp want
   stamp="$dir/.lock.sha256"
@@ -52,7 +53,7 @@ ensure_venv() {
   log "creating $dir from $lock with $py"
   rm -rf "$dir"
   "$py" -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all: -r "$lock" \
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$lock" \
     || die "pip install -r $lock failed"
   echo "$want" > "$stamp"
 }
