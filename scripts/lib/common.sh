@@ -68,12 +68,15 @@ ensure_uv() {
 # with HOME_DIR as its home: its terminals' shells read that home's (empty) start-up files, not this machine user's.
 # A user's ~/.bashrc is not what the tests test, and it can hang every shell: this machine's runs `pyenv rehash`,
 # whose lock file, left by a shell killed in its middle (tmux kills the first window of each new terminal), made
-# every later shell wait 60 s, so the agent's commands timed out. The user's git identity comes along.
+# every later shell wait 60 s, so the agent's commands timed out. The user's git identity comes along. What a real
+# ~/.bashrc does to the agent's terminal is tested on its own (tests/tests/shell.rs), with a home that has one.
 ensure_test_agent_server() {
   local venv=$1 home=$2
   mkdir -p "$home"
   if [ -f "$HOME/.gitconfig" ]; then cp "$HOME/.gitconfig" "$home/.gitconfig"; fi
-  printf '#!/bin/sh\nHOME=%s exec %s "$@"\n' "'$home'" "'$venv/bin/agent-server'" > "$venv/bin/agent-server-tests"
+  # OPENHANDS_TEST_AGENT_HOME: a test that needs a home of its own (real start-up files) names it.
+  printf '#!/bin/sh\nHOME="${OPENHANDS_TEST_AGENT_HOME:-%s}" exec %s "$@"\n' "$home" "'$venv/bin/agent-server'" \
+    > "$venv/bin/agent-server-tests"
   chmod +x "$venv/bin/agent-server-tests"
 }
 

@@ -87,6 +87,10 @@ impl SandboxProvider for Backends {
         self.current().sees_only_the_workspace()
     }
 
+    fn repair_hint(&self) -> Option<String> {
+        self.current().repair_hint()
+    }
+
     fn select(&self, backend: Backend) -> Option<crate::sandbox::SharedProvider> {
         Some(match backend {
             Backend::Docker => self.docker.clone(),

@@ -69,8 +69,13 @@ pub enum Isolation {
     Worktree,
 }
 
-/// The agent-server version openhands-lsp is built and tested against.
+/// The agent-server version openhands-lsp is built and tested against (the one `locks/agent-server.txt` pins).
 pub const AGENT_SERVER_VERSION: &str = "1.58.0";
+
+/// How to install the agent-server for the process backend: from the lock that ships with openhands-lsp, which holds
+/// every package at the version the tests ran (a plain `pip install` resolves to whatever is newest that day).
+pub const AGENT_SERVER_INSTALL: &str =
+    "python3.12 -m venv V && V/bin/pip install --require-hashes --no-deps -r locks/agent-server.txt";
 
 /// The JSON type of a setting, as editors declare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,7 +250,9 @@ settings! {
         process "process": ProcessSettings {
             command "command": String = "agent-server".into(), String,
                 "The agent-server command for the `process` backend, split on whitespace; `--host 127.0.0.1 \
-                 --port N` are appended. Install with `pip install openhands-agent-server==1.58.0` (Python 3.12).";
+                 --port N` are appended. Install it from openhands-lsp's lock (Python 3.12): `python3.12 -m venv V \
+                 && V/bin/pip install --require-hashes --no-deps -r locks/agent-server.txt`, then set this to \
+                 `V/bin/agent-server`.";
             startup_timeout_seconds "startupTimeoutSeconds": u32 = 120, Integer { minimum: 5, maximum: 600 },
                 "How long to wait for a new agent-server to answer `/health` before giving up.";
         }

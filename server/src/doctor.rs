@@ -50,6 +50,8 @@ pub struct Inputs {
     pub settings_problems: Vec<String>,
     pub state_dir: Result<PathBuf, String>,
     pub secrets: SecretStore,
+    /// Run the agent-server smoke check (`smoke`): boots an agent-server, so seconds, not milliseconds.
+    pub smoke: bool,
 }
 
 impl Inputs {
@@ -60,6 +62,7 @@ impl Inputs {
             settings_problems: parsed.problems.iter().map(ToString::to_string).collect(),
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
             secrets: SecretStore::from_env(),
+            smoke: true,
         }
     }
 }
@@ -88,6 +91,11 @@ pub async fn run(inputs: &Inputs) -> Report {
         Backend::Docker => checks.extend(check_docker(&inputs.settings.docker.image).await),
         Backend::Cloud => checks.push(check_cloud(inputs)),
     }
+    // Only where what it needs is there: a missing command or daemon is said by its own row already.
+    let ready = !checks.iter().any(|c| c.required && c.status == CheckStatus::Error);
+    if inputs.smoke && ready && inputs.settings.backend != Backend::Cloud {
+        checks.push(check_smoke(inputs).await);
+    }
     // In the cloud the agent uses the LLM of the user's cloud account.
     if inputs.settings.backend != Backend::Cloud {
         checks.push(check_llm(inputs));
@@ -115,6 +123,17 @@ async fn check_state_dir(inputs: &Inputs) -> Check {
         Ok(Err(e)) => Check { name, status: CheckStatus::Error, required: true, detail: e.to_string() },
         Err(e) => Check { name, status: CheckStatus::Error, required: true, detail: format!("check failed: {e}") },
     }
+}
+
+/// Boots the agent-server and creates a conversation with it (no model call): see `smoke`.
+async fn check_smoke(inputs: &Inputs) -> Check {
+    let name = "agent-server smoke check";
+    let (status, detail) = match crate::smoke::run(&inputs.settings, &inputs.secrets).await {
+        crate::smoke::Outcome::Passed(line) => (CheckStatus::Ok, line),
+        crate::smoke::Outcome::Failed(why) => (CheckStatus::Error, why),
+        crate::smoke::Outcome::Skipped(why) => (CheckStatus::Warning, why),
+    };
+    Check { name, status, required: true, detail }
 }
 
 fn check_cloud(inputs: &Inputs) -> Check {
@@ -147,8 +166,8 @@ fn check_agent_server_command(command: &str) -> Check {
             status: CheckStatus::Error,
             required: true,
             detail: format!(
-                "{program:?} not found: install it (python3.12 -m venv V && V/bin/pip install openhands-agent-server==1.58.0) \
-                 and set openhands.process.command to V/bin/agent-server"
+                "{program:?} not found: install it ({}) and set openhands.process.command to V/bin/agent-server",
+                crate::config::AGENT_SERVER_INSTALL
             ),
         },
     }
@@ -309,6 +328,7 @@ mod tests {
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().join("s")),
             secrets: SecretStore::default(),
+            smoke: false,
         };
         let report = run(&inputs).await;
         assert!(report.ok);
@@ -328,11 +348,13 @@ mod tests {
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().into()),
             secrets: SecretStore::default(),
+            smoke: true,
         };
         let report = run(&inputs).await;
         assert!(!report.ok);
         let row = report.checks.iter().find(|c| c.name == "agent-server").unwrap();
-        assert!(row.detail.contains("pip install openhands-agent-server"), "{}", row.detail);
+        assert!(row.detail.contains("pip install --require-hashes"), "{}", row.detail);
+        assert!(!report.checks.iter().any(|c| c.name == "agent-server smoke check"), "not run without a command");
     }
 
     #[tokio::test]
@@ -348,6 +370,7 @@ mod tests {
             settings_problems: Vec::new(),
             state_dir: Ok(tmp.path().into()),
             secrets,
+            smoke: false,
         };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
         assert!(
@@ -368,6 +391,7 @@ mod tests {
             settings_problems: Vec::new(),
             state_dir: Ok(file.join("sub")),
             secrets: SecretStore::default(),
+            smoke: false,
         };
         let report = run(&inputs).await;
         assert!(!report.ok);

@@ -25,6 +25,7 @@ pub mod review;
 pub mod sandbox;
 pub mod secrets;
 pub mod signals;
+pub mod smoke;
 pub mod state_dir;
 pub mod tasks;
 

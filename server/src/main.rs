@@ -35,6 +35,9 @@ enum Command {
         /// Settings as JSON, the same object editors send as initializationOptions.
         #[arg(long, value_name = "JSON")]
         settings: Option<String>,
+        /// Skip the agent-server smoke check (booting it and creating a conversation with it takes seconds).
+        #[arg(long)]
+        quick: bool,
     },
     /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
     Run(RunArgs),
@@ -136,8 +139,9 @@ fn main() -> ExitCode {
     if matches!(cli.command, Some(Command::Reap)) {
         return openhands_lsp::sandbox::reap();
     }
-    // A terminal run shows its own progress; only problems should interleave with it.
-    let default_filter = if matches!(cli.command, Some(Command::Run { .. })) { "warn" } else { "info" };
+    // A terminal command's output is its report: the servers' info lines would only be noise on its stderr.
+    let default_filter =
+        if matches!(cli.command, Some(Command::Run { .. } | Command::Doctor { .. })) { "warn" } else { "info" };
     let log = LogOptions {
         filter: cli.log_level.clone(),
         file: cli.log_file.clone(),
@@ -168,9 +172,10 @@ fn main() -> ExitCode {
             // Exit at once: a client may keep stdin open, and nothing else is left to wait for.
             std::process::exit(outcome.exit_code());
         }
-        Some(Command::Doctor { json, settings }) => {
+        Some(Command::Doctor { json, settings, quick }) => {
             let Some(parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
-            let report = runtime.block_on(doctor::run(&doctor::Inputs::from_env(parsed)));
+            let inputs = doctor::Inputs { smoke: !quick, ..doctor::Inputs::from_env(parsed) };
+            let report = runtime.block_on(doctor::run(&inputs));
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
             } else {
@@ -185,8 +190,9 @@ fn main() -> ExitCode {
             let mut stdout = std::io::stdout();
             match runtime.block_on(headless::run(opts, &mut stdout)) {
                 Ok(()) => ExitCode::SUCCESS,
+                // A conversation that ended badly has said so as its last line: the error is said once.
+                Err(headless::RunError::Failed { .. }) => ExitCode::FAILURE,
                 Err(e) => {
-                    tracing::error!("{e}");
                     let _ = writeln!(stdout, "error: {e}");
                     ExitCode::FAILURE
                 }

@@ -4,6 +4,10 @@
 //! A script is a list of replies, one per request, in order: a tool call, a plain message, an HTTP error, or a
 //! hang. Any reply can wait on a named gate the test opens, so a test can hold the agent mid-run. Every request
 //! is recorded (body and headers) for assertions. When the script runs out, the reply is a `finish` tool call.
+//!
+//! Like a model, it answers the same conversation the same way: a request whose messages are those of the last one
+//! it answered (the agent cancelled that call, a pause's interrupt, and asks again) gets the same reply, not the
+//! next step. Errors and dropped replies are not repeated: a retry after them gets the next step.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -86,6 +90,11 @@ impl Step {
         self.text = Some(text.into());
         self
     }
+    /// A real answer (a message or a tool call), which a model would give again to the same messages.
+    fn answers(&self) -> bool {
+        self.status.is_none() && !self.drop && self.raw.is_none()
+    }
+
     pub fn gated(mut self, gate: &str) -> Step {
         self.gate = Some(gate.into());
         self
@@ -106,6 +115,8 @@ pub struct Recorded {
 struct Shared {
     script: Mutex<Vec<Step>>,
     next: Mutex<usize>,
+    /// The messages of the last request given a real answer, and its step.
+    last_answered: Mutex<Option<(Value, usize)>>,
     requests: Mutex<Vec<Recorded>>,
     open_gates: Mutex<HashSet<String>>,
     gate_changed: Notify,
@@ -211,14 +222,14 @@ async fn open_gate(
 }
 
 /// A script from `tests/fixtures/llm-scripts/<name>.json`.
-/// A task that goes past a budget of 25 tokens at its second call (each call is 15): two commands, then an answer
-/// slower than the pause that follows (it is cancelled, or comes after the user raised the budget), then the finish.
+/// A task that goes past a budget of 25 tokens at its second call (each call is 15): two commands, then the finish,
+/// slower than the pause that follows (cancelled by it, that call is asked again once the user raised the budget, and
+/// answered the same; or it comes after the raise).
 pub fn past_25_tokens() -> Vec<Step> {
     vec![
         Step::terminal("true"),
         Step::terminal("echo fixed"),
-        Step { delay_ms: Some(5000), ..Step::finish("never said") },
-        Step::finish("Fixed both."),
+        Step { delay_ms: Some(5000), ..Step::finish("Fixed both.") },
     ]
 }
 
@@ -252,9 +263,17 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     shared.request_arrived.notify_waiters();
     let (n, step) = {
         let mut next = shared.next.lock().unwrap();
-        let n = *next;
-        *next += 1;
+        let mut last = shared.last_answered.lock().unwrap();
+        let messages = body.get("messages").cloned().unwrap_or(Value::Null);
+        let n = match last.as_ref() {
+            Some((asked, n)) if *asked == messages && !messages.is_null() => *n,
+            _ => {
+                *next += 1;
+                *next - 1
+            }
+        };
         let step = shared.script.lock().unwrap().get(n).cloned().unwrap_or_else(|| Step::finish("Script finished."));
+        *last = step.answers().then_some((messages, n));
         (n, step)
     };
     if let Some(gate) = &step.gate {
@@ -331,4 +350,45 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         .header("content-type", "text/event-stream")
         .body(Body::from(text))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the agent got for `messages`: the tool call's arguments, or the HTTP status of an error.
+    async fn ask(llm: &ScriptedLlm, messages: Value) -> String {
+        let url = format!("{}/chat/completions", llm.base_url());
+        let body = json!({"model": "stub", "messages": messages});
+        let resp = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+        let status = resp.status();
+        let answer: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return status.as_u16().to_string();
+        }
+        answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or("").to_owned()
+    }
+
+    #[test]
+    fn the_same_messages_get_the_same_answer_and_errors_are_not_repeated() {
+        let llm = ScriptedLlm::start(vec![
+            Step::terminal("one"),
+            Step::terminal("two"),
+            Step::error(500, "flaky"),
+            Step::terminal("three"),
+        ]);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let first = json!([{"role": "user", "content": "go"}]);
+        let second = json!([{"role": "user", "content": "go"}, {"role": "tool", "content": "one"}]);
+        rt.block_on(async {
+            assert!(ask(&llm, first.clone()).await.contains("one"));
+            // Asked again (the agent cancelled the call it made): the same answer, not the next step.
+            assert!(ask(&llm, first.clone()).await.contains("one"));
+            assert!(ask(&llm, second.clone()).await.contains("two"));
+            let third = json!([{"role": "user", "content": "go"}, {"role": "tool", "content": "two"}]);
+            assert_eq!(ask(&llm, third.clone()).await, "500");
+            // A retry after an error gets the next step.
+            assert!(ask(&llm, third).await.contains("three"));
+        });
+    }
 }

@@ -113,3 +113,103 @@ fn doctor_json_names_settings_it_did_not_understand_in_words() {
     let settings = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "settings").unwrap().clone();
     assert_eq!(settings["status"], "ok", "{settings}");
 }
+
+/// `doctor` with the process backend pointed at `command`, the environment's own keys removed.
+fn doctor_with_agent_server(command: &str, env: &[(&str, &str)], state_home: &std::path::Path) -> (bool, Value) {
+    let settings = serde_json::json!({"backend": "process", "process": {"command": command}}).to_string();
+    let mut cmd = Command::new(server_binary());
+    cmd.args(["doctor", "--json", "--settings", &settings]).env("XDG_STATE_HOME", state_home).env_remove("LLM_API_KEY");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (out.status.success(), report)
+}
+
+fn smoke_row(report: &Value) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "agent-server smoke check")
+        .unwrap_or_else(|| panic!("no smoke check row: {report}"))
+        .clone()
+}
+
+/// A broken install: its conversation creation answers 500 with the agent-server's own reason, as 1.58.0 did with
+/// cryptography 51. doctor fails, names that reason and says how to install a working one.
+#[test]
+fn doctor_smoke_check_fails_in_words_on_a_broken_agent_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reason = "Fernet key must be 32 url-safe base64-encoded bytes.";
+    let (ok, report) =
+        doctor_with_agent_server(env!("CARGO_BIN_EXE_fake-agent-server"), &[("FAKE_CREATE_FAILS", reason)], tmp.path());
+    assert!(!ok, "doctor exits non-zero: {report}");
+    assert_eq!(report["ok"], false);
+    let row = smoke_row(&report);
+    assert_eq!(row["status"], "error", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "the agent-server failed to create a conversation: {}. The",
+            reason.trim_end_matches('.')
+        )),
+        "{detail}"
+    );
+    assert!(detail.contains("install it again") && detail.contains("locks/agent-server.txt"), "{detail}");
+    // The same broken server through the table: the row is MISSING and the reason is in it once.
+    let settings =
+        serde_json::json!({"backend": "process", "process": {"command": env!("CARGO_BIN_EXE_fake-agent-server")}});
+    let out = Command::new(server_binary())
+        .args(["doctor", "--settings", &settings.to_string()])
+        .env("XDG_STATE_HOME", tmp.path())
+        .env("FAKE_CREATE_FAILS", reason)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("agent-server smoke check  MISSING"), "{text}");
+    assert_eq!(text.matches(reason).count(), 1, "{text}");
+}
+
+/// The real agent-server of the tests boots, creates a conversation and deletes it; doctor says its versions.
+#[test]
+fn doctor_smoke_check_passes_on_the_real_agent_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ok, report) = doctor_with_agent_server(&openhands_lsp_tests::agent::agent_server_command(), &[], tmp.path());
+    let row = smoke_row(&report);
+    assert!(ok, "{report}");
+    assert_eq!(row["status"], "ok", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains("created and deleted a conversation"), "{detail}");
+    assert!(
+        detail.contains(&format!("agent-server {} (SDK", openhands_lsp::config::AGENT_SERVER_VERSION)),
+        "the versions it runs: {detail}"
+    );
+    // --quick leaves it out.
+    let out = Command::new(server_binary())
+        .args([
+            "doctor",
+            "--json",
+            "--quick",
+            "--settings",
+            r#"{"backend": "process", "process": {"command": "/bin/sh"}}"#,
+        ])
+        .env("XDG_STATE_HOME", tmp.path())
+        .output()
+        .unwrap();
+    let quick: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!quick["checks"].as_array().unwrap().iter().any(|c| c["name"] == "agent-server smoke check"), "{quick}");
+}
+
+/// The version the code names is the one the lock installs (the tests', the image's and the users').
+#[test]
+fn the_agent_server_version_is_the_locked_one() {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../locks/agent-server.txt")).unwrap();
+    let pinned = format!("openhands-agent-server=={} ", openhands_lsp::config::AGENT_SERVER_VERSION);
+    assert!(lock.lines().any(|l| l.starts_with(&pinned)), "locks/agent-server.txt pins {pinned}");
+    for line in lock.lines().filter(|l| !l.starts_with([' ', '#']) && !l.trim().is_empty()) {
+        assert!(line.contains("==") && line.ends_with('\\'), "every package pinned, with hashes below it: {line}");
+    }
+}

@@ -361,10 +361,42 @@ fn a_missing_agent_server_command_is_a_clear_error() {
         start(&llm, &ws, json!({"process": {"command": "/nonexistent/agent-server"}}), options(), "Nothing");
     let failed = wait_state(&server, &id, "error");
     let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("/nonexistent/agent-server") && error.contains("pip install --require-hashes"), "{error}");
+}
+
+/// An agent-server whose install is broken answers 500 to creating a conversation, with its own reason (1.58.0 with
+/// cryptography 51 did, for most keys). The editor is told that reason and how to install a working one, once.
+#[test]
+fn a_broken_agent_server_install_is_named_with_its_reason_and_the_fix() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![]);
+    let reason = "Fernet key must be 32 url-safe base64-encoded bytes.";
+    let fake = env!("CARGO_BIN_EXE_fake-agent-server");
+    let (server, id) =
+        start(&llm, &ws, json!({"process": {"command": fake}}), options().env("FAKE_CREATE_FAILS", reason), "Nothing");
+    let failed = wait_state(&server, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    let reason_said = reason.trim_end_matches('.');
     assert!(
-        error.contains("/nonexistent/agent-server") && error.contains("pip install openhands-agent-server"),
+        error.starts_with(&format!("the agent-server could not create the conversation: {reason_said}. The")),
         "{error}"
     );
+    assert!(
+        error.contains(&format!("installed at {fake:?} looks broken")) && error.contains("locks/agent-server.txt"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("error_id") && !error.contains("Internal Server Error"),
+        "its reason, not the wrapper: {error}"
+    );
+    let shown = server.wait_notification("window/showMessage", |m| m["type"] == 1).unwrap();
+    assert!(shown["message"].as_str().unwrap().contains(reason), "{shown}");
+    let popups = server
+        .notifications("window/showMessage")
+        .iter()
+        .filter(|m| m["message"].as_str().unwrap_or("").contains(reason))
+        .count();
+    assert_eq!(popups, 1, "said once");
 }
 
 #[test]
@@ -504,6 +536,9 @@ fn headless_run_exits_non_zero_on_error() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/agent-server"));
+    // Said once, as the last line: not also as a log line on stderr, nor again by the command line's own error.
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.matches("cannot start the agent-server command").count(), 1, "{said}");
 }
 
 #[test]

@@ -355,6 +355,27 @@ fn a_missing_image_that_cannot_be_pulled_says_why_and_what_to_do() {
     server.shutdown_and_exit().unwrap();
 }
 
+/// The terminal run says a failed pull once, as its last line: not also as log lines, nor again as the command's
+/// own error (it said the same 300 characters four times).
+#[test]
+fn a_terminal_run_says_a_failed_pull_once() {
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--task", "Anything", "--workspace", ws.to_str().unwrap(), "--backend", "docker"])
+        .args(["--image", "127.0.0.1:9/openhands/agent-server:missing", "--model", "openai/stub"])
+        .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", "sk-test")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.matches("cannot pull the agent-server image").count(), 1, "{said}");
+    let last = stdout.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: ") && last.contains("cannot pull the agent-server image"), "{stdout}");
+}
+
 #[test]
 fn doctor_reports_docker_and_the_image() {
     let settings = json!({"backend": "docker", "docker": {"image": image()}}).to_string();
@@ -508,5 +529,33 @@ fn git_works_in_the_container_on_the_conversations_own_copy_of_the_repository() 
     assert_eq!(git(&repo, &["branch", "--list", "openhands/*"]), "");
     assert_eq!(git(&repo, &["worktree", "list"]).lines().count(), 1);
     assert_eq!(git(&repo, &["status", "--short"]).trim(), "M app/main.py");
+    server.shutdown_and_exit().unwrap();
+}
+
+/// `openhands.status` with `smokeCheck`: a container of the image boots, creates a conversation (no model call) and
+/// is removed; the row says how long it took and which agent-server the image holds.
+#[test]
+fn the_smoke_check_boots_a_container_of_the_image_and_leaves_none() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start_for_containers(vec![]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({}))).unwrap();
+    let quick = status(&mut server);
+    assert!(
+        !quick["checks"].as_array().unwrap().iter().any(|c| c["name"] == "agent-server smoke check"),
+        "not run unless asked: {quick}"
+    );
+    let report = server.command("openhands.status", json!({"smokeCheck": true})).unwrap().unwrap();
+    let row = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "agent-server smoke check").cloned();
+    let row = row.unwrap_or_else(|| panic!("no smoke check row: {report}"));
+    assert_eq!(row["status"], "ok", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.starts_with("booted in ") && detail.contains("created and deleted a conversation"), "{detail}");
+    assert!(
+        detail.contains("agent-server 1.58.0 (SDK 1.58.0, tools 1.58.0, Python 3."),
+        "the image's versions: {detail}"
+    );
+    assert_eq!(report["ok"], true, "{report}");
+    let left = containers_with(&format!("dev.openhands.lsp.owner.pid={}", server.pid()));
+    assert!(left.is_empty(), "the check's container is removed: {left:?}");
     server.shutdown_and_exit().unwrap();
 }

@@ -55,6 +55,8 @@ T.case(":checkhealth openhands runs clean", function()
   T.truthy(T.has(text, "openhands-lsp 0."), text)
   T.truthy(T.has(text, "the server starts"), text)
   T.truthy(T.has(text, "state directory"), text)
+  T.truthy(T.has(text, "agent-server smoke check: booted in") and T.has(text, "created and deleted a conversation"),
+    "the agent-server was tried: " .. text)
   T.truthy(T.has(text, "llm_api_key (set from the environment)"), "secrets by name: " .. text)
   T.truthy(not T.has(text, "ERROR"), "no error: " .. text)
   T.truthy(not T.has(text, "sk-scripted"), "no secret value: " .. text)

@@ -34,6 +34,9 @@ pub enum AgentServerError {
     Unreachable { url: String, reason: String },
     #[error("the agent-server answered {status} to {what}: {body}")]
     Http { status: u16, what: String, body: String },
+    /// A 5xx with the agent-server's own reason (its handler of unexpected errors names the exception).
+    #[error("the agent-server failed at {what}: {reason}")]
+    Failed { what: String, reason: String },
     #[error("unexpected answer from the agent-server to {what}: {reason}")]
     Decode { what: String, reason: String },
 }
@@ -180,6 +183,11 @@ impl AgentServerClient {
 
     pub async fn create_conversation(&self, req: &NewConversation) -> Result<Value, AgentServerError> {
         self.call(Method::POST, "/api/conversations", Some(req.body()), "creating the conversation", None).await
+    }
+
+    /// `GET /server_info`: the agent-server's own versions (its package, the SDK's, the tools', Python's).
+    pub async fn server_info(&self) -> Result<Value, AgentServerError> {
+        self.call(Method::GET, "/server_info", None, "GET /server_info", None).await
     }
 
     pub async fn get_conversation(&self, id: &str) -> Result<Value, AgentServerError> {
@@ -344,12 +352,30 @@ impl AgentServerClient {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AgentServerError::Unauthorized),
             StatusCode::NOT_FOUND => Err(AgentServerError::NotFound { what: what.to_owned() }),
             StatusCode::CONFLICT => Err(AgentServerError::Conflict { what: what.to_owned() }),
-            s => Err(AgentServerError::Http {
-                status: s.as_u16(),
-                what: what.to_owned(),
-                body: crate::agent_server::events::cap(&text, 2000),
+            s => Err(match failure_reason(&text).filter(|_| s.is_server_error()) {
+                Some(reason) => AgentServerError::Failed { what: what.to_owned(), reason },
+                None => AgentServerError::Http {
+                    status: s.as_u16(),
+                    what: what.to_owned(),
+                    body: crate::agent_server::events::cap(&text, 2000),
+                },
             }),
         }
+    }
+}
+
+/// The agent-server's reason for a 500: its handler of unexpected errors answers
+/// `{"detail": "Internal Server Error", "exception": "...", "error_id": "..."}`.
+fn failure_reason(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let reason = value.get("exception").and_then(Value::as_str).filter(|r| !r.trim().is_empty())?;
+    Some(crate::agent_server::events::cap(reason.trim(), 500))
+}
+
+impl AgentServerError {
+    /// The agent-server itself broke (not the request, nor the connection): its install is the suspect.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, AgentServerError::Failed { .. })
     }
 }
 
@@ -399,5 +425,13 @@ mod tests {
         assert_eq!(body["confirmation_policy"]["kind"], "ConfirmRisky");
         assert_eq!(body["security_analyzer"]["kind"], "LLMSecurityAnalyzer");
         assert_eq!(format!("{req:?}").matches("sk-1").count(), 0, "Debug never shows secrets");
+    }
+
+    #[test]
+    fn a_500_names_the_agent_servers_own_reason() {
+        let body = r#"{"detail": "Internal Server Error", "exception": "Fernet key must be 32 url-safe base64-encoded bytes.", "error_id": "e1"}"#;
+        assert_eq!(failure_reason(body).as_deref(), Some("Fernet key must be 32 url-safe base64-encoded bytes."));
+        assert_eq!(failure_reason("Internal Server Error"), None, "a body that is not the handler's says nothing");
+        assert_eq!(failure_reason(r#"{"detail": "x", "exception": " "}"#), None);
     }
 }

@@ -26,6 +26,10 @@ pub enum ConversationError {
     AgentServer(#[from] AgentServerError),
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    /// The agent-server failed with an error of its own where it should work (creating a conversation): its
+    /// install is broken. The hint says how to get a working one.
+    #[error("the agent-server could not create the conversation: {}. {hint}", reason.trim_end_matches('.'))]
+    AgentServerBroken { reason: String, hint: String },
     #[error("the conversation's runner stopped")]
     RunnerGone,
     #[error(
@@ -47,6 +51,20 @@ pub enum ConversationError {
     AlreadyExists(String),
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]
     AlreadyAttached { cloud: String, local: String },
+}
+
+impl ConversationError {
+    /// Creating a conversation, with no model call yet, fails with an error of the agent-server's own (a 500 with
+    /// its reason) only when the agent-server itself is broken: say so, with what to do (`hint`, the backend's),
+    /// rather than pass its error along.
+    pub fn creating(error: AgentServerError, hint: Option<String>) -> Self {
+        match (error, hint) {
+            (AgentServerError::Failed { reason, .. }, Some(hint)) => {
+                ConversationError::AgentServerBroken { reason, hint }
+            }
+            (error, _) => error.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ConversationError {

@@ -278,7 +278,10 @@ impl Runner {
                 max_iterations: self.settings.max_iterations,
                 mcp_config: self.settings.mcp_config.clone(),
             };
-            client.create_conversation(&request).await?;
+            client
+                .create_conversation(&request)
+                .await
+                .map_err(|e| ConversationError::creating(e, self.provider.repair_hint()))?;
             tracing::debug!(conversation = %self.id, "conversation created");
             let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
             let instruction = self.instruction.take().unwrap_or_default();
@@ -659,8 +662,10 @@ impl Runner {
             return;
         }
         let text = error.clone().or_else(|| message.clone()).unwrap_or_default();
+        // Info, not a warning: the front tells the person (a popup, the panel, the terminal's last line); a
+        // warning would say it again on a terminal's stderr.
         if let Some(e) = &error {
-            tracing::warn!(conversation = %self.id, "{}: {e}", state.as_str());
+            tracing::info!(conversation = %self.id, "{}: {e}", state.as_str());
         }
         self.update_meta(|m| {
             m.state = state;

@@ -11,6 +11,14 @@ use crate::conversation::{ConversationId, Decision};
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusArgs {
+    /// Also boot the agent-server and create a conversation with it (seconds): `doctor`'s smoke check.
+    #[serde(default)]
+    pub smoke_check: bool,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StartTaskArgs {

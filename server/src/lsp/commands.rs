@@ -8,7 +8,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 use super::args::{
     ApplyArgs, AttachArgs, ConfirmationArgs, ConversationArgs, CreatePullRequestArgs, FixDiagnosticArgs, FixIssueArgs,
     GetEventsArgs, ListArgs, NoArgs, PushArgs, RejectHunksArgs, RestoreArgs, SendMessageArgs, SetSecretArgs,
-    StartTaskArgs, SuggestedTasksArgs,
+    StartTaskArgs, StatusArgs, SuggestedTasksArgs,
 };
 use super::errors::invalid_params;
 use super::names::*;
@@ -19,7 +19,7 @@ use super::{checkpoints, cloud, conversations, issues, review, status};
 pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<Value, Error> {
     let args = arguments;
     match command {
-        STATUS => status::command(ctx, parse::<NoArgs>(command, args)?).await,
+        STATUS => status::command(ctx, parse::<StatusArgs>(command, args)?).await,
         START_TASK => conversations::start_task(ctx, parse::<StartTaskArgs>(command, args)?).await,
         FIX_DIAGNOSTIC => conversations::fix_diagnostic(ctx, parse::<FixDiagnosticArgs>(command, args)?).await,
         SEND_MESSAGE => conversations::send_message(ctx, parse::<SendMessageArgs>(command, args)?).await,

@@ -6,7 +6,7 @@ use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::Error;
 use tower_lsp_server::lsp_types::MessageType;
 
-use super::args::NoArgs;
+use super::args::StatusArgs;
 use super::ext::{Status, StatusKind, StatusParams};
 use super::state::{Ctx, Shared};
 use crate::doctor;
@@ -14,7 +14,7 @@ use crate::doctor;
 /// Called with a check of whether the server is still idle at the moment of publishing.
 pub type StillIdle = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
-fn doctor_inputs(shared: &Shared) -> doctor::Inputs {
+fn doctor_inputs(shared: &Shared, smoke: bool) -> doctor::Inputs {
     let (snap, problems) = {
         let session = shared.session();
         (session.snapshot(), session.settings_problems.clone())
@@ -25,6 +25,7 @@ fn doctor_inputs(shared: &Shared) -> doctor::Inputs {
         settings_problems: problems,
         state_dir: shared.state_dir.clone(),
         secrets: shared.secrets.clone(),
+        smoke,
     }
 }
 
@@ -61,7 +62,7 @@ pub async fn show_settings_problems(client: &Client, problems: &[String]) {
 /// Sends `openhands/status` from the server's checks. `announce`: a new problem is also shown in a popup (else only
 /// in the status). `still_idle`: published only if it still holds once the checks are done.
 pub async fn publish(client: &Client, shared: &Shared, announce: bool, still_idle: Option<StillIdle>) {
-    let report = doctor::run(&doctor_inputs(shared)).await;
+    let report = doctor::run(&doctor_inputs(shared, false)).await;
     let problems = shared.session().settings_problems.clone();
     let params = if !report.ok {
         let failing: Vec<String> =
@@ -94,9 +95,9 @@ pub async fn publish(client: &Client, shared: &Shared, announce: bool, still_idl
 }
 
 /// `openhands.status`: the checks, with the session's facts.
-pub async fn command(ctx: &Ctx, _: NoArgs) -> Result<Value, Error> {
+pub async fn command(ctx: &Ctx, args: StatusArgs) -> Result<Value, Error> {
     let shared = &ctx.shared;
-    let report = doctor::run(&doctor_inputs(shared)).await;
+    let report = doctor::run(&doctor_inputs(shared, args.smoke_check)).await;
     let mut value = serde_json::to_value(&report).unwrap_or(Value::Null);
     let usage = session_usage(ctx);
     let session = shared.session();

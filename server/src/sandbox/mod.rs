@@ -109,7 +109,8 @@ pub struct Sandbox {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SandboxError {
     #[error(
-        "cannot start the agent-server command {command:?}: {reason}. Install it (pip install openhands-agent-server==1.58.0 in a Python 3.12 venv) and set openhands.process.command to its path"
+        "cannot start the agent-server command {command:?}: {reason}. Install it ({install}) and set openhands.process.command to V/bin/agent-server",
+        install = crate::config::AGENT_SERVER_INSTALL
     )]
     CommandNotFound { command: String, reason: String },
     #[error("the agent-server did not become healthy within {after:?}{log}")]
@@ -183,6 +184,11 @@ pub trait SandboxProvider: Send + Sync {
     /// The sandbox sees only the workspace, nothing else of the host (a container's one mount).
     fn sees_only_the_workspace(&self) -> bool {
         false
+    }
+    /// What to do when the agent-server this provider runs is itself broken (it fails with an error of its own where
+    /// it should work): how to install or get it again. `None`: nothing the user can repair here (the cloud's).
+    fn repair_hint(&self) -> Option<String> {
+        None
     }
     /// The provider of one backend, where this one holds several (a conversation that runs elsewhere than the
     /// selected backend).

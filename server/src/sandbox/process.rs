@@ -141,6 +141,15 @@ impl SandboxProvider for ProcessProvider {
         })
     }
 
+    fn repair_hint(&self) -> Option<String> {
+        let command = self.config.read().unwrap_or_else(|p| p.into_inner()).command.join(" ");
+        Some(format!(
+            "The agent-server installed at {command:?} looks broken: install it again from the lock in \
+             openhands-lsp's repository ({}) and set openhands.process.command to V/bin/agent-server",
+            crate::config::AGENT_SERVER_INSTALL
+        ))
+    }
+
     fn sweep(&self, conversation_id: &str) {
         sweep_tmux(conversation_id);
         remove_agent_store(conversation_id);

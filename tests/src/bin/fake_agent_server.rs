@@ -9,6 +9,10 @@
 //! conversation; 0, the default, sends them as fast as the socket takes them). A task whose text contains
 //! `FAKE_OUTPUT_BYTES=<n>` streams that much terminal output instead, in 64 KiB observations. Each event's `id` is
 //! `bench-<seq>-<unix nanos when sent>`, so a client can measure the latency to the editor.
+//!
+//! `FAKE_CREATE_FAILS=<reason>` makes it a broken install instead: creating a conversation answers 500 the way the
+//! real server's handler of unexpected errors does (`{"detail", "exception", "error_id"}`), as 1.58.0 did with
+//! `cryptography` 51 (`Fernet key must be 32 url-safe base64-encoded bytes.`).
 #![allow(clippy::print_stderr)] // usage errors
 
 use std::collections::HashMap;
@@ -55,6 +59,10 @@ async fn main() {
     });
     let app = Router::new()
         .route("/health", get(|| async { Json(json!("OK")) }))
+        .route(
+            "/server_info",
+            get(|| async { Json(json!({"uptime": 1.0, "idle_time": 1.0, "version": "fake", "sdk_version": "fake"})) }),
+        )
         .route("/api/conversations", post(create))
         .route("/api/conversations/{id}", get(conversation).delete(|| async { Json(json!({"success": true})) }))
         .route("/api/conversations/{id}/events", post(message))
@@ -80,9 +88,13 @@ async fn main() {
     let _ = axum::serve(listener, app).await;
 }
 
-async fn create(Json(body): Json<Value>) -> impl IntoResponse {
+async fn create(Json(body): Json<Value>) -> axum::response::Response {
+    if let Ok(reason) = std::env::var("FAKE_CREATE_FAILS") {
+        let body = json!({"detail": "Internal Server Error", "exception": reason, "error_id": "0123abcd"});
+        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+    }
     let id = body["conversation_id"].as_str().unwrap_or("c").to_owned();
-    Json(json!({"id": id, "execution_status": "idle"}))
+    Json(json!({"id": id, "execution_status": "idle"})).into_response()
 }
 
 async fn conversation(Path(id): Path<String>) -> impl IntoResponse {

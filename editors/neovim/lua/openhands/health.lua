@@ -1,6 +1,10 @@
 --- :checkhealth openhands: the server binary and its version, whether it starts, the backend's status from
 --- openhands.status (or `openhands-lsp doctor --json` when no server runs), and which secrets are set (by name).
+--- Both run the agent-server smoke check: the agent-server boots and creates a conversation (seconds).
 local M = {}
+
+-- How long the checks may take: the smoke check boots an agent-server (a container's can take a minute when cold).
+local SMOKE_CHECK_MS = 150000
 
 local function report_checks(status)
   vim.health.start("openhands: backend " .. tostring(status.backend))
@@ -45,7 +49,7 @@ function M.check()
 
   local status
   if oh.get_client() then
-    local result, err = oh.execute_sync("openhands.status", {}, 10000)
+    local result, err = oh.execute_sync("openhands.status", { smokeCheck = true }, SMOKE_CHECK_MS)
     if err then
       vim.health.error("openhands.status failed: " .. (err.message or vim.inspect(err)))
       return
@@ -54,7 +58,7 @@ function M.check()
     status = result
   else
     local settings = vim.json.encode(oh.options.settings or vim.empty_dict())
-    local doctor = vim.system({ cmd[1], "doctor", "--json", "--settings", settings }, { text = true }):wait(15000)
+    local doctor = vim.system({ cmd[1], "doctor", "--json", "--settings", settings }, { text = true }):wait(SMOKE_CHECK_MS)
     local ok, decoded = pcall(vim.json.decode, doctor.stdout or "")
     if not ok or type(decoded) ~= "table" then
       vim.health.error("the server does not start: " .. vim.trim((doctor.stderr or "") .. (doctor.stdout or "")))

@@ -341,6 +341,14 @@ impl SandboxProvider for DockerProvider {
         true
     }
 
+    fn repair_hint(&self) -> Option<String> {
+        let image = self.inner.config().image.clone();
+        Some(format!(
+            "The agent-server in the image {image} looks broken: remove the image (docker image rm {image}) so it is \
+             pulled again, or set openhands.docker.image to another one"
+        ))
+    }
+
     /// Removes every container this instance started (pooled ones included), and orphans of dead instances.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
