@@ -105,7 +105,9 @@ test("Set LLM API Key stores it in SecretStorage and gives it to the server, nev
 });
 
 test("a server that crashes is restarted by the language client and gets the secrets again", { timeout: 60_000 }, async () => {
-  const pids = () => execFileSync("pgrep", ["-P", String(process.pid), "-f", "openhands-lsp"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  // By the process's name, not its command line: the scripted LLM's path holds "openhands-lsp" too when the
+  // repository is a folder of that name (a clone's default), and killing it instead failed the next test.
+  const pids = () => execFileSync("pgrep", ["-P", String(process.pid), "-x", "openhands-lsp"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
   const [pid] = pids();
   assert.ok(pid, "the server runs as a child of this process");
   process.kill(Number(pid), "SIGKILL");
