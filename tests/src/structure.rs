@@ -12,7 +12,21 @@ use std::path::{Path, PathBuf};
 /// The layers, top down. A file may refer to its own layer (without loops) and to the layers below.
 pub const LAYERS: &[(&str, &[&str])] = &[
     ("front", &["main", "lsp", "acp", "headless"]),
-    ("core", &["conversation", "review", "hunks", "issues", "tasks", "cloud_start", "backends", "doctor", "smoke", "session"]),
+    (
+        "core",
+        &[
+            "conversation",
+            "review",
+            "hunks",
+            "issues",
+            "tasks",
+            "cloud_start",
+            "backends",
+            "doctor",
+            "smoke",
+            "session",
+        ],
+    ),
     ("backends", &["sandbox", "cloud"]),
     ("services", &["agent_server", "providers", "git"]),
     ("ground", &["config", "mcp", "secrets", "state_dir", "logging", "instance", "editor", "signals", ""]),
