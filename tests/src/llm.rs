@@ -6,8 +6,9 @@
 //! is recorded (body and headers) for assertions. When the script runs out, the reply is a `finish` tool call.
 //!
 //! Like a model, it answers the same conversation the same way: a request whose messages are those of the last one
-//! it answered (the agent cancelled that call, a pause's interrupt, and asks again) gets the same reply, not the
-//! next step. Errors and dropped replies are not repeated: a retry after them gets the next step.
+//! it answered (the reply went out, then the agent cancelled the call, a pause's interrupt, and asks again) gets
+//! the same reply, not the next step. A reply still held at its gate or delay when the call was cancelled was never
+//! given, and errors and dropped replies are not repeated: the call after them gets the next step.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -222,14 +223,14 @@ async fn open_gate(
 }
 
 /// A script from `tests/fixtures/llm-scripts/<name>.json`.
-/// A task that goes past a budget of 25 tokens at its second call (each call is 15): two commands, then the finish,
-/// slower than the pause that follows (cancelled by it, that call is asked again once the user raised the budget, and
-/// answered the same; or it comes after the raise).
+/// A task that goes past a budget of 25 tokens at its second call (each call is 15): two commands, then an answer
+/// slower than the pause that follows (it is cancelled, or comes after the user raised the budget), then the finish.
 pub fn past_25_tokens() -> Vec<Step> {
     vec![
         Step::terminal("true"),
         Step::terminal("echo fixed"),
-        Step { delay_ms: Some(5000), ..Step::finish("Fixed both.") },
+        Step { delay_ms: Some(5000), ..Step::finish("never said") },
+        Step::finish("Fixed both."),
     ]
 }
 
@@ -261,9 +262,9 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     shared.requests.lock().unwrap().push(Recorded { body: body.clone(), headers: recorded_headers });
     shared.request_arrived.notify_waiters();
-    let (n, step) = {
+    let (n, step, messages) = {
         let mut next = shared.next.lock().unwrap();
-        let mut last = shared.last_answered.lock().unwrap();
+        let last = shared.last_answered.lock().unwrap();
         let messages = body.get("messages").cloned().unwrap_or(Value::Null);
         let n = match last.as_ref() {
             Some((asked, n)) if *asked == messages && !messages.is_null() => *n,
@@ -273,8 +274,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
             }
         };
         let step = shared.script.lock().unwrap().get(n).cloned().unwrap_or_else(|| Step::finish("Script finished."));
-        *last = step.answers().then_some((messages, n));
-        (n, step)
+        (n, step, messages)
     };
     if let Some(gate) = &step.gate {
         loop {
@@ -288,6 +288,9 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
     if let Some(ms) = step.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    // Answered now: a request cancelled while it waited above (the handler is dropped) was never answered, and the
+    // call asked again gets the next step, as a held reply that never came.
+    *shared.last_answered.lock().unwrap() = step.answers().then_some((messages, n));
     if let Some(raw) = step.raw {
         return (StatusCode::OK, [("content-type", "application/json")], raw).into_response();
     }
