@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::agent_server::{AgentServerClient, AgentServerError, LlmConfig, NewConversation};
-use crate::config::{Backend, ConfirmationMode, Settings};
+use crate::agent_server::{AgentServerClient, AgentServerError, NewConversation};
+use crate::config::{Backend, Settings};
 use crate::sandbox::docker::{self, DockerProvider};
 use crate::sandbox::process::{ProcessConfig, ProcessProvider};
 use crate::sandbox::{SandboxSpec, SharedProvider, random_key};
@@ -80,25 +80,12 @@ async fn boot_and_exercise(provider: SharedProvider, dir: &std::path::Path) -> R
 
 /// Creates a conversation that calls no model, reads the server's versions, deletes the conversation.
 async fn exercise(client: &AgentServerClient, working_dir: &str) -> Result<String, String> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let request = NewConversation {
-        conversation_id: id.clone(),
-        working_dir: working_dir.to_owned(),
-        llm: LlmConfig {
-            model: "openai/smoke-check".into(),
-            // Nothing listens there, and no message is sent: no model is ever called.
-            base_url: Some("http://127.0.0.1:9/v1".into()),
-            api_key: Some(Secret::new(random_key())),
-            num_retries: Some(0),
-            timeout_seconds: 10,
-            stream: false,
-        },
-        // A secret of its own, so the secrets' encryption is exercised as a real conversation's would be.
-        secrets: BTreeMap::from([("OPENHANDS_SMOKE_CHECK".to_owned(), Secret::new(random_key()))]),
-        confirmation: ConfirmationMode::Never,
-        max_iterations: 1,
-        mcp_config: None,
-    };
+    // Nothing listens at the model's address, and no message is sent: no model is ever called. A key of its own and
+    // a secret, so their encryption runs as a real conversation's would.
+    let mut request = NewConversation::throwaway(working_dir, "openai/smoke-check", "http://127.0.0.1:9/v1".into());
+    request.llm.api_key = Some(Secret::new(random_key()));
+    request.secrets = BTreeMap::from([("OPENHANDS_SMOKE_CHECK".to_owned(), Secret::new(random_key()))]);
+    let id = request.conversation_id.clone();
     client.create_conversation(&request).await.map_err(|e| match e {
         AgentServerError::Failed { reason, .. } => {
             format!("the agent-server failed to create a conversation: {reason}")

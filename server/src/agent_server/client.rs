@@ -111,6 +111,27 @@ pub struct NewConversation {
 }
 
 impl NewConversation {
+    /// A conversation made only to be deleted again (a warm-up, a smoke check): its model is `model` at
+    /// `llm_base_url`, where no real model is, with no retries, no secrets and one iteration.
+    pub fn throwaway(working_dir: &str, model: &str, llm_base_url: String) -> Self {
+        NewConversation {
+            conversation_id: uuid::Uuid::new_v4().simple().to_string(),
+            working_dir: working_dir.to_owned(),
+            llm: LlmConfig {
+                model: model.to_owned(),
+                base_url: Some(llm_base_url),
+                api_key: Some(Secret::new(model)),
+                num_retries: Some(0),
+                timeout_seconds: 10,
+                stream: false,
+            },
+            secrets: BTreeMap::new(),
+            confirmation: ConfirmationMode::Never,
+            max_iterations: 1,
+            mcp_config: None,
+        }
+    }
+
     /// The request body. The only place secret values are written out, and they go only to the agent-server.
     fn body(&self) -> Value {
         let llm = self.llm.body();

@@ -5,14 +5,11 @@
 //! conversation whose "LLM" is the agent-server itself pays it ahead of time: the request gets an immediate 404, so
 //! no model is called, no key is used and nothing is written to a workspace.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{AgentServerClient, Endpoint, LlmConfig, NewConversation};
-use crate::config::ConfirmationMode;
-use crate::secrets::Secret;
+use super::{AgentServerClient, Endpoint, NewConversation};
 
 /// Longer than a warm-up takes on a loaded machine; a warm-up that takes longer is abandoned, not waited for.
 const WARM_UP_LIMIT: Duration = Duration::from_secs(20);
@@ -22,23 +19,9 @@ const WARM_UP_LIMIT: Duration = Duration::from_secs(20);
 pub async fn warm_up(endpoint: &Endpoint, self_url: &str) {
     let started = std::time::Instant::now();
     let client = AgentServerClient::new(endpoint.clone());
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let request = NewConversation {
-        conversation_id: id.clone(),
-        working_dir: "/tmp".into(),
-        llm: LlmConfig {
-            model: "openai/warm-up".into(),
-            base_url: Some(format!("{}/warm-up", self_url.trim_end_matches('/'))),
-            api_key: Some(Secret::new("warm-up")),
-            num_retries: Some(0),
-            timeout_seconds: 10,
-            stream: false,
-        },
-        secrets: BTreeMap::new(),
-        confirmation: ConfirmationMode::Never,
-        max_iterations: 1,
-        mcp_config: None,
-    };
+    let base_url = format!("{}/warm-up", self_url.trim_end_matches('/'));
+    let request = NewConversation::throwaway("/tmp", "openai/warm-up", base_url);
+    let id = request.conversation_id.clone();
     let outcome = tokio::time::timeout(WARM_UP_LIMIT, async {
         client.create_conversation(&request).await?;
         client.send_message(&id, "warm-up", true).await?;
