@@ -58,7 +58,10 @@ export function registerCommands(deps: Deps): string[] {
           { label: "Allow for this conversation", description: "and stop asking", decision: "allowAll" },
           { label: "Reject", description: "the agent is told you said no", decision: "reject" },
         ],
-        { title: `OpenHands: "${c.title}" waits for your answer`, placeHolder: "Your answer to the agent" },
+        // Stays open when focus moves: closing the palette gives focus back to the active editor, and a
+        // conversation view (a webview) takes it a moment later, after this pick opened, which would close it
+        // before the user saw it (microsoft/vscode#75209). The same holds for every pick below. Escape cancels.
+        { title: `OpenHands: "${c.title}" waits for your answer`, placeHolder: "Your answer to the agent", ignoreFocusOut: true },
       );
       decision = choice?.decision;
     }
@@ -191,7 +194,7 @@ export function registerCommands(deps: Deps): string[] {
       }
       const chosen = await vscode.window.showQuickPick(
         tasks.map((t) => ({ label: t.title, description: t.reference, detail: t.description, task: t })),
-        { title: "OpenHands: Suggested Tasks", matchOnDescription: true, matchOnDetail: true },
+        { title: "OpenHands: Suggested Tasks", matchOnDescription: true, matchOnDetail: true, ignoreFocusOut: true },
       );
       if (!chosen) {
         return undefined;
@@ -224,7 +227,7 @@ export function registerCommands(deps: Deps): string[] {
           detail: `${c.sandboxStatus.toLowerCase()}${c.executionStatus ? `, ${c.executionStatus}` : ""} · ${c.url}`,
           conversation: c,
         })),
-        { title: "OpenHands: Attach to Cloud Conversation", matchOnDescription: true },
+        { title: "OpenHands: Attach to Cloud Conversation", matchOnDescription: true, ignoreFocusOut: true },
       );
       if (!chosen) {
         return undefined;
@@ -373,6 +376,7 @@ export function registerCommands(deps: Deps): string[] {
       ? await vscode.window.showQuickPick([...names, other], {
           title: "OpenHands: Set MCP Server Secret",
           placeHolder: "Which secret? (openhands.mcpServers names them as ${secret:NAME})",
+          ignoreFocusOut: true,
         })
       : other;
     const name =
@@ -435,7 +439,7 @@ async function restoreCheckpoint(server: ServerConnection, c: Conversation, numb
         detail: k.files.join(", "),
         number: k.number,
       })),
-      { title: `OpenHands: restore "${c.title}" to a checkpoint`, placeHolder: "The agent's files and memory go back to it; your files are not touched" },
+      { title: `OpenHands: restore "${c.title}" to a checkpoint`, placeHolder: "The agent's files and memory go back to it; your files are not touched", ignoreFocusOut: true },
     );
     chosen = pick?.number;
   }
@@ -509,7 +513,7 @@ async function pickConversation(
       detail: new Date(c.createdAt).toLocaleString(),
       conversation: c,
     })),
-    { title: `OpenHands: ${title}`, matchOnDescription: true },
+    { title: `OpenHands: ${title}`, matchOnDescription: true, ignoreFocusOut: true },
   );
   return chosen?.conversation;
 }

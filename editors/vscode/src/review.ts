@@ -196,7 +196,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
     }
     const pick = await vscode.window.showQuickPick(
       result.files.map((f) => ({ label: f.path, description: describe(f), file: f })),
-      { title: `OpenHands: changes of "${result.title}"`, placeHolder: "Open the diff of a file" },
+      { title: `OpenHands: changes of "${result.title}"`, placeHolder: "Open the diff of a file", ignoreFocusOut: true },
     );
     if (pick) {
       await this.openDiff(id, pick.file);
@@ -212,7 +212,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
     }
     const picks = await vscode.window.showQuickPick(
       result.files.map((f) => ({ label: f.path, description: describe(f), picked: !f.refusal, file: f })),
-      { title: `OpenHands: apply the changes of "${result.title}"`, canPickMany: true, placeHolder: "Files to apply" },
+      { title: `OpenHands: apply the changes of "${result.title}"`, canPickMany: true, placeHolder: "Files to apply", ignoreFocusOut: true },
     );
     if (!picks || picks.length === 0) {
       return undefined;
