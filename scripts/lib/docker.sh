@@ -38,6 +38,18 @@ ensure_agent_image() {
   "$(dirname "${BASH_SOURCE[0]}")/../build-agent-image" "$LOCAL_AGENT_IMAGE"
 }
 
+# Projects' base images for the docker tests (scripts/build-test-base-images): bump the revision when the recipe changes.
+TEST_BASE_REV=1
+TEST_MAKE_BASE="openhands-lsp-test/bookworm-make:$TEST_BASE_REV"
+TEST_CARGO_BASE="openhands-lsp-test/bookworm-cargo:$TEST_BASE_REV"
+TEST_MUSL_BASE="openhands-lsp-test/musl-sh:$TEST_BASE_REV"
+ensure_test_base_images() {
+  if docker image inspect "$TEST_MAKE_BASE" "$TEST_CARGO_BASE" "$TEST_MUSL_BASE" >/dev/null 2>&1; then
+    return 0
+  fi
+  "$(dirname "${BASH_SOURCE[0]}")/../build-test-base-images" "$TEST_MAKE_BASE" "$TEST_CARGO_BASE" "$TEST_MUSL_BASE"
+}
+
 # A local registry (Debian's docker-registry) for the pull tests: no public registry is reachable here.
 TEST_REGISTRY=127.0.0.1:5055
 ensure_test_registry() {

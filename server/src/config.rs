@@ -7,10 +7,11 @@
 //! `didChangeConfiguration`) and are parsed leniently: a bad value is reported with its key and replaced by its
 //! default, and every other key still applies.
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+mod reference;
+pub use reference::{markdown_reference, vscode_properties};
 
 /// How often the agent asks before acting (`openhands.confirmation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default, clap::ValueEnum)]
@@ -229,6 +230,26 @@ settings! {
                 "The agent-server image for the `docker` backend. Used when present locally, pulled (with \
                  progress) when not. Any image whose entrypoint is the agent-server (taking `--host` and `--port`; \
                  it is told to listen on port 8431) will do, e.g. one built by `scripts/build-agent-image`.";
+            base_image "baseImage": Option<String> = None, OptionalString,
+                "The image conversations run in when the folder has no dev container: any glibc-based Linux image \
+                 (Debian, Ubuntu, Fedora, the language images such as `rust:1` or `node:22`) with the project's \
+                 toolchain. The agent-server is added to it (mounted read-only from a volume made once from \
+                 `openhands.docker.image`; nothing is downloaded or built into the image), so the agent builds and \
+                 tests with that toolchain. Alpine (musl) and Windows images are refused. `null`: the agent-server \
+                 image itself (Python only).";
+            dev_container "devContainer": bool = true, Boolean,
+                "Use the folder's dev container (`.devcontainer/devcontainer.json` or `.devcontainer.json`) for \
+                 the conversation's image: its `image`, or its `build.dockerfile` built once (with its `context`, \
+                 `args` and `target`; no host network, mounts or secrets) and kept until what went into it \
+                 changes. Its `postCreateCommand` runs in the sandbox when a conversation starts. Features, other \
+                 lifecycle commands and whatever reaches beyond the sandbox (`initializeCommand`, `runArgs`, \
+                 `mounts`, `privileged`, `capAdd`, ports) are never applied, and named once. Before \
+                 `openhands.docker.baseImage`.";
+            setup_timeout_seconds "setupTimeoutSeconds": u32 = 600, Integer { minimum: 5, maximum: 7200 },
+                "How long each set-up command may run in the sandbox when a conversation starts (the dev \
+                 container's `postCreateCommand`, then the folder's `.openhands/setup.sh`), as the agent's user. \
+                 Its output is the conversation's first step; a failure or the time limit is said there, and the \
+                 agent starts anyway.";
             warm_pool "warmPool": u32 = 1, Integer { minimum: 0, maximum: 8 },
                 "How many containers are started ahead of need and kept healthy, so a new conversation does not \
                  wait for one to boot. `0` turns the pool off. Pooled containers are removed at exit.";
@@ -390,96 +411,6 @@ pub fn parse(value: &Value) -> Parsed {
 /// The defaults as the JSON an editor would send.
 pub fn defaults_json() -> Value {
     serde_json::to_value(Settings::default()).unwrap_or(Value::Null)
-}
-
-/// The settings table of docs/configuration.md, generated from [`SPECS`] and the defaults.
-pub fn markdown_reference() -> String {
-    let defaults = defaults_json();
-    let mut out = String::from("| Setting | Type | Default | Description |\n|---|---|---|---|\n");
-    for spec in SPECS {
-        let default = get_path(&defaults, spec.key).cloned().unwrap_or(Value::Null);
-        let _ = writeln!(
-            out,
-            "| `{SECTION}.{}` | {} | `{}` | {} |",
-            spec.key,
-            type_label(spec.ty),
-            default,
-            spec.description.split_whitespace().collect::<Vec<_>>().join(" "),
-        );
-    }
-    out
-}
-
-/// The settings as VS Code's `contributes.configuration.properties`, generated from [`SPECS`] and the defaults.
-pub fn vscode_properties() -> Value {
-    let defaults = defaults_json();
-    let mut props = Map::new();
-    for (order, spec) in SPECS.iter().enumerate() {
-        let default = get_path(&defaults, spec.key).cloned().unwrap_or(Value::Null);
-        let mut prop = Map::new();
-        // VS Code's settings editor sorts by `order`, so the settings appear as documented.
-        prop.insert("order".into(), order.into());
-        match spec.ty {
-            SettingType::String => {
-                prop.insert("type".into(), "string".into());
-            }
-            SettingType::OptionalString => {
-                prop.insert("type".into(), json!(["string", "null"]));
-            }
-            SettingType::Enum(values) => {
-                prop.insert("type".into(), "string".into());
-                prop.insert("enum".into(), json!(values));
-            }
-            SettingType::Integer { minimum, maximum } => {
-                prop.insert("type".into(), "integer".into());
-                prop.insert("minimum".into(), minimum.into());
-                prop.insert("maximum".into(), maximum.into());
-            }
-            SettingType::Boolean => {
-                prop.insert("type".into(), "boolean".into());
-            }
-            SettingType::OptionalInteger { minimum, maximum } => {
-                prop.insert("type".into(), json!(["integer", "null"]));
-                prop.insert("minimum".into(), minimum.into());
-                prop.insert("maximum".into(), maximum.into());
-            }
-            SettingType::Number { minimum, maximum } | SettingType::OptionalNumber { minimum, maximum } => {
-                let ty = if matches!(spec.ty, SettingType::Number { .. }) {
-                    json!("number")
-                } else {
-                    json!(["number", "null"])
-                };
-                prop.insert("type".into(), ty);
-                prop.insert("minimum".into(), minimum.into());
-                prop.insert("maximum".into(), maximum.into());
-            }
-            SettingType::McpServers => {
-                prop.insert("type".into(), "object".into());
-                prop.insert("additionalProperties".into(), json!({"type": "object"}));
-            }
-        }
-        prop.insert("default".into(), default);
-        prop.insert(
-            "markdownDescription".into(),
-            spec.description.split_whitespace().collect::<Vec<_>>().join(" ").into(),
-        );
-        props.insert(format!("{SECTION}.{}", spec.key), Value::Object(prop));
-    }
-    Value::Object(props)
-}
-
-fn type_label(ty: SettingType) -> String {
-    match ty {
-        SettingType::String => "string".into(),
-        SettingType::OptionalString => "string or null".into(),
-        SettingType::Enum(values) => values.iter().map(|v| format!("`\"{v}\"`")).collect::<Vec<_>>().join(" \\| "),
-        SettingType::Integer { minimum, maximum } => format!("integer ({minimum}..={maximum})"),
-        SettingType::Boolean => "boolean".into(),
-        SettingType::OptionalInteger { minimum, maximum } => format!("integer ({minimum}..={maximum}) or null"),
-        SettingType::Number { minimum, maximum } => format!("number ({minimum}..={maximum})"),
-        SettingType::OptionalNumber { minimum, maximum } => format!("number ({minimum}..={maximum}) or null"),
-        SettingType::McpServers => "object (servers by name)".into(),
-    }
 }
 
 fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {

@@ -52,6 +52,8 @@ pub struct Inputs {
     pub secrets: SecretStore,
     /// Run the agent-server smoke check (`smoke`): boots an agent-server, so seconds, not milliseconds.
     pub smoke: bool,
+    /// The folder whose conversations' image is reported (docker backend).
+    pub folder: Option<PathBuf>,
 }
 
 impl Inputs {
@@ -63,6 +65,7 @@ impl Inputs {
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
             secrets: SecretStore::from_env(),
             smoke: true,
+            folder: std::env::current_dir().ok(),
         }
     }
 }
@@ -88,7 +91,14 @@ pub async fn run(inputs: &Inputs) -> Report {
     });
     match inputs.settings.backend {
         Backend::Process => checks.push(check_agent_server_command(&inputs.settings.process.command)),
-        Backend::Docker => checks.extend(check_docker(&inputs.settings.docker.image).await),
+        Backend::Docker => {
+            let [daemon, image] = check_docker(&inputs.settings.docker.image).await;
+            let reachable = daemon.status == CheckStatus::Ok;
+            checks.extend([daemon, image]);
+            if let (true, Some(folder)) = (reachable, &inputs.folder) {
+                checks.push(check_sandbox_image(&inputs.settings.docker, folder).await);
+            }
+        }
         Backend::Cloud => checks.push(check_cloud(inputs)),
     }
     // Only where what it needs is there: a missing command or daemon is said by its own row already.
@@ -184,6 +194,20 @@ async fn check_docker(image: &str) -> [Check; 2] {
         Err(detail) => Check { name: "agent-server image", status: CheckStatus::Warning, required: false, detail },
     };
     [daemon, image]
+}
+
+/// Which image the folder's conversations run in (its dev container's, `openhands.docker.baseImage`, or the
+/// agent-server image) and whether it is there.
+async fn check_sandbox_image(docker: &crate::config::DockerSettings, folder: &std::path::Path) -> Check {
+    match crate::sandbox::docker::plan_image(docker, folder).await {
+        Ok(plan) => Check {
+            name: "sandbox image",
+            status: if plan.ready == Some(true) { CheckStatus::Ok } else { CheckStatus::Warning },
+            required: false,
+            detail: format!("{}: {}", folder.display(), plan.summary),
+        },
+        Err(e) => Check { name: "sandbox image", status: CheckStatus::Warning, required: false, detail: e },
+    }
 }
 
 /// `program` as given (when it has a slash) or found on PATH, if it is an executable file.
@@ -329,6 +353,7 @@ mod tests {
             state_dir: Ok(tmp.path().join("s")),
             secrets: SecretStore::default(),
             smoke: false,
+            folder: None,
         };
         let report = run(&inputs).await;
         assert!(report.ok);
@@ -349,6 +374,7 @@ mod tests {
             state_dir: Ok(tmp.path().into()),
             secrets: SecretStore::default(),
             smoke: true,
+            folder: None,
         };
         let report = run(&inputs).await;
         assert!(!report.ok);
@@ -371,6 +397,7 @@ mod tests {
             state_dir: Ok(tmp.path().into()),
             secrets,
             smoke: false,
+            folder: None,
         };
         let text = serde_json::to_string(&run(&inputs).await).unwrap();
         assert!(
@@ -392,6 +419,7 @@ mod tests {
             state_dir: Ok(file.join("sub")),
             secrets: SecretStore::default(),
             smoke: false,
+            folder: None,
         };
         let report = run(&inputs).await;
         assert!(!report.ok);

@@ -119,7 +119,19 @@ async fn follow(
                 });
                 spinner.set_message(event.summary.clone());
             }
+            // A build's steps are lines of their own: how far it got stays on the screen.
+            Update::Progress { message, .. }
+                if message.starts_with("building the image") || message.starts_with("built the image") =>
+            {
+                spinner.suspend(|| {
+                    let _ = writeln!(out, "  {message}");
+                });
+                spinner.set_message(message);
+            }
             Update::Progress { message, .. } => spinner.set_message(message),
+            Update::Notice { message, .. } => spinner.suspend(|| {
+                let _ = writeln!(out, "note: {message}");
+            }),
             Update::Checkpoint { checkpoint: c, .. } => spinner.suspend(|| {
                 let files = c.files.join(", ");
                 let _ = writeln!(out, "  checkpoint {} (step {}): {files}", c.number, c.step);

@@ -38,7 +38,13 @@ enum Command {
         /// Skip the agent-server smoke check (booting it and creating a conversation with it takes seconds).
         #[arg(long)]
         quick: bool,
+        /// The folder whose conversations' sandbox image is reported (docker backend; default: this directory).
+        #[arg(long, value_name = "DIR")]
+        folder: Option<PathBuf>,
     },
+    /// Remove the images built for projects' dev containers and the volumes holding the agent-server for projects'
+    /// images (made again when needed), except what a container uses.
+    CleanImages,
     /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
     Run(RunArgs),
     /// Serve the Agent Client Protocol on stdin/stdout, for agent panels (Zed, JetBrains, Emacs, Neovim ACP plugins).
@@ -172,9 +178,10 @@ fn main() -> ExitCode {
             // Exit at once: a client may keep stdin open, and nothing else is left to wait for.
             std::process::exit(outcome.exit_code());
         }
-        Some(Command::Doctor { json, settings, quick }) => {
+        Some(Command::Doctor { json, settings, quick, folder }) => {
             let Some(parsed) = settings_from_flag(settings.as_deref()) else { return ExitCode::from(2) };
-            let inputs = doctor::Inputs { smoke: !quick, ..doctor::Inputs::from_env(parsed) };
+            let defaults = doctor::Inputs::from_env(parsed);
+            let inputs = doctor::Inputs { smoke: !quick, folder: folder.or(defaults.folder.clone()), ..defaults };
             let report = runtime.block_on(doctor::run(&inputs));
             let text = if json {
                 serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
@@ -184,6 +191,7 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(text.as_bytes());
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
+        Some(Command::CleanImages) => clean_images(&runtime),
         Some(Command::Run(args)) => {
             let Some(settings) = args.settings() else { return ExitCode::from(2) };
             let opts = headless::RunOptions { task: args.task, workspace: args.workspace, settings };
@@ -235,4 +243,15 @@ fn settings_from_flag(flag: Option<&str>) -> Option<config::Parsed> {
         tracing::warn!("{p}");
     }
     Some(parsed)
+}
+
+/// `clean-images`: what was removed, a line each.
+fn clean_images(runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let (text, code) = match runtime.block_on(openhands_lsp::sandbox::docker::clean_images()) {
+        Ok(removed) if removed.is_empty() => ("nothing to remove\n".to_owned(), ExitCode::SUCCESS),
+        Ok(removed) => (removed.iter().map(|l| format!("removed {l}\n")).collect(), ExitCode::SUCCESS),
+        Err(e) => (format!("error: {e}\n"), ExitCode::FAILURE),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    code
 }

@@ -13,6 +13,7 @@ use super::errors::RpcError;
 use super::front::Front;
 use super::session::{Session, config_options};
 use crate::conversation::Summary;
+use crate::conversation::store::rfc3339;
 
 /// Conversations per page of `session/list`.
 const PAGE: usize = 100;
@@ -124,31 +125,4 @@ pub async fn close(front: &Arc<Front>, req: CloseSessionRequest) -> Result<Close
         tracing::info!(conversation = %id, "closing: stopping failed: {e}");
     }
     Ok(CloseSessionResponse::new())
-}
-
-/// Milliseconds since the epoch as RFC 3339 (UTC).
-pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_are_rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_796_083_200_123), "2026-12-01T00:00:00.123Z");
-        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
 }

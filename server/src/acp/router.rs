@@ -46,6 +46,9 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
                     front.send(&conversation_id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call, fields)));
                 }
             }
+            Update::Notice { conversation_id, message } => {
+                front.send(&conversation_id, super::review::message(format!("Note: {message}\n\n")));
+            }
             Update::ConfirmationNeeded { conversation_id, actions } => {
                 tokio::spawn(super::turn::ask_permission(front.clone(), conversation_id, actions));
             }

@@ -221,8 +221,22 @@ impl CloudProvider {
             working_dir: String::new(),
             handle: Box::new(CloudHandle { api: api.clone(), sandbox_id, frozen: AtomicBool::new(false) }),
             remote: Some(remote),
+            environment: crate::sandbox::Environment {
+                notice: dev_container_notice(&spec.source),
+                ..Default::default()
+            },
         })
     }
+}
+
+/// A folder with a dev container is told, once, that the cloud does not use it.
+fn dev_container_notice(folder: &std::path::Path) -> Option<String> {
+    let file = crate::sandbox::devcontainer::LOCATIONS.iter().find(|l| folder.join(l).is_file())?;
+    Some(format!(
+        "this folder has a dev container ({file}), but OpenHands Cloud runs the agent in its own sandbox image, not \
+         the dev container's: the project's toolchain may be missing there. Its own set-up script \
+         (.openhands/setup.sh) runs in the cloud too. To work with the dev container, use the docker backend"
+    ))
 }
 
 impl SandboxProvider for CloudProvider {

@@ -155,6 +155,7 @@ fn earlier_branch(meta: &Meta, agent_id: &str, number: u32) -> Meta {
         created_at: meta.created_at,
         updated_at: now,
         sandbox_url: None,
+        image: None,
         isolation: None,
         owner: None,
         checkpoint: meta.checkpoint,

@@ -14,6 +14,7 @@ mod metering;
 mod model;
 mod model_error;
 mod runner;
+mod setup;
 mod start;
 pub mod store;
 mod tracker;

@@ -81,8 +81,10 @@ pub enum Update {
     /// The conversation spent its budget and is paused: go on with [`Manager::raise_budget`] or stop it.
     /// `spent`: `has spent $0.02 and 60 tokens of its budget of $0.01`; `raise`: the answer that goes on, in words.
     BudgetReached { conversation_id: String, spent: String, raise: String },
-    /// What a slow start is doing (pulling an image, booting a container).
+    /// What a slow start is doing (pulling an image, building one, booting a container).
     Progress { conversation_id: String, message: String },
+    /// Something the user should read once, in words (what a dev container asks that is not applied).
+    Notice { conversation_id: String, message: String },
     /// The agent stopped working: finished, failed, stuck or stopped.
     Settled { conversation_id: String, state: State, message: String },
     /// A step changed files: they were recorded as a checkpoint.

@@ -70,6 +70,7 @@ impl Runner {
             let meta = self.meta();
             (meta.workspace.clone(), meta.title.clone())
         };
+        let script = Self::has_setup_script(&workspace.join(&subfolder));
         // Only a backend that starts the conversation itself needs the first message (the cloud's API takes it).
         let first_message = if self.provider.starts_conversations() { self.instruction.take() } else { None };
         let spec = SandboxSpec {
@@ -102,11 +103,12 @@ impl Runner {
         let link = sandbox.remote.as_ref().map(|r| r.link.clone());
         self.update_meta(|m| {
             m.sandbox_url = Some(sandbox.endpoint.base_url.clone());
+            m.image = Self::image_of(&sandbox.environment);
             if let Some(link) = link {
                 m.cloud = Some(link);
             }
         });
-        let result = self.drive(&sandbox, &mut control).await;
+        let result = self.drive(&sandbox, script, &mut control).await;
         if let Err(e) = result {
             self.settle(State::Error, None, Some(e.to_string()));
         }
@@ -148,12 +150,14 @@ impl Runner {
     async fn drive(
         &mut self,
         sandbox: &Sandbox,
+        setup_script: bool,
         control: &mut mpsc::Receiver<Control>,
     ) -> Result<(), ConversationError> {
         let client = AgentServerClient::new(sandbox.endpoint.clone());
         let mut tracker =
             Tracker { roots: super::shown_roots(&self.meta(), &sandbox.working_dir), ..Tracker::default() };
         self.check_mcp_commands(sandbox).await?;
+        self.set_up(sandbox, setup_script, &mut tracker, &client).await;
         let mut sub = self.open(sandbox, &client, &mut tracker).await?;
         let died = sandbox.handle.died();
         tokio::pin!(died);
@@ -455,7 +459,7 @@ impl Runner {
         self.observer.update(Update::ConfirmationNeeded { conversation_id: self.id.clone(), actions });
     }
 
-    async fn on_event(&mut self, event: AgentEvent, tracker: &mut Tracker, client: &AgentServerClient) {
+    pub(super) async fn on_event(&mut self, event: AgentEvent, tracker: &mut Tracker, client: &AgentServerClient) {
         let (event, line) = super::redacted_event(event, &self.redactor);
         if let Err(e) = self.log.append(&line) {
             tracing::error!(conversation = %self.id, "{e}");

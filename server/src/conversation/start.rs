@@ -50,6 +50,7 @@ impl Manager {
             final_message: None,
             error: None,
             sandbox_url: None,
+            image: None,
             event_count: 0,
             isolation: None,
             issue,

@@ -66,6 +66,9 @@ pub struct Meta {
     /// Where the agent-server listened (no key), while it lived.
     #[serde(default)]
     pub sandbox_url: Option<String>,
+    /// The project's image it runs in (docker backend; `None`: the agent-server image, or another backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<SandboxImage>,
     #[serde(default)]
     pub event_count: u64,
     /// The conversation's own copy, when it works in one.
@@ -147,8 +150,32 @@ pub struct IsolationMeta {
     pub baseline: String,
 }
 
+/// A project's image a conversation runs in: its name and where it comes from, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxImage {
+    pub name: String,
+    pub origin: String,
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Milliseconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -521,6 +548,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         final_message: text("finalMessage"),
         error: Some(note),
         sandbox_url: None,
+        image: None,
         event_count: count_events(&dir.join("events.jsonl")),
         isolation,
         issue: None,
@@ -550,6 +578,13 @@ fn recover_isolation(worktree: &Path) -> Option<IsolationMeta> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_796_083_200_123), "2026-12-01T00:00:00.123Z");
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
     use super::*;
 
     fn meta(id: &str, created_at: u64) -> Meta {
@@ -565,6 +600,7 @@ mod tests {
             final_message: None,
             error: None,
             sandbox_url: None,
+            image: None,
             event_count: 0,
             isolation: None,
             issue: None,

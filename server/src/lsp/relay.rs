@@ -73,6 +73,7 @@ fn conversation_of(update: &Update) -> &str {
         | Update::BudgetReached { conversation_id, .. }
         | Update::Settled { conversation_id, .. }
         | Update::Progress { conversation_id, .. }
+        | Update::Notice { conversation_id, .. }
         | Update::Checkpoint { conversation_id, .. } => conversation_id,
     }
 }
@@ -82,6 +83,11 @@ async fn dispatch(relay: Arc<Relay>, mut rx: mpsc::UnboundedReceiver<Update>) {
     let mut active: HashMap<String, State> = HashMap::new();
     let mut last_busy: Option<usize> = None;
     while let Some(update) = rx.recv().await {
+        // Said at once, in no conversation's order.
+        if let Update::Notice { message, .. } = &update {
+            relay.client.show_message(MessageType::WARNING, format!("OpenHands: {message}")).await;
+            continue;
+        }
         if let Update::Changed(summary) = &update {
             active.insert(summary.meta.id.clone(), summary.meta.state);
             let busy = active.values().filter(|s| matches!(s, State::Starting | State::Running)).count();
@@ -183,6 +189,8 @@ async fn conversation_lane(relay: Arc<Relay>, id: String, mut rx: mpsc::Unbounde
             Update::Settled { state, message, conversation_id } => {
                 settled(&relay, progress.take(), &title, conversation_id, state, message).await;
             }
+            // Said by `dispatch`, at once.
+            Update::Notice { .. } => {}
             Update::Checkpoint { conversation_id, checkpoint } => {
                 let params = CheckpointParams { conversation_id, checkpoint: checkpoint.into() };
                 relay.client.send_notification::<CheckpointTaken>(params).await;

@@ -26,6 +26,7 @@ fn doctor_inputs(shared: &Shared, smoke: bool) -> doctor::Inputs {
         state_dir: shared.state_dir.clone(),
         secrets: shared.secrets.clone(),
         smoke,
+        folder: snap.roots.first().cloned(),
     }
 }
 

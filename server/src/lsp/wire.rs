@@ -22,6 +22,9 @@ pub struct Conversation {
     pub final_message: Option<String>,
     pub error: Option<String>,
     pub sandbox_url: Option<String>,
+    /// The project's image it runs in (docker backend), when it is not the agent-server image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Image>,
     pub event_count: u64,
     /// A runner is attached to a live sandbox (false for history from an earlier session).
     pub live: bool,
@@ -45,6 +48,16 @@ pub struct Conversation {
     pub usage: Option<Usage>,
     /// Paused on its budget: what it spent (`null` otherwise).
     pub budget_reached: Option<String>,
+}
+
+/// The project's image a conversation runs in (`Conversation.image`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Image {
+    /// The image's name (a built one: `openhands-lsp-project/<folder>-<hash>:<key>`).
+    pub name: String,
+    /// Where it comes from, in words: `the dev container (.devcontainer/devcontainer.json)`.
+    pub origin: String,
 }
 
 /// A conversation's LLM use (`Conversation.usage`, the totals of `openhands.status`).
@@ -168,6 +181,7 @@ impl From<Summary> for Conversation {
             final_message: m.final_message,
             error: m.error,
             sandbox_url: m.sandbox_url,
+            image: m.image.map(|i| Image { name: i.name, origin: i.origin }),
             event_count: m.event_count,
             live: s.live,
             running_elsewhere: s.running_elsewhere,
@@ -240,7 +254,8 @@ mod tests {
             "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"},
             "usage": {"costUsd": 0.5, "promptTokens": 1, "completionTokens": 2, "cacheReadTokens": 0,
                       "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3, "llmSeconds": 1.5},
-            "budgetReached": "has spent $0.02 and 60 tokens of its budget of $0.01"
+            "budgetReached": "has spent $0.02 and 60 tokens of its budget of $0.01",
+            "image": {"name": "openhands-lsp-project/a-1:k", "origin": "the dev container (.devcontainer.json)"}
         }))
         .unwrap();
         let summary = Summary { meta, live: true, running_elsewhere: true };

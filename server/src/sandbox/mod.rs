@@ -1,6 +1,7 @@
 //! Sandboxes: where a conversation's agent-server runs. Backends differ only in how they provision one; after
 //! that every conversation talks to an [`Endpoint`] through the same agent-server client.
 
+pub mod devcontainer;
 pub mod docker;
 pub mod process;
 mod python_hook;
@@ -104,6 +105,34 @@ pub struct Sandbox {
     pub handle: Box<dyn SandboxHandle>,
     /// Set when the backend created the conversation itself; else the runner creates it.
     pub remote: Option<RemoteConversation>,
+    /// What the sandbox runs on and what to do in it before the agent starts.
+    pub environment: Environment,
+}
+
+/// What a sandbox runs on (a project's image), for the conversation's header, and its set-up.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The image the agent works in, when it is a project's own (its toolchain); `None`: the backend's usual place.
+    pub image: Option<String>,
+    /// Where that image comes from, in words.
+    pub origin: Option<String>,
+    /// What the project's configuration asked that is not applied, to be said once.
+    pub notice: Option<String>,
+    /// Commands run in the sandbox before the agent starts (the dev container's `postCreateCommand`; the runner adds
+    /// `.openhands/setup.sh`). Only a backend that can run them ([`SandboxHandle::run_setup`]) does.
+    pub setup: Vec<(String, devcontainer::SetupCommand)>,
+    /// How long each set-up command may take.
+    pub setup_timeout: Duration,
+}
+
+/// How a set-up command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupRun {
+    /// Its exit code (`None`: it was stopped at the time limit, or could not be told).
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    /// Its output, standard error included.
+    pub output: String,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -156,6 +185,15 @@ pub trait SandboxHandle: Send + Sync {
     /// nothing up (the process backend's are looked up before it starts).
     fn missing_commands<'a>(&'a self, _commands: &'a [String]) -> BoxFuture<'a, Vec<String>> {
         Box::pin(async { Vec::new() })
+    }
+    /// Runs a set-up command where the agent works, as the agent's user, in its working directory; `None`: this
+    /// backend runs no set-up (the process backend uses the machine's own toolchain; the cloud has its own).
+    fn run_setup<'a>(
+        &'a self,
+        _command: &'a devcontainer::SetupCommand,
+        _timeout: Duration,
+    ) -> BoxFuture<'a, Option<SetupRun>> {
+        Box::pin(async { None })
     }
     /// A short description for logs and status (`pid 1234`, `container abc`).
     fn describe(&self) -> String;

@@ -137,6 +137,7 @@ impl SandboxProvider for ProcessProvider {
                 working_dir,
                 handle: Box::new(ProcessHandle { state, exit: exit_rx }),
                 remote: None,
+                environment: Default::default(),
             })
         })
     }

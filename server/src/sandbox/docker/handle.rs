@@ -12,7 +12,8 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::{Inner, LOG_TAIL, short};
-use crate::sandbox::{Death, SandboxError, SandboxHandle};
+use crate::sandbox::devcontainer::SetupCommand;
+use crate::sandbox::{Death, SandboxError, SandboxHandle, SetupRun};
 
 pub(super) struct DockerHandle {
     pub docker: Docker,
@@ -22,6 +23,8 @@ pub(super) struct DockerHandle {
     pub keep: bool,
     pub provider: Weak<Inner>,
     pub stopped: std::sync::atomic::AtomicBool,
+    /// Where the agent works in the container (set-up commands run there).
+    pub working_dir: String,
 }
 
 impl SandboxHandle for DockerHandle {
@@ -93,6 +96,30 @@ impl SandboxHandle for DockerHandle {
         })
     }
 
+    fn run_setup<'a>(&'a self, command: &'a SetupCommand, timeout: Duration) -> BoxFuture<'a, Option<SetupRun>> {
+        Box::pin(async move {
+            // As the container's user (the agent's), its output and errors in one stream, in order. `timeout` ends it
+            // at the limit where the image has it (coreutils); the wait below gives up on it anyway.
+            let secs = timeout.as_secs().max(1).to_string();
+            let script = "if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 \"$0\" \"$@\" 2>&1; else exec \"$@\" 2>&1; fi";
+            let mut cmd: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script.into(), secs];
+            match command {
+                SetupCommand::Shell(text) => cmd.extend(["/bin/sh".into(), "-c".into(), text.clone()]),
+                SetupCommand::Exec(argv) => cmd.extend(argv.iter().cloned()),
+            }
+            let run = exec_run(&self.docker, &self.id, cmd, Some(&self.working_dir));
+            match tokio::time::timeout(timeout + Duration::from_secs(10), run).await {
+                Ok(Ok((code, output))) => {
+                    // `timeout` exits 124 (137 when it had to kill).
+                    let timed_out = matches!(code, 124 | 137);
+                    Some(SetupRun { exit_code: (!timed_out).then_some(code), timed_out, output })
+                }
+                Ok(Err(e)) => Some(SetupRun { exit_code: None, timed_out: false, output: e.to_string() }),
+                Err(_) => Some(SetupRun { exit_code: None, timed_out: true, output: String::new() }),
+            }
+        })
+    }
+
     fn describe(&self) -> String {
         format!("container {}", short(&self.id))
     }
@@ -106,6 +133,34 @@ pub(super) async fn user_ids(docker: &Docker, id: &str, user: &str) -> Result<(u
         (Ok(u), Ok(g)) => Ok((u, g)),
         _ => Err(SandboxError::Docker(format!("cannot tell the uid of the container's user {user}"))),
     }
+}
+
+/// Runs a command as the container's user (in `dir`, when given) and returns its exit code and its output.
+async fn exec_run(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    dir: Option<&str>,
+) -> Result<(i64, String), SandboxError> {
+    let fail = |e: String| SandboxError::Docker(format!("running {:?} in the container: {e}", cmd.last()));
+    let options = bollard::exec::CreateExecOptions {
+        cmd: Some(cmd.clone()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        working_dir: dir.map(str::to_owned),
+        ..Default::default()
+    };
+    let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
+    let mut output = String::new();
+    if let bollard::exec::StartExecResults::Attached { output: mut stream, .. } =
+        docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))?
+    {
+        while let Some(Ok(chunk)) = stream.next().await {
+            output.push_str(&chunk.to_string());
+        }
+    }
+    let code = docker.inspect_exec(&exec.id).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1);
+    Ok((code, output))
 }
 
 /// Runs a command as the container's user and returns its standard output; fails on a non-zero exit.

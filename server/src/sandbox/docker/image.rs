@@ -117,6 +117,8 @@ pub(super) struct ImageFacts {
     pub user: Option<String>,
     /// The image's own `PYTHONPATH`, kept behind openhands-lsp's start-up hook.
     pub python_path: Option<String>,
+    /// The image's own `PATH` (a project's toolchain), kept first.
+    pub path: Option<String>,
 }
 
 impl ImageFacts {
@@ -124,9 +126,10 @@ impl ImageFacts {
         let config = inspect.config.unwrap_or_default();
         let user = config.user.unwrap_or_default();
         let name = user.split(':').next().unwrap_or_default();
-        let python_path =
-            config.env.unwrap_or_default().into_iter().find_map(|e| e.strip_prefix("PYTHONPATH=").map(str::to_owned));
-        ImageFacts { user: (!matches!(name, "" | "root" | "0")).then_some(user), python_path }
+        let env = config.env.unwrap_or_default();
+        let var = |name: &str| env.iter().find_map(|e| e.strip_prefix(name).map(str::to_owned));
+        let (python_path, path) = (var("PYTHONPATH="), var("PATH="));
+        ImageFacts { user: (!matches!(name, "" | "root" | "0")).then_some(user), python_path, path }
     }
 }
 

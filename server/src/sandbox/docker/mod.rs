@@ -11,7 +11,7 @@
 //!   so the container sees the workspace and every path on the host stays what the rest of openhands-lsp expects.
 
 use super::python_hook;
-use super::{Sandbox, SandboxError, SandboxProvider, SandboxSpec, random_key};
+use super::{Environment, Sandbox, SandboxError, SandboxProvider, SandboxSpec, random_key};
 use crate::agent_server::{AgentServerClient, Endpoint};
 use crate::instance::Instance;
 use crate::secrets::Secret;
@@ -45,10 +45,12 @@ const LOG_TAIL: usize = 40;
 /// Where the agent-server keeps its own store in the container: a tmpfs.
 const AGENT_STATE_DIR: &str = "/tmp/agent-server-state";
 
+mod dockerfile_build;
 mod handle;
 mod image;
 mod owner;
 mod pool;
+pub(crate) mod project_image;
 mod spec;
 
 use handle::{DockerHandle, chown_tree};
@@ -56,6 +58,8 @@ use image::ImageFacts;
 use owner::remove_container;
 pub use owner::remove_instance;
 use pool::{Pool, move_into_slot};
+use project_image::ImageChoice;
+use spec::{ContainerUser, user_for};
 
 pub mod label {
     pub const OWNER: &str = "dev.openhands.lsp.owner";
@@ -76,9 +80,18 @@ pub mod label {
 /// The docker backend's settings, as the user gave them (`openhands.docker.*`).
 pub use crate::config::DockerSettings as DockerConfig;
 
-/// What a pooled container must match to serve a conversation started with these settings.
-fn fingerprint(config: &DockerConfig) -> String {
-    format!("{}|{}|{}|{}|{}", config.image, config.memory_mb, config.cpus, config.network, config.keep_containers)
+/// What a pooled container must match to serve a conversation started with these settings on this image.
+fn fingerprint(config: &DockerConfig, choice: &ImageChoice) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        config.image,
+        choice.image,
+        choice.bundle.as_deref().unwrap_or_default(),
+        config.memory_mb,
+        config.cpus,
+        config.network,
+        config.keep_containers
+    )
 }
 
 fn startup_timeout(config: &DockerConfig) -> Duration {
@@ -145,6 +158,8 @@ struct Container {
     /// `chown_to` as numbers, asked of the container once it is up (off a warm container's critical path).
     chown_ids: Option<(u32, u32)>,
     fingerprint: String,
+    /// What it was made from.
+    choice: ImageChoice,
     exit: watch::Receiver<Option<String>>,
 }
 
@@ -158,6 +173,13 @@ struct Inner {
     /// Where pooled containers' slot directories live: on the state directory's filesystem, so a workspace can be
     /// moved into a slot by renaming. `None`: no pool.
     pool_root: Option<PathBuf>,
+    /// Where the logs of projects' image builds are kept.
+    build_logs: Option<PathBuf>,
+    /// Images found fit for the agent-server (by id), and agent-server volumes found complete.
+    checked_bases: Mutex<std::collections::HashSet<String>>,
+    bundles: tokio::sync::Mutex<std::collections::HashSet<String>>,
+    /// Dev container notices said in this session.
+    noticed: Mutex<std::collections::HashSet<String>>,
     docker: tokio::sync::Mutex<Connection>,
     pool: Mutex<Pool>,
     /// Every container this instance started and has not removed, by id.
@@ -177,6 +199,10 @@ impl DockerProvider {
                 config: RwLock::new(config),
                 owner: Instance::current().clone(),
                 pool_root: state_dir.map(|d| d.join("docker-pool")),
+                build_logs: state_dir.map(|d| d.join("image-builds")),
+                checked_bases: Default::default(),
+                bundles: Default::default(),
+                noticed: Default::default(),
                 docker: tokio::sync::Mutex::new(Connection::default()),
                 pool: Mutex::new(Pool::default()),
                 live: Mutex::new(HashMap::new()),
@@ -268,6 +294,8 @@ pub async fn probe(image: &str) -> Probe {
     Probe { daemon: Ok(format!("Docker {version}")), image }
 }
 
+pub use project_image::{ImagePlan, clean_images, plan_image};
+
 /// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
 /// with the cause and the fix.
 async fn connect() -> Result<Docker, SandboxError> {
@@ -295,37 +323,6 @@ async fn connect() -> Result<Docker, SandboxError> {
 enum Role<'a> {
     Conversation(&'a str),
     Pool,
-}
-
-#[derive(Debug, Clone)]
-enum ContainerUser {
-    Host {
-        uid: u32,
-        gid: u32,
-    },
-    /// The image's own user; `Some` when it is not root and the workspace must be handed to it.
-    Image(Option<String>),
-    Root,
-}
-
-/// Who the agent runs as. openhands-lsp's own user when it is not root (files stay the user's); as root, the image's
-/// non-root user for workspaces that are openhands-lsp's own copies (handed over with chown), and root for the user's
-/// own folders (whose owners must not change).
-fn user_for(image: &ImageFacts, workspace_is_ours: bool) -> ContainerUser {
-    let (uid, gid) = effective_ids();
-    if uid != 0 {
-        return ContainerUser::Host { uid, gid };
-    }
-    if !workspace_is_ours {
-        return ContainerUser::Root;
-    }
-    ContainerUser::Image(image.user.clone())
-}
-
-#[allow(unsafe_code)]
-fn effective_ids() -> (u32, u32) {
-    // SAFETY: geteuid/getegid cannot fail and touch no memory.
-    unsafe { (libc::geteuid(), libc::getegid()) }
 }
 
 impl SandboxProvider for DockerProvider {
@@ -423,7 +420,8 @@ impl Inner {
         config: &DockerConfig,
         mount: &Path,
         role: Role<'_>,
-        image: &ImageFacts,
+        // What the container runs, and what it needs to know of that image.
+        (choice, image): (&ImageChoice, &ImageFacts),
         user: ContainerUser,
     ) -> Result<Container, SandboxError> {
         if config.network == "none" {
@@ -442,6 +440,7 @@ impl Inner {
             role,
             owner: &self.owner,
             image,
+            choice,
             user,
             session_key: &session_key,
             secret_key: &random_key(),
@@ -453,7 +452,7 @@ impl Inner {
         let created = docker
             .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), spec.body)
             .await
-            .map_err(|e| SandboxError::Docker(format!("cannot create a container from {}: {e}", config.image)))?;
+            .map_err(|e| SandboxError::Docker(format!("cannot create a container from {}: {e}", choice.image)))?;
         let id = created.id;
         tracing::debug!(container = short(&id), "created after {:?}", began.elapsed());
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), true);
@@ -462,6 +461,8 @@ impl Inner {
             host_port,
             exposed: spec.exposed,
             chown_to: spec.chown_to,
+            chown_ids: spec.chown_ids,
+            choice: choice.clone(),
             slot: matches!(role, Role::Pool).then(|| mount.to_owned()),
             began,
         };
@@ -480,7 +481,7 @@ impl Inner {
         config: &DockerConfig,
         boot: Boot,
     ) -> Result<Container, SandboxError> {
-        let Boot { session_key, host_port, exposed, chown_to, slot, began } = boot;
+        let Boot { session_key, host_port, exposed, chown_to, chown_ids, choice, slot, began } = boot;
         copy_python_hook(docker, id).await;
         docker
             .start_container(id, None)
@@ -497,9 +498,10 @@ impl Inner {
         let health = super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
         // The user's ids are asked of the running container while the agent-server boots, off the critical path.
         let ids = async {
-            match &chown_to {
-                Some(user) => handle::user_ids(docker, id, user).await.map(Some),
-                None => Ok(None),
+            match (&chown_to, chown_ids) {
+                (_, Some(ids)) => Ok(Some(ids)),
+                (Some(user), None) => handle::user_ids(docker, id, user).await.map(Some),
+                (None, None) => Ok(None),
             }
         };
         let (health, chown_ids) = tokio::join!(health, ids);
@@ -518,7 +520,8 @@ impl Inner {
             slot,
             chown_to,
             chown_ids: chown_ids?,
-            fingerprint: fingerprint(config),
+            fingerprint: fingerprint(config, &choice),
+            choice,
             exit,
         })
     }
@@ -533,9 +536,11 @@ impl Inner {
         let docker = self.client().await?;
         let config = self.config();
         let progress = spec.progress.as_ref();
+        let choice = self.choose_image(&docker, &config, &spec.workspace, &spec.source, progress).await?;
+        self.serve(&choice);
         if spec.workspace_is_ours
             && self.pool_root.is_some()
-            && let Some(container) = self.take_warm(&fingerprint(&config))
+            && let Some(container) = self.take_warm(&fingerprint(&config, &choice))
         {
             self.pool_wake.notify_one();
             match self.claim(&docker, container, &spec).await {
@@ -545,15 +550,15 @@ impl Inner {
                 }
             }
         }
-        let image = self.ensure_image(&docker, &config.image, progress).await?;
+        let image = self.ensure_image(&docker, &choice.image, progress).await?;
         // The image may have just been pulled: the pool can fill now.
         self.pool_wake.notify_one();
         if let Some(p) = progress {
             p.report("starting a container…".into());
         }
-        let user = user_for(&image, spec.workspace_is_ours);
+        let user = user_for(&image, spec.workspace_is_ours, choice.bundle.is_some());
         let role = Role::Conversation(&spec.conversation_id);
-        let container = self.launch(&docker, &config, &spec.workspace, role, &image, user).await?;
+        let container = self.launch(&docker, &config, &spec.workspace, role, (&choice, &image), user).await?;
         if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
             self.remove(&docker, &container.id, false).await;
             return Err(e);
@@ -611,19 +616,32 @@ impl Inner {
     }
 
     fn sandbox(self: &Arc<Self>, docker: Docker, container: Container, subfolder: &Path) -> Sandbox {
-        let keep = self.config().keep_containers;
+        let config = self.config();
+        let working_dir = Path::new(CONTAINER_WORKSPACE).join(subfolder).to_string_lossy().into_owned();
+        let choice = container.choice;
+        // What a dev container asks that is not applied is said once per session, not at every conversation.
+        let notice = choice.notice.filter(|n| self.noticed.lock().unwrap_or_else(|p| p.into_inner()).insert(n.clone()));
+        let environment = Environment {
+            image: choice.bundle.is_some().then(|| choice.image.clone()),
+            origin: choice.bundle.is_some().then_some(choice.origin),
+            notice,
+            setup: choice.post_create,
+            setup_timeout: Duration::from_secs(config.setup_timeout_seconds.into()),
+        };
         Sandbox {
             endpoint: container.endpoint.clone(),
-            working_dir: Path::new(CONTAINER_WORKSPACE).join(subfolder).to_string_lossy().into_owned(),
+            working_dir: working_dir.clone(),
             handle: Box::new(DockerHandle {
                 docker,
                 id: container.id,
                 exit: container.exit,
-                keep,
+                keep: config.keep_containers,
                 provider: Arc::downgrade(self),
                 stopped: Default::default(),
+                working_dir,
             }),
             remote: None,
+            environment,
         }
     }
 }
@@ -634,6 +652,8 @@ struct Boot {
     host_port: Option<u16>,
     exposed: String,
     chown_to: Option<String>,
+    chown_ids: Option<(u32, u32)>,
+    choice: ImageChoice,
     slot: Option<PathBuf>,
     began: std::time::Instant,
 }

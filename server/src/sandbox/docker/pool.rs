@@ -1,18 +1,24 @@
 //! The warm pool: containers booted ahead of need, each mounting an empty slot folder; claiming one moves the
 //! conversation's workspace into its slot and renames the slot to the workspace's path.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
 
-use super::{AGENT_PORT, Container, DockerConfig, Inner, Role, fingerprint, short, user_for};
+use super::{AGENT_PORT, Container, DockerConfig, ImageChoice, Inner, Role, fingerprint, short, user_for};
 use crate::sandbox::{SandboxError, random_key};
+
+/// How many projects' images the pool keeps containers of, beside the agent-server image's.
+const MAX_SERVED: usize = 2;
 
 #[derive(Default)]
 pub(super) struct Pool {
     pub ready: Vec<Container>,
+    /// The projects' images conversations ran on, most recent first: the pool keeps containers of these too.
+    pub served: Vec<ImageChoice>,
     /// Containers being started for the pool.
     pub filling: usize,
     pub last_error: Option<String>,
@@ -24,18 +30,26 @@ impl Inner {
         let mut backoff = Duration::from_secs(2);
         loop {
             let config = self.config();
-            let want = fingerprint(&config);
             let target = if self.active.load(std::sync::atomic::Ordering::SeqCst) { config.warm_pool } else { 0 };
-            // Drop containers that died or no longer match the settings.
+            let target = target as usize;
+            // The images to keep containers of: the projects' served most recently, and the agent-server image.
+            let wanted: Vec<ImageChoice> =
+                self.pool().served.iter().cloned().chain([ImageChoice::agent_image(&config)]).collect();
+            let prints: Vec<String> = wanted.iter().map(|c| fingerprint(&config, c)).collect();
+            // Drop containers that died or no longer match the settings, and those beyond `target` of an image.
             let stale: Vec<Container> = {
                 let mut pool = self.pool();
-                let (keep, stale) = std::mem::take(&mut pool.ready)
+                let (keep, mut stale): (Vec<Container>, Vec<Container>) = std::mem::take(&mut pool.ready)
                     .into_iter()
-                    .partition(|c| c.fingerprint == want && c.exit.borrow().is_none());
+                    .partition(|c| prints.contains(&c.fingerprint) && c.exit.borrow().is_none());
+                let mut counts: HashMap<String, usize> = HashMap::new();
+                let (keep, excess): (Vec<Container>, Vec<Container>) = keep.into_iter().partition(|c| {
+                    let n = counts.entry(c.fingerprint.clone()).or_default();
+                    *n += 1;
+                    *n <= target
+                });
                 pool.ready = keep;
-                let excess = pool.ready.len().saturating_sub(target as usize);
-                let mut stale: Vec<Container> = stale;
-                stale.extend(pool.ready.drain(..excess));
+                stale.extend(excess);
                 stale
             };
             if !stale.is_empty()
@@ -45,13 +59,17 @@ impl Inner {
                     self.discard(&docker, c).await;
                 }
             }
-            let want = {
+            // The first image short of containers.
+            let next = {
                 let pool = self.pool();
-                (target as usize).saturating_sub(pool.ready.len() + pool.filling)
+                let short_of = |print: &String| pool.ready.iter().filter(|c| &c.fingerprint == print).count() < target;
+                (pool.filling == 0).then(|| wanted.iter().zip(&prints).find(|(_, p)| short_of(p))).flatten()
             };
             let mut failed = false;
-            if want > 0 && self.pool_root.is_some() {
-                match self.fill_one(&config).await {
+            if let Some((choice, _)) = next
+                && self.pool_root.is_some()
+            {
+                match self.fill_one(&config, choice).await {
                     Ok(()) => backoff = Duration::from_secs(2),
                     Err(e @ SandboxError::ImageAbsent(_)) => {
                         // Nothing to retry until a conversation pulls the image (which wakes the pool).
@@ -84,22 +102,22 @@ impl Inner {
         }
     }
 
-    pub(super) async fn fill_one(&self, config: &DockerConfig) -> Result<(), SandboxError> {
+    pub(super) async fn fill_one(&self, config: &DockerConfig, choice: &ImageChoice) -> Result<(), SandboxError> {
         let Some(root) = &self.pool_root else { return Ok(()) };
         let docker = self.client().await?;
         // The pool never pulls: a download of a gigabyte is for when the user starts a conversation, with progress.
-        let Some(image) = self.image_facts(&docker, &config.image).await? else {
-            return Err(SandboxError::ImageAbsent(config.image.clone()));
+        let Some(image) = self.image_facts(&docker, &choice.image).await? else {
+            return Err(SandboxError::ImageAbsent(choice.image.clone()));
         };
         let slot = root.join(format!("slot-{}", &random_key()[..16]));
         std::fs::create_dir_all(&slot).map_err(|e| SandboxError::Io(format!("{}: {e}", slot.display())))?;
-        let user = user_for(&image, true);
+        let user = user_for(&image, true, choice.bundle.is_some());
         self.pool().filling += 1;
         // Booted, then warmed (see `agent_server::warm`): a container counts as filling until both are done.
         let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
         let launched = tokio::select! {
             r = async {
-                let container = self.launch(&docker, config, &slot, Role::Pool, &image, user).await?;
+                let container = self.launch(&docker, config, &slot, Role::Pool, (choice, &image), user).await?;
                 crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
                 Ok(container)
             } => Some(r),
@@ -135,6 +153,24 @@ impl Inner {
         if let Some(slot) = c.slot {
             let _ = std::fs::remove_dir_all(slot);
         }
+    }
+
+    /// A project's image a conversation runs on: the pool keeps containers of it from now on (of the
+    /// [`MAX_SERVED`] most recent).
+    pub(super) fn serve(&self, choice: &ImageChoice) {
+        if choice.bundle.is_none() {
+            return;
+        }
+        {
+            let mut pool = self.pool();
+            if pool.served.first() == Some(choice) {
+                return;
+            }
+            pool.served.retain(|c| c.image != choice.image);
+            pool.served.insert(0, choice.clone());
+            pool.served.truncate(MAX_SERVED);
+        }
+        self.pool_wake.notify_one();
     }
 
     /// A ready pooled container matching the settings, if any.

@@ -8,7 +8,8 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 
 use super::image::ImageFacts;
 use super::owner::owner_labels;
-use super::{AGENT_PORT, AGENT_STATE_DIR, CONTAINER_WORKSPACE, ContainerUser, DockerConfig, POOL_NAME_PREFIX, Role};
+use super::project_image::{self, ImageChoice};
+use super::{AGENT_PORT, AGENT_STATE_DIR, CONTAINER_WORKSPACE, DockerConfig, POOL_NAME_PREFIX, Role};
 use super::{label, short};
 use crate::instance::Instance;
 use crate::sandbox::python_hook;
@@ -21,6 +22,8 @@ pub(super) struct SpecInput<'a> {
     pub role: Role<'a>,
     pub owner: &'a Instance,
     pub image: &'a ImageFacts,
+    /// What the container runs: the agent-server image, or a project's with the agent-server mounted in.
+    pub choice: &'a ImageChoice,
     pub user: ContainerUser,
     /// Random per container: the agent-server's session key and secret key, and the name's tail.
     pub session_key: &'a str,
@@ -37,10 +40,13 @@ pub(super) struct ContainerSpec {
     pub exposed: String,
     /// The image's user the workspace is handed to once the container is up.
     pub chown_to: Option<String>,
+    /// That user's ids, when known before the container runs.
+    pub chown_ids: Option<(u32, u32)>,
 }
 
 pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
-    let SpecInput { config, mount, role, owner, image, user, session_key, secret_key, name_key, host_port } = input;
+    let SpecInput { config, mount, role, owner, image, choice, user, session_key, secret_key, name_key, host_port } =
+        input;
     let host_network = host_port.is_some();
     let port = host_port.unwrap_or(AGENT_PORT).to_string();
     let listen = if host_network { "127.0.0.1" } else { "0.0.0.0" };
@@ -68,20 +74,24 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
     if let Some(path) = python_hook::python_path(hook_dir, image.python_path.as_deref()) {
         env.push(format!("PYTHONPATH={path}"));
     }
-    let (user_spec, chown_to) = match user {
+    let (user_spec, chown_to, chown_ids) = match user {
         ContainerUser::Host { uid, gid } => {
             // A uid the image may not know: give it a home that exists.
             env.push("HOME=/tmp".into());
-            (Some(format!("{uid}:{gid}")), None)
+            (Some(format!("{uid}:{gid}")), None, None)
         }
-        ContainerUser::Image(chown) => (None, chown),
-        ContainerUser::Root => (Some("0:0".to_owned()), None),
+        ContainerUser::Image(chown) => (None, chown, None),
+        ContainerUser::Agent => {
+            env.push("HOME=/tmp".into());
+            (Some(format!("{AGENT_UID}:{AGENT_UID}")), Some(format!("uid {AGENT_UID}")), Some((AGENT_UID, AGENT_UID)))
+        }
+        ContainerUser::Root => (Some("0:0".to_owned()), None, None),
     };
     env.push(format!("OH_CONVERSATIONS_PATH={AGENT_STATE_DIR}/conversations"));
     env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
     let exposed = format!("{AGENT_PORT}/tcp");
-    let body = ContainerCreateBody {
-        image: Some(config.image.clone()),
+    let mut body = ContainerCreateBody {
+        image: Some(choice.image.clone()),
         cmd: Some(vec!["--host".into(), listen.into(), "--port".into(), port]),
         env: Some(env),
         labels: Some(labels),
@@ -92,7 +102,10 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         host_config: Some(host_config(config, mount, &exposed, host_network)),
         ..Default::default()
     };
-    ContainerSpec { name, body, exposed, chown_to }
+    if let Some(bundle) = &choice.bundle {
+        project_image::apply_bundle(&mut body, bundle, image.path.as_deref());
+    }
+    ContainerSpec { name, body, exposed, chown_to, chown_ids }
 }
 
 /// The container's reach on the host: the workspace mounted, the port on loopback only, the limits, no new
@@ -120,6 +133,45 @@ fn host_config(config: &DockerConfig, mount: &Path, exposed: &str, host_network:
     }
 }
 
+#[derive(Debug, Clone)]
+pub(super) enum ContainerUser {
+    Host {
+        uid: u32,
+        gid: u32,
+    },
+    /// The image's own user; `Some` when it is not root and the workspace must be handed to it.
+    Image(Option<String>),
+    /// [`AGENT_UID`], for a project's image whose own user is root.
+    Agent,
+    Root,
+}
+
+/// The user the agent runs as in a project's image that has no user of its own but root (when openhands-lsp is root).
+pub(super) const AGENT_UID: u32 = 10001;
+
+/// Who the agent runs as. openhands-lsp's own user when it is not root (files stay the user's); as root, the image's
+/// non-root user for workspaces that are openhands-lsp's own copies (handed over with chown; a project's image with
+/// none gets [`AGENT_UID`]), and root for the user's own folders (whose owners must not change).
+pub(super) fn user_for(image: &ImageFacts, workspace_is_ours: bool, project: bool) -> ContainerUser {
+    let (uid, gid) = effective_ids();
+    if uid != 0 {
+        return ContainerUser::Host { uid, gid };
+    }
+    if !workspace_is_ours {
+        return ContainerUser::Root;
+    }
+    match &image.user {
+        None if project => ContainerUser::Agent,
+        user => ContainerUser::Image(user.clone()),
+    }
+}
+
+#[allow(unsafe_code)]
+fn effective_ids() -> (u32, u32) {
+    // SAFETY: geteuid/getegid cannot fail and touch no memory.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,13 +183,14 @@ mod tests {
     #[test]
     fn a_conversations_container_is_made_as_specified() {
         let config = DockerConfig { memory_mb: 2048, cpus: 1.5, ..DockerConfig::default() };
-        let image = ImageFacts { user: Some("openhands".into()), python_path: Some("/app".into()) };
+        let image = ImageFacts { user: Some("openhands".into()), python_path: Some("/app".into()), path: None };
         let spec = container_spec(SpecInput {
             config: &config,
             mount: Path::new("/state/conversations/c1/worktree"),
             role: Role::Conversation("c1234567890abcdef"),
             owner: &owner(),
             image: &image,
+            choice: &ImageChoice::agent_image(&config),
             user: ContainerUser::Image(Some("openhands".into())),
             session_key: "SESSION",
             secret_key: "SECRET",
@@ -168,13 +221,14 @@ mod tests {
     #[test]
     fn a_pooled_container_on_the_host_network_listens_on_loopback_only() {
         let config = DockerConfig { network: "host".into(), ..DockerConfig::default() };
-        let image = ImageFacts { user: None, python_path: None };
+        let image = ImageFacts { user: None, python_path: None, path: None };
         let spec = container_spec(SpecInput {
             config: &config,
             mount: Path::new("/state/docker-pool/slot-1"),
             role: Role::Pool,
             owner: &owner(),
             image: &image,
+            choice: &ImageChoice::agent_image(&config),
             user: ContainerUser::Host { uid: 1000, gid: 1000 },
             session_key: "S",
             secret_key: "T",
