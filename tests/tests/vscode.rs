@@ -18,6 +18,7 @@ fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir(&ws).unwrap();
     git(&ws, &["init", "-q"]);
     for (name, text) in files {
+        std::fs::create_dir_all(ws.join(name).parent().unwrap()).unwrap();
         std::fs::write(ws.join(name), text).unwrap();
     }
     git(&ws, &["add", "-A"]);
@@ -415,5 +416,55 @@ fn fix_problems_in_file_gives_the_agent_vs_codes_problems_and_the_budget_and_cos
     assert!(
         tooltip.contains("This session: cost unknown · 30 tokens in, 15 out") && tooltip.contains("(1 conversation)"),
         "{tooltip}"
+    );
+}
+
+/// A Rust crate whose test fails, with a dev container whose Dockerfile starts from an image with cargo.
+#[test]
+fn start_task_on_a_rust_project_builds_its_dev_container_and_the_view_shows_cargo_test_fail_then_pass() {
+    let cargo_base =
+        std::env::var("OPENHANDS_TEST_CARGO_BASE").expect("OPENHANDS_TEST_CARGO_BASE (scripts/test sets it)");
+    let (_dir, ws) = repository(&[
+        ("Cargo.toml", "[package]\nname = \"adder\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        (
+            "src/lib.rs",
+            "pub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n}\n",
+        ),
+        (
+            ".devcontainer/devcontainer.json",
+            "{\n  // Rust, as the project builds it\n  \"build\": { \"dockerfile\": \"Dockerfile\" },\n}\n",
+        ),
+        (".devcontainer/Dockerfile", &format!("FROM {cargo_base}\nRUN cargo --version\n")),
+    ]);
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("cargo test 2>&1"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "str_replace", "path": "/workspace/src/lib.rs", "old_str": "a - b", "new_str": "a + b",
+                   "security_risk": "LOW"}),
+        ),
+        Step::terminal("cargo test 2>&1"),
+        Step::finish("The test passes now: add() added."),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE (scripts/test sets it)");
+    let mut settings = settings(&llm);
+    settings["openhands.backend"] = json!("docker");
+    settings["openhands.llm.baseUrl"] = json!(llm.container_base_url());
+    settings["openhands.docker.image"] = json!(image);
+    settings["openhands.docker.warmPool"] = json!(0);
+    settings["openhands.docker.startupTimeoutSeconds"] = json!(180);
+    let bench = start_with("toolchain", &ws, settings, state.path());
+    let result = result_of(&bench.drive("toolchain", &[]));
+    let building = result["building"].as_str().unwrap_or_default();
+    assert!(building.contains("building the image of .devcontainer/devcontainer.json"), "{result}");
+    let failed = result["failed"].as_str().unwrap_or_default();
+    assert!(failed.contains("left: `0`"), "cargo's own output in the view: {failed}");
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("Image: openhands-lsp-project/project-"), "the header names the image: {view}");
+    assert!(view.contains("the dev container (.devcontainer/devcontainer.json)"), "{view}");
+    assert!(
+        std::fs::read_to_string(ws.join("src/lib.rs")).unwrap().contains("a - b"),
+        "the user's file waits for review"
     );
 }

@@ -251,6 +251,9 @@
       const usage = document.getElementById("usage");
       usage.textContent = m.usage ? "LLM: " + m.usage : "";
       usage.hidden = !m.usage;
+      const image = document.getElementById("image");
+      image.textContent = m.image ? "Image: " + m.image : "";
+      image.hidden = !m.image;
       document.body.dataset.state = m.state;
       document.body.dataset.live = m.live ? "yes" : "no";
       // Only what can work now is offered.

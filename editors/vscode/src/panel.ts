@@ -26,6 +26,8 @@ export type ToWebview =
       /** What its LLM calls cost so far, in words (empty before the first). */
       usage: string;
       budgetReached: string | null;
+      /** The project's image it runs in, in words (empty: the agent-server image). */
+      image: string;
     }
   | { type: "events"; events: AgentEvent[] }
   /** The steps a live conversation can be restored to: by the event each follows. */
@@ -238,6 +240,7 @@ export class ConversationPanel {
       roots,
       usage: c.usage ? usageLong(c.usage) : "",
       budgetReached: c.budgetReached ?? null,
+      image: c.image ? `${c.image.name}, ${c.image.origin}` : "",
     });
   }
 
@@ -324,6 +327,7 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
   <h1 id="title"></h1>
   <div id="state" role="status"></div>
   <div id="usage" hidden></div>
+  <div id="image" hidden></div>
   <nav class="answer" aria-label="The agent waits for your answer">
     <span>The agent waits for your answer:</span>
     <button data-action="allow" class="primary">Allow</button>

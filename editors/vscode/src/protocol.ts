@@ -83,6 +83,8 @@ export interface Conversation {
   usage?: Usage | null;
   /** Paused on its budget (and kept once stopped there): what it spent. */
   budgetReached?: string | null;
+  /** The project's image it runs in (docker backend), when it is not the agent-server image. */
+  image?: { name: string; origin: string } | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
   cloud?: { conversationId: string; url: string; repository?: string | null; branch?: string | null; pullRequests: number[] };
 }

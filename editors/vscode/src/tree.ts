@@ -165,6 +165,9 @@ export function tooltip(c: Conversation, changed: number | null | undefined): vs
   if (typeof changed === "number") {
     md.appendMarkdown(`${changed} file(s) changed\n\n`);
   }
+  if (c.image) {
+    md.appendMarkdown(`Image: \`${c.image.name}\`, ${escape(c.image.origin)}\n\n`);
+  }
   if (c.usage) {
     md.appendMarkdown(`LLM: ${escape(usageLong(c.usage))}\n\n`);
   }

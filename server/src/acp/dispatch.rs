@@ -168,7 +168,7 @@ fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionRespon
     let id = String::from(crate::conversation::ConversationId::new_random());
     let cwd = req.cwd.canonicalize().unwrap_or(req.cwd);
     let roots = vec![cwd.to_string_lossy().into_owned(), crate::sandbox::docker::CONTAINER_WORKSPACE.to_owned()];
-    let options = config_options(&settings);
+    let options = config_options(&settings, &cwd);
     let mut session = Session::new(cwd, settings, roots);
     session.mcp_servers = mcp;
     front.insert_session(id.clone(), session);
@@ -182,14 +182,14 @@ async fn set_config_option(
 ) -> Result<SetSessionConfigOptionResponse, RpcError> {
     let id = req.session_id.0.to_string();
     let option: &str = &req.config_id.0;
-    let (settings, started) = front.with_session(&id, |s| {
+    let (settings, started, cwd) = front.with_session(&id, |s| {
         if s.started && option == BACKEND {
             return Err(RpcError::invalid_params(
                 "the backend of a conversation that has started cannot change: start a new session for another",
             ));
         }
         set_option(&mut s.settings, option, &req.value)?;
-        Ok((s.settings.clone(), s.started))
+        Ok((s.settings.clone(), s.started, s.cwd.clone()))
     })??;
     let manager = front.manager()?;
     if started && manager.get(&id).is_ok_and(|s| s.live) {
@@ -197,7 +197,7 @@ async fn set_config_option(
         let confirmation = (option == CONFIRMATION).then_some(settings.confirmation);
         manager.configure(&id, model, confirmation).await?;
     }
-    Ok(SetSessionConfigOptionResponse::new(config_options(&settings)))
+    Ok(SetSessionConfigOptionResponse::new(config_options(&settings, &cwd)))
 }
 
 #[cfg(test)]

@@ -80,9 +80,9 @@ pub async fn load(front: &Arc<Front>, req: LoadSessionRequest) -> Result<LoadSes
         after = next;
     }
     front.send(&id, super::slash::available());
-    let settings = front.with_session(&id, |s| s.settings.clone())?;
+    let (settings, cwd) = front.with_session(&id, |s| (s.settings.clone(), s.cwd.clone()))?;
     not_live_note(front, &id, &summary);
-    Ok(LoadSessionResponse::new().config_options(Some(config_options(&settings))))
+    Ok(LoadSessionResponse::new().config_options(Some(config_options(&settings, &cwd))))
 }
 
 /// `session/resume`: the session again, without its history.
@@ -90,9 +90,9 @@ pub async fn resume(front: &Arc<Front>, req: ResumeSessionRequest) -> Result<Res
     let id = req.session_id.0.to_string();
     let summary = open(front, &id, req.cwd)?;
     front.send(&id, super::slash::available());
-    let settings = front.with_session(&id, |s| s.settings.clone())?;
+    let (settings, cwd) = front.with_session(&id, |s| (s.settings.clone(), s.cwd.clone()))?;
     not_live_note(front, &id, &summary);
-    Ok(ResumeSessionResponse::new().config_options(Some(config_options(&settings))))
+    Ok(ResumeSessionResponse::new().config_options(Some(config_options(&settings, &cwd))))
 }
 
 /// A conversation whose agent is gone (an earlier session's) says what can still be done with it.

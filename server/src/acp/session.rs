@@ -95,7 +95,7 @@ pub fn named<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
 }
 
 /// The session's config options as ACP describes them, with their current values.
-pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
+pub fn config_options(settings: &Settings, folder: &std::path::Path) -> Vec<SessionConfigOption> {
     let current = settings.llm.model.clone();
     let mut models: Vec<SessionConfigSelectOption> = Vec::new();
     if !KNOWN_MODELS.iter().any(|(id, _)| *id == current) {
@@ -111,8 +111,12 @@ pub fn config_options(settings: &Settings) -> Vec<SessionConfigOption> {
         ("always", "Always ask", "the agent asks before every action"),
     ]
     .map(|(id, name, about)| SessionConfigSelectOption::new(id, name).description(Some(about.to_owned())));
+    let docker = format!(
+        "a container per conversation that sees only its copy of your folder, {}",
+        crate::sandbox::docker::describe_image(&settings.docker, folder)
+    );
     let backends = [
-        ("docker", "Docker sandbox", "a container per conversation that sees only its copy of your folder"),
+        ("docker", "Docker sandbox", docker.as_str()),
         ("process", "Local process", "an agent-server on this machine, no sandbox"),
         ("cloud", "OpenHands Cloud", "clones your remote branch; changes come back for review"),
     ]
@@ -211,7 +215,14 @@ mod tests {
         assert!(e.message.contains("docker, process or cloud"), "{}", e.message);
         let e = set_option(&mut s, "colour", &SessionConfigOptionValue::value_id("red")).expect_err("bad");
         assert!(e.message.contains("no config option"), "{}", e.message);
-        let options = serde_json::to_value(config_options(&s)).expect("json");
+        let options = serde_json::to_value(config_options(&s, std::path::Path::new("/nowhere"))).expect("json");
+        assert!(
+            options[2]["options"][0]["description"]
+                .as_str()
+                .unwrap()
+                .ends_with("in the agent-server image (Python only: the folder has no dev container)"),
+            "{options}"
+        );
         assert_eq!(options[1]["currentValue"], "always");
         assert_eq!(options[0]["currentValue"], "openai/gpt-4o");
     }

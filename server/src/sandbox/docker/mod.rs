@@ -294,7 +294,7 @@ pub async fn probe(image: &str) -> Probe {
     Probe { daemon: Ok(format!("Docker {version}")), image }
 }
 
-pub use project_image::{ImagePlan, clean_images, plan_image};
+pub use project_image::{ImagePlan, clean_images, describe as describe_image, plan_image};
 
 /// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
 /// with the cause and the fix.

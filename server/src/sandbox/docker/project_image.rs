@@ -406,6 +406,22 @@ pub async fn clean_images() -> Result<Vec<String>, String> {
     clean(&docker).await.map_err(|e| e.to_string())
 }
 
+/// Which image a folder's conversations run in, in words, from the settings and the folder's files alone (no
+/// daemon asked): for an agent panel's backend option.
+pub fn describe(config: &DockerConfig, folder: &Path) -> String {
+    if config.dev_container {
+        match devcontainer::find(folder) {
+            Ok(Some(dc)) if dc.source.is_some() => return format!("in the dev container's image ({})", dc.file),
+            Err(e) => return format!("but its dev container cannot be read ({e})"),
+            _ => {}
+        }
+    }
+    match config.base_image.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(base) => format!("in {base} (openhands.docker.baseImage)"),
+        None => "in the agent-server image (Python only: the folder has no dev container)".to_owned(),
+    }
+}
+
 /// What the container of a project's image adds to it: the bundle mounted, its entrypoint, tmux at the end of PATH.
 pub(super) fn apply_bundle(body: &mut ContainerCreateBody, bundle: &str, image_path: Option<&str>) {
     body.entrypoint = Some(vec![BUNDLE_ENTRY.to_owned()]);

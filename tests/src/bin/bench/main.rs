@@ -206,13 +206,72 @@ fn first_action(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
     }
     let warm_name = "openhands-lsp, docker warm pool";
     if wanted(warm_name) {
-        let mut warm = docker_base;
+        let mut warm = docker_base.clone();
         warm["docker"]["warmPool"] = json!(1);
         rows.push(Row::new("first action", warm_name, measure(session(&llm, &ws, warm)?, runs, Some(1))?));
     }
+    rows.extend(project_image(&llm, &docker_base, runs, &wanted)?);
     let vscode_name = "Start Task click to first step visible in VS Code (code-server, docker warm pool)";
     if wanted(vscode_name) {
         rows.push(Row::values("first action", vscode_name, "ms", in_vscode(&image, runs)?));
+    }
+    Ok(rows)
+}
+
+/// A project with a dev container whose Dockerfile starts from an image with `make`: its first action cold (the
+/// image built and the agent-server's volume filled: `clean-images` before each run), cached (built before), and
+/// from the warm pool, beside the agent-server image's own rows above.
+fn project_image(
+    llm: &ScriptedLlm,
+    docker_base: &Value,
+    runs: usize,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Row>> {
+    let base =
+        std::env::var("OPENHANDS_TEST_MAKE_BASE").context("OPENHANDS_TEST_MAKE_BASE is not set: run scripts/bench")?;
+    let dir = tempfile::tempdir()?;
+    let ws = dir.path().join("project");
+    std::fs::create_dir_all(ws.join(".devcontainer"))?;
+    std::fs::write(ws.join(".devcontainer/devcontainer.json"), r#"{"build": {"dockerfile": "Dockerfile"}}"#)?;
+    std::fs::write(ws.join(".devcontainer/Dockerfile"), format!("FROM {base}\nRUN make --version\n"))?;
+    let clean = || -> Result<()> {
+        let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+            .arg("clean-images")
+            .output()?;
+        if !out.status.success() {
+            bail!("clean-images: {}", String::from_utf8_lossy(&out.stdout));
+        }
+        Ok(())
+    };
+    let mut rows = Vec::new();
+    let mut cold = docker_base.clone();
+    cold["docker"]["warmPool"] = json!(0);
+    let cold_name = "openhands-lsp, project image from a Dockerfile: cold (built, agent-server volume filled)";
+    if wanted(cold_name) {
+        let mut server = session(llm, &ws, cold.clone())?;
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            clean()?;
+            samples.push(first_action_once(&mut server)?);
+        }
+        server.shutdown_and_exit()?;
+        rows.push(Row::new("first action", cold_name, samples));
+    }
+    let cached_name = "openhands-lsp, project image from a Dockerfile: cached (built before, no pool)";
+    if wanted(cached_name) {
+        let mut server = session(llm, &ws, cold)?;
+        first_action_once(&mut server)?; // builds it, if the row above did not
+        rows.push(Row::new("first action", cached_name, measure(server, runs, None)?));
+    }
+    let warm_name = "openhands-lsp, project image from a Dockerfile: warm pool";
+    if wanted(warm_name) {
+        let mut warm = docker_base.clone();
+        warm["docker"]["warmPool"] = json!(1);
+        let mut server = session(llm, &ws, warm)?;
+        // The pool keeps the images it served: after this one, one container of the project's and one of the
+        // agent-server image's.
+        first_action_once(&mut server)?;
+        rows.push(Row::new("first action", warm_name, measure(server, runs, Some(2))?));
     }
     Ok(rows)
 }
