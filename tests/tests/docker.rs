@@ -355,19 +355,24 @@ fn a_missing_image_that_cannot_be_pulled_says_why_and_what_to_do() {
     server.shutdown_and_exit().unwrap();
 }
 
+/// `openhands-lsp run` of a task on `ws` with the docker backend and `image`, in a state folder of its own.
+fn terminal_run(ws: &Path, image: &str) -> std::process::Output {
+    let state = tempfile::tempdir().unwrap();
+    Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--task", "Anything", "--workspace", ws.to_str().unwrap(), "--backend", "docker"])
+        .args(["--image", image, "--model", "openai/stub"])
+        .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", "sk-test")
+        .output()
+        .unwrap()
+}
+
 /// The terminal run says a failed pull once, as the conversation's outcome: not also as log lines, nor again as the
 /// command's own error (it said the same 300 characters four times).
 #[test]
 fn a_terminal_run_says_a_failed_pull_once() {
     let (_dir, ws) = workspace();
-    let state = tempfile::tempdir().unwrap();
-    let out = Command::new(openhands_lsp_tests::lsp_client::server_binary())
-        .args(["run", "--task", "Anything", "--workspace", ws.to_str().unwrap(), "--backend", "docker"])
-        .args(["--image", "127.0.0.1:9/openhands/agent-server:missing", "--model", "openai/stub"])
-        .env("XDG_STATE_HOME", state.path())
-        .env("LLM_API_KEY", "sk-test")
-        .output()
-        .unwrap();
+    let out = terminal_run(&ws, "127.0.0.1:9/openhands/agent-server:missing");
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
@@ -847,4 +852,26 @@ fn clean_images_removes_projects_builds_and_the_agent_server_volumes_no_containe
     assert!(!Command::new("docker").args(["volume", "inspect", &volume]).output().unwrap().status.success());
     // The base it was tagged from is no project's build: it stays.
     docker(&["image", "inspect", &base_image("OPENHANDS_TEST_MAKE_BASE")]);
+}
+
+/// The terminal run shows a build's steps as lines of their own, and a failed build once, as its outcome.
+#[test]
+fn a_terminal_run_shows_a_builds_steps_as_lines_and_its_failure_once() {
+    let _shared = PROJECT_IMAGES.read().unwrap_or_else(|p| p.into_inner());
+    let (_dir, ws) = workspace();
+    std::fs::write(ws.join(".devcontainer.json"), r#"{"build": {"dockerfile": "Dockerfile"}}"#).unwrap();
+    let make = base_image("OPENHANDS_TEST_MAKE_BASE");
+    std::fs::write(ws.join("Dockerfile"), format!("FROM {make}\nRUN echo terminal-step-two && exit 4\n")).unwrap();
+    let out = terminal_run(&ws, &image());
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let first = format!("  building the image of .devcontainer.json: Step 1/2 : FROM {make}");
+    assert!(lines.contains(&first.as_str()), "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("  building the image of .devcontainer.json: Step 2/2 : RUN echo")),
+        "{stdout}"
+    );
+    let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.matches("failed: The command").count(), 1, "the failure is said once: {said}");
 }

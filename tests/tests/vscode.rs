@@ -49,6 +49,18 @@ fn start(test: &str, ws: &Path, llm: &ScriptedLlm, state: &Path) -> Workbench {
     start_with(test, ws, settings(llm), state)
 }
 
+/// [`settings`] for the docker backend with the image scripts/test builds, and `warm_pool` containers kept ready.
+fn docker_settings(llm: &ScriptedLlm, warm_pool: u32) -> Value {
+    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE (scripts/test sets it)");
+    let mut settings = settings(llm);
+    settings["openhands.backend"] = json!("docker");
+    settings["openhands.llm.baseUrl"] = json!(llm.container_base_url());
+    settings["openhands.docker.image"] = json!(image);
+    settings["openhands.docker.warmPool"] = json!(warm_pool);
+    settings["openhands.docker.startupTimeoutSeconds"] = json!(180);
+    settings
+}
+
 fn start_with(test: &str, ws: &Path, settings: Value, state: &Path) -> Workbench {
     let env = [
         ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
@@ -362,14 +374,7 @@ fn with_the_docker_backend_and_a_warm_pool_start_task_shows_the_first_step() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);
     let llm = ScriptedLlm::start_for_containers(vec![Step::terminal("true"), Step::finish("done")]);
     let state = tempfile::tempdir().unwrap();
-    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE (scripts/test sets it)");
-    let mut settings = settings(&llm);
-    settings["openhands.backend"] = json!("docker");
-    settings["openhands.llm.baseUrl"] = json!(llm.container_base_url());
-    settings["openhands.docker.image"] = json!(image);
-    settings["openhands.docker.warmPool"] = json!(1);
-    settings["openhands.docker.startupTimeoutSeconds"] = json!(180);
-    let bench = start_with("docker-warm", &ws, settings, state.path());
+    let bench = start_with("docker-warm", &ws, docker_settings(&llm, 1), state.path());
     let result = result_of(&bench.drive("first_step", &[("WARM", "1".to_owned())]));
     let ms = result["ms"][0].as_u64().unwrap_or(u64::MAX);
     // What the user waited is in the benchmark (scripts/bench); here, that it is seen at all, in seconds.
@@ -447,14 +452,7 @@ fn start_task_on_a_rust_project_builds_its_dev_container_and_the_view_shows_carg
         Step::finish("The test passes now: add() added."),
     ]);
     let state = tempfile::tempdir().unwrap();
-    let image = std::env::var("OPENHANDS_TEST_IMAGE").expect("OPENHANDS_TEST_IMAGE (scripts/test sets it)");
-    let mut settings = settings(&llm);
-    settings["openhands.backend"] = json!("docker");
-    settings["openhands.llm.baseUrl"] = json!(llm.container_base_url());
-    settings["openhands.docker.image"] = json!(image);
-    settings["openhands.docker.warmPool"] = json!(0);
-    settings["openhands.docker.startupTimeoutSeconds"] = json!(180);
-    let bench = start_with("toolchain", &ws, settings, state.path());
+    let bench = start_with("toolchain", &ws, docker_settings(&llm, 0), state.path());
     let result = result_of(&bench.drive("toolchain", &[]));
     let building = result["building"].as_str().unwrap_or_default();
     assert!(building.contains("building the image of .devcontainer/devcontainer.json"), "{result}");

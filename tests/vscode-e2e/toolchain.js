@@ -8,11 +8,7 @@ const TASK = "Make the failing test pass";
 
 run(async (vs) => {
   const page = vs.page;
-  await vs.step("task-asked", async () => {
-    await vs.palette("OpenHands: Start Task");
-    await vs.quickInput("What should the agent do?");
-  });
-  await vs.step("task-started", () => vs.answer("What should the agent do?", TASK));
+  await vs.step("task-started", () => vs.startTask(TASK));
   // The build's progress, where VS Code shows a language server's progress.
   const building = await vs.step("building", () =>
     vs.until("the build's progress", async () => {
