@@ -71,6 +71,11 @@ impl Inner {
             {
                 match self.fill_one(&config, choice).await {
                     Ok(()) => backoff = Duration::from_secs(2),
+                    Err(SandboxError::ImageAbsent(_)) if choice.bundle.is_some() => {
+                        // A project's image that is gone (rebuilt under a new key, cleaned): served no longer.
+                        self.pool().served.retain(|c| c.image != choice.image);
+                        continue;
+                    }
                     Err(e @ SandboxError::ImageAbsent(_)) => {
                         // Nothing to retry until a conversation pulls the image (which wakes the pool).
                         self.pool().last_error = Some(e.to_string());
