@@ -16,16 +16,19 @@ run(async (vs) => {
       const line = text.split("\n").find((l) => l.includes("building the image of .devcontainer/devcontainer.json"));
       return line || undefined;
     }, 240000, 50));
-  const failed = await vs.step("cargo-test-failed", () =>
-    vs.until("cargo's failing test in the view", async () => {
+  // A long output comes folded under its command, as the user sees it: opened with a click on the command.
+  const opened = async (n, what) => {
+    const frame = await vs.webviewFrame(TASK);
+    const summary = frame.locator("details.step > summary", { hasText: "$ cargo test" }).nth(n);
+    await summary.waitFor({ state: "visible", timeout: 600000 });
+    if (!(await summary.evaluate((s) => s.parentElement.open))) await summary.click();
+    return vs.until(what, async () => {
       const text = await vs.webviewText(TASK);
-      return text.includes("test tests::adds ... FAILED") && text;
-    }, 600000));
-  const passed = await vs.step("cargo-test-passed", () =>
-    vs.until("cargo's passing test in the view", async () => {
-      const text = await vs.webviewText(TASK);
-      return text.includes("test result: ok. 1 passed") && text;
-    }, 300000));
+      return text.includes(what) && text;
+    }, 60000);
+  };
+  const failed = await vs.step("cargo-test-failed", () => opened(0, "test tests::adds ... FAILED"));
+  const passed = await vs.step("cargo-test-passed", () => opened(1, "test result: ok. 1 passed"));
   const view = await vs.step("finished", () => vs.viewSays(TASK, "finished"));
   return { building, failed, passed, view };
 });

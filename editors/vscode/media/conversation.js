@@ -268,6 +268,8 @@
         b.hidden = !shown[b.dataset.action];
       });
       document.querySelector("nav.answer").hidden = !(m.live && m.state === "waiting_for_confirmation");
+      // Nothing is offered before the view knows the conversation (its first message).
+      document.querySelector("nav.actions").hidden = false;
       input.disabled = !m.live;
       sendButton.disabled = !m.live;
       input.placeholder = m.live

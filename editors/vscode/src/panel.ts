@@ -328,13 +328,13 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
   <div id="state" role="status"></div>
   <div id="usage" hidden></div>
   <div id="image" hidden></div>
-  <nav class="answer" aria-label="The agent waits for your answer">
+  <nav class="answer" aria-label="The agent waits for your answer" hidden>
     <span>The agent waits for your answer:</span>
     <button data-action="allow" class="primary">Allow</button>
     <button data-action="allowAll">Allow for this conversation</button>
     <button data-action="reject">Reject</button>
   </nav>
-  <nav class="actions">
+  <nav class="actions" hidden>
     <button data-action="pause">Pause</button>
     <button data-action="resume">Resume</button>
     <button data-action="stop">Stop</button>
