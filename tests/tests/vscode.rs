@@ -439,7 +439,14 @@ fn start_task_on_a_rust_project_builds_its_dev_container_and_the_view_shows_carg
             ".devcontainer/devcontainer.json",
             "{\n  // Rust, as the project builds it\n  \"build\": { \"dockerfile\": \"Dockerfile\" },\n}\n",
         ),
-        (".devcontainer/Dockerfile", &format!("FROM {cargo_base}\nRUN cargo --version\n")),
+        // A build of its own each run (no layer of an earlier one to reuse), warming cargo as projects' images do.
+        (
+            ".devcontainer/Dockerfile",
+            &format!(
+                "FROM {cargo_base}\nRUN echo run-{} && cargo new -q --lib /opt/warm && cd /opt/warm && cargo build -q\n",
+                std::process::id()
+            ),
+        ),
     ]);
     let llm = ScriptedLlm::start_for_containers(vec![
         Step::terminal("cargo test 2>&1"),

@@ -21,11 +21,11 @@ run(async (vs) => {
     const frame = await vs.webviewFrame(TASK);
     const summary = frame.locator("details.step > summary", { hasText: "$ cargo test" }).nth(n);
     await summary.waitFor({ state: "visible", timeout: 600000 });
-    if (!(await summary.evaluate((s) => s.parentElement.open))) await summary.click();
     return vs.until(what, async () => {
+      if (!(await summary.evaluate((s) => s.parentElement.open))) await summary.click();
       const text = await vs.webviewText(TASK);
       return text.includes(what) && text;
-    }, 60000);
+    }, 60000, 500);
   };
   const failed = await vs.step("cargo-test-failed", () => opened(0, "test tests::adds ... FAILED"));
   const passed = await vs.step("cargo-test-passed", () => opened(1, "test result: ok. 1 passed"));
