@@ -89,6 +89,13 @@ impl StartProgress {
     pub fn report(&self, message: String) {
         (self.0)(message)
     }
+
+    /// Reports to `progress`, when there is one to report to.
+    pub fn report_to(progress: Option<&StartProgress>, message: String) {
+        if let Some(p) = progress {
+            p.report(message);
+        }
+    }
 }
 
 impl std::fmt::Debug for StartProgress {

@@ -44,11 +44,7 @@ impl Inner {
         if docker.inspect_image(&tag).await.is_ok() {
             return Ok(tag);
         }
-        let report = |m: String| {
-            if let Some(p) = progress {
-                p.report(m);
-            }
-        };
+        let report = |m: String| StartProgress::report_to(progress, m);
         report(format!("building the image of {} ({dockerfile})…", dc.file));
         let (ws, ctx, df) = (workspace.to_owned(), context.clone(), dockerfile.clone());
         let tar = tokio::task::spawn_blocking(move || context_tar(&ws, &ctx, &df))

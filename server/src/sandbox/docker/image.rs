@@ -31,11 +31,7 @@ impl Inner {
         if let Some(facts) = self.image_facts(docker, image).await? {
             return Ok(facts);
         }
-        let report = |m: String| {
-            if let Some(p) = progress {
-                p.report(m);
-            }
-        };
+        let report = |m: String| StartProgress::report_to(progress, m);
         report(format!("pulling {image}…"));
         let (from_image, tag) = split_image(image);
         let options = CreateImageOptionsBuilder::default().from_image(&from_image).tag(&tag).build();

@@ -207,18 +207,12 @@ impl Inner {
         if exists && ready.contains(&volume) {
             return Ok(volume);
         }
-        let marker = format!("{BUNDLE_DIR}/.complete");
-        let check = vec!["/bin/sh".into(), "-c".into(), format!("test -e {marker} && echo complete; exit 0")];
-        if exists {
-            let mount = vec![format!("{volume}:{BUNDLE_DIR}:ro")];
-            if throwaway(docker, agent_image, check, mount).await.is_ok_and(|o| o.contains("complete")) {
-                ready.insert(volume.clone());
-                return Ok(volume);
-            }
+        if exists && bundle_complete(docker, agent_image, &volume).await {
+            ready.insert(volume.clone());
+            return Ok(volume);
         }
-        if let Some(p) = progress {
-            p.report("preparing the agent-server for the project's image (once per agent-server version)…".into());
-        }
+        let preparing = "preparing the agent-server for the project's image (once per agent-server version)…";
+        StartProgress::report_to(progress, preparing.into());
         let options = bollard::models::VolumeCreateRequest {
             name: Some(volume.clone()),
             labels: Some(HashMap::from([(BUNDLE_LABEL.to_owned(), agent_image.to_owned())])),
@@ -240,9 +234,7 @@ impl Inner {
             }
             // Another process fills it: wait for its filler to go, then look again.
             self.wait_gone(docker, &filler).await;
-            let mount_ro = vec![format!("{volume}:{BUNDLE_DIR}:ro")];
-            let check = vec!["/bin/sh".into(), "-c".into(), format!("test -e {marker} && echo complete; exit 0")];
-            if throwaway(docker, agent_image, check, mount_ro).await.is_ok_and(|o| o.contains("complete")) {
+            if bundle_complete(docker, agent_image, &volume).await {
                 ready.insert(volume.clone());
                 return Ok(volume);
             }
@@ -295,18 +287,18 @@ pub(super) async fn plan(docker: &Docker, config: &DockerConfig, folder: &Path) 
         Err(e) => {
             ImagePlan { source: "devContainer", image: None, file: None, ready: Some(false), summary: e.to_string() }
         }
-        Ok(Some(dc)) if dc.source.is_some() => match &dc.source {
-            Some(ImageSource::Image(image)) => {
+        Ok(Some(DevContainer { source: Some(source), file, .. })) => match &source {
+            ImageSource::Image(image) => {
                 let ready = present(image.clone()).await;
                 ImagePlan {
                     source: "devContainer",
                     image: Some(image.clone()),
-                    file: Some(dc.file.clone()),
+                    file: Some(file.clone()),
                     ready,
-                    summary: format!("{image}, from {} ({})", dc.file, presence(ready)),
+                    summary: format!("{image}, from {} ({})", file, presence(ready)),
                 }
             }
-            Some(src @ ImageSource::Dockerfile { dockerfile, .. }) => {
+            src @ ImageSource::Dockerfile { dockerfile, .. } => {
                 let key = build_key(docker, folder, src).await;
                 let (image, ready) = match key {
                     Ok(key) => {
@@ -326,10 +318,9 @@ pub(super) async fn plan(docker: &Docker, config: &DockerConfig, folder: &Path) 
                     image,
                     file: Some(dockerfile.clone()),
                     ready,
-                    summary: format!("built from {dockerfile} ({}; {state})", dc.file),
+                    summary: format!("built from {dockerfile} ({}; {state})", file),
                 }
             }
-            None => unreachable_plan(),
         },
         Ok(_) => match config.base_image.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
             Some(base) => {
@@ -447,8 +438,11 @@ fn presence(ready: Option<bool>) -> &'static str {
     }
 }
 
-fn unreachable_plan() -> ImagePlan {
-    ImagePlan { source: "devContainer", image: None, file: None, ready: None, summary: String::new() }
+/// Whether the agent-server volume was filled to its end (its marker, written last, is there).
+async fn bundle_complete(docker: &Docker, agent_image: &str, volume: &str) -> bool {
+    let check = vec!["/bin/sh".into(), "-c".into(), format!("test -e {BUNDLE_DIR}/.complete && echo complete; exit 0")];
+    let mount = vec![format!("{volume}:{BUNDLE_DIR}:ro")];
+    throwaway(docker, agent_image, check, mount).await.is_ok_and(|o| o.contains("complete"))
 }
 
 /// The volume of an agent-server image's bundle.
