@@ -3,6 +3,7 @@
 pub mod acp;
 pub mod agent;
 pub mod cloud_mock;
+pub mod docker;
 pub mod git_http;
 pub mod llm;
 pub mod lsp_client;

@@ -383,10 +383,27 @@ fn pause_and_resume_pause_and_resume_the_cloud_sandbox() {
         Step::terminal("echo two > two.txt"),
         Step::finish("resumed and done"),
     ]);
+    // The project has a dev container, which the cloud does not use: said once, as a warning, at the start.
+    std::fs::create_dir_all(fx.ws.join(".devcontainer")).unwrap();
+    std::fs::write(fx.ws.join(".devcontainer/devcontainer.json"), r#"{"image": "rust:1"}"#).unwrap();
+    git(&fx.ws, &["add", "-A"]);
+    git(&fx.ws, &["commit", "-qm", "dev container"]);
+    git(&fx.ws, &["push", "-q", fx.bare.to_str().unwrap(), "main"]);
+    git(&fx.ws, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
     let mock = cloud(&fx, &llm);
     let mut server = session(&fx.ws, &mock.url());
     let id = start(&mut server, "Count to two");
     let cloud_conversation = cloud_id(&server, &id);
+    let notice = server
+        .wait_notification("window/showMessage", |m| m["message"].as_str().is_some_and(|t| t.contains("dev container")))
+        .unwrap();
+    assert_eq!(notice["type"], 2, "a warning: {notice}");
+    let text = notice["message"].as_str().unwrap();
+    assert!(
+        text.contains("(.devcontainer/devcontainer.json), but OpenHands Cloud runs the agent in its own"),
+        "{text}"
+    );
+    assert!(text.contains("use the docker backend"), "{text}");
     assert!(llm.wait_requests(2, RUN_TIMEOUT), "the agent is waiting on its second LLM call");
 
     server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
@@ -401,6 +418,9 @@ fn pause_and_resume_pause_and_resume_the_cloud_sandbox() {
     let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
     assert!(review["files"].as_array().unwrap().iter().any(|f| f["path"] == "two.txt"), "{review}");
     assert_eq!(mock.violations(), Vec::<String>::new());
+    let said = server.notifications("window/showMessage");
+    let notices = said.iter().filter(|m| m["message"].as_str().is_some_and(|t| t.contains("dev container"))).count();
+    assert_eq!(notices, 1, "said once, not again at resume: {said:?}");
     server.shutdown_and_exit().unwrap();
 }
 

@@ -502,3 +502,44 @@ fn in_a_terminal_fix_takes_the_buffers_problems_and_the_budget_and_cost_show() {
     screen.keys(&["Escape"]);
     screen.ex("qa!");
 }
+
+/// The docker backend with a project's base image: the conversation's header names the image, in the session that
+/// ran it and the next day, from the list.
+#[test]
+fn in_a_terminal_the_conversation_names_the_projects_image_it_ran_in() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("make --version | head -1"),
+        Step::finish("make is there"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let make = openhands_lsp_tests::docker::base_image("OPENHANDS_TEST_MAKE_BASE");
+    let settings = serde_json::json!({
+        "backend": "docker",
+        "docker": {"image": openhands_lsp_tests::docker::image(), "baseImage": make, "warmPool": 0,
+                   "startupTimeoutSeconds": 180},
+        "llm": {"model": "openai/stub", "baseUrl": llm.container_base_url(), "numRetries": 0},
+        "confirmation": "never",
+    });
+    let screen = neovim_in_tmux("projects-image", &ws, state.path(), settings.clone(), "a.txt");
+    screen.wait_for("started", Duration::from_secs(30), |s| s.contains("a.txt"));
+    screen.ex("OpenHands task Which make is there?");
+    let done = screen.wait_for("finished", Duration::from_secs(300), |s| s.contains("state: finished"));
+    let line = format!("image: {make}, from the setting openhands.docker.baseImage");
+    assert!(done.contains(&line), "the header names the image:\n{done}");
+    screen.ex("call search('^▶ \\$ make')");
+    screen.keys(&["Enter"]);
+    screen.wait_for("make-output", Duration::from_secs(10), |s| s.contains("│ GNU Make 4."));
+    screen.ex("qa!");
+    drop(screen);
+
+    let screen = neovim_in_tmux("projects-image-later", &ws, state.path(), settings, "a.txt");
+    screen.wait_for("started-again", Duration::from_secs(30), |s| s.contains("a.txt"));
+    screen.ex("OpenHands list");
+    screen.wait_for("list", Duration::from_secs(30), |s| s.contains("Which make is there?"));
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let earlier = screen.wait_for("earlier", Duration::from_secs(30), |s| s.contains("state: finished"));
+    assert!(earlier.contains(&line), "an earlier session's conversation names its image too:\n{earlier}");
+    screen.ex("qa!");
+}

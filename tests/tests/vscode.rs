@@ -467,7 +467,7 @@ fn start_task_on_a_rust_project_builds_its_dev_container_and_the_view_shows_carg
     assert!(failed.contains("left: `0`"), "cargo's own output in the view: {failed}");
     let view = result["view"].as_str().unwrap_or_default();
     assert!(view.contains("Image: openhands-lsp-project/project-"), "the header names the image: {view}");
-    assert!(view.contains("the dev container (.devcontainer/devcontainer.json)"), "{view}");
+    assert!(view.contains(", from the dev container (.devcontainer/devcontainer.json)"), "{view}");
     assert!(
         std::fs::read_to_string(ws.join("src/lib.rs")).unwrap().contains("a - b"),
         "the user's file waits for review"

@@ -240,7 +240,7 @@ export class ConversationPanel {
       roots,
       usage: c.usage ? usageLong(c.usage) : "",
       budgetReached: c.budgetReached ?? null,
-      image: c.image ? `${c.image.name}, ${c.image.origin}` : "",
+      image: c.image ? `${c.image.name}, from ${c.image.origin}` : "",
     });
   }
 

@@ -166,7 +166,7 @@ export function tooltip(c: Conversation, changed: number | null | undefined): vs
     md.appendMarkdown(`${changed} file(s) changed\n\n`);
   }
   if (c.image) {
-    md.appendMarkdown(`Image: \`${c.image.name}\`, ${escape(c.image.origin)}\n\n`);
+    md.appendMarkdown(`Image: \`${c.image.name}\`, from ${escape(c.image.origin)}\n\n`);
   }
   if (c.usage) {
     md.appendMarkdown(`LLM: ${escape(usageLong(c.usage))}\n\n`);

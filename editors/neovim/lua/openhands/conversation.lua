@@ -232,7 +232,7 @@ local function header(id)
   end
   -- The project's image it runs in (its toolchain), when it is not the agent-server image.
   if type(c.image) == "table" and type(c.image.name) == "string" then
-    table.insert(lines, { string.format("image: %s, %s", c.image.name, c.image.origin or ""), "OpenHandsHeader" })
+    table.insert(lines, { string.format("image: %s, from %s", c.image.name, c.image.origin or "?"), "OpenHandsHeader" })
   end
   if type(c.budgetReached) == "string" and c.state == "paused" then
     table.insert(lines, { "budget reached: it " .. c.budgetReached, "OpenHandsError" })

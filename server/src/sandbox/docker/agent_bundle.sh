@@ -58,6 +58,8 @@ case $(basename "$real") in
       printf '#!/bin/sh\nexec %s "$@"\n' "$B$real" >"$B/bin/agent-server"
       echo "kind binary"
       needs=$(grep -ao 'GLIBC_2\.[0-9]*' "$real" | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n | tail -1)
+      # Checked against each project image's own glibc before a conversation starts in it.
+      echo "${needs:-2.17}" >"$B/.needs-glibc"
       echo "needs-glibc ${needs:-2.17}"
     else
       # A script: its interpreter runs it.

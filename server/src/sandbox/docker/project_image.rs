@@ -31,7 +31,7 @@ const BUNDLE_ENTRY: &str = "/opt/openhands-lsp/agent/bin/agent-server";
 const BUNDLE_PATH: &str = "/opt/openhands-lsp/agent/path";
 const BUNDLE_SCRIPT: &str = include_str!("agent_bundle.sh");
 /// Bumped when `agent_bundle.sh` changes what it makes: volumes of an older recipe are not used.
-const BUNDLE_RECIPE: u32 = 1;
+const BUNDLE_RECIPE: u32 = 2;
 
 /// The label of the agent-server volumes.
 const BUNDLE_LABEL: &str = "dev.openhands.lsp.bundle";
@@ -115,7 +115,7 @@ impl Inner {
                 (image, origin, dc.notice(), dc.post_create.clone())
             }
             None => match config.base_image.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-                Some(base) => (base.to_owned(), "openhands.docker.baseImage".to_owned(), None, Vec::new()),
+                Some(base) => (base.to_owned(), "the setting openhands.docker.baseImage".to_owned(), None, Vec::new()),
                 None => return Ok(ImageChoice::agent_image(config)),
             },
         };
@@ -123,45 +123,43 @@ impl Inner {
             SandboxError::Image(m) => SandboxError::Image(m.replace("the agent-server image", "the project's image")),
             other => other,
         })?;
-        self.check_base(docker, &image).await?;
         let bundle = self.ensure_bundle(docker, &config.image, progress).await?;
+        self.check_base(docker, &image, (&config.image, &bundle)).await?;
         Ok(ImageChoice { image, bundle: Some(bundle), origin, notice, post_create })
     }
 
-    /// Refuses images the agent-server cannot run in, in words that say what to use instead.
-    async fn check_base(&self, docker: &Docker, image: &str) -> Result<(), SandboxError> {
+    /// Refuses images the agent-server of `agent` (in the volume `bundle`) cannot run in, in words that say what to
+    /// use instead.
+    async fn check_base(
+        &self,
+        docker: &Docker,
+        image: &str,
+        (agent, bundle): (&str, &str),
+    ) -> Result<(), SandboxError> {
         let inspect = docker
             .inspect_image(image)
             .await
             .map_err(|e| SandboxError::Docker(format!("cannot inspect the image {image}: {e}")))?;
-        let id = inspect.id.clone().unwrap_or_else(|| image.to_owned());
+        let id = format!("{} {bundle}", inspect.id.as_deref().unwrap_or(image));
         if self.checked_bases.lock().unwrap_or_else(|p| p.into_inner()).contains(&id) {
             return Ok(());
         }
-        let os = inspect.os.clone().unwrap_or_default();
-        let arch = inspect.architecture.clone().unwrap_or_default();
-        if !os.is_empty() && os != "linux" {
-            return Err(SandboxError::Image(format!(
-                "the project's image {image} is a {os} image: the agent-server runs in Linux images only. Use a \
-                 Debian, Ubuntu or Fedora based image"
-            )));
+        if let Some(refusal) = platform_refusal(image, inspect.os.as_deref(), inspect.architecture.as_deref()) {
+            return Err(SandboxError::Image(refusal));
         }
-        if !arch.is_empty() && arch != "amd64" {
-            return Err(SandboxError::Image(format!(
-                "the project's image {image} is built for {arch}: openhands-lsp's agent-server runs in amd64 images. \
-                 Use the image's amd64 variant"
-            )));
-        }
-        let probe = "[ -e /lib/ld-musl-x86_64.so.1 ] && echo musl; [ -e /lib64/ld-linux-x86-64.so.2 ] && echo glibc; \
-                     [ -x /bin/bash ] && echo bash; exit 0";
-        let found = throwaway(docker, image, vec!["/bin/sh".into(), "-c".into(), probe.into()], Vec::new())
-            .await
-            .map_err(|e| {
-                SandboxError::Image(format!(
-                    "the project's image {image} cannot run a shell (/bin/sh), which the agent needs: {e}. Use a \
+        // The glibc a self-contained agent-server binary needs is in its bundle (agent_bundle.sh).
+        let probe = format!(
+            "[ -e /lib/ld-musl-x86_64.so.1 ] && echo musl; [ -e /lib64/ld-linux-x86-64.so.2 ] && echo glibc; \
+             [ -x /bin/bash ] && echo bash; getconf GNU_LIBC_VERSION 2>/dev/null; \
+             sed 's/^/needs /' {BUNDLE_DIR}/.needs-glibc 2>/dev/null; exit 0"
+        );
+        let mount = vec![format!("{bundle}:{BUNDLE_DIR}:ro")];
+        let found = throwaway(docker, image, vec!["/bin/sh".into(), "-c".into(), probe], mount).await.map_err(|e| {
+            SandboxError::Image(format!(
+                "the project's image {image} cannot run a shell (/bin/sh), which the agent needs: {e}. Use a \
                      Debian, Ubuntu or Fedora based image"
-                ))
-            })?;
+            ))
+        })?;
         let has = |w: &str| found.lines().any(|l| l.trim() == w);
         if has("musl") && !has("glibc") {
             return Err(SandboxError::Image(format!(
@@ -173,6 +171,16 @@ impl Inner {
             return Err(SandboxError::Image(format!(
                 "the project's image {image} is not a glibc-based Linux image (no /lib64/ld-linux-x86-64.so.2): use \
                  a Debian, Ubuntu or Fedora based image"
+            )));
+        }
+        let word = |prefix: &str| found.lines().find_map(|l| l.trim().strip_prefix(prefix).map(str::trim));
+        if let (Some(needs), Some(have)) = (word("needs "), word("glibc "))
+            && older_than(have, needs)
+        {
+            return Err(SandboxError::Image(format!(
+                "the project's image {image} has glibc {have}, older than the {needs} the agent-server of {agent} \
+                 needs: use an image of a newer release (Debian 12, Ubuntu 22.04 or newer), or a Python agent-server \
+                 image (openhands.docker.image)"
             )));
         }
         if !has("bash") {
@@ -422,6 +430,32 @@ pub(super) fn apply_bundle(body: &mut ContainerCreateBody, bundle: &str, image_p
     host.binds.get_or_insert_with(Vec::new).push(format!("{bundle}:{BUNDLE_DIR}:ro"));
 }
 
+/// Why an image of `os`/`arch` (as its manifest says) cannot hold the agent-server, if it cannot: checked before
+/// anything of it runs (an arm64 image would start under emulation, where the host has it, and fail in odd ways).
+fn platform_refusal(image: &str, os: Option<&str>, arch: Option<&str>) -> Option<String> {
+    // An image that does not say (an old `docker import`) is taken for this machine's.
+    match (os.filter(|o| !o.is_empty()).unwrap_or("linux"), arch.filter(|a| !a.is_empty()).unwrap_or("amd64")) {
+        ("linux", "amd64") => None,
+        ("linux", arch) => Some(format!(
+            "the project's image {image} is built for {arch}: openhands-lsp's agent-server runs in amd64 images. Use \
+             the image's amd64 variant (docker pull --platform linux/amd64 {image})"
+        )),
+        (os, _) => Some(format!(
+            "the project's image {image} is a {os} image: the agent-server runs in Linux images only. Use a Debian, \
+             Ubuntu or Fedora based image"
+        )),
+    }
+}
+
+/// Whether glibc version `have` ("2.28") is older than `needs` ("2.31"); unreadable versions are not.
+fn older_than(have: &str, needs: &str) -> bool {
+    let parse = |v: &str| -> Option<(u32, u32)> {
+        let (major, minor) = v.split_once('.')?;
+        Some((major.parse().ok()?, minor.split('.').next()?.parse().ok()?))
+    };
+    matches!((parse(have), parse(needs)), (Some(h), Some(n)) if h < n)
+}
+
 fn read_dev_container(folder: &Path) -> Result<Option<DevContainer>, SandboxError> {
     devcontainer::find(folder).map_err(|e| {
         SandboxError::Image(format!(
@@ -519,6 +553,33 @@ mod tests {
 
     #[test]
     fn agent_server_volumes_are_named_after_the_image_and_the_recipe() {
-        assert_eq!(bundle_volume("sha256:abcdef0123456789abcdef"), "openhands-lsp-agent-r1-abcdef0123456789");
+        assert_eq!(bundle_volume("sha256:abcdef0123456789abcdef"), "openhands-lsp-agent-r2-abcdef0123456789");
+    }
+
+    #[test]
+    fn glibc_versions_compare_as_numbers() {
+        assert!(older_than("2.28", "2.31"));
+        assert!(older_than("2.9", "2.17"), "not as text");
+        assert!(!older_than("2.36", "2.31"));
+        assert!(!older_than("2.31", "2.31"));
+        assert!(!older_than("unknown", "2.31"), "what cannot be read is not refused");
+    }
+
+    /// Windows images cannot be made on a Linux engine (`docker load` refuses them), so this is their only test;
+    /// tests/tests/project_image.rs loads an arm64 image.
+    #[test]
+    fn images_for_another_system_or_processor_are_refused_in_words() {
+        assert_eq!(platform_refusal("i", Some("linux"), Some("amd64")), None);
+        assert_eq!(platform_refusal("i", None, Some("")), None, "an image that does not say is taken as it is");
+        let windows = platform_refusal("mcr.microsoft.com/dotnet/sdk:8.0-nanoserver", Some("windows"), Some("amd64"));
+        assert_eq!(
+            windows.as_deref(),
+            Some(
+                "the project's image mcr.microsoft.com/dotnet/sdk:8.0-nanoserver is a windows image: the agent-server \
+                 runs in Linux images only. Use a Debian, Ubuntu or Fedora based image"
+            )
+        );
+        let arm = platform_refusal("rust:1", Some("linux"), Some("arm64")).unwrap_or_default();
+        assert!(arm.contains("is built for arm64") && arm.contains("--platform linux/amd64 rust:1"), "{arm}");
     }
 }
