@@ -363,6 +363,9 @@ pub struct Parsed {
 
 pub const SECTION: &str = "openhands";
 
+/// How a setting's problem ends for editors, which go on with the default.
+pub const DEFAULT_USED: &str = "; the default is used";
+
 /// Reads the `openhands` object (keys without the prefix). `null` means "all defaults".
 pub fn parse(value: &Value) -> Parsed {
     let mut parsed = Parsed::default();
@@ -394,7 +397,7 @@ pub fn parse(value: &Value) -> Parsed {
         if serde_json::from_value::<Settings>(merged.clone()).is_err() {
             parsed.problems.push(SettingProblem {
                 key: format!("{SECTION}.{}", spec.key),
-                problem: format!("expected {} (got {candidate}); the default is used", expected(spec.ty)),
+                problem: format!("expected {} (got {candidate}){DEFAULT_USED}", expected(spec.ty)),
             });
             set_path(&mut merged, spec.key, previous);
         } else if let Some(problem) = check_range(spec, candidate) {
@@ -417,13 +420,12 @@ fn check_range(spec: &SettingSpec, value: &Value) -> Option<String> {
     match spec.ty {
         SettingType::Integer { minimum, maximum } | SettingType::OptionalInteger { minimum, maximum } => {
             let n = value.as_i64()?;
-            (n < minimum || n > maximum)
-                .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
+            (n < minimum || n > maximum).then(|| format!("expected {} (got {n}){DEFAULT_USED}", expected(spec.ty)))
         }
         SettingType::Number { minimum, maximum } | SettingType::OptionalNumber { minimum, maximum } => {
             let n = value.as_f64()?;
             (!n.is_finite() || n < minimum as f64 || n > maximum as f64)
-                .then(|| format!("expected {} (got {n}); the default is used", expected(spec.ty)))
+                .then(|| format!("expected {} (got {n}){DEFAULT_USED}", expected(spec.ty)))
         }
         _ => None,
     }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::conversation::{ConversationError, Manager, Review};
+use crate::git::applied::AppliedFile;
 use crate::git::{ChangeStatus, Entry, FileChange, Whole, entry};
 use crate::hunks::Hunk;
 
@@ -90,6 +91,8 @@ pub struct PlannedFile {
     /// Only some of the file's hunks were chosen: which of them, in words (for the agent).
     pub partial: Option<String>,
     pub step: Step,
+    /// The file as the user has it once this is applied: the base of the next review.
+    pub applied: Option<AppliedFile>,
 }
 
 /// The plan of one apply.
@@ -119,6 +122,9 @@ pub struct Applied {
     /// The user cancelled in the editor (or it could not apply): nothing was refused on its merits.
     #[serde(skip)]
     pub declined: bool,
+    /// The files as the user now has them from the agent (applied, or already as proposed).
+    #[serde(skip)]
+    pub landed: Vec<AppliedFile>,
 }
 
 /// A change to the user's files that a text edit cannot carry, done after the editor applied the text: make the
@@ -201,6 +207,15 @@ pub fn plan(
                     Err(Refusal { reason, conflict }) => Step::Refused { reason, conflict },
                 }
             };
+            let applied = match (&step, &choice, &change.original, &change.proposed) {
+                (Step::Apply { .. }, Choice::Hunks(ids), Some(original), Some(proposed)) => {
+                    let path = change.path.display().to_string();
+                    let text = crate::hunks::apply_only(&path, original, proposed, |id| ids.iter().any(|i| i == id));
+                    change.as_applied(Some(text))
+                }
+                (Step::Apply { .. }, ..) => change.as_applied(None),
+                _ => None,
+            };
             PlannedFile {
                 path: change.path.display().to_string(),
                 rel: change.path.clone(),
@@ -208,6 +223,7 @@ pub fn plan(
                 note: change.note(),
                 partial,
                 step,
+                applied,
             }
         })
         .collect();
@@ -248,7 +264,11 @@ impl ApplyPlan {
         let root = self.root.clone();
         let mut outcomes = Vec::new();
         let mut ops = Vec::new();
+        let mut landed = Vec::new();
         for (i, file) in self.files.into_iter().enumerate() {
+            if applied && matches!(file.step, Step::Apply { .. }) {
+                landed.extend(file.applied.map(|a| (i, a)));
+            }
             let (outcome, reason, conflict) = match file.step {
                 Step::Skipped => ("skipped", Some("not selected".to_owned()), None),
                 Step::Refused { reason, conflict } => ("refused", Some(reason), conflict),
@@ -284,7 +304,9 @@ impl ApplyPlan {
                 o.reason = Some(failure.clone().unwrap_or_else(|| "the editor did not apply the edit".into()));
             }
         }
-        Applied { applied, failure_reason: failure, files: outcomes, declined }
+        // A file whose link or mode could not be set is not as applied.
+        let landed = landed.into_iter().filter(|(i, _)| outcomes[*i].outcome != "refused").map(|(_, a)| a).collect();
+        Applied { applied, failure_reason: failure, files: outcomes, declined, landed }
     }
 }
 
@@ -304,15 +326,25 @@ impl Applied {
         (!refused.is_empty()).then(|| format!("OpenHands: {title}: not applied: {}", refused.join("; ")))
     }
 
+    /// After the apply: what landed becomes the base of the conversation's next review (so the agent's next edit of
+    /// the same lines is its change, not an overlap with the user's), and the agent is told what did not land.
+    pub async fn settle(&self, manager: &Manager, id: &str) {
+        if let Err(e) = manager.record_applied(id, self.landed.clone()).await {
+            tracing::warn!(conversation = %id, "what was applied is not recorded as the next review's base: {e}");
+        }
+        self.tell_agent(manager, id).await;
+    }
+
     /// Tells the agent which files did not land, so a follow-up turn does not assume they did. Said once: an apply
     /// that changed nothing and refused nothing tells it nothing new, and a declined one nothing at all.
-    pub async fn tell_agent(&self, manager: &Manager, id: &str) {
+    async fn tell_agent(&self, manager: &Manager, id: &str) {
         let outcomes = &self.files;
         if self.declined || !outcomes.iter().any(|o| matches!(o.outcome, "applied" | "refused")) {
             return;
         }
-        let landed: Vec<&str> =
-            outcomes.iter().filter(|o| matches!(o.outcome, "applied" | "unchanged")).map(|o| o.path.as_str()).collect();
+        let named = |outcome: &str| -> Vec<&str> {
+            outcomes.iter().filter(|o| o.outcome == outcome).map(|o| o.path.as_str()).collect()
+        };
         // Refused and skipped files, and the part of a file applied only in part that stayed out.
         let missed: Vec<String> = outcomes
             .iter()
@@ -322,12 +354,18 @@ impl Applied {
         if missed.is_empty() {
             return;
         }
-        let text = format!(
-            "The user reviewed your changes. Applied to their workspace: {}. Not applied: {}. Do not assume the changes \
-             that were not applied are in the user's workspace.",
-            if landed.is_empty() { "none".to_owned() } else { landed.join(", ") },
-            missed.join("; ")
+        let (applied, unchanged) = (named("applied"), named("unchanged"));
+        let mut text = format!(
+            "The user reviewed your changes. Applied to their files now: {}.",
+            if applied.is_empty() { "none".to_owned() } else { applied.join(", ") }
         );
+        if !unchanged.is_empty() {
+            text.push_str(&format!(" Already in their files as you made them: {}.", unchanged.join(", ")));
+        }
+        text.push_str(&format!(
+            " Not applied: {}. Do not assume the changes that were not applied are in the user's files.",
+            missed.join("; ")
+        ));
         if let Err(e) = manager.add_note(id, text).await {
             tracing::info!(conversation = %id, "could not tell the agent what was not applied: {e}");
         }

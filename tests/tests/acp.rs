@@ -215,6 +215,8 @@ fn without_a_key_or_with_bad_settings_session_new_says_what_to_do() {
     let e = agent.request(2, "session/new", json!({"cwd": ws.path(), "mcpServers": []}));
     let message = e["error"]["message"].as_str().unwrap();
     assert!(message.contains("openhands.backend") && message.contains("bad.json"), "{message}");
+    // The session fails: it does not also say a default is used.
+    assert!(!message.contains("default is used") && message.contains("fix the file"), "{message}");
     agent.finish();
 }
 
@@ -252,7 +254,9 @@ fn permissions_are_asked_and_answered_once_always_or_no_and_a_cancel_stops_the_t
     let kinds: Vec<&str> = p["options"].as_array().unwrap().iter().map(|o| o["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["allow_once", "allow_always", "reject_once", "reject_always"]);
     assert_eq!(p["toolCall"]["status"], "pending");
-    assert!(p["toolCall"]["content"][0]["content"]["text"].as_str().unwrap().contains("echo one"), "{p}");
+    // Its kind, so a panel labels it "Execute"; the command is its title, not repeated as its content.
+    assert_eq!(p["toolCall"]["kind"], "execute", "{p}");
+    assert!(p["toolCall"]["content"].is_null(), "{p}");
     // What ran: one, three, four; two was rejected and its call failed, and the agent was told.
     let first_turn: Vec<&serde_json::Value> =
         result["updates"].as_array().unwrap()[..result["afterFirst"].as_u64().unwrap() as usize].iter().collect();
@@ -285,11 +289,21 @@ fn lsp_conversation(llm: &ScriptedLlm, ws: &std::path::Path, state_home: &std::p
     use openhands_lsp_tests::agent::{init_params, options, wait_state};
     let mut opts = options();
     opts.state_home = Some(state_home.to_owned());
-    let (mut server, _) = openhands_lsp_tests::Server::start(opts, init_params(llm, ws, json!({}))).unwrap();
+    let mut params = init_params(llm, ws, json!({}));
+    // Its own copy, so that there is something to apply.
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+    let (mut server, _) = openhands_lsp_tests::Server::start(opts, params).unwrap();
+    server.on_request("workspace/applyEdit", |_| Ok(json!({"applied": true})));
     let started =
         server.command("openhands.startTask", json!({"instruction": "Write notes from VS Code"})).unwrap().unwrap();
     let id = started["conversationId"].as_str().unwrap().to_owned();
     wait_state(&server, &id, "finished");
+    // Only a.txt is applied: the agent gets a note saying so (a message in the agent-server's history).
+    let applied = server.command("openhands.applyChanges", json!({"conversationId": id, "files": ["a.txt"]}));
+    assert_eq!(applied.unwrap().unwrap()["applied"], true);
+    server
+        .wait_notification("openhands/event", |e| e["source"] == "openhands-lsp" && e["kind"] == "MessageEvent")
+        .unwrap();
     server.shutdown_and_exit().unwrap();
     id
 }
@@ -297,7 +311,11 @@ fn lsp_conversation(llm: &ScriptedLlm, ws: &std::path::Path, state_home: &std::p
 #[test]
 fn sessions_are_listed_loaded_and_resumed_after_a_restart_with_the_conversations_of_lsp_editors() {
     let (_dir, ws) = repo_with_files();
-    let llm = ScriptedLlm::start(vec![Step::finish("Notes written."), Step::finish("Hello there.")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'notes\\n' >> a.txt && printf 'more notes\\n' >> b.txt"),
+        Step::finish("Notes written."),
+        Step::finish("Hello there."),
+    ]);
     let setup = Setup::new(&llm, json!({}));
     let state_home = setup.state.path().join("state");
     let from_lsp = lsp_conversation(&llm, &ws, &state_home);
@@ -320,6 +338,8 @@ fn sessions_are_listed_loaded_and_resumed_after_a_restart_with_the_conversations
     let replay = result["lspReplay"].to_string();
     assert!(replay.contains("user_message_chunk") && replay.contains("Write notes from VS Code"), "{replay}");
     assert!(replay.contains("Notes written."), "{replay}");
+    // The note the editor gave the agent about the partial apply is not the user's message.
+    assert!(!replay.contains("The user reviewed your changes"), "a note is not replayed as the user's words: {replay}");
 
     // After the restart.
     assert_eq!(ids(&result["listedAfter"]), [id.to_owned(), from_lsp.clone()]);
@@ -429,7 +449,7 @@ fn slash_commands_review_apply_and_discard_the_agents_changes() {
             ("WORKSPACE", ws.display().to_string()),
             (
                 "PROMPTS",
-                prompts(&["/review", "Change a.txt", "/review", "/apply", "/discard", "/review", "/fix-issue"]),
+                prompts(&["/review", "Change a.txt", "/review", "/apply", "/discard", "/review", "/fix-issue", "More"]),
             ),
             ("ANSWER", "keep".into()),
         ],
@@ -447,6 +467,10 @@ fn slash_commands_review_apply_and_discard_the_agents_changes() {
         .expect("the diffs");
     assert_eq!(review["content"][0]["type"], "diff");
     assert_eq!(review["content"][0]["newText"], A.replace("line 2\n", "line 2 by the agent\n"));
+    // And as a fenced diff, for panels that show a completed tool call as one line.
+    let as_text = answers[2]["updates"].to_string();
+    assert!(as_text.contains("```diff\\n--- a/a.txt\\n+++ b/a.txt\\n@@"), "{as_text}");
+    assert!(as_text.contains("\\n-line 2\\n+line 2 by the agent\\n"), "{as_text}");
     assert!(answers[3]["updates"].to_string().contains("Applied: a.txt."), "{}", answers[3]);
     let writes = result["writes"].as_array().unwrap();
     assert_eq!(writes.len(), 1, "one write, by /apply, through the editor: {writes:?}");
@@ -454,7 +478,174 @@ fn slash_commands_review_apply_and_discard_the_agents_changes() {
     assert!(answers[4]["updates"].to_string().contains("changes and its copy are gone"), "{}", answers[4]);
     assert!(answers[5]["updates"].to_string().contains("No changes to review"), "{}", answers[5]);
     assert!(answers[6]["error"]["message"].as_str().unwrap().contains("takes an issue"), "{}", answers[6]);
+    // A prompt after /discard: what to do, not an internal error.
+    assert_eq!(answers[7]["stopReason"], "end_turn", "{}", answers[7]);
+    assert!(answers[7]["updates"].to_string().contains("start a new session"), "{}", answers[7]);
     assert_eq!(llm.requests().len(), 2, "no slash command reached the model");
+}
+
+/// A panel that answers a permission with `cancelled` (CodeCompanion's Cancel, the SDK's own cancel path): the
+/// action does not run, its tool call fails, the prompt answers `cancelled` (it used to stay unanswered for good),
+/// and the next prompt goes on.
+#[test]
+fn a_permission_answered_cancelled_runs_nothing_and_ends_the_turn_cancelled() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![Step::terminal("touch ran.txt"), Step::finish("Stopped, as you asked.")]);
+    let setup = Setup::new(&llm, json!({"confirmation": "always"}));
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["Touch a file", "Never mind, go on"])),
+            ("ANSWER", "cancelled".into()),
+        ],
+    );
+    let answers = result["answers"].as_array().unwrap();
+    assert_eq!(answers[0]["stopReason"], "cancelled", "{}", answers[0]);
+    let failed = answers[0]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["sessionUpdate"] == "tool_call_update" && u["status"] == "failed")
+        .cloned();
+    assert!(failed.is_some(), "the asked-about call failed: {}", answers[0]["updates"]);
+    assert!(!ws.join("ran.txt").exists(), "the cancelled action did not run");
+    assert_eq!(answers[1]["stopReason"], "end_turn", "{}", answers[1]);
+    assert!(answers[1]["updates"].to_string().contains("Stopped, as you asked."), "{}", answers[1]);
+    assert!(!ws.join("ran.txt").exists());
+}
+
+/// Two chats of one editor, each with its own agent process: the second, loading the first's session while it
+/// works, is told what is true (another openhands-lsp process, which one, and from where to drive it), not that
+/// "another editor" runs it.
+#[test]
+fn a_second_chat_loading_a_running_session_is_told_which_process_runs_it() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![Step::finish("Done.").gated("held")]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive("two_chats", &[("WORKSPACE", ws.display().to_string())]);
+    let told = result["told"].to_string();
+    let pid = result["firstPid"].as_u64().unwrap();
+    assert!(told.contains(&format!("running in another openhands-lsp process on this machine (pid {pid})")), "{told}");
+    assert!(told.contains("each agent chat and each editor window runs its own"), "{told}");
+    assert!(!told.contains("another editor"), "{told}");
+    let error = result["promptError"]["message"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("pid {pid}")) && error.contains("the window or chat that started it"), "{error}");
+    assert_eq!(result["done"]["stopReason"], "end_turn");
+}
+
+/// A start the agent-server refuses with a 500 carrying pydantic's internals (as its handler of unexpected errors
+/// answers): the panel gets a short title, the reason in words in the content and the prompt's error, the raw text
+/// in `rawOutput` only.
+#[test]
+fn a_failed_start_is_said_in_words_with_a_short_title_and_the_raw_text_aside() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![]);
+    let fake = env!("CARGO_BIN_EXE_fake-agent-server");
+    let setup = Setup::new(&llm, json!({"process": {"command": fake}}));
+    let raw = "1 validation error for LLM\nmodel\n  Field required [type=missing, input_value={'api_key': '***'}, \
+               input_type=dict]\n    For further information visit https://errors.pydantic.dev/2.11/v/missing";
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["Start"])),
+            ("FAKE_CREATE_FAILS", raw.to_owned()),
+        ],
+    );
+    let answer = &result["answers"][0];
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("LLM not accepted: model: Field required"), "{answer}");
+    assert!(!message.contains("[type=") && !message.contains("errors.pydantic.dev"), "{message}");
+    let done = answer["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["sessionUpdate"] == "tool_call_update" && u["status"] == "failed")
+        .cloned()
+        .expect("the start's call failed");
+    assert_eq!(done["title"], "The agent did not start", "{done}");
+    let content = done["content"][0]["content"]["text"].as_str().unwrap_or_default();
+    assert!(content.contains("LLM not accepted: model: Field required") && !content.contains("[type="), "{done}");
+    assert!(done["rawOutput"]["error"].is_string(), "{done}");
+}
+
+/// `session/cancel` while the sandbox starts: the prompt answers `cancelled` and the task is held (it used to run
+/// seconds later with no prompt waiting); the next prompt, sent at once, is taken (it used to fail "is starting")
+/// and the agent's first call sees the task and that prompt together.
+#[test]
+fn a_cancel_during_the_start_holds_the_task_until_the_next_prompt() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![Step::finish("Going on with both.")]);
+    let setup = Setup::new(&llm, json!({"confirmation": "always"}));
+    let result = setup.drive("cancel_start", &[("WORKSPACE", ws.display().to_string())]);
+    assert_eq!(result["first"]["stopReason"], "cancelled", "{}", result["first"]);
+    assert_eq!(result["llmCallsAtCancel"], 0);
+    assert_eq!(result["second"]["stopReason"], "end_turn", "{}", result["second"]);
+    let requests = llm.requests();
+    assert!(!requests.is_empty());
+    let first_call = requests[0].body.to_string();
+    assert!(
+        first_call.contains("Task one") && first_call.contains("Go on after all"),
+        "the held task ran only with the next prompt: {first_call}"
+    );
+    assert_eq!(result["permissions"], json!([]), "nothing of the cancelled turn asked anything");
+}
+
+/// Iterate and apply: the agent edits a line, `/apply` applies it; asked for more, the agent edits the same line
+/// again, and the second `/apply` applies it too (it used to be refused as an overlap with the user's edits). What
+/// was applied is no longer listed, and each diff's old side is the user's text.
+#[test]
+fn the_same_lines_apply_again_after_another_prompt_and_review_lists_only_what_is_not_applied() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        edit("a.txt", "line 2\n", "line 2 by the agent\n"),
+        Step::finish("Changed a.txt."),
+        edit("a.txt", "line 2 by the agent\n", "line 2 by the agent, again\n"),
+        edit("b.txt", "beta\n", "beta by the agent\n"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "create", "path": "{workdir}/c.txt", "file_text": "new\n", "security_risk": "LOW"}),
+        ),
+        Step::finish("Changed a.txt again, and b.txt."),
+    ]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["Change a.txt", "/apply", "/review", "Again", "/review", "/apply"])),
+            ("ANSWER", "keep".into()),
+        ],
+    );
+    let answers = result["answers"].as_array().unwrap();
+    let said = |i: usize| answers[i]["updates"].to_string();
+    assert!(said(1).contains("Applied: a.txt."), "{}", said(1));
+    assert!(said(2).contains("No changes to review"), "what was applied is no change any more: {}", said(2));
+    // Without streaming, the next prompt says at once that the model is being asked.
+    let first_update = &answers[3]["updates"][0];
+    assert_eq!(first_update["sessionUpdate"], "agent_thought_chunk", "{}", said(3));
+    assert!(first_update["content"]["text"].as_str().unwrap().starts_with("Asking the model (openai/gpt-4o)"));
+    let review = answers[4]["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["sessionUpdate"] == "tool_call")
+        .expect("the diffs");
+    let diffs = review["content"].as_array().unwrap();
+    assert_eq!(diffs.len(), 3, "{review}");
+    // A new file's diff has `"oldText": null` (a client opens its diff review only with the key there).
+    assert!(diffs[2].as_object().unwrap().get("oldText").is_some_and(serde_json::Value::is_null), "{}", diffs[2]);
+    let once = A.replace("line 2\n", "line 2 by the agent\n");
+    assert_eq!(diffs[0]["oldText"], once.as_str(), "against the user's text, not the conversation's start");
+    assert_eq!(diffs[0]["newText"], A.replace("line 2\n", "line 2 by the agent, again\n"));
+    assert!(said(5).contains("Applied: a.txt, b.txt, c.txt."), "the same line applies again: {}", said(5));
+    assert!(!said(5).contains("overlap"), "{}", said(5));
+    assert_eq!(
+        std::fs::read_to_string(ws.join("a.txt")).unwrap(),
+        A.replace("line 2\n", "line 2 by the agent, again\n")
+    );
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "alpha\nbeta by the agent\ngamma\n");
 }
 
 #[test]

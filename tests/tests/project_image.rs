@@ -393,3 +393,34 @@ fn a_set_up_past_its_time_limit_is_stopped_and_said_and_an_image_for_another_pro
     server.shutdown_and_exit().unwrap();
     docker(&["rmi", &arm64]);
 }
+
+/// A project's image whose shell start-up takes its time and prints, as conda's or nvm's does in dev containers
+/// (`/etc/bash.bashrc`, read by every interactive bash): the agent's first command waits for it and reports what it
+/// really did, and the slow start-up is named (the process backend's own test: tests/tests/shell.rs).
+#[test]
+fn a_project_images_slow_shell_start_up_is_waited_for_and_its_first_command_reports_what_it_did() {
+    let _shared = PROJECT_IMAGES.read().unwrap_or_else(|p| p.into_inner());
+    let (_dir, ws) = workspace();
+    let make = base_image("OPENHANDS_TEST_MAKE_BASE");
+    let start_up =
+        r#"echo '(conda-like) activating base...'\nsleep 4\nPS1='(base) > '\nexport PROMPT_COMMAND='echo -n'\n"#;
+    std::fs::write(ws.join(".devcontainer.json"), r#"{"build": {"dockerfile": "Dockerfile"}}"#).unwrap();
+    std::fs::write(ws.join("Dockerfile"), format!("FROM {make}\nRUN printf \"{start_up}\" >> /etc/bash.bashrc\n"))
+        .unwrap();
+    let first = "sleep 3; echo slept-well; exit 5";
+    let llm = ScriptedLlm::start_for_containers(vec![Step::terminal(first), Step::finish("done")]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({}))).unwrap();
+    let id = start_task(&mut server, "Check the shell");
+    let e = openhands_lsp_tests::agent::wait_event(&server, &id, "the first command's observation", |e| {
+        e["kind"] == "ObservationEvent" && e["raw"]["observation"]["command"] == first
+    });
+    let raw = &e["raw"]["observation"];
+    let text: String =
+        raw["content"].as_array().unwrap().iter().filter_map(|c| c["text"].as_str()).collect::<Vec<_>>().join("");
+    assert!(text.contains("slept-well"), "the command's real output: {text:?}");
+    assert_eq!(raw["exit_code"], 5, "its real exit code: {text:?}");
+    assert!(!text.contains("activating base"), "the start-up's output is not the command's: {text:?}");
+    assert!(text.contains("[The terminal's shell took"), "the slow start-up is named: {text:?}");
+    wait_state(&server, &id, "finished");
+    server.shutdown_and_exit().unwrap();
+}

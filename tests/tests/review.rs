@@ -166,7 +166,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
                 .filter(|m| {
                     m["method"] == "openhands/event"
                         && m["params"]["kind"] == "MessageEvent"
-                        && m["params"]["source"] == "user"
+                        && m["params"]["source"] == "openhands-lsp"
                 })
                 .find(|m| m["params"]["detail"].as_str().unwrap_or("").contains("Not applied"))
                 .cloned()
@@ -174,7 +174,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         .unwrap();
     let note = note["params"]["detail"].as_str().unwrap().to_owned();
     assert!(
-        note.contains("Applied to their workspace: a.txt")
+        note.contains("Applied to their files now: a.txt")
             && note.contains("b.txt (your edits and the agent's overlap"),
         "{note}"
     );
@@ -189,27 +189,28 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         .unwrap();
     assert_eq!((declined["applied"].clone(), outcome(&declined, "added.txt")), (json!(false), json!("refused")));
     let asked = server.server_requests("workspace/applyEdit")[1].clone();
-    assert_eq!(asked["edit"]["changeAnnotations"]["openhands-1"]["needsConfirmation"], false, "{asked}");
+    let annotation = asked["edit"]["changeAnnotations"].as_object().and_then(|a| a.values().next()).cloned();
+    assert_eq!(annotation.unwrap_or_default()["needsConfirmation"], false, "{asked}");
     assert!(!ws.join("added.txt").exists());
-    session_applies(&mut server);
 
-    // Full apply: the payload the editor gets, with file operations.
+    // Full apply: the payload the editor gets, with file operations. The user cancels its preview (nothing of it is
+    // applied, so another editor below is offered the same changes).
     server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
     let notes = |msgs: &[Value]| -> Vec<String> {
         msgs.iter()
             .filter(|m| {
                 m["method"] == "openhands/event"
                     && m["params"]["kind"] == "MessageEvent"
-                    && m["params"]["source"] == "user"
+                    && m["params"]["source"] == "openhands-lsp"
             })
             .filter_map(|m| m["params"]["detail"].as_str().filter(|d| d.contains("Not applied")).map(str::to_owned))
             .collect()
     };
-    let told = server.wait_for("the full apply's note", Duration::from_secs(30), |msgs| {
+    let told = server.wait_for("the partial apply's note", Duration::from_secs(30), |msgs| {
         let n = notes(msgs);
-        (n.len() >= 2).then_some(n)
+        (!n.is_empty()).then_some(n)
     });
-    assert_eq!(told.unwrap().len(), 2, "the partial and the full apply; nothing for the cancelled one");
+    assert_eq!(told.unwrap().len(), 1, "the partial apply's; nothing for the cancelled ones");
     let all = server.server_requests("workspace/applyEdit");
     assert_eq!(all.len(), 3, "partial, cancelled, full");
     let edits = [all[0].clone(), all[2].clone()];
@@ -218,26 +219,21 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
           "edit": {
             "changeAnnotations": {
               "openhands-0": {
-                "description": "modify a.txt",
-                "label": "OpenHands: Change things",
-                "needsConfirmation": true
-              },
-              "openhands-1": {
                 "description": "create added.txt",
                 "label": "OpenHands: Change things",
                 "needsConfirmation": true
               },
-              "openhands-2": {
+              "openhands-1": {
                 "description": "modify b.txt",
                 "label": "OpenHands: Change things",
                 "needsConfirmation": true
               },
-              "openhands-3": {
+              "openhands-2": {
                 "description": "delete gone.txt",
                 "label": "OpenHands: Change things",
                 "needsConfirmation": true
               },
-              "openhands-4": {
+              "openhands-3": {
                 "description": "rename new.md",
                 "label": "OpenHands: Change things",
                 "needsConfirmation": true
@@ -245,29 +241,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
             },
             "documentChanges": [
               {
-                "edits": [
-                  {
-                    "annotationId": "openhands-0",
-                    "newText": "FIVE\n",
-                    "range": {
-                      "end": {
-                        "character": 0,
-                        "line": 5
-                      },
-                      "start": {
-                        "character": 0,
-                        "line": 4
-                      }
-                    }
-                  }
-                ],
-                "textDocument": {
-                  "uri": "file://<ws>/a.txt",
-                  "version": 7
-                }
-              },
-              {
-                "annotationId": "openhands-1",
+                "annotationId": "openhands-0",
                 "kind": "create",
                 "options": {
                   "ignoreIfExists": false,
@@ -278,7 +252,7 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
               {
                 "edits": [
                   {
-                    "annotationId": "openhands-1",
+                    "annotationId": "openhands-0",
                     "newText": "new\n",
                     "range": {
                       "end": {
@@ -300,14 +274,14 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
               {
                 "kind": "delete",
                 "options": {
-                  "annotationId": "openhands-3",
+                  "annotationId": "openhands-2",
                   "ignoreIfNotExists": true,
                   "recursive": false
                 },
                 "uri": "file://<ws>/gone.txt"
               },
               {
-                "annotationId": "openhands-4",
+                "annotationId": "openhands-3",
                 "kind": "rename",
                 "newUri": "file://<ws>/new.md",
                 "oldUri": "file://<ws>/old.md",
@@ -338,7 +312,9 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
     assert!(message.starts_with("Change things\n") && message.contains("Co-authored-by: openhands"), "{message}");
     server.shutdown_and_exit().unwrap();
 
-    // Another editor without file operations: text edits only, the rest refused with the reason.
+    // Another editor without file operations: text edits only, the rest refused with the reason. The user took
+    // their edit of b.txt back meanwhile: the agent's change of it applies now.
+    std::fs::write(ws.join("b.txt"), "bee\n").unwrap();
     let mut plain = session(&llm, &ws, opts.clone(), false);
     let result = plain.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
     let reasons: Vec<String> = result["files"]
@@ -356,9 +332,8 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         .collect();
     expect![[r#"
         [
-            "a.txt applied ",
             "added.txt refused your editor cannot create files over LSP (no resourceOperations \"create\")",
-            "b.txt refused your edits and the agent's overlap; your text is untouched; resolve it by hand from the review",
+            "b.txt applied ",
             "gone.txt refused your editor cannot delete files over LSP (no resourceOperations \"delete\")",
             "new.md refused your editor cannot rename files over LSP (no resourceOperations \"rename\")",
         ]
@@ -369,17 +344,17 @@ fn review_then_apply_merges_refuses_overlaps_and_tells_the_agent() {
         {
           "edit": {
             "changes": {
-              "file://<ws>/a.txt": [
+              "file://<ws>/b.txt": [
                 {
-                  "newText": "FIVE\n",
+                  "newText": "bee!\n",
                   "range": {
                     "end": {
                       "character": 0,
-                      "line": 5
+                      "line": 1
                     },
                     "start": {
                       "character": 0,
-                      "line": 4
+                      "line": 0
                     }
                   }
                 }
@@ -503,6 +478,10 @@ fn hunks_are_applied_one_by_one_and_a_declined_one_is_told_to_the_agent_and_take
         "{edit:#}"
     );
 
+    // What was applied is the base now: the review keeps only the other hunk, with its id.
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(hunks_of(&review, "a.txt"), vec![ten.clone()]);
+
     // An unknown hunk is the caller's mistake, named.
     let err = server
         .command("openhands.rejectHunks", json!({"conversationId": id, "hunks": ["0000000000000000"]}))
@@ -510,7 +489,7 @@ fn hunks_are_applied_one_by_one_and_a_declined_one_is_told_to_the_agent_and_take
         .unwrap_err();
     assert!(err.code == -32602 && err.message.contains("no change 0000000000000000"), "{err}");
 
-    // The other hunk is declined with a reason and taken out of the agent's copy; the first keeps its id.
+    // The other hunk is declined with a reason and taken out of the agent's copy: nothing of a.txt is left to review.
     let rejected = server
         .command(
             "openhands.rejectHunks",
@@ -522,7 +501,7 @@ fn hunks_are_applied_one_by_one_and_a_declined_one_is_told_to_the_agent_and_take
     let copy = state.path().join(format!("openhands-lsp/conversations/{id}/worktree/a.txt"));
     assert_eq!(std::fs::read_to_string(&copy).unwrap(), original.replace("line 2\n", "LINE TWO\n"));
     let after = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
-    assert_eq!(hunks_of(&after, "a.txt"), vec![two.clone()]);
+    assert!(after["files"].as_array().unwrap().iter().all(|f| f["path"] != "a.txt"), "{after:#}");
 
     // The agent's next request to the model carries what was declined and why.
     let before = llm.requests().len();
@@ -533,4 +512,113 @@ fn hunks_are_applied_one_by_one_and_a_declined_one_is_told_to_the_agent_and_take
         asked.contains("declined these") && asked.contains("keep ten as it is") && asked.contains("LINE TEN"),
         "{asked}"
     );
+}
+
+/// The changes of `review` as `path: original → proposed` lines.
+fn review_lines(review: &Value) -> Vec<String> {
+    review["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}: {:?} → {:?}", f["path"].as_str().unwrap(), f["original"], f["proposed"]))
+        .collect()
+}
+
+/// Iterate and apply: the agent edits a line, the user applies it; asked for more, the agent edits the same line
+/// again, and that applies too (what was applied is the base now, not the conversation's start). The review lists
+/// only what differs from the user's files, and the note the agent gets about a partial apply is true and is never
+/// shown as the user's words.
+#[test]
+fn the_same_lines_apply_again_after_more_work_and_the_review_shows_only_what_is_not_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("hello.txt"), "hello\nworld\n").unwrap();
+    std::fs::write(ws.join("README.md"), "readme\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'hello\\nWORLD\\n' > hello.txt"),
+        Step::finish("first"),
+        Step::terminal("printf 'hello\\nWORLD!\\n' > hello.txt && printf 'readme, updated\\n' > README.md"),
+        Step::finish("second"),
+        Step::finish("third"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let mut server = session(&llm, &ws, opts, true);
+    // The editor applies the edits to the files, as an editor that saves them.
+    server.on_request("workspace/applyEdit", |p| match openhands_lsp_tests::workspace_edit::apply(&p["edit"]) {
+        Ok(()) => Ok(json!({"applied": true})),
+        Err(e) => Ok(json!({"applied": false, "failureReason": e})),
+    });
+    let started = server.command("openhands.startTask", json!({"instruction": "Shout"})).unwrap().unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    wait_finished(&server, &id);
+    let applied = server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(applied["files"][0]["outcome"], "applied", "{applied}");
+    assert_eq!(std::fs::read_to_string(ws.join("hello.txt")).unwrap(), "hello\nWORLD\n");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(review_lines(&review), Vec::<String>::new(), "what was applied is no change any more");
+
+    server.command("openhands.sendMessage", json!({"conversationId": id, "text": "Louder"})).unwrap().unwrap();
+    wait_llm_then_finished(&server, &llm, &id, 4);
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(
+        review_lines(&review),
+        [
+            r#"README.md: String("readme\n") → String("readme, updated\n")"#,
+            r#"hello.txt: String("hello\nWORLD\n") → String("hello\nWORLD!\n")"#,
+        ],
+        "each against the user's text"
+    );
+    // The same line again: applied, not refused as an overlap. README.md stays for later.
+    let applied = server
+        .command("openhands.applyChanges", json!({"conversationId": id, "files": ["hello.txt"]}))
+        .unwrap()
+        .unwrap();
+    let outcomes: Vec<String> = applied["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["path"].as_str().unwrap(), f["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes, ["README.md skipped", "hello.txt applied"], "{applied}");
+    assert_eq!(std::fs::read_to_string(ws.join("hello.txt")).unwrap(), "hello\nWORLD!\n");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(review_lines(&review), [r#"README.md: String("readme\n") → String("readme, updated\n")"#]);
+
+    // The agent was told, in a note that is not the user's message and says only what is true.
+    let note = server
+        .wait_for("the note to the agent", Duration::from_secs(30), |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/event" && m["params"]["kind"] == "MessageEvent")
+                .find(|m| m["params"]["source"] == "openhands-lsp")
+                .cloned()
+        })
+        .unwrap();
+    let summary = note["params"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("note to the agent: The user reviewed your changes."), "{summary}");
+    let detail = note["params"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("Applied to their files now: hello.txt. Not applied: README.md (not selected)."),
+        "{detail}"
+    );
+    let shown_as_user = server.notifications("openhands/event").into_iter().any(|e| {
+        e["source"] == "user" && e["detail"].as_str().is_some_and(|d| d.contains("The user reviewed your changes"))
+    });
+    assert!(!shown_as_user, "a note is never the user's message");
+    server.shutdown_and_exit().unwrap();
+}
+
+/// Waits until the LLM has served `requests` calls and the conversation is finished again.
+fn wait_llm_then_finished(server: &Server, llm: &ScriptedLlm, id: &str, requests: usize) {
+    assert!(llm.wait_requests(requests, Duration::from_secs(240)), "the agent's second turn");
+    server
+        .wait_for("finished again", Duration::from_secs(240), |msgs| {
+            let last =
+                msgs.iter().rfind(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)?;
+            (last["params"]["state"] == "finished").then(|| last.clone())
+        })
+        .unwrap();
 }

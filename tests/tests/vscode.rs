@@ -114,6 +114,44 @@ fn apply_changes_as_shown_applies_the_agents_change_beside_the_users_edit() {
     assert!(first.contains("File: a.txt, lines 1-"), "{first}");
 }
 
+/// Iterate and apply in the real VS Code: Apply Changes from the view, a message for more on the same line, Apply
+/// Changes again: the second apply lands (it used to be refused as an overlap), and its pick offers only what is not
+/// applied yet.
+#[test]
+fn apply_changes_twice_in_one_conversation_applies_the_same_line_again() {
+    let (_dir, ws) = repository(&[("a.txt", "one\ntwo\nthree\nfour\nfive\n"), ("b.txt", "bee\n")]);
+    let edit = |old: &str, new: &str| {
+        Step::tool(
+            "file_editor",
+            json!({"command": "str_replace", "path": "{workdir}/a.txt", "old_str": old, "new_str": new,
+                   "security_risk": "LOW"}),
+        )
+    };
+    let llm = ScriptedLlm::start(vec![
+        edit("five", "FIVE"),
+        Step::finish("first done"),
+        edit("FIVE", "FIVE!"),
+        Step::tool(
+            "file_editor",
+            json!({"command": "str_replace", "path": "{workdir}/b.txt", "old_str": "bee", "new_str": "bee, noted",
+                   "security_risk": "LOW"}),
+        ),
+        Step::finish("louder done"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("apply-twice", &ws, &llm, state.path());
+    let out = bench.drive("apply_twice", &[]);
+    let result = result_of(&out);
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree\nfour\nFIVE!\n", "{result}");
+    assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "bee, noted\n", "{result}");
+    let toast = result["second"]["toast"].as_str().unwrap_or_default();
+    assert!(toast.contains("applied 2 files") && !toast.contains("overlap"), "{result}");
+    let pick = result["second"]["pick"].as_str().unwrap_or_default();
+    assert!(pick.contains("a.txt") && pick.contains("b.txt"), "{pick}");
+    let notes = result["notifications"].to_string();
+    assert!(!notes.contains("overlap") && !notes.contains("not applied"), "{notes}");
+}
+
 #[test]
 fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);

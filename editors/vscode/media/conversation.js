@@ -207,6 +207,14 @@
       details.appendChild(el("pre", "", text));
       return [details];
     }
+    if (kind === "MessageEvent" && event.source === "openhands-lsp") {
+      // What the editor told the agent (what was applied, what the user declined): not the user's words.
+      const box = el("details", "message note");
+      const text = (event.detail || "").replace(/^\[A note from the user's editor[^\]]*\]\s*/, "");
+      box.appendChild(el("summary", "", "Note to the agent: " + text.split("\n")[0]));
+      box.appendChild(el("pre", "", text));
+      return [box];
+    }
     if (kind === "MessageEvent") {
       const user = event.source === "user";
       const box = el("div", "message " + (user ? "user" : "agent"));

@@ -155,7 +155,9 @@ fn check_key(front: &Front, settings: &crate::config::Settings) -> Result<(), Rp
 /// with the first prompt, under this session's id.
 fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionResponse, RpcError> {
     if let Some(problem) = front.loaded.problems.first() {
-        return Err(RpcError::invalid_params(format!("bad settings: {problem}")));
+        return Err(RpcError::invalid_params(format!(
+            "bad settings: {problem}. No session starts with it: fix the file, then start a new session"
+        )));
     }
     // No conversation could be had: say so now, not at the first prompt.
     front.manager()?;

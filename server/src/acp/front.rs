@@ -70,6 +70,21 @@ impl Front {
 
     /// Sends `update` to the client as `session/update` of session `id`.
     pub fn send(&self, id: &str, update: SessionUpdate) {
-        self.peer.notify("session/update", SessionNotification::new(id.to_owned(), update));
+        let mut params = serde_json::to_value(SessionNotification::new(id.to_owned(), update)).unwrap_or_default();
+        with_null_old_text(&mut params["update"]);
+        self.peer.notify("session/update", params);
+    }
+}
+
+/// A new file's diff says `"oldText": null` rather than leaving the key out: both are valid ACP, and a client in use
+/// (a Neovim chat plugin) opens its diff review only when the key is there.
+fn with_null_old_text(update: &mut serde_json::Value) {
+    let Some(content) = update.get_mut("content").and_then(serde_json::Value::as_array_mut) else { return };
+    for item in content {
+        if item["type"] == "diff"
+            && let Some(diff) = item.as_object_mut()
+        {
+            diff.entry("oldText").or_insert(serde_json::Value::Null);
+        }
     }
 }

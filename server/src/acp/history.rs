@@ -100,11 +100,18 @@ fn not_live_note(front: &Front, id: &str, summary: &Summary) {
     if summary.live {
         return;
     }
+    let owner = summary.meta.owner.as_ref().map_or(0, |o| o.pid);
     let text = if summary.running_elsewhere {
-        "This conversation runs in another editor on this machine: follow it there. Its changes can be reviewed here (/review)."
+        format!(
+            "This conversation is running in another openhands-lsp process on this machine (pid {owner}): each \
+             agent chat and each editor window runs its own, and only the one that started it can send it messages. \
+             Follow it in the chat or window that started it, or stop it there and load it here again. Its changes \
+             can be reviewed here (/review)."
+        )
     } else {
         "This conversation's agent ended with the session it ran in: its history and its changes are here (/review, \
          /apply, /discard, /pr); for more work, start a new session."
+            .to_owned()
     };
     front.send(id, super::review::message(text));
 }

@@ -51,6 +51,32 @@ fn diffs(review: &Review) -> Vec<ToolCallContent> {
         .collect()
 }
 
+/// The review as one unified diff (what is not text, as a comment line).
+fn unified(review: &Review) -> String {
+    let mut out = String::new();
+    for f in &review.files {
+        let path = f.path.display().to_string();
+        let old_path = f.old_path.as_ref().map_or_else(|| path.clone(), |p| p.display().to_string());
+        match (&f.whole, f.involves_link(), &f.original, &f.proposed) {
+            (None, false, original, proposed) if original.is_some() || proposed.is_some() => {
+                let (a, b) = (original.as_deref().unwrap_or_default(), proposed.as_deref().unwrap_or_default());
+                let from = if original.is_some() { format!("a/{old_path}") } else { "/dev/null".to_owned() };
+                let to = if proposed.is_some() { format!("b/{path}") } else { "/dev/null".to_owned() };
+                let diff = similar::TextDiff::from_lines(a, b);
+                out.push_str(&diff.unified_diff().header(&from, &to).to_string());
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => {
+                let what = f.note().unwrap_or_else(|| review::status_word(f.status).to_owned());
+                out.push_str(&format!("# {path}: {what}\n"));
+            }
+        }
+    }
+    out
+}
+
 fn review_call(id: &str, review: &Review, status: ToolCallStatus) -> ToolCall {
     let n = review.files.len();
     ToolCall::new(
@@ -79,22 +105,10 @@ async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
     }
 }
 
-/// Whether the user's folder has this change already (applied before): the file as proposed, or gone as it should.
-fn in_user_files(root: &Path, f: &crate::git::FileChange) -> bool {
-    let now = std::fs::read(root.join(&f.path)).ok();
-    let proposed = match (&f.whole, &f.proposed) {
-        (Some(whole), _) => whole.proposed.as_deref(),
-        (None, Some(text)) => Some(text.as_bytes()),
-        (None, None) => None,
-    };
-    let old_gone = f.old_path.as_ref().is_none_or(|old| !root.join(old).exists());
-    !f.involves_link() && old_gone && now.as_deref() == proposed
-}
-
-/// What is left to apply of the agent's changes, and its fingerprint.
-fn pending(mut review: Review) -> (Review, u64) {
+/// What is left to apply of the agent's changes (the review lists only what the user's files do not have), and its
+/// fingerprint.
+fn pending(review: Review) -> (Review, u64) {
     use std::hash::{Hash, Hasher};
-    review.files.retain(|f| !in_user_files(&review.source, f));
     let mut hasher = std::hash::DefaultHasher::new();
     for f in &review.files {
         (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
@@ -137,19 +151,21 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
         front.peer.request("session/request_permission", req).await;
     let apply =
         matches!(answer.map(|a| a.outcome), Ok(RequestPermissionOutcome::Selected(s)) if &*s.option_id.0 == "apply");
-    if !apply {
-        let fields = ToolCallUpdateFields::new().status(ToolCallStatus::Completed).title(Some(
-            "Changes kept in the agent's copy: /review shows them, /apply applies them, /discard drops them".to_owned(),
-        ));
-        front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
-        return;
-    }
-    let outcome = apply_all(front, id).await;
-    let (status, title) = match &outcome {
-        Ok(text) => (ToolCallStatus::Completed, text.clone()),
-        Err(e) => (ToolCallStatus::Failed, e.message.clone()),
+    // Short titles (panels cut them); the sentence goes in the content.
+    let (status, title, text) = if !apply {
+        let text = "/review shows them, /apply applies them, /discard drops them.";
+        (ToolCallStatus::Completed, "Changes kept in the agent's copy", text.to_owned())
+    } else {
+        match apply_all(front, id).await {
+            Ok((text, true)) => (ToolCallStatus::Completed, "Applied to your files", text),
+            Ok((text, false)) => (ToolCallStatus::Failed, "Not applied", text),
+            Err(e) => (ToolCallStatus::Failed, "Not applied", e.message),
+        }
     };
-    let fields = ToolCallUpdateFields::new().status(status).title(Some(title));
+    // The diffs stay, the outcome under them (an update's content replaces the call's).
+    let mut content = diffs(&review);
+    content.push(text_content(text));
+    let fields = ToolCallUpdateFields::new().status(status).title(Some(title.to_owned())).content(Some(content));
     front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
 }
 
@@ -162,6 +178,8 @@ pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
         }
         Some(review) => {
             front.send(id, SessionUpdate::ToolCall(review_call(id, &review, ToolCallStatus::Completed)));
+            // Also as text: some panels show a completed tool call as one line, its diffs out of sight.
+            front.send(id, message(format!("```diff\n{}```\n", unified(&review))));
             Ok("/apply applies them to your files (merged with your own edits), /discard drops them.".into())
         }
     }
@@ -200,11 +218,12 @@ async fn current_texts(front: &Front, id: &str, review: &Review) -> HashMap<Path
     texts
 }
 
-/// `/apply` (and "Apply to my files"): every file, merged with the user's text; a sentence that says what happened.
-pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
+/// `/apply` (and "Apply to my files"): every file, merged with the user's text; a sentence that says what happened,
+/// and whether any file landed.
+pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<(String, bool), RpcError> {
     let manager = front.manager()?;
     let Some(review) = changes(front, id).await? else {
-        return Ok("Nothing to apply.".into());
+        return Ok(("Nothing to apply.".into(), false));
     };
     let texts = current_texts(front, id, &review).await;
     let current = |p: &Path| texts.get(&review.source.join(p)).map(|t| (t.clone(), None));
@@ -215,7 +234,7 @@ pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError>
         None => write(front, id, &review.source, &plan).await,
     };
     let applied = plan.finish(result).await;
-    applied.tell_agent(manager, id).await;
+    applied.settle(manager, id).await;
     let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
     let refused = applied.refused();
     let mut text =
@@ -223,7 +242,7 @@ pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<String, RpcError>
     if !refused.is_empty() {
         text.push_str(&format!(" Not applied: {}. The agent was told.", refused.join("; ")));
     }
-    Ok(text)
+    Ok((text, !landed.is_empty()))
 }
 
 /// The plan's text changes: through the editor when it writes files for agents, else on disk (never through a link

@@ -85,10 +85,17 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
     }
 }
 
+/// The start's tool call, ended: a short title (panels cut long ones), why it failed in its content, and the
+/// whole text in `rawOutput`.
 fn start_call_done(call: &str, status: ToolCallStatus, why: Option<String>) -> SessionUpdate {
     let mut fields = ToolCallUpdateFields::new().status(status);
     if let Some(why) = why {
-        fields = fields.title(Some(format!("The agent did not start: {why}")));
+        let first = why.lines().next().unwrap_or_default();
+        let shown = crate::agent_server::events::cap(first, 600);
+        fields = fields
+            .title(Some("The agent did not start".to_owned()))
+            .content(Some(vec![super::review::text_content(shown)]))
+            .raw_output(Some(serde_json::json!({"error": why})));
     } else {
         fields = fields.title(Some("Agent started".to_owned()));
     }

@@ -17,6 +17,10 @@ use crate::config::{Backend, Settings};
 use crate::conversation::State;
 use crate::mcp::{self, McpKind, McpServers};
 
+/// What `/discard` says, and a prompt after it.
+pub const DISCARDED: &str = "The agent's changes and its copy are gone; your files are as they were. This \
+                             conversation is over: start a new session (a new thread) for another task.";
+
 /// How a turn ended, for the prompt waiting on it.
 #[derive(Debug)]
 pub enum TurnEnd {
@@ -50,6 +54,8 @@ pub struct Session {
     /// The changes last offered for apply at the end of a turn (a fingerprint): the same ones are not asked about
     /// again after every turn.
     pub offered: Option<u64>,
+    /// `/discard` ended its conversation: a prompt is answered with what to do instead.
+    pub discarded: bool,
 }
 
 impl Session {
@@ -64,6 +70,7 @@ impl Session {
             reject_always: false,
             starting_call: None,
             offered: None,
+            discarded: false,
         }
     }
 

@@ -54,7 +54,13 @@ pub fn load(explicit: Option<&Path>) -> Loaded {
     };
     let object = value.get(config::SECTION).cloned().unwrap_or(value);
     let parsed = config::parse(&object);
-    let problems = parsed.problems.iter().map(|p| format!("{p} (in {shown})")).collect();
+    // An agent panel has no settings screen to warn in: a session with a bad setting is refused (see
+    // dispatch.rs), so the problem does not say a default is used, as it does for editors.
+    let problems = parsed
+        .problems
+        .iter()
+        .map(|p| format!("{}: {} (in {shown})", p.key, p.problem.trim_end_matches(config::DEFAULT_USED)))
+        .collect();
     for key in &parsed.unknown_keys {
         tracing::warn!("{shown}: unknown setting {key}");
     }

@@ -69,10 +69,11 @@ pub async fn run(front: &Arc<Front>, id: &str, command: Command) -> Result<Promp
     }
     let text = match command.name {
         "review" => super::review::show(front, id).await?,
-        "apply" => super::review::apply_all(front, id).await?,
+        "apply" => super::review::apply_all(front, id).await?.0,
         "discard" => {
             front.manager()?.discard(id).await?;
-            "The agent's changes and its copy are gone; your files are as they were.".to_owned()
+            front.with_session(id, |s| s.discarded = true)?;
+            super::session::DISCARDED.to_owned()
         }
         "pr" => pull_request(front, id).await?,
         "fix-issue" => return fix_issue(front, id, &command.argument).await,

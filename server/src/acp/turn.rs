@@ -60,8 +60,18 @@ fn path_of(uri: &str) -> String {
 /// `session/prompt` (not a slash command): runs the turn to its end.
 pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> Result<PromptResponse, RpcError> {
     let Instruction { text, images } = instruction;
-    let (started, cwd, settings) = front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone()))?;
+    let (started, cwd, settings, discarded) =
+        front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone(), s.discarded))?;
+    if discarded {
+        front.send(&id, super::review::message(super::session::DISCARDED));
+        return Ok(PromptResponse::new(StopReason::EndTurn));
+    }
     if started {
+        // Without streaming nothing shows while the model thinks: say that it is being asked.
+        if !settings.llm.stream {
+            let asking = format!("Asking the model ({})…\n", settings.llm.model);
+            front.send(&id, SessionUpdate::AgentThoughtChunk(super::updates::text_chunk(asking)));
+        }
         return run_turn(&front, &id, message(&front, &id, text, images)).await;
     }
     let req = StartRequest {
@@ -187,8 +197,16 @@ pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingA
         return;
     }
     let title = actions.iter().map(|a| a.summary.as_str()).collect::<Vec<_>>().join("; ");
-    let detail = actions.iter().map(|a| a.detail.as_str()).filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n\n");
-    let mut fields = ToolCallUpdateFields::new().status(ToolCallStatus::Pending).title(Some(title));
+    // What the title does not already say (a long command's whole text, an edit's details): panels show both.
+    let detail = actions
+        .iter()
+        .map(|a| a.detail.trim())
+        .filter(|d| !d.is_empty() && !title.contains(d))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    // The kind, so a panel says "Execute" or "Edit" rather than a bare "Permission".
+    let kind = actions.first().map(|a| super::updates::kind_of_tool(&a.tool)).unwrap_or(ToolKind::Other);
+    let mut fields = ToolCallUpdateFields::new().status(ToolCallStatus::Pending).title(Some(title)).kind(Some(kind));
     if !detail.is_empty() {
         fields = fields.content(Some(vec![super::review::text_content(detail)]));
     }
@@ -214,7 +232,12 @@ pub async fn ask_permission(front: Arc<Front>, id: String, actions: Vec<PendingA
             }
             _ => Decision::Reject { reason: Some("The user rejected this action.".into()) },
         },
-        Ok(_) => return,
+        // Cancelled (the panel's Cancel, or its answer to a pending question once the user cancelled the turn):
+        // the action does not run and the turn ends there, `cancelled`.
+        Ok(_) => {
+            let _ = front.with_session(&id, |s| s.turn.as_mut().map(|t| t.cancelled = true));
+            Decision::Cancel
+        }
         Err(e) => {
             tracing::warn!(conversation = %id, "the editor did not answer the permission request: {}", e.message);
             Decision::Reject { reason: Some("The editor could not ask the user, so nothing was allowed.".into()) }

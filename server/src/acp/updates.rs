@@ -28,7 +28,7 @@ pub struct Mapper {
     pub hit_iteration_limit: bool,
 }
 
-fn text_chunk(text: impl Into<String>) -> ContentChunk {
+pub fn text_chunk(text: impl Into<String>) -> ContentChunk {
     ContentChunk::new(ContentBlock::Text(TextContent::new(text)))
 }
 
@@ -175,9 +175,8 @@ impl Mapper {
             .status(ToolCallStatus::InProgress)
             .raw_input(Some(action.clone()));
         call = match tool {
-            "terminal" => call.kind(ToolKind::Execute),
             "file_editor" => self.file_call(call, action),
-            _ => call.kind(ToolKind::Other),
+            tool => call.kind(kind_of_tool(tool)),
         };
         out.push(SessionUpdate::ToolCall(call));
         out
@@ -281,6 +280,16 @@ fn usage(stats: Option<&Value>) -> Option<UsageUpdate> {
         update = update.cost(Some(Cost::new(cost, "USD")));
     }
     Some(update)
+}
+
+/// The kind of a tool call of the agent's `tool` (a file editor's view is a read, told by its command).
+pub fn kind_of_tool(tool: &str) -> ToolKind {
+    match tool {
+        "terminal" => ToolKind::Execute,
+        "file_editor" => ToolKind::Edit,
+        "think" => ToolKind::Think,
+        _ => ToolKind::Other,
+    }
 }
 
 #[cfg(test)]

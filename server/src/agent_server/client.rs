@@ -373,14 +373,18 @@ impl AgentServerClient {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(AgentServerError::Unauthorized),
             StatusCode::NOT_FOUND => Err(AgentServerError::NotFound { what: what.to_owned() }),
             StatusCode::CONFLICT => Err(AgentServerError::Conflict { what: what.to_owned() }),
-            s => Err(match failure_reason(&text).filter(|_| s.is_server_error()) {
-                Some(reason) => AgentServerError::Failed { what: what.to_owned(), reason },
-                None => AgentServerError::Http {
-                    status: s.as_u16(),
-                    what: what.to_owned(),
-                    body: crate::agent_server::events::cap(&text, 2000),
-                },
-            }),
+            s => {
+                // The raw answer, whole and with its line breaks, for the log; people get it in words.
+                tracing::warn!(status = s.as_u16(), "the agent-server's answer to {what}:\n{text}");
+                Err(match failure_reason(&text).filter(|_| s.is_server_error()) {
+                    Some(reason) => AgentServerError::Failed { what: what.to_owned(), reason },
+                    None => AgentServerError::Http {
+                        status: s.as_u16(),
+                        what: what.to_owned(),
+                        body: request_problems(&text).unwrap_or_else(|| crate::agent_server::events::cap(&text, 2000)),
+                    },
+                })
+            }
         }
     }
 }
@@ -390,7 +394,54 @@ impl AgentServerClient {
 fn failure_reason(body: &str) -> Option<String> {
     let value: Value = serde_json::from_str(body).ok()?;
     let reason = value.get("exception").and_then(Value::as_str).filter(|r| !r.trim().is_empty())?;
-    Some(crate::agent_server::events::cap(reason.trim(), 500))
+    let reason = validation_in_words(reason).unwrap_or_else(|| reason.trim().to_owned());
+    Some(crate::agent_server::events::cap(&reason, 500))
+}
+
+/// A pydantic validation error (`1 validation error for LLM\nmodel\n  Field required [type=missing, input_value=…,
+/// input_type=dict]\n    For further information visit https://…`) as one line: `LLM: model: Field required`.
+fn validation_in_words(text: &str) -> Option<String> {
+    let mut lines = text.trim().lines();
+    let head = lines.next()?;
+    let (_, model) = head.split_once(" for ").filter(|_| head.contains("validation error"))?;
+    let mut problems = Vec::new();
+    let mut field = None;
+    for line in lines {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("For further information") {
+            continue;
+        }
+        if line.starts_with(' ') {
+            // The message, without pydantic's bracketed internals (its type, the input it got).
+            let message = trimmed.split(" [type=").next().unwrap_or(trimmed);
+            problems.push(format!("{}: {message}", field.take().unwrap_or("?")));
+        } else {
+            field = Some(trimmed);
+        }
+    }
+    (!problems.is_empty()).then(|| format!("{} not accepted: {}", model.trim(), problems.join("; ")))
+}
+
+/// FastAPI's answer to a request it cannot take (`{"detail": [{"loc": ["body", "agent", "llm"], "msg": "…"}]}`) as
+/// one line: `body.agent.llm: …`.
+fn request_problems(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let problems: Vec<String> = value
+        .get("detail")?
+        .as_array()?
+        .iter()
+        .map(|d| {
+            let at = d.get("loc").and_then(Value::as_array).map(|loc| {
+                loc.iter().map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_owned)).collect::<Vec<_>>()
+            });
+            let msg = d.get("msg").and_then(Value::as_str).unwrap_or("not accepted");
+            match at {
+                Some(at) if !at.is_empty() => format!("{}: {msg}", at.join(".")),
+                _ => msg.to_owned(),
+            }
+        })
+        .collect();
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 impl AgentServerError {
@@ -454,5 +505,24 @@ mod tests {
         assert_eq!(failure_reason(body).as_deref(), Some("Fernet key must be 32 url-safe base64-encoded bytes."));
         assert_eq!(failure_reason("Internal Server Error"), None, "a body that is not the handler's says nothing");
         assert_eq!(failure_reason(r#"{"detail": "x", "exception": " "}"#), None);
+    }
+}
+
+#[cfg(test)]
+mod plain_words {
+    use super::*;
+
+    #[test]
+    fn pydantic_and_fastapi_errors_are_said_in_one_line_without_their_internals() {
+        let raw = "2 validation errors for LLM\nmodel\n  Field required [type=missing, input_value={'x': 1}, input_type=dict]\n    For further information visit https://errors.pydantic.dev/2.11/v/missing\ntemperature\n  Input should be a valid number [type=float_parsing, input_value='hot', input_type=str]\n";
+        assert_eq!(
+            validation_in_words(raw).as_deref(),
+            Some("LLM not accepted: model: Field required; temperature: Input should be a valid number")
+        );
+        assert_eq!(validation_in_words("KeyError: 'x'"), None);
+        let body =
+            r#"{"detail": [{"loc": ["body", "agent", "llm", "model"], "msg": "Field required", "type": "missing"}]}"#;
+        assert_eq!(request_problems(body).as_deref(), Some("body.agent.llm.model: Field required"));
+        assert_eq!(request_problems(r#"{"detail": "Not Found"}"#), None);
     }
 }

@@ -18,18 +18,23 @@ pub struct AgentEvent {
 #[error("not an agent-server event: {0}")]
 pub struct NotAnEvent(String);
 
+/// The first line of every note openhands-lsp gives the agent (what was applied, which changes the user declined):
+/// the agent-server keeps them as the user's messages, and this tells them apart, for the agent and for every front.
+pub const NOTE_MARK: &str = "[A note from the user's editor, not a message the user typed]";
+
+/// The `source` of such a note, as editors receive it (`user` for the user's own messages, `agent`, `environment`).
+pub const NOTE_SOURCE: &str = "openhands-lsp";
+
 impl AgentEvent {
     pub fn from_json(raw: Value) -> Result<Self, NotAnEvent> {
         let field = |name: &str| raw.get(name).and_then(Value::as_str).map(str::to_owned);
         let id = field("id").ok_or_else(|| NotAnEvent("no \"id\"".into()))?;
         let kind = field("kind").ok_or_else(|| NotAnEvent("no \"kind\"".into()))?;
-        Ok(AgentEvent {
-            id,
-            kind,
-            source: field("source").unwrap_or_default(),
-            timestamp: field("timestamp").unwrap_or_default(),
-            raw,
-        })
+        let mut source = field("source").unwrap_or_default();
+        if kind == "MessageEvent" && source == "user" && message_text(raw.get("llm_message")).starts_with(NOTE_MARK) {
+            source = NOTE_SOURCE.to_owned();
+        }
+        Ok(AgentEvent { id, kind, source, timestamp: field("timestamp").unwrap_or_default(), raw })
     }
 
     pub fn view(&self) -> View<'_> {
@@ -106,10 +111,11 @@ impl AgentEvent {
         let line = match self.view() {
             View::Action { tool, action } => summarize_action(tool, action, roots),
             View::Observation { tool, observation } => summarize_observation(tool, observation),
-            View::Message { text } => {
-                let who = if self.source == "user" { "you" } else { "agent" };
-                format!("{who}: {}", first_line(&text))
-            }
+            View::Message { text } => match self.source.as_str() {
+                "user" => format!("you: {}", first_line(&text)),
+                NOTE_SOURCE => format!("note to the agent: {}", first_line(text.trim_start_matches(NOTE_MARK).trim())),
+                _ => format!("agent: {}", first_line(&text)),
+            },
             View::StateUpdate { key: "execution_status", value } => {
                 format!("status: {}", value.as_str().unwrap_or("?").replace('_', " "))
             }

@@ -41,8 +41,9 @@ pub enum ConversationError {
     #[error("a background task failed ({0}); see the log, and try again")]
     Worker(String),
     #[error(
-        "conversation {id} is running in another openhands-lsp on this machine (pid {pid}, another editor): pause, stop \
-         or discard it there; it can be reviewed here"
+        "conversation {id} is running in another openhands-lsp process on this machine (pid {pid}; each editor \
+         window and each agent chat runs its own): pause, stop or discard it from the window or chat that started \
+         it; it can be reviewed here"
     )]
     Elsewhere { id: String, pid: u32 },
     #[error("{0}")]

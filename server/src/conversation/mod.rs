@@ -158,6 +158,7 @@ impl Manager {
 
     /// Tells the agent something for its next turn without starting one (e.g. which changes were not applied).
     pub async fn add_note(&self, id: &str, text: String) -> Result<(), ConversationError> {
+        let text = format!("{}\n{text}", crate::agent_server::events::NOTE_MARK);
         self.control(id, |reply| Control::Send { text, images: Vec::new(), run: false, reply }).await
     }
 
@@ -166,10 +167,27 @@ impl Manager {
         let meta = self.get(id)?.meta;
         let iso = self.isolated(&meta)?;
         let source = iso.source.clone();
-        let files =
-            off_runtime(move || crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string())))
-                .await?;
+        // What the user's files hold already (applied before) is no change to review.
+        let files = off_runtime(move || {
+            let files = crate::git::changes(&iso).map_err(|e| ConversationError::Isolation(e.to_string()))?;
+            Ok(files.into_iter().filter(|f| !f.already_in(&iso.source)).collect())
+        })
+        .await?;
         Ok(Review { title: meta.title, source, files })
+    }
+
+    /// Records `files` as applied to the user's files: the base the conversation's next review starts from.
+    pub async fn record_applied(
+        &self,
+        id: &str,
+        files: Vec<crate::git::applied::AppliedFile>,
+    ) -> Result<(), ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = self.isolated(&meta)?;
+        off_runtime(move || {
+            crate::git::applied::record(&iso, &files).map_err(|e| ConversationError::Isolation(e.to_string()))
+        })
+        .await
     }
 
     /// Writes `text` to `rel` in the conversation's own copy (never through a link out of it): declined hunks taken

@@ -44,6 +44,9 @@ pub enum Decision {
     Reject {
         reason: Option<String>,
     },
+    /// Do not run them, and stop the turn there (the user cancelled the question): the agent is paused, as by
+    /// `pause`, and goes on only when the user sends a message or resumes.
+    Cancel,
 }
 
 /// How much of a conversation's events (KiB of their JSON) may be on its way to the editor at once. The runner
@@ -169,4 +172,13 @@ pub struct Review {
     pub title: String,
     pub source: PathBuf,
     pub files: Vec<crate::git::FileChange>,
+}
+
+/// What the user asked of a conversation while its sandbox was starting (taken in `start.rs`): a pause (a cancelled
+/// turn) holds the task until the next message or resume, instead of letting it run seconds later with nobody
+/// waiting for it; messages wait for the agent-server and go with the task.
+#[derive(Debug, Default)]
+pub(super) struct Held {
+    pub paused: bool,
+    pub messages: Vec<(String, Vec<String>)>,
 }

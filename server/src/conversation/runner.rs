@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::control::{drain_refusing, refuse};
+use super::control::drain_refusing;
 use super::store::{EventLog, Store, now_ms};
 use super::tracker::{HARMLESS_TOOLS, Tracker, policy_asks, until};
 use super::{
@@ -45,6 +45,8 @@ pub(super) struct Runner {
     pub credit: Arc<tokio::sync::Semaphore>,
     /// The conversation on the agent-server when a restore forked it.
     pub fork: Option<String>,
+    /// What the user asked while the sandbox started.
+    pub held: super::model::Held,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -119,34 +121,6 @@ impl Runner {
 
     /// Starts the sandbox; `None` when the user stopped the conversation meanwhile (stop must work while the sandbox
     /// boots; other requests wait for it).
-    async fn start_sandbox(
-        &mut self,
-        spec: SandboxSpec,
-        control: &mut mpsc::Receiver<Control>,
-    ) -> Option<Result<Sandbox, crate::sandbox::SandboxError>> {
-        let provider = self.provider.clone();
-        let start = provider.start(spec);
-        tokio::pin!(start);
-        loop {
-            tokio::select! {
-                result = &mut start => return Some(result),
-                msg = control.recv() => match msg {
-                    Some(Control::Stop { reply }) => {
-                        self.settle(State::Stopped, None, None);
-                        let _ = reply.send(Ok(()));
-                        // Let the start finish so its process is stopped rather than leaked.
-                        if let Ok(sandbox) = (&mut start).await {
-                            sandbox.handle.stop().await;
-                        }
-                        return None;
-                    }
-                    Some(other) => refuse(other, &self.id, "starting"),
-                    None => return None,
-                },
-            }
-        }
-    }
-
     async fn drive(
         &mut self,
         sandbox: &Sandbox,
@@ -240,7 +214,11 @@ impl Runner {
                 return true;
             }
             Control::Confirm { decision, reply } => {
-                let result = self.confirm(decision, client, tracker).await;
+                let cancel = decision == Decision::Cancel;
+                let mut result = self.confirm(decision, client, tracker).await;
+                if cancel && result.is_ok() {
+                    result = self.pause(sandbox, client, sub).await;
+                }
                 let _ = reply.send(result);
                 // A call while it waited may have spent the budget: its next call is not made.
                 self.keep_budget(sandbox, client, sub).await;
@@ -289,10 +267,21 @@ impl Runner {
             tracing::debug!(conversation = %self.id, "conversation created");
             let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
             let instruction = self.instruction.take().unwrap_or_default();
-            client.send_message_with_images(&self.id, &instruction, &std::mem::take(&mut self.images), true).await?;
+            // Paused during the start: the task waits for the user's next word, nothing of it runs.
+            let run = !self.held.paused;
+            client.send_message_with_images(&self.id, &instruction, &std::mem::take(&mut self.images), run).await?;
+            for (text, images) in std::mem::take(&mut self.held.messages) {
+                client.send_message_with_images(&self.id, &text, &images, run).await?;
+            }
             tracing::debug!(conversation = %self.id, "first message sent");
-            self.set_state(State::Running);
-            tracker.awaiting_run = true;
+            if run {
+                self.set_state(State::Running);
+                tracker.awaiting_run = true;
+            } else {
+                sandbox.handle.freeze().await?;
+                sub.set_patient(true);
+                self.set_state(State::Paused);
+            }
             sub
         })
     }
@@ -429,6 +418,10 @@ impl Runner {
                 client.respond_to_confirmation(self.agent_id(), false, &reason).await?;
                 // The agent-server goes idle after a rejection; the agent should carry on knowing why.
                 run_when_idle(client, self.agent_id()).await?;
+            }
+            Decision::Cancel => {
+                let reason = "The user cancelled this action and stopped the turn: wait for their next message.";
+                client.respond_to_confirmation(self.agent_id(), false, reason).await?;
             }
         }
         tracker.awaiting_answer = false;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use super::control::{Control, refuse};
 use super::store::{self, ConversationId, Meta, State};
 use super::{
     AgentSettings, ConversationError, KIB_IN_FLIGHT, Live, Manager, StartRequest, Summary, Update, lock, runner,
@@ -88,6 +89,7 @@ impl Manager {
             remote: None,
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
             fork: None,
+            held: super::model::Held::default(),
         };
         let manager = self.clone();
         tokio::spawn(async move {
@@ -182,5 +184,65 @@ impl Manager {
             .filter(|n| n.is_provider_token())
             .filter_map(|n| self.inner.secrets.get(n).map(|s| (n.env_var().to_owned(), s)))
             .collect()
+    }
+}
+
+impl runner::Runner {
+    pub(super) async fn start_sandbox(
+        &mut self,
+        spec: crate::sandbox::SandboxSpec,
+        control: &mut mpsc::Receiver<Control>,
+    ) -> Option<Result<crate::sandbox::Sandbox, crate::sandbox::SandboxError>> {
+        let provider = self.provider.clone();
+        let start = provider.start(spec);
+        tokio::pin!(start);
+        loop {
+            tokio::select! {
+                result = &mut start => return Some(result),
+                msg = control.recv() => match msg {
+                    Some(Control::Stop { reply }) => {
+                        self.settle(State::Stopped, None, None);
+                        let _ = reply.send(Ok(()));
+                        // Let the start finish so its process is stopped rather than leaked.
+                        if let Ok(sandbox) = (&mut start).await {
+                            sandbox.handle.stop().await;
+                        }
+                        return None;
+                    }
+                    Some(other) => {
+                        if let Some(refused) = self.hold_while_starting(other) {
+                            refuse(refused, &self.id, "starting");
+                        }
+                    }
+                    None => return None,
+                },
+            }
+        }
+    }
+
+    /// A control that came while the sandbox starts: taken (answered) here, or given back to be refused.
+    pub(super) fn hold_while_starting(&mut self, control: Control) -> Option<Control> {
+        match control {
+            Control::Pause { reply } => {
+                self.held.paused = true;
+                self.set_state(State::Paused);
+                let _ = reply.send(Ok(()));
+            }
+            Control::Resume { reply } => {
+                self.held.paused = false;
+                self.set_state(State::Starting);
+                let _ = reply.send(Ok(()));
+            }
+            Control::Send { text, images, run, reply } => {
+                self.held.messages.push((text, images));
+                if run && self.held.paused {
+                    self.held.paused = false;
+                    self.set_state(State::Starting);
+                }
+                let _ = reply.send(Ok(()));
+            }
+            other => return Some(other),
+        }
+        None
     }
 }

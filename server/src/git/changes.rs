@@ -1,4 +1,4 @@
-//! What the agent changed in its copy, against where it started (each file's original and proposed text, what it
+//! What the agent changed in its copy, against where it started (or what the user applied of it since) (each file's original and proposed text, what it
 //! holds beyond text), read without following links out of the copy; and the three-way merge of a file.
 
 use std::path::{Path, PathBuf};
@@ -126,6 +126,48 @@ impl FileChange {
         }
     }
 
+    /// Whether the user's folder `source` holds this change's result already (applied before, or made the same by
+    /// hand): nothing to review or apply. Read without following links; what cannot be read is not the same.
+    pub fn already_in(&self, source: &Path) -> bool {
+        let at = |rel: &Path| user_entry(source, rel);
+        if let Some(old) = &self.old_path
+            && !matches!(at(old), Some(None))
+        {
+            return false;
+        }
+        match (at(&self.path), &self.after) {
+            (Some(None), None) => self.status == ChangeStatus::Deleted,
+            (Some(Some((entry, bytes))), Some(after)) if entry == *after => {
+                after.is_symlink()
+                    || bytes.as_deref()
+                        == self
+                            .whole
+                            .as_ref()
+                            .map_or(self.proposed.as_deref().map(str::as_bytes), |w| w.proposed.as_deref())
+            }
+            _ => false,
+        }
+    }
+
+    /// This change as the user has it once applied: whole, or with `partial` as its text (only some of its hunks).
+    /// `None` when it cannot be said (what the agent left could not be read).
+    pub fn as_applied(&self, partial: Option<String>) -> Option<super::applied::AppliedFile> {
+        let entry = match (&self.after, self.status) {
+            (_, ChangeStatus::Deleted) => None,
+            (None, _) => return None,
+            (Some(entry), _) => {
+                let bytes = match (entry, partial, &self.whole, &self.proposed) {
+                    (Entry::Symlink { target }, ..) => target.clone().into_bytes(),
+                    (_, Some(text), ..) => text.into_bytes(),
+                    (_, None, Some(whole), _) => whole.proposed.clone()?,
+                    (_, None, None, proposed) => proposed.clone()?.into_bytes(),
+                };
+                Some((entry.clone(), bytes))
+            }
+        };
+        Some(super::applied::AppliedFile { path: self.path.clone(), old_path: self.old_path.clone(), entry })
+    }
+
     /// Either side is a symbolic link.
     pub fn involves_link(&self) -> bool {
         [&self.before, &self.after].into_iter().flatten().any(Entry::is_symlink)
@@ -140,7 +182,8 @@ impl FileChange {
     }
 }
 
-/// Everything that differs between the baseline and the files in the copy now (committed by the agent or not).
+/// Everything that differs between the baseline (or what the user applied since: see `applied.rs`) and the files in
+/// the copy now (committed by the agent or not).
 /// Links are read as links (their targets are never followed), and one file that cannot be read is reported as such
 /// without failing the rest.
 pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
@@ -148,7 +191,7 @@ pub fn changes(iso: &Isolated) -> Result<Vec<FileChange>, GitError> {
     let repo = open_copy(iso)?;
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| iso.root.clone());
     let real_workdir = workdir.canonicalize().map_err(io(&workdir))?;
-    let baseline = repo.find_commit(iso.baseline)?.tree()?;
+    let baseline = repo.find_commit(super::applied::review_base(&repo, iso))?.tree()?;
     let mut opts = DiffOptions::new();
     // Typechanges (a file replaced by a link) as one change, not a deletion and an addition.
     opts.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true).include_typechange(true);
@@ -281,4 +324,19 @@ pub fn merge3(original: &str, user: &str, agent: &str) -> Result<Merged, GitErro
     let result = git2::merge_file(&base, &ours, &theirs, Some(&mut options))?;
     let text = String::from_utf8_lossy(result.content()).into_owned();
     Ok(if result.is_automergeable() { Merged::Clean(text) } else { Merged::Overlap(text) })
+}
+
+/// What the user's folder holds at `rel`: `Some(None)` for nothing, `None` when it cannot be told (a folder on the
+/// way is a link out of it, or the path cannot be read).
+fn user_entry(source: &Path, rel: &Path) -> Option<Option<(Entry, Option<Vec<u8>>)>> {
+    if !rel.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return None;
+    }
+    let root = source.canonicalize().ok()?;
+    let path = root.join(rel);
+    match path.parent().map(Path::canonicalize) {
+        Some(Ok(parent)) if parent.starts_with(&root) => entry::read(&path).ok(),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Some(None),
+        _ => None,
+    }
 }

@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod applied;
 mod changes;
 pub mod checkpoint;
 pub mod entry;
@@ -551,6 +552,7 @@ pub fn remove(iso: &Isolated, dest: &Path) -> Result<(), GitError> {
         if let Ok(mut b) = repo.find_branch(branch, git2::BranchType::Local) {
             b.delete()?;
         }
+        applied::forget(&repo, iso)?;
         return Ok(());
     }
     if dest.exists() {

@@ -133,7 +133,7 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
     if let Some(text) = applied.refused_message(&review.title) {
         ctx.client.show_message(MessageType::WARNING, text).await;
     }
-    applied.tell_agent(&manager, &args.conversation_id).await;
+    applied.settle(&manager, &args.conversation_id).await;
     Ok(json!({"applied": applied.applied, "failureReason": applied.failure_reason, "files": applied.files}))
 }
 

@@ -103,6 +103,9 @@ impl SandboxProvider for ProcessProvider {
             for var in secret_env_vars() {
                 cmd.env_remove(var);
             }
+            // Not the editor's terminal size: the agent-server's logging wraps its tracebacks to COLUMNS (an agent
+            // panel's narrow terminal made them 38 columns wide in the log).
+            cmd.env_remove("COLUMNS").env_remove("LINES");
             if let Some(path) = python_path {
                 cmd.env("PYTHONPATH", path);
             }

@@ -193,6 +193,13 @@ local function lines_for(event)
     for _, l in ipairs(split(detail)) do
       add("  │ " .. l, "OpenHandsOutput")
     end
+  elseif kind == "MessageEvent" and event.source == "openhands-lsp" then
+    -- What the editor told the agent (what was applied, what the user declined): not the user's words.
+    local text = split((detail:gsub("^%[A note from the user's editor[^%]]*%]%s*", "")))
+    add("Note to the agent: " .. (text[1] or ""), "OpenHandsThought")
+    for i = 2, #text do
+      add("  " .. text[i], "OpenHandsThought")
+    end
   elseif kind == "MessageEvent" then
     local who = event.source == "user" and "You" or "Agent"
     local thought = event.source ~= "user" and thoughts_of(event) or ""

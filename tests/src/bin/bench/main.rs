@@ -234,14 +234,29 @@ fn project_image(
     std::fs::create_dir_all(ws.join(".devcontainer"))?;
     std::fs::write(ws.join(".devcontainer/devcontainer.json"), r#"{"build": {"dockerfile": "Dockerfile"}}"#)?;
     std::fs::write(ws.join(".devcontainer/Dockerfile"), format!("FROM {base}\nRUN make --version\n"))?;
+    // Cold means both gone: the build and the agent-server's volume. The previous run's container may still be
+    // on its way out (a volume in use is kept), so this asks until the volume went too.
     let clean = || -> Result<()> {
-        let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
-            .arg("clean-images")
-            .output()?;
-        if !out.status.success() {
-            bail!("clean-images: {}", String::from_utf8_lossy(&out.stdout));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+                .arg("clean-images")
+                .output()?;
+            let said = String::from_utf8_lossy(&out.stdout).into_owned();
+            if !out.status.success() {
+                bail!("clean-images: {said}");
+            }
+            let left = std::process::Command::new("docker")
+                .args(["volume", "ls", "-q", "--filter", "label=dev.openhands.lsp.bundle"])
+                .output()?;
+            if String::from_utf8_lossy(&left.stdout).trim().is_empty() {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("the agent-server's volume is still in use after a minute: {said}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
         }
-        Ok(())
     };
     let mut rows = Vec::new();
     let mut cold = docker_base.clone();
