@@ -141,7 +141,11 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
         .iter()
         .find(|u| u["toolCallId"] == review["toolCallId"] && u["status"] == "completed")
         .expect("outcome");
-    let said = outcome["title"].as_str().unwrap();
+    // A short title (panels cut long ones); what happened after the diffs.
+    assert_eq!(outcome["title"], "Applied to your files", "{outcome}");
+    let contents = outcome["content"].as_array().unwrap();
+    assert_eq!(contents[0]["type"], "diff", "the diffs stay: {outcome}");
+    let said = contents.last().unwrap()["content"]["text"].as_str().unwrap();
     assert!(said.starts_with("Applied: a.txt. Not applied: b.txt (your edits and the agent's overlap"), "{said}");
     assert!(said.ends_with("The agent was told."), "{said}");
     assert_eq!(permissions.len(), 1, "the same changes are not asked about again after the next turn");

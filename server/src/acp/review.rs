@@ -105,15 +105,20 @@ async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
     }
 }
 
-/// What is left to apply of the agent's changes (the review lists only what the user's files do not have), and its
-/// fingerprint.
-fn pending(review: Review) -> (Review, u64) {
+/// What is left to apply of the agent's changes (the review lists only what the user's files do not have), and a
+/// fingerprint of each file's change.
+fn pending(review: Review) -> (Review, Vec<u64>) {
     use std::hash::{Hash, Hasher};
-    let mut hasher = std::hash::DefaultHasher::new();
-    for f in &review.files {
-        (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
-    }
-    (review, hasher.finish())
+    let fingerprints = review
+        .files
+        .iter()
+        .map(|f| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
+            hasher.finish()
+        })
+        .collect();
+    (review, fingerprints)
 }
 
 /// End of a turn: the changes not in the user's files yet, as diffs, and the question whether to apply them now
@@ -127,8 +132,15 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
             return;
         }
     };
-    let (review, fingerprint) = pending(review);
-    let asked = front.with_session(id, |s| s.offered.replace(fingerprint) == Some(fingerprint)).unwrap_or(true);
+    let (review, fingerprints) = pending(review);
+    // Asked again only when a change is new (not when one of the files asked about has been applied since).
+    let asked = front
+        .with_session(id, |s| {
+            let new = fingerprints.iter().any(|f| !s.offered.contains(f));
+            s.offered.extend(fingerprints.iter().copied());
+            !new
+        })
+        .unwrap_or(true);
     if review.files.is_empty() || asked {
         return;
     }

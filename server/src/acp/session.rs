@@ -35,6 +35,8 @@ pub enum TurnEnd {
 pub struct Turn {
     pub done: Option<oneshot::Sender<TurnEnd>>,
     pub cancelled: bool,
+    /// Which of the session's turns (a cancel's late answer must not end the next one).
+    pub number: u64,
 }
 
 pub struct Session {
@@ -51,11 +53,13 @@ pub struct Session {
     pub reject_always: bool,
     /// The tool call that shows the sandbox starting, until the agent's first event.
     pub starting_call: Option<String>,
-    /// The changes last offered for apply at the end of a turn (a fingerprint): the same ones are not asked about
-    /// again after every turn.
-    pub offered: Option<u64>,
+    /// The changes offered for apply at the end of a turn (a fingerprint per file's change): the same ones are not
+    /// asked about again after every turn.
+    pub offered: std::collections::HashSet<u64>,
     /// `/discard` ended its conversation: a prompt is answered with what to do instead.
     pub discarded: bool,
+    /// Turns begun so far.
+    pub turns: u64,
 }
 
 impl Session {
@@ -69,8 +73,9 @@ impl Session {
             turn: None,
             reject_always: false,
             starting_call: None,
-            offered: None,
+            offered: Default::default(),
             discarded: false,
+            turns: 0,
         }
     }
 

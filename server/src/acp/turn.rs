@@ -95,7 +95,8 @@ pub async fn run_turn(
         if s.turn.as_ref().is_some_and(|t| t.done.is_some()) {
             return Err(RpcError::invalid_request("a turn is running in this session: wait for it, or cancel it"));
         }
-        s.turn = Some(Turn { done: Some(tx), cancelled: false });
+        s.turns += 1;
+        s.turn = Some(Turn { done: Some(tx), cancelled: false, number: s.turns });
         Ok(())
     })??;
     if let Err(e) = send.await {
@@ -157,23 +158,25 @@ async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>
 /// `session/cancel`: the agent is paused at once; the prompt answers `cancelled` when it is (or after two seconds,
 /// whatever the agent-server still does: nothing is confirmed for it meanwhile).
 pub async fn cancel(front: Arc<Front>, id: String) {
-    let running = front.with_session(&id, |s| match s.turn.as_mut() {
-        Some(turn) => {
+    let running = front.with_session(&id, |s| {
+        s.turn.as_mut().map(|turn| {
             turn.cancelled = true;
-            true
-        }
-        None => false,
+            turn.number
+        })
     });
-    if running != Ok(true) {
-        return;
-    }
+    let Ok(Some(number)) = running else { return };
     if let Ok(manager) = front.manager()
         && let Err(e) = manager.pause(&id).await
     {
         tracing::info!(conversation = %id, "cancel: pausing failed: {e}");
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let _ = front.with_session(&id, |s| s.end_turn(TurnEnd::Paused));
+    // That turn, if it still waits: a prompt sent since is another turn.
+    let _ = front.with_session(&id, |s| {
+        if s.turn.as_ref().is_some_and(|t| t.number == number) {
+            s.end_turn(TurnEnd::Paused);
+        }
+    });
 }
 
 const ALLOW_ONCE: &str = "allow_once";

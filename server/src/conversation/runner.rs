@@ -267,11 +267,14 @@ impl Runner {
             tracing::debug!(conversation = %self.id, "conversation created");
             let sub = stream::subscribe(sandbox.endpoint.clone(), self.id.clone(), Resume::default());
             let instruction = self.instruction.take().unwrap_or_default();
-            // Paused during the start: the task waits for the user's next word, nothing of it runs.
+            // Paused during the start: the task waits for the user's next word, nothing of it runs. Messages sent
+            // meanwhile go with it; the agent runs once, on the last.
             let run = !self.held.paused;
-            client.send_message_with_images(&self.id, &instruction, &std::mem::take(&mut self.images), run).await?;
-            for (text, images) in std::mem::take(&mut self.held.messages) {
-                client.send_message_with_images(&self.id, &text, &images, run).await?;
+            let mut messages = vec![(instruction, std::mem::take(&mut self.images))];
+            messages.append(&mut self.held.messages);
+            let last = messages.len() - 1;
+            for (i, (text, images)) in messages.into_iter().enumerate() {
+                client.send_message_with_images(&self.id, &text, &images, run && i == last).await?;
             }
             tracing::debug!(conversation = %self.id, "first message sent");
             if run {
