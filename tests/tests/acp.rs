@@ -124,6 +124,10 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
         .find(|c| c["title"].as_str().unwrap().contains("changed in the agent's copy"))
         .expect("the review");
     assert_eq!(review["content"].as_array().unwrap().len(), 2);
+    // Each diff against the user's text (the unsaved buffer), showing what the apply makes of it.
+    let a_diff = &review["content"][0];
+    assert_eq!(a_diff["oldText"], a_buffer.as_str(), "{a_diff}");
+    assert_eq!(a_diff["newText"], a_buffer.replace("line 2\n", "line 2 by the agent\n").as_str(), "{a_diff}");
     let permissions = result["permissions"].as_array().unwrap();
     let asked =
         permissions.iter().find(|p| p["toolCall"]["toolCallId"] == review["toolCallId"]).expect("asked to apply");

@@ -133,6 +133,7 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
         }
     };
     let (review, fingerprints) = pending(review);
+    let review = against_user(front, id, review).await;
     // Asked again only when a change is new (not when one of the files asked about has been applied since).
     let asked = front
         .with_session(id, |s| {
@@ -181,6 +182,36 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
     front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
 }
 
+/// The review as the user sees it: each modified text file against the user's current text (the editor's, unsaved
+/// edits included), turning into what an apply makes of it (the three-way merge), and a file the merge leaves as it
+/// is dropped. A file whose edits overlap the user's keeps the agent's change against its base (the apply will refuse
+/// it and say so). For showing only: the apply works from the review itself.
+async fn against_user(front: &Front, id: &str, mut review: Review) -> Review {
+    let texts = current_texts(front, id, &review).await;
+    let source = review.source.clone();
+    review.files.retain_mut(|f| {
+        let (Some(original), Some(proposed), Some(user)) =
+            (f.original.as_ref(), f.proposed.as_ref(), texts.get(&source.join(&f.path)))
+        else {
+            return true;
+        };
+        let more_than_text = f.whole.is_some() || f.involves_link() || f.mode_change().is_some();
+        if f.status != crate::git::ChangeStatus::Modified || more_than_text {
+            return true;
+        }
+        match crate::git::merge3(original, user, proposed) {
+            Ok(crate::git::Merged::Clean(merged)) if merged == *user => false,
+            Ok(crate::git::Merged::Clean(merged)) => {
+                f.original = Some(user.clone());
+                f.proposed = Some(merged);
+                true
+            }
+            _ => true,
+        }
+    });
+    review
+}
+
 /// `/review`: the changes as diffs.
 pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
     match changes(front, id).await? {
@@ -189,6 +220,10 @@ pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
                 .into())
         }
         Some(review) => {
+            let review = against_user(front, id, review).await;
+            if review.files.is_empty() {
+                return Ok("No changes to review: your files hold the agent's changes already.".into());
+            }
             front.send(id, SessionUpdate::ToolCall(review_call(id, &review, ToolCallStatus::Completed)));
             // Also as text: some panels show a completed tool call as one line, its diffs out of sight.
             front.send(id, message(format!("```diff\n{}```\n", unified(&review))));
