@@ -600,6 +600,37 @@ fn a_cancel_during_the_start_holds_the_task_until_the_next_prompt() {
     assert_eq!(result["permissions"], json!([]), "nothing of the cancelled turn asked anything");
 }
 
+/// An apply that lands nothing (every file overlaps the user's unsaved edits) ends the question's tool call
+/// `failed`, titled `Not applied`, with why in its content: not `completed`, and not a long sentence as its title.
+#[test]
+fn an_apply_that_lands_nothing_fails_with_a_short_title() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        edit("a.txt", "line 2\n", "line 2 by the agent\n"),
+        edit("b.txt", "beta\n", "beta by the agent\n"),
+        Step::finish("Changed a.txt and b.txt."),
+        Step::finish("You are welcome."),
+    ]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive(
+        "turn",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("A_BUFFER", A.replace("line 2\n", "line 2 changed by the user\n")),
+            ("B_BUFFER", "alpha\nbeta changed by the user\ngamma\n".to_owned()),
+            ("IMAGE_PNG", PNG.to_owned()),
+        ],
+    );
+    let outcome = updates(&result, "tool_call_update")
+        .into_iter()
+        .find(|u| u["title"] == "Not applied")
+        .expect("the apply's outcome");
+    assert_eq!(outcome["status"], "failed", "{outcome}");
+    let said = outcome["content"].as_array().unwrap().last().unwrap()["content"]["text"].as_str().unwrap().to_owned();
+    assert!(said.starts_with("Nothing was applied. Not applied: a.txt (your edits and the agent's overlap"), "{said}");
+    assert!(result["writes"].as_array().unwrap().is_empty(), "nothing written");
+}
+
 /// Iterate and apply: the agent edits a line, `/apply` applies it; asked for more, the agent edits the same line
 /// again, and the second `/apply` applies it too (it used to be refused as an overlap with the user's edits). What
 /// was applied is no longer listed, and each diff's old side is the user's text.

@@ -164,6 +164,25 @@ fn pause_then_resume_mid_run() {
     assert!(states[paused_at..].contains(&"running".to_owned()), "{states:?}");
 }
 
+/// A pause while the sandbox starts holds the task: paused at once, nothing of the task runs once the agent-server
+/// is up (it used to run seconds later, the pause refused as "is starting"), and resume runs it.
+#[test]
+fn a_pause_during_the_start_holds_the_task_until_resume() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo held > held.txt"), Step::finish("ran after resume")]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Write held.txt");
+    server.command("openhands.pause", json!({"conversationId": id})).unwrap().unwrap();
+    wait_state(&server, &id, "paused");
+    // The agent-server is up and has the task (its message event), and the model was never asked.
+    wait_event(&server, &id, "the task's message", |e| e["kind"] == "MessageEvent" && e["source"] == "user");
+    assert_eq!(llm.requests().len(), 0, "nothing of the task ran while paused");
+    assert!(!ws.join("held.txt").exists());
+    server.command("openhands.resume", json!({"conversationId": id})).unwrap().unwrap();
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "ran after resume");
+    assert_eq!(std::fs::read_to_string(ws.join("held.txt")).unwrap(), "held\n");
+}
+
 fn port_of(url: &str) -> u16 {
     url.rsplit(':').next().unwrap().parse().unwrap()
 }

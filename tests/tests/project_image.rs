@@ -407,7 +407,8 @@ fn a_project_images_slow_shell_start_up_is_waited_for_and_its_first_command_repo
     std::fs::write(ws.join(".devcontainer.json"), r#"{"build": {"dockerfile": "Dockerfile"}}"#).unwrap();
     std::fs::write(ws.join("Dockerfile"), format!("FROM {make}\nRUN printf \"{start_up}\" >> /etc/bash.bashrc\n"))
         .unwrap();
-    let first = "sleep 3; echo slept-well; exit 5";
+    // (`exit` at the top would end the agent's shell: the agent-server resets its terminal then.)
+    let first = "sleep 3; echo slept-well; sh -c 'exit 5'";
     let llm = ScriptedLlm::start_for_containers(vec![Step::terminal(first), Step::finish("done")]);
     let (mut server, _) = Server::start(options(), docker_params(&llm, &ws, json!({}))).unwrap();
     let id = start_task(&mut server, "Check the shell");

@@ -587,6 +587,14 @@ fn the_same_lines_apply_again_after_more_work_and_the_review_shows_only_what_is_
     assert_eq!(std::fs::read_to_string(ws.join("hello.txt")).unwrap(), "hello\nWORLD!\n");
     let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
     assert_eq!(review_lines(&review), [r#"README.md: String("readme\n") → String("readme, updated\n")"#]);
+    // Asked to apply it again (an editor's list from before): said to be applied before, nothing sent.
+    let again = server
+        .command("openhands.applyChanges", json!({"conversationId": id, "files": ["hello.txt"]}))
+        .unwrap()
+        .unwrap();
+    let hello = again["files"].as_array().unwrap().iter().find(|f| f["path"] == "hello.txt").cloned().unwrap();
+    assert_eq!((hello["outcome"].clone(), again["applied"].clone()), (json!("unchanged"), json!(false)), "{again}");
+    assert_eq!(again["failureReason"], "already applied: the files are as the agent proposed", "{again}");
 
     // The agent was told, in a note that is not the user's message and says only what is true.
     let note = server

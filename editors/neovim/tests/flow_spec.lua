@@ -105,18 +105,18 @@ T.case("review lists the changed files; the accepted one is applied, the rejecte
   T.eq("bee\n", T.read(vim.fs.joinpath(ws, "b.txt")), "the rejected file")
 end)
 
---- The conversation's messages from the user side whose text holds `needle`.
-local function user_messages_with(needle)
+--- The messages from the user's side (theirs, and the notes their editor gave the agent) whose text holds `needle`.
+local function messages_with(needle)
   local page = oh.execute_sync("openhands.getEvents", { conversationId = id, after = 0, limit = 500 })
   return vim.tbl_filter(function(e)
-    return e.kind == "MessageEvent" and e.source == "user" and T.has(e.detail, needle)
+    return e.kind == "MessageEvent" and (e.source == "user" or e.source == "openhands-lsp") and T.has(e.detail, needle)
   end, page and page.events or {})
 end
 
 T.case("pressing A again says the file is already applied, and the agent is told only once", function()
   local s = require("openhands.review").session(id)
   T.wait("the agent to be told what was applied", function()
-    return #user_messages_with("Applied to their workspace") == 1
+    return #messages_with("Applied to their files now") == 1
   end, 30000)
   vim.api.nvim_set_current_win(vim.fn.bufwinid(s.list_buf))
   local from = #T.notes
@@ -129,9 +129,9 @@ T.case("pressing A again says the file is already applied, and the agent is told
   -- A message the user sends after it lands after anything the second apply would have told the agent.
   oh.execute_sync("openhands.sendMessage", { conversationId = id, text = id:sub(1, 8) .. "-check" })
   T.wait("the user's message in the history", function()
-    return #user_messages_with(id:sub(1, 8) .. "-check") == 1
+    return #messages_with(id:sub(1, 8) .. "-check") == 1
   end, 30000)
-  T.eq(1, #user_messages_with("Applied to their workspace"), "the agent was told once")
+  T.eq(1, #messages_with("Applied to their files now"), "the agent was told once")
   T.eq("ONE\n", T.read(vim.fs.joinpath(ws, "a.txt")), "a.txt as applied")
 end)
 

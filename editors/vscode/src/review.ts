@@ -21,6 +21,9 @@ export function parseReviewUri(uri: vscode.Uri): { id: string; side: Side; path:
 
 export class Review implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly results = new Map<string, ReviewResult>();
+  /** Files that left a conversation's review since its diff was opened (applied, or taken back): their diffs show
+   * the user's file on both sides, no change left, instead of a change that is no longer there. Path → file URI. */
+  private readonly settled = new Map<string, Map<string, string>>();
   /** Hunks applied in this session, per conversation: their lenses say so, and they no longer count as waiting. */
   private readonly appliedHunks = new Map<string, Set<string>>();
   private readonly changeEmitter = new vscode.EventEmitter<vscode.Uri>();
@@ -43,11 +46,20 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       }
       throw e;
     }
+    const before = this.results.get(id)?.files ?? [];
     this.results.set(id, result);
     this.server.store.setChangedFiles(id, result.files.length, changesWaiting(result.files, this.applied(id)));
+    const settled = this.settled.get(id) ?? new Map<string, string>();
+    for (const f of before.filter((b) => !result.files.some((r) => r.path === b.path))) {
+      settled.set(f.path, f.uri);
+    }
     for (const f of result.files) {
-      this.changeEmitter.fire(reviewUri(id, "original", f.path));
-      this.changeEmitter.fire(reviewUri(id, "proposed", f.path));
+      settled.delete(f.path);
+    }
+    this.settled.set(id, settled);
+    for (const path of [...result.files.map((f) => f.path), ...settled.keys()]) {
+      this.changeEmitter.fire(reviewUri(id, "original", path));
+      this.changeEmitter.fire(reviewUri(id, "proposed", path));
     }
     this.fetchedEmitter.fire(id);
     return result;
@@ -144,6 +156,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
 
   forget(id: string): void {
     this.results.delete(id);
+    this.settled.delete(id);
   }
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
@@ -154,7 +167,15 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
     const result = this.results.get(parsed.id) ?? (await this.fetch(parsed.id));
     const file = result?.files.find((f) => f.path === parsed.path);
     if (!file) {
-      return "";
+      const uri = this.settled.get(parsed.id)?.get(parsed.path);
+      if (!uri) {
+        return "";
+      }
+      try {
+        return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.parse(uri)));
+      } catch {
+        return "";
+      }
     }
     const target = parsed.side === "original" ? file.symlink?.original : file.symlink?.proposed;
     if (target) {

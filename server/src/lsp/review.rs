@@ -129,11 +129,30 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
             }
         }
     };
-    let applied = plan.finish(result).await;
+    let mut applied = plan.finish(result).await;
     if let Some(text) = applied.refused_message(&review.title) {
         ctx.client.show_message(MessageType::WARNING, text).await;
     }
     applied.settle(&manager, &args.conversation_id).await;
+    // A file named that the review no longer lists was applied before (what was applied is the base now).
+    let listed: Vec<String> = review.files.iter().map(|f| rel(&f.path)).collect();
+    let root = Uri::from_file_path(&review.source).map(|u| format!("{}/", u.as_str().trim_end_matches('/')));
+    for named in args.files.iter().flatten() {
+        let path = root.as_deref().and_then(|r| named.strip_prefix(r)).unwrap_or(named);
+        if !listed.iter().any(|l| l == path) && !applied.files.iter().any(|f| f.path == path) {
+            applied.files.push(review::FileOutcome {
+                path: path.to_owned(),
+                outcome: "unchanged",
+                reason: Some("already as the agent proposed (applied before)".to_owned()),
+                note: None,
+                conflict: None,
+            });
+        }
+    }
+    let only_applied_before = applied.files.iter().all(|f| matches!(f.outcome, "unchanged" | "skipped"));
+    if !applied.applied && only_applied_before && applied.files.iter().any(|f| f.outcome == "unchanged") {
+        applied.failure_reason = Some("already applied: the files are as the agent proposed".into());
+    }
     Ok(json!({"applied": applied.applied, "failureReason": applied.failure_reason, "files": applied.files}))
 }
 
