@@ -326,6 +326,10 @@ fn review_opens_the_diff_and_an_overlapping_edit_is_refused_with_the_users_text_
     assert_eq!(shown.iter().filter(|n| n.contains("not applied")).count(), 1, "said once: {shown:?}");
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "one\ntwo\nthree!\n", "the user's text is kept");
     assert_eq!(std::fs::read_to_string(ws.join("b.txt")).unwrap(), "BEE\n", "the other file applied");
+    // The note the agent got is shown as such, not as the user's words.
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("Note to the agent: The user reviewed your changes."), "{view}");
+    assert!(!view.contains("You\nThe user reviewed") && !view.contains("[A note from"), "{view}");
 }
 
 #[test]

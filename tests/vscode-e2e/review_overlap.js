@@ -50,5 +50,14 @@ run(async (vs) => {
     return vs.notification("not applied");
   });
   const editor = await vs.editorText();
-  return { diff, diffText, refused, editor, notifications: await vs.notifications() };
+  const notifications = await vs.notifications();
+  // The conversation shows what the agent was told about it: a note, not a message of the user's.
+  const view = await vs.step("note-in-the-view", async () => {
+    await page.locator(".tabs-container .tab", { hasText: "OpenHands: " + TASK }).first().click();
+    return vs.until("the note to the agent", async () => {
+      const text = await vs.webviewText(TASK);
+      return text.includes("Note to the agent") && text;
+    });
+  });
+  return { diff, diffText, refused, editor, notifications, view };
 });
