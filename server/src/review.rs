@@ -329,7 +329,10 @@ impl Applied {
     /// After the apply: what landed becomes the base of the conversation's next review (so the agent's next edit of
     /// the same lines is its change, not an overlap with the user's), and the agent is told what did not land.
     pub async fn settle(&self, manager: &Manager, id: &str) {
-        if let Err(e) = manager.record_applied(id, self.landed.clone()).await {
+        // Nothing landed: the base stays.
+        if !self.landed.is_empty()
+            && let Err(e) = manager.record_applied(id, self.landed.clone()).await
+        {
             tracing::warn!(conversation = %id, "what was applied is not recorded as the next review's base: {e}");
         }
         self.tell_agent(manager, id).await;

@@ -210,7 +210,7 @@
     if (kind === "MessageEvent" && event.source === "openhands-lsp") {
       // What the editor told the agent (what was applied, what the user declined): not the user's words.
       const box = el("details", "message note");
-      const text = (event.detail || "").replace(/^\[A note from the user's editor[^\]]*\]\s*/, "");
+      const text = event.detail || "";
       box.appendChild(el("summary", "", "Note to the agent: " + text.split("\n")[0]));
       box.appendChild(el("pre", "", text));
       return [box];

@@ -105,11 +105,10 @@ async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
     }
 }
 
-/// What is left to apply of the agent's changes (the review lists only what the user's files do not have), and a
-/// fingerprint of each file's change.
-fn pending(review: Review) -> (Review, Vec<u64>) {
+/// A fingerprint of each file's change, to tell the changes already offered from new ones.
+fn fingerprints(review: &Review) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
-    let fingerprints = review
+    review
         .files
         .iter()
         .map(|f| {
@@ -117,8 +116,7 @@ fn pending(review: Review) -> (Review, Vec<u64>) {
             (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
             hasher.finish()
         })
-        .collect();
-    (review, fingerprints)
+        .collect()
 }
 
 /// End of a turn: the changes not in the user's files yet, as diffs, and the question whether to apply them now
@@ -132,7 +130,7 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
             return;
         }
     };
-    let (review, fingerprints) = pending(review);
+    let fingerprints = fingerprints(&review);
     let review = against_user(front, id, review).await;
     // Asked again only when a change is new (not when one of the files asked about has been applied since).
     let asked = front

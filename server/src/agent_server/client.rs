@@ -506,11 +506,6 @@ mod tests {
         assert_eq!(failure_reason("Internal Server Error"), None, "a body that is not the handler's says nothing");
         assert_eq!(failure_reason(r#"{"detail": "x", "exception": " "}"#), None);
     }
-}
-
-#[cfg(test)]
-mod plain_words {
-    use super::*;
 
     #[test]
     fn pydantic_and_fastapi_errors_are_said_in_one_line_without_their_internals() {

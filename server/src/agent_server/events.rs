@@ -52,7 +52,14 @@ impl AgentEvent {
                 tool: r.get("tool_name").and_then(Value::as_str).unwrap_or_default(),
                 observation: r.get("observation").unwrap_or(&Value::Null),
             },
-            "MessageEvent" => View::Message { text: message_text(r.get("llm_message")) },
+            "MessageEvent" => {
+                let text = message_text(r.get("llm_message"));
+                // A note reads without its mark (which is for the agent and for telling notes apart).
+                match text.strip_prefix(NOTE_MARK).filter(|_| self.source == NOTE_SOURCE) {
+                    Some(rest) => View::Message { text: rest.trim_start().to_owned() },
+                    None => View::Message { text },
+                }
+            }
             "AgentErrorEvent" => View::Error { message: text_of(r, &["error", "detail", "message"]) },
             "ConversationErrorEvent" => View::Error { message: text_of(r, &["detail", "error", "message", "code"]) },
             "UserRejectObservation" => View::Rejected { reason: text_of(r, &["rejection_reason", "reason"]) },
@@ -113,7 +120,7 @@ impl AgentEvent {
             View::Observation { tool, observation } => summarize_observation(tool, observation),
             View::Message { text } => match self.source.as_str() {
                 "user" => format!("you: {}", first_line(&text)),
-                NOTE_SOURCE => format!("note to the agent: {}", first_line(text.trim_start_matches(NOTE_MARK).trim())),
+                NOTE_SOURCE => format!("note to the agent: {}", first_line(&text)),
                 _ => format!("agent: {}", first_line(&text)),
             },
             View::StateUpdate { key: "execution_status", value } => {
@@ -465,5 +472,22 @@ mod tests {
     fn events_without_id_or_kind_are_rejected() {
         assert!(AgentEvent::from_json(json!({"kind": "X"})).is_err());
         assert!(AgentEvent::from_json(json!({"id": "X"})).is_err());
+    }
+
+    #[test]
+    fn a_note_to_the_agent_is_no_message_of_the_users_and_reads_without_its_mark() {
+        let text = format!("{NOTE_MARK}\nThe user reviewed your changes. Applied to their files now: a.txt.");
+        let raw = json!({"id": "n", "kind": "MessageEvent", "source": "user", "timestamp": "t",
+                         "llm_message": {"role": "user", "content": [{"type": "text", "text": text}]}});
+        let note = AgentEvent::from_json(raw).unwrap();
+        assert_eq!(note.source, NOTE_SOURCE);
+        assert_eq!(
+            note.summary(),
+            "note to the agent: The user reviewed your changes. Applied to their files now: a.txt."
+        );
+        assert!(!note.detail(DETAIL_MAX_BYTES).contains(NOTE_MARK));
+        let raw = json!({"id": "u", "kind": "MessageEvent", "source": "user", "timestamp": "t",
+                         "llm_message": {"role": "user", "content": [{"type": "text", "text": "Do it"}]}});
+        assert_eq!(AgentEvent::from_json(raw).unwrap().source, "user", "the user's own words stay theirs");
     }
 }

@@ -119,8 +119,6 @@ impl Runner {
         drain_refusing(control, &self.id, state).await;
     }
 
-    /// Starts the sandbox; `None` when the user stopped the conversation meanwhile (stop must work while the sandbox
-    /// boots; other requests wait for it).
     async fn drive(
         &mut self,
         sandbox: &Sandbox,

@@ -188,6 +188,8 @@ impl Manager {
 }
 
 impl runner::Runner {
+    /// Starts the sandbox; `None` when the user stopped the conversation meanwhile. Stop works while the sandbox
+    /// boots, a pause holds the task and messages wait with it (`hold_while_starting`); other requests are refused.
     pub(super) async fn start_sandbox(
         &mut self,
         spec: crate::sandbox::SandboxSpec,

@@ -1,5 +1,6 @@
-//! What the agent changed in its copy, against where it started (or what the user applied of it since) (each file's original and proposed text, what it
-//! holds beyond text), read without following links out of the copy; and the three-way merge of a file.
+//! What the agent changed in its copy, against where it started or what the user applied of it since (each file's
+//! original and proposed text, what it holds beyond text), read without following links out of the copy; whether the
+//! user's folder holds a change already; and the three-way merge of a file.
 
 use std::path::{Path, PathBuf};
 

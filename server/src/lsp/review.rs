@@ -134,7 +134,8 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
         ctx.client.show_message(MessageType::WARNING, text).await;
     }
     applied.settle(&manager, &args.conversation_id).await;
-    // A file named that the review no longer lists was applied before (what was applied is the base now).
+    // A file named that the review does not list has no change waiting: applied before (what was applied is the base
+    // now), or never changed by the agent.
     let listed: Vec<String> = review.files.iter().map(|f| rel(&f.path)).collect();
     let root = Uri::from_file_path(&review.source).map(|u| format!("{}/", u.as_str().trim_end_matches('/')));
     for named in args.files.iter().flatten() {
@@ -143,7 +144,7 @@ pub async fn apply(ctx: &Ctx, args: ApplyArgs) -> Result<Value, Error> {
             applied.files.push(review::FileOutcome {
                 path: path.to_owned(),
                 outcome: "unchanged",
-                reason: Some("already as the agent proposed (applied before)".to_owned()),
+                reason: Some("no change of the agent's waits for it (applied before, or never changed)".to_owned()),
                 note: None,
                 conflict: None,
             });

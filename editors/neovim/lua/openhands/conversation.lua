@@ -195,7 +195,7 @@ local function lines_for(event)
     end
   elseif kind == "MessageEvent" and event.source == "openhands-lsp" then
     -- What the editor told the agent (what was applied, what the user declined): not the user's words.
-    local text = split((detail:gsub("^%[A note from the user's editor[^%]]*%]%s*", "")))
+    local text = split(detail)
     add("Note to the agent: " .. (text[1] or ""), "OpenHandsThought")
     for i = 2, #text do
       add("  " .. text[i], "OpenHandsThought")
