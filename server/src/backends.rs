@@ -87,6 +87,10 @@ impl SandboxProvider for Backends {
         self.current().sees_only_the_workspace()
     }
 
+    fn keeps_agent_record(&self) -> bool {
+        self.current().keeps_agent_record()
+    }
+
     fn repair_hint(&self) -> Option<String> {
         self.current().repair_hint()
     }

@@ -57,6 +57,11 @@ impl Backend {
             Backend::Cloud => "cloud",
         }
     }
+
+    /// The backend named `name` (as a conversation's record names it).
+    pub fn parse(name: &str) -> Option<Backend> {
+        [Backend::Docker, Backend::Process, Backend::Cloud].into_iter().find(|b| b.as_str() == name)
+    }
 }
 
 /// Where the agent makes its changes.

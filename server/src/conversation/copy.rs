@@ -135,6 +135,7 @@ impl Runner {
             m.error = None;
         });
         self.observer.update(Update::Changed(Box::new(super::Summary {
+            cannot_continue: super::resume::cannot_continue(&archived, &self.store),
             meta: archived.clone(),
             live: false,
             running_elsewhere: false,

@@ -48,6 +48,14 @@ pub enum ConversationError {
     Elsewhere { id: String, pid: u32 },
     #[error("{0}")]
     Mcp(String),
+    #[error("conversation {id} cannot go on: {why}")]
+    CannotContinue { id: String, why: String },
+    /// The agent-server could not take the conversation up again from its record.
+    #[error(
+        "the agent-server could not go on with this conversation from its record ({0}); the record may come from \
+         another agent-server version. Its changes can still be reviewed and applied; start a new task to go on"
+    )]
+    NotResumed(String),
     #[error("a conversation {0} exists already")]
     AlreadyExists(String),
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]

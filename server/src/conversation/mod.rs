@@ -13,6 +13,7 @@ mod mcp_commands;
 mod metering;
 mod model;
 mod model_error;
+mod resume;
 mod runner;
 mod setup;
 mod start;
@@ -35,6 +36,7 @@ pub(crate) use model::KIB_IN_FLIGHT;
 pub use model::{
     AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
 };
+pub use resume::GoOn;
 pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
 pub use usage::{BUDGET_STOPPED, Budget, Usage};
 
@@ -249,22 +251,39 @@ impl Manager {
         }
         let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
         let conversation = id.to_owned();
+        // The agent-server's record goes with the copy: what it remembers are changes no longer anywhere.
+        let record = self.inner.store.dir(&ConversationId::parse(id)?).join(resume::AGENT_RECORD);
         off_runtime(move || {
             crate::git::checkpoint::remove_all(&iso, &conversation)
                 .and_then(|()| crate::git::remove(&iso, &dest))
-                .map_err(|e| ConversationError::Isolation(e.to_string()))
+                .map_err(|e| ConversationError::Isolation(e.to_string()))?;
+            match std::fs::remove_dir_all(&record) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(ConversationError::Isolation(format!("{}: {e}", record.display())))
+                }
+                _ => Ok(()),
+            }
         })
         .await?;
         let mut meta = self.inner.store.load(id)?;
         meta.isolation = None;
+        meta.discarded = true;
         meta.updated_at = store::now_ms();
         // A stopped runner leaves the live list a moment after it answered: its record must not say the copy is
         // still there meanwhile.
         if let Some(live) = self.live().get(id) {
-            lock(&live.meta).isolation = None;
+            let mut live = lock(&live.meta);
+            live.isolation = None;
+            live.discarded = true;
         }
         self.inner.store.save(&meta)?;
-        self.inner.observer.update(Update::Changed(Box::new(Summary { meta, live: false, running_elsewhere: false })));
+        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
+        self.inner.observer.update(Update::Changed(Box::new(Summary {
+            meta,
+            live: false,
+            running_elsewhere: false,
+            cannot_continue,
+        })));
         Ok(())
     }
 
@@ -343,7 +362,7 @@ impl Manager {
             off_runtime(move || Ok(others.into_iter().map(|m| manager.at_rest(m)).collect())).await?;
         all.extend(ours.into_iter().filter_map(|m| {
             let current = live.get(&m.id)?;
-            Some(Summary { meta: current.clone(), live: true, running_elsewhere: false })
+            Some(Summary { meta: current.clone(), live: true, running_elsewhere: false, cannot_continue: None })
         }));
         all.sort_by_key(|s| std::cmp::Reverse(s.meta.created_at));
         Ok(all)
@@ -351,11 +370,17 @@ impl Manager {
 
     pub fn get(&self, id: &str) -> Result<Summary, ConversationError> {
         if let Some(l) = self.live().get(id) {
-            return Ok(Summary { meta: lock(&l.meta).clone(), live: true, running_elsewhere: false });
+            return Ok(Summary {
+                meta: lock(&l.meta).clone(),
+                live: true,
+                running_elsewhere: false,
+                cannot_continue: None,
+            });
         }
         let meta = self.inner.store.load(id)?;
         let elsewhere = running_elsewhere(&meta);
-        Ok(Summary { meta, live: false, running_elsewhere: elsewhere })
+        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
+        Ok(Summary { meta, live: false, running_elsewhere: elsewhere, cannot_continue })
     }
 
     /// Events from the log, normalised, starting at position `after`: the events (each with its position as its
@@ -430,11 +455,12 @@ impl Manager {
     /// A conversation this server does not run, as it stands now: running in another live openhands-lsp, or taken
     /// over once its owner is gone. Blocking (it may sweep and write).
     fn at_rest(&self, meta: Meta) -> Summary {
+        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
         if running_elsewhere(&meta) {
-            return Summary { meta, live: false, running_elsewhere: true };
+            return Summary { meta, live: false, running_elsewhere: true, cannot_continue };
         }
         let meta = if meta.state.is_settled() { meta } else { self.take_over(meta) };
-        Summary { meta, live: false, running_elsewhere: false }
+        Summary { meta, live: false, running_elsewhere: false, cannot_continue }
     }
 
     /// At server exit: records live conversations as stopped and stops every sandbox. Quick on purpose: the

@@ -21,6 +21,9 @@ pub struct Summary {
     /// Another openhands-lsp (another editor on this machine) runs it now: look, but act on it there.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub running_elsewhere: bool,
+    /// Why a message cannot make it go on, when it cannot (`None`: it runs here, or a message starts it again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cannot_continue: Option<String>,
 }
 
 /// An action the agent wants to take and is waiting for the user to confirm.

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::agent_server::events::{AgentEvent, NormalizedEvent, View};
 use crate::agent_server::stream::{self, Resume, StreamItem};
-use crate::agent_server::{AgentServerClient, LlmConfig, NewConversation};
+use crate::agent_server::{AgentServerClient, LlmConfig};
 use crate::config::ConfirmationMode;
 use crate::sandbox::{Sandbox, SandboxSpec, SharedProvider, StartProgress};
 use crate::secrets::{Redactor, Secret};
@@ -47,6 +47,8 @@ pub(super) struct Runner {
     pub fork: Option<String>,
     /// What the user asked while the sandbox started.
     pub held: super::model::Held,
+    /// The conversation goes on from an earlier sandbox's (see `resume`): its copy and the agent's record exist.
+    pub going_on: bool,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -58,7 +60,8 @@ const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
         let began = std::time::Instant::now();
-        let (workspace, subfolder) = match self.isolate().await {
+        let copy = if self.going_on { self.earlier_copy() } else { self.isolate().await };
+        let (workspace, subfolder) = match copy {
             Ok(w) => w,
             Err(e) => {
                 self.settle(State::Error, None, Some(e));
@@ -89,6 +92,7 @@ impl Runner {
             first_message,
             attach: self.attach.clone(),
             secrets: self.secrets.clone(),
+            agent_record: self.agent_record(),
         };
         tracing::debug!(conversation = %self.id, "workspace ready after {:?}", began.elapsed());
         let Some(sandbox) = self.start_sandbox(spec, &mut control).await else { return };
@@ -244,20 +248,15 @@ impl Runner {
         client: &AgentServerClient,
         tracker: &mut Tracker,
     ) -> Result<stream::Subscription, ConversationError> {
+        if self.going_on {
+            return self.reopen(sandbox, client, tracker).await;
+        }
         Ok(if self.remote.is_some() {
             // The cloud created the conversation and sent the first message: follow it from its first event (the
             // snapshot on connect tells its state).
             stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), Resume::default())
         } else {
-            let request = NewConversation {
-                conversation_id: self.id.clone(),
-                working_dir: sandbox.working_dir.clone(),
-                llm: self.llm.clone(),
-                secrets: self.secrets.clone(),
-                confirmation: self.settings.confirmation,
-                max_iterations: self.settings.max_iterations,
-                mcp_config: self.settings.mcp_config.clone(),
-            };
+            let request = self.new_conversation(sandbox);
             client
                 .create_conversation(&request)
                 .await
@@ -464,11 +463,13 @@ impl Runner {
             meta.event_count - 1
         };
         tracker.observe(&event);
+        // The first snapshot of a conversation that goes on tells its state as recorded, not the new turn's.
+        let stale = event.is_snapshot() && std::mem::take(&mut tracker.stale_snapshot);
         let error = match event.view() {
             View::Error { message } if tracker.error_deadline.is_some() => Some(message),
             _ => None,
         };
-        let status = event.execution_status().map(str::to_owned);
+        let status = event.execution_status().filter(|_| !stale).map(str::to_owned);
         let usage = event.stats();
         // A step that may have changed files (not the agent finishing or thinking) is followed by a checkpoint.
         let step_done = match event.view() {
@@ -601,6 +602,7 @@ impl Runner {
             meta: snapshot,
             live: true,
             running_elsewhere: false,
+            cannot_continue: None,
         })));
     }
 

@@ -63,13 +63,15 @@ impl Manager {
             branch_of: None,
             usage: None,
             budget_reached: None,
+            discarded: false,
         };
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
         self.live().insert(id.clone(), Live { control: tx, meta: meta.clone() });
         self.inner.started.lock().unwrap_or_else(|p| p.into_inner()).push(meta.clone());
-        let summary = Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false };
+        let summary =
+            Summary { meta: lock(&meta).clone(), live: true, running_elsewhere: false, cannot_continue: None };
         self.inner.observer.update(Update::Changed(Box::new(summary.clone())));
         let runner = runner::Runner {
             id: id.clone(),
@@ -90,6 +92,7 @@ impl Manager {
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
             fork: None,
             held: super::model::Held::default(),
+            going_on: false,
         };
         let manager = self.clone();
         tokio::spawn(async move {
@@ -115,10 +118,22 @@ impl Manager {
             return Err(ConversationError::AlreadyExists(id.as_str().to_owned()));
         }
         let backend = if req.attach.is_some() { "cloud" } else { selected };
-        // In the cloud the agent uses the account's own LLM. Elsewhere a hosted model without a key would start a
-        // sandbox only to fail with the LLM library's advice about environment variables.
-        if backend != "cloud"
-            && self.llm_key(&settings.llm_model).is_none()
+        // In the cloud the agent uses the account's own LLM.
+        if backend != "cloud" {
+            self.check_llm_key(settings)?;
+        }
+        if let Some(cloud_id) = &req.attach
+            && let Some(local) = self.following(cloud_id)
+        {
+            return Err(ConversationError::AlreadyAttached { cloud: cloud_id.clone(), local });
+        }
+        Ok(backend)
+    }
+
+    /// A hosted model without a key would start a sandbox only to fail with the LLM library's advice about
+    /// environment variables: said at once, with how to set it in the user's editor.
+    pub(super) fn check_llm_key(&self, settings: &AgentSettings) -> Result<(), ConversationError> {
+        if self.llm_key(&settings.llm_model).is_none()
             && crate::editor::model_needs_key(&settings.llm_model, settings.llm_base_url.as_deref())
         {
             let mut how = settings.editor.how_to_set(SecretName::LlmApiKey);
@@ -131,17 +146,12 @@ impl Manager {
             }
             return Err(ConversationError::NoLlmKey { model: settings.llm_model.clone(), how });
         }
-        if let Some(cloud_id) = &req.attach
-            && let Some(local) = self.following(cloud_id)
-        {
-            return Err(ConversationError::AlreadyAttached { cloud: cloud_id.clone(), local });
-        }
-        Ok(backend)
+        Ok(())
     }
 
     /// The agent's MCP servers, secrets filled in: a stdio server this backend cannot start, or a secret not set,
     /// fails the start here, naming it.
-    fn arm_mcp(
+    pub(super) fn arm_mcp(
         &self,
         settings: &mut AgentSettings,
         servers: &crate::mcp::McpServers,
@@ -157,7 +167,7 @@ impl Manager {
         Ok(())
     }
 
-    fn llm_config(&self, settings: &AgentSettings) -> LlmConfig {
+    pub(super) fn llm_config(&self, settings: &AgentSettings) -> LlmConfig {
         LlmConfig {
             model: settings.llm_model.clone(),
             base_url: settings.llm_base_url.clone(),
@@ -178,7 +188,7 @@ impl Manager {
     }
 
     /// The user's provider tokens, by the environment variable the agent knows them as.
-    fn provider_tokens(&self) -> BTreeMap<String, Secret> {
+    pub(super) fn provider_tokens(&self) -> BTreeMap<String, Secret> {
         SecretName::ALL
             .into_iter()
             .filter(|n| n.is_provider_token())

@@ -103,6 +103,9 @@ pub struct Meta {
     /// Paused on its budget: what it spent, until the user raises the budget or stops it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_reached: Option<String>,
+    /// Its changes were discarded (its copy and the agent's record went with them): it cannot go on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discarded: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -560,6 +563,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         branch_of: None,
         usage: None,
         budget_reached: None,
+        discarded: false,
     }
 }
 
@@ -612,6 +616,7 @@ mod tests {
             branch_of: None,
             usage: None,
             budget_reached: None,
+            discarded: false,
         }
     }
 

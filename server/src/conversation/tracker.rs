@@ -38,6 +38,8 @@ pub(super) struct Tracker {
     pub asked: std::collections::HashSet<String>,
     /// A turn was started and the agent-server has not yet reported it running.
     pub awaiting_run: bool,
+    /// The next snapshot is the agent-server's record of an earlier sandbox's state (see `resume`).
+    pub stale_snapshot: bool,
 }
 
 impl Tracker {

@@ -13,7 +13,7 @@ use super::errors::bad_argument;
 use super::names::{FIX_DIAGNOSTIC, START_TASK};
 use super::state::Ctx;
 use super::{cloud, convert, start, wire};
-use crate::conversation::StartRequest;
+use crate::conversation::{GoOn, StartRequest};
 use crate::tasks;
 
 pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> {
@@ -73,7 +73,9 @@ pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value,
 }
 
 pub async fn send_message(ctx: &Ctx, args: SendMessageArgs) -> Result<Value, Error> {
-    ctx.manager()?.send_message(&args.conversation_id, args.text).await?;
+    // A conversation whose sandbox is gone (an earlier session's) goes on with the session's settings.
+    let go_on = GoOn { settings: &ctx.snap.settings, editor: ctx.snap.editor(), mcp_servers: Default::default() };
+    ctx.manager()?.message(&args.conversation_id, args.text, Vec::new(), go_on).await?;
     Ok(Value::Null)
 }
 

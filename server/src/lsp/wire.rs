@@ -30,6 +30,8 @@ pub struct Conversation {
     pub live: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub running_elsewhere: bool,
+    /// Why a message cannot make it go on (`null`: it runs here, or a message starts it again where it was).
+    pub cannot_continue: Option<String>,
     /// Its own copy, when it works in one.
     pub isolation: Option<Isolation>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +187,7 @@ impl From<Summary> for Conversation {
             event_count: m.event_count,
             live: s.live,
             running_elsewhere: s.running_elsewhere,
+            cannot_continue: s.cannot_continue,
             isolation: m.isolation.map(|i| Isolation { root: i.root, branch: i.branch }),
             issue: m.issue.map(|i| Issue {
                 provider: i.provider,
@@ -258,7 +261,7 @@ mod tests {
             "image": {"name": "openhands-lsp-project/a-1:k", "origin": "the dev container (.devcontainer.json)"}
         }))
         .unwrap();
-        let summary = Summary { meta, live: true, running_elsewhere: true };
+        let summary = Summary { meta, live: true, running_elsewhere: true, cannot_continue: Some("why".into()) };
         let wire = serde_json::to_value(Conversation::from(summary)).unwrap();
         let mut names = BTreeSet::new();
         keys(&wire, "", &mut names);

@@ -40,6 +40,10 @@ pub struct SandboxSpec {
     /// The conversation's secrets (provider tokens by the names the agent's shell knows): a backend that creates
     /// the conversation itself (the cloud) passes them on.
     pub secrets: std::collections::BTreeMap<String, crate::secrets::Secret>,
+    /// The folder where the agent-server keeps its record of the conversation (its `conversations` folder), kept
+    /// with the conversation so that it can go on after a restart ([`SandboxProvider::keeps_agent_record`]). `None`:
+    /// in memory, gone with the sandbox.
+    pub agent_record: Option<PathBuf>,
 }
 
 /// A conversation in OpenHands Cloud (or a self-hosted OpenHands server).
@@ -228,6 +232,11 @@ pub trait SandboxProvider: Send + Sync {
     }
     /// The sandbox sees only the workspace, nothing else of the host (a container's one mount).
     fn sees_only_the_workspace(&self) -> bool {
+        false
+    }
+    /// The agent-server's record of a conversation can be kept in [`SandboxSpec::agent_record`], and a sandbox
+    /// started on it again goes on with the conversation (the process and docker backends).
+    fn keeps_agent_record(&self) -> bool {
         false
     }
     /// What to do when the agent-server this provider runs is itself broken (it fails with an error of its own where

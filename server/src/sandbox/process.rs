@@ -65,6 +65,10 @@ impl SandboxProvider for ProcessProvider {
         "process"
     }
 
+    fn keeps_agent_record(&self) -> bool {
+        true
+    }
+
     fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
         Box::pin(async move {
             let config = self.config.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -92,9 +96,10 @@ impl SandboxProvider for ProcessProvider {
                 // litellm's lazy imports and can kill the server (_DeadlockError, seen with litellm 1.105.3).
                 .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
                 .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
-                // The agent-server's own record of the conversation (events with the agent's commands, which may
-                // quote a secret) lives in memory and goes with the sandbox: openhands-lsp keeps the history.
-                .env("OH_CONVERSATIONS_PATH", store.join("conversations"))
+                // The agent-server's own record of the conversation: with the conversation, so that it can go on
+                // after a restart (its secrets encrypted under OH_SECRET_KEY, a key never written down: a new
+                // sandbox gets them again); else in memory, gone with the sandbox.
+                .env("OH_CONVERSATIONS_PATH", spec.agent_record.clone().unwrap_or_else(|| store.join("conversations")))
                 .env("OH_BASH_EVENTS_DIR", store.join("bash_events"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

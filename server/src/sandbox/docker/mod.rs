@@ -45,6 +45,10 @@ const LOG_TAIL: usize = 40;
 /// Where the agent-server keeps its own store in the container: a tmpfs.
 const AGENT_STATE_DIR: &str = "/tmp/agent-server-state";
 
+/// Where the agent-server keeps its record of conversations in the container: the conversation's `agent` folder on
+/// the host, mounted, so that the conversation can go on in another container.
+const AGENT_RECORD_DIR: &str = "/tmp/agent-server-record";
+
 mod dockerfile_build;
 mod handle;
 mod image;
@@ -57,7 +61,7 @@ use handle::{DockerHandle, chown_tree};
 use image::ImageFacts;
 use owner::remove_container;
 pub use owner::remove_instance;
-use pool::{Pool, move_into_slot};
+use pool::{Pool, move_into_slot, record_slot};
 use project_image::ImageChoice;
 use spec::{ContainerUser, user_for};
 
@@ -338,6 +342,10 @@ impl SandboxProvider for DockerProvider {
         true
     }
 
+    fn keeps_agent_record(&self) -> bool {
+        true
+    }
+
     fn repair_hint(&self) -> Option<String> {
         let image = self.inner.config().image.clone();
         Some(format!(
@@ -413,12 +421,13 @@ impl Inner {
         }
     }
 
-    /// Creates, starts and health-checks a container mounting `mount` at /workspace.
+    /// Creates, starts and health-checks a container mounting `mount` at /workspace and `record` (when given) where
+    /// the agent-server keeps its record of conversations.
     async fn launch(
         &self,
         docker: &Docker,
         config: &DockerConfig,
-        mount: &Path,
+        (mount, record): (&Path, Option<&Path>),
         role: Role<'_>,
         // What the container runs, and what it needs to know of that image.
         (choice, image): (&ImageChoice, &ImageFacts),
@@ -437,6 +446,7 @@ impl Inner {
         let spec = spec::container_spec(spec::SpecInput {
             config,
             mount,
+            record,
             role,
             owner: &self.owner,
             image,
@@ -558,8 +568,9 @@ impl Inner {
         }
         let user = user_for(&image, spec.workspace_is_ours, choice.bundle.is_some());
         let role = Role::Conversation(&spec.conversation_id);
-        let container = self.launch(&docker, &config, &spec.workspace, role, (&choice, &image), user).await?;
-        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
+        let mounts = (spec.workspace.as_path(), spec.agent_record.as_deref());
+        let container = self.launch(&docker, &config, mounts, role, (&choice, &image), user).await?;
+        if let Err(e) = self.chown_workspace(&container, &spec).await {
             self.remove(&docker, &container.id, false).await;
             return Err(e);
         }
@@ -577,11 +588,20 @@ impl Inner {
         let slot = container.slot.clone().unwrap_or_default();
         let healthy = AgentServerClient::new(container.endpoint.clone()).health(Duration::from_secs(1)).await.is_ok();
         let moved = if healthy {
-            let (ws, s) = (spec.workspace.clone(), slot.clone());
-            tokio::task::spawn_blocking(move || move_into_slot(&ws, &s))
-                .await
-                .map_err(|e| SandboxError::Io(e.to_string()))
-                .and_then(|r| r.map_err(|e| SandboxError::Io(format!("moving the workspace into the container: {e}"))))
+            let (ws, s, record) = (spec.workspace.clone(), slot.clone(), spec.agent_record.clone());
+            // The agent-server's record of the conversation (what it did before, when it goes on) too.
+            tokio::task::spawn_blocking(move || {
+                move_into_slot(&ws, &s)?;
+                match record {
+                    Some(record) => {
+                        std::fs::create_dir_all(&record).and_then(|()| move_into_slot(&record, &record_slot(&s)))
+                    }
+                    None => Ok(()),
+                }
+            })
+            .await
+            .map_err(|e| SandboxError::Io(e.to_string()))
+            .and_then(|r| r.map_err(|e| SandboxError::Io(format!("moving the workspace into the container: {e}"))))
         } else {
             Err(SandboxError::Docker("it no longer answers /health".into()))
         };
@@ -595,7 +615,7 @@ impl Inner {
         {
             tracing::debug!("renaming the claimed container: {e}");
         }
-        if let Err(e) = self.chown_workspace(&container, &spec.workspace).await {
+        if let Err(e) = self.chown_workspace(&container, spec).await {
             self.remove(docker, &container.id, false).await;
             return Err(e);
         }
@@ -603,13 +623,13 @@ impl Inner {
         Ok(self.sandbox(docker.clone(), container, &spec.subfolder))
     }
 
-    /// Gives the workspace to the image's user when the agent runs as it (see [`Inner::user_for`]). Done on the
-    /// host, where openhands-lsp is root: in the container, `no-new-privileges` leaves an exec'd root without
-    /// capabilities.
-    async fn chown_workspace(&self, container: &Container, workspace: &Path) -> Result<(), SandboxError> {
+    /// Gives the workspace (and the agent-server's record) to the image's user when the agent runs as it (see
+    /// [`Inner::user_for`]). Done on the host, where openhands-lsp is root: in the container, `no-new-privileges`
+    /// leaves an exec'd root without capabilities.
+    async fn chown_workspace(&self, container: &Container, spec: &SandboxSpec) -> Result<(), SandboxError> {
         let (Some(user), Some((uid, gid))) = (&container.chown_to, container.chown_ids) else { return Ok(()) };
-        let root = workspace.to_owned();
-        tokio::task::spawn_blocking(move || chown_tree(&root, uid, gid))
+        let roots: Vec<PathBuf> = std::iter::once(spec.workspace.clone()).chain(spec.agent_record.clone()).collect();
+        tokio::task::spawn_blocking(move || roots.iter().try_for_each(|root| chown_tree(root, uid, gid)))
             .await
             .map_err(|e| SandboxError::Io(e.to_string()))?
             .map_err(|e| SandboxError::Io(format!("handing the workspace to the container's user {user}: {e}")))

@@ -94,7 +94,7 @@ impl Inner {
             if let (true, Some(slot), Some(root)) = (pooled, labels.get(label::SLOT), &self.pool_root) {
                 let slot = PathBuf::from(slot);
                 if slot.starts_with(root) {
-                    let _ = std::fs::remove_dir_all(slot);
+                    super::pool::remove_slot(&slot);
                 }
             }
         }

@@ -115,14 +115,18 @@ impl Inner {
             return Err(SandboxError::ImageAbsent(choice.image.clone()));
         };
         let slot = root.join(format!("slot-{}", &random_key()[..16]));
-        std::fs::create_dir_all(&slot).map_err(|e| SandboxError::Io(format!("{}: {e}", slot.display())))?;
+        for dir in [&slot, &record_slot(&slot)] {
+            std::fs::create_dir_all(dir).map_err(|e| SandboxError::Io(format!("{}: {e}", dir.display())))?;
+        }
         let user = user_for(&image, true, choice.bundle.is_some());
         self.pool().filling += 1;
         // Booted, then warmed (see `agent_server::warm`): a container counts as filling until both are done.
         let self_url = format!("http://127.0.0.1:{AGENT_PORT}");
         let launched = tokio::select! {
             r = async {
-                let container = self.launch(&docker, config, &slot, Role::Pool, (choice, &image), user).await?;
+                let mounts = (slot.as_path(), Some(record_slot(&slot)));
+                let mounts = (mounts.0, mounts.1.as_deref());
+                let container = self.launch(&docker, config, mounts, Role::Pool, (choice, &image), user).await?;
                 crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
                 Ok(container)
             } => Some(r),
@@ -142,11 +146,11 @@ impl Inner {
                 Ok(())
             }
             Some(Err(e)) => {
-                let _ = std::fs::remove_dir_all(&slot);
+                remove_slot(&slot);
                 Err(e)
             }
             None => {
-                let _ = std::fs::remove_dir_all(&slot);
+                remove_slot(&slot);
                 Ok(())
             }
         }
@@ -156,7 +160,7 @@ impl Inner {
     pub(super) async fn discard(&self, docker: &Docker, c: Container) {
         self.remove(docker, &c.id, false).await;
         if let Some(slot) = c.slot {
-            let _ = std::fs::remove_dir_all(slot);
+            remove_slot(&slot);
         }
     }
 
@@ -184,6 +188,20 @@ impl Inner {
         let i = pool.ready.iter().position(|c| c.fingerprint == fingerprint && c.exit.borrow().is_none())?;
         Some(pool.ready.remove(i))
     }
+}
+
+/// The second slot of a pooled container, beside its workspace's: where its agent-server keeps its record of
+/// conversations, which a claim fills with the conversation's own.
+pub(super) fn record_slot(slot: &Path) -> std::path::PathBuf {
+    let mut name = slot.as_os_str().to_owned();
+    name.push(".record");
+    name.into()
+}
+
+/// Removes a pooled container's slots.
+pub(super) fn remove_slot(slot: &Path) {
+    let _ = std::fs::remove_dir_all(slot);
+    let _ = std::fs::remove_dir_all(record_slot(slot));
 }
 
 /// Moves everything in `workspace` into the empty `slot`, then renames `slot` to `workspace`. On failure, what was

@@ -9,7 +9,7 @@ use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use super::image::ImageFacts;
 use super::owner::owner_labels;
 use super::project_image::{self, ImageChoice};
-use super::{AGENT_PORT, AGENT_STATE_DIR, CONTAINER_WORKSPACE, DockerConfig, POOL_NAME_PREFIX, Role};
+use super::{AGENT_PORT, AGENT_RECORD_DIR, AGENT_STATE_DIR, CONTAINER_WORKSPACE, DockerConfig, POOL_NAME_PREFIX, Role};
 use super::{label, short};
 use crate::instance::Instance;
 use crate::sandbox::python_hook;
@@ -19,6 +19,9 @@ pub(super) struct SpecInput<'a> {
     pub config: &'a DockerConfig,
     /// The host folder mounted at /workspace (a pooled container's empty slot).
     pub mount: &'a Path,
+    /// The host folder where the agent-server keeps its record of conversations (a pooled container's second slot);
+    /// `None`: in memory.
+    pub record: Option<&'a Path>,
     pub role: Role<'a>,
     pub owner: &'a Instance,
     pub image: &'a ImageFacts,
@@ -45,8 +48,20 @@ pub(super) struct ContainerSpec {
 }
 
 pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
-    let SpecInput { config, mount, role, owner, image, choice, user, session_key, secret_key, name_key, host_port } =
-        input;
+    let SpecInput {
+        config,
+        mount,
+        record,
+        role,
+        owner,
+        image,
+        choice,
+        user,
+        session_key,
+        secret_key,
+        name_key,
+        host_port,
+    } = input;
     let host_network = host_port.is_some();
     let port = host_port.unwrap_or(AGENT_PORT).to_string();
     let listen = if host_network { "127.0.0.1" } else { "0.0.0.0" };
@@ -87,7 +102,9 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         }
         ContainerUser::Root => (Some("0:0".to_owned()), None, None),
     };
-    env.push(format!("OH_CONVERSATIONS_PATH={AGENT_STATE_DIR}/conversations"));
+    let conversations =
+        if record.is_some() { AGENT_RECORD_DIR.to_owned() } else { format!("{AGENT_STATE_DIR}/conversations") };
+    env.push(format!("OH_CONVERSATIONS_PATH={conversations}"));
     env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
     let exposed = format!("{AGENT_PORT}/tcp");
     let mut body = ContainerCreateBody {
@@ -99,7 +116,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         // The agent-server keeps its own state under its working directory: not in the user's workspace.
         working_dir: Some("/tmp".into()),
         exposed_ports: (!host_network).then(|| vec![exposed.clone()]),
-        host_config: Some(host_config(config, mount, &exposed, host_network)),
+        host_config: Some(host_config(config, (mount, record), &exposed, host_network)),
         ..Default::default()
     };
     if let Some(bundle) = &choice.bundle {
@@ -108,11 +125,20 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
     ContainerSpec { name, body, exposed, chown_to, chown_ids }
 }
 
-/// The container's reach on the host: the workspace mounted, the port on loopback only, the limits, no new
-/// privileges, the agent-server's own store in memory.
-fn host_config(config: &DockerConfig, mount: &Path, exposed: &str, host_network: bool) -> HostConfig {
+/// The container's reach on the host: the workspace mounted (and the agent-server's record of the conversation,
+/// kept with it), the port on loopback only, the limits, no new privileges, the agent-server's other state in memory.
+fn host_config(
+    config: &DockerConfig,
+    (mount, record): (&Path, Option<&Path>),
+    exposed: &str,
+    host_network: bool,
+) -> HostConfig {
+    let mut binds = vec![format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display())];
+    if let Some(record) = record {
+        binds.push(format!("{}:{AGENT_RECORD_DIR}:rw", record.display()));
+    }
     HostConfig {
-        binds: Some(vec![format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display())]),
+        binds: Some(binds),
         port_bindings: (!host_network).then(|| {
             HashMap::from([(
                 exposed.to_owned(),
@@ -125,9 +151,8 @@ fn host_config(config: &DockerConfig, mount: &Path, exposed: &str, host_network:
         nano_cpus: (config.cpus > 0.0).then_some((config.cpus * 1e9) as i64),
         init: Some(true),
         security_opt: Some(vec!["no-new-privileges:true".into()]),
-        // The agent-server's own record of the conversation (under its working directory, /tmp) holds the agent's
-        // actions as written, secrets they quote included: in memory, gone with the container, never in the
-        // container's layer on the host's disk.
+        // The agent-server's other state (under its working directory, /tmp; the terminal's command outputs) is
+        // in memory, gone with the container, never in the container's layer on the host's disk.
         tmpfs: Some(HashMap::from([(AGENT_STATE_DIR.to_owned(), "rw,mode=1777".to_owned())])),
         ..Default::default()
     }
@@ -187,6 +212,7 @@ mod tests {
         let spec = container_spec(SpecInput {
             config: &config,
             mount: Path::new("/state/conversations/c1/worktree"),
+            record: Some(Path::new("/state/conversations/c1/agent")),
             role: Role::Conversation("c1234567890abcdef"),
             owner: &owner(),
             image: &image,
@@ -225,6 +251,7 @@ mod tests {
         let spec = container_spec(SpecInput {
             config: &config,
             mount: Path::new("/state/docker-pool/slot-1"),
+            record: None,
             role: Role::Pool,
             owner: &owner(),
             image: &image,

@@ -1,0 +1,201 @@
+//! Conversations that go on after a restart, with the agent's memory: the real openhands-lsp, the real agent-server
+//! (process backend here; docker in docker.rs), a scripted LLM. A conversation finishes, the server exits, a new
+//! server sends it a message: the model gets the first instruction and the agent's earlier tool calls, the change
+//! lands in the same copy, review shows both turns' changes and checkpoints go on numbering.
+
+use std::path::Path;
+
+use openhands_lsp_tests::agent::{RUN_TIMEOUT, assert_secrets_absent, init_params, wait_state};
+use openhands_lsp_tests::llm::{ScriptedLlm, Step};
+use openhands_lsp_tests::repo::git;
+use openhands_lsp_tests::{Options, Server};
+use serde_json::{Value, json};
+
+const LLM_KEY: &str = "sk-go-on-canary-5aa1c0ffee";
+const GITHUB_TOKEN: &str = "ghp_goOnCanary0123456789abcdefABCDEF";
+
+fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("README.md"), "hello\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    (tmp, ws)
+}
+
+/// A session in its own copy (review before apply), with the canary secrets.
+fn session(llm: &ScriptedLlm, ws: &Path, state: &Path) -> Server {
+    let mut params = init_params(llm, ws, json!({}));
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+    let opts = Options { state_home: Some(state.to_path_buf()), ..Options::default() }
+        .env("LLM_API_KEY", LLM_KEY)
+        .env("GITHUB_TOKEN", GITHUB_TOKEN);
+    Server::start(opts, params).unwrap().0
+}
+
+fn listed(server: &mut Server, id: &str) -> Value {
+    let list = server.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().expect("listed")
+}
+
+fn turn_ended(server: &Server, id: &str, message: &str) -> Value {
+    server
+        .wait_for(message, RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)
+                .find(|m| m["params"]["finalMessage"] == message && m["params"]["state"] == "finished")
+                .map(|m| m["params"].clone())
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_finished_conversation_goes_on_after_a_restart_with_the_agents_memory() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'one\\n' > one.txt"),
+        Step::finish("first turn done"),
+        Step::terminal("printf 'two\\n' > two.txt"),
+        Step::finish("second turn done"),
+    ]);
+    let mut first = session(&llm, &ws, state.path());
+    let id = first.command("openhands.startTask", json!({"instruction": "Write one.txt"})).unwrap().unwrap()
+        ["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    let record = state.path().join(format!("openhands-lsp/conversations/{id}/agent"));
+    assert!(record.join(&id).join("base_state.json").is_file(), "the agent-server's record is kept with it");
+    let requests_before = llm.requests().len();
+
+    let mut second = session(&llm, &ws, state.path());
+    let entry = listed(&mut second, &id);
+    assert_eq!(entry["live"], false);
+    assert_eq!(entry["cannotContinue"], Value::Null, "{entry}");
+    second
+        .command("openhands.sendMessage", json!({"conversationId": id, "text": "Now write two.txt"}))
+        .unwrap()
+        .unwrap();
+    turn_ended(&second, &id, "second turn done");
+
+    // The model got the earlier history: the first instruction and the agent's earlier tool call, then the message.
+    let request = llm.requests()[requests_before].clone();
+    let messages = request.body["messages"].as_array().unwrap();
+    let said = |role: &str| -> Vec<String> {
+        messages.iter().filter(|m| m["role"] == role).map(|m| m.to_string()).collect::<Vec<_>>()
+    };
+    assert!(said("user").iter().any(|m| m.contains("Write one.txt")), "the first instruction: {:?}", said("user"));
+    assert!(said("user").last().is_some_and(|m| m.contains("Now write two.txt")), "the message last");
+    let calls = said("assistant");
+    assert!(
+        calls.iter().any(|m| m.contains("> one.txt") && m.contains("terminal")),
+        "the earlier tool call: {calls:?}"
+    );
+    assert_eq!(request.headers["authorization"], format!("Bearer {LLM_KEY}"), "the key given again");
+
+    // The change landed in the same copy, beside the first turn's; review shows both, checkpoints go on numbering.
+    let root = std::path::PathBuf::from(entry["isolation"]["root"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(root.join("one.txt")).unwrap(), "one\n");
+    assert_eq!(std::fs::read_to_string(root.join("two.txt")).unwrap(), "two\n");
+    assert!(!ws.join("two.txt").exists(), "the user's files change only on apply");
+    let review = second.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let files: Vec<&str> = review["files"].as_array().unwrap().iter().filter_map(|f| f["path"].as_str()).collect();
+    assert!(files.iter().any(|f| f.ends_with("one.txt")) && files.iter().any(|f| f.ends_with("two.txt")), "{review}");
+    let checkpoints = second.command("openhands.listCheckpoints", json!({"conversationId": id})).unwrap().unwrap();
+    let numbers: Vec<u64> =
+        checkpoints["checkpoints"].as_array().unwrap().iter().filter_map(|c| c["number"].as_u64()).collect();
+    assert_eq!(numbers, vec![1, 2], "{checkpoints}");
+    // The log goes on where it was: every event once.
+    let page = second.command("openhands.getEvents", json!({"conversationId": id, "limit": 1000})).unwrap().unwrap();
+    let mut ids: Vec<String> =
+        page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "no event twice in the log");
+    second.shutdown_and_exit().unwrap();
+
+    // The agent-server's record holds neither the LLM key nor the token in clear (nor does anything else).
+    assert_secrets_absent(&second, &[LLM_KEY, GITHUB_TOKEN], &[]);
+}
+
+#[test]
+fn a_conversation_from_before_the_agents_memory_was_kept_says_it_cannot_go_on_and_why() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![Step::finish("done")]);
+    let mut first = session(&llm, &ws, state.path());
+    let id = first.command("openhands.startTask", json!({"instruction": "Do it"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    // As a conversation of an earlier openhands-lsp has it: no record of the agent-server's.
+    std::fs::remove_dir_all(state.path().join(format!("openhands-lsp/conversations/{id}/agent"))).unwrap();
+
+    let mut second = session(&llm, &ws, state.path());
+    let entry = listed(&mut second, &id);
+    let why = entry["cannotContinue"].as_str().expect("a reason");
+    assert!(why.contains("made before") && why.contains("start a new task"), "{why}");
+    let err = second
+        .command("openhands.sendMessage", json!({"conversationId": id, "text": "more"}))
+        .unwrap()
+        .expect_err("it cannot go on");
+    assert!(err.message.contains("cannot go on") && err.message.contains("made before"), "{}", err.message);
+    // Its changes can still be reviewed.
+    second.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+}
+
+#[test]
+fn a_discarded_conversation_cannot_go_on_and_its_record_is_gone() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![Step::terminal("printf 'x\\n' > x.txt"), Step::finish("done")]);
+    let mut server = session(&llm, &ws, state.path());
+    let id = server.command("openhands.startTask", json!({"instruction": "Do x"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&server, &id, "finished");
+    server.command("openhands.discardChanges", json!({"conversationId": id})).unwrap().unwrap();
+    assert!(!state.path().join(format!("openhands-lsp/conversations/{id}/agent")).exists());
+    server.shutdown_and_exit().unwrap();
+
+    let mut second = session(&llm, &ws, state.path());
+    let entry = listed(&mut second, &id);
+    assert!(entry["cannotContinue"].as_str().unwrap().contains("discarded"), "{entry}");
+    let err = second
+        .command("openhands.sendMessage", json!({"conversationId": id, "text": "more"}))
+        .unwrap()
+        .expect_err("it cannot go on");
+    assert!(err.message.contains("discarded"), "{}", err.message);
+}
+
+#[test]
+fn a_record_the_agent_server_cannot_read_is_said_in_words() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![Step::finish("done")]);
+    let mut first = session(&llm, &ws, state.path());
+    let id = first.command("openhands.startTask", json!({"instruction": "Do it"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    // As another agent-server version might have written it.
+    let base = state.path().join(format!("openhands-lsp/conversations/{id}/agent/{id}/base_state.json"));
+    std::fs::write(&base, r#"{"id": "not-a-uuid", "agent": {"kind": "AgentOfTheFuture"}}"#).unwrap();
+
+    let mut second = session(&llm, &ws, state.path());
+    second.command("openhands.sendMessage", json!({"conversationId": id, "text": "more"})).unwrap().unwrap();
+    let failed = wait_state(&second, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("could not go on with this conversation from its record"), "{error}");
+    assert!(error.contains("another agent-server version") && error.contains("start a new task"), "{error}");
+}
