@@ -91,10 +91,12 @@ fn a_conversation_runs_in_its_own_locked_down_container_and_its_changes_come_bac
     assert_eq!(info["HostConfig"]["Memory"], 1024 * 1024 * 1024);
     assert_eq!(info["HostConfig"]["NanoCpus"], 1_500_000_000u64);
     let mounts = info["Mounts"].as_array().unwrap();
-    assert_eq!(mounts.len(), 1, "only the workspace is mounted: {mounts:?}");
-    assert_eq!(mounts[0]["Destination"], "/workspace");
+    let mounted = |at: &str| mounts.iter().find(|m| m["Destination"] == at).map(|m| m["Source"].clone());
+    assert_eq!(mounts.len(), 2, "only the workspace and the agent-server's record are mounted: {mounts:?}");
     let worktree = server.state_home.join(format!("openhands-lsp/conversations/{id}/worktree"));
-    assert_eq!(mounts[0]["Source"], worktree.to_str().unwrap());
+    assert_eq!(mounted("/workspace"), Some(json!(worktree.to_str().unwrap())));
+    let record = server.state_home.join(format!("openhands-lsp/conversations/{id}/agent"));
+    assert_eq!(mounted("/tmp/agent-server-record"), Some(json!(record.to_str().unwrap())), "{mounts:?}");
     let env = info["Config"]["Env"].to_string();
     assert!(env.contains("SESSION_API_KEY="), "a session key guards the agent-server");
     assert!(env.contains("PYTHONPATH=/opt/openhands-lsp/python"), "the agent-server finds the hook: {env}");
@@ -157,7 +159,9 @@ fn the_warm_pool_serves_a_conversation_at_once_and_refills_pause_freezes_and_a_d
     assert!(out.contains("seeded by the user"), "the workspace moved into the warm container: {out}");
     let worktree = server.state_home.join(format!("openhands-lsp/conversations/{id}/worktree"));
     // Docker still names the slot it mounted; the directory itself now lives at the worktree's path.
-    let source = PathBuf::from(inspect(&warm[0])["Mounts"][0]["Source"].as_str().unwrap());
+    let mounts = inspect(&warm[0])["Mounts"].clone();
+    let workspace_mount = mounts.as_array().unwrap().iter().find(|m| m["Destination"] == "/workspace").unwrap().clone();
+    let source = PathBuf::from(workspace_mount["Source"].as_str().unwrap());
     assert!(source.starts_with(server.state_home.join("openhands-lsp/docker-pool")), "{}", source.display());
     assert!(!source.exists() && worktree.join("seed.txt").exists(), "the worktree keeps its path on the host");
 

@@ -40,14 +40,19 @@ fn listed(server: &mut Server, id: &str) -> Value {
 }
 
 fn turn_ended(server: &Server, id: &str, message: &str) -> Value {
-    server
+    let ended = server
         .wait_for(message, RUN_TIMEOUT, |msgs| {
             msgs.iter()
                 .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id)
-                .find(|m| m["params"]["finalMessage"] == message && m["params"]["state"] == "finished")
+                .find(|m| {
+                    let state = &m["params"]["state"];
+                    (m["params"]["finalMessage"] == message && state == "finished") || state == "error"
+                })
                 .map(|m| m["params"].clone())
         })
-        .unwrap()
+        .unwrap();
+    assert_eq!(ended["state"], "finished", "{ended}");
+    ended
 }
 
 #[test]
@@ -198,4 +203,64 @@ fn a_record_the_agent_server_cannot_read_is_said_in_words() {
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("could not go on with this conversation from its record"), "{error}");
     assert!(error.contains("another agent-server version") && error.contains("start a new task"), "{error}");
+}
+
+/// The docker backend: the first container is gone with its server; the message goes on in a warm container of the
+/// new one, which takes the conversation's copy and the agent-server's record.
+#[test]
+fn a_docker_conversation_goes_on_in_a_warm_container_after_its_container_is_gone() {
+    use openhands_lsp_tests::agent::{start_task, wait_until};
+    use openhands_lsp_tests::docker::{docker, docker_params, inspect, workspace};
+    let (_dir, ws) = workspace();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("true"),
+        Step::terminal("printf 'one\\n' > one.txt"),
+        Step::finish("first turn done"),
+        Step::terminal("printf 'two\\n' > two.txt; id -u"),
+        Step::finish("second turn done"),
+    ]);
+    let opts =
+        || Options { state_home: Some(state.path().to_path_buf()), ..Options::default() }.env("LLM_API_KEY", LLM_KEY);
+    let label = |id: &str| format!("label=dev.openhands.lsp.conversation={id}");
+    let (mut first, _) = Server::start(opts(), docker_params(&llm, &ws, json!({}))).unwrap();
+    let id = start_task(&mut first, "Write one.txt");
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    wait_until("the first container to be removed", std::time::Duration::from_secs(30), || {
+        docker(&["ps", "-aq", "--filter", &label(&id)]).is_empty()
+    });
+    let requests_before = llm.requests().len();
+
+    let (mut second, _) = Server::start(opts(), docker_params(&llm, &ws, json!({"warmPool": 1}))).unwrap();
+    let pid = second.pid();
+    wait_until("a warm container ready", RUN_TIMEOUT, || {
+        second.command("openhands.status", json!({})).unwrap().unwrap()["warmPool"]["ready"] == 1
+    });
+    let pool_label = format!("label=dev.openhands.lsp.owner.pid={pid}");
+    let warm =
+        docker(&["ps", "-q", "--no-trunc", "--filter", "label=dev.openhands.lsp.role=pool", "--filter", &pool_label]);
+    let warm = warm.lines().next().expect("a pooled container").to_owned();
+    let entry = listed(&mut second, &id);
+    assert_eq!(entry["cannotContinue"], Value::Null, "{entry}");
+    second
+        .command("openhands.sendMessage", json!({"conversationId": id, "text": "Now write two.txt"}))
+        .unwrap()
+        .unwrap();
+    turn_ended(&second, &id, "second turn done");
+    assert!(inspect(&warm)["Name"].as_str().unwrap().contains(&id[..12]), "the warm container took the conversation");
+
+    let messages = llm.requests()[requests_before].body["messages"].to_string();
+    assert!(messages.contains("Write one.txt") && messages.contains("> one.txt"), "the earlier history: {messages}");
+    let root = std::path::PathBuf::from(entry["isolation"]["root"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(root.join("two.txt")).unwrap(), "two\n");
+    let review = second.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let files: Vec<&str> = review["files"].as_array().unwrap().iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(files, ["one.txt", "two.txt"], "{review}");
+    let checkpoints = second.command("openhands.listCheckpoints", json!({"conversationId": id})).unwrap().unwrap();
+    let numbers: Vec<u64> =
+        checkpoints["checkpoints"].as_array().unwrap().iter().filter_map(|c| c["number"].as_u64()).collect();
+    assert_eq!(numbers, vec![1, 2], "{checkpoints}");
+    second.shutdown_and_exit().unwrap();
+    assert_secrets_absent(&second, &[LLM_KEY], &[]);
 }

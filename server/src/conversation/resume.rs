@@ -197,6 +197,9 @@ impl Runner {
             return None;
         }
         let dir = self.dir.join(AGENT_RECORD);
+        if self.going_on {
+            forget_leases(&dir);
+        }
         use std::os::unix::fs::DirBuilderExt;
         match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir) {
             Ok(()) => Some(dir),
@@ -270,6 +273,22 @@ impl Runner {
             self.set_state(State::Paused);
         }
         Ok(sub)
+    }
+}
+
+/// The agent-server fences a conversation's record with a lease its owner renews (`owner_lease.json`, 45 s). An
+/// owner that was killed with its container (or its machine) leaves one that a new agent-server would honour until
+/// it expires, refusing the conversation meanwhile. The earlier sandbox is gone (the conversation is this server's
+/// and not live), so its leases are released here.
+fn forget_leases(record: &Path) {
+    for entry in std::fs::read_dir(record).into_iter().flatten().flatten() {
+        let lease = entry.path().join("owner_lease.json");
+        match std::fs::remove_file(&lease) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!("{}: {e}", lease.display());
+            }
+            _ => {}
+        }
     }
 }
 

@@ -37,34 +37,7 @@ impl Manager {
         let conversation_id = options.id.unwrap_or_else(ConversationId::new_random);
         let dir = self.inner.store.dir(&conversation_id);
         let id = String::from(conversation_id);
-        let now = store::now_ms();
-        let meta = Meta {
-            id: id.clone(),
-            title,
-            // The record of what was asked (history, commit messages, pull requests); the runner gets its own.
-            instruction: instruction.clone(),
-            workspace,
-            backend: backend.to_owned(),
-            state: State::Starting,
-            created_at: now,
-            updated_at: now,
-            final_message: None,
-            error: None,
-            sandbox_url: None,
-            image: None,
-            event_count: 0,
-            isolation: None,
-            issue,
-            cloud: None,
-            owner: Some(crate::instance::Instance::current().clone()),
-            checkpoint: None,
-            restores: 0,
-            agent_conversation: None,
-            branch_of: None,
-            usage: None,
-            budget_reached: None,
-            discarded: false,
-        };
+        let meta = new_meta(id.clone(), (title, instruction.clone(), workspace), backend, issue);
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
@@ -194,6 +167,43 @@ impl Manager {
             .filter(|n| n.is_provider_token())
             .filter_map(|n| self.inner.secrets.get(n).map(|s| (n.env_var().to_owned(), s)))
             .collect()
+    }
+}
+
+/// The record of a conversation that starts now: what was asked (history, commit messages, pull requests; the
+/// runner gets its own copy of the instruction), this process as its owner.
+fn new_meta(
+    id: String,
+    (title, instruction, workspace): (String, String, std::path::PathBuf),
+    backend: &str,
+    issue: Option<super::IssueLink>,
+) -> Meta {
+    let now = store::now_ms();
+    Meta {
+        id,
+        title,
+        instruction,
+        workspace,
+        backend: backend.to_owned(),
+        state: State::Starting,
+        created_at: now,
+        updated_at: now,
+        final_message: None,
+        error: None,
+        sandbox_url: None,
+        image: None,
+        event_count: 0,
+        isolation: None,
+        issue,
+        cloud: None,
+        owner: Some(crate::instance::Instance::current().clone()),
+        checkpoint: None,
+        restores: 0,
+        agent_conversation: None,
+        branch_of: None,
+        usage: None,
+        budget_reached: None,
+        discarded: false,
     }
 }
 

@@ -135,6 +135,32 @@ pub(super) async fn user_ids(docker: &Docker, id: &str, user: &str) -> Result<(u
     }
 }
 
+/// The uid and gid of the image's user `user` in a container that has not started yet, read from its /etc/passwd
+/// (a user given as numbers is taken as it is); `None` when it cannot be told.
+pub(super) async fn ids_before_start(docker: &Docker, id: &str, user: &str) -> Option<(u32, u32)> {
+    let (name, group) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
+    if let Ok(uid) = name.parse::<u32>() {
+        return Some((uid, group.and_then(|g| g.parse().ok()).unwrap_or(uid)));
+    }
+    let options = bollard::query_parameters::DownloadFromContainerOptionsBuilder::default().path("/etc/passwd").build();
+    let mut stream = docker.download_from_container(id, Some(options));
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.ok()?);
+    }
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut entry = archive.entries().ok()?.next()?.ok()?;
+    let mut passwd = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut passwd).ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() < 4 || fields[0] != name {
+            return None;
+        }
+        Some((fields[2].parse().ok()?, fields[3].parse().ok()?))
+    })
+}
+
 /// Runs a command as the container's user (in `dir`, when given) and returns its exit code and its output.
 async fn exec_run(
     docker: &Docker,

@@ -33,9 +33,6 @@ pub const AGENT_PORT: u16 = 8431;
 /// Where the workspace is mounted in the container.
 pub const CONTAINER_WORKSPACE: &str = "/workspace";
 
-/// How long reaching the Docker daemon may take before it counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// Names of pooled containers not yet claimed by a conversation.
 const POOL_NAME_PREFIX: &str = "openhands-lsp-pool-";
 
@@ -49,6 +46,7 @@ const AGENT_STATE_DIR: &str = "/tmp/agent-server-state";
 /// the host, mounted, so that the conversation can go on in another container.
 const AGENT_RECORD_DIR: &str = "/tmp/agent-server-record";
 
+mod daemon;
 mod dockerfile_build;
 mod handle;
 mod image;
@@ -57,6 +55,8 @@ mod pool;
 pub(crate) mod project_image;
 mod spec;
 
+use daemon::{CONNECT_TIMEOUT, Connection, connect, is_not_found};
+pub use daemon::{Probe, probe};
 use handle::{DockerHandle, chown_tree};
 use image::ImageFacts;
 use owner::remove_container;
@@ -100,54 +100,6 @@ fn fingerprint(config: &DockerConfig, choice: &ImageChoice) -> String {
 
 fn startup_timeout(config: &DockerConfig) -> Duration {
     Duration::from_secs(config.startup_timeout_seconds.into())
-}
-
-/// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
-#[derive(Default)]
-struct Connection {
-    docker: Option<Docker>,
-    failed: Option<(std::time::Instant, String)>,
-}
-
-/// Why Docker cannot be used, in words that say what to do.
-fn unreachable_message(err: &bollard::errors::Error) -> String {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let io_kind = io_error_kind(err);
-    let fix_backend = "or set openhands.backend to \"process\" (a locally installed agent-server)";
-    match io_kind {
-        Some(std::io::ErrorKind::PermissionDenied) => format!(
-            "Docker is not usable: permission denied on {host}. Add your user to the docker group \
-             (sudo usermod -aG docker $USER, then log in again) or use rootless Docker, {fix_backend}"
-        ),
-        Some(std::io::ErrorKind::NotFound) | Some(std::io::ErrorKind::ConnectionRefused) => format!(
-            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
-             Desktop), {fix_backend}"
-        ),
-        _ if matches!(err, bollard::errors::Error::SocketNotFoundError(_)) => format!(
-            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
-             Desktop), {fix_backend}"
-        ),
-        _ => format!("Docker is not usable at {host}: {err}. Check that the daemon runs (docker info), {fix_backend}"),
-    }
-}
-
-fn io_error_kind(err: &bollard::errors::Error) -> Option<std::io::ErrorKind> {
-    // `IOError` is `#[error(transparent)]`: its source() skips the io::Error itself.
-    if let bollard::errors::Error::IOError { err } = err {
-        return Some(err.kind());
-    }
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        cur = e.source();
-    }
-    None
-}
-
-fn is_not_found(err: &bollard::errors::Error) -> bool {
-    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }
 
 /// A container that is up and healthy.
@@ -272,56 +224,7 @@ pub struct PoolStatus {
     pub last_error: Option<String>,
 }
 
-/// What `probe` found.
-#[derive(Debug, Clone)]
-pub struct Probe {
-    /// The daemon's version, or why it cannot be used.
-    pub daemon: Result<String, String>,
-    /// Whether the image is present (`Err`: it is not, or it cannot be told).
-    pub image: Result<String, String>,
-}
-
-/// Checks the daemon (within 2 s) and whether `image` is present, for `doctor` and `openhands.status`.
-pub async fn probe(image: &str) -> Probe {
-    let docker = match connect().await {
-        Ok(d) => d,
-        Err(e) => return Probe { daemon: Err(e.to_string()), image: Err("unknown (Docker is unreachable)".into()) },
-    };
-    let version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_else(|| "unknown".into());
-    let image = match docker.inspect_image(image).await {
-        Ok(_) => Ok(format!("{image} (present)")),
-        Err(e) if is_not_found(&e) => {
-            Err(format!("{image} is not present: it is pulled when the first conversation starts"))
-        }
-        Err(e) => Err(format!("{image}: {e}")),
-    };
-    Probe { daemon: Ok(format!("Docker {version}")), image }
-}
-
 pub use project_image::{ImagePlan, clean_images, describe as describe_image, plan_image};
-
-/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
-/// with the cause and the fix.
-async fn connect() -> Result<Docker, SandboxError> {
-    let connect = async {
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
-        // Old daemons reject newer API versions: agree on one first.
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
-        docker.ping().await.map_err(|e| unreachable_message(&e))?;
-        Ok::<_, String>(docker)
-    };
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
-        Ok(Ok(d)) => Ok(d),
-        Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
-        Err(_) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-            Err(SandboxError::DockerUnavailable(format!(
-                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or set \
-                 openhands.backend to \"process\""
-            )))
-        }
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Role<'a> {
@@ -474,6 +377,7 @@ impl Inner {
             chown_ids: spec.chown_ids,
             choice: choice.clone(),
             slot: matches!(role, Role::Pool).then(|| mount.to_owned()),
+            record: record.map(Path::to_owned),
             began,
         };
         let result = self.boot(docker, &id, config, boot).await;
@@ -491,8 +395,20 @@ impl Inner {
         config: &DockerConfig,
         boot: Boot,
     ) -> Result<Container, SandboxError> {
-        let Boot { session_key, host_port, exposed, chown_to, chown_ids, choice, slot, began } = boot;
+        let Boot { session_key, host_port, exposed, chown_to, mut chown_ids, choice, slot, record, began } = boot;
         copy_python_hook(docker, id).await;
+        // The agent-server reads its record of conversations as it starts: it must be its user's by then.
+        if let (Some(record), Some(user)) = (record, &chown_to) {
+            if chown_ids.is_none() {
+                chown_ids = handle::ids_before_start(docker, id, user).await;
+            }
+            if let Some((uid, gid)) = chown_ids {
+                tokio::task::spawn_blocking(move || chown_tree(&record, uid, gid))
+                    .await
+                    .map_err(|e| SandboxError::Io(e.to_string()))?
+                    .map_err(|e| SandboxError::Io(format!("handing the agent-server's record to {user}: {e}")))?;
+            }
+        }
         docker
             .start_container(id, None)
             .await
@@ -675,6 +591,8 @@ struct Boot {
     chown_ids: Option<(u32, u32)>,
     choice: ImageChoice,
     slot: Option<PathBuf>,
+    /// The host folder mounted as the agent-server's record of conversations.
+    record: Option<PathBuf>,
     began: std::time::Instant,
 }
 
@@ -691,20 +609,5 @@ async fn copy_python_hook(docker: &Docker, id: &str) {
     };
     if let Err(e) = copied {
         tracing::warn!(container = short(id), "the start-up hook was not copied into the container: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unreachable_daemons_are_explained_with_the_fix() {
-        let denied = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
-        let text = unreachable_message(&denied);
-        assert!(text.contains("permission denied") && text.contains("usermod -aG docker"), "{text}");
-        let missing = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
-        let text = unreachable_message(&missing);
-        assert!(text.contains("Docker is not running") && text.contains("openhands.backend"), "{text}");
     }
 }

@@ -1,0 +1,123 @@
+//! The Docker daemon: reaching it (within a short time, an unreachable one explained with the fix), and what
+//! `doctor` and `openhands.status` ask of it.
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+use crate::sandbox::SandboxError;
+
+/// How long reaching the Docker daemon may take before it counts as unreachable.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
+#[derive(Default)]
+pub(super) struct Connection {
+    pub docker: Option<Docker>,
+    pub failed: Option<(std::time::Instant, String)>,
+}
+
+/// Why Docker cannot be used, in words that say what to do.
+fn unreachable_message(err: &bollard::errors::Error) -> String {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let io_kind = io_error_kind(err);
+    let fix_backend = "or set openhands.backend to \"process\" (a locally installed agent-server)";
+    match io_kind {
+        Some(std::io::ErrorKind::PermissionDenied) => format!(
+            "Docker is not usable: permission denied on {host}. Add your user to the docker group \
+             (sudo usermod -aG docker $USER, then log in again) or use rootless Docker, {fix_backend}"
+        ),
+        Some(std::io::ErrorKind::NotFound) | Some(std::io::ErrorKind::ConnectionRefused) => format!(
+            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
+             Desktop), {fix_backend}"
+        ),
+        _ if matches!(err, bollard::errors::Error::SocketNotFoundError(_)) => format!(
+            "Docker is not running: nothing answers at {host}. Start it (sudo systemctl start docker, or open Docker \
+             Desktop), {fix_backend}"
+        ),
+        _ => format!("Docker is not usable at {host}: {err}. Check that the daemon runs (docker info), {fix_backend}"),
+    }
+}
+
+fn io_error_kind(err: &bollard::errors::Error) -> Option<std::io::ErrorKind> {
+    // `IOError` is `#[error(transparent)]`: its source() skips the io::Error itself.
+    if let bollard::errors::Error::IOError { err } = err {
+        return Some(err.kind());
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = e.source();
+    }
+    None
+}
+
+pub(super) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(err, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// What `probe` found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The daemon's version, or why it cannot be used.
+    pub daemon: Result<String, String>,
+    /// Whether the image is present (`Err`: it is not, or it cannot be told).
+    pub image: Result<String, String>,
+}
+
+/// Checks the daemon (within 2 s) and whether `image` is present, for `doctor` and `openhands.status`.
+pub async fn probe(image: &str) -> Probe {
+    let docker = match connect().await {
+        Ok(d) => d,
+        Err(e) => return Probe { daemon: Err(e.to_string()), image: Err("unknown (Docker is unreachable)".into()) },
+    };
+    let version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_else(|| "unknown".into());
+    let image = match docker.inspect_image(image).await {
+        Ok(_) => Ok(format!("{image} (present)")),
+        Err(e) if is_not_found(&e) => {
+            Err(format!("{image} is not present: it is pulled when the first conversation starts"))
+        }
+        Err(e) => Err(format!("{image}: {e}")),
+    };
+    Probe { daemon: Ok(format!("Docker {version}")), image }
+}
+
+/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
+/// with the cause and the fix.
+pub(super) async fn connect() -> Result<Docker, SandboxError> {
+    let connect = async {
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
+        // Old daemons reject newer API versions: agree on one first.
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
+        docker.ping().await.map_err(|e| unreachable_message(&e))?;
+        Ok::<_, String>(docker)
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(d)) => Ok(d),
+        Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
+        Err(_) => {
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            Err(SandboxError::DockerUnavailable(format!(
+                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or set \
+                 openhands.backend to \"process\""
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_daemons_are_explained_with_the_fix() {
+        let denied = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let text = unreachable_message(&denied);
+        assert!(text.contains("permission denied") && text.contains("usermod -aG docker"), "{text}");
+        let missing = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        let text = unreachable_message(&missing);
+        assert!(text.contains("Docker is not running") && text.contains("openhands.backend"), "{text}");
+    }
+}
