@@ -12,13 +12,16 @@ use tokio::sync::mpsc;
 
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::conversation::{Decision, Manager, Observer, StartRequest, State, Store, Update};
+use crate::conversation::{Decision, GoOn, Manager, Observer, StartRequest, State, Store, Update};
+use crate::editor::Editor;
 use crate::secrets::SecretStore;
 
 pub struct RunOptions {
     pub task: String,
     pub workspace: PathBuf,
     pub settings: Settings,
+    /// An earlier conversation to go on with; `task` is its next message.
+    pub continue_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,23 +57,21 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     provider.configure(&backend_settings);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let manager = Manager::new(Store::new(&state_dir), provider, secrets, Arc::new(ChannelObserver(tx)));
+    // Going on: in the folder the conversation started from.
+    let workspace = match &opts.continue_id {
+        Some(id) => manager.get(id).map_err(|e| RunError::Setup(e.to_string()))?.meta.workspace,
+        None => workspace,
+    };
     let before = snapshot(&workspace);
-    let title = opts.task.lines().next().unwrap_or_default().chars().take(60).collect();
-    let summary = manager
-        .start(
-            StartRequest {
-                instruction: opts.task.clone(),
-                title,
-                workspace: workspace.clone(),
-                issue: None,
-                attach: None,
-                ..Default::default()
-            },
-            &opts.settings,
-            crate::editor::Editor::Terminal,
-        )
-        .map_err(|e| RunError::Setup(e.to_string()))?;
-    let id = summary.meta.id.clone();
+    let id = match &opts.continue_id {
+        Some(id) => {
+            let go_on = GoOn { settings: &opts.settings, editor: Editor::Terminal, mcp_servers: Default::default() };
+            let sent = manager.message(id, opts.task.clone(), Vec::new(), go_on).await;
+            sent.map_err(|e| RunError::Setup(e.to_string()))?;
+            id.clone()
+        }
+        None => start(&manager, &opts, &workspace)?,
+    };
 
     let _ = writeln!(out, "conversation {id} in {}", workspace.display());
     let (state, message) = follow(&manager, &id, &mut rx, out).await;
@@ -84,6 +85,22 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         State::Finished => Ok(()),
         other => Err(RunError::Failed { state: other.as_str(), message }),
     }
+}
+
+/// Starts the task in `workspace`: the conversation's id.
+fn start(manager: &Manager, opts: &RunOptions, workspace: &Path) -> Result<String, RunError> {
+    let title = opts.task.lines().next().unwrap_or_default().chars().take(60).collect();
+    let request = StartRequest {
+        instruction: opts.task.clone(),
+        title,
+        workspace: workspace.to_owned(),
+        issue: None,
+        attach: None,
+        ..Default::default()
+    };
+    let summary =
+        manager.start(request, &opts.settings, Editor::Terminal).map_err(|e| RunError::Setup(e.to_string()))?;
+    Ok(summary.meta.id)
 }
 
 /// Shows the conversation's steps as they come and asks on the terminal when the agent waits; Ctrl-C stops it. The

@@ -66,9 +66,13 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// What the agent should do.
+    /// What the agent should do (with --continue: the message that goes on with it).
     #[arg(long)]
     task: String,
+    /// Go on with an earlier conversation (its id, as `run` printed it): --task is the next message, the agent
+    /// starts again where it was, in the conversation's own folder or copy.
+    #[arg(long = "continue", value_name = "ID")]
+    continue_id: Option<String>,
     /// The folder the agent works in.
     #[arg(long, default_value = ".")]
     workspace: PathBuf,
@@ -194,7 +198,12 @@ fn main() -> ExitCode {
         Some(Command::CleanImages) => clean_images(&runtime),
         Some(Command::Run(args)) => {
             let Some(settings) = args.settings() else { return ExitCode::from(2) };
-            let opts = headless::RunOptions { task: args.task, workspace: args.workspace, settings };
+            let opts = headless::RunOptions {
+                task: args.task,
+                workspace: args.workspace,
+                settings,
+                continue_id: args.continue_id,
+            };
             let mut stdout = std::io::stdout();
             match runtime.block_on(headless::run(opts, &mut stdout)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
 // History as an agent panel shows it: a session is made and used; the conversations of the folder are listed,
 // those started in another editor over LSP among them, and one of those is loaded (its history replayed). Then the
-// agent is restarted: the list is the same, a session is resumed (no replay) and loaded (replayed), a prompt to
-// one whose agent is gone says what to do, and closing works.
+// agent is restarted: the list is the same, a session is resumed (no replay) and loaded (replayed), a prompt to it
+// goes on where it was (its agent started again with what it did before), a prompt to one that cannot go on (made
+// before the agent's memory was kept) says why, and closing works.
 import { methods } from "@agentclientprotocol/sdk";
 import { run, startAgent } from "./editor.mjs";
 
@@ -32,13 +33,26 @@ run(async () => {
   const mark = second.shown.updates.length;
   const loaded = await second.agent.request(methods.agent.session.load, { sessionId: id, cwd: ws, mcpServers: [] });
   const replay = second.shown.updates.slice(mark);
-  let promptError = null;
-  try {
-    await second.agent.request(methods.agent.session.prompt, { sessionId: id, prompt: [{ type: "text", text: "More" }] });
-  } catch (e) {
-    promptError = { code: e.code, message: e.message };
-  }
+  const beforeMore = second.shown.updates.length;
+  const more = await second.agent.request(methods.agent.session.prompt, {
+    sessionId: id,
+    prompt: [{ type: "text", text: "More" }],
+  });
+  const wentOn = second.shown.updates.slice(beforeMore);
   const closed = await second.agent.request(methods.agent.session.close, { sessionId: id });
+  // A conversation from before the agent's memory was kept: loaded, it says why it cannot go on; a prompt too.
+  const beforeOld = second.shown.updates.length;
+  await second.agent.request(methods.agent.session.load, { sessionId: lspConversation, cwd: ws, mcpServers: [] });
+  const oldNote = second.shown.updates.slice(beforeOld);
+  const beforeOldPrompt = second.shown.updates.length;
+  const oldPrompt = await second.agent.request(methods.agent.session.prompt, {
+    sessionId: lspConversation,
+    prompt: [{ type: "text", text: "More" }],
+  });
+  const oldAnswer = second.shown.updates.slice(beforeOldPrompt);
   await second.close();
-  return { id, prompt, listedBefore, elsewhere, lspReplay, listedAfter, resumed, afterResume, loaded, replay, promptError, closed };
+  return {
+    id, prompt, listedBefore, elsewhere, lspReplay, listedAfter, resumed, afterResume, loaded, replay, more, wentOn,
+    closed, oldNote, oldPrompt, oldAnswer,
+  };
 });

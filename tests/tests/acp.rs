@@ -323,10 +323,13 @@ fn sessions_are_listed_loaded_and_resumed_after_a_restart_with_the_conversations
         Step::terminal("printf 'notes\\n' >> a.txt && printf 'more notes\\n' >> b.txt"),
         Step::finish("Notes written."),
         Step::finish("Hello there."),
+        Step::finish("More, as asked."),
     ]);
     let setup = Setup::new(&llm, json!({}));
     let state_home = setup.state.path().join("state");
     let from_lsp = lsp_conversation(&llm, &ws, &state_home);
+    // As a conversation of an earlier openhands-lsp has it: no record of the agent-server's.
+    std::fs::remove_dir_all(state_home.join(format!("openhands-lsp/conversations/{from_lsp}/agent"))).unwrap();
 
     let result =
         setup.drive("history", &[("WORKSPACE", ws.display().to_string()), ("LSP_CONVERSATION", from_lsp.clone())]);
@@ -356,9 +359,20 @@ fn sessions_are_listed_loaded_and_resumed_after_a_restart_with_the_conversations
     assert!(result["resumed"]["configOptions"].is_array());
     let replay = result["replay"].to_string();
     assert!(replay.contains("Say hello") && replay.contains("Hello there."), "load replays: {replay}");
-    let error = &result["promptError"];
-    assert!(error["message"].as_str().unwrap().contains("start a new"), "{error}");
+    // A prompt to the loaded session goes on where it was: the agent starts again (shown as a tool call) and the model
+    // gets the earlier turn's messages.
+    assert_eq!(result["more"]["stopReason"], "end_turn", "{}", result["more"]);
+    let went_on = result["wentOn"].to_string();
+    assert!(went_on.contains("Starting the agent") && went_on.contains("More, as asked."), "{went_on}");
+    let last = llm.requests().last().unwrap().body["messages"].to_string();
+    assert!(last.contains("Say hello") && last.contains("Hello there.") && last.contains("More"), "{last}");
     assert_eq!(result["closed"], json!({}));
+    let note = result["oldNote"].to_string();
+    assert!(note.contains("cannot go on") && note.contains("made before"), "{note}");
+    // A prompt to it is answered in the chat, not as an agent that failed to run.
+    assert_eq!(result["oldPrompt"]["stopReason"], "end_turn");
+    let answer = result["oldAnswer"].to_string();
+    assert!(answer.contains("cannot go on") && answer.contains("made before"), "{answer}");
 
     // And the other way: an LSP editor lists the conversation the agent panel started.
     use openhands_lsp_tests::agent::{init_params, options};

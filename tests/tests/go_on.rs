@@ -264,3 +264,40 @@ fn a_docker_conversation_goes_on_in_a_warm_container_after_its_container_is_gone
     second.shutdown_and_exit().unwrap();
     assert_secrets_absent(&second, &[LLM_KEY], &[]);
 }
+
+/// The terminal: `run` prints the conversation's id; `run --continue <id>` goes on with it in another process.
+#[test]
+fn a_terminal_run_goes_on_with_continue() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'one\\n' > one.txt"),
+        Step::finish("first run done"),
+        Step::terminal("printf 'two\\n' > two.txt"),
+        Step::finish("second run done"),
+    ]);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+            .args(["run", "--model", "openai/stub", "--confirmation", "never", "--isolation", "worktree"])
+            .args(["--workspace", ws.to_str().unwrap(), "--base-url", &llm.base_url()])
+            .args(["--agent-server", &openhands_lsp_tests::agent::agent_server_command()])
+            .args(args)
+            .env("XDG_STATE_HOME", state.path())
+            .env("LLM_API_KEY", LLM_KEY)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let first = run(&["--task", "Write one.txt"]);
+    let id = first.split_whitespace().nth(1).expect("the conversation's id").to_owned();
+    assert!(first.contains("finished: first run done"), "{first}");
+    let requests_before = llm.requests().len();
+    let second = run(&["--continue", &id, "--task", "Now write two.txt"]);
+    assert!(second.contains(&format!("conversation {id}")), "{second}");
+    assert!(second.contains("finished: second run done"), "{second}");
+    assert!(second.contains("two.txt"), "the changed files of the copy: {second}");
+    let messages = llm.requests()[requests_before].body["messages"].to_string();
+    assert!(messages.contains("Write one.txt") && messages.contains("> one.txt"), "{messages}");
+}

@@ -108,9 +108,14 @@ fn not_live_note(front: &Front, id: &str, summary: &Summary) {
              Follow it in the chat or window that started it, or stop it there and load it here again. Its changes \
              can be reviewed here (/review)."
         )
+    } else if let Some(why) = &summary.cannot_continue {
+        format!(
+            "This conversation cannot go on: {why}. Its history is here, and what is left of its changes (/review, \
+             /apply, /discard, /pr)."
+        )
     } else {
-        "This conversation's agent ended with the session it ran in: its history and its changes are here (/review, \
-         /apply, /discard, /pr); for more work, start a new session."
+        "This conversation's agent ended with the session it ran in. Write to go on: it starts again where it left \
+         off, with what it did before. Its changes are here too (/review, /apply, /discard, /pr)."
             .to_owned()
     };
     front.send(id, super::review::message(text));

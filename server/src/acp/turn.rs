@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::errors::RpcError;
 use super::front::Front;
 use super::session::{Turn, TurnEnd};
-use crate::conversation::{BUDGET_STOPPED, Decision, PendingAction, StartOptions, StartRequest, State};
+use crate::conversation::{BUDGET_STOPPED, Decision, GoOn, PendingAction, StartOptions, StartRequest, State};
 
 /// What a prompt gives the agent: its text, and its images as URLs (`data:` URLs for inline ones).
 pub struct Instruction {
@@ -67,6 +67,11 @@ pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> 
         return Ok(PromptResponse::new(StopReason::EndTurn));
     }
     if started {
+        // Said in the chat, as its answer: a panel shows a failed prompt as an agent that failed to run.
+        if let Some(why) = front.manager()?.get(&id).ok().and_then(|s| s.cannot_continue.filter(|_| !s.live)) {
+            front.send(&id, super::review::message(format!("This conversation cannot go on: {why}.")));
+            return Ok(PromptResponse::new(StopReason::EndTurn));
+        }
         // Without streaming nothing shows while the model thinks: say that it is being asked.
         if !settings.llm.stream {
             let asking = format!("Asking the model ({})…\n", settings.llm.model);
@@ -151,8 +156,20 @@ pub fn start(
     Ok(())
 }
 
+/// A prompt to a started session: to its agent, or, when that is gone (an earlier process's session, loaded or
+/// resumed), the conversation goes on in a new sandbox with the session's settings, shown as the agent starting.
 async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>) -> Result<(), RpcError> {
-    Ok(front.manager()?.send_message_with_images(id, text, images).await?)
+    let manager = front.manager()?;
+    let (settings, mcp_servers) = front.with_session(id, |s| (s.settings.clone(), s.mcp_servers.clone()))?;
+    let going_on = manager.get(id).is_ok_and(|s| !s.live);
+    let go_on = GoOn { settings: &settings, editor: crate::editor::Editor::AgentPanel, mcp_servers };
+    manager.message(id, text, images, go_on).await?;
+    if going_on {
+        let (call, update) = start_call(id, settings.backend.as_str());
+        front.with_session(id, |s| s.starting_call = Some(call))?;
+        front.send(id, update);
+    }
+    Ok(())
 }
 
 /// `session/cancel`: the agent is paused at once; the prompt answers `cancelled` when it is (or after two seconds,
