@@ -86,6 +86,9 @@ fn a_finished_conversation_goes_on_after_a_restart_with_the_agents_memory() {
         .unwrap()
         .unwrap();
     turn_ended(&second, &id, "second turn done");
+    // The LLM use goes on counting: both turns' calls (10 tokens in and 5 out each, two calls a turn).
+    let after = listed(&mut second, &id);
+    assert_eq!((after["usage"]["tokensIn"].as_u64(), after["usage"]["tokensOut"].as_u64()), (Some(40), Some(20)));
 
     // The model got the earlier history: the first instruction and the agent's earlier tool call, then the message.
     let request = llm.requests()[requests_before].clone();

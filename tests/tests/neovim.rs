@@ -543,3 +543,62 @@ fn in_a_terminal_the_conversation_names_the_projects_image_it_ran_in() {
     assert!(earlier.contains(&line), "an earlier session's conversation names its image too:\n{earlier}");
     screen.ex("qa!");
 }
+
+#[test]
+fn in_a_terminal_an_earlier_sessions_conversation_goes_on_with_i_or_says_why_it_cannot() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'two\\n' >> a.txt"),
+        Step::finish("added a line"),
+        Step::terminal("printf 'three\\n' >> a.txt"),
+        Step::finish("added another line after the restart"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let short = Duration::from_secs(30);
+    let long = Duration::from_secs(240);
+    let screen = neovim_in_tmux("go-on", &ws, state.path(), process_settings(&llm), "a.txt");
+    screen.wait_for("started", short, |s| s.contains("one"));
+    screen.ex("OpenHands task Add a line");
+    screen.wait_for("finished", long, |s| s.contains("state: finished") && s.contains("added a line"));
+    screen.ex("qa!");
+    drop(screen);
+
+    // The next Neovim: the conversation from the list says that i goes on; i, a message, and it goes on.
+    let screen = neovim_in_tmux("go-on-later", &ws, state.path(), process_settings(&llm), "a.txt");
+    screen.wait_for("started-again", short, |s| s.contains("one"));
+    screen.ex("OpenHands list");
+    screen.wait_for("list", short, |s| s.contains("Add a line"));
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let earlier = screen.wait_for("earlier", short, |s| s.contains("earlier session: i goes on"));
+    assert!(earlier.contains("state: finished") && earlier.contains("printf 'two"), "{earlier}");
+    screen.type_text("i");
+    screen.wait_for("asked", short, |s| s.contains("Message to go on where it left off:"));
+    screen.type_text("And one more");
+    screen.keys(&["Enter"]);
+    let went_on = screen.wait_for("went-on", long, |s| {
+        s.contains("state: finished") && s.contains("added another line after the restart")
+    });
+    assert!(went_on.contains("And one more") && went_on.contains("printf 'three"), "{went_on}");
+    assert!(!went_on.contains("earlier session"), "it runs in this session now: {went_on}");
+    screen.ex("qa!");
+    drop(screen);
+
+    // A conversation from before the agent's memory was kept: the buffer says why it cannot go on, and so does i.
+    let conversations = state.path().join("openhands-lsp/conversations");
+    for entry in std::fs::read_dir(&conversations).unwrap().flatten() {
+        let _ = std::fs::remove_dir_all(entry.path().join("agent"));
+    }
+    let screen = neovim_in_tmux("go-on-before", &ws, state.path(), process_settings(&llm), "a.txt");
+    screen.wait_for("started-once-more", short, |s| s.contains("one"));
+    screen.ex("OpenHands list");
+    screen.wait_for("list-again", short, |s| s.contains("Add a line"));
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    let why = screen.wait_for("why", short, |s| s.contains("cannot go on:"));
+    assert!(why.contains("made before"), "{why}");
+    screen.type_text("i");
+    let said = screen.wait_for("said", short, |s| s.contains("this conversation cannot go on"));
+    assert!(!said.contains("Press ENTER"), "said without a prompt to press Enter: {said}");
+    screen.ex("qa!");
+}

@@ -182,7 +182,12 @@ fn questions_are_answered_from_the_notification_the_view_and_the_palette() {
 #[test]
 fn reload_window_brings_the_conversation_back_in_one_column_without_extension_host_errors() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")]);
-    let llm = ScriptedLlm::start(vec![Step::terminal("echo hi > hello.txt"), Step::finish("**hello** there")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo hi > hello.txt"),
+        Step::finish("**hello** there"),
+        Step::terminal("echo again >> hello.txt"),
+        Step::finish("said again after the reload"),
+    ]);
     let state = tempfile::tempdir().unwrap();
     let bench = start("reload", &ws, &llm, state.path());
     let result = result_of(&bench.drive("reload", &[]));
@@ -190,11 +195,17 @@ fn reload_window_brings_the_conversation_back_in_one_column_without_extension_ho
     assert_eq!(result["groupsAfter"], result["groupsBefore"], "the same columns: {result}");
     assert_eq!(result["groupsLast"], result["groupsBefore"], "opening it again adds no column: {result}");
     assert_eq!(result["tabs"], 1, "one tab for the conversation: {result}");
-    // After the reload the conversation is an earlier session's: nothing offered that cannot work.
-    assert_eq!(result["box"]["disabled"], true, "{result}");
-    assert!(result["box"]["placeholder"].as_str().unwrap_or_default().contains("earlier session"), "{result}");
+    // After the reload the conversation is an earlier session's: nothing offered that cannot work, and its box
+    // says that a message goes on with it.
+    assert_eq!(result["box"]["disabled"], false, "{result}");
+    assert!(result["box"]["placeholder"].as_str().unwrap_or_default().contains("go on where it left off"), "{result}");
     let offered = result["offered"].to_string();
     assert!(!offered.contains("Pause") && !offered.contains("Stop"), "{offered}");
+    // The message typed after the reload went on: its step and its end show, and the model had the first turn.
+    let went_on = result["wentOn"].as_str().unwrap_or_default();
+    assert!(went_on.contains("echo again") && went_on.contains("said again after the reload"), "{went_on}");
+    let last = llm.requests().last().unwrap().body["messages"].to_string();
+    assert!(last.contains("echo hi > hello.txt") && last.contains("And say it again"), "{last}");
     // The agent's Markdown is rendered in the row's tooltip, not shown as marks.
     let tooltip = result["tooltip"].as_str().unwrap_or_default();
     assert!(tooltip.contains("hello there") && !tooltip.contains("**"), "{tooltip}");

@@ -1,5 +1,6 @@
 // A finished task's conversation open beside the file; Reload Window: the conversation's tab comes back with its
-// history, the list still has it, and opening conversations reuses one column.
+// history, the list still has it, opening conversations reuses one column, and a message typed in its box goes on
+// with it (its sandbox starts again, with what the agent did before).
 "use strict";
 const { run } = require("./lib");
 
@@ -53,5 +54,19 @@ run(async (vs) => {
   });
   const groupsLast = await page.locator(".editor-group-container").count();
   const tabs = await page.locator(".tabs-container .tab", { hasText: `OpenHands: ${TASK}` }).count();
-  return { groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, box, offered, tooltip, console: vs.console };
+  // Going on: typed in the view's box, as after any turn.
+  await vs.step("message-typed", async () => {
+    const view = await vs.webviewFrame(TASK);
+    await view.locator("#message").fill("And say it again");
+    await view.locator("#message").press("Enter");
+  });
+  const wentOn = await vs.step("went-on", () =>
+    vs.until("the second turn's step and its end in the view", async () => {
+      const text = await vs.webviewText(TASK);
+      return text.includes("echo again") && text.includes("said again after the reload") && /finished ·/.test(text) && text;
+    }, 240000));
+  return {
+    groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, box, offered, tooltip, wentOn,
+    console: vs.console,
+  };
 });

@@ -264,6 +264,7 @@
       image.hidden = !m.image;
       document.body.dataset.state = m.state;
       document.body.dataset.live = m.live ? "yes" : "no";
+      document.body.dataset.canMessage = m.canMessage ? "yes" : "no";
       // Only what can work now is offered.
       const shown = {
         pause: m.active && m.state !== "paused",
@@ -278,15 +279,17 @@
       document.querySelector("nav.answer").hidden = !(m.live && m.state === "waiting_for_confirmation");
       // Nothing is offered before the view knows the conversation (its first message).
       document.querySelector("nav.actions").hidden = false;
-      input.disabled = !m.live;
-      sendButton.disabled = !m.live;
+      input.disabled = !m.canMessage;
+      sendButton.disabled = !m.canMessage;
       input.placeholder = m.live
         ? "Message the agent (Enter to send, Shift+Enter for a new line)"
-        : "This conversation ran in an earlier session and cannot take messages. Start a new task to go on.";
+        : m.canMessage
+          ? "Message the agent to go on where it left off: its sandbox starts again (Enter to send)"
+          : "This conversation cannot go on: " + (m.cannotContinue || "it ran in an earlier session") + ".";
     } else if (m.type === "sent") {
       // Cleared only once the agent has it: text the server refused stays, to send again.
       if (m.ok && input.value.trim() === m.text) input.value = "";
-      input.disabled = document.body.dataset.live !== "yes";
+      input.disabled = document.body.dataset.canMessage !== "yes";
     }
   });
 

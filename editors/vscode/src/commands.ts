@@ -13,6 +13,7 @@ import {
   ServerCommand,
   StartResult,
   SuggestedTask,
+  canMessage,
   isSettled,
 } from "./protocol";
 import { Review } from "./review";
@@ -249,7 +250,7 @@ export function registerCommands(deps: Deps): string[] {
       return c && panels.open(c.id);
     },
     sendMessage: async (arg, text) => {
-      const c = await pick(arg, "Send a message to which conversation?", (c) => c.live);
+      const c = await pick(arg, "Send a message to which conversation?", canMessage);
       if (!c) {
         return undefined;
       }

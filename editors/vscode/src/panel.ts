@@ -1,7 +1,7 @@
 // The conversation view: a webview per conversation that streams `openhands/event` live (after the history from
 // `openhands.getEvents`), shows the state, and has an input box to send a message and buttons for the actions.
 import * as vscode from "vscode";
-import { AgentEvent, CheckpointList, EventsPage, ServerCommand, isSettled, usageLong } from "./protocol";
+import { AgentEvent, CheckpointList, EventsPage, ServerCommand, canMessage, isSettled, usageLong } from "./protocol";
 import { ServerConnection, message } from "./server";
 
 /** What the webview script receives. */
@@ -19,6 +19,9 @@ export type ToWebview =
       live: boolean;
       /** Live and not settled: it can be paused and stopped. */
       active: boolean;
+      /** A message goes on with it (live, or an earlier session's that starts again); else why not. */
+      canMessage: boolean;
+      cannotContinue: string | null;
       /** It works in a copy of its own: its changes can be reviewed and applied. */
       isolated: boolean;
       /** Where the agent works: stripped from the paths it prints. */
@@ -236,6 +239,8 @@ export class ConversationPanel {
       finalMessage: c.finalMessage,
       live: c.live && !c.runningElsewhere,
       active: c.live && !c.runningElsewhere && !isSettled(c.state),
+      canMessage: canMessage(c),
+      cannotContinue: c.runningElsewhere ? "another editor runs it: send it messages there" : (c.cannotContinue ?? null),
       isolated: isolation !== null && isolation !== undefined,
       roots,
       usage: c.usage ? usageLong(c.usage) : "",

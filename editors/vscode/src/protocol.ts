@@ -74,6 +74,8 @@ export interface Conversation {
   live: boolean;
   /** Another openhands-lsp (another editor on this machine) runs it: it can be looked at here, not controlled. */
   runningElsewhere?: boolean;
+  /** Why a message cannot make it go on; `null`: it runs here, or a message starts it again where it was. */
+  cannotContinue?: string | null;
   /** The checkpoint its copy's files are at, and how many times it was restored (its history was cut back). */
   checkpoint?: number | null;
   restores?: number;
@@ -249,3 +251,8 @@ export function isSettled(state: ConversationState): boolean {
 
 export const SecretNames = ["llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key"] as const;
 export type SecretName = (typeof SecretNames)[number];
+
+/** A message can go on with it: it runs here, or its sandbox starts again where it was (an earlier session's). */
+export function canMessage(c: Conversation): boolean {
+  return !c.runningElsewhere && (c.live || !c.cannotContinue);
+}

@@ -1,7 +1,7 @@
 // The Conversations view: one item per conversation (state, backend, changed-file count, inline actions), its
 // changed files as children (click: the diff).
 import * as vscode from "vscode";
-import { ChangedFile, Conversation, ConversationState, isSettled, usageLong, usageShort } from "./protocol";
+import { ChangedFile, Conversation, ConversationState, canMessage, isSettled, usageLong, usageShort } from "./protocol";
 import { Review, describe } from "./review";
 import { ServerConnection } from "./server";
 
@@ -148,6 +148,9 @@ export function contextValue(c: Conversation, changed: number | null | undefined
     if (c.state === "paused") {
       flags.push("resumable");
     }
+  }
+  if (canMessage(c)) {
+    flags.push("messageable");
   }
   if (typeof changed === "number") {
     flags.push("isolated");

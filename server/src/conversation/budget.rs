@@ -10,7 +10,7 @@ use crate::sandbox::Sandbox;
 
 impl Runner {
     /// What the conversation spent, when it is past its budget.
-    fn over_budget(&self) -> Option<Usage> {
+    pub(super) fn over_budget(&self) -> Option<Usage> {
         let usage = self.meta().usage?;
         self.settings.budget.crossed(&usage).then_some(usage)
     }
@@ -43,7 +43,7 @@ impl Runner {
         }
     }
 
-    async fn hold_for_budget(
+    pub(super) async fn hold_for_budget(
         &mut self,
         usage: Usage,
         sandbox: &Sandbox,

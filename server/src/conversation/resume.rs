@@ -238,7 +238,6 @@ impl Runner {
                 .create_conversation(&self.new_conversation(sandbox))
                 .await
                 .map_err(|e| ConversationError::NotResumed(e.to_string()))?;
-            client.rearm(self.agent_id(), &self.llm, &self.secrets).await?;
             client.set_confirmation_policy(self.agent_id(), self.settings.confirmation).await?;
             tracing::debug!(conversation = %self.id, "the agent-server took the conversation up again");
         }
@@ -262,17 +261,44 @@ impl Runner {
         let sub = stream::subscribe(sandbox.endpoint.clone(), self.agent_id().to_owned(), resume);
         let mut messages = vec![(self.instruction.take().unwrap_or_default(), std::mem::take(&mut self.images))];
         messages.append(&mut self.held.messages);
-        let last = messages.len() - 1;
-        for (i, (text, images)) in messages.into_iter().enumerate() {
-            let run = i == last && !self.held.paused;
-            self.send_within_budget((text, images, run), sandbox, client, &sub, tracker).await?;
+        for (text, images) in messages {
+            client.send_message_with_images(self.agent_id(), &text, &images, false).await?;
+        }
+        if self.remote.is_none() {
+            // Given after the first message: the agent-server sets its agent up then, and only a model given to an
+            // agent set up keeps the count of the earlier calls going (one given before would count afresh).
+            client.rearm(self.agent_id(), &self.llm, &self.secrets).await?;
         }
         if self.held.paused {
             sandbox.handle.freeze().await?;
             sub.set_patient(true);
             self.set_state(State::Paused);
+        } else {
+            self.start_turn(sandbox, client, &sub, tracker).await?;
         }
         Ok(sub)
+    }
+
+    /// The turn the message asked for: not while an action waits for the user's answer (they are asked again) or
+    /// past the budget (they are asked whether to raise it).
+    async fn start_turn(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+        tracker: &mut Tracker,
+    ) -> Result<(), ConversationError> {
+        let waiting = self.unapproved(tracker);
+        if !waiting.is_empty() {
+            self.ask(waiting, tracker);
+        } else if let Some(usage) = self.over_budget() {
+            self.hold_for_budget(usage, sandbox, client, sub).await;
+        } else {
+            client.run(self.agent_id()).await?;
+            tracker.awaiting_run = true;
+            self.set_state(State::Running);
+        }
+        Ok(())
     }
 }
 

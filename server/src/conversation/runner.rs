@@ -431,7 +431,7 @@ impl Runner {
 
     /// Actions that the next `run` would execute and that the user has not allowed: those the agent-server asked
     /// about, and those its policy would ask about (the agent may have been paused before it asked).
-    fn unapproved(&self, tracker: &mut Tracker) -> Vec<PendingAction> {
+    pub(super) fn unapproved(&self, tracker: &mut Tracker) -> Vec<PendingAction> {
         let mode = self.settings.confirmation;
         if mode == ConfirmationMode::Never {
             return Vec::new();
@@ -445,7 +445,7 @@ impl Runner {
     }
 
     /// Waits for the user's answer about `actions`, and asks for it.
-    fn ask(&self, actions: Vec<PendingAction>, tracker: &mut Tracker) {
+    pub(super) fn ask(&self, actions: Vec<PendingAction>, tracker: &mut Tracker) {
         tracker.first_time_asked(&actions);
         tracker.awaiting_answer = true;
         self.set_state(State::WaitingForConfirmation);

@@ -250,6 +250,14 @@ local function header(id)
   if c.finalMessage and c.finalMessage ~= vim.NIL then
     table.insert(lines, { "final: " .. c.finalMessage:gsub("\n", " "), "OpenHandsDone" })
   end
+  -- An earlier session's: whether a message goes on with it, or why not.
+  if c.live == false and not c.runningElsewhere then
+    if type(c.cannotContinue) == "string" then
+      table.insert(lines, { "cannot go on: " .. c.cannotContinue, "OpenHandsError" })
+    else
+      table.insert(lines, { "earlier session: i goes on where it left off (its sandbox starts again)", "OpenHandsHeader" })
+    end
+  end
   table.insert(lines, { KEYS, "OpenHandsKeys" })
   table.insert(lines, { "", false })
   return lines
@@ -406,9 +414,16 @@ local function name_for(id)
   return name
 end
 
---- Prompts for a message and sends it to the conversation.
+--- Prompts for a message and sends it to the conversation (an earlier session's goes on where it was); one that cannot
+--- go on says why instead.
 function M.prompt_send(id)
-  vim.ui.input({ prompt = "Message to the agent: " }, function(text)
+  local c = require("openhands").conversations[id] or {}
+  if c.live == false and type(c.cannotContinue) == "string" then
+    require("openhands.notify").say("OpenHands: this conversation cannot go on: " .. c.cannotContinue, vim.log.levels.WARN)
+    return
+  end
+  local prompt = c.live == false and "Message to go on where it left off: " or "Message to the agent: "
+  vim.ui.input({ prompt = prompt }, function(text)
     if text and text ~= "" then
       require("openhands").execute("openhands.sendMessage", { conversationId = id, text = text })
     end
