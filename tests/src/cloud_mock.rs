@@ -160,6 +160,17 @@ impl CloudMock {
         self.shared.conversations.lock().unwrap().keys().cloned().collect()
     }
 
+    /// The sandbox is paused, as the cloud does with an idle one: its agent-server stops until it is resumed.
+    pub fn pause_sandbox(&self, conversation_id: &str) {
+        let sandbox_id = self.sandbox_of(conversation_id);
+        let mut sandboxes = self.shared.sandboxes.lock().unwrap();
+        let sandbox = sandboxes.get_mut(&sandbox_id).unwrap();
+        if let Some(pid) = sandbox.pid {
+            kill_group(pid, libc::SIGSTOP);
+        }
+        sandbox.status = "PAUSED";
+    }
+
     /// The sandbox's agent-server dies and the sandbox is gone (status MISSING), as when the cloud reclaims it.
     pub fn kill_sandbox(&self, conversation_id: &str) {
         let sandbox_id = self.sandbox_of(conversation_id);

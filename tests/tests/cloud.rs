@@ -61,6 +61,11 @@ fn session(ws: &Path, cloud_url: &str) -> Server {
 }
 
 fn session_with(ws: &Path, cloud_url: &str, overrides: Value) -> Server {
+    session_in(ws, cloud_url, overrides, None)
+}
+
+/// A session with its state in `state` (`None`: a folder of its own).
+fn session_in(ws: &Path, cloud_url: &str, overrides: Value, state: Option<&Path>) -> Server {
     let mut init = json!({"backend": "cloud", "cloud": {"url": cloud_url, "startupTimeoutSeconds": 300}});
     openhands_lsp_tests::lsp_client::merge(&mut init, overrides);
     let params = json!({
@@ -68,7 +73,11 @@ fn session_with(ws: &Path, cloud_url: &str, overrides: Value) -> Server {
         "workspaceFolders": [{"uri": format!("file://{}", ws.display()), "name": "ws"}],
         "initializationOptions": init,
     });
-    let (mut server, _) = Server::start(options().arg("--log-level").arg("trace"), params).unwrap();
+    let mut opts = options().arg("--log-level").arg("trace");
+    if let Some(state) = state {
+        opts.state_home = Some(state.to_path_buf());
+    }
+    let (mut server, _) = Server::start(opts, params).unwrap();
     server.on_request("workspace/applyEdit", |_| Ok(json!({"applied": true})));
     server.command("openhands.setSecret", json!({"name": "cloud_api_key", "value": API_KEY})).unwrap().unwrap();
     server
@@ -459,4 +468,67 @@ fn push_and_start_pushes_the_local_commits_the_cloud_then_sees() {
     assert_eq!(mock.violations(), Vec::<String>::new());
     server.shutdown_and_exit().unwrap();
     assert_secrets_absent(&server, &[API_KEY, GITHUB_TOKEN], &[]);
+}
+
+/// A cloud conversation goes on after a restart through the app server: its paused sandbox is started again, the
+/// message starts a turn there, and the changes come back into the same copy. One whose sandbox the cloud removed
+/// says so in words.
+#[test]
+fn a_cloud_conversation_goes_on_after_a_restart_and_a_removed_sandbox_is_said_in_words() {
+    let fx = fixture();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one > one.txt"),
+        Step::finish("first turn in the cloud"),
+        Step::terminal("echo two > two.txt"),
+        Step::finish("second turn in the cloud"),
+    ]);
+    let mock = cloud(&fx, &llm);
+    let state = tempfile::tempdir().unwrap();
+    let session = |ws: &Path, url: &str| session_in(ws, url, json!({}), Some(state.path()));
+    let mut first = session(&fx.ws, &mock.url());
+    let id = start(&mut first, "Write one.txt");
+    let cloud_conversation = cloud_id(&first, &id);
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    mock.pause_sandbox(&cloud_conversation);
+    let requests_before = llm.requests().len();
+
+    let mut second = session(&fx.ws, &mock.url());
+    let list = second.command("openhands.listConversations", json!({})).unwrap().unwrap();
+    let entry = list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    assert_eq!((entry["live"].clone(), entry["cannotContinue"].clone()), (json!(false), Value::Null), "{entry}");
+    second.command("openhands.sendMessage", json!({"conversationId": id, "text": "Now two.txt"})).unwrap().unwrap();
+    let done = second
+        .wait_for("the second turn", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id.as_str())
+                .find(|m| m["params"]["state"] == "finished" || m["params"]["state"] == "error")
+                .filter(|m| {
+                    m["params"]["state"] == "error" || m["params"]["finalMessage"] == "second turn in the cloud"
+                })
+                .map(|m| m["params"].clone())
+        })
+        .unwrap();
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!(mock.sandbox_status(&cloud_conversation), "RUNNING", "the paused sandbox was started again");
+    let messages = llm.requests()[requests_before].body["messages"].to_string();
+    assert!(
+        messages.contains("echo one > one.txt"),
+        "the earlier turn: {}",
+        &messages[messages.len().saturating_sub(3000)..]
+    );
+    assert!(messages.contains("Now two.txt"), "the message: {}", &messages[messages.len().saturating_sub(3000)..]);
+    let review = second.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let files: Vec<&str> = review["files"].as_array().unwrap().iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(files, ["one.txt", "two.txt"], "both turns' changes came back into the same copy: {review}");
+    second.shutdown_and_exit().unwrap();
+
+    // The cloud removed the sandbox: going on says why.
+    mock.kill_sandbox(&cloud_conversation);
+    let mut third = session(&fx.ws, &mock.url());
+    third.command("openhands.sendMessage", json!({"conversationId": id, "text": "Three"})).unwrap().unwrap();
+    let failed = wait_state(&third, &id, "error");
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("is gone"), "{error}");
+    assert_eq!(mock.violations(), Vec::<String>::new());
 }

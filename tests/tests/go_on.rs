@@ -304,3 +304,50 @@ fn a_terminal_run_goes_on_with_continue() {
     let messages = llm.requests()[requests_before].body["messages"].to_string();
     assert!(messages.contains("Write one.txt") && messages.contains("> one.txt"), "{messages}");
 }
+
+/// Safety: an action that waited for the user's answer when the server exited never runs on its own when the
+/// conversation goes on. The message is delivered, the user is asked again, and only their Allow runs it.
+#[test]
+fn an_action_waiting_for_an_answer_at_exit_is_asked_again_when_the_conversation_goes_on() {
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo ran > ran.txt"), Step::finish("ran it when allowed")]);
+    let confirming = |llm: &ScriptedLlm| {
+        let mut params = init_params(llm, &ws, json!({"confirmation": "always"}));
+        params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+        let opts =
+            Options { state_home: Some(state.path().to_path_buf()), ..Options::default() }.env("LLM_API_KEY", LLM_KEY);
+        Server::start(opts, params).unwrap().0
+    };
+    let mut first = confirming(&llm);
+    // Dismissed: the action waits.
+    first.on_request("window/showMessageRequest", |_| Ok(Value::Null));
+    let id = first.command("openhands.startTask", json!({"instruction": "Run it"})).unwrap().unwrap()["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_state(&first, &id, "waiting_for_confirmation");
+    first.shutdown_and_exit().unwrap();
+
+    let mut second = confirming(&llm);
+    let (tx, rx) = std::sync::mpsc::channel();
+    second.on_request("window/showMessageRequest", move |params| {
+        let _ = tx.send(params.clone());
+        Ok(Value::Null)
+    });
+    second.command("openhands.sendMessage", json!({"conversationId": id, "text": "Carry on"})).unwrap().unwrap();
+    let asked = rx.recv_timeout(RUN_TIMEOUT).expect("asked again");
+    assert!(asked["message"].as_str().unwrap().contains("echo ran > ran.txt"), "{asked}");
+    wait_state(&second, &id, "waiting_for_confirmation");
+    let root = std::path::PathBuf::from(listed(&mut second, &id)["isolation"]["root"].as_str().unwrap().to_owned());
+    assert!(!root.join("ran.txt").exists(), "nothing ran without the user's answer");
+    second
+        .command("openhands.respondToConfirmation", json!({"conversationId": id, "decision": "allow"}))
+        .unwrap()
+        .unwrap();
+    turn_ended(&second, &id, "ran it when allowed");
+    assert_eq!(std::fs::read_to_string(root.join("ran.txt")).unwrap(), "ran\n");
+    // The model got the message with the earlier turn.
+    let last = llm.requests().last().unwrap().body["messages"].to_string();
+    assert!(last.contains("Carry on") && last.contains("Run it"), "{last}");
+}

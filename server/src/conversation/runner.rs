@@ -77,7 +77,8 @@ impl Runner {
         };
         let script = Self::has_setup_script(&workspace.join(&subfolder));
         // Only a backend that starts the conversation itself needs the first message (the cloud's API takes it).
-        let first_message = if self.provider.starts_conversations() { self.instruction.take() } else { None };
+        let first_message =
+            if self.provider.starts_conversations() && !self.going_on { self.instruction.take() } else { None };
         let spec = SandboxSpec {
             conversation_id: self.id.clone(),
             workspace,
