@@ -12,7 +12,10 @@ pub enum ConversationError {
     Unknown(String),
     #[error(transparent)]
     BadId(#[from] BadId),
-    #[error("conversation {0} is not running in this session (its sandbox is gone); start a new conversation")]
+    #[error(
+        "conversation {0} is not running in this session (its sandbox is gone): send it a message to go on where it \
+         left off"
+    )]
     NotLive(String),
     #[error("conversation {id} is {state}: {action} is not possible now")]
     WrongState { id: String, state: &'static str, action: &'static str },

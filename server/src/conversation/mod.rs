@@ -511,7 +511,10 @@ impl Manager {
     fn not_live(&self, id: &str) -> ConversationError {
         match self.inner.store.load(id) {
             Ok(meta) if running_elsewhere(&meta) => elsewhere(&meta),
-            Ok(_) => ConversationError::NotLive(id.to_owned()),
+            Ok(meta) => match resume::cannot_continue(&meta, &self.inner.store) {
+                Some(why) => ConversationError::CannotContinue { id: id.to_owned(), why },
+                None => ConversationError::NotLive(id.to_owned()),
+            },
             Err(_) => ConversationError::Unknown(id.to_owned()),
         }
     }
