@@ -196,25 +196,7 @@ fn main() -> ExitCode {
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Some(Command::CleanImages) => clean_images(&runtime),
-        Some(Command::Run(args)) => {
-            let Some(settings) = args.settings() else { return ExitCode::from(2) };
-            let opts = headless::RunOptions {
-                task: args.task,
-                workspace: args.workspace,
-                settings,
-                continue_id: args.continue_id,
-            };
-            let mut stdout = std::io::stdout();
-            match runtime.block_on(headless::run(opts, &mut stdout)) {
-                Ok(()) => ExitCode::SUCCESS,
-                // A conversation that ended badly has said so as its last line: the error is said once.
-                Err(headless::RunError::Failed { .. }) => ExitCode::FAILURE,
-                Err(e) => {
-                    let _ = writeln!(stdout, "error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Some(Command::Run(args)) => run(args, &runtime),
         Some(Command::Acp { settings }) => {
             let code = runtime.block_on(acp::serve_stdio(acp::Options { settings_file: settings }));
             // Exit at once: the thread reading stdin may be blocked on a client that keeps it open.
@@ -222,6 +204,23 @@ fn main() -> ExitCode {
         }
         Some(Command::Generate { what }) => generate(what),
         Some(Command::Reap) => openhands_lsp::sandbox::reap(),
+    }
+}
+
+/// `openhands-lsp run`: one task (or the next message of an earlier one) to the end in the terminal.
+fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let Some(settings) = args.settings() else { return ExitCode::from(2) };
+    let opts =
+        headless::RunOptions { task: args.task, workspace: args.workspace, settings, continue_id: args.continue_id };
+    let mut stdout = std::io::stdout();
+    match runtime.block_on(headless::run(opts, &mut stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A conversation that ended badly has said so as its last line: the error is said once.
+        Err(headless::RunError::Failed { .. }) => ExitCode::FAILURE,
+        Err(e) => {
+            let _ = writeln!(stdout, "error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -19,10 +19,6 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (dir, ws)
 }
 
-fn asked(server: &Server) -> Vec<Value> {
-    server.server_requests("window/showMessageRequest")
-}
-
 /// Waits until the user has been asked `n` times for a confirmation.
 fn wait_asked(server: &Server, n: usize) -> Value {
     server
