@@ -34,6 +34,16 @@ fn session(llm: &ScriptedLlm, ws: &Path, state: &Path) -> Server {
     Server::start(opts, params).unwrap().0
 }
 
+/// A conversation of an earlier session: `instruction` run to its end by a server that then exits; its id.
+fn finished_earlier(llm: &ScriptedLlm, ws: &Path, state: &Path, instruction: &str) -> String {
+    let mut first = session(llm, ws, state);
+    let started = first.command("openhands.startTask", json!({"instruction": instruction})).unwrap().unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    wait_state(&first, &id, "finished");
+    first.shutdown_and_exit().unwrap();
+    id
+}
+
 fn listed(server: &mut Server, id: &str) -> Value {
     let list = server.command("openhands.listConversations", json!({})).unwrap().unwrap();
     list["conversations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().expect("listed")
@@ -65,14 +75,7 @@ fn a_finished_conversation_goes_on_after_a_restart_with_the_agents_memory() {
         Step::terminal("printf 'two\\n' > two.txt"),
         Step::finish("second turn done"),
     ]);
-    let mut first = session(&llm, &ws, state.path());
-    let id = first.command("openhands.startTask", json!({"instruction": "Write one.txt"})).unwrap().unwrap()
-        ["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_state(&first, &id, "finished");
-    first.shutdown_and_exit().unwrap();
+    let id = finished_earlier(&llm, &ws, state.path(), "Write one.txt");
     let record = state.path().join(format!("openhands-lsp/conversations/{id}/agent"));
     assert!(record.join(&id).join("base_state.json").is_file(), "the agent-server's record is kept with it");
     let requests_before = llm.requests().len();
@@ -136,13 +139,7 @@ fn a_conversation_from_before_the_agents_memory_was_kept_says_it_cannot_go_on_an
     let (_repo, ws) = repository();
     let state = tempfile::tempdir().unwrap();
     let llm = ScriptedLlm::start(vec![Step::finish("done")]);
-    let mut first = session(&llm, &ws, state.path());
-    let id = first.command("openhands.startTask", json!({"instruction": "Do it"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_state(&first, &id, "finished");
-    first.shutdown_and_exit().unwrap();
+    let id = finished_earlier(&llm, &ws, state.path(), "Do it");
     // As a conversation of an earlier openhands-lsp has it: no record of the agent-server's.
     std::fs::remove_dir_all(state.path().join(format!("openhands-lsp/conversations/{id}/agent"))).unwrap();
 
@@ -189,13 +186,7 @@ fn a_record_the_agent_server_cannot_read_is_said_in_words() {
     let (_repo, ws) = repository();
     let state = tempfile::tempdir().unwrap();
     let llm = ScriptedLlm::start(vec![Step::finish("done")]);
-    let mut first = session(&llm, &ws, state.path());
-    let id = first.command("openhands.startTask", json!({"instruction": "Do it"})).unwrap().unwrap()["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    wait_state(&first, &id, "finished");
-    first.shutdown_and_exit().unwrap();
+    let id = finished_earlier(&llm, &ws, state.path(), "Do it");
     // As another agent-server version might have written it.
     let base = state.path().join(format!("openhands-lsp/conversations/{id}/agent/{id}/base_state.json"));
     std::fs::write(&base, r#"{"id": "not-a-uuid", "agent": {"kind": "AgentOfTheFuture"}}"#).unwrap();
@@ -303,6 +294,22 @@ fn a_terminal_run_goes_on_with_continue() {
     assert!(second.contains("two.txt"), "the changed files of the copy: {second}");
     let messages = llm.requests()[requests_before].body["messages"].to_string();
     assert!(messages.contains("Write one.txt") && messages.contains("> one.txt"), "{messages}");
+
+    // One that cannot go on says why, and the run fails.
+    let conversation = state.path().join(format!("openhands-lsp/conversations/{id}"));
+    std::fs::remove_dir_all(conversation.join("agent")).unwrap();
+    let out = std::process::Command::new(openhands_lsp_tests::lsp_client::server_binary())
+        .args(["run", "--continue", &id, "--task", "More", "--agent-server", "/nowhere"])
+        .env("XDG_STATE_HOME", state.path())
+        .env("LLM_API_KEY", LLM_KEY)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("error: conversation") && said.contains("cannot go on") && said.contains("made before"),
+        "{said}"
+    );
 }
 
 /// Safety: an action that waited for the user's answer when the server exited never runs on its own when the

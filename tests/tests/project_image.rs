@@ -140,8 +140,10 @@ fn the_agent_builds_and_tests_a_rust_crate_with_the_dev_containers_toolchain_and
             (m["Type"].as_str().unwrap().to_owned(), m["Destination"].as_str().unwrap().to_owned(), m["RW"] == true)
         })
         .collect();
-    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    assert_eq!(mounts.len(), 3, "{mounts:?}");
     assert!(mounts.contains(&("bind".into(), "/workspace".into(), true)), "{mounts:?}");
+    // The agent-server's record of the conversation (in memory on the host), that it can go on later.
+    assert!(mounts.contains(&("bind".into(), "/tmp/agent-server-record".into(), true)), "{mounts:?}");
     assert!(mounts.contains(&("volume".into(), "/opt/openhands-lsp/agent".into(), false)), "{mounts:?}");
 
     llm.open_gate("finish");

@@ -190,7 +190,7 @@ fn reload_window_brings_the_conversation_back_in_one_column_without_extension_ho
     ]);
     let state = tempfile::tempdir().unwrap();
     let bench = start("reload", &ws, &llm, state.path());
-    let result = result_of(&bench.drive("reload", &[]));
+    let result = result_of(&bench.drive("reload", &[("STATE", state.path().display().to_string())]));
     assert_eq!(result["emptyGroups"], 0, "no empty editor group is left: {result}");
     assert_eq!(result["groupsAfter"], result["groupsBefore"], "the same columns: {result}");
     assert_eq!(result["groupsLast"], result["groupsBefore"], "opening it again adds no column: {result}");
@@ -206,6 +206,9 @@ fn reload_window_brings_the_conversation_back_in_one_column_without_extension_ho
     assert!(went_on.contains("echo again") && went_on.contains("said again after the reload"), "{went_on}");
     let last = llm.requests().last().unwrap().body["messages"].to_string();
     assert!(last.contains("echo hi > hello.txt") && last.contains("And say it again"), "{last}");
+    // One from before the agent's memory was kept says why it cannot go on, where the user would type.
+    assert_eq!(result["oldBox"]["disabled"], true, "{result}");
+    assert!(result["oldBox"]["placeholder"].as_str().unwrap_or_default().contains("made before"), "{result}");
     // The agent's Markdown is rendered in the row's tooltip, not shown as marks.
     let tooltip = result["tooltip"].as_str().unwrap_or_default();
     assert!(tooltip.contains("hello there") && !tooltip.contains("**"), "{tooltip}");

@@ -65,8 +65,27 @@ run(async (vs) => {
       const text = await vs.webviewText(TASK);
       return text.includes("echo again") && text.includes("said again after the reload") && /finished ·/.test(text) && text;
     }, 240000));
+  // As a conversation of an openhands-lsp from before the agent's memory was kept has it (no record of the
+  // agent-server's), after another reload: the box says why it cannot go on.
+  const fs = require("fs");
+  const path = require("path");
+  const conversations = path.join(process.env.STATE, "openhands-lsp", "conversations");
+  for (const id of fs.readdirSync(conversations)) {
+    fs.rmSync(path.join(conversations, id, "agent"), { recursive: true, force: true });
+  }
+  await vs.step("reloaded-again", async () => {
+    await vs.palette("Developer: Reload Window");
+    await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
+    await vs.waitFor("the OpenHands status bar item", () => page.locator('.statusbar-item[id*="openhands"]'), 60000);
+  });
+  const oldBox = await vs.step("cannot-go-on", () =>
+    vs.until("the box saying why it cannot go on", async () => {
+      const view = await vs.webviewFrame(TASK);
+      const box = await view.locator("#message").evaluate((t) => ({ disabled: t.disabled, placeholder: t.placeholder }));
+      return box.placeholder.includes("cannot go on") && box;
+    }, 60000));
   return {
-    groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, box, offered, tooltip, wentOn,
+    groupsBefore, groupsAfter, emptyGroups, groupsLast, tabs, restored, row, box, offered, tooltip, wentOn, oldBox,
     console: vs.console,
   };
 });

@@ -252,17 +252,13 @@ impl Manager {
         let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
         let conversation = id.to_owned();
         // The agent-server's record goes with the copy: what it remembers are changes no longer anywhere.
-        let record = self.inner.store.dir(&ConversationId::parse(id)?).join(resume::AGENT_RECORD);
+        let folder = self.inner.store.dir(&ConversationId::parse(id)?);
         off_runtime(move || {
             crate::git::checkpoint::remove_all(&iso, &conversation)
                 .and_then(|()| crate::git::remove(&iso, &dest))
                 .map_err(|e| ConversationError::Isolation(e.to_string()))?;
-            match std::fs::remove_dir_all(&record) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(ConversationError::Isolation(format!("{}: {e}", record.display())))
-                }
-                _ => Ok(()),
-            }
+            resume::forget_record(&folder)
+                .map_err(|e| ConversationError::Isolation(format!("the agent-server's record: {e}")))
         })
         .await?;
         let mut meta = self.inner.store.load(id)?;
@@ -467,6 +463,18 @@ impl Manager {
     /// editor is waiting for the process to end.
     pub async fn shutdown(&self) {
         let metas: Vec<Arc<Mutex<Meta>>> = self.live().values().map(|l| l.meta.clone()).collect();
+        // The agent-server's records, before the sandboxes go: what they did so far can go on later.
+        let kept: Vec<(String, PathBuf)> = metas
+            .iter()
+            .filter_map(|m| ConversationId::parse(&lock(m).id).ok())
+            .map(|id| (id.as_str().to_owned(), self.inner.store.dir(&id)))
+            .collect();
+        let redactor = self.inner.secrets.redactor();
+        let _ = off_runtime(move || {
+            kept.iter().for_each(|(id, dir)| resume::save_record(id, dir, &redactor));
+            Ok(())
+        })
+        .await;
         for meta in metas {
             let snapshot = {
                 let mut m = lock(&meta);

@@ -1,9 +1,12 @@
 //! A conversation going on after its sandbox is gone (the editor or the machine restarted, the container was
-//! removed): a message to it starts a sandbox on its own copy and on the agent-server's record of it, kept in its
-//! folder (`agent/`), and the agent-server resumes it with everything the agent did before.
+//! removed): a message to it starts a sandbox on its own copy and on the agent-server's record of it, and the
+//! agent-server resumes it with everything the agent did before.
 //!
-//! The record's secrets are encrypted under the sandbox's `OH_SECRET_KEY`, a key never written down: a new sandbox
-//! cannot read them, and is given the LLM key and the tokens again, as a fork is.
+//! While a sandbox runs, its agent-server keeps the record in memory (the agent's actions as written, which may quote
+//! a secret); the conversation's folder keeps a copy (`agent/`) with every secret masked, taken when a turn ends,
+//! when the agent waits for the user, when the sandbox goes and at exit. The record's own secrets are encrypted under
+//! the sandbox's `OH_SECRET_KEY`, a key never written down: a new sandbox cannot read them, and is given the LLM key
+//! and the tokens again, as a fork is.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,7 +26,7 @@ use crate::mcp::McpServers;
 use crate::sandbox::Sandbox;
 
 /// The folder in a conversation's own where the agent-server keeps its record of it.
-pub(super) const AGENT_RECORD: &str = "agent";
+const AGENT_RECORD: &str = "agent";
 
 /// What a conversation that goes on runs with: the settings as they are now (model, key, confirmation mode), the
 /// editor the user is in, and the MCP servers of the front (an ACP session's) besides the settings'.
@@ -190,24 +193,62 @@ impl Runner {
         Ok((info.dest, subfolder))
     }
 
-    /// Where the agent-server keeps its record of the conversation, made (for this user only) when the backend can
-    /// keep one.
+    /// Where the agent-server keeps its record of the conversation while it runs (in memory), when the backend can
+    /// keep one; going on, filled from the copy kept with the conversation.
     pub(super) fn agent_record(&self) -> Option<PathBuf> {
         if !self.provider.keeps_agent_record() {
             return None;
         }
-        let dir = self.dir.join(AGENT_RECORD);
-        if self.going_on {
-            forget_leases(&dir);
-        }
-        use std::os::unix::fs::DirBuilderExt;
-        match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir) {
-            Ok(()) => Some(dir),
+        let filled = crate::sandbox::process::live_record(&self.id).and_then(|live| {
+            if self.going_on {
+                // Whatever an earlier sandbox left in memory is older than the copy.
+                std::fs::remove_dir_all(&live)?;
+                let live = crate::sandbox::process::live_record(&self.id)?;
+                copy_tree(&self.dir.join(AGENT_RECORD), &live, None)?;
+                forget_leases(&live);
+                return Ok(live);
+            }
+            Ok(live)
+        });
+        match filled {
+            Ok(live) => Some(live),
             Err(e) => {
-                tracing::warn!(conversation = %self.id, "{}: {e}; the agent's memory is not kept", dir.display());
+                tracing::warn!(conversation = %self.id, "the agent-server's record: {e}; the agent's memory is not kept");
                 None
             }
         }
+    }
+
+    /// Keeps the agent-server's record with the conversation, its secrets masked: at each turn's end, and whenever
+    /// the agent waits for the user. Off the runtime; one at a time.
+    pub(super) fn keep_record(&self, state: State) {
+        let resting = matches!(
+            state,
+            State::Finished
+                | State::Error
+                | State::Stopped
+                | State::Stuck
+                | State::Paused
+                | State::WaitingForConfirmation
+        );
+        if !resting || !self.provider.keeps_agent_record() || self.remote.is_some() {
+            return;
+        }
+        let (id, dir, redactor) = (self.id.clone(), self.dir.clone(), self.redactor.clone());
+        tokio::task::spawn_blocking(move || save_record(&id, &dir, &redactor));
+    }
+
+    /// The last copy of the record before the sandbox goes (its in-memory record with it).
+    pub(super) async fn close_record(&self) {
+        if !self.provider.keeps_agent_record() || self.remote.is_some() {
+            return;
+        }
+        let (id, dir, redactor) = (self.id.clone(), self.dir.clone(), self.redactor.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            save_record(&id, &dir, &redactor);
+            let _ = std::fs::remove_dir_all(crate::sandbox::process::live_record_path(&id));
+        })
+        .await;
     }
 
     /// What the agent-server is asked to create: the conversation with its LLM, secrets, policy and MCP servers.
@@ -300,6 +341,75 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// Saves of records, one at a time (a discard waits for one under way).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// In a conversation's folder: its record was discarded, and no save of a runner still stopping brings it back.
+const NO_RECORD: &str = "agent.discarded";
+
+/// Removes the record kept with the conversation, for good (its changes were discarded).
+pub(super) fn forget_record(dir: &Path) -> std::io::Result<()> {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    std::fs::write(dir.join(NO_RECORD), "")?;
+    for name in [AGENT_RECORD, "agent.next", "agent.old"] {
+        match std::fs::remove_dir_all(dir.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Copies the conversation's live record (in memory) into its folder (`agent/`), every secret masked: written beside
+/// and renamed into place, so a copy is whole. Nothing is written when there is no record (the agent never started,
+/// or the sandbox is gone already).
+pub(super) fn save_record(id: &str, dir: &Path, redactor: &crate::secrets::Redactor) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    if dir.join(NO_RECORD).exists() {
+        return;
+    }
+    let live = crate::sandbox::process::live_record_path(id);
+    let has_record =
+        std::fs::read_dir(&live).into_iter().flatten().flatten().any(|e| e.path().join("base_state.json").is_file());
+    if !has_record {
+        return;
+    }
+    let (kept, next, old) = (dir.join(AGENT_RECORD), dir.join("agent.next"), dir.join("agent.old"));
+    let _ = std::fs::remove_dir_all(&next);
+    let saved = copy_tree(&live, &next, Some(redactor)).and_then(|()| {
+        let _ = std::fs::remove_dir_all(&old);
+        if kept.exists() {
+            std::fs::rename(&kept, &old)?;
+        }
+        std::fs::rename(&next, &kept)
+    });
+    let _ = std::fs::remove_dir_all(&old);
+    if let Err(e) = saved {
+        tracing::warn!(conversation = %id, "keeping the agent-server's record: {e}");
+    }
+}
+
+/// Copies the files under `from` into `to` (made, for this user only), their text masked by `redactor` when given.
+fn copy_tree(from: &Path, to: &Path, redactor: Option<&crate::secrets::Redactor>) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&source, &target, redactor)?;
+        } else if kind.is_file() {
+            let bytes = std::fs::read(&source)?;
+            let masked = match (redactor, std::str::from_utf8(&bytes)) {
+                (Some(r), Ok(text)) => r.redact(text).into_owned().into_bytes(),
+                _ => bytes,
+            };
+            std::fs::write(&target, masked)?;
+        }
+    }
+    Ok(())
 }
 
 /// The agent-server fences a conversation's record with a lease its owner renews (`owner_lease.json`, 45 s). An

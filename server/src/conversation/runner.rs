@@ -119,6 +119,7 @@ impl Runner {
         if let Err(e) = result {
             self.settle(State::Error, None, Some(e.to_string()));
         }
+        self.close_record().await;
         sandbox.handle.stop().await;
         let state = self.meta().state.as_str();
         drain_refusing(control, &self.id, state).await;
@@ -599,6 +600,7 @@ impl Runner {
         if let Err(e) = self.store.save(&snapshot) {
             tracing::error!(conversation = %self.id, "{e}");
         }
+        self.keep_record(snapshot.state);
         self.observer.update(Update::Changed(Box::new(Summary {
             meta: snapshot,
             live: true,

@@ -254,7 +254,7 @@ impl SandboxHandle for ProcessHandle {
 }
 
 /// Memory-backed folders for the agent-servers' own stores: `$XDG_RUNTIME_DIR` (a per-user tmpfs) or `/dev/shm`.
-fn memory_root() -> PathBuf {
+pub(crate) fn memory_root() -> PathBuf {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
     let base = runtime.unwrap_or_else(|| PathBuf::from("/dev/shm"));
     base.join(format!("openhands-lsp-{}", current_uid()))
@@ -278,6 +278,20 @@ fn agent_store_dir(conversation_id: &str) -> std::io::Result<PathBuf> {
         return Err(std::io::Error::other(format!("{} is not this user's folder", root.display())));
     }
     let dir = root.join(conversation_id);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// [`live_record`]'s path, whether or not it exists.
+pub fn live_record_path(conversation_id: &str) -> PathBuf {
+    memory_root().join(conversation_id).join("record")
+}
+
+/// Where a sandbox's agent-server keeps its record of the conversation while it runs: in memory, beside the rest
+/// of its store (the conversation keeps a copy with its secrets masked, see `conversation::resume`).
+pub fn live_record(conversation_id: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = agent_store_dir(conversation_id)?.join("record");
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
     Ok(dir)
 }

@@ -116,7 +116,9 @@ impl Inner {
         };
         let slot = root.join(format!("slot-{}", &random_key()[..16]));
         for dir in [&slot, &record_slot(&slot)] {
-            std::fs::create_dir_all(dir).map_err(|e| SandboxError::Io(format!("{}: {e}", dir.display())))?;
+            use std::os::unix::fs::DirBuilderExt;
+            let made = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+            made.map_err(|e| SandboxError::Io(format!("{}: {e}", dir.display())))?;
         }
         let user = user_for(&image, true, choice.bundle.is_some());
         self.pool().filling += 1;
@@ -190,12 +192,11 @@ impl Inner {
     }
 }
 
-/// The second slot of a pooled container, beside its workspace's: where its agent-server keeps its record of
-/// conversations, which a claim fills with the conversation's own.
+/// The second slot of a pooled container: where its agent-server keeps its record of conversations, in memory like
+/// a conversation's own (which a claim moves into it: one filesystem).
 pub(super) fn record_slot(slot: &Path) -> std::path::PathBuf {
-    let mut name = slot.as_os_str().to_owned();
-    name.push(".record");
-    name.into()
+    let name = slot.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::sandbox::process::memory_root().join("pool").join(format!("{name}.record"))
 }
 
 /// Removes a pooled container's slots.
