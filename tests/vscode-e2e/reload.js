@@ -66,17 +66,24 @@ run(async (vs) => {
       return text.includes("echo again") && text.includes("said again after the reload") && /finished ·/.test(text) && text;
     }, 240000));
   // As a conversation of an openhands-lsp from before the agent's memory was kept has it (no record of the
-  // agent-server's), after another reload: the box says why it cannot go on.
+  // agent-server's): after another reload (the server that ran it keeps its record as it exits, so the record goes
+  // once it is gone) and a refresh of the list, the box says why it cannot go on.
   const fs = require("fs");
   const path = require("path");
-  const conversations = path.join(process.env.STATE, "openhands-lsp", "conversations");
-  for (const id of fs.readdirSync(conversations)) {
-    fs.rmSync(path.join(conversations, id, "agent"), { recursive: true, force: true });
-  }
   await vs.step("reloaded-again", async () => {
     await vs.palette("Developer: Reload Window");
     await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
     await vs.waitFor("the OpenHands status bar item", () => page.locator('.statusbar-item[id*="openhands"]'), 60000);
+  });
+  const conversations = path.join(process.env.STATE, "openhands-lsp", "conversations");
+  for (const id of fs.readdirSync(conversations)) {
+    fs.rmSync(path.join(conversations, id, "agent"), { recursive: true, force: true });
+  }
+  // The list's own refresh button (the conversations view is open beside the editor).
+  await vs.step("refreshed", async () => {
+    const refresh = await vs.waitFor("the list's Refresh button", () =>
+      page.locator('.action-label[aria-label*="Refresh Conversations"]'), 30000);
+    await refresh.first().click();
   });
   const oldBox = await vs.step("cannot-go-on", () =>
     vs.until("the box saying why it cannot go on", async () => {

@@ -68,7 +68,8 @@ pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> 
     }
     if started {
         // Said in the chat, as its answer: a panel shows a failed prompt as an agent that failed to run.
-        if let Some(why) = front.manager()?.get(&id).ok().and_then(|s| s.cannot_continue.filter(|_| !s.live)) {
+        let summary = front.manager()?.get(&id).ok();
+        if let Some(why) = summary.and_then(|s| s.cannot_continue.filter(|_| !s.live && !s.running_elsewhere)) {
             front.send(&id, super::review::message(format!("This conversation cannot go on: {why}.")));
             return Ok(PromptResponse::new(StopReason::EndTurn));
         }

@@ -375,7 +375,8 @@ impl Manager {
         }
         let meta = self.inner.store.load(id)?;
         let elsewhere = running_elsewhere(&meta);
-        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
+        // Another server's: what it cannot do is said by that (`Elsewhere`), not by the record here.
+        let cannot_continue = if elsewhere { None } else { resume::cannot_continue(&meta, &self.inner.store) };
         Ok(Summary { meta, live: false, running_elsewhere: elsewhere, cannot_continue })
     }
 
@@ -451,10 +452,10 @@ impl Manager {
     /// A conversation this server does not run, as it stands now: running in another live openhands-lsp, or taken
     /// over once its owner is gone. Blocking (it may sweep and write).
     fn at_rest(&self, meta: Meta) -> Summary {
-        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
         if running_elsewhere(&meta) {
-            return Summary { meta, live: false, running_elsewhere: true, cannot_continue };
+            return Summary { meta, live: false, running_elsewhere: true, cannot_continue: None };
         }
+        let cannot_continue = resume::cannot_continue(&meta, &self.inner.store);
         let meta = if meta.state.is_settled() { meta } else { self.take_over(meta) };
         Summary { meta, live: false, running_elsewhere: false, cannot_continue }
     }
