@@ -61,7 +61,8 @@ impl Manager {
         if summary.running_elsewhere {
             return Err(super::elsewhere(&summary.meta));
         }
-        if let Some(why) = cannot_continue(&summary.meta, &self.inner.store) {
+        // Read from its folder by `get`, a moment ago.
+        if let Some(why) = summary.cannot_continue {
             return Err(ConversationError::CannotContinue { id: summary.meta.id, why });
         }
         let meta = summary.meta;
