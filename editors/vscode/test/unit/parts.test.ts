@@ -70,15 +70,33 @@ function conversation(over: Partial<Conversation>): Conversation {
 }
 
 test("tree items carry the flags the inline actions key on", () => {
-  assert.equal(contextValue(conversation({ state: "running" }), undefined), "conversation;running;live;active;pausable;");
+  assert.equal(
+    contextValue(conversation({ state: "running" }), undefined),
+    "conversation;running;live;active;pausable;messageable;",
+  );
   assert.equal(
     contextValue(conversation({ state: "waiting_for_confirmation" }), undefined),
-    "conversation;running;waiting;live;active;pausable;",
+    "conversation;running;waiting;live;active;pausable;messageable;",
   );
-  assert.equal(contextValue(conversation({ state: "paused" }), 0), "conversation;paused;live;active;resumable;isolated;");
-  assert.equal(contextValue(conversation({ state: "running", live: false }), null), "conversation;running;", "earlier session");
-  assert.equal(contextValue(conversation({ state: "finished" }), 2), "conversation;finished;live;isolated;changes;");
-  assert.equal(contextValue(conversation({ state: "finished", live: false }), null), "conversation;finished;");
+  assert.equal(
+    contextValue(conversation({ state: "paused" }), 0),
+    "conversation;paused;live;active;resumable;messageable;isolated;",
+  );
+  assert.equal(
+    contextValue(conversation({ state: "finished" }), 2),
+    "conversation;finished;live;messageable;isolated;changes;",
+  );
+  // An earlier session's conversation goes on with a message, unless it cannot or another editor runs it.
+  assert.equal(contextValue(conversation({ state: "finished", live: false }), null), "conversation;finished;messageable;");
+  assert.equal(
+    contextValue(conversation({ state: "finished", live: false, cannotContinue: "made before" }), null),
+    "conversation;finished;",
+  );
+  assert.equal(
+    contextValue(conversation({ state: "running", live: false, runningElsewhere: true }), null),
+    "conversation;running;",
+    "running in another editor",
+  );
 });
 
 test("a cloud conversation's tooltip links to it and names the pull requests the agent opened", () => {
