@@ -10,6 +10,7 @@ pub mod lsp_client;
 pub mod openapi;
 pub mod process;
 pub mod provider_mock;
+pub mod release;
 pub mod repo;
 pub mod screen;
 pub mod stdio_peer;

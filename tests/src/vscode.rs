@@ -48,6 +48,17 @@ impl Workbench {
     /// code-server on a free port of 127.0.0.1 with `folder` open, the user settings `settings`, and `env` added
     /// to its environment (the extension host inherits it).
     pub fn start(test: &str, folder: &Path, settings: serde_json::Value, env: &[(&str, String)]) -> Workbench {
+        Workbench::start_from(test, folder, settings, env, &vsix())
+    }
+
+    /// [`Workbench::start`] with the extension installed from `vsix` (a release's package, say).
+    pub fn start_from(
+        test: &str,
+        folder: &Path,
+        settings: serde_json::Value,
+        env: &[(&str, String)],
+        vsix: &Path,
+    ) -> Workbench {
         let node = required_env("OPENHANDS_TEST_CODE_SERVER_NODE");
         let entry = required_env("OPENHANDS_TEST_CODE_SERVER");
         let dirs = tempfile::tempdir().expect("a folder for VS Code's data");
@@ -66,7 +77,7 @@ impl Workbench {
             .arg("--extensions-dir")
             .arg(&extensions)
             .arg("--install-extension")
-            .arg(vsix())
+            .arg(vsix)
             .output()
             .expect("code-server --install-extension");
         assert!(
@@ -148,12 +159,21 @@ impl Workbench {
     /// Everything the extension hosts logged: code-server runs them on its side (`logs/<session>/exthost<N>/
     /// remoteexthost.log` in the user-data folder), one per window load.
     pub fn extension_host_log(&self) -> String {
-        fn walk(dir: &Path, out: &mut String) {
+        self.logs_named(&["remoteexthost.log", "exthost.log"])
+    }
+
+    /// What the extension wrote to its OpenHands output channel (`OpenHands.log`), every window load's.
+    pub fn output_log(&self) -> String {
+        self.logs_named(&["OpenHands.log"])
+    }
+
+    fn logs_named(&self, names: &[&str]) -> String {
+        fn walk(dir: &Path, names: &[&str], out: &mut String) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
                 if path.is_dir() {
-                    walk(&path, out);
-                } else if path.file_name().is_some_and(|n| n == "remoteexthost.log" || n == "exthost.log")
+                    walk(&path, names, out);
+                } else if path.file_name().is_some_and(|n| names.iter().any(|want| n == *want))
                     && let Ok(text) = std::fs::read_to_string(&path)
                 {
                     out.push_str(&format!("== {}\n{text}", path.display()));
@@ -161,7 +181,7 @@ impl Workbench {
             }
         }
         let mut out = String::new();
-        walk(&self._dirs.path().join("user-data/logs"), &mut out);
+        walk(&self._dirs.path().join("user-data/logs"), names, &mut out);
         out
     }
 }

@@ -604,3 +604,37 @@ fn in_a_terminal_an_earlier_sessions_conversation_goes_on_with_i_or_says_why_it_
     assert!(!said.contains("Press ENTER"), "said without a prompt to press Enter: {said}");
     screen.ex("qa!");
 }
+
+#[test]
+fn the_server_installs_from_its_release_with_the_sha256_checked_and_checkhealth_names_it() {
+    use openhands_lsp_tests::release::{FileServer, NEW_USER_PATH, VERSION, archive_name, dist};
+    let dist = dist();
+    // A release folder as GitHub serves it (`.../download/v<version>/<file>`), a damaged copy, and an empty one.
+    let served = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&dist, served.path().join(format!("v{VERSION}"))).unwrap();
+    let damaged = served.path().join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    std::fs::copy(dist.join(archive_name()), damaged.join(archive_name())).unwrap();
+    std::fs::write(
+        damaged.join(format!("{}.sha256", archive_name())),
+        format!("{}  {}\n", "0".repeat(64), archive_name()),
+    )
+    .unwrap();
+    std::fs::create_dir_all(served.path().join("empty")).unwrap();
+    let server = FileServer::serve(served.path());
+    let home = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    run_spec(
+        "install_spec.lua",
+        &[
+            ("OH_TEST_RELEASE_URL", format!("{}/v{{version}}", server.url)),
+            ("OH_TEST_DAMAGED_URL", format!("{}/damaged", server.url)),
+            ("OH_TEST_EMPTY_URL", format!("{}/empty", server.url)),
+            ("HOME", home.path().display().to_string()),
+            ("PATH", NEW_USER_PATH.to_owned()),
+        ],
+        state.path(),
+    );
+    let asked = server.asked();
+    assert!(asked.contains(&format!("v{VERSION}/{}", archive_name())), "the version's archive was fetched: {asked:?}");
+}

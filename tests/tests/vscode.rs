@@ -529,3 +529,33 @@ fn start_task_on_a_rust_project_builds_its_dev_container_and_the_view_shows_carg
         "the user's file waits for review"
     );
 }
+
+#[test]
+fn the_platform_package_runs_its_own_server_with_no_path_set_and_none_on_path() {
+    use openhands_lsp_tests::release::{NEW_USER_PATH, VERSION, dist};
+    let vsix = dist().join(format!("openhands-{VERSION}-linux-x64.vsix"));
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![Step::terminal("true"), Step::finish("ran it")]);
+    let state = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // A new user: no OPENHANDS_LSP_PATH, no openhands.server.path, the system's PATH, a fresh HOME.
+    let env = [
+        ("OPENHANDS_LSP_PATH", String::new()),
+        ("PATH", NEW_USER_PATH.to_owned()),
+        ("HOME", home.path().display().to_string()),
+        ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
+        ("XDG_STATE_HOME", state.path().display().to_string()),
+    ];
+    let bench = Workbench::start_from("bundled", &ws, settings(&llm), &env, &vsix);
+    let result = result_of(&bench.drive("bundled", &[]));
+    assert!(result["view"].as_str().unwrap_or_default().contains("ran it"), "{result}");
+    let tooltip = result["tooltip"].as_str().unwrap_or_default();
+    assert!(
+        tooltip.contains(&format!("Server: openhands-lsp {VERSION}, bundled with the extension"))
+            && tooltip.contains("/server/openhands-lsp"),
+        "{tooltip}"
+    );
+    // The extension's log says it too.
+    let logs = bench.output_log();
+    assert!(logs.contains("/server/openhands-lsp (from bundled)"), "{logs}");
+}

@@ -10,7 +10,7 @@ vim.api.nvim_create_user_command("OpenHands", function(opts)
 end, {
   nargs = "*",
   range = true,
-  desc = "OpenHands: task, fix, list, open, send, pause, resume, stop, review, apply, discard, pr, tasks, secret, log, status",
+  desc = "OpenHands: task, fix, list, open, send, pause, resume, stop, review, apply, discard, pr, tasks, secret, log, status, install",
   complete = function(arglead, cmdline)
     return require("openhands.commands").complete(arglead, cmdline)
   end,

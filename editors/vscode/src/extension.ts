@@ -41,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     tree,
     statusBar,
     server.onStatus((s) => statusBar.show(s)),
+    server.onServer((s) => statusBar.showServer(s)),
     followSessionUsage(server, store, statusBar),
     vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
     lenses,

@@ -12,7 +12,7 @@ import {
 import { ConversationStore } from "./conversations";
 import { AgentEvent, Conversation, Notification, SecretName, SecretNames, ServerCommand, StatusParams } from "./protocol";
 import { SecretValues, redactingChannel } from "./redact";
-import { findServer } from "./serverPath";
+import { RunningServer, findServer } from "./serverPath";
 
 /** Settings groups this extension reads itself and never sends (`openhands.server.*`, `openhands.trace.*`). */
 const EXTENSION_ONLY = new Set(["server", "trace"]);
@@ -58,6 +58,9 @@ export class ServerConnection implements vscode.Disposable {
   private readonly checkpointEmitter = new vscode.EventEmitter<string>();
   /** A conversation took a checkpoint (its id). */
   readonly onCheckpoint = this.checkpointEmitter.event;
+  private readonly serverEmitter = new vscode.EventEmitter<RunningServer>();
+  /** A server started: which binary, from where, of which version. */
+  readonly onServer = this.serverEmitter.event;
   private readonly disposables: vscode.Disposable[] = [];
   readonly onStatus = this.statusEmitter.event;
   readonly onEvent = this.eventEmitter.event;
@@ -156,6 +159,8 @@ export class ServerConnection implements vscode.Disposable {
       return this.fail(`openhands-lsp (${lookup.found.path}) did not start: ${message(e)}`);
     }
     this.problem = undefined;
+    const info = client.initializeResult?.serverInfo;
+    this.serverEmitter.fire({ ...lookup.found, version: info?.version ?? "unknown" });
     await this.afterStart();
     this.everStarted = true;
     return true;
@@ -273,6 +278,7 @@ export class ServerConnection implements vscode.Disposable {
     this.statusEmitter.dispose();
     this.eventEmitter.dispose();
     this.checkpointEmitter.dispose();
+    this.serverEmitter.dispose();
     for (const d of this.disposables) {
       d.dispose();
     }

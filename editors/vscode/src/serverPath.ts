@@ -16,6 +16,11 @@ export interface FoundServer {
   source: "OPENHANDS_LSP_PATH" | "openhands.server.path" | "bundled" | "PATH";
 }
 
+/** The server that runs: its binary, where that was found, and the version it said at start. */
+export interface RunningServer extends FoundServer {
+  version: string;
+}
+
 export type ServerLookup = { found: FoundServer } | { problem: string };
 
 // Plain words: notifications do not render Markdown.

@@ -1,12 +1,26 @@
 // A status bar item mirroring `openhands/status` (busy, a message, warning or error); click: the conversations.
 import * as vscode from "vscode";
 import { StatusParams, Usage, usageLong } from "./protocol";
+import type { RunningServer } from "./serverPath";
+
+const SOURCES: Record<RunningServer["source"], string> = {
+  bundled: "bundled with the extension",
+  "openhands.server.path": "the openhands.server.path setting",
+  PATH: "found on PATH",
+  OPENHANDS_LSP_PATH: "$OPENHANDS_LSP_PATH",
+};
+
+/** The tooltip's line about the server: its version, where it came from, its path. */
+export function serverLine(s: RunningServer): string {
+  return `Server: openhands-lsp ${s.version}, ${SOURCES[s.source]} (${s.path})`;
+}
 
 export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
   private last: StatusParams = { busy: false, kind: "normal", message: "Starting…" };
   /** This session's LLM use (`openhands.status`), with how many conversations. */
   private session: (Usage & { conversations: number }) | null = null;
+  private server: RunningServer | null = null;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem("openhands.status", vscode.StatusBarAlignment.Right, 100);
@@ -23,7 +37,8 @@ export class StatusBar implements vscode.Disposable {
     this.last = status;
     const s = this.session;
     const total = s && s.conversations > 0 ? `\nThis session: ${usageLong(s)} (${s.conversations} conversation${s.conversations === 1 ? "" : "s"})` : "";
-    this.item.tooltip = `OpenHands: ${status.message}${total}`;
+    const server = this.server ? `\n${serverLine(this.server)}` : "";
+    this.item.tooltip = `OpenHands: ${status.message}${total}${server}`;
     this.item.backgroundColor =
       status.kind === "error"
         ? new vscode.ThemeColor("statusBarItem.errorBackground")
@@ -34,6 +49,11 @@ export class StatusBar implements vscode.Disposable {
 
   showUsage(session: (Usage & { conversations: number }) | null): void {
     this.session = session;
+    this.show(this.last);
+  }
+
+  showServer(server: RunningServer): void {
+    this.server = server;
     this.show(this.last);
   }
 

@@ -401,6 +401,14 @@ M.subcommands = {
       end)
     end,
   },
+  install = {
+    desc = "download this plugin's server from its release (checked by sha256), or build it with cargo",
+    run = function()
+      if require("openhands.install").install() and oh().get_client() then
+        require("openhands.notify").say("OpenHands: the running server stays until Neovim restarts (or :LspRestart)")
+      end
+    end,
+  },
   log = {
     desc = "open the LSP log at its newest lines (the server's messages go there, each at its level)",
     run = function()

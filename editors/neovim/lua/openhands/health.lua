@@ -27,14 +27,14 @@ function M.check()
     vim.health.error("Neovim 0.10 or newer is required")
     return
   end
-  local cmd, why = oh.server_cmd()
+  local cmd, why, source = oh.server_cmd()
   if not cmd then
     vim.health.error(why)
     return
   end
   if vim.fn.executable(cmd[1]) ~= 1 then
     vim.health.error(string.format("%s is not an executable file", cmd[1]), {
-      "Build it (cargo build --release -p openhands-lsp) and point setup({ cmd = { '/path/to/openhands-lsp' } }) at it",
+      "Run :OpenHands install, or point setup({ cmd = { '/path/to/openhands-lsp' } }) at the server",
       "or put openhands-lsp on PATH, or set $OPENHANDS_LSP_PATH",
     })
     return
@@ -45,7 +45,14 @@ function M.check()
     vim.health.error(string.format("%s --version failed: %s", cmd[1], vim.trim(version.stderr or "")))
     return
   end
-  vim.health.ok(string.format("%s (%s)", cmd[1], vim.trim(version.stdout)))
+  local said = vim.trim(version.stdout)
+  vim.health.ok(string.format("%s (%s, from %s)", cmd[1], said, source))
+  local plugin = require("openhands.version")
+  if said ~= "openhands-lsp " .. plugin then
+    vim.health.warn(string.format("the plugin is %s and the server says %q", plugin, said), {
+      ":OpenHands install gets the server of the plugin's version",
+    })
+  end
 
   local status
   if oh.get_client() then

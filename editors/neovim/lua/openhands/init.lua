@@ -5,7 +5,10 @@
 local M = {}
 
 ---@class openhands.Options
----@field cmd? string[] The server command; default: $OPENHANDS_LSP_PATH, else `openhands-lsp` on PATH.
+---@field cmd? string[] The server command; default: $OPENHANDS_LSP_PATH, else the one `:OpenHands install` put in
+--- stdpath("data"), else `openhands-lsp` on PATH.
+---@field install? { url: string } Where `:OpenHands install` downloads from: the release's folder, `{version}` in it
+--- replaced by the plugin's version (default: the GitHub release).
 ---@field settings? table The `openhands` settings (docs/configuration.md), sent as initializationOptions.
 ---@field root_markers? string[] How the workspace folder is found.
 ---@field filetypes? string[]|nil Buffers the server attaches to on 0.11+ (nil: every filetype).
@@ -20,6 +23,7 @@ M.defaults = {
   filetypes = nil,
   progress = { notify = true },
   review = { write = true },
+  install = { url = nil },
 }
 
 ---@type openhands.Options
@@ -35,26 +39,31 @@ M.conversations = {}
 --- the 0.10 paths on a newer Neovim.
 M.nvim_011 = vim.fn.has("nvim-0.11") == 1
 
---- The server command: opts.cmd, then $OPENHANDS_LSP_PATH, then PATH. Returns nil and why when none is found.
----@return string[]|nil, string|nil
+--- The server command: opts.cmd, then $OPENHANDS_LSP_PATH, then the one `:OpenHands install` put in place, then
+--- PATH. Returns the command, nil and where it came from; or nil and why none is found.
+---@return string[]|nil, string|nil, string|nil
 function M.server_cmd()
   if M.options.cmd then
-    return M.options.cmd
+    return M.options.cmd, nil, "setup({ cmd })"
   end
   local env = vim.env.OPENHANDS_LSP_PATH
   if env and env ~= "" then
     if vim.fn.executable(env) == 1 then
-      return { env }
+      return { env }, nil, "$OPENHANDS_LSP_PATH"
     end
     return nil, "OPENHANDS_LSP_PATH=" .. env .. " is not an executable file"
   end
+  local installed = require("openhands.install").installed()
+  if installed then
+    return { installed }, nil, ":OpenHands install"
+  end
   local found = vim.fn.exepath("openhands-lsp")
   if found ~= "" then
-    return { found }
+    return { found }, nil, "PATH"
   end
   return nil,
-    "openhands-lsp not found: build it (cargo build --release -p openhands-lsp) and put it on PATH, set "
-      .. "$OPENHANDS_LSP_PATH, or pass setup({ cmd = { '/path/to/openhands-lsp' } })"
+    "openhands-lsp not found: run :OpenHands install, put openhands-lsp on PATH, set $OPENHANDS_LSP_PATH, or pass "
+      .. "setup({ cmd = { '/path/to/openhands-lsp' } })"
 end
 
 local function handlers()
