@@ -3,6 +3,9 @@
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# sha256 FILE...: sha256sum's lines (GNU coreutils), or shasum's where there is no sha256sum (macOS).
+sha256() { if command -v sha256sum >/dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -44,7 +47,7 @@ find_python312() {
 ensure_venv() {
   local dir=$1 lock=$2 stamp want
   stamp="$dir/.lock.sha256"
-  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  want=$(sha256 "$lock" | cut -d' ' -f1)
   if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi
@@ -85,7 +88,7 @@ ensure_node_modules() {
   local dir=$1 stamp want
   command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20 or newer (with npm)"
   stamp="$dir/node_modules/.lock.sha256"
-  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  want=$(sha256 "$dir/package-lock.json" | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return 0
   fi

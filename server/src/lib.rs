@@ -20,6 +20,7 @@ pub mod issues;
 pub mod logging;
 pub mod lsp;
 pub mod mcp;
+pub mod platform;
 pub mod providers;
 pub mod review;
 pub mod sandbox;

@@ -29,7 +29,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("backends", &["sandbox", "cloud"]),
     ("services", &["agent_server", "providers", "git"]),
-    ("ground", &["config", "mcp", "secrets", "state_dir", "logging", "instance", "editor", "signals", ""]),
+    ("ground", &["config", "mcp", "secrets", "state_dir", "logging", "instance", "platform", "editor", "signals", ""]),
 ];
 
 /// A module path: `["conversation", "runner"]`; the crate root is `[]`.

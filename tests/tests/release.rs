@@ -21,11 +21,12 @@ fn text(out: &std::process::Output) -> String {
 
 /// The newest `GLIBC_x.y` symbol version the binary asks for.
 fn newest_glibc(binary: &Path) -> (u32, u32) {
-    let out = Command::new("objdump").arg("-T").arg(binary).output().expect("objdump");
+    let out = Command::new("readelf").args(["-W", "--dyn-syms"]).arg(binary).output().expect("readelf");
     let dump = String::from_utf8_lossy(&out.stdout);
     let mut newest = (0, 0);
+    // Lines such as `memcpy@GLIBC_2.14 (3)`.
     for word in dump.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
-        if let Some(v) = word.strip_prefix("GLIBC_") {
+        if let Some(v) = word.split_once("GLIBC_").map(|(_, v)| v) {
             let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
             let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
             newest = newest.max(found);
@@ -77,11 +78,13 @@ fn the_archive_runs_from_an_empty_folder_as_a_new_user_on_glibc_2_28() {
     // What it needs of the system: glibc 2.28's symbols at most, and no OpenSSL, libgit2 or zlib of its own.
     let newest = newest_glibc(&binary);
     assert!(newest <= (2, 28), "the binary needs GLIBC_{}.{}, newer than 2.28", newest.0, newest.1);
-    let headers = Command::new("objdump").arg("-p").arg(&binary).output().unwrap();
-    let needed: Vec<String> = String::from_utf8_lossy(&headers.stdout)
+    let dynamic = Command::new("readelf").arg("-d").arg(&binary).output().unwrap();
+    let needed: Vec<String> = String::from_utf8_lossy(&dynamic.stdout)
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("NEEDED").map(|n| n.trim().to_owned()))
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| Some(l.split_once('[')?.1.trim_end_matches(']').to_owned()))
         .collect();
+    assert!(needed.iter().any(|l| l.starts_with("libc.so")), "NEEDED read: {needed:?}");
     for lib in &needed {
         assert!(
             ["libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libgcc_s.so", "ld-linux"]
@@ -150,9 +153,12 @@ fn the_acp_registry_entry_is_valid_and_a_registry_launch_of_it_initializes() {
     assert!(errors.is_empty(), "agent.json against the registry's schema: {errors:?}");
     assert_eq!(entry["version"], VERSION);
     let binary = entry["distribution"]["binary"].as_object().unwrap();
-    for family in ["darwin", "linux", "windows"] {
-        assert!(binary.keys().any(|k| k.starts_with(family)), "a build for {family} (the registry warns without)");
+    // The registry warns when an OS family has no build; Windows has none yet (the server does not build there), and
+    // naming an archive no release has would break the panels' installs.
+    for family in ["darwin", "linux"] {
+        assert!(binary.keys().any(|k| k.starts_with(family)), "a build for {family}");
     }
+    assert!(!binary.keys().any(|k| k.starts_with("windows")), "no Windows archive is made");
     for (platform, target) in binary {
         let url = target["archive"].as_str().unwrap();
         assert!(url.contains(&format!("/download/v{VERSION}/openhands-lsp-{VERSION}-")), "{platform}: {url}");

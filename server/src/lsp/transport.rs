@@ -65,14 +65,15 @@ const PIPE_BUF: usize = 4096;
 pub struct Direct(std::fs::File);
 
 impl Direct {
-    /// For this process's stdout when it is a pipe; `None` for a terminal or a file, or without `/proc`.
+    /// For this process's stdout when it is a pipe; `None` for a terminal or a file, or where a descriptor cannot be
+    /// opened anew (`platform::reopenable_fd`).
     pub fn stdout() -> Option<Direct> {
         Direct::reopen(1)
     }
 
     fn reopen(fd: i32) -> Option<Direct> {
         use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-        let path = format!("/proc/self/fd/{fd}");
+        let path = crate::platform::reopenable_fd(fd)?;
         if !std::fs::metadata(&path).ok()?.file_type().is_fifo() {
             return None;
         }

@@ -114,7 +114,7 @@ impl SandboxProvider for ProcessProvider {
             if let Some(path) = python_path {
                 cmd.env("PYTHONPATH", path);
             }
-            die_with_parent(&mut cmd);
+            crate::platform::die_with_parent(cmd.as_std_mut());
             let mut child = cmd.spawn().map_err(|e| SandboxError::CommandNotFound {
                 command: config.command.join(" "),
                 reason: e.to_string(),
@@ -253,11 +253,9 @@ impl SandboxHandle for ProcessHandle {
     }
 }
 
-/// Memory-backed folders for the agent-servers' own stores: `$XDG_RUNTIME_DIR` (a per-user tmpfs) or `/dev/shm`.
+/// Memory-backed folders for the agent-servers' own stores (`platform::memory_base`: a per-user tmpfs on Linux).
 pub(crate) fn memory_root() -> PathBuf {
-    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir());
-    let base = runtime.unwrap_or_else(|| PathBuf::from("/dev/shm"));
-    base.join(format!("openhands-lsp-{}", current_uid()))
+    crate::platform::memory_base().join(format!("openhands-lsp-{}", current_uid()))
 }
 
 #[allow(unsafe_code)]
@@ -335,18 +333,9 @@ pub fn sweep_tmux_dir(dir: &std::path::Path) {
 
 /// SIGKILLs this user's processes whose environment holds the entry `wanted` (`NAME=value`).
 fn kill_processes_with_env(wanted: &[u8]) {
-    let Ok(procs) = std::fs::read_dir("/proc") else { return };
-    let me = std::process::id();
-    for pid in procs.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()) {
-        if pid == me {
-            continue;
-        }
-        // Unreadable for other users' processes: those are not ours to stop.
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
-        if environ.split(|b| *b == 0).any(|entry| entry == wanted) {
-            tracing::debug!(pid, "stopping a process the agent left behind");
-            signal_pid(pid, libc::SIGKILL);
-        }
+    for pid in crate::platform::processes_with_env(wanted) {
+        tracing::debug!(pid, "stopping a process the agent left behind");
+        signal_pid(pid, libc::SIGKILL);
     }
 }
 
@@ -382,24 +371,6 @@ fn watch_exit(mut child: Child, state: Arc<ProcessState>) -> watch::Receiver<Opt
         let _ = tx.send(Some(status));
     });
     rx
-}
-
-/// Own process group (so `stop` reaches the server's children too) and death with this process.
-#[allow(unsafe_code)]
-fn die_with_parent(cmd: &mut Command) {
-    let parent = std::process::id();
-    // SAFETY: runs in the forked child before exec; calls only async-signal-safe libc functions.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setpgid(0, 0);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            // The parent may have died between fork and prctl: then nobody would send the signal.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
 }
 
 #[allow(unsafe_code)]
