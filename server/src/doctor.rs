@@ -63,7 +63,7 @@ impl Inputs {
             settings: std::sync::Arc::new(parsed.settings),
             settings_problems: parsed.problems.iter().map(ToString::to_string).collect(),
             state_dir: state_dir::resolve().map_err(|e| e.to_string()),
-            secrets: SecretStore::from_env(),
+            secrets: crate::credentials::secret_store(),
             smoke: true,
             folder: std::env::current_dir().ok(),
         }
@@ -231,6 +231,7 @@ fn source_label(source: Option<SecretSource>) -> &'static str {
     match source {
         Some(SecretSource::Editor) => "set from the editor",
         Some(SecretSource::Environment) => "set from the environment",
+        Some(SecretSource::Login) => "kept by openhands-lsp login",
         None => "not set",
     }
 }

@@ -40,7 +40,15 @@ impl Editor {
         match self {
             Editor::Neovim => format!("run :OpenHands secret {} (or set {env} before starting Neovim)", name.as_str()),
             Editor::VsCode => format!("run \"OpenHands: {}\" from the Command Palette", vscode_title(name)),
+            Editor::Terminal if crate::credentials::NAMES.contains(&name) => {
+                format!("set the {env} environment variable, or run `openhands-lsp login`")
+            }
             Editor::Terminal => format!("set the {env} environment variable"),
+            Editor::AgentPanel if crate::credentials::NAMES.contains(&name) => format!(
+                "sign in (the panel's \"Sign in in a terminal\", or `openhands-lsp login{}` in a terminal), or set \
+                 {env} in the environment your editor starts `openhands-lsp acp` with, then restart the agent",
+                if name == SecretName::CloudApiKey { " --cloud" } else { "" }
+            ),
             Editor::AgentPanel => format!(
                 "set {env} in the environment your editor starts `openhands-lsp acp` with (Zed: the \"env\" of its \
                  agent_servers entry; JetBrains: the \"env\" in acp.json), then restart the agent"

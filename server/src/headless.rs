@@ -14,7 +14,6 @@ use crate::backends::Backends;
 use crate::config::Settings;
 use crate::conversation::{Decision, GoOn, Manager, Observer, StartRequest, State, Store, Update};
 use crate::editor::Editor;
-use crate::secrets::SecretStore;
 
 pub struct RunOptions {
     pub task: String,
@@ -48,7 +47,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
         .map_err(|e| RunError::Setup(format!("workspace {}: {e}", opts.workspace.display())))?;
     let state_dir = crate::state_dir::resolve().map_err(|e| RunError::Setup(e.to_string()))?;
     crate::state_dir::ensure_writable(&state_dir).map_err(|e| RunError::Setup(e.to_string()))?;
-    let secrets = SecretStore::from_env();
+    let secrets = crate::credentials::secret_store();
     crate::logging::mask_secrets(secrets.redactor());
     // One conversation: a warm pool would only boot a second container beside it.
     let mut backend_settings = opts.settings.clone();

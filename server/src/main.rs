@@ -52,7 +52,15 @@ enum Command {
         /// The `openhands` settings as JSON (default: $XDG_CONFIG_HOME/openhands-lsp/settings.json, when it exists).
         #[arg(long, value_name = "FILE")]
         settings: Option<PathBuf>,
+        /// `login`: what a panel's terminal sign-in runs (the agent's command with `login` appended).
+        #[command(subcommand)]
+        action: Option<AcpAction>,
     },
+    /// Sign in: the model and its API key (or, with --cloud, the OpenHands Cloud key), kept in the OS keyring for
+    /// the editors and agent panels that start this program without your environment.
+    Login(LoginArgs),
+    /// Forget what `login` kept.
+    Logout,
     /// Watches a server's sandboxes and removes them once it is gone (started by the server itself).
     #[command(hide = true, name = "reap")]
     Reap,
@@ -62,6 +70,25 @@ enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+}
+
+#[derive(Subcommand)]
+enum AcpAction {
+    /// Sign in, as `openhands-lsp login` (the ACP `terminal` auth method).
+    Login(LoginArgs),
+}
+
+#[derive(clap::Args)]
+struct LoginArgs {
+    /// Sign in to OpenHands Cloud (its API key) instead of a model's provider.
+    #[arg(long)]
+    cloud: bool,
+    /// Keep the key in $XDG_CONFIG_HOME/openhands-lsp/credentials.json (mode 0600), for systems without a keyring.
+    #[arg(long)]
+    file: bool,
+    /// Say what is kept and where (never the values), and change nothing.
+    #[arg(long)]
+    status: bool,
 }
 
 #[derive(clap::Args)]
@@ -150,8 +177,17 @@ fn main() -> ExitCode {
         return openhands_lsp::sandbox::reap();
     }
     // A terminal command's output is its report: the servers' info lines would only be noise on its stderr.
-    let default_filter =
-        if matches!(cli.command, Some(Command::Run { .. } | Command::Doctor { .. })) { "warn" } else { "info" };
+    let terminal = matches!(
+        cli.command,
+        Some(
+            Command::Run { .. }
+                | Command::Doctor { .. }
+                | Command::Login(_)
+                | Command::Logout
+                | Command::Acp { action: Some(_), .. }
+        )
+    );
+    let default_filter = if terminal { "warn" } else { "info" };
     let log = LogOptions {
         filter: cli.log_level.clone(),
         file: cli.log_file.clone(),
@@ -197,7 +233,12 @@ fn main() -> ExitCode {
         }
         Some(Command::CleanImages) => clean_images(&runtime),
         Some(Command::Run(args)) => run(args, &runtime),
-        Some(Command::Acp { settings }) => {
+        Some(Command::Acp { action: Some(AcpAction::Login(args)), .. }) | Some(Command::Login(args)) => login(&args),
+        Some(Command::Logout) => {
+            let _ = openhands_lsp::login::logout(&mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Acp { settings, action: None }) => {
             let code = runtime.block_on(acp::serve_stdio(acp::Options { settings_file: settings }));
             // Exit at once: the thread reading stdin may be blocked on a client that keeps it open.
             std::process::exit(code);
@@ -219,6 +260,27 @@ fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
         Err(headless::RunError::Failed { .. }) => ExitCode::FAILURE,
         Err(e) => {
             let _ = writeln!(stdout, "error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `openhands-lsp login` (and `acp login`): asks on the terminal, keeps the key, says where; `--status` only says.
+fn login(args: &LoginArgs) -> ExitCode {
+    use std::io::IsTerminal as _;
+    let mut out = std::io::stdout();
+    if args.status {
+        return if openhands_lsp::login::status(&mut out).is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    }
+    let stdin = std::io::stdin();
+    let is_tty = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut term = openhands_lsp::login::Terminal { input: &mut input, out: &mut out, is_tty };
+    let opts = openhands_lsp::login::LoginOptions { cloud: args.cloud, to_file: args.file };
+    match openhands_lsp::login::login(&opts, &mut term) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -138,6 +138,26 @@ pub fn reopenable_fd(fd: i32) -> Option<String> {
     cfg!(target_os = "linux").then(|| format!("/proc/self/fd/{fd}"))
 }
 
+/// Runs `read` with the terminal on stdin not echoing what is typed (a key), and the echo back on afterwards, even
+/// when `read` fails. Without a terminal on stdin, `read` runs as is.
+#[allow(unsafe_code)]
+pub fn without_echo<T>(read: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    // SAFETY: tcgetattr fills the zeroed termios it is given; fd 0 is only read.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(0, &mut saved) } != 0 {
+        return read();
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    // SAFETY: sets the attributes of fd 0 from a termios tcgetattr filled.
+    unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+    let result = read();
+    // SAFETY: as above, with the attributes saved before.
+    unsafe { libc::tcsetattr(0, libc::TCSANOW, &saved) };
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,8 @@ impl SecretName {
 pub enum SecretSource {
     Editor,
     Environment,
+    /// Kept by `openhands-lsp login` (the keyring, or the file the user asked for).
+    Login,
 }
 
 /// Secrets set from the editor, over the environment. Cheap to clone; shared by the server and its conversations.
@@ -91,6 +93,8 @@ pub enum SecretSource {
 pub struct SecretStore {
     from_editor: Arc<RwLock<BTreeMap<SecretName, Secret>>>,
     from_env: Arc<BTreeMap<SecretName, Secret>>,
+    /// What `openhands-lsp login` kept (`credentials`), under the environment's.
+    from_login: Arc<BTreeMap<SecretName, Secret>>,
     /// Secrets of other names (`${secret:NAME}` in MCP servers' settings), set from the editor.
     named: Arc<RwLock<BTreeMap<String, Secret>>>,
     /// The values to mask, kept current on every change: every [`Redactor`] of this store reads them.
@@ -112,11 +116,20 @@ impl SecretStore {
         let store = SecretStore {
             from_editor: Arc::default(),
             from_env: Arc::new(from_env),
+            from_login: Arc::default(),
             named: Arc::default(),
             masks: Masks::default(),
         };
         store.refresh_masks();
         store
+    }
+
+    /// The store with what `openhands-lsp login` kept, used where neither the editor nor the environment sets a
+    /// secret.
+    pub fn with_login(mut self, kept: BTreeMap<SecretName, Secret>) -> Self {
+        self.from_login = Arc::new(kept);
+        self.refresh_masks();
+        self
     }
 
     /// An empty value clears the editor's value (the environment's, if any, applies again).
@@ -182,7 +195,7 @@ impl SecretStore {
 
     pub fn get(&self, name: SecretName) -> Option<Secret> {
         let editor = self.from_editor.read().unwrap_or_else(|p| p.into_inner()).get(&name).cloned();
-        editor.or_else(|| self.from_env.get(&name).cloned())
+        editor.or_else(|| self.from_env.get(&name).cloned()).or_else(|| self.from_login.get(&name).cloned())
     }
 
     pub fn source(&self, name: SecretName) -> Option<SecretSource> {
@@ -190,6 +203,8 @@ impl SecretStore {
             Some(SecretSource::Editor)
         } else if self.from_env.contains_key(&name) {
             Some(SecretSource::Environment)
+        } else if self.from_login.contains_key(&name) {
+            Some(SecretSource::Login)
         } else {
             None
         }
@@ -211,7 +226,7 @@ impl SecretStore {
             .values()
             .map(|s| s.expose().to_owned())
             .collect();
-        let env = self.from_env.values().map(|s| s.expose().to_owned());
+        let env = self.from_env.values().chain(self.from_login.values()).map(|s| s.expose().to_owned());
         let named: Vec<String> =
             self.named.read().unwrap_or_else(|p| p.into_inner()).values().map(|s| s.expose().to_owned()).collect();
         let mut values: Vec<String> = old.iter().cloned().chain(editor).chain(env).chain(named).collect();

@@ -1,4 +1,5 @@
-//! Where openhands-lsp keeps conversations: `$XDG_STATE_HOME/openhands-lsp`, else `~/.local/state/openhands-lsp`.
+//! Where openhands-lsp keeps conversations: `$XDG_STATE_HOME/openhands-lsp`, else `~/.local/state/openhands-lsp`;
+//! and where its configuration is (`$XDG_CONFIG_HOME/openhands-lsp`).
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,16 @@ fn resolve_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Path
     }
     let home = env("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).ok_or(StateDirError::NoHome)?;
     Ok(home.join(".local").join("state").join(APP_DIR))
+}
+
+/// This program's configuration folder (settings for agent panels, login's credentials file):
+/// `$XDG_CONFIG_HOME/openhands-lsp`, else `~/.config/openhands-lsp`; not created.
+pub fn config_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join(APP_DIR))
 }
 
 /// Creates the directory if needed and proves it writable by writing and removing a probe file.

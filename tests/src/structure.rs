@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, top down. A file may refer to its own layer (without loops) and to the layers below.
 pub const LAYERS: &[(&str, &[&str])] = &[
-    ("front", &["main", "lsp", "acp", "headless"]),
+    ("front", &["main", "lsp", "acp", "headless", "login"]),
     (
         "core",
         &[
@@ -29,7 +29,22 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("backends", &["sandbox", "cloud"]),
     ("services", &["agent_server", "providers", "git"]),
-    ("ground", &["config", "mcp", "secrets", "state_dir", "logging", "instance", "platform", "editor", "signals", ""]),
+    (
+        "ground",
+        &[
+            "config",
+            "mcp",
+            "secrets",
+            "state_dir",
+            "logging",
+            "instance",
+            "platform",
+            "credentials",
+            "editor",
+            "signals",
+            "",
+        ],
+    ),
 ];
 
 /// A module path: `["conversation", "runner"]`; the crate root is `[]`.

@@ -198,6 +198,10 @@ fn the_acp_registry_entry_is_valid_and_a_registry_launch_of_it_initializes() {
         methods.iter().any(|m| m["id"] == "llm-api-key" && m.get("type").is_none_or(|t| t == "agent")),
         "an agent auth method: {answer}"
     );
+    assert!(
+        methods.iter().any(|m| m["type"] == "terminal" && m["args"] == json!(["login"])),
+        "a terminal sign-in (`cmd args login`): {answer}"
+    );
     assert_eq!(answer["result"]["agentInfo"]["version"], VERSION, "{answer}");
 }
 

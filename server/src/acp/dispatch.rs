@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
-    AgentCapabilities, AuthMethod, AuthMethodAgent, AuthenticateResponse, Implementation, InitializeRequest,
-    InitializeResponse, McpCapabilities, NewSessionRequest, NewSessionResponse, PromptCapabilities,
+    AgentCapabilities, AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateResponse, Implementation,
+    InitializeRequest, InitializeResponse, McpCapabilities, NewSessionRequest, NewSessionResponse, PromptCapabilities,
     SessionCapabilities, SessionCloseCapabilities, SessionListCapabilities, SessionResumeCapabilities,
     SetSessionConfigOptionRequest, SetSessionConfigOptionResponse,
 };
@@ -105,6 +105,7 @@ async fn prompt(
 }
 
 const AUTH_METHOD: &str = "llm-api-key";
+const LOGIN_METHOD: &str = "login";
 
 fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeResponse, RpcError> {
     // Version 1 is the one this agent speaks: a client asking for another gets 1, and decides.
@@ -129,9 +130,15 @@ fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeRespons
     let auth = AuthMethod::Agent(
         AuthMethodAgent::new(AUTH_METHOD, "LLM API key").description(Some(format!("The model's API key: {how}."))),
     );
+    // The panel runs this program again in a terminal with `login` appended (`openhands-lsp acp login`).
+    let login = AuthMethod::Terminal(
+        AuthMethodTerminal::new(LOGIN_METHOD, "Sign in in a terminal")
+            .description(Some("Type the model and its API key; they are kept in your system's keyring.".to_owned()))
+            .args(vec!["login".to_owned()]),
+    );
     Ok(InitializeResponse::new(ProtocolVersion::V1)
         .agent_capabilities(capabilities)
-        .auth_methods(vec![auth])
+        .auth_methods(vec![auth, login])
         .agent_info(Some(Implementation::new("openhands-lsp", crate::VERSION).title(Some("OpenHands".to_owned())))))
 }
 

@@ -49,7 +49,7 @@ where
         tracing::warn!("{problem}");
     }
     let (peer, mut incoming) = transport::start(input, output);
-    let secrets = crate::secrets::SecretStore::from_env();
+    let secrets = crate::credentials::secret_store();
     crate::logging::mask_secrets(secrets.redactor());
     let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
     let backends = Arc::new(crate::backends::Backends::new(

@@ -17,11 +17,7 @@ pub struct Loaded {
 
 /// The default file: `$XDG_CONFIG_HOME/openhands-lsp/settings.json`, else under `~/.config`.
 pub fn default_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join(crate::state_dir::APP_DIR).join("settings.json"))
+    Some(crate::state_dir::config_dir()?.join("settings.json"))
 }
 
 /// Reads `explicit` (which must exist), else the default file when there is one, else the defaults.

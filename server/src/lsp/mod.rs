@@ -60,7 +60,7 @@ impl Outcome {
 /// once idle).
 fn shared_state(client: &Client, log: tokio::sync::mpsc::Receiver<crate::logging::LogLine>) -> Arc<state::Shared> {
     let progress = progress::Progress::new(client.clone());
-    let secrets = crate::secrets::SecretStore::from_env();
+    let secrets = crate::credentials::secret_store();
     crate::logging::mask_secrets(secrets.redactor());
     let state_dir = crate::state_dir::resolve().map_err(|e| e.to_string());
     let backends = Arc::new(crate::backends::Backends::new(
