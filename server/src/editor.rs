@@ -46,7 +46,8 @@ impl Editor {
             Editor::Terminal => format!("set the {env} environment variable"),
             Editor::AgentPanel if crate::credentials::NAMES.contains(&name) => format!(
                 "sign in (the panel's \"Sign in in a terminal\", or `openhands-lsp login{}` in a terminal), or set \
-                 {env} in the environment your editor starts `openhands-lsp acp` with, then restart the agent",
+                 {env} in the environment your editor starts `openhands-lsp acp` with (Zed: the \"env\" of its \
+                 agent_servers entry; JetBrains: the \"env\" in acp.json), then restart the agent",
                 if name == SecretName::CloudApiKey { " --cloud" } else { "" }
             ),
             Editor::AgentPanel => format!(

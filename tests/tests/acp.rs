@@ -214,6 +214,7 @@ fn without_a_key_or_with_bad_settings_session_new_says_what_to_do() {
     assert_eq!(e["error"]["code"], -32000, "auth required: {e}");
     let message = e["error"]["message"].as_str().unwrap();
     assert!(message.contains("LLM_API_KEY") && message.contains("agent_servers"), "{message}");
+    assert!(message.contains("openhands-lsp login"), "the sign-in is named: {message}");
     agent.finish();
 
     let bad = setup.state.path().join("bad.json");
