@@ -184,6 +184,17 @@ class VsCode {
     return toast.innerText();
   }
 
+  /** The OpenHands status bar item's tooltip once it holds `text` (hovered until it shows). */
+  async statusTooltip(text) {
+    const item = this.page.locator(".statusbar-item", { hasText: "OpenHands" }).first();
+    return this.until(`the status bar's tooltip with "${text}"`, async () => {
+      await this.page.mouse.move(0, 0);
+      await item.hover();
+      const hover = this.page.locator(".workbench-hover, .monaco-hover").filter({ hasText: text }).first();
+      return (await hover.isVisible().catch(() => false)) && hover.innerText();
+    }, 30000, 500);
+  }
+
   /** The text of every notification shown now. */
   async notifications() {
     return this.page.locator(".notifications-toasts .notification-toast").allInnerTexts();

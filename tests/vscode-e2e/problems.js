@@ -39,14 +39,6 @@ run(async (vs) => {
       return text.includes("tokens") && text;
     });
   });
-  const tooltip = await vs.step("status-bar-tooltip", async () => {
-    const item = page.locator(".statusbar-item", { hasText: "OpenHands" }).first();
-    return vs.until("the status bar's tooltip with the session's use", async () => {
-      await page.mouse.move(0, 0);
-      await item.hover();
-      const hover = page.locator(".workbench-hover, .monaco-hover").filter({ hasText: "This session" }).first();
-      return (await hover.isVisible().catch(() => false)) && hover.innerText();
-    }, 30000, 500);
-  });
+  const tooltip = await vs.step("status-bar-tooltip", () => vs.statusTooltip("This session"));
   return { question, pausedHeader, view, row, tooltip };
 });
