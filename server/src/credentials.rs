@@ -75,10 +75,20 @@ pub fn read_all() -> BTreeMap<SecretName, (Secret, Place)> {
     found
 }
 
-/// The secrets of a front: the environment's, with what login kept under them.
+/// The secrets of a front: the environment's, with what login kept under them. The keyring is read on a thread
+/// of its own from now on, and waited for (up to [`READ_LIMIT`] from now) only when a key is first needed that the
+/// editor and the environment do not give: it adds nothing to a front's start.
 pub fn secret_store() -> crate::secrets::SecretStore {
-    let kept = read_all().into_iter().map(|(name, (secret, _))| (name, secret)).collect();
-    crate::secrets::SecretStore::from_env().with_login(kept)
+    let deadline = std::time::Instant::now() + READ_LIMIT;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("login-keys".to_owned()).spawn(move || {
+        let kept = read_all().into_iter().map(|(name, (secret, _))| (name, secret)).collect();
+        let _ = tx.send(kept);
+    });
+    if let Err(e) = spawned {
+        tracing::debug!("no keys from login: {e}");
+    }
+    crate::secrets::SecretStore::from_env().with_login(rx, deadline)
 }
 
 /// Keeps `value` as `name`'s key: in the keyring, or in the file when `to_file` (the user asked for it).
@@ -169,22 +179,12 @@ fn read_file(path: &std::path::Path) -> BTreeMap<SecretName, String> {
         .collect()
 }
 
-/// Written beside and renamed into place, created with mode 0600: never readable by others, not even for a moment.
+/// Mode 0600: never readable by others (`state_dir::replace_file`).
 fn write_file(path: &std::path::Path, all: &BTreeMap<SecretName, String>) -> Result<(), CredentialError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let shown = path.display().to_string();
-    let fail = |e: std::io::Error| CredentialError::File { path: shown.clone(), reason: e.to_string() };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
     let map: BTreeMap<&str, &str> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let text = serde_json::to_string_pretty(&map).unwrap_or_default();
-    let beside = path.with_extension("json.new");
-    let _ = std::fs::remove_file(&beside);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&beside).map_err(fail)?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(fail)?;
-    std::fs::rename(&beside, path).map_err(fail)
+    crate::state_dir::replace_file(path, text.as_bytes(), 0o600)
+        .map_err(|e| CredentialError::File { path: path.display().to_string(), reason: e.to_string() })
 }
 
 #[cfg(test)]

@@ -151,12 +151,8 @@ fn update_settings(file: &Path, change: impl FnOnce(&mut Value)) -> Result<(), L
         return Err(LoginError::Settings(file.display().to_string()));
     }
     change(target);
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let beside = file.with_extension("json.new");
-    std::fs::write(&beside, serde_json::to_string_pretty(&value).unwrap_or_default() + "\n")?;
-    std::fs::rename(&beside, file)?;
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
+    crate::state_dir::replace_file(file, text.as_bytes(), 0o644)?;
     Ok(())
 }
 

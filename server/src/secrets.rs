@@ -5,7 +5,9 @@
 //! request). Text that leaves the process from elsewhere (agent-server logs, events) goes through [`Redactor`].
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(Arc<str>);
@@ -93,8 +95,9 @@ pub enum SecretSource {
 pub struct SecretStore {
     from_editor: Arc<RwLock<BTreeMap<SecretName, Secret>>>,
     from_env: Arc<BTreeMap<SecretName, Secret>>,
-    /// What `openhands-lsp login` kept (`credentials`), under the environment's.
-    from_login: Arc<BTreeMap<SecretName, Secret>>,
+    /// What `openhands-lsp login` kept (`credentials`), under the environment's: read in the background from the
+    /// start, waited for only when a secret is asked for that neither the editor nor the environment has.
+    from_login: Arc<LoginKeys>,
     /// Secrets of other names (`${secret:NAME}` in MCP servers' settings), set from the editor.
     named: Arc<RwLock<BTreeMap<String, Secret>>>,
     /// The values to mask, kept current on every change: every [`Redactor`] of this store reads them.
@@ -102,6 +105,16 @@ pub struct SecretStore {
 }
 
 type Masks = Arc<RwLock<Arc<Vec<String>>>>;
+
+/// The keys `openhands-lsp login` kept, by name.
+pub type LoginKept = BTreeMap<SecretName, Secret>;
+
+/// Login's keys: read once, when first needed, from the background read started with the store.
+#[derive(Default)]
+struct LoginKeys {
+    kept: OnceLock<LoginKept>,
+    pending: Mutex<Option<(Receiver<LoginKept>, Instant)>>,
+}
 
 impl SecretStore {
     pub fn from_env() -> Self {
@@ -124,12 +137,27 @@ impl SecretStore {
         store
     }
 
-    /// The store with what `openhands-lsp login` kept, used where neither the editor nor the environment sets a
-    /// secret.
-    pub fn with_login(mut self, kept: BTreeMap<SecretName, Secret>) -> Self {
-        self.from_login = Arc::new(kept);
-        self.refresh_masks();
+    /// The store with what `openhands-lsp login` kept, as `pending` delivers it (a keyring read on a thread of its
+    /// own), waited for until `deadline` at most; used where neither the editor nor the environment sets a secret.
+    pub fn with_login(mut self, pending: Receiver<LoginKept>, deadline: Instant) -> Self {
+        self.from_login = Arc::new(LoginKeys { kept: OnceLock::new(), pending: Mutex::new(Some((pending, deadline))) });
         self
+    }
+
+    /// What login kept: at the first need, what the read delivered by its deadline (nothing after it).
+    fn login(&self) -> &LoginKept {
+        let mut fresh = false;
+        let kept = self.from_login.kept.get_or_init(|| {
+            fresh = true;
+            let pending = self.from_login.pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+            pending
+                .and_then(|(rx, deadline)| rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok())
+                .unwrap_or_default()
+        });
+        if fresh {
+            self.refresh_masks();
+        }
+        kept
     }
 
     /// An empty value clears the editor's value (the environment's, if any, applies again).
@@ -195,7 +223,7 @@ impl SecretStore {
 
     pub fn get(&self, name: SecretName) -> Option<Secret> {
         let editor = self.from_editor.read().unwrap_or_else(|p| p.into_inner()).get(&name).cloned();
-        editor.or_else(|| self.from_env.get(&name).cloned()).or_else(|| self.from_login.get(&name).cloned())
+        editor.or_else(|| self.from_env.get(&name).cloned()).or_else(|| self.login().get(&name).cloned())
     }
 
     pub fn source(&self, name: SecretName) -> Option<SecretSource> {
@@ -203,7 +231,7 @@ impl SecretStore {
             Some(SecretSource::Editor)
         } else if self.from_env.contains_key(&name) {
             Some(SecretSource::Environment)
-        } else if self.from_login.contains_key(&name) {
+        } else if self.login().contains_key(&name) {
             Some(SecretSource::Login)
         } else {
             None
@@ -226,7 +254,9 @@ impl SecretStore {
             .values()
             .map(|s| s.expose().to_owned())
             .collect();
-        let env = self.from_env.values().chain(self.from_login.values()).map(|s| s.expose().to_owned());
+        // Login's keys once read (reading them here would wait for the keyring): a key is masked from its first use.
+        let login = self.from_login.kept.get().into_iter().flat_map(BTreeMap::values);
+        let env = self.from_env.values().chain(login).map(|s| s.expose().to_owned());
         let named: Vec<String> =
             self.named.read().unwrap_or_else(|p| p.into_inner()).values().map(|s| s.expose().to_owned()).collect();
         let mut values: Vec<String> = old.iter().cloned().chain(editor).chain(env).chain(named).collect();

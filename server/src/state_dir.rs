@@ -37,6 +37,23 @@ pub fn config_dir() -> Option<PathBuf> {
     Some(base.join(APP_DIR))
 }
 
+/// Writes `contents` to `path` whole or not at all: into a new file beside it, created with `mode` (so a 0600 file
+/// is never readable by others, not even for a moment), then renamed into place. Creates the parent folder.
+pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut beside = path.as_os_str().to_owned();
+    beside.push(".new");
+    let beside = PathBuf::from(beside);
+    let _ = std::fs::remove_file(&beside);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&beside)?;
+    file.write_all(contents).and_then(|()| file.sync_all())?;
+    std::fs::rename(&beside, path)
+}
+
 /// Creates the directory if needed and proves it writable by writing and removing a probe file.
 pub fn ensure_writable(dir: &Path) -> Result<(), StateDirError> {
     let not_writable = |source| StateDirError::NotWritable { path: dir.to_owned(), source };

@@ -544,6 +544,25 @@ fn in_a_terminal_the_conversation_names_the_projects_image_it_ran_in() {
     screen.ex("qa!");
 }
 
+/// The pids of the servers the conversations under `conversations` say run them (`meta.json`'s owner).
+fn owners(conversations: &Path) -> Vec<u32> {
+    let metas = std::fs::read_dir(conversations).into_iter().flatten().flatten();
+    metas
+        .filter_map(|e| std::fs::read_to_string(e.path().join("meta.json")).ok())
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok()?["owner"]["pid"].as_u64())
+        .map(|pid| pid as u32)
+        .collect()
+}
+
+/// Until every process of `pids` has exited (30 s at most).
+fn wait_for_exit(pids: &[u32]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pids.iter().any(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+        assert!(std::time::Instant::now() < deadline, "the servers {pids:?} did not exit within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn in_a_terminal_an_earlier_sessions_conversation_goes_on_with_i_or_says_why_it_cannot() {
     let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
@@ -583,11 +602,15 @@ fn in_a_terminal_an_earlier_sessions_conversation_goes_on_with_i_or_says_why_it_
     });
     assert!(went_on.contains("And one more") && went_on.contains("printf 'three"), "{went_on}");
     assert!(!went_on.contains("earlier session"), "it runs in this session now: {went_on}");
+    // The server that ran it keeps the agent's record as it exits: what follows removes the record once it is gone.
+    let conversations = state.path().join("openhands-lsp/conversations");
+    let servers = owners(&conversations);
+    assert!(!servers.is_empty(), "the conversation names the server that runs it");
     screen.ex("qa!");
     drop(screen);
+    wait_for_exit(&servers);
 
     // A conversation from before the agent's memory was kept: the buffer says why it cannot go on, and so does i.
-    let conversations = state.path().join("openhands-lsp/conversations");
     for entry in std::fs::read_dir(&conversations).unwrap().flatten() {
         let _ = std::fs::remove_dir_all(entry.path().join("agent"));
     }
