@@ -56,7 +56,7 @@ impl Instance {
     }
 }
 
-pub use crate::platform::{boot_id, hostname, process_start_time};
+use crate::platform::{boot_id, hostname, process_start_time};
 
 #[cfg(test)]
 mod tests {

@@ -515,6 +515,8 @@ function M.open(id)
   vim.wo[win].foldtext = "'  ⋯ '.(v:foldend-v:foldstart+1).' line(s) of output (<CR> to show)'"
   vim.wo[win].fillchars = "fold: "
   vim.wo[win].wrap = true
+  -- Long lines (a reason, a message) wrap between words, not inside them.
+  vim.wo[win].linebreak = true
   -- The header takes the place of the new buffer's one empty line.
   vim.b[buf].openhands_header_lines = 1
   render_header(id)
