@@ -191,6 +191,7 @@ fn write_file(path: &std::path::Path, all: &BTreeMap<SecretName, String>) -> Res
 mod tests {
     use super::*;
 
+    #[cfg_attr(feature = "portable-platform", ignore = "file modes are Unix's")]
     #[test]
     fn the_file_is_written_for_this_user_alone_and_read_back() {
         let dir = tempfile::tempdir().unwrap();

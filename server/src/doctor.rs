@@ -168,8 +168,11 @@ fn check_cloud(inputs: &Inputs) -> Check {
 
 fn check_agent_server_command(command: &str) -> Check {
     let name = "agent-server";
+    if let Err(why) = crate::platform::PROCESS_BACKEND {
+        return Check { name, status: CheckStatus::Error, required: true, detail: why.to_owned() };
+    }
     let program = command.split_whitespace().next().unwrap_or_default();
-    match find_program(program) {
+    match crate::platform::find_program(std::path::Path::new(program)) {
         Some(path) => Check { name, status: CheckStatus::Ok, required: true, detail: format!("{}", path.display()) },
         None => Check {
             name,
@@ -208,23 +211,6 @@ async fn check_sandbox_image(docker: &crate::config::DockerSettings, folder: &st
         },
         Err(e) => Check { name: "sandbox image", status: CheckStatus::Warning, required: false, detail: e },
     }
-}
-
-/// `program` as given (when it has a slash) or found on PATH, if it is an executable file.
-fn find_program(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if program.is_empty() {
-        return None;
-    }
-    if program.contains('/') {
-        let p = PathBuf::from(program);
-        return executable(&p).then_some(p);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join(program))
-        .find(|p| executable(p))
 }
 
 fn source_label(source: Option<SecretSource>) -> &'static str {
@@ -357,7 +343,7 @@ mod tests {
             folder: None,
         };
         let report = run(&inputs).await;
-        assert!(report.ok);
+        assert_eq!(report.ok, crate::platform::PROCESS_BACKEND.is_ok(), "{}", report.render_table());
         let table = report.render_table();
         assert!(table.contains("state directory") && table.contains("writable"), "{table}");
         assert!(table.contains("no API key"), "{table}");
@@ -380,7 +366,10 @@ mod tests {
         let report = run(&inputs).await;
         assert!(!report.ok);
         let row = report.checks.iter().find(|c| c.name == "agent-server").unwrap();
-        assert!(row.detail.contains("pip install --require-hashes"), "{}", row.detail);
+        // Where the process backend cannot run, that is what the row says instead (`platform::PROCESS_BACKEND`).
+        let expected =
+            if crate::platform::PROCESS_BACKEND.is_ok() { "pip install --require-hashes" } else { "not supported" };
+        assert!(row.detail.contains(expected), "{}", row.detail);
         assert!(!report.checks.iter().any(|c| c.name == "agent-server smoke check"), "not run without a command");
     }
 

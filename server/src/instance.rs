@@ -47,6 +47,9 @@ impl Instance {
         if self.boot != boot_id() {
             return Some(false); // the machine rebooted since
         }
+        if Instance::current().start.is_empty() {
+            return None; // this system cannot tell a process from a later one with its pid
+        }
         Some(process_start_time(self.pid).is_some_and(|start| start == self.start))
     }
 
@@ -65,6 +68,12 @@ mod tests {
     #[test]
     fn this_process_is_alive_a_reused_pid_is_not_and_another_host_is_unknown() {
         let me = Instance::current().clone();
+        if me.start.is_empty() {
+            // A system that cannot tell (`platform::process_start_time`): never taken for dead.
+            assert_eq!(me.is_alive(), None);
+            assert!(!me.is_other_and_alive() && Instance { id: "x".into(), ..me.clone() }.is_other_and_alive());
+            return;
+        }
         assert_eq!(me.is_alive(), Some(true));
         assert!(me.is_current() && !me.is_other_and_alive());
         let reused = Instance { id: "x".into(), start: "1".into(), ..me.clone() };

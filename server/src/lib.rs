@@ -27,7 +27,6 @@ pub mod providers;
 pub mod review;
 pub mod sandbox;
 pub mod secrets;
-pub mod signals;
 pub mod smoke;
 pub mod state_dir;
 pub mod tasks;

@@ -213,7 +213,7 @@ impl McpServers {
         self.0
             .iter()
             .filter_map(|(name, s)| Some((name, s.command.as_ref()?)))
-            .filter(|(_, command)| !runnable(std::path::Path::new(command)))
+            .filter(|(_, command)| crate::platform::find_program(std::path::Path::new(command)).is_none())
             .map(|(name, command)| (name.clone(), command.clone()))
             .collect()
     }
@@ -239,18 +239,6 @@ impl McpServers {
         }
         Ok(())
     }
-}
-
-/// Whether `command` can be started here: a path to an executable file, or a name found on `PATH`.
-pub fn runnable(command: &std::path::Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |p: &std::path::Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if command.components().count() > 1 {
-        return executable(command);
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| executable(&dir.join(command))))
 }
 
 #[cfg(test)]

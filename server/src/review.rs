@@ -672,9 +672,8 @@ fn mode_to_set(root: &Path, rel: &Path, executable: bool) -> Option<FsOp> {
 
 /// Whether the user's file at `rel` is executable (`None`: no regular file there).
 fn user_executable(root: &Path, rel: &Path) -> Option<bool> {
-    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(root.join(rel)).ok().filter(|m| m.is_file())?;
-    Some(meta.permissions().mode() & 0o111 != 0)
+    Some(crate::platform::mode(&meta) & 0o111 != 0)
 }
 
 fn merge(original: &str, user: &str, proposed: &str) -> Result<String, Refusal> {

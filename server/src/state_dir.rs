@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateDirError {
-    #[error("cannot find a state directory: neither XDG_STATE_HOME nor HOME is set; set one of them")]
+    #[error(
+        "cannot find a state directory: neither XDG_STATE_HOME nor HOME (USERPROFILE on Windows) is set; set one of them"
+    )]
     NoHome,
     #[error("state directory {path} is not writable ({source}): fix its permissions or set XDG_STATE_HOME")]
     NotWritable { path: PathBuf, source: std::io::Error },
@@ -23,17 +25,21 @@ fn resolve_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Path
     if let Some(xdg) = env("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()) {
         return Ok(xdg.join(APP_DIR));
     }
-    let home = env("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).ok_or(StateDirError::NoHome)?;
+    // USERPROFILE: Windows' home, where HOME is seldom set.
+    let home = (env("HOME").or_else(|| env("USERPROFILE")))
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .ok_or(StateDirError::NoHome)?;
     Ok(home.join(".local").join("state").join(APP_DIR))
 }
 
 /// This program's configuration folder (settings for agent panels, login's credentials file):
 /// `$XDG_CONFIG_HOME/openhands-lsp`, else `~/.config/openhands-lsp`; not created.
 pub fn config_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let base = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| {
+        let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"))?;
+        Some(PathBuf::from(home).join(".config"))
+    })?;
     Some(base.join(APP_DIR))
 }
 
@@ -41,7 +47,6 @@ pub fn config_dir() -> Option<PathBuf> {
 /// is never readable by others, not even for a moment), then renamed into place. Creates the parent folder.
 pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -49,7 +54,7 @@ pub fn replace_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<
     beside.push(".new");
     let beside = PathBuf::from(beside);
     let _ = std::fs::remove_file(&beside);
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&beside)?;
+    let mut file = crate::platform::create_new_file(&beside, mode)?;
     file.write_all(contents).and_then(|()| file.sync_all())?;
     std::fs::rename(&beside, path)
 }

@@ -31,19 +31,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("services", &["agent_server", "providers", "git"]),
     (
         "ground",
-        &[
-            "config",
-            "mcp",
-            "secrets",
-            "state_dir",
-            "logging",
-            "instance",
-            "platform",
-            "credentials",
-            "editor",
-            "signals",
-            "",
-        ],
+        &["config", "mcp", "secrets", "state_dir", "logging", "instance", "platform", "credentials", "editor", ""],
     ),
 ];
 

@@ -153,12 +153,36 @@ fn the_acp_registry_entry_is_valid_and_a_registry_launch_of_it_initializes() {
     assert!(errors.is_empty(), "agent.json against the registry's schema: {errors:?}");
     assert_eq!(entry["version"], VERSION);
     let binary = entry["distribution"]["binary"].as_object().unwrap();
-    // The registry warns when an OS family has no build; Windows has none yet (the server does not build there), and
-    // naming an archive no release has would break the panels' installs.
-    for family in ["darwin", "linux"] {
-        assert!(binary.keys().any(|k| k.starts_with(family)), "a build for {family}");
+    // The registry warns when an OS family has no build, and an archive no release has breaks the panels' installs:
+    // the entry (and mason's package) name exactly the targets the release workflow builds.
+    let workflow = std::fs::read_to_string(repo_root().join(".github/workflows/release.yml")).unwrap();
+    let built: Vec<&str> =
+        workflow.lines().filter_map(|l| l.trim().strip_prefix("- { target: ")?.split(',').next()).collect();
+    assert_eq!(built.len(), 5, "Linux x64/arm64, macOS x64/arm64, Windows x64: {built:?}");
+    let mason = std::fs::read_to_string(dist.join("package.yaml")).unwrap();
+    let mut platforms: Vec<String> = Vec::new();
+    for triple in &built {
+        let (arch, os) = (triple.split('-').next().unwrap(), triple.split('-').nth(2).unwrap());
+        let os = match os {
+            "apple" => "darwin",
+            "pc" => "windows",
+            other => other,
+        };
+        let (ending, exe) = if os == "windows" { ("zip", "openhands-lsp.exe") } else { ("tar.gz", "openhands-lsp") };
+        let platform = format!("{os}-{arch}");
+        let archive = format!("openhands-lsp-{VERSION}-{triple}.{ending}");
+        let named = &binary.get(&platform).unwrap_or_else(|| panic!("agent.json has no {platform}"));
+        assert!(named["archive"].as_str().unwrap().ends_with(&format!("/{archive}")), "{platform}: {named}");
+        assert_eq!(named["cmd"], format!("./{exe}"), "{platform}");
+        let asset =
+            format!("openhands-lsp-{{{{ version | strip_prefix \"v\" }}}}-{triple}.{ending}\n      bin: {exe}\n");
+        assert!(mason.contains(&asset), "package.yaml has no asset for {triple}: {mason}");
+        platforms.push(platform);
     }
-    assert!(!binary.keys().any(|k| k.starts_with("windows")), "no Windows archive is made");
+    let mut named: Vec<String> = binary.keys().cloned().collect();
+    platforms.sort();
+    named.sort();
+    assert_eq!(named, platforms, "agent.json names what the workflow builds, no more");
     for (platform, target) in binary {
         let url = target["archive"].as_str().unwrap();
         assert!(url.contains(&format!("/download/v{VERSION}/openhands-lsp-{VERSION}-")), "{platform}: {url}");

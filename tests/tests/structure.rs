@@ -66,3 +66,34 @@ fn the_architecture_page_names_every_file() {
         tree().files.iter().map(|f| f.rel.clone()).filter(|rel| !page.contains(&format!("`{rel}`"))).collect();
     assert!(missing.is_empty(), "docs/architecture.md does not name: {missing:#?}");
 }
+
+/// Only `platform/` names a system: everything else builds on Windows as it does on Linux (scripts/test builds the
+/// portable side with the `portable-platform` feature, which this makes a proof of that). Test code is exempt: the
+/// tests run on Linux.
+#[test]
+fn only_the_platform_module_names_a_system() {
+    const SYSTEM: &[&str] = &[
+        "libc::",
+        "std::os::unix",
+        "std::os::fd",
+        "std::os::windows",
+        "windows_sys",
+        "signal::unix",
+        "cfg(unix",
+        "cfg(windows",
+        "target_os",
+        "target_family",
+    ];
+    let tree = tree();
+    let offending: Vec<String> = tree
+        .files
+        .iter()
+        .filter(|f| !f.rel.starts_with("platform/") && !f.rel.ends_with("tests.rs"))
+        .flat_map(|f| {
+            SYSTEM.iter().filter(|word| f.code.contains(**word)).map(move |word| format!("{}: {word}", f.rel))
+        })
+        .collect();
+    assert!(offending.is_empty(), "system-specific code outside server/src/platform/: {offending:#?}");
+    let unix = tree.files.iter().find(|f| f.rel == "platform/unix.rs").expect("platform/unix.rs");
+    assert!(unix.code.contains("libc::"), "the check reads the code it is meant to: {}", unix.rel);
+}

@@ -73,7 +73,7 @@ where
     loop {
         let message = tokio::select! {
             m = incoming.recv() => m,
-            signal = crate::signals::termination() => {
+            signal = crate::platform::termination() => {
                 tracing::info!("{signal}: shutting down");
                 None
             }

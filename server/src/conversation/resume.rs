@@ -393,8 +393,7 @@ pub(super) fn save_record(id: &str, dir: &Path, redactor: &crate::secrets::Redac
 
 /// Copies the files under `from` into `to` (made, for this user only), their text masked by `redactor` when given.
 fn copy_tree(from: &Path, to: &Path, redactor: Option<&crate::secrets::Redactor>) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(to)?;
+    crate::platform::create_private_dir(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));

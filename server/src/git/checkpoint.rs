@@ -6,7 +6,6 @@
 //! own `git add` is never disturbed), whose stat data lets git hash only the files that changed since the last one;
 //! unchanged files and folders are the objects already there.
 
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use git2::{Oid, Repository, Signature};
@@ -51,10 +50,7 @@ fn synced_index(repo: &Repository, path: &Path) -> Result<(git2::Index, Vec<Vec<
             std::fs::copy(&own, path).map_err(io(path))?;
         }
     }
-    let written = std::fs::metadata(path).ok().map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        (m.mtime(), m.mtime_nsec())
-    });
+    let written = std::fs::metadata(path).ok().map(|m| crate::platform::stat(&m).mtime);
     let mut index = git2::Index::open(path)?;
     repo.set_index(&mut index)?;
     let workdir = repo.workdir().map(Path::to_path_buf).ok_or_else(|| GitError::Tampered(path.to_owned()))?;
@@ -128,7 +124,7 @@ fn updated_tree(
 ) -> Result<Oid, GitError> {
     let mut update = git2::build::TreeUpdateBuilder::new();
     for path in paths {
-        match idx.get_path(Path::new(std::ffi::OsStr::from_bytes(path)), 0) {
+        match idx.get_path(&crate::platform::path_from_bytes(path), 0) {
             Some(e) => {
                 let mode = match e.mode {
                     0o100755 => git2::FileMode::BlobExecutable,
@@ -268,6 +264,7 @@ mod tests {
         out
     }
 
+    #[cfg_attr(feature = "portable-platform", ignore = "executable bits and links are Unix's")]
     #[test]
     fn steps_are_recorded_with_their_files_and_restored_byte_for_byte() {
         let tmp = tempfile::tempdir().unwrap();

@@ -3,7 +3,8 @@
 //! write what it points to.
 
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+use crate::platform;
 use std::path::{Component, Path, PathBuf};
 
 /// One side of a change.
@@ -47,10 +48,10 @@ pub fn read(path: &Path) -> std::io::Result<Option<(Entry, Option<Vec<u8>>)>> {
     }
     // O_NOFOLLOW: should the file become a link between the look and the read, the read fails instead of
     // following it.
-    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
+    let mut file = platform::open_no_follow(path)?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut bytes)?;
-    Ok(Some((Entry::File { executable: meta.permissions().mode() & 0o111 != 0 }, Some(bytes))))
+    Ok(Some((Entry::File { executable: platform::mode(&meta) & 0o111 != 0 }, Some(bytes))))
 }
 
 /// Why a link at `rel` (relative to the workspace) pointing at `target` must not be created in the user's
@@ -113,7 +114,7 @@ pub fn replace(path: &Path, after: Option<&Entry>, content: Option<&[u8]>) -> st
     let temp = path.with_file_name(format!(".{name}.openhands-{}", std::process::id()));
     let _ = std::fs::remove_file(&temp);
     let made = match after {
-        Some(Entry::Symlink { target }) => std::os::unix::fs::symlink(target, &temp),
+        Some(Entry::Symlink { target }) => platform::symlink(Path::new(target), &temp),
         Some(Entry::File { executable }) => write_new(&temp, *executable, content.unwrap_or_default()),
         None => Ok(()),
     };
@@ -128,12 +129,7 @@ pub fn replace(path: &Path, after: Option<&Entry>, content: Option<&[u8]>) -> st
 
 fn write_new(path: &Path, executable: bool, content: &[u8]) -> std::io::Result<()> {
     let mode = if executable { 0o755 } else { 0o644 };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let mut file = platform::create_new_file(path, mode)?;
     std::io::Write::write_all(&mut file, content)?;
     file.sync_data()
 }
@@ -144,9 +140,9 @@ pub fn set_executable(path: &Path, executable: bool) -> std::io::Result<()> {
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
-    let mode = meta.permissions().mode();
+    let mode = platform::mode(&meta);
     let new = if executable { mode | ((mode & 0o444) >> 2) } else { mode & !0o111 };
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(new))
+    platform::set_mode(path, new)
 }
 
 #[cfg(test)]
@@ -163,6 +159,7 @@ mod tests {
         assert_eq!(link_escapes(Path::new("a/b"), "./c/../d"), None);
     }
 
+    #[cfg_attr(feature = "portable-platform", ignore = "executable bits and links are Unix's")]
     #[test]
     fn reads_links_as_links_and_files_with_their_mode() {
         let tmp = tempfile::tempdir().unwrap();

@@ -92,7 +92,7 @@ pub fn write_stored(objects: &Path, id: Oid, content: &[u8]) -> std::io::Result<
     let mut file = std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&temp)?);
     write_stored_stream(&mut file, &[&header, content])?;
     file.into_inner().map_err(|e| e.into_error())?;
-    std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o444))?;
+    crate::platform::set_mode(&temp, 0o444)?;
     std::fs::rename(&temp, dir.join(&hex[2..]))
 }
 

@@ -53,10 +53,10 @@ pub enum GitError {
 /// Must run before any thread uses libgit2.
 #[allow(unsafe_code)]
 fn relax_owner_check_for_root() {
-    // SAFETY: geteuid cannot fail. set_verify_owner_validation writes a libgit2 global without synchronisation; it
-    // runs once, inside `INIT`, and every use of libgit2 waits for `INIT` first (`ready`).
+    // SAFETY: set_verify_owner_validation writes a libgit2 global without synchronisation; it runs once, inside
+    // `INIT`, and every use of libgit2 waits for `INIT` first (`ready`).
     unsafe {
-        if libc::geteuid() == 0
+        if crate::platform::is_root()
             && let Err(e) = git2::opts::set_verify_owner_validation(false)
         {
             tracing::warn!("cannot relax libgit2's owner check: {e}");

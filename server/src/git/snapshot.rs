@@ -5,9 +5,6 @@
 //! it hashed it again: 5 MB twice, on every step.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +12,7 @@ use git2::{Index, IndexEntry, IndexTime, Oid, Repository};
 use sha1::{Digest, Sha1};
 
 use super::loose;
+use crate::platform::{self, path_bytes, path_from_bytes};
 
 /// Files above this size are written uncompressed: compressing 5 MB costs 150 ms here, and a step must not. (git's
 /// next `gc` packs them, compressed and as deltas of each other.)
@@ -35,7 +33,7 @@ pub fn sync(repo: &Repository, index: &mut Index, workdir: &Path, written: Optio
     let candidates = walk(workdir, &known, written);
     let mut changed = Vec::new();
     for key in candidates {
-        let path = workdir.join(OsStr::from_bytes(&key));
+        let path = workdir.join(path_from_bytes(&key));
         if let Err(e) = look_at(repo, index, &objects, &path, &key, known.get(&key).map(|(e, _)| e), &mut changed) {
             tracing::debug!("checkpoint: {}: {e}", path.display());
         }
@@ -45,13 +43,13 @@ pub fn sync(repo: &Repository, index: &mut Index, workdir: &Path, written: Optio
         if before.mode == MODE_GITLINK {
             continue;
         }
-        let path = workdir.join(OsStr::from_bytes(key));
+        let path = workdir.join(path_from_bytes(key));
         let result = match std::fs::symlink_metadata(&path) {
             Ok(meta) if stat_says_same(before, &meta, written) => Ok(()),
             Ok(_) => look_at(repo, index, &objects, &path, key, Some(before), &mut changed),
             Err(_) => {
                 changed.push(key.clone());
-                index.remove_path(Path::new(OsStr::from_bytes(key)))
+                index.remove_path(&path_from_bytes(key))
             }
         };
         if let Err(e) = result {
@@ -90,8 +88,8 @@ fn walk(workdir: &Path, known: &Known, written: Option<(i64, i64)>) -> Vec<Vec<u
                     return ignore::WalkState::Continue;
                 }
                 let Ok(rel) = item.path().strip_prefix(workdir) else { return ignore::WalkState::Continue };
-                let key = rel.as_os_str().as_bytes();
-                let same = match known.get(key) {
+                let key = path_bytes(rel);
+                let same = match known.get(&*key) {
                     Some((e, seen)) => {
                         seen.store(true, Ordering::Relaxed);
                         std::fs::symlink_metadata(item.path()).is_ok_and(|meta| stat_says_same(e, &meta, written))
@@ -133,7 +131,7 @@ fn mode_of(meta: &std::fs::Metadata) -> Option<u32> {
         Some(MODE_LINK)
     } else if !meta.is_file() {
         None
-    } else if meta.mode() & 0o100 != 0 {
+    } else if platform::mode(meta) & 0o100 != 0 {
         Some(MODE_EXECUTABLE)
     } else {
         Some(MODE_FILE)
@@ -185,13 +183,12 @@ fn blob_id(bytes: &[u8]) -> Result<Oid, git2::Error> {
 }
 
 fn same_stat(e: &IndexEntry, meta: &std::fs::Metadata, mode: u32) -> bool {
-    e.mode == mode
-        && e.file_size == meta.len() as u32
-        && e.mtime.seconds() == meta.mtime() as i32
-        && e.mtime.nanoseconds() == meta.mtime_nsec() as u32
-        && e.ctime.seconds() == meta.ctime() as i32
-        && e.ctime.nanoseconds() == meta.ctime_nsec() as u32
-        && e.ino == meta.ino() as u32
+    e.mode == mode && e.file_size == meta.len() as u32 && {
+        let stat = platform::stat(meta);
+        (e.mtime.seconds(), e.mtime.nanoseconds()) == (stat.mtime.0 as i32, stat.mtime.1 as u32)
+            && (e.ctime.seconds(), e.ctime.nanoseconds()) == (stat.ctime.0 as i32, stat.ctime.1 as u32)
+            && e.ino == stat.ino as u32
+    }
 }
 
 /// Changed in the instant the index was written: a later change in that instant would not show in the stat data.
@@ -202,15 +199,16 @@ fn racy(e: &IndexEntry, written: Option<(i64, i64)>) -> bool {
 
 /// An index entry with the path's stat data, so the next look at the copy need not read it again.
 fn entry(meta: &std::fs::Metadata, id: Oid, mode: u32, key: &[u8]) -> IndexEntry {
-    let time = |secs: i64, nanos: i64| IndexTime::new(secs as i32, nanos as u32);
+    let time = |(secs, nanos): (i64, i64)| IndexTime::new(secs as i32, nanos as u32);
+    let stat = platform::stat(meta);
     IndexEntry {
-        ctime: time(meta.ctime(), meta.ctime_nsec()),
-        mtime: time(meta.mtime(), meta.mtime_nsec()),
-        dev: meta.dev() as u32,
-        ino: meta.ino() as u32,
+        ctime: time(stat.ctime),
+        mtime: time(stat.mtime),
+        dev: stat.dev as u32,
+        ino: stat.ino as u32,
         mode,
-        uid: meta.uid(),
-        gid: meta.gid(),
+        uid: stat.uid,
+        gid: stat.gid,
         file_size: meta.len() as u32,
         id,
         flags: key.len().min(0xfff) as u16,

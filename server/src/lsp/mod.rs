@@ -145,7 +145,7 @@ where
     // conversations recorded as stopped, sandboxes removed.
     tokio::select! {
         () = served => {}
-        signal = crate::signals::termination() => tracing::info!("{signal}: shutting down"),
+        signal = crate::platform::termination() => tracing::info!("{signal}: shutting down"),
     }
     // The editor has gone: the log goes to stderr from now on.
     if let Some(shared) = &shared_slot {

@@ -66,25 +66,13 @@ pub struct Direct(std::fs::File);
 
 impl Direct {
     /// For this process's stdout when it is a pipe; `None` for a terminal or a file, or where a descriptor cannot be
-    /// opened anew (`platform::reopenable_fd`).
+    /// opened anew (`platform::reopen_pipe_nonblocking`).
     pub fn stdout() -> Option<Direct> {
         Direct::reopen(1)
     }
 
     fn reopen(fd: i32) -> Option<Direct> {
-        use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-        let path = crate::platform::reopenable_fd(fd)?;
-        if !std::fs::metadata(&path).ok()?.file_type().is_fifo() {
-            return None;
-        }
-        let file = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&path);
-        match file {
-            Ok(file) => Some(Direct(file)),
-            Err(e) => {
-                tracing::debug!("stdout: no direct writes ({e})");
-                None
-            }
-        }
+        crate::platform::reopen_pipe_nonblocking(fd).map(Direct)
     }
 }
 
@@ -466,6 +454,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), writer.write_all(&chunk)).await.unwrap().unwrap();
     }
 
+    #[cfg_attr(feature = "portable-platform", ignore = "reopening a pipe is Linux's")]
     #[tokio::test]
     async fn small_writes_go_straight_into_the_pipe_and_order_holds_when_it_fills() {
         use std::os::fd::AsRawFd as _;

@@ -159,6 +159,9 @@ pub enum SandboxError {
     ExitedEarly { status: String, log: String },
     #[error("cannot prepare the sandbox: {0}")]
     Io(String),
+    /// The chosen backend cannot run on this system; the message says which can.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The daemon cannot be reached; the message names the cause and the fix.
     #[error("{0}")]
     DockerUnavailable(String),

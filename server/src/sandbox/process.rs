@@ -19,6 +19,7 @@ use super::{
     Sandbox, SandboxError, SandboxHandle, SandboxProvider, SandboxSpec, python_hook, random_key, wait_healthy,
 };
 use crate::agent_server::Endpoint;
+use crate::platform::{Stop, create_private_dir, group_alive, signal_group, signal_pid};
 use crate::secrets::{Redactor, Secret, SecretName, SecretStore};
 
 #[derive(Debug, Clone)]
@@ -71,6 +72,7 @@ impl SandboxProvider for ProcessProvider {
 
     fn start(&self, spec: SandboxSpec) -> BoxFuture<'_, Result<Sandbox, SandboxError>> {
         Box::pin(async move {
+            crate::platform::PROCESS_BACKEND.map_err(SandboxError::Unsupported)?;
             let config = self.config.read().unwrap_or_else(|p| p.into_inner()).clone();
             let redactor = self.secrets.redactor();
             let Some((program, args)) = config.command.split_first() else {
@@ -124,7 +126,6 @@ impl SandboxProvider for ProcessProvider {
             pump_output(child.stdout.take(), state.clone(), redactor.clone());
             pump_output(child.stderr.take(), state.clone(), redactor);
             let exit_rx = watch_exit(child, state.clone());
-
             let endpoint =
                 Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
             let probe_rx = exit_rx.clone();
@@ -203,7 +204,7 @@ impl ProcessState {
         if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) || self.pid == 0 {
             return;
         }
-        signal_group(self.pid, libc::SIGKILL);
+        signal_group(self.pid, Stop::Kill);
         sweep_tmux(&self.conversation_id);
         remove_agent_store(&self.conversation_id);
     }
@@ -213,14 +214,14 @@ impl ProcessState {
         if self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst) || self.pid == 0 {
             return;
         }
-        signal_group(self.pid, libc::SIGTERM);
+        signal_group(self.pid, Stop::Term);
         for _ in 0..30 {
             if !group_alive(self.pid) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        signal_group(self.pid, libc::SIGKILL);
+        signal_group(self.pid, Stop::Kill);
         let id = self.conversation_id.clone();
         let _ = tokio::task::spawn_blocking(move || {
             sweep_tmux(&id);
@@ -255,28 +256,21 @@ impl SandboxHandle for ProcessHandle {
 
 /// Memory-backed folders for the agent-servers' own stores (`platform::memory_base`: a per-user tmpfs on Linux).
 pub(crate) fn memory_root() -> PathBuf {
-    crate::platform::memory_base().join(format!("openhands-lsp-{}", current_uid()))
-}
-
-#[allow(unsafe_code)]
-fn current_uid() -> u32 {
-    // SAFETY: getuid cannot fail and touches no memory.
-    unsafe { libc::getuid() }
+    crate::platform::memory_base().join(format!("openhands-lsp-{}", crate::platform::user_id()))
 }
 
 /// The conversation's agent-server store, in memory, readable by this user only. Never on disk: it holds the
 /// agent's actions as the agent wrote them.
 fn agent_store_dir(conversation_id: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
     let root = memory_root();
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root)?;
+    create_private_dir(&root)?;
     let meta = std::fs::symlink_metadata(&root)?;
     // Somebody else's folder (or a link) in a shared /dev/shm is no place for it.
-    if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != current_uid() {
+    if !meta.is_dir() || !crate::platform::owned_by_me(&meta) {
         return Err(std::io::Error::other(format!("{} is not this user's folder", root.display())));
     }
     let dir = root.join(conversation_id);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    create_private_dir(&dir)?;
     Ok(dir)
 }
 
@@ -288,9 +282,8 @@ pub fn live_record_path(conversation_id: &str) -> PathBuf {
 /// Where a sandbox's agent-server keeps its record of the conversation while it runs: in memory, beside the rest
 /// of its store (the conversation keeps a copy with its secrets masked, see `conversation::resume`).
 pub fn live_record(conversation_id: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
     let dir = agent_store_dir(conversation_id)?.join("record");
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    create_private_dir(&dir)?;
     Ok(dir)
 }
 
@@ -335,7 +328,7 @@ pub fn sweep_tmux_dir(dir: &std::path::Path) {
 fn kill_processes_with_env(wanted: &[u8]) {
     for pid in crate::platform::processes_with_env(wanted) {
         tracing::debug!(pid, "stopping a process the agent left behind");
-        signal_pid(pid, libc::SIGKILL);
+        signal_pid(pid, Stop::Kill);
     }
 }
 
@@ -373,24 +366,39 @@ fn watch_exit(mut child: Child, state: Arc<ProcessState>) -> watch::Receiver<Opt
     rx
 }
 
-#[allow(unsafe_code)]
-fn signal_group(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) with a negative pid signals the process group we created for this child.
-    unsafe {
-        libc::kill(-(pid as libc::pid_t), signal);
+#[cfg(test)]
+mod tests {
+    /// Where the platform has no process backend (Windows; `portable-platform` here), choosing it is refused in
+    /// words that name the backends that work, before anything is started or created.
+    #[cfg(feature = "portable-platform")]
+    #[tokio::test]
+    async fn a_system_without_the_process_backend_refuses_it_in_words() {
+        use super::super::{SandboxProvider, SandboxSpec};
+        let tmp = tempfile::tempdir().unwrap();
+        let provider = super::ProcessProvider::new(
+            super::ProcessConfig {
+                command: vec!["agent-server".into()],
+                startup_timeout: std::time::Duration::from_secs(1),
+            },
+            crate::secrets::SecretStore::default(),
+        );
+        let spec = SandboxSpec {
+            conversation_id: "c1".into(),
+            workspace: tmp.path().into(),
+            subfolder: "".into(),
+            scratch: tmp.path().join("scratch"),
+            workspace_is_ours: true,
+            progress: None,
+            source: tmp.path().into(),
+            title: "t".into(),
+            first_message: None,
+            attach: None,
+            secrets: Default::default(),
+            agent_record: None,
+        };
+        let Err(e) = provider.start(spec).await else { panic!("the process backend started") };
+        let words = e.to_string();
+        assert!(words.contains("not supported on this system") && words.contains("docker"), "{words}");
+        assert!(!tmp.path().join("scratch").exists(), "nothing was made before the refusal");
     }
-}
-
-#[allow(unsafe_code)]
-fn signal_pid(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) on one process; a pid that has gone meanwhile is only an error return.
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
-    }
-}
-
-#[allow(unsafe_code)]
-fn group_alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(-(pid as libc::pid_t), 0) == 0 }
 }

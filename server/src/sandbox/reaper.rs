@@ -51,7 +51,7 @@ fn spawn() -> Option<std::process::ChildStdin> {
     };
     let mut cmd = Command::new(exe);
     cmd.arg(SUBCOMMAND).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).current_dir("/");
-    own_session(&mut cmd);
+    crate::platform::own_session(&mut cmd);
     match cmd.spawn() {
         Ok(mut child) => {
             tracing::debug!(pid = child.id(), "sandbox watcher started");
@@ -64,18 +64,6 @@ fn spawn() -> Option<std::process::ChildStdin> {
             tracing::warn!("cannot start the sandbox watcher: {e}");
             None
         }
-    }
-}
-
-#[allow(unsafe_code)]
-fn own_session(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: runs in the forked child before exec; setsid is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
     }
 }
 

@@ -17,11 +17,19 @@ pub(super) struct Connection {
     pub failed: Option<(std::time::Instant, String)>,
 }
 
+/// The backend to name when Docker cannot be used: the process backend where it runs, else the cloud.
+fn other_backend() -> &'static str {
+    match crate::platform::PROCESS_BACKEND {
+        Ok(()) => "or set openhands.backend to \"process\" (a locally installed agent-server)",
+        Err(_) => "or set openhands.backend to \"cloud\" (OpenHands Cloud)",
+    }
+}
+
 /// Why Docker cannot be used, in words that say what to do.
 fn unreachable_message(err: &bollard::errors::Error) -> String {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| crate::platform::DEFAULT_DOCKER_HOST.into());
     let io_kind = io_error_kind(err);
-    let fix_backend = "or set openhands.backend to \"process\" (a locally installed agent-server)";
+    let fix_backend = other_backend();
     match io_kind {
         Some(std::io::ErrorKind::PermissionDenied) => format!(
             "Docker is not usable: permission denied on {host}. Add your user to the docker group \
@@ -98,10 +106,10 @@ pub(super) async fn connect() -> Result<Docker, SandboxError> {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
         Err(_) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| crate::platform::DEFAULT_DOCKER_HOST.into());
             Err(SandboxError::DockerUnavailable(format!(
-                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), or set \
-                 openhands.backend to \"process\""
+                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), {}",
+                other_backend()
             )))
         }
     }

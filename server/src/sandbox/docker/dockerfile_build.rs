@@ -283,8 +283,9 @@ fn hash_sources(context: &Path, copies: &[String]) -> Result<String, String> {
             if meta.file_type().is_symlink() {
                 hasher.update(std::fs::read_link(&file).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default());
             } else {
-                use std::os::unix::fs::PermissionsExt;
-                hasher.update(meta.permissions().mode().to_le_bytes());
+                // With the regular file's type bits, as `st_mode` has them: the same key as before they were read
+                // through the platform module, so images already built are still found.
+                hasher.update((0o100000 | crate::platform::mode(&meta)).to_le_bytes());
                 hasher.update(std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?);
             }
         }

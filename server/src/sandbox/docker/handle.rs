@@ -223,7 +223,7 @@ pub(super) async fn exec_output(docker: &Docker, id: &str, cmd: Vec<String>) -> 
 
 /// `lchown -R`: symbolic links are not followed, so nothing outside `root` changes owner.
 pub(super) fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(root, Some(uid), Some(gid))?;
+    crate::platform::lchown(root, uid, gid)?;
     if !std::fs::symlink_metadata(root)?.is_dir() {
         return Ok(());
     }

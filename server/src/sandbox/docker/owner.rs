@@ -108,6 +108,10 @@ mod tests {
     #[test]
     fn this_process_is_alive_and_a_dead_pid_is_not() {
         let me = owner_labels(Instance::current());
+        if Instance::current().start.is_empty() {
+            assert_eq!(labelled_owner(&me).is_alive(), None, "a system that cannot tell never takes it for dead");
+            return;
+        }
         assert_eq!(labelled_owner(&me).is_alive(), Some(true));
         let mut dead = me.clone();
         dead.insert(label::OWNER_START.into(), "1".into());

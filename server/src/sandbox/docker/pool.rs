@@ -116,8 +116,7 @@ impl Inner {
         };
         let slot = root.join(format!("slot-{}", &random_key()[..16]));
         for dir in [&slot, &record_slot(&slot)] {
-            use std::os::unix::fs::DirBuilderExt;
-            let made = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+            let made = crate::platform::create_private_dir(dir);
             made.map_err(|e| SandboxError::Io(format!("{}: {e}", dir.display())))?;
         }
         let user = user_for(&image, true, choice.bundle.is_some());

@@ -178,8 +178,8 @@ pub(super) const AGENT_UID: u32 = 10001;
 /// non-root user for workspaces that are openhands-lsp's own copies (handed over with chown; a project's image with
 /// none gets [`AGENT_UID`]), and root for the user's own folders (whose owners must not change).
 pub(super) fn user_for(image: &ImageFacts, workspace_is_ours: bool, project: bool) -> ContainerUser {
-    let (uid, gid) = effective_ids();
-    if uid != 0 {
+    // Where ids are unknown (Windows: Docker Desktop maps ownership itself) the container is as under root.
+    if let Some((uid, gid)) = crate::platform::effective_ids().filter(|(uid, _)| *uid != 0) {
         return ContainerUser::Host { uid, gid };
     }
     if !workspace_is_ours {
@@ -189,12 +189,6 @@ pub(super) fn user_for(image: &ImageFacts, workspace_is_ours: bool, project: boo
         None if project => ContainerUser::Agent,
         user => ContainerUser::Image(user.clone()),
     }
-}
-
-#[allow(unsafe_code)]
-fn effective_ids() -> (u32, u32) {
-    // SAFETY: geteuid/getegid cannot fail and touch no memory.
-    unsafe { (libc::geteuid(), libc::getegid()) }
 }
 
 #[cfg(test)]
