@@ -170,3 +170,107 @@ fn restoring_a_checkpoint_rewinds_the_copy_and_the_agent_and_keeps_the_earlier_b
         std::process::Command::new("git").args(["for-each-ref", "refs/openhands/"]).current_dir(&ws).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&refs.stdout), "", "no checkpoint refs are left");
 }
+
+/// The machine's cores kept busy by `stress-ng` (scripts/system-packages) while it lives.
+struct CpuLoad(std::process::Child);
+
+impl CpuLoad {
+    fn start() -> CpuLoad {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
+        let child = std::process::Command::new("stress-ng")
+            .args(["--cpu", &cores, "--timeout", "900s", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("stress-ng (scripts/system-packages installs it)");
+        CpuLoad(child)
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A checkpoint holds exactly its step: with every core busy and the model answering at once, each of 20 turns of two
+/// quick file-changing steps gets two checkpoints, the first with only the first step's file, the second with only
+/// the second's. (Without the sandbox's hook holding the agent until its step is recorded, the first snapshot could
+/// already hold the second step's file, and the second step then got none.)
+#[test]
+fn under_load_each_step_gets_a_checkpoint_of_its_own() {
+    const TURNS: usize = 20;
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().canonicalize().unwrap();
+    git(&ws, &["init", "-q"]);
+    // A project of some size, so that a checkpoint's walk of the copy takes a while: the steps write in the folder
+    // it reaches last.
+    for d in 0..40 {
+        let dir = ws.join(format!("d{d:02}"));
+        std::fs::create_dir(&dir).unwrap();
+        for f in 0..200 {
+            std::fs::write(dir.join(format!("f{f:03}.txt")), format!("{d} {f}\n")).unwrap();
+        }
+    }
+    std::fs::create_dir(ws.join("zz")).unwrap();
+    std::fs::write(ws.join("zz/keep"), "").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "init"]);
+    // The file editor writes within the agent-server's own process: the quickest step there is.
+    let create = |name: String| {
+        let args = json!({"command": "create", "path": format!("{{workdir}}/zz/{name}"), "file_text": "x\n", "security_risk": "LOW"});
+        Step::tool("file_editor", args)
+    };
+    let steps = (0..TURNS)
+        .flat_map(|turn| {
+            [create(format!("a{turn}.txt")), create(format!("b{turn}.txt")), Step::finish(&format!("turn {turn} done"))]
+        })
+        .collect();
+    let llm = ScriptedLlm::start(steps);
+    let state = tempfile::tempdir().unwrap();
+    let mut params = init_params(&llm, &ws, json!({}));
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+    let opts = Options { state_home: Some(state.path().to_path_buf()), ..options() };
+    let (mut server, _) = Server::start(opts, params).unwrap();
+    let _load = CpuLoad::start();
+    let id =
+        server.command("openhands.startTask", json!({"instruction": "Turn 0"})).unwrap().unwrap()["conversationId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    for turn in 0..TURNS {
+        if turn > 0 {
+            let text = format!("Turn {turn}");
+            server.command("openhands.sendMessage", json!({"conversationId": id, "text": text})).unwrap().unwrap();
+        }
+        let done = format!("turn {turn} done");
+        server
+            .wait_for(&format!("turn {turn} to finish"), Duration::from_secs(120), |msgs| {
+                msgs.iter()
+                    .any(|m| {
+                        m["method"] == "openhands/conversationChanged"
+                            && m["params"]["id"] == id
+                            && m["params"]["finalMessage"] == done.as_str()
+                    })
+                    .then_some(())
+            })
+            .unwrap();
+    }
+    // Every step's checkpoint came before its turn's end (the runner takes them in order).
+    let files: Vec<String> = server
+        .wait_for("the checkpoints", Duration::from_secs(5), |msgs| {
+            let notes =
+                msgs.iter().filter(|m| m["method"] == "openhands/checkpoint" && m["params"]["conversationId"] == id);
+            Some(notes.map(|m| m["params"]["checkpoint"]["files"].to_string()).collect())
+        })
+        .unwrap();
+    let expected: Vec<String> = (0..TURNS)
+        .flat_map(|turn| {
+            [json!([format!("zz/a{turn}.txt")]).to_string(), json!([format!("zz/b{turn}.txt")]).to_string()]
+        })
+        .collect();
+    assert_eq!(files, expected, "each step's checkpoint holds its own file and no other");
+    let listed = server.command("openhands.listCheckpoints", json!({"conversationId": id})).unwrap().unwrap();
+    assert_eq!(listed["checkpoints"].as_array().map(Vec::len), Some(2 * TURNS), "{listed:#}");
+}

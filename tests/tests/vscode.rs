@@ -352,9 +352,8 @@ fn hunks_are_applied_and_rejected_in_the_diff_and_a_step_is_restored_from_the_vi
     let (_dir, ws) = repository(&[("a.txt", &original)]);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("sed -i 's/^line 2$/LINE TWO/; s/^line 10$/LINE TEN/' a.txt"),
-        // As a model takes its time: the first step's checkpoint is recorded while the agent goes on, and under load
-        // an instant next step could land in it (then the second step records nothing).
-        Step { delay_ms: Some(1500), ..Step::terminal("printf 'new\\n' > c.txt") },
+        // At once: the agent waits for each step's checkpoint before the next (tests/tests/checkpoints.rs, under load).
+        Step::terminal("printf 'new\\n' > c.txt"),
         Step::finish("shouted two lines and added c.txt"),
     ]);
     let state = tempfile::tempdir().unwrap();

@@ -18,6 +18,10 @@ pub struct AgentEvent {
 #[error("not an agent-server event: {0}")]
 pub struct NotAnEvent(String);
 
+/// The agent's tools that touch nothing (it finishing, it thinking): no confirmation, no checkpoint, and the sandbox
+/// hook does not hold the agent for them (`sandbox::step_acks_env`).
+pub const QUIET_TOOLS: &[&str] = &["finish", "think"];
+
 /// The first line of every note openhands-lsp gives the agent (what was applied, which changes the user declined):
 /// the agent-server keeps them as the user's messages, and this tells them apart, for the agent and for every front.
 pub const NOTE_MARK: &str = "[A note from the user's editor, not a message the user typed]";

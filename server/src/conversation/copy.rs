@@ -63,10 +63,16 @@ impl Runner {
             let meta = self.meta();
             (meta.clone(), meta.checkpoint)
         };
-        let Ok(iso) = super::isolated(&meta, &self.dir) else { return };
+        let Ok(iso) = super::isolated(&meta, &self.dir) else {
+            super::resume::step_recorded(&self.id, &event_id);
+            return;
+        };
         let (id, index) = (self.id.clone(), self.dir.join(CHECKPOINT_INDEX));
         let made = tokio::task::spawn_blocking(move || {
-            checkpoint::record(&iso, &id, &index, parent, &Mark { event_id: &event_id })
+            let made = checkpoint::record(&iso, &id, &index, parent, &Mark { event_id: &event_id });
+            // Recorded (or failed, or nothing changed): the agent's next step may go on (see `follow_steps`).
+            super::resume::step_recorded(&id, &event_id);
+            made
         })
         .await;
         match made {

@@ -212,7 +212,13 @@ impl Runner {
             Ok(live)
         });
         match filled {
-            Ok(live) => Some(live),
+            Ok(live) => {
+                // Without a copy of its own there are no checkpoints: nothing to wait for.
+                if self.settings.isolation != crate::config::Isolation::None {
+                    follow_steps(&live);
+                }
+                Some(live)
+            }
             Err(e) => {
                 tracing::warn!(conversation = %self.id, "the agent-server's record: {e}; the agent's memory is not kept");
                 None
@@ -391,6 +397,29 @@ pub(super) fn save_record(id: &str, dir: &Path, redactor: &crate::secrets::Redac
     }
 }
 
+/// Tells the sandbox's hook that this server follows the conversation whose agent-server keeps its records in
+/// `records` (`sandbox::STEP_ACKS`): from now on each file-changing step waits for its checkpoint. The folder goes
+/// with the record when the conversation ends.
+pub(super) fn follow_steps(records: &Path) {
+    let acks = records.join(crate::sandbox::STEP_ACKS);
+    // Open to the sandbox's user, whoever that is (a container's own user may take acks away): the folder is inside
+    // this user's private memory folder, which no other user of the machine can enter.
+    let made = std::fs::create_dir_all(&acks)
+        .and_then(|()| crate::platform::set_mode(&acks, 0o777))
+        .and_then(|()| std::fs::write(acks.join("following"), b""));
+    if let Err(e) = made {
+        tracing::warn!("{}: {e}; checkpoints may hold the next step's files", acks.display());
+    }
+}
+
+/// Says the step whose observation is `event_id` has its checkpoint; the hook takes the file away.
+pub(super) fn step_recorded(conversation_id: &str, event_id: &str) {
+    let acks = crate::sandbox::process::live_record_path(conversation_id).join(crate::sandbox::STEP_ACKS);
+    if acks.is_dir() && !event_id.contains(['/', '\\']) {
+        let _ = std::fs::write(acks.join(event_id), b"");
+    }
+}
+
 /// Copies the files under `from` into `to` (made, for this user only), their text masked by `redactor` when given.
 fn copy_tree(from: &Path, to: &Path, redactor: Option<&crate::secrets::Redactor>) -> std::io::Result<()> {
     crate::platform::create_private_dir(to)?;
@@ -398,6 +427,9 @@ fn copy_tree(from: &Path, to: &Path, redactor: Option<&crate::secrets::Redactor>
         let entry = entry?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));
         let kind = entry.file_type()?;
+        if entry.file_name() == crate::sandbox::STEP_ACKS {
+            continue; // openhands-lsp's word to the sandbox's hook, no part of the agent's record
+        }
         if kind.is_dir() {
             copy_tree(&source, &target, redactor)?;
         } else if kind.is_file() {

@@ -145,8 +145,8 @@ pub(super) fn policy_asks(mode: ConfirmationMode, risk: Option<&str>) -> bool {
     }
 }
 
-/// Actions confirmed without asking: they touch nothing.
-pub(super) const HARMLESS_TOOLS: &[&str] = &["finish", "think"];
+/// Actions confirmed without asking, and steps without a checkpoint: they touch nothing.
+pub(super) use crate::agent_server::events::QUIET_TOOLS as HARMLESS_TOOLS;
 
 /// Resolves at `deadline` (the tracker's error deadline); never without one.
 pub(super) async fn until(deadline: Option<tokio::time::Instant>) {

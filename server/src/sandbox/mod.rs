@@ -178,6 +178,20 @@ pub enum SandboxError {
     Cloud(String),
 }
 
+/// The folder, inside the agent-server's folder of conversation records, where openhands-lsp says it has taken a
+/// step's checkpoint (`following` while it follows the conversation; one empty file per step, by the observation's
+/// event id). The agent-server's start-up hook (`sitecustomize.py`, `_StepRecorded`) holds the agent's next step until
+/// then, so a checkpoint holds exactly its step's files. The agent-server skips it: it has no `meta.json`.
+pub const STEP_ACKS: &str = ".openhands-lsp-steps";
+
+/// The hook's environment, for an agent-server whose records are at `records` (a path in the sandbox).
+pub fn step_acks_env(records: &str) -> [(&'static str, String); 2] {
+    [
+        ("OPENHANDS_LSP_STEP_ACKS", format!("{}/{STEP_ACKS}", records.trim_end_matches('/'))),
+        ("OPENHANDS_LSP_QUIET_TOOLS", crate::agent_server::events::QUIET_TOOLS.join(",")),
+    ]
+}
+
 /// Controls one running sandbox.
 pub trait SandboxHandle: Send + Sync {
     /// Stops and removes the sandbox. Idempotent.

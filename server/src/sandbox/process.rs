@@ -88,31 +88,7 @@ impl SandboxProvider for ProcessProvider {
             super::reaper::watch_tmux(&tmux_dir(&spec.conversation_id));
             let store = agent_store_dir(&spec.conversation_id)
                 .map_err(|e| SandboxError::Io(format!("the agent-server's store in memory: {e}")))?;
-            let mut cmd = Command::new(program);
-            cmd.args(args)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .current_dir(&spec.scratch)
-                .env("SESSION_API_KEY", &session_key)
-                .env("OH_SECRET_KEY", random_key())
-                // The bundled model cost map: no download at start-up, and no download thread, whose logging races
-                // litellm's lazy imports and can kill the server (_DeadlockError, seen with litellm 1.105.3).
-                .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-                .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
-                // The agent-server's own record of the conversation: with the conversation, so that it can go on
-                // after a restart (its secrets encrypted under OH_SECRET_KEY, a key never written down: a new
-                // sandbox gets them again); else in memory, gone with the sandbox.
-                .env("OH_CONVERSATIONS_PATH", spec.agent_record.clone().unwrap_or_else(|| store.join("conversations")))
-                .env("OH_BASH_EVENTS_DIR", store.join("bash_events"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true);
-            for var in secret_env_vars() {
-                cmd.env_remove(var);
-            }
-            // Not the editor's terminal size: the agent-server's logging wraps its tracebacks to COLUMNS (an agent
-            // panel's narrow terminal made them 38 columns wide in the log).
-            cmd.env_remove("COLUMNS").env_remove("LINES");
+            let mut cmd = agent_command((program, args), &spec, &store, port, &session_key);
             if let Some(path) = python_path {
                 cmd.env("PYTHONPATH", path);
             }
@@ -252,6 +228,45 @@ impl SandboxHandle for ProcessHandle {
     fn describe(&self) -> String {
         format!("agent-server pid {}", self.state.pid)
     }
+}
+
+/// The agent-server's command line and environment (without this process's secrets or terminal size).
+fn agent_command(
+    (program, args): (&String, &[String]),
+    spec: &SandboxSpec,
+    store: &std::path::Path,
+    port: u16,
+    session_key: &str,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(&spec.scratch)
+        .env("SESSION_API_KEY", session_key)
+        .env("OH_SECRET_KEY", random_key())
+        // The bundled model cost map: no download at start-up, and no download thread, whose logging races
+        // litellm's lazy imports and can kill the server (_DeadlockError, seen with litellm 1.105.3).
+        .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        .env("TMUX_TMPDIR", tmux_dir(&spec.conversation_id))
+        // The agent-server's own record of the conversation: with the conversation, so that it can go on
+        // after a restart (its secrets encrypted under OH_SECRET_KEY, a key never written down: a new
+        // sandbox gets them again); else in memory, gone with the sandbox.
+        .env("OH_CONVERSATIONS_PATH", spec.agent_record.clone().unwrap_or_else(|| store.join("conversations")))
+        .env("OH_BASH_EVENTS_DIR", store.join("bash_events"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for var in secret_env_vars() {
+        cmd.env_remove(var);
+    }
+    // Not the editor's terminal size: the agent-server's logging wraps its tracebacks to COLUMNS (an agent
+    // panel's narrow terminal made them 38 columns wide in the log).
+    cmd.env_remove("COLUMNS").env_remove("LINES");
+    if let Some(records) = spec.agent_record.as_ref().and_then(|r| r.to_str()) {
+        cmd.envs(super::step_acks_env(records));
+    }
+    cmd
 }
 
 /// Memory-backed folders for the agent-servers' own stores (`platform::memory_base`: a per-user tmpfs on Linux).

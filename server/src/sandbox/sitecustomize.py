@@ -15,6 +15,8 @@ It also makes the agent's terminal wait for its shell (see _ShellReady): the ter
 the agent's first command into a shell that may still be reading the user's start-up files (~/.bashrc with pyenv,
 conda, nvm: a second or more), and takes the first prompt that shows up, one printed for its own set-up line, as the
 command's end. The command was reported done, exit code 0 and no output, before it ran.
+
+And it makes each step that may have changed files wait for openhands-lsp's checkpoint of it (see _StepRecorded).
 """
 
 import gc
@@ -169,33 +171,120 @@ class _ShellReady:
 
     @classmethod
     def install(cls):
-        import importlib.abc
+        _patch_on_import(cls, "the terminal's start-up wait")
 
-        class Finder(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path, target=None):
-                patch = cls.MODULES.get(name)
-                if patch is None:
-                    return None
-                for finder in sys.meta_path:
-                    if finder is self or not hasattr(finder, "find_spec"):
-                        continue
-                    spec = finder.find_spec(name, path, target)
-                    if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                        run = spec.loader.exec_module
 
-                        def exec_module(module, run=run, patch=patch):
-                            run(module)
-                            try:
-                                getattr(cls, patch)(module)
-                            except Exception as e:  # another version of the tool: it works as it came
-                                print(f"openhands-lsp: the terminal's start-up wait is off ({e})", file=sys.stderr)
+# Where openhands-lsp says it has recorded a step (see _StepRecorded); unset where it keeps no checkpoints.
+_STEP_ACKS = os.environ.get("OPENHANDS_LSP_STEP_ACKS")
+# The tools whose steps change no files, so get no checkpoint and are not waited for.
+_QUIET_TOOLS = frozenset(filter(None, os.environ.get("OPENHANDS_LSP_QUIET_TOOLS", "").split(",")))
+# How long a step waits for its checkpoint; then the agent goes on (a stalled or gone openhands-lsp never stops it).
+_STEP_ACK_LIMIT = float(os.environ.get("OPENHANDS_LSP_STEP_ACK_TIMEOUT") or 20)
 
-                        spec.loader.exec_module = exec_module
-                        return spec
+
+class _StepRecorded:
+    """Holds the agent's next step until openhands-lsp has recorded the files as this step left them.
+
+    openhands-lsp takes a checkpoint of the conversation's copy when a step's observation reaches it. The agent does
+    not wait for that: its next step may already be writing files while the snapshot is read, and under load the
+    checkpoint then holds the next step's files too (and the next step gets none). So after the tools of a step ran
+    and their observations went out, the agent waits until openhands-lsp writes `<acks>/<observation id>`, for as long
+    as it follows the conversation (`<acks>/following`), and at most _STEP_ACK_LIMIT seconds.
+    """
+
+    MODULES = {"openhands.sdk.agent.agent": "patch_agent"}
+
+    @staticmethod
+    def collecting(on_event, ids):
+        def on(event):
+            on_event(event)
+            if type(event).__name__ == "ObservationEvent" and getattr(event, "tool_name", None) not in _QUIET_TOOLS:
+                ids.append(event.id)
+
+        return on
+
+    @staticmethod
+    def pending(ids):
+        """The ids not acknowledged yet (each ack is taken away once seen); none when nobody follows."""
+        if not os.path.exists(os.path.join(_STEP_ACKS, "following")):
+            return []
+        left = []
+        for event_id in ids:
+            ack = os.path.join(_STEP_ACKS, event_id)
+            if os.path.exists(ack):
+                try:
+                    os.unlink(ack)
+                except OSError:
+                    pass
+            else:
+                left.append(event_id)
+        return left
+
+    @classmethod
+    def patch_agent(cls, module):
+        agent = module.Agent
+        run_sync, run_async = agent._execute_actions, agent._aexecute_actions
+
+        def _execute_actions(self, conversation, action_events, on_event):
+            ids = []
+            run_sync(self, conversation, action_events, cls.collecting(on_event, ids))
+            deadline = time.monotonic() + _STEP_ACK_LIMIT
+            while ids and time.monotonic() < deadline:
+                ids = cls.pending(ids)
+                if ids:
+                    time.sleep(0.005)
+
+        async def _aexecute_actions(self, conversation, action_events, on_event):
+            import asyncio
+
+            ids = []
+            await run_async(self, conversation, action_events, cls.collecting(on_event, ids))
+            deadline = time.monotonic() + _STEP_ACK_LIMIT
+            # On the event loop: the observations go out to openhands-lsp while this waits.
+            while ids and time.monotonic() < deadline:
+                ids = cls.pending(ids)
+                if ids:
+                    await asyncio.sleep(0.005)
+
+        agent._execute_actions = _execute_actions
+        agent._aexecute_actions = _aexecute_actions
+
+    @classmethod
+    def install(cls):
+        if _STEP_ACKS:
+            _patch_on_import(cls, "waiting for each step's checkpoint")
+
+
+def _patch_on_import(cls, what):
+    """Runs `cls`'s patch for each of its MODULES right after that module is imported."""
+    import importlib.abc
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            patch = cls.MODULES.get(name)
+            if patch is None:
                 return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
+                if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    run = spec.loader.exec_module
 
-        sys.meta_path.insert(0, Finder())
+                    def exec_module(module, run=run, patch=patch):
+                        run(module)
+                        try:
+                            getattr(cls, patch)(module)
+                        except Exception as e:  # another version of the agent-server: it works as it came
+                            print(f"openhands-lsp: {what} is off ({e})", file=sys.stderr)
+
+                    spec.loader.exec_module = exec_module
+                    return spec
+            return None
+
+    sys.meta_path.insert(0, Finder())
 
 
 _main()
 _ShellReady.install()
+_StepRecorded.install()

@@ -105,6 +105,9 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
     let conversations =
         if record.is_some() { AGENT_RECORD_DIR.to_owned() } else { format!("{AGENT_STATE_DIR}/conversations") };
     env.push(format!("OH_CONVERSATIONS_PATH={conversations}"));
+    if record.is_some() {
+        env.extend(crate::sandbox::step_acks_env(AGENT_RECORD_DIR).map(|(k, v)| format!("{k}={v}")));
+    }
     env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
     let exposed = format!("{AGENT_PORT}/tcp");
     let mut body = ContainerCreateBody {
