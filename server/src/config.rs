@@ -200,7 +200,7 @@ settings! {
             "Where conversations run. `docker`: the agent-server image (`openhands.docker.image`) in a local \
              Docker container per conversation, which sees only the conversation's workspace. `process`: a \
              locally installed agent-server started on a loopback port for each conversation (no isolation: \
-             the agent works on this machine). `cloud`: OpenHands Cloud or a self-hosted OpenHands server \
+             the agent works on this machine; Linux and macOS only, refused in words on Windows). `cloud`: OpenHands Cloud or a self-hosted OpenHands server \
              (`openhands.cloud.url`), which clones the workspace's remote repository and branch; its changes \
              come back for review in the conversation's own copy.";
         isolation "isolation": Isolation = Isolation::Worktree, Enum(&["none", "worktree"]),

@@ -376,11 +376,21 @@ fn an_llm_error_becomes_a_conversation_error_with_its_message() {
 fn a_missing_agent_server_command_is_a_clear_error() {
     let (_dir, ws) = workspace();
     let llm = ScriptedLlm::start(vec![]);
-    let (server, id) =
-        start(&llm, &ws, json!({"process": {"command": "/nonexistent/agent-server"}}), options(), "Nothing");
+    // Its own memory-backed folder, to see what the server leaves there.
+    let memory = tempfile::tempdir().unwrap();
+    let opts = options().env("XDG_RUNTIME_DIR", memory.path().to_str().unwrap());
+    let (server, id) = start(&llm, &ws, json!({"process": {"command": "/nonexistent/agent-server"}}), opts, "Nothing");
     let failed = wait_state(&server, &id, "error");
     let error = failed["error"].as_str().unwrap();
     assert!(error.contains("/nonexistent/agent-server") && error.contains("pip install --require-hashes"), "{error}");
+    // The agent-server's record, made in memory for the sandbox that never started, went with it.
+    let left: Vec<std::path::PathBuf> = std::fs::read_dir(memory.path())
+        .unwrap()
+        .flatten()
+        .flat_map(|user| std::fs::read_dir(user.path()).into_iter().flatten().flatten().map(|e| e.path()))
+        .filter(|p| p.ends_with(&id))
+        .collect();
+    assert!(left.is_empty(), "left in memory: {left:?}");
 }
 
 /// An agent-server whose install is broken answers 500 to creating a conversation, with its own reason (1.58.0 with

@@ -21,11 +21,17 @@ run(async (vs) => {
   );
 
   // The user's own edit, away from the agent's, not saved.
+  // Typed into the editor's text, as a user clicks into it: a click on the tab alone can leave the keyboard with the
+  // conversation view (seen once on a loaded machine: the line went nowhere).
   await vs.step("user-edit", async () => {
     await page.locator(".tabs-container .tab", { hasText: "a.txt" }).first().click();
+    await page.locator(".editor-instance .monaco-editor .view-lines").first().click();
+    await vs.until("the editor to have the keyboard", () =>
+      page.evaluate(() => !!document.activeElement?.closest(".editor-instance .monaco-editor")));
     await page.keyboard.press("Control+Home");
     await page.keyboard.type("zero");
     await page.keyboard.press("Enter");
+    await vs.until("the user's line in the editor", async () => (await vs.editorText()).startsWith("zero\none"));
   });
 
   // Apply Changes from the palette: which conversation (the palette does not know), then its files, all ticked.

@@ -215,6 +215,22 @@ impl runner::Runner {
         spec: crate::sandbox::SandboxSpec,
         control: &mut mpsc::Receiver<Control>,
     ) -> Option<Result<crate::sandbox::Sandbox, crate::sandbox::SandboxError>> {
+        let started = self.start_or_stop(spec, control).await;
+        // No sandbox: the agent-server's record and store made for it (in memory) go now, the record back with the
+        // conversation, as a sandbox's do when it stops; else they stayed in memory until the machine restarted.
+        if !matches!(started, Some(Ok(_))) {
+            self.close_record().await;
+            crate::sandbox::process::remove_agent_store(&self.id);
+        }
+        started
+    }
+
+    /// The sandbox, unless a stop came first (`None`) or it failed to start.
+    async fn start_or_stop(
+        &mut self,
+        spec: crate::sandbox::SandboxSpec,
+        control: &mut mpsc::Receiver<Control>,
+    ) -> Option<Result<crate::sandbox::Sandbox, crate::sandbox::SandboxError>> {
         let provider = self.provider.clone();
         let start = provider.start(spec);
         tokio::pin!(start);

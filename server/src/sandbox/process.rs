@@ -302,7 +302,9 @@ pub fn live_record(conversation_id: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-fn remove_agent_store(conversation_id: &str) {
+/// Removes the conversation's memory-backed folder (the agent-server's store and its live record): once no sandbox of
+/// it runs.
+pub fn remove_agent_store(conversation_id: &str) {
     let _ = std::fs::remove_dir_all(memory_root().join(conversation_id));
 }
 
