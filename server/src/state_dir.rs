@@ -36,11 +36,16 @@ fn resolve_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<Path
 /// This program's configuration folder (settings for agent panels, login's credentials file):
 /// `$XDG_CONFIG_HOME/openhands-lsp`, else `~/.config/openhands-lsp`; not created.
 pub fn config_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| {
-        let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE"))?;
-        Some(PathBuf::from(home).join(".config"))
-    })?;
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home_dir().map(|h| h.join(".config")))?;
     Some(base.join(APP_DIR))
+}
+
+/// The user's home: `HOME`, else `USERPROFILE` (Windows' home, where `HOME` is seldom set).
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(PathBuf::from)
 }
 
 /// Writes `contents` to `path` whole or not at all: into a new file beside it, created with `mode` (so a 0600 file

@@ -148,9 +148,9 @@ pub(super) fn split_image(image: &str) -> (String, String) {
 fn registry_credentials(repo: &str) -> Option<bollard::auth::DockerCredentials> {
     let first = repo.split('/').next().unwrap_or_default();
     let registry = if repo.contains('/') && (first.contains('.') || first.contains(':')) { first } else { "docker.io" };
-    let dir = std::env::var_os("DOCKER_CONFIG").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).map(|h| PathBuf::from(h).join(".docker"))
-    })?;
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| crate::state_dir::home_dir().map(|h| h.join(".docker")))?;
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
     let config: serde_json::Value = serde_json::from_str(&text).ok()?;
     let auths = config.get("auths")?.as_object()?;
