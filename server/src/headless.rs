@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::backends::Backends;
 use crate::config::Settings;
-use crate::conversation::{Decision, GoOn, Manager, Observer, StartRequest, State, Store, Update};
+use crate::conversation::{Decision, GoOn, Manager, Observer, SendMode, StartRequest, State, Store, Update};
 use crate::editor::Editor;
 
 pub struct RunOptions {
@@ -65,7 +65,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     let id = match &opts.continue_id {
         Some(id) => {
             let go_on = GoOn { settings: &opts.settings, editor: Editor::Terminal, mcp_servers: Default::default() };
-            let sent = manager.message(id, opts.task.clone(), Vec::new(), go_on).await;
+            let sent = manager.message(id, (opts.task.clone(), Vec::new(), SendMode::Steer), go_on).await;
             sent.map_err(|e| RunError::Setup(e.to_string()))?;
             id.clone()
         }

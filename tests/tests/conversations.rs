@@ -794,3 +794,74 @@ fn llm_use_is_kept_with_what_litellm_prices_it_at_and_survives_a_restart() {
     assert_eq!(kept, usage, "kept with the conversation");
     again.shutdown_and_exit().unwrap();
 }
+
+/// While the agent works: a steered message reaches its next LLM request within the same turn; a queued one waits
+/// for the turn's end (shown as queued meanwhile) and starts the next turn; one taken back never reaches it.
+#[test]
+fn a_steered_message_joins_the_running_turn_and_a_queued_one_starts_the_next() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one").gated("first-step"),
+        Step::finish("first turn"),
+        Step::finish("second turn"),
+    ]);
+    let (mut server, id) = start(&llm, &ws, json!({}), options(), "Work for a while");
+    wait_state(&server, &id, "running");
+    assert!(llm.wait_requests(1, RUN_TIMEOUT), "the agent waits on its first LLM call");
+    let message = |text: &str, mode: Option<&str>| {
+        let mut args = json!({"conversationId": id, "text": text});
+        if let Some(mode) = mode {
+            args["mode"] = json!(mode);
+        }
+        json!({"command": "openhands.sendMessage", "arguments": [args]})
+    };
+
+    // Steering is the default while it runs; its answer comes once the agent-server took it (the step ended).
+    let steer = server.send_request("workspace/executeCommand", message("Also mention STEERED-DOCS", None)).unwrap();
+    let queued = server.request("workspace/executeCommand", message("Then do QUEUED-NEXT", Some("queue"))).unwrap();
+    let queued = queued.unwrap();
+    assert_eq!(queued["delivery"], "queued", "{queued}");
+    let taken = server.request("workspace/executeCommand", message("TAKEN-BACK text", Some("queue"))).unwrap().unwrap();
+    let taken_id = taken["queued"]["id"].as_str().unwrap().to_owned();
+    let shown = server
+        .wait_for("both queued messages shown", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id.as_str())
+                .map(|m| m["params"]["queued"].clone())
+                .find(|q| q.as_array().is_some_and(|q| q.len() == 2))
+        })
+        .unwrap();
+    assert_eq!(shown[0]["text"], "Then do QUEUED-NEXT");
+    let back = server.command("openhands.unqueueMessage", json!({"conversationId": id, "messageId": taken_id}));
+    assert_eq!(back.unwrap().unwrap()["message"]["text"], "TAKEN-BACK text");
+    let again = server.command("openhands.unqueueMessage", json!({"conversationId": id, "messageId": taken_id}));
+    let refused = again.unwrap().unwrap_err();
+    assert!(refused.message.contains("no longer queued"), "{}", refused.message);
+
+    llm.open_gate("first-step");
+    let steered = server.response(steer, RUN_TIMEOUT).unwrap().unwrap();
+    assert_eq!(steered["delivery"], "sent", "{steered}");
+    server
+        .wait_for("the queued message's turn", RUN_TIMEOUT, |msgs| {
+            msgs.iter()
+                .filter(|m| m["method"] == "openhands/conversationChanged" && m["params"]["id"] == id.as_str())
+                .find(|m| m["params"]["finalMessage"] == "second turn" && m["params"]["state"] == "finished")
+                .cloned()
+        })
+        .unwrap();
+    let requests: Vec<String> = llm.requests().iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(requests.len(), 3, "one turn with two steps, then the queued message's turn");
+    assert!(requests[1].contains("STEERED-DOCS"), "the steered message is in the turn's next request");
+    assert!(requests[1].contains("echo one"), "that request goes on from the first step: the same turn");
+    assert!(!requests[1].contains("QUEUED-NEXT"), "the queued message waits for the turn's end");
+    assert!(requests[2].contains("QUEUED-NEXT"), "the queued message starts the next turn");
+    assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "a message taken back never reaches the agent");
+    let changes: Vec<Value> = server
+        .notifications("openhands/conversationChanged")
+        .into_iter()
+        .filter(|c| c["id"] == id)
+        .collect();
+    let first_end = changes.iter().position(|c| c["finalMessage"] == "first turn" && c["state"] == "finished");
+    assert!(first_end.is_some(), "the first turn ended on its own");
+    assert!(changes.last().unwrap().get("queued").is_none(), "nothing is left queued: {:?}", changes.last());
+}

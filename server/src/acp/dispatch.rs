@@ -63,6 +63,7 @@ pub const METHODS: &[&str] = &[
     "session/resume",
     "session/close",
     "session/cancel",
+    "_session/steering",
 ];
 
 async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Value, RpcError> {
@@ -84,6 +85,7 @@ async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Valu
         "session/load" => answer(super::history::load(front, parse(method, params)?).await),
         "session/resume" => answer(super::history::resume(front, parse(method, params)?).await),
         "session/close" => answer(super::history::close(front, parse(method, params)?).await),
+        "_session/steering" => answer(super::steer::steer(front, parse(method, params)?).await),
         other => Err(RpcError::method_not_found(other)),
     }
 }
@@ -125,7 +127,8 @@ fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeRespons
                 .list(Some(SessionListCapabilities::new()))
                 .resume(Some(SessionResumeCapabilities::new()))
                 .close(Some(SessionCloseCapabilities::new())),
-        );
+        )
+        .meta(super::steer::announcement());
     let how = crate::editor::Editor::AgentPanel.how_to_set(SecretName::LlmApiKey);
     let auth = AuthMethod::Agent(
         AuthMethodAgent::new(AUTH_METHOD, "LLM API key").description(Some(format!("The model's API key: {how}."))),
@@ -139,6 +142,7 @@ fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeRespons
     Ok(InitializeResponse::new(ProtocolVersion::V1)
         .agent_capabilities(capabilities)
         .auth_methods(vec![auth, login])
+        .meta(super::steer::announcement())
         .agent_info(Some(Implementation::new("openhands-lsp", crate::VERSION).title(Some("OpenHands".to_owned())))))
 }
 

@@ -11,6 +11,7 @@ mod router;
 mod session;
 mod settings;
 mod slash;
+mod steer;
 mod transport;
 mod turn;
 mod updates;

@@ -60,6 +60,10 @@ pub struct Session {
     pub discarded: bool,
     /// Turns begun so far.
     pub turns: u64,
+    /// `session/cancel`s so far: a prompt queued behind the running turn is cancelled with it.
+    pub cancels: u64,
+    /// Changes when the turn ends or is cancelled: prompts queued behind it look again.
+    pub turn_free: tokio::sync::watch::Sender<u64>,
 }
 
 impl Session {
@@ -76,7 +80,14 @@ impl Session {
             offered: Default::default(),
             discarded: false,
             turns: 0,
+            cancels: 0,
+            turn_free: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The turn slot is free again, or a cancel came: prompts queued behind it look again.
+    pub fn wake_queued(&self) {
+        self.turn_free.send_modify(|n| *n += 1);
     }
 
     /// Ends the turn, if one waits.

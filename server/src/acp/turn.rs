@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use super::errors::RpcError;
 use super::front::Front;
 use super::session::{Turn, TurnEnd};
-use crate::conversation::{BUDGET_STOPPED, Decision, GoOn, PendingAction, StartOptions, StartRequest, State};
+use crate::conversation::{
+    BUDGET_STOPPED, Decision, GoOn, PendingAction, SendMode, StartOptions, StartRequest, State,
+};
 
 /// What a prompt gives the agent: its text, and its images as URLs (`data:` URLs for inline ones).
 pub struct Instruction {
@@ -96,22 +98,20 @@ pub async fn run_turn(
     id: &str,
     send: impl std::future::Future<Output = Result<(), RpcError>>,
 ) -> Result<PromptResponse, RpcError> {
-    let (tx, rx) = oneshot::channel();
-    front.with_session(id, |s| {
-        if s.turn.as_ref().is_some_and(|t| t.done.is_some()) {
-            return Err(RpcError::invalid_request("a turn is running in this session: wait for it, or cancel it"));
-        }
-        s.turns += 1;
-        s.turn = Some(Turn { done: Some(tx), cancelled: false, number: s.turns });
-        Ok(())
-    })??;
+    let Some(rx) = take_turn(front, id).await? else {
+        return Ok(PromptResponse::new(StopReason::Cancelled));
+    };
     if let Err(e) = send.await {
-        let _ = front.with_session(id, |s| s.turn = None);
+        let _ = front.with_session(id, |s| {
+            s.turn = None;
+            s.wake_queued();
+        });
         return Err(e);
     }
     let end = rx.await.unwrap_or(TurnEnd::Paused);
     let (cancelled, limit) = front.with_session(id, |s| {
         let cancelled = s.turn.take().is_some_and(|t| t.cancelled);
+        s.wake_queued();
         (cancelled, std::mem::take(&mut s.mapper.hit_iteration_limit))
     })?;
     match end {
@@ -132,6 +132,32 @@ pub async fn run_turn(
             Ok(PromptResponse::new(StopReason::EndTurn))
         }
         TurnEnd::Settled { message, .. } => Err(RpcError::internal(message)),
+    }
+}
+
+/// The session's turn slot, once free: a prompt sent while a turn runs waits for it (panels send the next prompt
+/// before the last one ends), in order. `None`: a `session/cancel` came while it waited, and it never ran.
+async fn take_turn(front: &Arc<Front>, id: &str) -> Result<Option<oneshot::Receiver<TurnEnd>>, RpcError> {
+    let (mut free, cancels) = front.with_session(id, |s| (s.turn_free.subscribe(), s.cancels))?;
+    loop {
+        let taken = front.with_session(id, |s| {
+            if s.cancels != cancels {
+                return Some(None);
+            }
+            if s.turn.is_some() {
+                return None;
+            }
+            let (tx, rx) = oneshot::channel();
+            s.turns += 1;
+            s.turn = Some(Turn { done: Some(tx), cancelled: false, number: s.turns });
+            Some(Some(rx))
+        })?;
+        if let Some(taken) = taken {
+            return Ok(taken);
+        }
+        if free.changed().await.is_err() {
+            return Err(RpcError::internal("the session was closed"));
+        }
     }
 }
 
@@ -164,7 +190,7 @@ async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>
     let (settings, mcp_servers) = front.with_session(id, |s| (s.settings.clone(), s.mcp_servers.clone()))?;
     let going_on = manager.get(id).is_ok_and(|s| !s.live);
     let go_on = GoOn { settings: &settings, editor: crate::editor::Editor::AgentPanel, mcp_servers };
-    manager.message(id, text, images, go_on).await?;
+    manager.message(id, (text, images, SendMode::Steer), go_on).await?;
     if going_on {
         let (call, update) = start_call(id, settings.backend.as_str());
         front.with_session(id, |s| s.starting_call = Some(call))?;
@@ -177,6 +203,9 @@ async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>
 /// whatever the agent-server still does: nothing is confirmed for it meanwhile).
 pub async fn cancel(front: Arc<Front>, id: String) {
     let running = front.with_session(&id, |s| {
+        // Prompts queued behind the turn are cancelled with it: they never ran.
+        s.cancels += 1;
+        s.wake_queued();
         s.turn.as_mut().map(|turn| {
             turn.cancelled = true;
             turn.number

@@ -177,7 +177,18 @@ pub struct AgentServerClient {
     http: reqwest::Client,
 }
 
+/// A user message as the agent-server's `POST …/events` takes it.
+fn message_body(text: &str, images: &[String], run: bool) -> Value {
+    let mut content = vec![json!({"type": "text", "text": text})];
+    if !images.is_empty() {
+        content.push(json!({"type": "image", "image_urls": images}));
+    }
+    json!({"role": "user", "content": content, "run": run})
+}
+
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A steered message waits for the running step (a build, a test run) to end.
+const STEER_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Attempts at an LLM call in all (the SDK's `num_retries` counts attempts) when the settings name none: waits of
 /// 2, 4 and 8 s between them.
@@ -228,13 +239,17 @@ impl AgentServerClient {
         images: &[String],
         run: bool,
     ) -> Result<(), AgentServerError> {
-        let mut content = vec![json!({"type": "text", "text": text})];
-        if !images.is_empty() {
-            content.push(json!({"type": "image", "image_urls": images}));
-        }
-        let body = json!({"role": "user", "content": content, "run": run});
+        let body = message_body(text, images, run);
         let path = format!("/api/conversations/{id}/events");
         self.call(Method::POST, &path, Some(body), "sending a message", None).await.map(|_| ())
+    }
+
+    /// A message into the running turn: the agent-server takes it once the running step ends, which may be a long
+    /// command's end; only then is it answered.
+    pub async fn steer_message(&self, id: &str, text: &str, images: &[String]) -> Result<(), AgentServerError> {
+        let body = message_body(text, images, true);
+        let path = format!("/api/conversations/{id}/events");
+        self.call(Method::POST, &path, Some(body), "steering the agent", Some(STEER_TIMEOUT)).await.map(|_| ())
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), AgentServerError> {

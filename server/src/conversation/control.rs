@@ -2,15 +2,23 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::queue::{Delivery, QueuedMessage, SendMode};
 use super::{ConversationError, Decision};
 
 pub(super) enum Control {
-    /// `run`: the agent works on it now; otherwise it is only added to the conversation for its next turn.
+    /// `run`: the agent works on it now (or, queued, once the running turn ends); otherwise it is only added to the
+    /// conversation for its next turn.
     Send {
         text: String,
         images: Vec<String>,
         run: bool,
-        reply: oneshot::Sender<Result<(), ConversationError>>,
+        mode: SendMode,
+        reply: oneshot::Sender<Result<Delivery, ConversationError>>,
+    },
+    /// A queued message taken back before it was sent.
+    Unqueue {
+        message: String,
+        reply: oneshot::Sender<Result<QueuedMessage, ConversationError>>,
     },
     Pause {
         reply: oneshot::Sender<Result<(), ConversationError>>,
@@ -47,6 +55,7 @@ pub(super) fn refuse(msg: Control, id: &str, state: &'static str) {
     let err = |action| ConversationError::WrongState { id: id.to_owned(), state, action };
     match msg {
         Control::Send { reply, .. } => drop(reply.send(Err(err("sending a message")))),
+        Control::Unqueue { reply, .. } => drop(reply.send(Err(err("taking a message back")))),
         Control::Pause { reply } => drop(reply.send(Err(err("pausing")))),
         Control::Resume { reply } => drop(reply.send(Err(err("resuming")))),
         Control::Stop { reply } => drop(reply.send(Ok(()))),

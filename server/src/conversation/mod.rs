@@ -13,6 +13,7 @@ mod mcp_commands;
 mod metering;
 mod model;
 mod model_error;
+mod queue;
 mod resume;
 mod runner;
 mod setup;
@@ -36,6 +37,7 @@ pub(crate) use model::KIB_IN_FLIGHT;
 pub use model::{
     AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
 };
+pub use queue::{Delivery, QueuedMessage, SendMode};
 pub use resume::GoOn;
 pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
 pub use usage::{BUDGET_STOPPED, Budget, Usage};
@@ -144,24 +146,32 @@ impl Manager {
         self.inner.provider.name()
     }
 
-    pub async fn send_message(&self, id: &str, text: String) -> Result<(), ConversationError> {
-        self.send_message_with_images(id, text, Vec::new()).await
+    pub async fn send_message(&self, id: &str, text: String) -> Result<Delivery, ConversationError> {
+        self.send_message_with_images(id, text, Vec::new(), SendMode::Steer).await
     }
 
-    /// A message with images (URLs, `data:` URLs included).
+    /// A message with images (URLs, `data:` URLs included), steered into a running turn or queued after it.
     pub async fn send_message_with_images(
         &self,
         id: &str,
         text: String,
         images: Vec<String>,
-    ) -> Result<(), ConversationError> {
-        self.control(id, |reply| Control::Send { text, images, run: true, reply }).await
+        mode: SendMode,
+    ) -> Result<Delivery, ConversationError> {
+        self.control(id, |reply| Control::Send { text, images, run: true, mode, reply }).await
+    }
+
+    /// Takes a queued message back before it is sent: the message, for the editor to put back where the user types.
+    pub async fn unqueue(&self, id: &str, message_id: &str) -> Result<QueuedMessage, ConversationError> {
+        let message = message_id.to_owned();
+        self.control(id, |reply| Control::Unqueue { message, reply }).await
     }
 
     /// Tells the agent something for its next turn without starting one (e.g. which changes were not applied).
     pub async fn add_note(&self, id: &str, text: String) -> Result<(), ConversationError> {
         let text = format!("{}\n{text}", crate::agent_server::events::NOTE_MARK);
-        self.control(id, |reply| Control::Send { text, images: Vec::new(), run: false, reply }).await
+        let mode = SendMode::Steer;
+        self.control(id, |reply| Control::Send { text, images: Vec::new(), run: false, mode, reply }).await.map(drop)
     }
 
     /// What the agent changed in its isolated copy, against where it started.

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+use super::queue::{Delivery, SendMode};
 use super::runner::Runner;
 use super::store::{self, ConversationId, Meta, State, Store};
 use super::tracker::Tracker;
@@ -42,17 +43,16 @@ impl Manager {
     pub async fn message(
         &self,
         id: &str,
-        text: String,
-        images: Vec<String>,
+        (text, images, mode): (String, Vec<String>, SendMode),
         go_on: GoOn<'_>,
-    ) -> Result<(), ConversationError> {
+    ) -> Result<Delivery, ConversationError> {
         if self.live().contains_key(id) {
-            return self.send_message_with_images(id, text, images).await;
+            return self.send_message_with_images(id, text, images, mode).await;
         }
         let manager = self.clone();
         let summary = self.get(id)?;
         let meta = super::off_runtime(move || Ok(manager.taken_over(summary))).await??;
-        self.go_on(meta, text, images, go_on)
+        self.go_on(meta, text, images, go_on).map(|()| Delivery::Sent)
     }
 
     /// The conversation as it can go on: not another live server's, able to, and (when an earlier session left it
@@ -128,6 +128,7 @@ impl Manager {
             fork: summary.meta.agent_conversation.clone(),
             held: super::model::Held::default(),
             going_on: true,
+            queue: super::queue::restored(&summary.meta.queued),
             meta: shared,
             provider,
             settings,

@@ -49,6 +49,8 @@ pub(super) struct Runner {
     pub held: super::model::Held,
     /// The conversation goes on from an earlier sandbox's (see `resume`): its copy and the agent's record exist.
     pub going_on: bool,
+    /// Messages waiting for the running turn to end.
+    pub queue: super::queue::Queue,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.
@@ -151,10 +153,12 @@ impl Runner {
                     Some(StreamItem::Event(event)) => {
                         self.on_event(event, &mut tracker, &client).await;
                         self.keep_budget(sandbox, &client, &sub).await;
+                        self.send_queued(sandbox, &client, &sub, &mut tracker).await;
                     }
                     Some(StreamItem::Snapshot(event)) => {
                         if let Some(status) = event.execution_status() {
                             self.on_status(status, &mut tracker, &client).await;
+                            self.send_queued(sandbox, &client, &sub, &mut tracker).await;
                         }
                     }
                     Some(StreamItem::Reconnecting { attempt, reason }) => {
@@ -197,9 +201,10 @@ impl Runner {
         tracker: &mut Tracker,
     ) -> bool {
         match msg {
-            Control::Send { text, images, run, reply } => {
-                let _ = reply.send(self.send_within_budget((text, images, run), sandbox, client, sub, tracker).await);
+            Control::Send { text, images, run, mode, reply } => {
+                self.on_send((text, images, run, mode), reply, sandbox, client, sub, tracker).await;
             }
+            Control::Unqueue { message, reply } => drop(reply.send(self.unqueue(&message))),
             Control::Pause { reply } => {
                 let result = self.pause(sandbox, client, sub).await;
                 let _ = reply.send(result);
@@ -213,6 +218,7 @@ impl Runner {
                 if self.remote.is_some() {
                     let _ = tokio::time::timeout(Duration::from_secs(15), self.bring_back(client)).await;
                 }
+                self.drop_queue();
                 self.settle(State::Stopped, self.stop_message(), None);
                 let _ = reply.send(Ok(()));
                 return true;
@@ -286,23 +292,6 @@ impl Runner {
             }
             sub
         })
-    }
-
-    /// The sandbox went away: an error unless the work was over.
-    fn sandbox_died(&self, death: crate::sandbox::Death) {
-        if self.meta().state.is_settled() {
-            return;
-        }
-        // The popup gets the reason; the log's lines go to the log (the editor's output channel).
-        if !death.log.trim().is_empty() {
-            tracing::warn!(conversation = %self.id, "{}; its last log lines:\n{}", death.reason, death.log);
-        }
-        let reason = format!(
-            "the sandbox died: {}{}",
-            death.reason,
-            if death.log.trim().is_empty() { "" } else { " (its last log lines are in the openhands-lsp log)" }
-        );
-        self.settle(State::Error, None, Some(reason));
     }
 
     /// A message from the user. The agent-server runs unanswered actions on the next `run` ("implicit

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::control::{Control, refuse};
+use super::queue::{Delivery, SendMode};
 use super::store::{self, ConversationId, Meta, State};
 use super::{
     AgentSettings, ConversationError, KIB_IN_FLIGHT, Live, Manager, StartRequest, Summary, Update, lock, runner,
@@ -66,6 +67,7 @@ impl Manager {
             fork: None,
             held: super::model::Held::default(),
             going_on: false,
+            queue: Vec::new(),
         };
         let manager = self.clone();
         tokio::spawn(async move {
@@ -204,10 +206,28 @@ fn new_meta(
         usage: None,
         budget_reached: None,
         discarded: false,
+        queued: Vec::new(),
     }
 }
 
 impl runner::Runner {
+    /// The sandbox went away: an error unless the work was over.
+    pub(super) fn sandbox_died(&self, death: crate::sandbox::Death) {
+        if self.meta().state.is_settled() {
+            return;
+        }
+        // The popup gets the reason; the log's lines go to the log (the editor's output channel).
+        if !death.log.trim().is_empty() {
+            tracing::warn!(conversation = %self.id, "{}; its last log lines:\n{}", death.reason, death.log);
+        }
+        let reason = format!(
+            "the sandbox died: {}{}",
+            death.reason,
+            if death.log.trim().is_empty() { "" } else { " (its last log lines are in the openhands-lsp log)" }
+        );
+        self.settle(State::Error, None, Some(reason));
+    }
+
     /// Starts the sandbox; `None` when the user stopped the conversation meanwhile. Stop works while the sandbox
     /// boots, a pause holds the task and messages wait with it (`hold_while_starting`); other requests are refused.
     pub(super) async fn start_sandbox(
@@ -271,13 +291,16 @@ impl runner::Runner {
                 self.set_state(State::Starting);
                 let _ = reply.send(Ok(()));
             }
-            Control::Send { text, images, run, reply } => {
+            Control::Send { text, images, run, mode: SendMode::Queue, reply } if run => {
+                let _ = reply.send(Ok(self.enqueue(text, images)));
+            }
+            Control::Send { text, images, run, reply, .. } => {
                 self.held.messages.push((text, images));
                 if run && self.held.paused {
                     self.held.paused = false;
                     self.set_state(State::Starting);
                 }
-                let _ = reply.send(Ok(()));
+                let _ = reply.send(Ok(Delivery::Sent));
             }
             other => return Some(other),
         }

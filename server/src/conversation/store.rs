@@ -106,6 +106,9 @@ pub struct Meta {
     /// Its changes were discarded (its copy and the agent's record went with them): it cannot go on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub discarded: bool,
+    /// Messages the user queued for when the running turn ends, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<super::queue::QueuedMessage>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -564,6 +567,7 @@ fn salvage(id: &str, dir: &Path, text: &[u8], reason: &str) -> Meta {
         usage: None,
         budget_reached: None,
         discarded: false,
+        queued: Vec::new(),
     }
 }
 
@@ -617,6 +621,7 @@ mod tests {
             usage: None,
             budget_reached: None,
             discarded: false,
+            queued: Vec::new(),
         }
     }
 

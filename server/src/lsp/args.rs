@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use tower_lsp_server::lsp_types::{Diagnostic, Range, Uri};
 
-use crate::conversation::{ConversationId, Decision};
+use crate::conversation::{ConversationId, Decision, SendMode};
 
 /// For commands without arguments: `{}` or nothing, and no stray fields.
 #[derive(Deserialize)]
@@ -58,6 +58,16 @@ pub struct ConversationArgs {
 pub struct SendMessageArgs {
     pub conversation_id: ConversationId,
     pub text: String,
+    /// While the agent works: into its running turn (`steer`, the default) or after it (`queue`).
+    #[serde(default)]
+    pub mode: SendMode,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnqueueMessageArgs {
+    pub conversation_id: ConversationId,
+    pub message_id: String,
 }
 
 #[derive(Deserialize, Default)]

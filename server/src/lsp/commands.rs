@@ -8,7 +8,7 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 use super::args::{
     ApplyArgs, AttachArgs, ConfirmationArgs, ConversationArgs, CreatePullRequestArgs, FixDiagnosticArgs, FixIssueArgs,
     GetEventsArgs, ListArgs, NoArgs, PushArgs, RejectHunksArgs, RestoreArgs, SendMessageArgs, SetSecretArgs,
-    StartTaskArgs, StatusArgs, SuggestedTasksArgs,
+    StartTaskArgs, StatusArgs, SuggestedTasksArgs, UnqueueMessageArgs,
 };
 use super::errors::invalid_params;
 use super::names::*;
@@ -23,6 +23,7 @@ pub async fn execute(ctx: &Ctx, command: &str, arguments: Vec<Value>) -> Result<
         START_TASK => conversations::start_task(ctx, parse::<StartTaskArgs>(command, args)?).await,
         FIX_DIAGNOSTIC => conversations::fix_diagnostic(ctx, parse::<FixDiagnosticArgs>(command, args)?).await,
         SEND_MESSAGE => conversations::send_message(ctx, parse::<SendMessageArgs>(command, args)?).await,
+        UNQUEUE_MESSAGE => conversations::unqueue_message(ctx, parse::<UnqueueMessageArgs>(command, args)?).await,
         PAUSE => conversations::pause(ctx, parse::<ConversationArgs>(command, args)?).await,
         RESUME => conversations::resume(ctx, parse::<ConversationArgs>(command, args)?).await,
         STOP => conversations::stop(ctx, parse::<ConversationArgs>(command, args)?).await,

@@ -7,13 +7,13 @@ use tower_lsp_server::jsonrpc::Error;
 
 use super::args::{
     ConfirmationArgs, ConversationArgs, FixDiagnosticArgs, GetEventsArgs, ListArgs, SendMessageArgs, SetSecretArgs,
-    StartTaskArgs,
+    StartTaskArgs, UnqueueMessageArgs,
 };
 use super::errors::bad_argument;
 use super::names::{FIX_DIAGNOSTIC, START_TASK};
 use super::state::Ctx;
 use super::{cloud, convert, start, wire};
-use crate::conversation::{GoOn, StartRequest};
+use crate::conversation::{Delivery, GoOn, StartRequest};
 use crate::tasks;
 
 pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> {
@@ -75,8 +75,17 @@ pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value,
 pub async fn send_message(ctx: &Ctx, args: SendMessageArgs) -> Result<Value, Error> {
     // A conversation whose sandbox is gone (an earlier session's) goes on with the session's settings.
     let go_on = GoOn { settings: &ctx.snap.settings, editor: ctx.snap.editor(), mcp_servers: Default::default() };
-    ctx.manager()?.message(&args.conversation_id, args.text, Vec::new(), go_on).await?;
-    Ok(Value::Null)
+    let message = (args.text, Vec::new(), args.mode);
+    Ok(match ctx.manager()?.message(&args.conversation_id, message, go_on).await? {
+        Delivery::Sent => json!({ "delivery": "sent" }),
+        Delivery::Queued(queued) => json!({ "delivery": "queued", "queued": queued }),
+    })
+}
+
+/// A queued message taken back: it is given back, for the editor to put where the user types.
+pub async fn unqueue_message(ctx: &Ctx, args: UnqueueMessageArgs) -> Result<Value, Error> {
+    let message = ctx.manager()?.unqueue(&args.conversation_id, &args.message_id).await?;
+    Ok(json!({ "message": message }))
 }
 
 pub async fn pause(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {

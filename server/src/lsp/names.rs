@@ -3,6 +3,7 @@
 pub const STATUS: &str = "openhands.status";
 pub const START_TASK: &str = "openhands.startTask";
 pub const SEND_MESSAGE: &str = "openhands.sendMessage";
+pub const UNQUEUE_MESSAGE: &str = "openhands.unqueueMessage";
 pub const PAUSE: &str = "openhands.pause";
 pub const RESUME: &str = "openhands.resume";
 pub const STOP: &str = "openhands.stop";
@@ -29,6 +30,7 @@ pub const ALL: &[&str] = &[
     STATUS,
     START_TASK,
     SEND_MESSAGE,
+    UNQUEUE_MESSAGE,
     PAUSE,
     RESUME,
     STOP,

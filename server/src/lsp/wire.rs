@@ -50,6 +50,18 @@ pub struct Conversation {
     pub usage: Option<Usage>,
     /// Paused on its budget: what it spent (`null` otherwise).
     pub budget_reached: Option<String>,
+    /// Messages queued for when the running turn ends, in order (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<Queued>,
+}
+
+/// A message waiting for the running turn to end (`Conversation.queued`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    /// What `openhands.unqueueMessage` takes back.
+    pub id: String,
+    pub text: String,
 }
 
 /// The project's image a conversation runs in (`Conversation.image`).
@@ -211,6 +223,7 @@ impl From<Summary> for Conversation {
             branch_of: m.branch_of.map(|b| BranchOf { conversation_id: b.conversation, checkpoint: b.checkpoint }),
             usage: m.usage.map(Usage::from),
             budget_reached: m.budget_reached,
+            queued: m.queued.into_iter().map(|q| Queued { id: q.id, text: q.text }).collect(),
         }
     }
 }
@@ -258,6 +271,7 @@ mod tests {
             "usage": {"costUsd": 0.5, "promptTokens": 1, "completionTokens": 2, "cacheReadTokens": 0,
                       "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3, "llmSeconds": 1.5},
             "budgetReached": "has spent $0.02 and 60 tokens of its budget of $0.01",
+            "queued": [{"id": "a1", "text": "then the docs"}],
             "image": {"name": "openhands-lsp-project/a-1:k", "origin": "the dev container (.devcontainer.json)"}
         }))
         .unwrap();

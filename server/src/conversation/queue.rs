@@ -1,0 +1,141 @@
+//! Messages the user sends while the agent works: steered into the running turn (the agent's next step reads them),
+//! or queued for when the turn ends, shown as queued and taken back until then.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use super::runner::Runner;
+use super::tracker::Tracker;
+use super::{ConversationError, State};
+use crate::agent_server::AgentServerClient;
+use crate::agent_server::stream;
+use crate::sandbox::Sandbox;
+
+/// What a message does when the agent is working. When it is not, both start a turn now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendMode {
+    /// Into the running turn: the agent reads it before its next step.
+    #[default]
+    Steer,
+    /// After the running turn: it starts the next one.
+    Queue,
+}
+
+/// A message waiting for the turn to end, as editors show it (kept in `meta.json`, so it outlives a restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMessage {
+    pub id: String,
+    pub text: String,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// It went to the agent.
+    Sent,
+    /// It waits for the running turn to end.
+    Queued(QueuedMessage),
+}
+
+/// The queue as the runner holds it: each message with its images (which stay in memory, out of `meta.json`).
+pub(super) type Queue = Vec<(QueuedMessage, Vec<String>)>;
+
+/// The queue a conversation that goes on takes up again (its images were not kept).
+pub(super) fn restored(queued: &[QueuedMessage]) -> Queue {
+    queued.iter().map(|q| (q.clone(), Vec::new())).collect()
+}
+
+impl Runner {
+    /// Whether a message queued now waits: the agent works on a turn (or the user must answer it first).
+    pub(super) fn turn_under_way(&self) -> bool {
+        matches!(self.meta().state, State::Starting | State::Running | State::WaitingForConfirmation)
+    }
+
+    /// A message from the user: steered into the running turn, queued after it, or sent (it starts a turn).
+    pub(super) async fn on_send(
+        &mut self,
+        (text, images, run, mode): (String, Vec<String>, bool, SendMode),
+        reply: oneshot::Sender<Result<Delivery, ConversationError>>,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+        tracker: &mut Tracker,
+    ) {
+        let running = self.meta().state == State::Running;
+        if run && mode == SendMode::Queue && (running || self.turn_under_way()) {
+            let _ = reply.send(Ok(self.enqueue(text, images)));
+        } else if run && running {
+            // Steered: the agent-server takes it once the running step ends (the step holds the conversation), so
+            // it is sent beside the runner, which meanwhile follows the step (and records its checkpoint, which
+            // the step waits for). The agent's next step reads it; the turn's own `finished` ends the turn.
+            let (client, id) = (client.clone(), self.agent_id().to_owned());
+            tokio::spawn(async move {
+                let sent = client.steer_message(&id, &text, &images).await;
+                let _ = reply.send(sent.map(|()| Delivery::Sent).map_err(ConversationError::from));
+            });
+        } else {
+            let sent = self.send_within_budget((text, images, run), sandbox, client, sub, tracker).await;
+            let _ = reply.send(sent.map(|()| Delivery::Sent));
+        }
+    }
+
+    /// Puts a message in the queue, and tells the editors.
+    pub(super) fn enqueue(&mut self, text: String, images: Vec<String>) -> Delivery {
+        let message = QueuedMessage { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), text };
+        self.queue.push((message.clone(), images));
+        self.publish_queue();
+        Delivery::Queued(message)
+    }
+
+    /// Takes a queued message back before it is sent: the message, for the editor to put back in its box.
+    pub(super) fn unqueue(&mut self, message_id: &str) -> Result<QueuedMessage, ConversationError> {
+        let at = self.queue.iter().position(|(q, _)| q.id == message_id).ok_or_else(|| {
+            ConversationError::NotQueued { id: self.id.clone(), message: message_id.to_owned() }
+        })?;
+        let (message, _) = self.queue.remove(at);
+        self.publish_queue();
+        Ok(message)
+    }
+
+    /// Drops what is queued (the conversation stopped: no turn comes after).
+    pub(super) fn drop_queue(&mut self) {
+        if !self.queue.is_empty() {
+            tracing::info!(conversation = %self.id, "{} queued message(s) dropped: the conversation stopped", self.queue.len());
+            self.queue.clear();
+            self.publish_queue();
+        }
+    }
+
+    /// Once a turn finished: what was queued goes to the agent, in order, and the last starts the next turn.
+    pub(super) async fn send_queued(
+        &mut self,
+        sandbox: &Sandbox,
+        client: &AgentServerClient,
+        sub: &stream::Subscription,
+        tracker: &mut Tracker,
+    ) {
+        if self.queue.is_empty() || self.meta().state != State::Finished {
+            return;
+        }
+        let mut queued = std::mem::take(&mut self.queue).into_iter();
+        self.publish_queue();
+        while let Some((message, images)) = queued.next() {
+            let run = queued.len() == 0;
+            let kept = (message.clone(), images.clone());
+            if let Err(e) = self.send_within_budget((message.text, images, run), sandbox, client, sub, tracker).await {
+                // What did not reach the agent stays queued, to be taken back or sent after the next turn.
+                self.queue = std::iter::once(kept).chain(queued).collect();
+                self.publish_queue();
+                self.settle(State::Error, None, Some(format!("a queued message could not be sent: {e}")));
+                return;
+            }
+        }
+    }
+
+    fn publish_queue(&self) {
+        let queued = self.queue.iter().map(|(q, _)| q.clone()).collect();
+        self.update_meta(|m| m.queued = queued);
+    }
+}
