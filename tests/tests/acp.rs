@@ -883,3 +883,37 @@ fn past_its_dollar_budget_the_turn_asks_raises_once_and_stops_as_max_tokens() {
     assert!(ws.join("three").exists() || ws.join("two").exists(), "raised, the agent went on");
     assert!(!ws.join("four").exists(), "stopped at the raised limit");
 }
+
+/// As panels do it while a turn runs: `_session/steering` (announced as Claude's and Codex's adapters announce it)
+/// reaches the running turn's next LLM request; a second `session/prompt` waits for the turn and runs next, never
+/// refused or lost; steering with no turn running answers `promptRequired`; a cancel also cancels the prompt
+/// queued behind the turn, which never reaches the agent.
+#[test]
+fn steering_joins_the_running_turn_and_a_second_prompt_waits_its_turn() {
+    let (_dir, ws) = repo_with_files();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one").gated("first-step"),
+        Step::finish("Turn one done."),
+        Step::finish("Turn two done."),
+        Step::terminal("echo long").gated("never"),
+    ]);
+    let setup = Setup::new(&llm, json!({"isolation": "none"}));
+    let result = setup.drive("steer", &[("WORKSPACE", ws.display().to_string())]);
+    for place in [&result["init"]["_meta"], &result["init"]["agentCapabilities"]["_meta"]] {
+        assert_eq!(place["steering"]["supported"], true, "{}", result["init"]);
+    }
+    assert_eq!(result["steerAnswer"]["outcome"], "injected");
+    assert_eq!(result["first"]["stopReason"], "end_turn");
+    assert_eq!(result["second"]["stopReason"], "end_turn");
+    assert_eq!(result["order"], json!(["first", "queued"]), "the second prompt ran after the first");
+    assert_eq!(result["idle"]["outcome"], "promptRequired");
+    assert_eq!(result["cancelled"]["stopReason"], "cancelled");
+    assert_eq!(result["cancelledBehind"]["stopReason"], "cancelled");
+    let requests: Vec<String> = llm.requests().iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(requests.len(), 4, "two steps, the queued prompt's turn, the held one");
+    assert!(requests[1].contains("STEERED-DOCS") && requests[1].contains("echo one"), "steered into the same turn");
+    assert!(!requests[1].contains("QUEUED-NEXT"), "the queued prompt waited");
+    assert!(requests[2].contains("QUEUED-NEXT"), "the queued prompt is the next turn");
+    assert!(requests.iter().all(|r| !r.contains("NEVER-SENT")), "the prompt cancelled in the queue never ran");
+    assert!(requests.iter().all(|r| !r.contains("Nothing runs now")), "promptRequired took nothing");
+}

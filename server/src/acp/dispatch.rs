@@ -30,10 +30,11 @@ fn answer<T: Serialize>(result: Result<T, RpcError>) -> Result<Value, RpcError> 
 }
 
 /// Handles one message from the client; requests are answered here.
-pub async fn handle(front: Arc<Front>, incoming: Incoming) {
+/// `arrived`: its place in the order messages came in.
+pub async fn handle(front: Arc<Front>, incoming: Incoming, arrived: u64) {
     match incoming {
         Incoming::Request { id, method, params } => {
-            let result = request(&front, &method, params).await;
+            let result = request(&front, &method, params, arrived).await;
             if let Err(e) = &result {
                 tracing::info!("{method}: {}", e.message);
             }
@@ -42,7 +43,7 @@ pub async fn handle(front: Arc<Front>, incoming: Incoming) {
         Incoming::Notification { method, params } => match method.as_str() {
             "session/cancel" => {
                 if let Ok(n) = parse::<agent_client_protocol_schema::v1::CancelNotification>(&method, params) {
-                    super::turn::cancel(front, n.session_id.0.to_string()).await;
+                    super::turn::cancel(front, n.session_id.0.to_string(), arrived).await;
                 }
             }
             // Extension notifications and ones this agent does not know are ignored, as JSON-RPC says.
@@ -66,7 +67,7 @@ pub const METHODS: &[&str] = &[
     "_session/steering",
 ];
 
-async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Value, RpcError> {
+async fn request(front: &Arc<Front>, method: &str, params: Value, arrived: u64) -> Result<Value, RpcError> {
     match method {
         "initialize" => answer(initialize(front, parse(method, params)?)),
         "authenticate" => answer(authenticate(front)),
@@ -80,7 +81,7 @@ async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Valu
             answer(created)
         }
         "session/set_config_option" => answer(set_config_option(front, parse(method, params)?).await),
-        "session/prompt" => answer(prompt(front, parse(method, params)?).await),
+        "session/prompt" => answer(prompt(front, parse(method, params)?, arrived).await),
         "session/list" => answer(super::history::list(front, parse(method, params)?).await),
         "session/load" => answer(super::history::load(front, parse(method, params)?).await),
         "session/resume" => answer(super::history::resume(front, parse(method, params)?).await),
@@ -94,6 +95,7 @@ async fn request(front: &Arc<Front>, method: &str, params: Value) -> Result<Valu
 async fn prompt(
     front: &Arc<Front>,
     req: agent_client_protocol_schema::v1::PromptRequest,
+    arrived: u64,
 ) -> Result<agent_client_protocol_schema::v1::PromptResponse, RpcError> {
     let id = req.session_id.0.to_string();
     let instruction = super::turn::instruction_of(&req.prompt);
@@ -102,7 +104,7 @@ async fn prompt(
     }
     match super::slash::parse(&instruction.text) {
         Some(command) => super::slash::run(front, &id, command).await,
-        None => super::turn::prompt(front.clone(), id, instruction).await,
+        None => super::turn::prompt(front.clone(), id, instruction, arrived).await,
     }
 }
 

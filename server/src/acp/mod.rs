@@ -71,6 +71,7 @@ where
     let front = Arc::new(front::Front::new(peer, manager, secrets, loaded));
     tokio::spawn(router::route(front.clone(), updates));
     let mut handlers = tokio::task::JoinSet::new();
+    let mut arrived = 0;
     loop {
         let message = tokio::select! {
             m = incoming.recv() => m,
@@ -80,7 +81,9 @@ where
             }
         };
         let Some(message) = message else { break };
-        handlers.spawn(dispatch::handle(front.clone(), message));
+        // Numbered as they come, before their handlers run in any order: a cancel cancels the prompts before it.
+        arrived += 1;
+        handlers.spawn(dispatch::handle(front.clone(), message, arrived));
         // Finished handlers are let go as the session goes on.
         while handlers.try_join_next().is_some() {}
     }

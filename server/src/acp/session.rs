@@ -60,8 +60,9 @@ pub struct Session {
     pub discarded: bool,
     /// Turns begun so far.
     pub turns: u64,
-    /// `session/cancel`s so far: a prompt queued behind the running turn is cancelled with it.
-    pub cancels: u64,
+    /// When the last `session/cancel` came (the order messages arrived in): a prompt that came before it and still
+    /// waits behind the running turn is cancelled with it.
+    pub cancelled_before: u64,
     /// Changes when the turn ends or is cancelled: prompts queued behind it look again.
     pub turn_free: tokio::sync::watch::Sender<u64>,
 }
@@ -80,7 +81,7 @@ impl Session {
             offered: Default::default(),
             discarded: false,
             turns: 0,
-            cancels: 0,
+            cancelled_before: 0,
             turn_free: tokio::sync::watch::Sender::new(0),
         }
     }

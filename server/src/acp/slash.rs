@@ -122,7 +122,8 @@ async fn fix_issue(front: &Arc<Front>, id: &str, reference: &str) -> Result<Prom
     );
     let req = crate::issues::fix_task(reference, None, std::slice::from_ref(&cwd), &providers).await?;
     front.send(id, message(format!("Working on {}.", req.title)));
-    super::turn::run_turn(front, id, async { super::turn::start(front, id, req, &settings) }).await
+    // A session with no conversation yet has no turn to be queued behind.
+    super::turn::run_turn(front, id, u64::MAX, async { super::turn::start(front, id, req, &settings) }).await
 }
 
 #[cfg(test)]

@@ -60,7 +60,12 @@ fn path_of(uri: &str) -> String {
 }
 
 /// `session/prompt` (not a slash command): runs the turn to its end.
-pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> Result<PromptResponse, RpcError> {
+pub async fn prompt(
+    front: Arc<Front>,
+    id: String,
+    instruction: Instruction,
+    arrived: u64,
+) -> Result<PromptResponse, RpcError> {
     let Instruction { text, images } = instruction;
     let (started, cwd, settings, discarded) =
         front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone(), s.discarded))?;
@@ -80,7 +85,7 @@ pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> 
             let asking = format!("Asking the model ({})…\n", settings.llm.model);
             front.send(&id, SessionUpdate::AgentThoughtChunk(super::updates::text_chunk(asking)));
         }
-        return run_turn(&front, &id, message(&front, &id, text, images)).await;
+        return run_turn(&front, &id, arrived, message(&front, &id, text, images)).await;
     }
     let req = StartRequest {
         title: crate::tasks::title_from(&text),
@@ -89,16 +94,18 @@ pub async fn prompt(front: Arc<Front>, id: String, instruction: Instruction) -> 
         images,
         ..StartRequest::default()
     };
-    run_turn(&front, &id, async { start(&front, &id, req, &settings) }).await
+    run_turn(&front, &id, arrived, async { start(&front, &id, req, &settings) }).await
 }
 
-/// Registers the turn, sends what starts it (`send`), and waits for its end: the stop reason.
+/// Registers the turn (once the one under way ended: `arrived` is the prompt's place in the order messages came
+/// in), sends what starts it (`send`), and waits for its end: the stop reason.
 pub async fn run_turn(
     front: &Arc<Front>,
     id: &str,
+    arrived: u64,
     send: impl std::future::Future<Output = Result<(), RpcError>>,
 ) -> Result<PromptResponse, RpcError> {
-    let Some(rx) = take_turn(front, id).await? else {
+    let Some(rx) = take_turn(front, id, arrived).await? else {
         return Ok(PromptResponse::new(StopReason::Cancelled));
     };
     if let Err(e) = send.await {
@@ -136,12 +143,16 @@ pub async fn run_turn(
 }
 
 /// The session's turn slot, once free: a prompt sent while a turn runs waits for it (panels send the next prompt
-/// before the last one ends), in order. `None`: a `session/cancel` came while it waited, and it never ran.
-async fn take_turn(front: &Arc<Front>, id: &str) -> Result<Option<oneshot::Receiver<TurnEnd>>, RpcError> {
-    let (mut free, cancels) = front.with_session(id, |s| (s.turn_free.subscribe(), s.cancels))?;
+/// before the last one ends), in order. `None`: a `session/cancel` came after it, and it never ran.
+async fn take_turn(
+    front: &Arc<Front>,
+    id: &str,
+    arrived: u64,
+) -> Result<Option<oneshot::Receiver<TurnEnd>>, RpcError> {
+    let mut free = front.with_session(id, |s| s.turn_free.subscribe())?;
     loop {
         let taken = front.with_session(id, |s| {
-            if s.cancels != cancels {
+            if arrived < s.cancelled_before {
                 return Some(None);
             }
             if s.turn.is_some() {
@@ -201,10 +212,10 @@ async fn message(front: &Arc<Front>, id: &str, text: String, images: Vec<String>
 
 /// `session/cancel`: the agent is paused at once; the prompt answers `cancelled` when it is (or after two seconds,
 /// whatever the agent-server still does: nothing is confirmed for it meanwhile).
-pub async fn cancel(front: Arc<Front>, id: String) {
+pub async fn cancel(front: Arc<Front>, id: String, arrived: u64) {
     let running = front.with_session(&id, |s| {
         // Prompts queued behind the turn are cancelled with it: they never ran.
-        s.cancels += 1;
+        s.cancelled_before = s.cancelled_before.max(arrived);
         s.wake_queued();
         s.turn.as_mut().map(|turn| {
             turn.cancelled = true;

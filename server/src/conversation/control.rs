@@ -2,7 +2,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::queue::{Delivery, QueuedMessage, SendMode};
+use super::model::{Delivery, SendMode};
+use super::store::QueuedMessage;
 use super::{ConversationError, Decision};
 
 pub(super) enum Control {

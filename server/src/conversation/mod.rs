@@ -35,11 +35,13 @@ use control::Control;
 pub use error::ConversationError;
 pub(crate) use model::KIB_IN_FLIGHT;
 pub use model::{
-    AgentSettings, Credit, Decision, Observer, PendingAction, Review, StartOptions, StartRequest, Summary, Update,
+    AgentSettings, Credit, Decision, Delivery, Observer, PendingAction, Review, SendMode, StartOptions, StartRequest,
+    Summary, Update,
 };
-pub use queue::{Delivery, QueuedMessage, SendMode};
 pub use resume::GoOn;
-pub use store::{BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, State, Store, StoreError, now_ms};
+pub use store::{
+    BadId, ConversationId, EventPage, IsolationMeta, IssueLink, Meta, QueuedMessage, State, Store, StoreError, now_ms,
+};
 pub use usage::{BUDGET_STOPPED, Budget, Usage};
 
 /// Runs blocking work (git, reading a long event log) on tokio's blocking pool. The runtime has a single thread

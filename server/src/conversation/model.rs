@@ -6,9 +6,29 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{IssueLink, Meta, State};
+use super::store::{IssueLink, Meta, QueuedMessage, State};
 use crate::agent_server::events::NormalizedEvent;
 use crate::config::ConfirmationMode;
+
+/// What a message does when the agent is working. When it is not, both start a turn now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendMode {
+    /// Into the running turn: the agent reads it before its next step.
+    #[default]
+    Steer,
+    /// After the running turn: it starts the next one.
+    Queue,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// It went to the agent.
+    Sent,
+    /// It waits for the running turn to end.
+    Queued(QueuedMessage),
+}
 
 /// A conversation as listed for editors.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -175,6 +195,15 @@ pub struct Review {
     pub title: String,
     pub source: PathBuf,
     pub files: Vec<crate::git::FileChange>,
+}
+
+/// Messages waiting for the running turn to end, as the runner holds them: each with its images (which stay in
+/// memory, out of `meta.json`).
+pub(super) type Queue = Vec<(QueuedMessage, Vec<String>)>;
+
+/// The queue a conversation that goes on takes up again (its images were not kept).
+pub(super) fn restored(queued: &[QueuedMessage]) -> Queue {
+    queued.iter().map(|q| (q.clone(), Vec::new())).collect()
 }
 
 /// What the user asked of a conversation while its sandbox was starting (taken in `start.rs`): a pause (a cancelled

@@ -1,51 +1,16 @@
 //! Messages the user sends while the agent works: steered into the running turn (the agent's next step reads them),
 //! or queued for when the turn ends, shown as queued and taken back until then.
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use super::runner::Runner;
 use super::tracker::Tracker;
+use super::model::{Delivery, SendMode};
+use super::store::QueuedMessage;
 use super::{ConversationError, State};
 use crate::agent_server::AgentServerClient;
 use crate::agent_server::stream;
 use crate::sandbox::Sandbox;
-
-/// What a message does when the agent is working. When it is not, both start a turn now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SendMode {
-    /// Into the running turn: the agent reads it before its next step.
-    #[default]
-    Steer,
-    /// After the running turn: it starts the next one.
-    Queue,
-}
-
-/// A message waiting for the turn to end, as editors show it (kept in `meta.json`, so it outlives a restart).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueuedMessage {
-    pub id: String,
-    pub text: String,
-}
-
-/// What became of a message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Delivery {
-    /// It went to the agent.
-    Sent,
-    /// It waits for the running turn to end.
-    Queued(QueuedMessage),
-}
-
-/// The queue as the runner holds it: each message with its images (which stay in memory, out of `meta.json`).
-pub(super) type Queue = Vec<(QueuedMessage, Vec<String>)>;
-
-/// The queue a conversation that goes on takes up again (its images were not kept).
-pub(super) fn restored(queued: &[QueuedMessage]) -> Queue {
-    queued.iter().map(|q| (q.clone(), Vec::new())).collect()
-}
 
 impl Runner {
     /// Whether a message queued now waits: the agent works on a turn (or the user must answer it first).

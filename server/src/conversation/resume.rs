@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::queue::{Delivery, SendMode};
+use super::model::{Delivery, SendMode};
 use super::runner::Runner;
 use super::store::{self, ConversationId, Meta, State, Store};
 use super::tracker::Tracker;
@@ -128,7 +128,7 @@ impl Manager {
             fork: summary.meta.agent_conversation.clone(),
             held: super::model::Held::default(),
             going_on: true,
-            queue: super::queue::restored(&summary.meta.queued),
+            queue: super::model::restored(&summary.meta.queued),
             meta: shared,
             provider,
             settings,

@@ -50,7 +50,7 @@ pub(super) struct Runner {
     /// The conversation goes on from an earlier sandbox's (see `resume`): its copy and the agent's record exist.
     pub going_on: bool,
     /// Messages waiting for the running turn to end.
-    pub queue: super::queue::Queue,
+    pub queue: super::model::Queue,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::control::{Control, refuse};
-use super::queue::{Delivery, SendMode};
+use super::model::{Delivery, SendMode};
 use super::store::{self, ConversationId, Meta, State};
 use super::{
     AgentSettings, ConversationError, KIB_IN_FLIGHT, Live, Manager, StartRequest, Summary, Update, lock, runner,

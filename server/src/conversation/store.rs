@@ -108,7 +108,15 @@ pub struct Meta {
     pub discarded: bool,
     /// Messages the user queued for when the running turn ends, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub queued: Vec<super::queue::QueuedMessage>,
+    pub queued: Vec<QueuedMessage>,
+}
+
+/// A message waiting for the turn to end, as editors show it (kept in `meta.json`, so it outlives a restart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedMessage {
+    pub id: String,
+    pub text: String,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -239,12 +239,16 @@ mod tests {
 
     /// Every key of the wire object, nested ones as `parent.key`.
     fn keys(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
-        if let serde_json::Value::Object(map) = value {
-            for (k, v) in map {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                keys(v, &name, out);
-                out.insert(name);
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    keys(v, &name, out);
+                    out.insert(name);
+                }
             }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| keys(item, prefix, out)),
+            _ => {}
         }
     }
 
