@@ -558,3 +558,33 @@ fn the_platform_package_runs_its_own_server_with_no_path_set_and_none_on_path() 
     let logs = bench.output_log();
     assert!(logs.contains("/server/openhands-lsp (from bundled)"), "{logs}");
 }
+
+/// While the agent works, from the conversation view's box: Alt+Enter and the Queue button queue messages (shown,
+/// and one taken back into the box), Enter steers the running turn; the steered message reaches the turn's next
+/// LLM request, the queued one starts the next turn, the one taken back never reaches the agent.
+#[test]
+fn the_view_steers_the_running_turn_queues_for_the_next_and_takes_back() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one").gated("first-step"),
+        Step::finish("first turn"),
+        Step::finish("second turn"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("steer-queue", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("steer_queue", &[("LLM_URL", format!("http://{}", llm.addr))]));
+    assert_eq!(result["working"]["send"], "Steer", "{result}");
+    let hint = result["working"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("Enter steers it") && hint.contains("Alt+Enter queues it"), "{hint}");
+    assert_eq!(result["boxAfterQueue"], "", "a queued message leaves the box: {result}");
+    assert_eq!(result["bothQueued"], json!(["Then do QUEUED-NEXT", "TAKEN-BACK text"]), "{result}");
+    assert_eq!(result["boxAfterTakeBack"], "TAKEN-BACK text", "taken back into the box: {result}");
+    assert_eq!(result["queuedAtEnd"], json!([]), "{result}");
+    assert_eq!(result["after"]["send"], "Send", "{result}");
+    assert_eq!(result["after"]["queueHidden"], true, "{result}");
+    let requests: Vec<String> = llm.requests().iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(requests.len(), 3, "one turn of two steps, then the queued message's turn");
+    assert!(requests[1].contains("STEERED-DOCS") && !requests[1].contains("QUEUED-NEXT"), "steered into the turn");
+    assert!(requests[2].contains("QUEUED-NEXT"), "the queued message starts the next turn");
+    assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "taken back, never sent");
+}

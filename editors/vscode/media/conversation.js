@@ -7,7 +7,10 @@
   const events = document.getElementById("events");
   const form = document.getElementById("send");
   const input = document.getElementById("message");
-  const sendButton = form.querySelector("button");
+  const sendButton = document.getElementById("send-button");
+  const queueButton = document.getElementById("queue-button");
+  const modeHint = document.getElementById("mode-hint");
+  const queuedList = document.getElementById("queued");
   /** Where the agent works (its copy of the folder): stripped from the paths it prints. */
   let roots = [];
   /** Each command's or edit's element by its action id: its output goes inside it when it comes. */
@@ -281,11 +284,25 @@
       document.querySelector("nav.actions").hidden = false;
       input.disabled = !m.canMessage;
       sendButton.disabled = !m.canMessage;
-      input.placeholder = m.live
+      // While it works, a message steers it (Enter) or waits for the turn's end (Alt+Enter, Queue).
+      document.body.dataset.working = m.working ? "yes" : "no";
+      sendButton.textContent = m.working ? "Steer" : "Send";
+      sendButton.title = m.working ? "Into the running turn: the agent reads it before its next step (Enter)" : "";
+      queueButton.hidden = !m.working;
+      queueButton.disabled = !m.canMessage;
+      modeHint.hidden = !m.working;
+      showQueued(m.queued || []);
+      input.placeholder = m.working
+        ? "Steer the agent (Enter), or queue a message for after this turn (Alt+Enter)"
+        : m.live
         ? "Message the agent (Enter to send, Shift+Enter for a new line)"
         : m.canMessage
           ? "Message the agent to go on where it left off: its sandbox starts again (Enter to send)"
           : "This conversation cannot go on: " + (m.cannotContinue || "it ran in an earlier session") + ".";
+    } else if (m.type === "unqueued") {
+      // Taken back: to edit or send again, unless the user has typed something else since.
+      if (!input.value.trim()) input.value = m.text;
+      input.focus();
     } else if (m.type === "sent") {
       // Cleared only once the agent has it: text the server refused stays, to send again.
       if (m.ok && input.value.trim() === m.text) input.value = "";
@@ -302,20 +319,54 @@
   // Listening: the extension sends what this view shows (all of it, when the view was restored after a reload).
   vscode.postMessage({ type: "ready" });
 
-  function send() {
+  function send(mode) {
     const text = input.value.trim();
     if (text && !input.disabled) {
-      vscode.postMessage({ type: "send", text: text });
+      vscode.postMessage({ type: "send", text: text, mode: mode });
     }
   }
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    send();
+    send("steer");
+  });
+  queueButton.addEventListener("click", function () {
+    send("queue");
   });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
-      send();
+      send(e.altKey && document.body.dataset.working === "yes" ? "queue" : "steer");
     }
   });
+
+  /** The messages waiting for the turn's end, each with a way to take it back. */
+  function showQueued(queued) {
+    const list = queuedList.querySelector("ul");
+    list.textContent = "";
+    queued.forEach(function (q) {
+      const item = document.createElement("li");
+      item.dataset.id = q.id;
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = q.text;
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "unqueue";
+      back.textContent = "Take back";
+      back.title = "Not sent: it comes back to the box";
+      back.addEventListener("click", function () {
+        vscode.postMessage({ type: "unqueue", id: q.id });
+      });
+      item.appendChild(text);
+      item.appendChild(back);
+      list.appendChild(item);
+    });
+    queuedList.hidden = queued.length === 0;
+    fitForm();
+  }
+
+  /** The fixed box at the bottom grows with the queue and the hint: the last events stay above it. */
+  function fitForm() {
+    document.body.style.paddingBottom = form.offsetHeight + 16 + "px";
+  }
 })();

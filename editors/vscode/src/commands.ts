@@ -9,7 +9,9 @@ import {
   Conversation,
   Hunk,
   PushResult,
+  QueuedMessage,
   SecretName,
+  SendResult,
   ServerCommand,
   StartResult,
   SuggestedTask,
@@ -249,7 +251,7 @@ export function registerCommands(deps: Deps): string[] {
       const c = await pick(arg, "Open which conversation?");
       return c && panels.open(c.id);
     },
-    sendMessage: async (arg, text) => {
+    sendMessage: async (arg, text, mode) => {
       const c = await pick(arg, "Send a message to which conversation?", canMessage);
       if (!c) {
         return undefined;
@@ -261,10 +263,32 @@ export function registerCommands(deps: Deps): string[] {
       if (!body?.trim()) {
         return undefined;
       }
-      await server.execute(ServerCommand.sendMessage, { conversationId: c.id, text: body });
+      // While the agent works: "steer" (the server's default) puts it into the running turn, "queue" after it.
+      const args = { conversationId: c.id, text: body, ...(mode === "queue" ? { mode: "queue" } : {}) };
+      const sent = await server.execute<SendResult>(ServerCommand.sendMessage, args);
       // Seen where the user is, also when sent from the tree (the view shows the message itself).
-      vscode.window.setStatusBarMessage(`$(send) OpenHands: message sent to "${c.title}"`, 4000);
+      const said = sent?.delivery === "queued" ? `queued for after the turn of "${c.title}"` : `sent to "${c.title}"`;
+      vscode.window.setStatusBarMessage(`$(send) OpenHands: message ${said}`, 4000);
       return true;
+    },
+    unqueueMessage: async (arg, messageId) => {
+      const c = await pick(arg, "Take a queued message back from which conversation?", (c) => (c.queued ?? []).length > 0);
+      if (!c) {
+        return undefined;
+      }
+      const queued = c.queued ?? [];
+      const id =
+        typeof messageId === "string"
+          ? messageId
+          : (await vscode.window.showQuickPick(
+              queued.map((q) => ({ label: q.text, id: q.id })),
+              { title: "OpenHands: take back which queued message?" },
+            ))?.id;
+      if (!id) {
+        return undefined;
+      }
+      const back = await server.execute<{ message: QueuedMessage }>(ServerCommand.unqueueMessage, { conversationId: c.id, messageId: id });
+      return back?.message.text;
     },
     respondToConfirmation: async (arg, decision) => answer(arg, typeof decision === "string" ? decision : undefined),
     allowAction: async (arg) => answer(arg, "allow"),

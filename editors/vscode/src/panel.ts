@@ -31,18 +31,25 @@ export type ToWebview =
       budgetReached: string | null;
       /** The project's image it runs in, in words (empty: the agent-server image). */
       image: string;
+      /** The agent works on a turn: a message steers it, or is queued for after the turn. */
+      working: boolean;
+      /** Messages queued for when the turn ends, in order. */
+      queued: { id: string; text: string }[];
     }
   | { type: "events"; events: AgentEvent[] }
   /** The steps a live conversation can be restored to: by the event each follows. */
   | { type: "checkpoints"; live: boolean; current: number | null; checkpoints: { number: number; step: number; eventId: string }[] }
   /** The history was cut back (a restore): the events are sent again from the start. */
   | { type: "reset" }
-  | { type: "sent"; ok: boolean; text: string };
+  | { type: "sent"; ok: boolean; text: string }
+  /** A queued message taken back: its text goes back to the box (when the user typed nothing since). */
+  | { type: "unqueued"; text: string };
 
 /** What the webview script sends. */
 export type FromWebview =
   | { type: "ready" }
-  | { type: "send"; text: string }
+  | { type: "send"; text: string; mode: "steer" | "queue" }
+  | { type: "unqueue"; id: string }
   | { type: "restore"; checkpoint: number }
   | { type: "action"; name: "pause" | "resume" | "stop" | "review" | "apply" | "allow" | "allowAll" | "reject" };
 
@@ -246,6 +253,8 @@ export class ConversationPanel {
       usage: c.usage ? usageLong(c.usage) : "",
       budgetReached: c.budgetReached ?? null,
       image: c.image ? `${c.image.name}, from ${c.image.origin}` : "",
+      working: c.live && !c.runningElsewhere && ["starting", "running", "waiting_for_confirmation"].includes(c.state),
+      queued: c.queued ?? [],
     });
   }
 
@@ -277,8 +286,15 @@ export class ConversationPanel {
     }
     if (m.type === "send") {
       // The command says what failed; the box keeps the text unless it was sent.
-      const sent = await vscode.commands.executeCommand<boolean | undefined>("openhands.ui.sendMessage", node, m.text);
+      const sent = await vscode.commands.executeCommand<boolean | undefined>("openhands.ui.sendMessage", node, m.text, m.mode);
       this.post({ type: "sent", ok: sent === true, text: m.text });
+      return;
+    }
+    if (m.type === "unqueue") {
+      const text = await vscode.commands.executeCommand<string | undefined>("openhands.ui.unqueueMessage", node, m.id);
+      if (text !== undefined) {
+        this.post({ type: "unqueued", text });
+      }
       return;
     }
     const command = (
@@ -349,8 +365,16 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
 </header>
 <main id="events" aria-live="polite"></main>
 <form id="send">
+  <section id="queued" aria-label="Messages queued for after this turn" hidden>
+    <h2>Queued for after this turn</h2>
+    <ul></ul>
+  </section>
   <textarea id="message" rows="2" placeholder="Message the agent (Enter to send, Shift+Enter for a new line)"></textarea>
-  <button type="submit">Send</button>
+  <div class="buttons">
+    <button type="submit" id="send-button">Send</button>
+    <button type="button" id="queue-button" hidden title="Send it when the agent's turn ends (Alt+Enter)">Queue</button>
+  </div>
+  <div id="mode-hint" hidden>The agent is working. <b>Enter</b> steers it: it reads your message before its next step. <b>Alt+Enter</b> queues it for after this turn.</div>
 </form>
 <script nonce="${n}" src="${script}"></script>
 </body>

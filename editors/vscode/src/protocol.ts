@@ -4,6 +4,7 @@ export const ServerCommand = {
   status: "openhands.status",
   startTask: "openhands.startTask",
   sendMessage: "openhands.sendMessage",
+  unqueueMessage: "openhands.unqueueMessage",
   pause: "openhands.pause",
   resume: "openhands.resume",
   stop: "openhands.stop",
@@ -25,6 +26,18 @@ export const ServerCommand = {
   // Cloud commands: used when the server advertises them.
   attachConversation: "openhands.attachConversation",
 } as const;
+
+/** A message waiting for the running turn to end (`openhands.sendMessage` with `mode: "queue"`). */
+export interface QueuedMessage {
+  id: string;
+  text: string;
+}
+
+/** What `openhands.sendMessage` answers. */
+export interface SendResult {
+  delivery: "sent" | "queued";
+  queued?: QueuedMessage;
+}
 
 /** An OpenHands Cloud conversation, as `openhands.listConversations` lists it. */
 export interface CloudConversation {
@@ -85,6 +98,8 @@ export interface Conversation {
   usage?: Usage | null;
   /** Paused on its budget (and kept once stopped there): what it spent. */
   budgetReached?: string | null;
+  /** Messages queued for when the running turn ends, in order (absent when none). */
+  queued?: QueuedMessage[];
   /** The project's image it runs in (docker backend), when it is not the agent-server image. */
   image?: { name: string; origin: string } | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
