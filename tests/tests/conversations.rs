@@ -856,11 +856,8 @@ fn a_steered_message_joins_the_running_turn_and_a_queued_one_starts_the_next() {
     assert!(!requests[1].contains("QUEUED-NEXT"), "the queued message waits for the turn's end");
     assert!(requests[2].contains("QUEUED-NEXT"), "the queued message starts the next turn");
     assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "a message taken back never reaches the agent");
-    let changes: Vec<Value> = server
-        .notifications("openhands/conversationChanged")
-        .into_iter()
-        .filter(|c| c["id"] == id)
-        .collect();
+    let changes: Vec<Value> =
+        server.notifications("openhands/conversationChanged").into_iter().filter(|c| c["id"] == id).collect();
     let first_end = changes.iter().position(|c| c["finalMessage"] == "first turn" && c["state"] == "finished");
     assert!(first_end.is_some(), "the first turn ended on its own");
     assert!(changes.last().unwrap().get("queued").is_none(), "nothing is left queued: {:?}", changes.last());

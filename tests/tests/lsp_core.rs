@@ -38,6 +38,7 @@ fn initialize_result_snapshot() {
                 "openhands.status",
                 "openhands.startTask",
                 "openhands.sendMessage",
+                "openhands.unqueueMessage",
                 "openhands.pause",
                 "openhands.resume",
                 "openhands.stop",

@@ -254,7 +254,7 @@ fn in_a_terminal_a_bad_setting_and_a_task_show_without_hit_enter_prompts() {
     );
     assert!(!conversation.contains("Press ENTER"), "a hit-enter prompt:\n{conversation}");
     assert!(conversation.contains("  Let me make the file shout first."), "the agent's thought:\n{conversation}");
-    assert!(conversation.contains("i send a message   <CR> open the edited file"), "the keys:\n{conversation}");
+    assert!(conversation.contains("i send a message   a queue one for after the turn"), "the keys:\n{conversation}");
 
     // <CR> on the command shows its output, and again folds it.
     screen.type_text("gg");
@@ -660,4 +660,55 @@ fn the_server_installs_from_its_release_with_the_sha256_checked_and_checkhealth_
     );
     let asked = server.asked();
     assert!(asked.contains(&format!("v{VERSION}/{}", archive_name())), "the version's archive was fetched: {asked:?}");
+}
+
+/// While the agent works, in the conversation buffer: the header says so, `a` queues a message (shown on its own
+/// header line), `x` on that line takes one back into the prompt, `i` steers the running turn. The steered message
+/// reaches the turn's next LLM request; the queued one starts the next turn; the one taken back never goes.
+#[test]
+fn in_a_terminal_i_steers_the_running_turn_a_queues_and_x_takes_back() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one").gated("first-step"),
+        Step::finish("first turn"),
+        Step::finish("second turn"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let short = Duration::from_secs(30);
+    let long = Duration::from_secs(240);
+    let screen = neovim_in_tmux("steer-queue", &ws, state.path(), process_settings(&llm), "a.txt");
+    screen.wait_for("started", short, |s| s.contains("one"));
+    screen.ex("OpenHands task Work for a while");
+    let working = screen.wait_for("working", long, |s| s.contains("state: running") && s.contains("working: i steers"));
+    assert!(llm.wait_requests(1, long), "the agent waits on its first LLM call");
+    assert!(working.contains("a queues one for after this turn"), "{working}");
+
+    for text in ["Then do QUEUED-NEXT", "TAKEN-BACK text"] {
+        screen.type_text("a");
+        screen.wait_for("asked to queue", short, |s| s.contains("Queue for after this turn:"));
+        screen.type_text(text);
+        screen.keys(&["Enter"]);
+        screen.wait_for("queued", short, |s| s.contains(&format!("queued: {text}")));
+    }
+    // x on the second queued line: taken back, offered again; Esc drops it.
+    screen.ex("call search('queued: TAKEN-BACK')");
+    screen.type_text("x");
+    screen.wait_for("offered again, gone from the header", short, |s| {
+        s.contains("Queue for after this turn: TAKEN-BACK text") && !s.contains("queued: TAKEN-BACK")
+    });
+    screen.keys(&["Escape"]);
+
+    screen.type_text("i");
+    screen.wait_for("asked to steer", short, |s| s.contains("Steer the agent (it reads this before its next step):"));
+    screen.type_text("Also mention STEERED-DOCS");
+    screen.keys(&["Enter"]);
+    llm.open_gate("first-step");
+    let done = screen.wait_for("the queued turn", long, |s| s.contains("state: finished") && s.contains("second turn"));
+    assert!(!done.contains("queued:") && !done.contains("working:"), "{done}");
+    let requests: Vec<String> = llm.requests().iter().map(|r| r.body.to_string()).collect();
+    assert_eq!(requests.len(), 3, "one turn of two steps, then the queued message's turn");
+    assert!(requests[1].contains("STEERED-DOCS") && !requests[1].contains("QUEUED-NEXT"), "steered into the turn");
+    assert!(requests[2].contains("QUEUED-NEXT"), "the queued message starts the next turn");
+    assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "taken back, never sent");
+    screen.ex("qa!");
 }

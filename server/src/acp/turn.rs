@@ -15,9 +15,7 @@ use tokio::sync::oneshot;
 use super::errors::RpcError;
 use super::front::Front;
 use super::session::{Turn, TurnEnd};
-use crate::conversation::{
-    BUDGET_STOPPED, Decision, GoOn, PendingAction, SendMode, StartOptions, StartRequest, State,
-};
+use crate::conversation::{BUDGET_STOPPED, Decision, GoOn, PendingAction, SendMode, StartOptions, StartRequest, State};
 
 /// What a prompt gives the agent: its text, and its images as URLs (`data:` URLs for inline ones).
 pub struct Instruction {
@@ -144,11 +142,7 @@ pub async fn run_turn(
 
 /// The session's turn slot, once free: a prompt sent while a turn runs waits for it (panels send the next prompt
 /// before the last one ends), in order. `None`: a `session/cancel` came after it, and it never ran.
-async fn take_turn(
-    front: &Arc<Front>,
-    id: &str,
-    arrived: u64,
-) -> Result<Option<oneshot::Receiver<TurnEnd>>, RpcError> {
+async fn take_turn(front: &Arc<Front>, id: &str, arrived: u64) -> Result<Option<oneshot::Receiver<TurnEnd>>, RpcError> {
     let mut free = front.with_session(id, |s| s.turn_free.subscribe())?;
     loop {
         let taken = front.with_session(id, |s| {

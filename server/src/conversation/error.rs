@@ -59,7 +59,9 @@ pub enum ConversationError {
          another agent-server version. Its changes can still be reviewed and applied; start a new task to go on"
     )]
     NotResumed(String),
-    #[error("that message to conversation {id} is no longer queued ({message}): it was sent to the agent, or taken back")]
+    #[error(
+        "that message to conversation {id} is no longer queued ({message}): it was sent to the agent, or taken back"
+    )]
     NotQueued { id: String, message: String },
     #[error("a conversation {0} exists already")]
     AlreadyExists(String),

@@ -3,10 +3,10 @@
 
 use tokio::sync::oneshot;
 
-use super::runner::Runner;
-use super::tracker::Tracker;
 use super::model::{Delivery, SendMode};
+use super::runner::Runner;
 use super::store::QueuedMessage;
+use super::tracker::Tracker;
 use super::{ConversationError, State};
 use crate::agent_server::AgentServerClient;
 use crate::agent_server::stream;
@@ -56,9 +56,11 @@ impl Runner {
 
     /// Takes a queued message back before it is sent: the message, for the editor to put back in its box.
     pub(super) fn unqueue(&mut self, message_id: &str) -> Result<QueuedMessage, ConversationError> {
-        let at = self.queue.iter().position(|(q, _)| q.id == message_id).ok_or_else(|| {
-            ConversationError::NotQueued { id: self.id.clone(), message: message_id.to_owned() }
-        })?;
+        let at = self
+            .queue
+            .iter()
+            .position(|(q, _)| q.id == message_id)
+            .ok_or_else(|| ConversationError::NotQueued { id: self.id.clone(), message: message_id.to_owned() })?;
         let (message, _) = self.queue.remove(at);
         self.publish_queue();
         Ok(message)

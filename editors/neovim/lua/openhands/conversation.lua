@@ -27,7 +27,15 @@ for group, link in pairs(GROUPS) do
   vim.api.nvim_set_hl(0, group, { link = link, default = true })
 end
 
-local KEYS = "i send a message   <CR> open the edited file / fold the output   R restore to here   q close   g? keys"
+local KEYS =
+  "i send a message   a queue one for after the turn   x take back   <CR> open the edited file / fold the output   R restore to here   q close   g? keys"
+
+--- The agent works on a turn in this session: a message steers it (i) or waits for the turn's end (a).
+local function working(c)
+  return c.live ~= false
+    and not c.runningElsewhere
+    and (c.state == "running" or c.state == "waiting_for_confirmation" or c.state == "starting")
+end
 
 --- Per conversation: events by seq (from the live stream and getEvents), the next seq to render, its buffer once
 --- opened, and the event each rendered line belongs to.
@@ -250,6 +258,14 @@ local function header(id)
   if c.finalMessage and c.finalMessage ~= vim.NIL then
     table.insert(lines, { "final: " .. c.finalMessage:gsub("\n", " "), "OpenHandsDone" })
   end
+  if working(c) then
+    table.insert(lines, { "working: i steers it (it reads your message before its next step), a queues one for after this turn", "OpenHandsHeader" })
+  end
+  -- Messages waiting for the turn's end, each on its line: x there takes it back.
+  for _, q in ipairs(type(c.queued) == "table" and c.queued or {}) do
+    local text = tostring(q.text or ""):gsub("\n", " ")
+    table.insert(lines, { "queued: " .. text .. "   (x takes it back)", "OpenHandsHeader", q.id })
+  end
   -- An earlier session's: whether a message goes on with it, or why not.
   if c.live == false and not c.runningElsewhere then
     if type(c.cannotContinue) == "string" then
@@ -339,6 +355,13 @@ local function render_header(id)
     c.line_seq = moved
   end
   vim.b[c.buf].openhands_header_lines = #lines
+  -- Which header line holds which queued message (for x).
+  c.queued_at = {}
+  for i, l in ipairs(lines) do
+    if l[3] then
+      c.queued_at[i] = l[3]
+    end
+  end
 end
 
 --- Fetches the events this session has not seen (all of them after a restart), page by page; then the checkpoints.
@@ -415,18 +438,44 @@ local function name_for(id)
 end
 
 --- Prompts for a message and sends it to the conversation (an earlier session's goes on where it was); one that cannot
---- go on says why instead.
-function M.prompt_send(id)
+--- go on says why instead. While the agent works, the message steers it, or (`mode` "queue") waits for the turn's
+--- end. `default`: the text the prompt starts with (a message taken back).
+function M.prompt_send(id, mode, default)
   local c = require("openhands").conversations[id] or {}
   if c.live == false and type(c.cannotContinue) == "string" then
     require("openhands.notify").say("OpenHands: this conversation cannot go on: " .. c.cannotContinue, vim.log.levels.WARN)
     return
   end
   local prompt = c.live == false and "Message to go on where it left off: " or "Message to the agent: "
-  vim.ui.input({ prompt = prompt }, function(text)
+  if working(c) then
+    prompt = mode == "queue" and "Queue for after this turn: " or "Steer the agent (it reads this before its next step): "
+  end
+  vim.ui.input({ prompt = prompt, default = default }, function(text)
     if text and text ~= "" then
-      require("openhands").execute("openhands.sendMessage", { conversationId = id, text = text })
+      -- While it works, the server steers unless told to queue; when it does not, both start a turn.
+      local args = { conversationId = id, text = text, mode = mode == "queue" and "queue" or nil }
+      require("openhands").execute("openhands.sendMessage", args)
     end
+  end)
+end
+
+--- `x` on a queued message's line: taken back before it is sent, and offered again to edit and queue (Esc drops it).
+function M.take_back(id)
+  local c = conv(id)
+  local message_id = (c.queued_at or {})[vim.api.nvim_win_get_cursor(0)[1]]
+  if not message_id then
+    require("openhands.notify").say("OpenHands: no queued message on this line (queued ones show in the header)", vim.log.levels.WARN)
+    return
+  end
+  local args = { conversationId = id, messageId = message_id }
+  require("openhands").execute("openhands.unqueueMessage", args, function(err, result)
+    if err or type(result) ~= "table" or type(result.message) ~= "table" then
+      return false
+    end
+    vim.schedule(function()
+      M.prompt_send(id, "queue", result.message.text)
+    end)
+    return true
   end)
 end
 
@@ -525,7 +574,13 @@ function M.open(id)
   end
   map("i", function()
     M.prompt_send(id)
-  end, "send a message")
+  end, "send a message (while it works: steer it)")
+  map("a", function()
+    M.prompt_send(id, "queue")
+  end, "queue a message for after the running turn")
+  map("x", function()
+    M.take_back(id)
+  end, "take back the queued message on this line")
   map("<CR>", function()
     M.act(id)
   end, "open the edited file, or fold/unfold the output")

@@ -229,6 +229,7 @@ local FAILED = {
   ["openhands.fixIssue"] = "could not start on the issue",
   ["openhands.fixDiagnostic"] = "could not start the fix",
   ["openhands.sendMessage"] = "could not send the message",
+  ["openhands.unqueueMessage"] = "could not take the message back",
   ["openhands.pause"] = "could not pause",
   ["openhands.resume"] = "could not resume",
   ["openhands.stop"] = "could not stop",
