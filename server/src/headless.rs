@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub settings: Settings,
     /// An earlier conversation to go on with; `task` is its next message.
     pub continue_id: Option<String>,
+    /// Ring the terminal's bell when the agent waits for an answer (the user may be in another window or tab).
+    pub bell: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +75,7 @@ pub async fn run(opts: RunOptions, out: &mut (dyn Write + Send)) -> Result<(), R
     };
 
     let _ = writeln!(out, "conversation {id} in {}", workspace.display());
-    let (state, message) = follow(&manager, &id, &mut rx, out).await;
+    let (state, message) = follow(&manager, (&id, opts.bell), &mut rx, out).await;
     manager.shutdown().await;
     let _ = writeln!(out, "\n{}: {message}", state.as_str());
     if let Some(usage) = manager.get(&id).ok().and_then(|s| s.meta.usage) {
@@ -106,7 +108,7 @@ fn start(manager: &Manager, opts: &RunOptions, workspace: &Path) -> Result<Strin
 /// state and message it settled with.
 async fn follow(
     manager: &Manager,
-    id: &str,
+    (id, bell): (&str, bool),
     rx: &mut mpsc::UnboundedReceiver<Update>,
     out: &mut (dyn Write + Send),
 ) -> (State, String) {
@@ -153,12 +155,14 @@ async fn follow(
                 let _ = writeln!(out, "  checkpoint {} (step {}): {files}", c.number, c.step);
             }),
             Update::ConfirmationNeeded { actions, .. } => {
+                ring(bell);
                 let decision = spinner.suspend(|| ask(&actions.iter().map(|a| a.summary.clone()).collect::<Vec<_>>()));
                 if let Err(e) = manager.confirm(id, decision).await {
                     tracing::warn!("answering the confirmation failed: {e}");
                 }
             }
             Update::BudgetReached { spent, raise, .. } => {
+                ring(bell);
                 let go_on = spinner.suspend(|| ask_budget(&spent, &raise));
                 let answered = if go_on { manager.raise_budget(id).await } else { manager.stop(id).await };
                 if let Err(e) = answered {
@@ -215,6 +219,16 @@ fn status_label(status: crate::git::ChangeStatus) -> &'static str {
 
 fn is_step(kind: &str) -> bool {
     matches!(kind, "ActionEvent" | "AgentErrorEvent" | "ConversationErrorEvent" | "UserRejectObservation")
+}
+
+/// The terminal's bell, when a question waits for the user at a terminal: terminals and tmux mark the window, and
+/// desktops the tab, so a user elsewhere sees that the agent needs them.
+fn ring(bell: bool) {
+    if bell && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let mut err = std::io::stderr();
+        let _ = err.write_all(b"\x07");
+        let _ = err.flush();
+    }
 }
 
 /// Asks on the terminal whether to go on past the budget; without one, it stops.

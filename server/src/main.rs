@@ -128,6 +128,9 @@ struct RunArgs {
     /// `worktree`: it works in its own copy, and the run ends with the list of changes and where they are.
     #[arg(long, value_enum, default_value_t = config::Isolation::None)]
     isolation: config::Isolation,
+    /// No terminal bell when the agent waits for an answer (a confirmation, its budget).
+    #[arg(long)]
+    no_bell: bool,
 }
 
 impl RunArgs {
@@ -252,7 +255,13 @@ fn main() -> ExitCode {
 fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let Some(settings) = args.settings() else { return ExitCode::from(2) };
     let opts =
-        headless::RunOptions { task: args.task, workspace: args.workspace, settings, continue_id: args.continue_id };
+        headless::RunOptions {
+            task: args.task,
+            workspace: args.workspace,
+            settings,
+            continue_id: args.continue_id,
+            bell: !args.no_bell,
+        };
     let mut stdout = std::io::stdout();
     match runtime.block_on(headless::run(opts, &mut stdout)) {
         Ok(()) => ExitCode::SUCCESS,

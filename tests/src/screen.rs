@@ -72,6 +72,12 @@ impl Screen {
         self.keys(&["Enter"]);
     }
 
+    /// Whether a bell rang in the terminal (tmux marks the window: the session is detached, as a window the user
+    /// is not looking at).
+    pub fn bell_rang(&self) -> bool {
+        self.tmux(&["display-message", "-p", "-t", "main", "#{window_bell_flag}"]).trim() == "1"
+    }
+
     /// The screen now, one line per row.
     pub fn capture(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "main"])

@@ -862,3 +862,46 @@ fn a_steered_message_joins_the_running_turn_and_a_queued_one_starts_the_next() {
     assert!(first_end.is_some(), "the first turn ended on its own");
     assert!(changes.last().unwrap().get("queued").is_none(), "nothing is left queued: {:?}", changes.last());
 }
+
+/// In a terminal, a question of the headless run rings the bell (tmux marks the window, as terminals mark a tab the
+/// user is not looking at); `--no-bell` keeps it quiet. The answer typed there is taken.
+#[test]
+fn headless_run_rings_the_terminal_bell_when_the_agent_waits_for_an_answer() {
+    for (bell, test) in [(true, "headless-bell"), (false, "headless-no-bell")] {
+        let (_dir, ws) = workspace();
+        let llm = ScriptedLlm::start(vec![Step::terminal("echo asked-first"), Step::finish("answered and done")]);
+        let state = tempfile::tempdir().unwrap();
+        let mut run = vec![
+            openhands_lsp_tests::lsp_client::server_binary().display().to_string(),
+            "run".into(),
+            "--task".into(),
+            "Say something".into(),
+            "--model".into(),
+            "openai/stub".into(),
+            "--base-url".into(),
+            llm.base_url(),
+            "--agent-server".into(),
+            openhands_lsp_tests::agent::agent_server_command(),
+            "--confirmation".into(),
+            "always".into(),
+        ];
+        if !bell {
+            run.push("--no-bell".into());
+        }
+        // The terminal stays once the run ended, with its exit status, until Enter.
+        let quoted: Vec<String> = run.iter().map(|a| format!("'{a}'")).collect();
+        let script = format!("{}; echo \"[exit $?]\"; read _", quoted.join(" "));
+        let env = [
+            ("LLM_API_KEY", "sk-headless".to_owned()),
+            ("XDG_STATE_HOME", state.path().display().to_string()),
+        ];
+        let screen = openhands_lsp_tests::screen::Screen::start(test, &ws, &env, &["bash".into(), "-c".into(), script], 110, 30);
+        screen.wait_for("asked", RUN_TIMEOUT, |s| s.contains("Allow? [y]es"));
+        assert_eq!(screen.bell_rang(), bell, "the bell (--no-bell: {})", !bell);
+        screen.type_text("y");
+        screen.keys(&["Enter"]);
+        let done = screen.wait_for("done", RUN_TIMEOUT, |s| s.contains("[exit "));
+        assert!(done.contains("answered and done") && done.contains("[exit 0]"), "{done}");
+        assert!(done.contains("asked-first"), "the allowed command ran: {done}");
+    }
+}

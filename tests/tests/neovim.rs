@@ -712,3 +712,31 @@ fn in_a_terminal_i_steers_the_running_turn_a_queues_and_x_takes_back() {
     assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "taken back, never sent");
     screen.ex("qa!");
 }
+
+/// `User OpenHandsNeedsYou` fires once each time a conversation comes to need the user: its question, then its end,
+/// each with its reason and title (a user's autocmd in the real Neovim keeps them); a stuck or finished turn's end
+/// is said at its level.
+#[test]
+fn in_a_terminal_openhands_needs_you_fires_for_a_question_and_for_the_end() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")], true);
+    let llm = ScriptedLlm::start(vec![Step::terminal("echo asked-first"), Step::finish("said hi")]);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = process_settings(&llm);
+    settings["confirmation"] = serde_json::json!("always");
+    let screen = neovim_in_tmux("needs-you", &ws, state.path(), settings, "a.txt");
+    let long = Duration::from_secs(240);
+    screen.wait_for("started", Duration::from_secs(30), |s| s.contains("one"));
+    screen.ex(
+        "lua vim.api.nvim_create_autocmd('User', { pattern = 'OpenHandsNeedsYou', callback = function(ev) \
+         vim.g.oh_needs = (vim.g.oh_needs or '') .. ev.data.reason .. '=' .. ev.data.title .. ';' end })",
+    );
+    screen.ex("OpenHands task Say hi");
+    screen.wait_for("question", long, |s| s.contains("Allow: run it"));
+    screen.type_text("1");
+    screen.keys(&["Enter"]);
+    screen.wait_for("finished", long, |s| s.contains("state: finished") && s.contains("said hi"));
+    screen.ex("echo 'needs: ' .. get(g:, 'oh_needs', '')");
+    let told = screen.wait_for("told", Duration::from_secs(10), |s| s.contains("needs: "));
+    assert!(told.contains("needs: confirmation=Say hi;finished=Say hi;"), "{told}");
+    screen.ex("qa!");
+}

@@ -588,3 +588,24 @@ fn the_view_steers_the_running_turn_queues_for_the_next_and_takes_back() {
     assert!(requests[2].contains("QUEUED-NEXT"), "the queued message starts the next turn");
     assert!(requests.iter().all(|r| !r.contains("TAKEN-BACK")), "taken back, never sent");
 }
+
+/// Looking elsewhere (the conversation's view closed, a file in front): the finish is said in a notification with
+/// Review Changes and Open, the OpenHands view's badge counts it, and opening the view from the notification clears
+/// the badge.
+#[test]
+fn a_finish_while_the_user_looks_elsewhere_is_told_with_its_actions_and_badged() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo working").gated("first-step"),
+        Step::finish("done while you were away"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("away", &ws, &llm, state.path());
+    let result = result_of(&bench.drive("away", &[("LLM_URL", format!("http://{}", llm.addr))]));
+    let told = result["told"].as_str().unwrap_or_default();
+    assert!(told.contains("done while you were away"), "{told}");
+    assert!(told.contains("Review Changes") && told.contains("Open"), "its actions: {told}");
+    assert_eq!(result["badgeWhileWorking"], json!([]), "nothing needs the user while it works: {result}");
+    assert_eq!(result["badgeWhenDone"], json!(["1"]), "{result}");
+    assert_eq!(result["badgeAfterLooking"], "none", "{result}");
+}

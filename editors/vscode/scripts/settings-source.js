@@ -4,7 +4,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 /** Settings read by the extension itself and never sent to the server. */
-const EXTENSION_ONLY_SETTINGS = ["openhands.server.path", "openhands.trace.server"];
+const EXTENSION_ONLY_SETTINGS = ["openhands.server.path", "openhands.trace.server", "openhands.notifyWhenAway"];
 
 /** `OPENHANDS_LSP_PATH`, else the workspace's debug build. */
 function serverBinaryForTests() {

@@ -1,6 +1,7 @@
 // The OpenHands extension: starts openhands-lsp and puts its conversations in the command palette, the editor's
 // context menu and lightbulb, a Conversations view, conversation views and the status bar.
 import * as vscode from "vscode";
+import { Attention } from "./attention";
 import { registerCommands } from "./commands";
 import { ConversationStore } from "./conversations";
 import { HunkLenses } from "./hunkLenses";
@@ -46,8 +47,9 @@ export function activate(context: vscode.ExtensionContext): Api {
     vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
     lenses,
     vscode.languages.registerCodeLensProvider({ scheme: REVIEW_SCHEME }, lenses),
-    vscode.window.createTreeView("openhands.conversations", { treeDataProvider: tree, showCollapseAll: true }),
   );
+  const treeView = vscode.window.createTreeView("openhands.conversations", { treeDataProvider: tree, showCollapseAll: true });
+  context.subscriptions.push(treeView, new Attention(server, panels, treeView));
   const commands = registerCommands({ context, server, review, panels, output });
   // The server starts in the background: activation must not wait for it.
   const started = server.start();

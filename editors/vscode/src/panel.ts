@@ -56,6 +56,9 @@ export type FromWebview =
 export class ConversationPanels implements vscode.Disposable {
   private readonly panels = new Map<string, ConversationPanel>();
   private readonly subscriptions: vscode.Disposable[];
+  private readonly shown = new vscode.EventEmitter<string>();
+  /** A conversation's view came into sight (opened, revealed, its tab chosen). */
+  readonly onDidShow = this.shown.event;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -102,6 +105,10 @@ export class ConversationPanels implements vscode.Disposable {
         this.panels.delete(id);
       }
     });
+    panel.webview.onDidChangeViewState((e) => {
+      if (e.webviewPanel.visible) this.shown.fire(id);
+    });
+    if (webview.visible) this.shown.fire(id);
     return panel;
   }
 
@@ -120,6 +127,7 @@ export class ConversationPanels implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.shown.dispose();
     for (const s of this.subscriptions) {
       s.dispose();
     }

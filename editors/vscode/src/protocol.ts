@@ -100,6 +100,8 @@ export interface Conversation {
   budgetReached?: string | null;
   /** Messages queued for when the running turn ends, in order (absent when none). */
   queued?: QueuedMessage[];
+  /** Its own copy, when it works in one (`null`: in the user's folder). */
+  isolation?: { root: string; branch: string | null } | null;
   /** The project's image it runs in (docker backend), when it is not the agent-server image. */
   image?: { name: string; origin: string } | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */

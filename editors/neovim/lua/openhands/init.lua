@@ -73,7 +73,9 @@ local function handlers()
       conversation.on_event(params)
     end,
     ["openhands/conversationChanged"] = function(_, params)
+      local before = M.conversations[params.id]
       M.conversations[params.id] = params
+      require("openhands.needs").on_changed(before, params)
       conversation.on_changed(params)
       require("openhands.usage").on_changed(params)
     end,

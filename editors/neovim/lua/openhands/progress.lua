@@ -41,7 +41,9 @@ function M.on_progress(data)
     local failed = type(value.message) == "string" and value.message:match("^failed")
     -- A failure is the server's error message to show (window/showMessage): said once, not here too.
     if not failed then
-      notify(title .. (type(value.message) == "string" and (": " .. value.message) or ""))
+      -- A stuck agent needs the user as a failure does: said as a warning, not as news.
+      local stuck = type(value.message) == "string" and value.message:match("^stuck")
+      notify(title .. (type(value.message) == "string" and (": " .. value.message) or ""), stuck and vim.log.levels.WARN or nil)
     end
   end
   vim.cmd("redrawstatus")
