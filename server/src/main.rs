@@ -254,14 +254,13 @@ fn main() -> ExitCode {
 /// `openhands-lsp run`: one task (or the next message of an earlier one) to the end in the terminal.
 fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let Some(settings) = args.settings() else { return ExitCode::from(2) };
-    let opts =
-        headless::RunOptions {
-            task: args.task,
-            workspace: args.workspace,
-            settings,
-            continue_id: args.continue_id,
-            bell: !args.no_bell,
-        };
+    let opts = headless::RunOptions {
+        task: args.task,
+        workspace: args.workspace,
+        settings,
+        continue_id: args.continue_id,
+        bell: !args.no_bell,
+    };
     let mut stdout = std::io::stdout();
     match runtime.block_on(headless::run(opts, &mut stdout)) {
         Ok(()) => ExitCode::SUCCESS,

@@ -891,11 +891,9 @@ fn headless_run_rings_the_terminal_bell_when_the_agent_waits_for_an_answer() {
         // The terminal stays once the run ended, with its exit status, until Enter.
         let quoted: Vec<String> = run.iter().map(|a| format!("'{a}'")).collect();
         let script = format!("{}; echo \"[exit $?]\"; read _", quoted.join(" "));
-        let env = [
-            ("LLM_API_KEY", "sk-headless".to_owned()),
-            ("XDG_STATE_HOME", state.path().display().to_string()),
-        ];
-        let screen = openhands_lsp_tests::screen::Screen::start(test, &ws, &env, &["bash".into(), "-c".into(), script], 110, 30);
+        let env = [("LLM_API_KEY", "sk-headless".to_owned()), ("XDG_STATE_HOME", state.path().display().to_string())];
+        let screen =
+            openhands_lsp_tests::screen::Screen::start(test, &ws, &env, &["bash".into(), "-c".into(), script], 110, 30);
         screen.wait_for("asked", RUN_TIMEOUT, |s| s.contains("Allow? [y]es"));
         assert_eq!(screen.bell_rang(), bell, "the bell (--no-bell: {})", !bell);
         screen.type_text("y");

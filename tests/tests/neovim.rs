@@ -726,10 +726,8 @@ fn in_a_terminal_openhands_needs_you_fires_for_a_question_and_for_the_end() {
     let screen = neovim_in_tmux("needs-you", &ws, state.path(), settings, "a.txt");
     let long = Duration::from_secs(240);
     screen.wait_for("started", Duration::from_secs(30), |s| s.contains("one"));
-    screen.ex(
-        "lua vim.api.nvim_create_autocmd('User', { pattern = 'OpenHandsNeedsYou', callback = function(ev) \
-         vim.g.oh_needs = (vim.g.oh_needs or '') .. ev.data.reason .. '=' .. ev.data.title .. ';' end })",
-    );
+    screen.ex("lua vim.api.nvim_create_autocmd('User', { pattern = 'OpenHandsNeedsYou', callback = function(ev) \
+         vim.g.oh_needs = (vim.g.oh_needs or '') .. ev.data.reason .. '=' .. ev.data.title .. ';' end })");
     screen.ex("OpenHands task Say hi");
     screen.wait_for("question", long, |s| s.contains("Allow: run it"));
     screen.type_text("1");

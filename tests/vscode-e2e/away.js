@@ -17,9 +17,10 @@ run(async (vs) => {
   await vs.step("task-started", () => vs.startTask(TASK));
   await vs.webviewFrame(TASK);
   await vs.step("view-closed", async () => {
+    // Its tab chosen, then closed as a user does from the palette; the file stays in front.
     const tab = page.locator(".tabs-container .tab", { hasText: `OpenHands: ${TASK}` });
-    await tab.hover();
-    await tab.locator(".codicon-close").click();
+    await tab.click();
+    await vs.palette("View: Close Editor");
     await vs.until("the view to close", async () => (await tab.count()) === 0);
   });
   const badgeWhileWorking = await badge(page);
