@@ -903,3 +903,35 @@ fn headless_run_rings_the_terminal_bell_when_the_agent_waits_for_an_answer() {
         assert!(done.contains("asked-first"), "the allowed command ran: {done}");
     }
 }
+
+/// A message steered while the step under way ends by asking to run a command never answers that question: it is
+/// added without a run of its own (a run there would run the command unasked), the user is asked, and what the user
+/// answers (Reject) is what happens; the agent then reads the steered message.
+#[test]
+fn a_steered_message_never_confirms_the_action_the_step_under_way_asks_about() {
+    let (_dir, ws) = workspace();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo unasked > ran.txt").gated("first-step"),
+        Step::finish("done after the answer"),
+    ]);
+    let (mut server, _) = Server::start(options(), init_params(&llm, &ws, json!({"confirmation": "always"}))).unwrap();
+    server.on_request("window/showMessageRequest", |_| Ok(json!({"title": "Reject"})));
+    let result = server.command("openhands.startTask", json!({"instruction": "Write ran.txt"})).unwrap().unwrap();
+    let id = result["conversationId"].as_str().unwrap().to_owned();
+    wait_state(&server, &id, "running");
+    assert!(llm.wait_requests(1, RUN_TIMEOUT), "the agent waits on its first LLM call");
+    let args = json!({"conversationId": id, "text": "Also STEERED while it asks"});
+    let steer = server
+        .send_request("workspace/executeCommand", json!({"command": "openhands.sendMessage", "arguments": [args]}))
+        .unwrap();
+    llm.open_gate("first-step");
+    let steered = server.response(steer, RUN_TIMEOUT).unwrap().unwrap();
+    assert_eq!(steered["delivery"], "sent", "{steered}");
+    wait_state(&server, &id, "finished");
+    assert!(!ws.join("ran.txt").exists(), "the command the user rejected never ran");
+    let asked = server.server_requests("window/showMessageRequest");
+    assert_eq!(asked.len(), 1, "asked once: {asked:?}");
+    let second = llm.requests()[1].body.to_string();
+    assert!(second.contains("STEERED while it asks"), "the agent read the steered message");
+    assert!(second.contains("The user chose Reject in the editor."), "and the user's answer");
+}

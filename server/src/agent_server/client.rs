@@ -244,10 +244,10 @@ impl AgentServerClient {
         self.call(Method::POST, &path, Some(body), "sending a message", None).await.map(|_| ())
     }
 
-    /// A message into the running turn: the agent-server takes it once the running step ends, which may be a long
-    /// command's end; only then is it answered.
+    /// A message into the running turn, added without a run of its own: the agent-server takes it once the running
+    /// step ends (which may be a long command's end), and only then answers.
     pub async fn steer_message(&self, id: &str, text: &str, images: &[String]) -> Result<(), AgentServerError> {
-        let body = message_body(text, images, true);
+        let body = message_body(text, images, false);
         let path = format!("/api/conversations/{id}/events");
         self.call(Method::POST, &path, Some(body), "steering the agent", Some(STEER_TIMEOUT)).await.map(|_| ())
     }

@@ -8,9 +8,22 @@ use super::runner::Runner;
 use super::store::QueuedMessage;
 use super::tracker::Tracker;
 use super::{ConversationError, State};
-use crate::agent_server::AgentServerClient;
+use crate::agent_server::{AgentServerClient, AgentServerError};
 use crate::agent_server::stream;
 use crate::sandbox::Sandbox;
+
+/// Adds the message between two steps, never with a run: a run while an action waits for the user's answer would
+/// run that action unasked (the agent-server's implicit confirmation), and the step under way may have just asked.
+/// Taken, the message is read by the turn's next step; a turn that ended meanwhile (the message left it idle) is
+/// run again for it; one that waits for an answer keeps it for after the answer.
+async fn steer(client: &AgentServerClient, id: &str, text: &str, images: &[String]) -> Result<(), AgentServerError> {
+    client.steer_message(id, text, images).await?;
+    let status = client.get_conversation(id).await?;
+    if status.get("execution_status").and_then(serde_json::Value::as_str) == Some("idle") {
+        super::runner::run_when_idle(client, id).await?;
+    }
+    Ok(())
+}
 
 impl Runner {
     /// Whether a message queued now waits: the agent works on a turn (or the user must answer it first).
@@ -37,7 +50,7 @@ impl Runner {
             // the step waits for). The agent's next step reads it; the turn's own `finished` ends the turn.
             let (client, id) = (client.clone(), self.agent_id().to_owned());
             tokio::spawn(async move {
-                let sent = client.steer_message(&id, &text, &images).await;
+                let sent = steer(&client, &id, &text, &images).await;
                 let _ = reply.send(sent.map(|()| Delivery::Sent).map_err(ConversationError::from));
             });
         } else {
