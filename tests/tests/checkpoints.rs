@@ -117,6 +117,8 @@ fn restoring_a_checkpoint_rewinds_the_copy_and_the_agent_and_keeps_the_earlier_b
     assert_eq!((conversation["checkpoint"].clone(), conversation["restores"].clone()), (json!(2), json!(1)));
     assert_eq!(conversation["state"], "paused", "{restored:#}");
     let earlier = restored["earlierBranch"].as_str().unwrap().to_owned();
+    let spent_before = conversation["usage"]["tokensIn"].as_u64().unwrap_or(0);
+    assert!(spent_before > 0, "the steps before the restore were counted: {conversation:#}");
     // Its history ends at the step restored to.
     let events = server.command("openhands.getEvents", json!({"conversationId": id})).unwrap().unwrap();
     let last = events["events"].as_array().unwrap().last().cloned().unwrap();
@@ -128,7 +130,7 @@ fn restoring_a_checkpoint_rewinds_the_copy_and_the_agent_and_keeps_the_earlier_b
         .command("openhands.sendMessage", json!({"conversationId": id, "text": "Go on differently"}))
         .unwrap()
         .unwrap();
-    server
+    let after = server
         .wait_for("the turn after the restore to finish", Duration::from_secs(240), |msgs| {
             msgs.iter()
                 .find(|m| {
@@ -140,6 +142,9 @@ fn restoring_a_checkpoint_rewinds_the_copy_and_the_agent_and_keeps_the_earlier_b
                 .cloned()
         })
         .unwrap();
+    // What the branch left spent stays spent: the usage (and the budget) go on from it.
+    let spent_after = after["params"]["usage"]["tokensIn"].as_u64().unwrap_or(0);
+    assert!(spent_after > spent_before, "usage goes on counting after a restore: {spent_before} then {spent_after}");
     let requests = llm.requests();
     let next = request_text(&requests[before].body);
     assert!(next.contains("Go on differently") && next.contains("bee"), "{next}");

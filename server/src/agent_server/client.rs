@@ -268,7 +268,8 @@ impl AgentServerClient {
     /// there, its status idle); the fork's id.
     pub async fn fork(&self, id: &str, from_event_id: &str) -> Result<String, AgentServerError> {
         let path = format!("/api/conversations/{id}/fork");
-        let body = json!({"from_event_id": from_event_id});
+        // What the branch left spent stays spent: the fork's usage (and with it the budget) goes on from it.
+        let body = json!({"from_event_id": from_event_id, "reset_metrics": false});
         let info = self.call(Method::POST, &path, Some(body), "forking the conversation", None).await?;
         info.get("id").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| AgentServerError::Decode {
             what: "forking the conversation".into(),
