@@ -8,8 +8,8 @@ use super::runner::Runner;
 use super::store::QueuedMessage;
 use super::tracker::Tracker;
 use super::{ConversationError, State};
-use crate::agent_server::{AgentServerClient, AgentServerError};
 use crate::agent_server::stream;
+use crate::agent_server::{AgentServerClient, AgentServerError};
 use crate::sandbox::Sandbox;
 
 /// Adds the message between two steps, never with a run: a run while an action waits for the user's answer would

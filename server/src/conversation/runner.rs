@@ -675,7 +675,10 @@ const SILENCE_TICK: Duration = Duration::from_secs(2);
 const SILENCE_REPORTED: Duration = Duration::from_secs(4);
 
 /// `run`, retried while the agent-server says its previous run loop is still winding down (409).
-pub(super) async fn run_when_idle(client: &AgentServerClient, id: &str) -> Result<(), crate::agent_server::AgentServerError> {
+pub(super) async fn run_when_idle(
+    client: &AgentServerClient,
+    id: &str,
+) -> Result<(), crate::agent_server::AgentServerError> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         match client.run(id).await {
