@@ -473,6 +473,16 @@ function M.take_back(id)
       return false
     end
     vim.schedule(function()
+      -- Gone from the header now: the prompt below holds the editor until it is answered, so the server's own
+      -- notice of the change would show only after it.
+      local known = require("openhands").conversations[id]
+      if known and type(known.queued) == "table" then
+        known.queued = vim.tbl_filter(function(q)
+          return q.id ~= message_id
+        end, known.queued)
+      end
+      render_header(id)
+      vim.cmd("redraw")
       M.prompt_send(id, "queue", result.message.text)
     end)
     return true
