@@ -609,3 +609,23 @@ fn a_finish_while_the_user_looks_elsewhere_is_told_with_its_actions_and_badged()
     assert_eq!(result["badgeWhenDone"], json!(["1"]), "{result}");
     assert_eq!(result["badgeAfterLooking"], "none", "{result}");
 }
+
+/// With `openhands.notifyWhenAway` off, a finish while the user looks elsewhere is not told in a notification; the
+/// badge still counts it until the view is opened.
+#[test]
+fn with_notify_when_away_off_a_finish_is_only_badged() {
+    let (_dir, ws) = repository(&[("a.txt", "one\n")]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo working").gated("first-step"),
+        Step::finish("done while you were away"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut quiet = settings(&llm);
+    quiet["openhands.notifyWhenAway"] = json!(false);
+    let bench = start_with("away-quiet", &ws, quiet, state.path());
+    let env = [("LLM_URL", format!("http://{}", llm.addr)), ("QUIET", "yes".to_owned())];
+    let result = result_of(&bench.drive("away", &env));
+    assert_eq!(result["counted"], json!(["1"]), "{result}");
+    assert_eq!(result["shown"], json!([]), "no notification: {result}");
+    assert_eq!(result["badgeAfterLooking"], "none", "{result}");
+}
