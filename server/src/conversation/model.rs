@@ -197,15 +197,6 @@ pub struct Review {
     pub files: Vec<crate::git::FileChange>,
 }
 
-/// Messages waiting for the running turn to end, as the runner holds them: each with its images (which stay in
-/// memory, out of `meta.json`).
-pub(super) type Queue = Vec<(QueuedMessage, Vec<String>)>;
-
-/// The queue a conversation that goes on takes up again (its images were not kept).
-pub(super) fn restored(queued: &[QueuedMessage]) -> Queue {
-    queued.iter().map(|q| (q.clone(), Vec::new())).collect()
-}
-
 /// What the user asked of a conversation while its sandbox was starting (taken in `start.rs`): a pause (a cancelled
 /// turn) holds the task until the next message or resume, instead of letting it run seconds later with nobody
 /// waiting for it; messages wait for the agent-server and go with the task.

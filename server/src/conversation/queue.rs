@@ -42,7 +42,7 @@ impl Runner {
         tracker: &mut Tracker,
     ) {
         let running = self.meta().state == State::Running;
-        if run && mode == SendMode::Queue && (running || self.turn_under_way()) {
+        if run && mode == SendMode::Queue && self.turn_under_way() {
             let _ = reply.send(Ok(self.enqueue(text, images)));
         } else if run && running {
             // Steered: the agent-server takes it once the running step ends (the step holds the conversation), so
@@ -59,32 +59,33 @@ impl Runner {
         }
     }
 
-    /// Puts a message in the queue, and tells the editors.
+    /// Puts a message in the queue (the conversation's `queued`, which editors see), its images beside it.
     pub(super) fn enqueue(&mut self, text: String, images: Vec<String>) -> Delivery {
         let message = QueuedMessage { id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(), text };
-        self.queue.push((message.clone(), images));
-        self.publish_queue();
+        if !images.is_empty() {
+            self.queued_images.insert(message.id.clone(), images);
+        }
+        self.update_meta(|m| m.queued.push(message.clone()));
         Delivery::Queued(message)
     }
 
     /// Takes a queued message back before it is sent: the message, for the editor to put back in its box.
     pub(super) fn unqueue(&mut self, message_id: &str) -> Result<QueuedMessage, ConversationError> {
-        let at = self
-            .queue
-            .iter()
-            .position(|(q, _)| q.id == message_id)
+        let message = self.meta().queued.iter().find(|q| q.id == message_id).cloned();
+        let message = message
             .ok_or_else(|| ConversationError::NotQueued { id: self.id.clone(), message: message_id.to_owned() })?;
-        let (message, _) = self.queue.remove(at);
-        self.publish_queue();
+        self.update_meta(|m| m.queued.retain(|q| q.id != message_id));
+        self.queued_images.remove(message_id);
         Ok(message)
     }
 
     /// Drops what is queued (the conversation stopped: no turn comes after).
     pub(super) fn drop_queue(&mut self) {
-        if !self.queue.is_empty() {
-            tracing::info!(conversation = %self.id, "{} queued message(s) dropped: the conversation stopped", self.queue.len());
-            self.queue.clear();
-            self.publish_queue();
+        let dropped = self.meta().queued.len();
+        if dropped > 0 {
+            tracing::info!(conversation = %self.id, "{dropped} queued message(s) dropped: the conversation stopped");
+            self.queued_images.clear();
+            self.update_meta(|m| m.queued.clear());
         }
     }
 
@@ -96,26 +97,26 @@ impl Runner {
         sub: &stream::Subscription,
         tracker: &mut Tracker,
     ) {
-        if self.queue.is_empty() || self.meta().state != State::Finished {
-            return;
-        }
-        let mut queued = std::mem::take(&mut self.queue).into_iter();
-        self.publish_queue();
-        while let Some((message, images)) = queued.next() {
-            let run = queued.len() == 0;
-            let kept = (message.clone(), images.clone());
-            if let Err(e) = self.send_within_budget((message.text, images, run), sandbox, client, sub, tracker).await {
+        let queued = {
+            let meta = self.meta();
+            if meta.queued.is_empty() || meta.state != State::Finished {
+                return;
+            }
+            meta.queued.clone()
+        };
+        self.update_meta(|m| m.queued.clear());
+        for (i, message) in queued.iter().enumerate() {
+            let images = self.queued_images.remove(&message.id).unwrap_or_default();
+            let sent = (message.text.clone(), images.clone(), i + 1 == queued.len());
+            if let Err(e) = self.send_within_budget(sent, sandbox, client, sub, tracker).await {
                 // What did not reach the agent stays queued, to be taken back or sent after the next turn.
-                self.queue = std::iter::once(kept).chain(queued).collect();
-                self.publish_queue();
+                if !images.is_empty() {
+                    self.queued_images.insert(message.id.clone(), images);
+                }
+                self.update_meta(|m| m.queued = queued[i..].to_vec());
                 self.settle(State::Error, None, Some(format!("a queued message could not be sent: {e}")));
                 return;
             }
         }
-    }
-
-    fn publish_queue(&self) {
-        let queued = self.queue.iter().map(|(q, _)| q.clone()).collect();
-        self.update_meta(|m| m.queued = queued);
     }
 }

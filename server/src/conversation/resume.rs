@@ -128,7 +128,7 @@ impl Manager {
             fork: summary.meta.agent_conversation.clone(),
             held: super::model::Held::default(),
             going_on: true,
-            queue: super::model::restored(&summary.meta.queued),
+            queued_images: Default::default(),
             meta: shared,
             provider,
             settings,

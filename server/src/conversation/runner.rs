@@ -49,8 +49,9 @@ pub(super) struct Runner {
     pub held: super::model::Held,
     /// The conversation goes on from an earlier sandbox's (see `resume`): its copy and the agent's record exist.
     pub going_on: bool,
-    /// Messages waiting for the running turn to end.
-    pub queue: super::model::Queue,
+    /// The images of messages queued for when the running turn ends (`meta.queued` has the messages; images stay
+    /// in memory, out of `meta.json`), by message id.
+    pub queued_images: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// How long `stop` waits for the agent to pause before the sandbox is removed anyway.

@@ -67,7 +67,7 @@ impl Manager {
             fork: None,
             held: super::model::Held::default(),
             going_on: false,
-            queue: Vec::new(),
+            queued_images: Default::default(),
         };
         let manager = self.clone();
         tokio::spawn(async move {

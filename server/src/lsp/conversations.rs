@@ -78,14 +78,14 @@ pub async fn send_message(ctx: &Ctx, args: SendMessageArgs) -> Result<Value, Err
     let message = (args.text, Vec::new(), args.mode);
     Ok(match ctx.manager()?.message(&args.conversation_id, message, go_on).await? {
         Delivery::Sent => json!({ "delivery": "sent" }),
-        Delivery::Queued(queued) => json!({ "delivery": "queued", "queued": queued }),
+        Delivery::Queued(queued) => json!({ "delivery": "queued", "queued": wire::Queued::from(queued) }),
     })
 }
 
 /// A queued message taken back: it is given back, for the editor to put where the user types.
 pub async fn unqueue_message(ctx: &Ctx, args: UnqueueMessageArgs) -> Result<Value, Error> {
     let message = ctx.manager()?.unqueue(&args.conversation_id, &args.message_id).await?;
-    Ok(json!({ "message": message }))
+    Ok(json!({ "message": wire::Queued::from(message) }))
 }
 
 pub async fn pause(ctx: &Ctx, args: ConversationArgs) -> Result<Value, Error> {

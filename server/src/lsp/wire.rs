@@ -55,13 +55,20 @@ pub struct Conversation {
     pub queued: Vec<Queued>,
 }
 
-/// A message waiting for the running turn to end (`Conversation.queued`).
+/// A message waiting for the running turn to end (`Conversation.queued`, and `sendMessage`'s and
+/// `unqueueMessage`'s answers).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Queued {
     /// What `openhands.unqueueMessage` takes back.
     pub id: String,
     pub text: String,
+}
+
+impl From<crate::conversation::QueuedMessage> for Queued {
+    fn from(q: crate::conversation::QueuedMessage) -> Self {
+        Queued { id: q.id, text: q.text }
+    }
 }
 
 /// The project's image a conversation runs in (`Conversation.image`).
@@ -223,7 +230,7 @@ impl From<Summary> for Conversation {
             branch_of: m.branch_of.map(|b| BranchOf { conversation_id: b.conversation, checkpoint: b.checkpoint }),
             usage: m.usage.map(Usage::from),
             budget_reached: m.budget_reached,
-            queued: m.queued.into_iter().map(|q| Queued { id: q.id, text: q.text }).collect(),
+            queued: m.queued.into_iter().map(Queued::from).collect(),
         }
     }
 }
