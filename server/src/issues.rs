@@ -92,33 +92,36 @@ pub struct OpenedPull {
 
 /// Pushes the conversation's changes as a new branch and opens a pull request for them on the repository of its
 /// issue (else of its workspace's remote); an issue gets a comment pointing to it.
+/// `folder`: one of the conversation's extra folders, by name, for its own repository (`None`: the workspace's).
 pub async fn open_pull_request(
     manager: &Manager,
-    id: &str,
+    (id, folder): (&str, Option<&str>),
     providers: &Providers,
     secrets: &SecretStore,
     draft: bool,
 ) -> Result<OpenedPull, IssueError> {
     let meta = manager.get(id)?.meta;
-    let repo = match &meta.issue {
+    let source = manager.folder_source(id, folder)?;
+    // The issue is the workspace's repository's.
+    let issue = meta.issue.as_ref().filter(|_| source == meta.workspace);
+    let repo = match issue {
         Some(link) => repo_of_link(link, providers.settings()),
-        None => remote::detect(&meta.workspace, providers.settings()),
+        None => remote::detect(&source, providers.settings()),
     }
     .ok_or_else(|| {
         IssueError::Failed(format!(
             "{} has no GitHub, GitLab or Bitbucket remote to open a pull request on (openhands.pushChanges pushes a \
              branch to any remote)",
-            meta.workspace.display()
+            source.display()
         ))
     })?;
-    let remote_name =
-        remote::remote_name_for(&meta.workspace, &repo, providers.settings()).unwrap_or_else(|| "origin".into());
-    let url = manager.remote_url(id, &remote_name)?;
+    let remote_name = remote::remote_name_for(&source, &repo, providers.settings()).unwrap_or_else(|| "origin".into());
+    let url = manager.remote_url(id, folder, &remote_name)?;
     let auth = remote::push_auth(&url, secrets, providers.settings());
-    let published = manager.publish(id, &remote_name, None, auth).await?;
-    let base = crate::git::current_branch(&meta.workspace).unwrap_or_else(|| "main".into());
+    let published = manager.publish(id, folder, &remote_name, None, auth).await?;
+    let base = crate::git::current_branch(&source).unwrap_or_else(|| "main".into());
     let summary = meta.final_message.clone().filter(|m| !m.trim().is_empty());
-    let (title, body) = match &meta.issue {
+    let (title, body) = match issue {
         Some(link) => (
             format!("Fix issue #{}: {}", link.number, link.title),
             format!(
@@ -140,7 +143,7 @@ pub async fn open_pull_request(
     let new = NewPullRequest { title, body, head: published.branch.clone(), base, draft };
     let pull = service.create_pull_request(repo.clone(), new).await?;
     let mut commented_on_issue = false;
-    if let Some(link) = &meta.issue {
+    if let Some(link) = issue {
         let text = format!("OpenHands opened a {} for this issue: {}", repo.kind.pull_request_noun(), pull.url);
         match service.comment_on_issue(repo.clone(), link.number, text).await {
             Ok(_) => commented_on_issue = true,

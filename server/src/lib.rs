@@ -11,6 +11,7 @@ pub mod cloud_start;
 pub mod config;
 pub mod conversation;
 pub mod credentials;
+pub mod declined;
 pub mod doctor;
 pub mod editor;
 pub mod git;

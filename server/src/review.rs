@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::conversation::{ConversationError, Manager, Review};
+use crate::conversation::{Manager, Review};
 use crate::git::applied::AppliedFile;
 use crate::git::{ChangeStatus, Entry, FileChange, Whole, entry};
 use crate::hunks::Hunk;
@@ -102,6 +102,8 @@ pub struct ApplyPlan {
     pub label: String,
     pub root: PathBuf,
     pub files: Vec<PlannedFile>,
+    /// The conversation's folder it applies (`None`: its workspace).
+    pub folder: Option<String>,
 }
 
 /// What the editor did with the plan's text changes.
@@ -125,6 +127,9 @@ pub struct Applied {
     /// The files as the user now has them from the agent (applied, or already as proposed).
     #[serde(skip)]
     pub landed: Vec<AppliedFile>,
+    /// The conversation's folder they are in (`None`: its workspace).
+    #[serde(skip)]
+    pub folder: Option<String>,
 }
 
 /// A change to the user's files that a text edit cannot carry, done after the editor applied the text: make the
@@ -198,7 +203,8 @@ pub fn plan(
         .files
         .iter()
         .map(|change| {
-            let (choice, partial) = narrow(change, choose(change));
+            let shown = review.shown(&change.path);
+            let (choice, partial) = narrow(change, &shown, choose(change));
             let step = if choice == Choice::Skip {
                 Step::Skipped
             } else {
@@ -209,15 +215,14 @@ pub fn plan(
             };
             let applied = match (&step, &choice, &change.original, &change.proposed) {
                 (Step::Apply { .. }, Choice::Hunks(ids), Some(original), Some(proposed)) => {
-                    let path = change.path.display().to_string();
-                    let text = crate::hunks::apply_only(&path, original, proposed, |id| ids.iter().any(|i| i == id));
+                    let text = crate::hunks::apply_only(&shown, original, proposed, |id| ids.iter().any(|i| i == id));
                     change.as_applied(Some(text))
                 }
                 (Step::Apply { .. }, ..) => change.as_applied(None),
                 _ => None,
             };
             PlannedFile {
-                path: change.path.display().to_string(),
+                path: shown,
                 rel: change.path.clone(),
                 status: change.status,
                 note: change.note(),
@@ -227,7 +232,12 @@ pub fn plan(
             }
         })
         .collect();
-    ApplyPlan { label: format!("OpenHands: {}", review.title), root: review.source.clone(), files }
+    ApplyPlan {
+        label: format!("OpenHands: {}", review.title),
+        root: review.source.clone(),
+        files,
+        folder: review.folder.clone(),
+    }
 }
 
 impl ApplyPlan {
@@ -261,7 +271,7 @@ impl ApplyPlan {
             EditorResult::Applied => (true, None),
             EditorResult::NotApplied(reason) => (false, reason),
         };
-        let root = self.root.clone();
+        let (root, folder) = (self.root.clone(), self.folder.clone());
         let mut outcomes = Vec::new();
         let mut ops = Vec::new();
         let mut landed = Vec::new();
@@ -306,7 +316,7 @@ impl ApplyPlan {
         }
         // A file whose link or mode could not be set is not as applied.
         let landed = landed.into_iter().filter(|(i, _)| outcomes[*i].outcome != "refused").map(|(_, a)| a).collect();
-        Applied { applied, failure_reason: failure, files: outcomes, declined, landed }
+        Applied { applied, failure_reason: failure, files: outcomes, declined, landed, folder }
     }
 }
 
@@ -320,6 +330,19 @@ impl Applied {
             .collect()
     }
 
+    /// Two folders' outcomes as one answer: a folder where nothing was chosen does not decide whether the apply
+    /// went through. What landed stays with its own folder: settle each before joining.
+    pub fn join(mut self, other: Applied) -> Applied {
+        let idle = |a: &Applied| a.files.iter().all(|f| f.outcome == "skipped");
+        let (applied, failure_reason) = match (idle(&self), idle(&other)) {
+            (false, true) => (self.applied, self.failure_reason.take()),
+            (true, false) => (other.applied, other.failure_reason),
+            _ => (self.applied && other.applied, self.failure_reason.take().or(other.failure_reason)),
+        };
+        self.files.extend(other.files);
+        Applied { applied, failure_reason, declined: self.declined || other.declined, ..self }
+    }
+
     /// What to show the user about the files that were not applied (`None`: all went in).
     pub fn refused_message(&self, title: &str) -> Option<String> {
         let refused = self.refused();
@@ -331,7 +354,7 @@ impl Applied {
     pub async fn settle(&self, manager: &Manager, id: &str) {
         // Nothing landed: the base stays.
         if !self.landed.is_empty()
-            && let Err(e) = manager.record_applied(id, self.landed.clone()).await
+            && let Err(e) = manager.record_applied(id, self.folder.as_deref(), self.landed.clone()).await
         {
             tracing::warn!(conversation = %id, "what was applied is not recorded as the next review's base: {e}");
         }
@@ -375,81 +398,12 @@ impl Applied {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RejectError {
-    #[error("no change {0} in the conversation's changes (the agent may have changed that part since: review again)")]
-    UnknownHunk(String),
-    #[error(transparent)]
-    Conversation(#[from] ConversationError),
-}
-
-/// What rejecting hunks did.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Rejected {
-    /// The files the declined hunks are in.
-    pub files: Vec<String>,
-    /// They were taken out of the agent's copy too.
-    pub reverted: bool,
-}
-
-/// The user declined the hunks `ids` (of `review`'s files): the agent is told which changes and why, so a
-/// follow-up message can build on it; with `revert` they are taken out of its copy too.
-pub async fn reject_hunks(
-    manager: &Manager,
-    id: &str,
-    ids: &[String],
-    reason: Option<&str>,
-    revert: bool,
-) -> Result<Rejected, RejectError> {
-    let review = manager.review(id).await?;
-    let mut found: Vec<(&FileChange, crate::hunks::Hunk)> = Vec::new();
-    for change in &review.files {
-        let (Some(original), Some(proposed)) = (&change.original, &change.proposed) else { continue };
-        let path = change.path.display().to_string();
-        found.extend(
-            crate::hunks::hunks(&path, original, proposed)
-                .into_iter()
-                .filter(|h| ids.contains(&h.id))
-                .map(|h| (change, h)),
-        );
-    }
-    if let Some(missing) = ids.iter().find(|i| !found.iter().any(|(_, h)| &h.id == *i)) {
-        return Err(RejectError::UnknownHunk(missing.clone()));
-    }
-    let mut text = String::from("The user reviewed your changes and declined these:\n");
-    for (change, h) in &found {
-        let (path, lines) = (change.path.display(), h.describe());
-        text.push_str(&format!("- {path}, {lines} of your version:\n```\n{}```\n", h.proposed));
-    }
-    match reason.map(str::trim).filter(|r| !r.is_empty()) {
-        Some(reason) => text.push_str(&format!("Their reason: {reason}\n")),
-        None => text.push_str("They gave no reason.\n"),
-    }
-    if revert {
-        text.push_str("These changes were taken out of your copy of the files.\n");
-    }
-    let mut files: Vec<String> = found.iter().map(|(c, _)| c.path.display().to_string()).collect();
-    files.dedup();
-    // Told first: a conversation that cannot be told (not running in this session) keeps its copy as it is.
-    manager.add_note(id, text).await?;
-    if revert {
-        for change in review.files.iter().filter(|c| files.contains(&c.path.display().to_string())) {
-            let (Some(original), Some(proposed)) = (&change.original, &change.proposed) else { continue };
-            let path = change.path.display().to_string();
-            let reverted = crate::hunks::revert(&path, original, proposed, |h| ids.iter().any(|i| i == h));
-            manager.write_in_copy(id, change.path.clone(), reverted).await?;
-        }
-    }
-    Ok(Rejected { files, reverted: revert })
-}
-
 /// A choice of hunks narrowed to this file's: none of them chosen is a skip; with it, what stays out, in words.
-fn narrow(change: &FileChange, choice: Choice) -> (Choice, Option<String>) {
+fn narrow(change: &FileChange, shown: &str, choice: Choice) -> (Choice, Option<String>) {
     let Choice::Hunks(ids) = choice else { return (choice, None) };
     let all = match (&change.original, &change.proposed) {
         (Some(original), Some(proposed)) if change.status == ChangeStatus::Modified && !change.binary => {
-            crate::hunks::hunks(&change.path.display().to_string(), original, proposed)
+            crate::hunks::hunks(shown, original, proposed)
         }
         _ => Vec::new(),
     };

@@ -28,3 +28,20 @@ pub fn files_under(root: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A repository at `root/<name>` with one committed file (`file`, which may be in a subfolder, holding `text`), for
+/// each of `repos`: the folders of a task across repositories. Their paths, in order.
+pub fn repositories(root: &Path, repos: &[(&str, &str, &str)]) -> Vec<std::path::PathBuf> {
+    repos
+        .iter()
+        .map(|(name, file, text)| {
+            let dir = root.join(name);
+            std::fs::create_dir_all(dir.join(file).parent().expect("a file's folder")).expect("the repository");
+            git(&dir, &["init", "-q"]);
+            std::fs::write(dir.join(file), text).expect("its file");
+            git(&dir, &["add", "-A"]);
+            git(&dir, &["commit", "-qm", "init"]);
+            dir
+        })
+        .collect()
+}

@@ -17,6 +17,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         &[
             "conversation",
             "review",
+            "declined",
             "hunks",
             "issues",
             "tasks",

@@ -3,7 +3,7 @@
 
 use openhands_lsp_tests::acp::{RawAgent, Setup, updates};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
-use openhands_lsp_tests::repo::git;
+use openhands_lsp_tests::repo::{git, repositories};
 use serde_json::json;
 
 /// A 1x1 PNG.
@@ -916,4 +916,57 @@ fn steering_joins_the_running_turn_and_a_second_prompt_waits_its_turn() {
     assert!(requests[2].contains("QUEUED-NEXT"), "the queued prompt is the next turn");
     assert!(requests.iter().all(|r| !r.contains("NEVER-SENT")), "the prompt cancelled in the queue never ran");
     assert!(requests.iter().all(|r| !r.contains("Nothing runs now")), "promptRequired took nothing");
+}
+
+/// A session across two folders (`additionalDirectories`, announced in `sessionCapabilities`): each folder gets its
+/// own copy, the agent is told where the other one is, and the review at the end of the turn shows and applies each
+/// folder's changes in that folder, through the editor.
+#[test]
+fn a_session_with_additional_directories_works_in_each_and_applies_each_in_its_own_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let [app, api] =
+        <[_; 2]>::try_from(repositories(&root, &[("app", "app.txt", "v1\n"), ("api", "api.txt", "v1\n")])).unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo v2 > app.txt && cd ../folders/api && echo v2 > api.txt"),
+        Step::finish("Both bumped."),
+    ]);
+    let setup = Setup::new(&llm, json!({}));
+    let result = setup.drive("folders", &[("APP", app.display().to_string()), ("API", api.display().to_string())]);
+    assert_eq!(
+        result["init"]["agentCapabilities"]["sessionCapabilities"]["additionalDirectories"],
+        json!({}),
+        "{}",
+        result["init"]
+    );
+    assert_eq!(result["missing"]["code"], -32602, "{}", result["missing"]);
+    assert!(result["missing"]["message"].as_str().unwrap().contains("no-such-folder"), "{}", result["missing"]);
+    assert_eq!(result["prompt"]["stopReason"], "end_turn");
+    // The agent was told where the other folder is.
+    let system = llm.requests()[0].body["messages"][0].to_string();
+    assert!(system.contains("This task spans several folders") && system.contains("folders/api"), "{system}");
+    // One review of both, each file where the user has it.
+    let review = updates(&result, "tool_call")
+        .into_iter()
+        .find(|u| u["toolCallId"].as_str().is_some_and(|i| i.starts_with("openhands-review-")))
+        .cloned()
+        .expect("the review");
+    let mut diffs: Vec<String> = review["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "diff")
+        .map(|c| c["path"].as_str().unwrap().to_owned())
+        .collect();
+    diffs.sort();
+    assert_eq!(diffs, [api.join("api.txt").display().to_string(), app.join("app.txt").display().to_string()]);
+    // Applied through the editor, each in its own folder.
+    let mut written: Vec<String> =
+        result["writes"].as_array().unwrap().iter().map(|w| w["path"].as_str().unwrap().to_owned()).collect();
+    written.sort();
+    assert_eq!(written, diffs);
+    assert_eq!(std::fs::read_to_string(app.join("app.txt")).unwrap(), "v2\n");
+    assert_eq!(std::fs::read_to_string(api.join("api.txt")).unwrap(), "v2\n");
+    let listed = &result["listed"]["sessions"][0];
+    assert_eq!(listed["additionalDirectories"], json!([api]), "{listed}");
 }

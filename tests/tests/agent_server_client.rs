@@ -75,11 +75,15 @@ fn errors_paging_and_stream_close_codes_against_a_real_agent_server() {
             confirmation: ConfirmationMode::Never,
             max_iterations: 20,
             mcp_config: None,
+            system_message_suffix: Some("Your other folder is /folders/canary-api.".into()),
         };
         client.create_conversation(&request).await.unwrap();
         client.send_message(&id, "Echo three times", true).await.unwrap();
         // Held at the gate the agent is running: a second `run` is refused as a conflict.
         assert!(tokio::task::block_in_place(|| llm.wait_requests(2, Duration::from_secs(120))));
+        // The suffix reaches the model in the agent's system prompt.
+        let system = llm.requests()[0].body["messages"][0].to_string();
+        assert!(system.contains("Your other folder is /folders/canary-api."), "{system}");
         let err = client.run(&id).await.unwrap_err();
         assert!(matches!(err, AgentServerError::Conflict { .. }), "{err:?}");
         llm.open_gate("two");

@@ -505,3 +505,63 @@ fn the_smoke_check_boots_a_container_of_the_image_and_leaves_none() {
     assert!(left.is_empty(), "the check's container is removed: {left:?}");
     server.shutdown_and_exit().unwrap();
 }
+
+/// A task across two repositories in a container: the workspace's copy at /workspace, the other folder's (the user
+/// gave a subfolder of its repository) at /folders/<name>, each with its git data, neither the user's folder; a warm
+/// container (one mount) is left for single-folder tasks; the agent's changes to both come back for review.
+#[test]
+fn a_task_across_folders_mounts_each_copy_in_the_container_and_reviews_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let repos = openhands_lsp_tests::repo::repositories(
+        &root,
+        &[("app", "app.txt", "v1\n"), ("api", "server/api.txt", "v1\n")],
+    );
+    let (app, api) = (&repos[0], &repos[1]);
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal(
+            "echo v2 > app.txt && cd /folders/server/server && git rev-parse --abbrev-ref HEAD && \
+             echo v2 > api.txt && pwd && echo end-of-folders",
+        ),
+        Step::finish("both bumped").gated("finish"),
+    ]);
+    let (mut server, _) = Server::start(options(), docker_params(&llm, &app, json!({"warmPool": 1}))).unwrap();
+    wait_until("a warm container", RUN_TIMEOUT, || {
+        !containers_with_all(&["dev.openhands.lsp.role=pool", &format!("dev.openhands.lsp.owner.pid={}", server.pid())])
+            .is_empty()
+    });
+    let started = server
+        .command(
+            "openhands.startTask",
+            json!({"instruction": "Bump both", "folders": [app.display().to_string(), api.join("server").display().to_string()]}),
+        )
+        .unwrap()
+        .unwrap();
+    let id = started["conversationId"].as_str().unwrap().to_owned();
+    let probe = output_containing(&server, &id, "end-of-folders");
+    assert!(probe.contains("openhands/bump-both-"), "the other folder's copy has its own git data: {probe}");
+    assert!(probe.contains("/folders/server/server"), "{probe}");
+    let system = llm.requests()[0].body["messages"][0].to_string();
+    assert!(system.contains("/folders/server/server (server)"), "the agent is told where it is: {system}");
+
+    let info = inspect(&container_of(&id));
+    assert_eq!(info["Config"]["Labels"]["dev.openhands.lsp.role"], "conversation", "not the warm one");
+    let mounts = info["Mounts"].as_array().unwrap();
+    let mounted = |at: &str| mounts.iter().find(|m| m["Destination"] == at).map(|m| m["Source"].clone());
+    let conv = server.state_home.join(format!("openhands-lsp/conversations/{id}"));
+    assert_eq!(mounted("/workspace"), Some(json!(conv.join("worktree"))));
+    assert_eq!(mounted("/folders/server"), Some(json!(conv.join("folders/server"))));
+    assert_eq!(mounts.len(), 3, "the two copies and the agent's record, no folder of the user's: {mounts:?}");
+
+    llm.open_gate("finish");
+    wait_state(&server, &id, "finished");
+    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let mut files: Vec<&str> =
+        review["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["app.txt", "server/api.txt"], "{review}");
+    let api_file = review["files"].as_array().unwrap().iter().find(|f| f["folder"] == "server").unwrap();
+    assert_eq!(api_file["uri"], format!("file://{}", api.join("server/api.txt").display()));
+    assert_eq!(std::fs::read_to_string(api.join("server/api.txt")).unwrap(), "v1\n", "the user's file waits for apply");
+    server.shutdown_and_exit().unwrap();
+}

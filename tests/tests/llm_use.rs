@@ -214,3 +214,44 @@ fn a_budget_spent_while_the_agent_waits_for_a_confirmation_is_asked_about_once_t
     assert_eq!(budget_questions(&server).len(), 1, "asked once");
     server.shutdown_and_exit().unwrap();
 }
+
+/// A restore forks the agent's conversation; the fork's model is given again with the next message, so its calls
+/// count on top of what was spent before (given before the agent was set up, they would count nowhere: the budget
+/// would never be reached again), and the budget holds the next turn.
+#[test]
+fn after_a_restore_the_forks_calls_count_and_the_budget_still_holds() {
+    let (_dir, ws) = workspace();
+    openhands_lsp_tests::repo::git(&ws, &["init", "-q"]);
+    std::fs::write(ws.join("seed.txt"), "seed\n").unwrap();
+    openhands_lsp_tests::repo::git(&ws, &["add", "-A"]);
+    openhands_lsp_tests::repo::git(&ws, &["commit", "-qm", "init"]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo one > one.txt"),
+        Step::finish("One done."),
+        // After the restore: 60 tokens of 50 by the end of this turn.
+        Step::terminal("echo two > two.txt"),
+        Step::finish("Two done."),
+        Step::finish("Never: past the budget."),
+    ]);
+    let mut params = init_params(&llm, &ws, json!({"maxTokensPerTask": 50}));
+    params["initializationOptions"].as_object_mut().unwrap().remove("isolation");
+    let (mut server, _) = Server::start(options(), params).unwrap();
+    server.on_request("window/showMessageRequest", |_| Ok(Value::Null));
+    let id = start_task(&mut server, "Write one");
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["usage"]["tokensIn"], 20, "{done}");
+    let restored =
+        server.command("openhands.restoreCheckpoint", json!({"conversationId": id, "checkpoint": 1})).unwrap().unwrap();
+    assert_eq!(restored["conversation"]["state"], "paused", "{restored}");
+    server.command("openhands.sendMessage", json!({"conversationId": id, "text": "Now two"})).unwrap().unwrap();
+    wait_until("the fork's turn counted", RUN_TIMEOUT, || {
+        let c = last_changed(&server, &id);
+        c["state"] == "finished" && c["finalMessage"] == "Two done." && c["usage"]["tokensIn"] == 40
+    });
+    // Past the budget now: the next message asks first, and the model is not called.
+    server.command("openhands.sendMessage", json!({"conversationId": id, "text": "And three"})).unwrap().unwrap();
+    let question = wait_questions(&server, 1);
+    assert!(question["message"].as_str().unwrap().contains("60 tokens of its budget of 50 tokens"), "{question}");
+    assert_eq!(llm.served(), 4, "no call past the budget");
+    server.shutdown_and_exit().unwrap();
+}

@@ -738,3 +738,22 @@ fn in_a_terminal_openhands_needs_you_fires_for_a_question_and_for_the_end() {
     assert!(told.contains("needs: confirmation=Say hi;finished=Say hi;"), "{told}");
     screen.ex("qa!");
 }
+
+/// A task across two folders from Neovim (a second workspace folder on the client): asked which folders, it works in
+/// both, the header names them, and the review tab applies each file in its own folder.
+#[test]
+fn a_task_across_the_clients_two_workspace_folders_is_reviewed_and_applied_in_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    // Named as the user's folders would be.
+    let repos =
+        openhands_lsp_tests::repo::repositories(&root, &[("app", "app.txt", "v1\n"), ("api", "api.txt", "v1\n")]);
+    let (app_named, api_named) = (&repos[0], &repos[1]);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo v2 > app.txt && cd ../folders/api && echo v2 > api.txt"),
+        Step::finish("both bumped"),
+    ]);
+    run_spec_on("folders_spec.lua", &app_named, &llm, &[("OH_TEST_OTHER", api_named.display().to_string())]);
+    assert_eq!(std::fs::read_to_string(app_named.join("app.txt")).unwrap(), "v2\n");
+    assert_eq!(std::fs::read_to_string(api_named.join("api.txt")).unwrap(), "v2\n");
+}

@@ -629,3 +629,40 @@ fn with_notify_when_away_off_a_finish_is_only_badged() {
     assert_eq!(result["shown"], json!([]), "no notification: {result}");
     assert_eq!(result["badgeAfterLooking"], "none", "{result}");
 }
+
+/// A `.code-workspace` of two repositories: Start Task asks which folders (the active file's ticked first), the task
+/// works in both, Review Changes lists both folders' files, and Apply Changes puts each change in its own folder.
+#[test]
+fn a_task_in_a_two_repository_workspace_works_reviews_and_applies_in_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let repos =
+        openhands_lsp_tests::repo::repositories(&root, &[("app", "app.txt", "v1\n"), ("api", "api.txt", "v1\n")]);
+    let (app, api) = (&repos[0], &repos[1]);
+    let workspace = root.join("both.code-workspace");
+    std::fs::write(&workspace, json!({"folders": [{"path": "app"}, {"path": "api"}]}).to_string()).unwrap();
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("echo v2 > app.txt && cd ../folders/api && echo v2 > api.txt"),
+        Step::finish("both bumped"),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let bench = start("folders", &workspace, &llm, state.path());
+    let result = result_of(&bench.drive("folders", &[]));
+    let asked = result["folders"].as_str().unwrap_or_default();
+    assert!(asked.contains("app") && asked.contains("api"), "{asked}");
+    assert_eq!(result["ticked"].as_array().map(Vec::len), Some(1), "only the active file's folder: {result}");
+    assert!(result["ticked"][0].as_str().unwrap_or_default().starts_with("app"), "{result}");
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("Folders: app (working folder), api"), "{view}");
+    assert!(!view.contains("Restore to here"), "its checkpoints hold one folder: no restore offered: {view}");
+    let review = result["review"].as_str().unwrap_or_default();
+    assert!(review.contains("app.txt") && review.contains("api/api.txt"), "{review}");
+    assert!(review.contains("in the folder api"), "{review}");
+    assert!(result["diffTab"].as_str().unwrap_or_default().contains("api/api.txt"), "{result}");
+    let pick = result["pick"].as_str().unwrap_or_default();
+    assert!(pick.contains("app.txt") && pick.contains("api/api.txt"), "{pick}");
+    assert_eq!(std::fs::read_to_string(app.join("app.txt")).unwrap(), "v2\n");
+    assert_eq!(std::fs::read_to_string(api.join("api.txt")).unwrap(), "v2\n");
+    let system = llm.requests()[0].body["messages"][0].to_string();
+    assert!(system.contains("This task spans several folders"), "{system}");
+}

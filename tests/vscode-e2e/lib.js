@@ -20,7 +20,9 @@ async function open() {
       "--disable-sync", "--no-first-run"],
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(FOLDER)}`);
+  // A multi-root workspace opens from its `.code-workspace` file.
+  const kind = FOLDER.endsWith(".code-workspace") ? "workspace" : "folder";
+  await page.goto(`http://127.0.0.1:${PORT}/?${kind}=${encodeURIComponent(FOLDER)}`);
   await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
   const vs = new VsCode(browser, page);
   // What the workbench reports in the browser's console (errors from extension hosts and providers land here).

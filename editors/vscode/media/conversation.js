@@ -265,6 +265,9 @@
       const image = document.getElementById("image");
       image.textContent = m.image ? "Image: " + m.image : "";
       image.hidden = !m.image;
+      const folders = document.getElementById("folders");
+      folders.textContent = m.folders ? "Folders: " + m.folders : "";
+      folders.hidden = !m.folders;
       document.body.dataset.state = m.state;
       document.body.dataset.live = m.live ? "yes" : "no";
       document.body.dataset.canMessage = m.canMessage ? "yes" : "no";

@@ -90,7 +90,11 @@ export function registerCommands(deps: Deps): string[] {
     return decision;
   };
 
-  const startTask = async (extra: Record<string, unknown>, placeHolder: string) => {
+  const startTask = async (
+    extra: Record<string, unknown>,
+    placeHolder: string,
+    more: () => Promise<Record<string, unknown> | undefined> = async () => ({}),
+  ) => {
     const instruction = await vscode.window.showInputBox({
       title: "OpenHands: Start Task",
       prompt: "What should the agent do?",
@@ -101,7 +105,11 @@ export function registerCommands(deps: Deps): string[] {
     if (!instruction?.trim()) {
       return undefined;
     }
-    const result = await server.execute<StartResult>(ServerCommand.startTask, { instruction, ...extra });
+    const asked = await more();
+    if (!asked) {
+      return undefined;
+    }
+    const result = await server.execute<StartResult>(ServerCommand.startTask, { instruction, ...extra, ...asked });
     server.store.upsert(result.conversation);
     panels.open(result.conversationId, true);
     return result;
@@ -113,8 +121,50 @@ export function registerCommands(deps: Deps): string[] {
     return shown.length > 0 && server.converter ? server.converter.asDiagnosticsSync(shown) : undefined;
   };
 
+  /** In a multi-root workspace, the folders a task from the palette works in (the active file's folder first and
+   * picked already); `{}` with one folder; undefined when the user cancelled. */
+  const pickFolders = async (): Promise<Record<string, unknown> | undefined> => {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (folders.length < 2) {
+      return {};
+    }
+    const active = vscode.window.activeTextEditor?.document.uri;
+    const here = (active && vscode.workspace.getWorkspaceFolder(active)) ?? folders[0];
+    const items = [here, ...folders.filter((f) => f !== here)].map((folder) => ({
+      label: folder.name,
+      description: folder === here ? "the agent's working folder" : undefined,
+      detail: folder.uri.fsPath,
+      picked: folder === here,
+      folder,
+    }));
+    const picked = await vscode.window.showQuickPick(items, {
+      title: "OpenHands: Start Task",
+      placeHolder: "Which folders does the task work in? (each gets its own copy)",
+      canPickMany: true,
+      ignoreFocusOut: true,
+    });
+    if (!picked?.length) {
+      return undefined;
+    }
+    return { folders: picked.map((p) => p.folder.uri.toString()) };
+  };
+
+  /** For a conversation across folders, which folder's repository a branch or pull request is for. */
+  const pickRepository = async (c: Conversation): Promise<{ folder?: string } | undefined> => {
+    if (!c.folders?.length) {
+      return {};
+    }
+    const workspace = { label: c.workspace.split("/").pop() ?? c.workspace, detail: c.workspace, folder: undefined };
+    const others = c.folders.map((f) => ({ label: f.name, detail: f.path, folder: f.name }));
+    const picked = await vscode.window.showQuickPick([workspace, ...others], {
+      title: "OpenHands: this conversation changed several folders",
+      placeHolder: "Which folder's repository is this for?",
+    });
+    return picked && (picked.folder ? { folder: picked.folder } : {});
+  };
+
   const handlers: Record<string, Handler> = {
-    startTask: () => startTask({}, "e.g. Add a unit test for parse()"),
+    startTask: () => startTask({}, "e.g. Add a unit test for parse()", pickFolders),
     startTaskWithSelection: async () => {
       const editor = vscode.window.activeTextEditor;
       if (!editor || editor.selection.isEmpty) {
@@ -337,9 +387,16 @@ export function registerCommands(deps: Deps): string[] {
       if (!c) {
         return undefined;
       }
+      const repository = await pickRepository(c);
+      if (!repository) {
+        return undefined;
+      }
       if (server.supports(ServerCommand.createPullRequest)) {
         // The server opens the page itself (window/showDocument); this says what happened.
-        const { url } = await server.execute<{ url: string }>(ServerCommand.createPullRequest, { conversationId: c.id });
+        const { url } = await server.execute<{ url: string }>(ServerCommand.createPullRequest, {
+          conversationId: c.id,
+          ...repository,
+        });
         void vscode.window.showInformationMessage(`OpenHands: pull request opened: ${url}`);
         return url;
       }
@@ -350,7 +407,7 @@ export function registerCommands(deps: Deps): string[] {
       if (push !== "Push Branch") {
         return undefined;
       }
-      const pushed = await server.execute<PushResult>(ServerCommand.pushChanges, { conversationId: c.id });
+      const pushed = await server.execute<PushResult>(ServerCommand.pushChanges, { conversationId: c.id, ...repository });
       void vscode.window.showInformationMessage(`OpenHands: pushed ${pushed.branch} to ${pushed.remote}.`);
       return pushed;
     },

@@ -31,6 +31,8 @@ export type ToWebview =
       budgetReached: string | null;
       /** The project's image it runs in, in words (empty: the agent-server image). */
       image: string;
+      /** A task across folders: its folders, in words (empty: one folder). */
+      folders: string;
       /** The agent works on a turn: a message steers it, or is queued for after the turn. */
       working: boolean;
       /** Messages queued for when the turn ends, in order. */
@@ -182,7 +184,9 @@ export class ConversationPanel {
     try {
       const list = await this.server.execute<CheckpointList>(ServerCommand.listCheckpoints, { conversationId: this.id });
       const checkpoints = list.checkpoints.map((k) => ({ number: k.number, step: k.step, eventId: k.eventId }));
-      this.post({ type: "checkpoints", live: c.live && !c.runningElsewhere, current: list.current, checkpoints });
+      // A task across folders cannot be restored (its checkpoints hold the working folder only): no button for it.
+      const restorable = c.live && !c.runningElsewhere && !c.folders?.length;
+      this.post({ type: "checkpoints", live: restorable, current: list.current, checkpoints });
     } catch {
       // Its copy was discarded: nothing to restore to.
     }
@@ -261,6 +265,10 @@ export class ConversationPanel {
       usage: c.usage ? usageLong(c.usage) : "",
       budgetReached: c.budgetReached ?? null,
       image: c.image ? `${c.image.name}, from ${c.image.origin}` : "",
+      // A task across folders: where it works, and the others it changes.
+      folders: c.folders?.length
+        ? [`${c.workspace.split("/").pop() ?? c.workspace} (working folder)`, ...c.folders.map((f) => f.name)].join(", ")
+        : "",
       working: c.live && !c.runningElsewhere && ["starting", "running", "waiting_for_confirmation"].includes(c.state),
       queued: c.queued ?? [],
     });
@@ -357,6 +365,7 @@ function html(webview: vscode.Webview, media: vscode.Uri): string {
   <div id="state" role="status"></div>
   <div id="usage" hidden></div>
   <div id="image" hidden></div>
+  <div id="folders" hidden></div>
   <nav class="answer" aria-label="The agent waits for your answer" hidden>
     <span>The agent waits for your answer:</span>
     <button data-action="allow" class="primary">Allow</button>

@@ -102,6 +102,8 @@ export interface Conversation {
   queued?: QueuedMessage[];
   /** Its own copy, when it works in one (`null`: in the user's folder). */
   isolation?: { root: string; branch: string | null } | null;
+  /** The folders it works in besides `workspace` (a task across folders), each with its own copy. */
+  folders?: { name: string; path: string; isolation: { root: string; branch: string | null } | null }[];
   /** The project's image it runs in (docker backend), when it is not the agent-server image. */
   image?: { name: string; origin: string } | null;
   /** The OpenHands Cloud conversation it follows (backend `cloud`). */
@@ -180,8 +182,11 @@ export interface EventsPage {
 export type FileStatus = "added" | "modified" | "deleted" | "renamed";
 
 export interface ChangedFile {
+  /** Relative to its folder; an extra folder's (a task across folders) starts with the folder's name. */
   path: string;
   uri: string;
+  /** The extra folder it is in (absent: the conversation's workspace). */
+  folder?: string;
   status: FileStatus;
   oldPath?: string;
   oldUri?: string;

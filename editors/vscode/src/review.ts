@@ -216,7 +216,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return;
     }
     const pick = await vscode.window.showQuickPick(
-      result.files.map((f) => ({ label: f.path, description: describe(f), file: f })),
+      result.files.map((f) => ({ label: f.path, description: describeIn(f), file: f })),
       { title: `OpenHands: changes of "${result.title}"`, placeHolder: "Open the diff of a file", ignoreFocusOut: true },
     );
     if (pick) {
@@ -232,7 +232,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.Dispos
       return undefined;
     }
     const picks = await vscode.window.showQuickPick(
-      result.files.map((f) => ({ label: f.path, description: describe(f), picked: !f.refusal, file: f })),
+      result.files.map((f) => ({ label: f.path, description: describeIn(f), picked: !f.refusal, file: f })),
       { title: `OpenHands: apply the changes of "${result.title}"`, canPickMany: true, placeHolder: "Files to apply", ignoreFocusOut: true },
     );
     if (!picks || picks.length === 0) {
@@ -278,6 +278,11 @@ async function saveApplied(outcome: ApplyResult, review: ReviewResult, unsavedBe
 
 /** The status, compactly with what the change is when it is more than text: a link's target, a mode change, and
  * whether it can be applied at all (the full reason is `file.refusal`, shown in tooltips). */
+/** `describe`, with the folder an extra folder's file is in (a task across folders). */
+function describeIn(file: ChangedFile): string {
+  return file.folder ? `${describe(file)} · in the folder ${file.folder}` : describe(file);
+}
+
 export function describe(file: ChangedFile): string {
   const parts = [file.status === "renamed" && file.oldPath ? `renamed from ${file.oldPath}` : file.status];
   if (file.symlink?.proposed) {

@@ -7,8 +7,8 @@ use agent_client_protocol_schema::ProtocolVersion;
 use agent_client_protocol_schema::v1::{
     AgentCapabilities, AuthMethod, AuthMethodAgent, AuthMethodTerminal, AuthenticateResponse, Implementation,
     InitializeRequest, InitializeResponse, McpCapabilities, NewSessionRequest, NewSessionResponse, PromptCapabilities,
-    SessionCapabilities, SessionCloseCapabilities, SessionListCapabilities, SessionResumeCapabilities,
-    SetSessionConfigOptionRequest, SetSessionConfigOptionResponse,
+    SessionAdditionalDirectoriesCapabilities, SessionCapabilities, SessionCloseCapabilities, SessionListCapabilities,
+    SessionResumeCapabilities, SetSessionConfigOptionRequest, SetSessionConfigOptionResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -128,7 +128,8 @@ fn initialize(front: &Front, req: InitializeRequest) -> Result<InitializeRespons
             SessionCapabilities::new()
                 .list(Some(SessionListCapabilities::new()))
                 .resume(Some(SessionResumeCapabilities::new()))
-                .close(Some(SessionCloseCapabilities::new())),
+                .close(Some(SessionCloseCapabilities::new()))
+                .additional_directories(Some(SessionAdditionalDirectoriesCapabilities::new())),
         )
         .meta(super::steer::announcement());
     let how = crate::editor::Editor::AgentPanel.how_to_set(SecretName::LlmApiKey);
@@ -177,6 +178,13 @@ fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionRespon
     if !req.cwd.is_absolute() || !req.cwd.is_dir() {
         return Err(RpcError::invalid_params(format!("cwd {} is not an absolute path to a folder", req.cwd.display())));
     }
+    // Each must be there now: the task gets a copy of each at its first prompt.
+    if let Some(bad) = req.additional_directories.iter().find(|d| !d.is_absolute() || !d.is_dir()) {
+        return Err(RpcError::invalid_params(format!(
+            "additionalDirectories: {} is not an absolute path to a folder",
+            bad.display()
+        )));
+    }
     let settings = front.loaded.settings.clone();
     check_key(front, &settings)?;
     let mcp = mcp_servers(&req.mcp_servers, settings.backend)?;
@@ -186,6 +194,7 @@ fn new_session(front: &Front, req: NewSessionRequest) -> Result<NewSessionRespon
     let options = config_options(&settings, &cwd);
     let mut session = Session::new(cwd, settings, roots);
     session.mcp_servers = mcp;
+    session.additional_directories = req.additional_directories;
     front.insert_session(id.clone(), session);
     Ok(NewSessionResponse::new(id).config_options(Some(options)))
 }

@@ -90,11 +90,11 @@ impl From<ConversationError> for RpcError {
     }
 }
 
-impl From<crate::review::RejectError> for RpcError {
-    fn from(err: crate::review::RejectError) -> Self {
+impl From<crate::declined::RejectError> for RpcError {
+    fn from(err: crate::declined::RejectError) -> Self {
         match err {
-            crate::review::RejectError::UnknownHunk(_) => RpcError::invalid_params(err.to_string()),
-            crate::review::RejectError::Conversation(e) => e.into(),
+            crate::declined::RejectError::UnknownHunk(_) => RpcError::invalid_params(err.to_string()),
+            crate::declined::RejectError::Conversation(e) => e.into(),
         }
     }
 }

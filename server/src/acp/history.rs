@@ -35,6 +35,7 @@ pub async fn list(front: &Front, req: ListSessionsRequest) -> Result<ListSession
         .take(PAGE)
         .map(|s| {
             SessionInfo::new(s.meta.id.clone(), s.meta.workspace.clone())
+                .additional_directories(s.meta.folders.iter().map(|f| f.workspace.clone()).collect())
                 .title(Some(s.meta.title.clone()))
                 .updated_at(Some(rfc3339(s.meta.updated_at)))
         })
@@ -55,7 +56,9 @@ fn open(front: &Front, id: &str, cwd: PathBuf) -> Result<Summary, RpcError> {
     if let Some(backend) = super::session::named(&summary.meta.backend) {
         settings.backend = backend;
     }
-    let mut session = Session::new(cwd, settings, roots);
+    let mut session = Session::new(cwd, settings, roots.clone());
+    session.mapper.set_roots(roots, crate::conversation::folder_roots(&summary.meta));
+    session.additional_directories = summary.meta.folders.iter().map(|f| f.workspace.clone()).collect();
     session.started = true;
     front.insert_session(id.to_owned(), session);
     Ok(summary)

@@ -30,20 +30,20 @@ pub fn text_content(text: impl Into<String>) -> ToolCallContent {
 
 /// Each changed file as a diff of the user's file (a file that is not text, or a link, as a line that says what
 /// happens to it).
-fn diffs(review: &Review) -> Vec<ToolCallContent> {
-    review
-        .files
+fn diffs(reviews: &[Review]) -> Vec<ToolCallContent> {
+    reviews
         .iter()
-        .map(|f| {
+        .flat_map(|review| review.files.iter().map(move |f| (review, f)))
+        .map(|(review, f)| {
             let path = review.source.join(&f.path);
             match (&f.whole, f.involves_link(), &f.proposed) {
                 (None, false, Some(proposed)) => ToolCallContent::Diff(
                     agent_client_protocol_schema::v1::Diff::new(path, proposed.clone()).old_text(f.original.clone()),
                 ),
-                (None, false, None) => text_content(format!("{}: deleted", f.path.display())),
+                (None, false, None) => text_content(format!("{}: deleted", review.shown(&f.path))),
                 _ => text_content(format!(
                     "{}: {}",
-                    f.path.display(),
+                    review.shown(&f.path),
                     f.note().unwrap_or_else(|| review::status_word(f.status).to_owned())
                 )),
             }
@@ -52,11 +52,11 @@ fn diffs(review: &Review) -> Vec<ToolCallContent> {
 }
 
 /// The review as one unified diff (what is not text, as a comment line).
-fn unified(review: &Review) -> String {
+fn unified(reviews: &[Review]) -> String {
     let mut out = String::new();
-    for f in &review.files {
-        let path = f.path.display().to_string();
-        let old_path = f.old_path.as_ref().map_or_else(|| path.clone(), |p| p.display().to_string());
+    for (review, f) in reviews.iter().flat_map(|r| r.files.iter().map(move |f| (r, f))) {
+        let path = review.shown(&f.path);
+        let old_path = f.old_path.as_ref().map_or_else(|| path.clone(), |p| review.shown(p));
         match (&f.whole, f.involves_link(), &f.original, &f.proposed) {
             (None, false, original, proposed) if original.is_some() || proposed.is_some() => {
                 let (a, b) = (original.as_deref().unwrap_or_default(), proposed.as_deref().unwrap_or_default());
@@ -77,43 +77,56 @@ fn unified(review: &Review) -> String {
     out
 }
 
-fn review_call(id: &str, review: &Review, status: ToolCallStatus) -> ToolCall {
-    let n = review.files.len();
+fn review_call(id: &str, reviews: &[Review], status: ToolCallStatus) -> ToolCall {
+    let n: usize = reviews.iter().map(|r| r.files.len()).sum();
     ToolCall::new(
         format!("openhands-review-{id}-{}", crate::conversation::now_ms()),
         format!("{n} file{} changed in the agent's copy", if n == 1 { "" } else { "s" }),
     )
     .kind(ToolKind::Edit)
     .status(status)
-    .content(diffs(review))
+    .content(diffs(reviews))
     .locations(
-        review
-            .files
+        reviews
             .iter()
-            .map(|f| agent_client_protocol_schema::v1::ToolCallLocation::new(review.source.join(&f.path)))
+            .flat_map(|r| r.files.iter().map(|f| r.source.join(&f.path)))
+            .map(agent_client_protocol_schema::v1::ToolCallLocation::new)
             .collect(),
     )
 }
 
-/// The agent's changes, if it worked in its own copy: `None` when there is nothing to review.
-async fn changes(front: &Front, id: &str) -> Result<Option<Review>, RpcError> {
-    match front.manager()?.review(id).await {
-        Ok(review) if review.files.is_empty() => Ok(None),
-        Ok(review) => Ok(Some(review)),
+/// The agent's changes in each of its folders, if it worked in its own copies: `None` when there is nothing to
+/// review.
+async fn changes(front: &Front, id: &str) -> Result<Option<Vec<Review>>, RpcError> {
+    match front.manager()?.reviews(id).await {
+        Ok(reviews) if reviews.iter().all(|r| r.files.is_empty()) => Ok(None),
+        Ok(reviews) => Ok(Some(reviews.into_iter().filter(|r| !r.files.is_empty()).collect())),
         Err(crate::conversation::ConversationError::NotIsolated(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
+/// Each folder's review as the user sees it (see [`against_user`]), the folders left with no change dropped.
+async fn against_users(front: &Front, id: &str, reviews: Vec<Review>) -> Vec<Review> {
+    let mut shown = Vec::new();
+    for review in reviews {
+        let review = against_user(front, id, review).await;
+        if !review.files.is_empty() {
+            shown.push(review);
+        }
+    }
+    shown
+}
+
 /// A fingerprint of each file's change, to tell the changes already offered from new ones.
-fn fingerprints(review: &Review) -> Vec<u64> {
+fn fingerprints(reviews: &[Review]) -> Vec<u64> {
     use std::hash::{Hash, Hasher};
-    review
-        .files
+    reviews
         .iter()
-        .map(|f| {
+        .flat_map(|r| r.files.iter().map(move |f| (r, f)))
+        .map(|(r, f)| {
             let mut hasher = std::hash::DefaultHasher::new();
-            (&f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
+            (&r.folder, &f.path, &f.proposed, f.whole.as_ref().map(|w| &w.proposed)).hash(&mut hasher);
             hasher.finish()
         })
         .collect()
@@ -122,16 +135,16 @@ fn fingerprints(review: &Review) -> Vec<u64> {
 /// End of a turn: the changes not in the user's files yet, as diffs, and the question whether to apply them now
 /// (not asked again for the same changes).
 pub async fn offer(front: &Arc<Front>, id: &str) {
-    let review = match changes(front, id).await {
-        Ok(Some(review)) => review,
+    let reviews = match changes(front, id).await {
+        Ok(Some(reviews)) => reviews,
         Ok(None) => return,
         Err(e) => {
             front.send(id, message(format!("\n\nThe agent's changes cannot be shown: {}", e.message)));
             return;
         }
     };
-    let fingerprints = fingerprints(&review);
-    let review = against_user(front, id, review).await;
+    let fingerprints = fingerprints(&reviews);
+    let reviews = against_users(front, id, reviews).await;
     // Asked again only when a change is new (not when one of the files asked about has been applied since).
     let asked = front
         .with_session(id, |s| {
@@ -140,10 +153,10 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
             !new
         })
         .unwrap_or(true);
-    if review.files.is_empty() || asked {
+    if reviews.is_empty() || asked {
         return;
     }
-    let call = review_call(id, &review, ToolCallStatus::Pending);
+    let call = review_call(id, &reviews, ToolCallStatus::Pending);
     let call_id = call.tool_call_id.clone();
     front.send(id, SessionUpdate::ToolCall(call));
     let options = vec![
@@ -174,7 +187,7 @@ pub async fn offer(front: &Arc<Front>, id: &str) {
         }
     };
     // The diffs stay, the outcome under them (an update's content replaces the call's).
-    let mut content = diffs(&review);
+    let mut content = diffs(&reviews);
     content.push(text_content(text));
     let fields = ToolCallUpdateFields::new().status(status).title(Some(title.to_owned())).content(Some(content));
     front.send(id, SessionUpdate::ToolCallUpdate(ToolCallUpdate::new(call_id, fields)));
@@ -217,14 +230,14 @@ pub async fn show(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
             Ok("No changes to review: the agent has changed nothing in its copy (or they were applied or discarded)."
                 .into())
         }
-        Some(review) => {
-            let review = against_user(front, id, review).await;
-            if review.files.is_empty() {
+        Some(reviews) => {
+            let reviews = against_users(front, id, reviews).await;
+            if reviews.is_empty() {
                 return Ok("No changes to review: your files hold the agent's changes already.".into());
             }
-            front.send(id, SessionUpdate::ToolCall(review_call(id, &review, ToolCallStatus::Completed)));
+            front.send(id, SessionUpdate::ToolCall(review_call(id, &reviews, ToolCallStatus::Completed)));
             // Also as text: some panels show a completed tool call as one line, its diffs out of sight.
-            front.send(id, message(format!("```diff\n{}```\n", unified(&review))));
+            front.send(id, message(format!("```diff\n{}```\n", unified(&reviews))));
             Ok("/apply applies them to your files (merged with your own edits), /discard drops them.".into())
         }
     }
@@ -267,21 +280,25 @@ async fn current_texts(front: &Front, id: &str, review: &Review) -> HashMap<Path
 /// and whether any file landed.
 pub async fn apply_all(front: &Arc<Front>, id: &str) -> Result<(String, bool), RpcError> {
     let manager = front.manager()?;
-    let Some(review) = changes(front, id).await? else {
+    let Some(reviews) = changes(front, id).await? else {
         return Ok(("Nothing to apply.".into(), false));
     };
-    let texts = current_texts(front, id, &review).await;
-    let current = |p: &Path| texts.get(&review.source.join(p)).map(|t| (t.clone(), None));
-    let abilities = FileAbilities { create: true, rename: true, delete: true };
-    let plan = review::plan(&review, |_| Choice::Whole, abilities, &current);
-    let result = match plan.without_editor() {
-        Some(result) => result,
-        None => write(front, id, &review.source, &plan).await,
-    };
-    let applied = plan.finish(result).await;
-    applied.settle(manager, id).await;
-    let landed: Vec<&str> = applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.as_str()).collect();
-    let refused = applied.refused();
+    let (mut landed, mut refused) = (Vec::new(), Vec::new());
+    // Each folder against its own repository's copy.
+    for review in &reviews {
+        let texts = current_texts(front, id, review).await;
+        let current = |p: &Path| texts.get(&review.source.join(p)).map(|t| (t.clone(), None));
+        let abilities = FileAbilities { create: true, rename: true, delete: true };
+        let plan = review::plan(review, |_| Choice::Whole, abilities, &current);
+        let result = match plan.without_editor() {
+            Some(result) => result,
+            None => write(front, id, &review.source, &plan).await,
+        };
+        let applied = plan.finish(result).await;
+        applied.settle(manager, id).await;
+        landed.extend(applied.files.iter().filter(|f| f.outcome == "applied").map(|f| f.path.clone()));
+        refused.extend(applied.refused());
+    }
     let mut text =
         if landed.is_empty() { "Nothing was applied.".to_owned() } else { format!("Applied: {}.", landed.join(", ")) };
     if !refused.is_empty() {

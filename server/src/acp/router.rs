@@ -72,8 +72,9 @@ pub async fn route(front: Arc<Front>, mut updates: mpsc::UnboundedReceiver<Updat
             Update::Changed(summary) => {
                 let roots =
                     crate::conversation::shown_roots(&summary.meta, crate::sandbox::docker::CONTAINER_WORKSPACE);
+                let folders = crate::conversation::folder_roots(&summary.meta);
                 let _ = front.with_session(&summary.meta.id, |s| {
-                    s.mapper.set_roots(roots);
+                    s.mapper.set_roots(roots, folders);
                     // A pause on the budget is a question within the turn, not its end.
                     if summary.meta.state == State::Paused && summary.meta.budget_reached.is_none() {
                         s.end_turn(TurnEnd::Paused);

@@ -41,6 +41,8 @@ pub struct Turn {
 
 pub struct Session {
     pub cwd: PathBuf,
+    /// The folders the task works in besides `cwd` (`additionalDirectories`), each with its own copy.
+    pub additional_directories: Vec<PathBuf>,
     /// The settings this session's conversation starts with (its config options applied).
     pub settings: Settings,
     /// The agent's MCP servers (may hold secrets: never logged or stored).
@@ -72,6 +74,7 @@ impl Session {
         Session {
             mapper: Mapper::new(cwd.clone(), roots),
             cwd,
+            additional_directories: Vec::new(),
             settings,
             mcp_servers: McpServers::default(),
             started: false,

@@ -98,7 +98,7 @@ async fn pull_request(front: &Arc<Front>, id: &str) -> Result<String, RpcError> 
         crate::providers::ProvidersSettings::from_settings(&settings),
         front.secrets.clone(),
     );
-    let opened = crate::issues::open_pull_request(manager, id, &providers, &front.secrets, false).await?;
+    let opened = crate::issues::open_pull_request(manager, (id, None), &providers, &front.secrets, false).await?;
     Ok(format!(
         "Opened pull request #{} ({}) from branch {}: {}",
         opened.pull.number, opened.pull.title, opened.branch, opened.pull.url

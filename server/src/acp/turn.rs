@@ -65,8 +65,9 @@ pub async fn prompt(
     arrived: u64,
 ) -> Result<PromptResponse, RpcError> {
     let Instruction { text, images } = instruction;
-    let (started, cwd, settings, discarded) =
-        front.with_session(&id, |s| (s.started, s.cwd.clone(), s.settings.clone(), s.discarded))?;
+    let (started, (cwd, folders), settings, discarded) = front.with_session(&id, |s| {
+        (s.started, (s.cwd.clone(), s.additional_directories.clone()), s.settings.clone(), s.discarded)
+    })?;
     if discarded {
         front.send(&id, super::review::message(super::session::DISCARDED));
         return Ok(PromptResponse::new(StopReason::EndTurn));
@@ -89,6 +90,7 @@ pub async fn prompt(
         title: crate::tasks::title_from(&text),
         instruction: text,
         workspace: cwd,
+        folders,
         images,
         ..StartRequest::default()
     };

@@ -20,6 +20,8 @@ pub struct Mapper {
     cwd: PathBuf,
     /// Where the agent works (its copy, a container's `/workspace`): paths under them are the user's files.
     roots: Vec<String>,
+    /// The same for each extra folder of a task across folders, with the user's folder they stand for.
+    folders: Vec<(Vec<String>, PathBuf)>,
     /// Deltas were streamed since the last message or action: its text was seen already.
     streamed: bool,
     /// Tool call ids by the id of the action event that made them (what confirmations and errors refer to).
@@ -53,12 +55,14 @@ fn text_of(content: Option<&Value>) -> String {
 
 impl Mapper {
     pub fn new(cwd: PathBuf, roots: Vec<String>) -> Self {
-        Mapper { cwd, roots, streamed: false, calls: HashMap::new(), hit_iteration_limit: false }
+        Mapper { cwd, roots, folders: Vec::new(), streamed: false, calls: HashMap::new(), hit_iteration_limit: false }
     }
 
-    /// Where the agent works, once its conversation has a copy (the roots a path is the user's file under).
-    pub fn set_roots(&mut self, roots: Vec<String>) {
+    /// Where the agent works, once its conversation has a copy (the roots a path is the user's file under), and
+    /// where it sees each extra folder.
+    pub fn set_roots(&mut self, roots: Vec<String>, folders: Vec<(Vec<String>, PathBuf)>) {
         self.roots = roots;
+        self.folders = folders;
     }
 
     /// The tool call an action event made, for a permission request about it.
@@ -69,6 +73,11 @@ impl Mapper {
     /// A path the agent named, as the user's file: under one of the agent's roots (the longest that holds it) it
     /// is the same path in the user's folder; anything else stays as it is.
     pub fn user_path(&self, path: &str) -> PathBuf {
+        for (roots, folder) in &self.folders {
+            if let Some(rest) = crate::agent_server::events::relative_to_roots(path, roots) {
+                return folder.join(rest);
+            }
+        }
         match crate::agent_server::events::relative_to_roots(path, &self.roots) {
             Some(rest) => self.cwd.join(rest),
             None if Path::new(path).is_relative() => self.cwd.join(path),

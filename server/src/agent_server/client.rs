@@ -108,6 +108,8 @@ pub struct NewConversation {
     pub max_iterations: u32,
     /// The agent's MCP servers (a server by name); may hold secrets, written out only into the body.
     pub mcp_config: Option<Value>,
+    /// Added to the agent's system prompt (where its other folders are, in a task across folders).
+    pub system_message_suffix: Option<String>,
 }
 
 impl NewConversation {
@@ -129,6 +131,7 @@ impl NewConversation {
             confirmation: ConfirmationMode::Never,
             max_iterations: 1,
             mcp_config: None,
+            system_message_suffix: None,
         }
     }
 
@@ -156,6 +159,9 @@ impl NewConversation {
         });
         if let Some(mcp) = &self.mcp_config {
             body["agent"]["mcp_config"] = mcp.clone();
+        }
+        if let Some(suffix) = &self.system_message_suffix {
+            body["agent"]["agent_context"]["system_message_suffix"] = json!(suffix);
         }
         if self.confirmation == ConfirmationMode::Risky {
             // Without an analyzer every action's risk is UNKNOWN, which would make "risky" ask for everything.
@@ -505,8 +511,10 @@ mod tests {
             confirmation: ConfirmationMode::Risky,
             max_iterations: 50,
             mcp_config: None,
+            system_message_suffix: Some("Your other folder: /folders/api".into()),
         };
         let body = req.body();
+        assert_eq!(body["agent"]["agent_context"]["system_message_suffix"], "Your other folder: /folders/api");
         assert_eq!(body["agent"]["llm"]["api_key"], "sk-1");
         assert_eq!(body["agent"]["agent_context"]["load_project_skills"], true);
         assert_eq!(body["secrets"]["GITHUB_TOKEN"], json!({"kind": "StaticSecret", "value": "ghp_1"}));

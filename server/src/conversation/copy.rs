@@ -26,9 +26,26 @@ impl Runner {
             return Ok((source, PathBuf::new()));
         }
         let dest = self.dir.join("worktree");
+        let meta = self.make_copy(&source, &dest, None).await?;
+        let subfolder = meta.root.strip_prefix(&dest).map(Path::to_path_buf).unwrap_or_default();
+        self.update_meta(|m| m.isolation = Some(meta));
+        Ok((dest, subfolder))
+    }
+
+    /// A copy of `source`'s repository (or of the folder itself) at `dest`, on a branch of its own (an extra
+    /// folder's named after it too: two folders of one repository are two worktrees, on two branches).
+    pub(super) async fn make_copy(
+        &self,
+        source: &Path,
+        dest: &Path,
+        folder: Option<&str>,
+    ) -> Result<super::IsolationMeta, String> {
         let title = self.meta().title.clone();
-        let branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
-        let (src, d, b) = (source.clone(), dest.clone(), branch.clone());
+        let mut branch = format!("openhands/{}-{}", slug(&title), &self.id[..8]);
+        if let Some(name) = folder {
+            branch = format!("{branch}-{}", slug(name));
+        }
+        let (src, d, b) = (source.to_owned(), dest.to_owned(), branch.clone());
         // A sandbox that sees only the copy needs the copy's git data inside it, or git in there finds no repository.
         let data = if self.provider.sees_only_the_workspace() { GitData::Own } else { GitData::Shared };
         let iso = tokio::task::spawn_blocking(move || {
@@ -37,9 +54,9 @@ impl Runner {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot make the conversation's own copy of {}: {e}", source.display()))?;
-        let meta = super::IsolationMeta {
+        Ok(super::IsolationMeta {
             root: iso.root.clone(),
-            dest: dest.clone(),
+            dest: dest.to_owned(),
             repo: match &iso.kind {
                 Kind::Worktree { repo, .. } | Kind::Clone { repo, .. } => Some(repo.clone()),
                 Kind::Copy => None,
@@ -47,10 +64,7 @@ impl Runner {
             branch: (iso.kind != Kind::Copy).then_some(branch),
             own_git: matches!(iso.kind, Kind::Clone { .. }),
             baseline: iso.baseline.to_string(),
-        };
-        self.update_meta(|m| m.isolation = Some(meta));
-        let subfolder = iso.root.strip_prefix(&dest).map(Path::to_path_buf).unwrap_or_default();
-        Ok((dest, subfolder))
+        })
     }
 
     /// After an agent step: its files as a checkpoint, when they changed (a cloud conversation's come back only at
@@ -106,6 +120,15 @@ impl Runner {
         }
         let meta = self.meta().clone();
         let iso = super::isolated(&meta, &self.dir)?;
+        // Checkpoints hold the workspace's copy only: putting it back alone would leave the other folders ahead.
+        if !meta.folders.is_empty() {
+            return Err(ConversationError::Unsupported(
+                "this conversation works in several folders, and its checkpoints hold only its workspace's files: \
+                 restoring one would leave the other folders' changes in place. Review and apply (or discard) what \
+                 you want instead"
+                    .into(),
+            ));
+        }
         match meta.state {
             State::Paused => {
                 sandbox.handle.thaw().await?;
@@ -120,7 +143,8 @@ impl Runner {
             .map_err(|e| ConversationError::Worker(e.to_string()))?
             .map_err(|e| ConversationError::Isolation(e.to_string()))?;
         let fork = client.fork(self.agent_id(), &restored.event_id).await?;
-        client.rearm(&fork, &self.llm, &self.secrets).await?;
+        // Its model and keys (masked in the fork) go with the next message: given now, its calls would not count.
+        self.rearm_due = true;
         client.set_confirmation_policy(&fork, self.settings.confirmation).await?;
         let archived = earlier_branch(&meta, self.agent_id(), number);
         let (kept, last) = self.store.branch_off(&self.id, &restored.event_id, &archived)?;

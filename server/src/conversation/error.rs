@@ -63,6 +63,16 @@ pub enum ConversationError {
         "that message to conversation {id} is no longer queued ({message}): it was sent to the agent, or taken back"
     )]
     NotQueued { id: String, message: String },
+    #[error(
+        "{} is inside {} (or holds it): a task works in each folder once; give only the outer one",
+        one.display(),
+        other.display()
+    )]
+    NestedFolders { one: PathBuf, other: PathBuf },
+    #[error("conversation {id} has no folder {folder:?}; its folders: {known}")]
+    UnknownFolder { id: String, folder: String, known: String },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("a conversation {0} exists already")]
     AlreadyExists(String),
     #[error("the cloud conversation {cloud} is already followed by conversation {local}")]

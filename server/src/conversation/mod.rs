@@ -9,11 +9,13 @@ mod budget;
 mod control;
 mod copy;
 mod error;
+mod folders;
 mod mcp_commands;
 mod metering;
 mod model;
 mod model_error;
 mod queue;
+mod rearm;
 mod resume;
 mod runner;
 mod setup;
@@ -33,6 +35,7 @@ use crate::sandbox::SharedProvider;
 use crate::secrets::SecretStore;
 use control::Control;
 pub use error::ConversationError;
+pub use folders::folder_roots;
 pub(crate) use model::KIB_IN_FLIGHT;
 pub use model::{
     AgentSettings, Credit, Decision, Delivery, Observer, PendingAction, Review, SendMode, StartOptions, StartRequest,
@@ -62,7 +65,24 @@ fn commit_message(meta: &Meta) -> String {
 /// own: the copy inside the conversation's folder (`dir`), on a branch of the `openhands/` namespace. A `meta.json`
 /// is data on disk; a doctored one must not lead review to read, or discard to delete, anything else.
 fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, ConversationError> {
-    let iso = meta.isolation.as_ref().ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
+    isolated_in(meta, dir, None)
+}
+
+/// The copy of one of the conversation's folders: its workspace's (`None`), or an extra folder's by name, in
+/// `folders/<name>` of the conversation's folder.
+fn isolated_in(
+    meta: &Meta,
+    dir: &std::path::Path,
+    folder: Option<&str>,
+) -> Result<crate::git::Isolated, ConversationError> {
+    let (iso, source, expected) = match folder.filter(|f| std::path::Path::new(f) != meta.workspace) {
+        None => (meta.isolation.as_ref(), &meta.workspace, dir.join("worktree")),
+        Some(name) => {
+            let extra = folder_named(meta, name)?;
+            (extra.isolation.as_ref(), &extra.workspace, dir.join("folders").join(&extra.name))
+        }
+    };
+    let iso = iso.ok_or_else(|| ConversationError::NotIsolated(meta.id.clone()))?;
     let foreign = |what: &str, path: &std::path::Path| {
         ConversationError::Isolation(format!(
             "its {what} {} is not inside the conversation's folder {}; refusing to use it (was meta.json edited?)",
@@ -70,7 +90,6 @@ fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, 
             dir.display()
         ))
     };
-    let expected = dir.join("worktree");
     let plain = |p: &std::path::Path| {
         p.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
     };
@@ -98,7 +117,22 @@ fn isolated(meta: &Meta, dir: &std::path::Path) -> Result<crate::git::Isolated, 
         }
         _ => crate::git::Kind::Copy,
     };
-    Ok(crate::git::Isolated { root: iso.root.clone(), source: meta.workspace.clone(), kind, baseline })
+    Ok(crate::git::Isolated { root: iso.root.clone(), source: source.clone(), kind, baseline })
+}
+
+/// An extra folder of the conversation, by its name (or its path, as an editor knows it).
+fn folder_named<'m>(meta: &'m Meta, name: &str) -> Result<&'m store::ExtraFolder, ConversationError> {
+    meta.folders
+        .iter()
+        .find(|f| folders::is_plain_name(&f.name) && (f.name == name || f.workspace == std::path::Path::new(name)))
+        .ok_or_else(|| ConversationError::UnknownFolder {
+            id: meta.id.clone(),
+            folder: name.to_owned(),
+            known: std::iter::once(format!("{} (its workspace)", meta.workspace.display()))
+                .chain(meta.folders.iter().map(|f| f.name.clone()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 struct Live {
@@ -122,6 +156,8 @@ struct Inner {
 /// `agent_dir` too: a container sees the copy's top there and the agent works in the subfolder.
 pub(crate) fn shown_roots(meta: &Meta, agent_dir: &str) -> Vec<String> {
     let mut roots = vec![agent_dir.to_owned(), meta.workspace.to_string_lossy().into_owned()];
+    // An extra folder's files are shown by their own path (in a container, `/folders/<name>/…`): only the
+    // workspace's are shortened.
     if let Some(iso) = &meta.isolation {
         roots.push(iso.root.to_string_lossy().into_owned());
         if let Ok(sub) = iso.root.strip_prefix(&iso.dest)
@@ -176,10 +212,25 @@ impl Manager {
         self.control(id, |reply| Control::Send { text, images: Vec::new(), run: false, mode, reply }).await.map(drop)
     }
 
-    /// What the agent changed in its isolated copy, against where it started.
+    /// What the agent changed in its isolated copy of the workspace, against where it started.
     pub async fn review(&self, id: &str) -> Result<Review, ConversationError> {
         let meta = self.get(id)?.meta;
-        let iso = self.isolated(&meta)?;
+        self.review_folder(&meta, None).await
+    }
+
+    /// What the agent changed in each of its folders' copies: the workspace's first, then each extra folder's
+    /// (a folder worked on without a copy has nothing to review).
+    pub async fn reviews(&self, id: &str) -> Result<Vec<Review>, ConversationError> {
+        let meta = self.get(id)?.meta;
+        let mut reviews = vec![self.review_folder(&meta, None).await?];
+        for folder in meta.folders.iter().filter(|f| f.isolation.is_some()) {
+            reviews.push(self.review_folder(&meta, Some(&folder.name)).await?);
+        }
+        Ok(reviews)
+    }
+
+    async fn review_folder(&self, meta: &Meta, folder: Option<&str>) -> Result<Review, ConversationError> {
+        let iso = self.isolated_in(meta, folder)?;
         let source = iso.source.clone();
         // What the user's files hold already (applied before) is no change to review.
         let files = off_runtime(move || {
@@ -187,28 +238,34 @@ impl Manager {
             Ok(files.into_iter().filter(|f| !f.already_in(&iso.source)).collect())
         })
         .await?;
-        Ok(Review { title: meta.title, source, files })
+        Ok(Review { title: meta.title.clone(), source, files, folder: folder.map(str::to_owned) })
     }
 
-    /// Records `files` as applied to the user's files: the base the conversation's next review starts from.
+    /// Records `files` as applied to the user's files (of `folder`, by name; `None`: the workspace): the base the
+    /// conversation's next review starts from.
     pub async fn record_applied(
         &self,
         id: &str,
+        folder: Option<&str>,
         files: Vec<crate::git::applied::AppliedFile>,
     ) -> Result<(), ConversationError> {
-        let meta = self.get(id)?.meta;
-        let iso = self.isolated(&meta)?;
+        let iso = self.isolated_in(&self.get(id)?.meta, folder)?;
         off_runtime(move || {
             crate::git::applied::record(&iso, &files).map_err(|e| ConversationError::Isolation(e.to_string()))
         })
         .await
     }
 
-    /// Writes `text` to `rel` in the conversation's own copy (never through a link out of it): declined hunks taken
-    /// out of the agent's work.
-    pub async fn write_in_copy(&self, id: &str, rel: PathBuf, text: String) -> Result<(), ConversationError> {
-        let meta = self.get(id)?.meta;
-        let iso = self.isolated(&meta)?;
+    /// Writes `text` to `rel` in the conversation's own copy of `folder` (never through a link out of it):
+    /// declined hunks taken out of the agent's work.
+    pub async fn write_in_copy(
+        &self,
+        id: &str,
+        folder: Option<&str>,
+        rel: PathBuf,
+        text: String,
+    ) -> Result<(), ConversationError> {
+        let iso = self.isolated_in(&self.get(id)?.meta, folder)?;
         off_runtime(move || {
             crate::git::entry::place_inside(&iso.root, &rel)
                 .and_then(|path| std::fs::write(&path, text))
@@ -217,28 +274,40 @@ impl Manager {
         .await
     }
 
-    /// The URL of the conversation's repository's `remote` (empty when it has none).
-    pub fn remote_url(&self, id: &str, remote: &str) -> Result<String, ConversationError> {
+    /// The user's folder `folder` of the conversation stands for (`None`: its workspace).
+    pub fn folder_source(&self, id: &str, folder: Option<&str>) -> Result<PathBuf, ConversationError> {
         let meta = self.get(id)?.meta;
-        let repo = meta
-            .isolation
-            .as_ref()
-            .and_then(|i| i.repo.clone())
-            .ok_or_else(|| ConversationError::NotIsolated(id.to_owned()))?;
+        match folder.filter(|f| std::path::Path::new(f) != meta.workspace) {
+            None => Ok(meta.workspace),
+            Some(name) => folder_named(&meta, name).map(|f| f.workspace.clone()),
+        }
+    }
+
+    /// The URL of the repository of the conversation's `folder` (`None`: its workspace): its `remote` (empty when it
+    /// has none).
+    pub fn remote_url(&self, id: &str, folder: Option<&str>, remote: &str) -> Result<String, ConversationError> {
+        let meta = self.get(id)?.meta;
+        let iso = self.isolated_in(&meta, folder)?;
+        let repo = match iso.kind {
+            crate::git::Kind::Worktree { repo, .. } | crate::git::Kind::Clone { repo, .. } => repo,
+            crate::git::Kind::Copy => return Err(ConversationError::NotIsolated(id.to_owned())),
+        };
         Ok(crate::git::remote_url(&repo, remote).unwrap_or_default())
     }
 
-    /// Commits the conversation's changes in its worktree and pushes them to `remote` as a new branch:
-    /// `wanted_branch` (default `openhands/<slug of the title>`), or with `-tryK` when the remote has it.
+    /// Commits the conversation's changes in its copy of `folder` (`None`: the workspace) and pushes them to
+    /// `remote` as a new branch: `wanted_branch` (default `openhands/<slug of the title>`), or with `-tryK` when the
+    /// remote has it.
     pub async fn publish(
         &self,
         id: &str,
+        folder: Option<&str>,
         remote: &str,
         wanted_branch: Option<String>,
         auth: crate::git::push::HttpsAuth,
     ) -> Result<crate::git::push::Published, ConversationError> {
         let meta = self.get(id)?.meta;
-        let iso = self.isolated(&meta)?;
+        let iso = self.isolated_in(&meta, folder)?;
         let branch = wanted_branch.unwrap_or_else(|| format!("openhands/{}", copy::slug(&meta.title)));
         let message = commit_message(&meta);
         let remote = remote.to_owned();
@@ -262,6 +331,12 @@ impl Manager {
             self.stop(id).await?;
         }
         let dest = meta.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
+        // The extra folders' copies go with it.
+        let mut extras = Vec::new();
+        for f in meta.folders.iter().filter(|f| f.isolation.is_some()) {
+            let dest = f.isolation.as_ref().map(|i| i.dest.clone()).unwrap_or_default();
+            extras.push((self.isolated_in(&meta, Some(&f.name))?, dest));
+        }
         let conversation = id.to_owned();
         // The agent-server's record goes with the copy: what it remembers are changes no longer anywhere.
         let folder = self.inner.store.dir(&ConversationId::parse(id)?);
@@ -269,12 +344,16 @@ impl Manager {
             crate::git::checkpoint::remove_all(&iso, &conversation)
                 .and_then(|()| crate::git::remove(&iso, &dest))
                 .map_err(|e| ConversationError::Isolation(e.to_string()))?;
+            for (iso, dest) in extras {
+                crate::git::remove(&iso, &dest).map_err(|e| ConversationError::Isolation(e.to_string()))?;
+            }
             resume::forget_record(&folder)
                 .map_err(|e| ConversationError::Isolation(format!("the agent-server's record: {e}")))
         })
         .await?;
         let mut meta = self.inner.store.load(id)?;
         meta.isolation = None;
+        meta.folders.iter_mut().for_each(|f| f.isolation = None);
         meta.discarded = true;
         meta.updated_at = store::now_ms();
         // A stopped runner leaves the live list a moment after it answered: its record must not say the copy is
@@ -282,6 +361,7 @@ impl Manager {
         if let Some(live) = self.live().get(id) {
             let mut live = lock(&live.meta);
             live.isolation = None;
+            live.folders.iter_mut().for_each(|f| f.isolation = None);
             live.discarded = true;
         }
         self.inner.store.save(&meta)?;
@@ -525,8 +605,12 @@ impl Manager {
     }
 
     fn isolated(&self, meta: &Meta) -> Result<crate::git::Isolated, ConversationError> {
+        self.isolated_in(meta, None)
+    }
+
+    fn isolated_in(&self, meta: &Meta, folder: Option<&str>) -> Result<crate::git::Isolated, ConversationError> {
         let id = ConversationId::parse(&meta.id)?;
-        isolated(meta, &self.inner.store.dir(&id))
+        isolated_in(meta, &self.inner.store.dir(&id), folder)
     }
 
     fn not_live(&self, id: &str) -> ConversationError {

@@ -135,6 +135,8 @@ pub struct StartRequest {
     pub options: StartOptions,
     /// Images with the instruction (URLs, `data:` URLs included).
     pub images: Vec<String>,
+    /// Folders the task spans besides `workspace` (absolute paths), each with its own copy in the sandbox.
+    pub folders: Vec<PathBuf>,
 }
 
 /// What a front may choose for one conversation beyond the settings (an ACP session's id, backend and MCP servers).
@@ -189,12 +191,35 @@ impl AgentSettings {
     }
 }
 
-/// What `review` returns: the files the agent changed, relative to `source` (the user's folder).
+/// What `review` returns: the files the agent changed in one of the conversation's folders, relative to `source`
+/// (the user's folder).
 #[derive(Debug, Clone)]
 pub struct Review {
     pub title: String,
     pub source: PathBuf,
     pub files: Vec<crate::git::FileChange>,
+    /// The extra folder's name (`None`: the workspace).
+    pub folder: Option<String>,
+}
+
+impl Review {
+    /// A file's path as a review of several folders shows it: an extra folder's prefixed with its name, so that
+    /// paths (and the hunk ids made from them) are told apart across folders.
+    pub fn shown(&self, path: &std::path::Path) -> String {
+        match &self.folder {
+            Some(name) => format!("{name}/{}", path.display()),
+            None => path.display().to_string(),
+        }
+    }
+
+    /// A file's path as the agent knows it: an extra folder's under the folder's name, so that the agent can tell
+    /// which repository's file is meant.
+    pub fn folder_path(&self, path: &std::path::Path) -> String {
+        match &self.folder {
+            Some(name) => format!("{} (in the folder {name})", path.display()),
+            None => path.display().to_string(),
+        }
+    }
 }
 
 /// What the user asked of a conversation while its sandbox was starting (taken in `start.rs`): a pause (a cancelled

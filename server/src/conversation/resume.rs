@@ -128,6 +128,7 @@ impl Manager {
             fork: summary.meta.agent_conversation.clone(),
             held: super::model::Held::default(),
             going_on: true,
+            rearm_due: false,
             queued_images: Default::default(),
             meta: shared,
             provider,
@@ -269,6 +270,7 @@ impl Runner {
             confirmation: self.settings.confirmation,
             max_iterations: self.settings.max_iterations,
             mcp_config: self.settings.mcp_config.clone(),
+            system_message_suffix: self.folders_prompt(&sandbox.working_dir),
         }
     }
 

@@ -49,6 +49,8 @@ pub(super) struct Runner {
     pub held: super::model::Held,
     /// The conversation goes on from an earlier sandbox's (see `resume`): its copy and the agent's record exist.
     pub going_on: bool,
+    /// A restore's fork whose model and keys are given with its next message (see `rearm`).
+    pub rearm_due: bool,
     /// The images of messages queued for when the running turn ends (`meta.queued` has the messages; images stay
     /// in memory, out of `meta.json`), by message id.
     pub queued_images: std::collections::HashMap<String, Vec<String>>,
@@ -63,8 +65,7 @@ const ERROR_DETAIL_GRACE: Duration = Duration::from_secs(3);
 impl Runner {
     pub async fn run(mut self, mut control: mpsc::Receiver<Control>) {
         let began = std::time::Instant::now();
-        let copy = if self.going_on { self.earlier_copy() } else { self.isolate().await };
-        let (workspace, subfolder) = match copy {
+        let (workspace, subfolder, folders) = match self.copies().await {
             Ok(w) => w,
             Err(e) => {
                 self.settle(State::Error, None, Some(e));
@@ -86,6 +87,7 @@ impl Runner {
             conversation_id: self.id.clone(),
             workspace,
             subfolder,
+            folders,
             scratch: self.dir.join("sandbox"),
             workspace_is_ours: self.settings.isolation != crate::config::Isolation::None,
             progress: Some(StartProgress::new(move |message| {
@@ -308,7 +310,7 @@ impl Runner {
     ) -> Result<(), ConversationError> {
         let waiting = if run { self.unapproved(tracker) } else { Vec::new() };
         let run = run && waiting.is_empty();
-        client.send_message_with_images(self.agent_id(), &text, &images, run).await?;
+        self.deliver(client, (&text, &images), run).await?;
         if run {
             tracker.awaiting_run = true;
             self.set_state(State::Running);
@@ -350,31 +352,13 @@ impl Runner {
         // `run` would execute the actions still waiting for an answer: ask for them again instead. A sandbox frozen
         // from outside was mid-run: thawed, it goes on by itself.
         if waiting.is_empty() && !std::mem::take(&mut tracker.paused_outside) {
+            self.arm_before_run(client).await?;
             run_when_idle(client, self.agent_id()).await?;
         }
         if waiting.is_empty() {
             self.set_state(State::Running);
         } else {
             self.ask(waiting, tracker);
-        }
-        Ok(())
-    }
-
-    /// Another model or confirmation mode for the agent from its next step on (an ACP session's config options).
-    async fn configure(
-        &mut self,
-        model: Option<String>,
-        confirmation: Option<ConfirmationMode>,
-        client: &AgentServerClient,
-    ) -> Result<(), ConversationError> {
-        if let Some(model) = model {
-            self.llm.model = model.clone();
-            client.rearm(self.agent_id(), &self.llm, &self.secrets).await?;
-            self.settings.llm_model = model;
-        }
-        if let Some(mode) = confirmation {
-            client.set_confirmation_policy(self.agent_id(), mode).await?;
-            self.settings.confirmation = mode;
         }
         Ok(())
     }

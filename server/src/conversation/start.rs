@@ -29,16 +29,25 @@ impl Manager {
             .and_then(|b| self.inner.provider.select(b))
             .unwrap_or_else(|| self.inner.provider.clone());
         let backend = self.check_start(&req, &settings, provider.name())?;
+        let folders = super::folders::plan(&req.workspace, &req.folders)?;
+        if backend == "cloud" && !folders.is_empty() {
+            return Err(ConversationError::Unsupported(
+                "a cloud conversation works in one repository: start the task from one folder, or choose the docker \
+                 or process backend for a task across folders"
+                    .into(),
+            ));
+        }
         // The cloud's changes come back into the conversation's own copy: never straight into the user's files.
         if backend == "cloud" {
             settings.isolation = crate::config::Isolation::Worktree;
         }
-        let StartRequest { instruction, title, workspace, issue, attach, options, images } = req;
+        let StartRequest { instruction, title, workspace, issue, attach, options, images, folders: _ } = req;
         self.arm_mcp(&mut settings, &config.mcp_servers.with(&options.mcp_servers), backend)?;
         let conversation_id = options.id.unwrap_or_else(ConversationId::new_random);
         let dir = self.inner.store.dir(&conversation_id);
         let id = String::from(conversation_id);
-        let meta = new_meta(id.clone(), (title, instruction.clone(), workspace), backend, issue);
+        let mut meta = new_meta(id.clone(), (title, instruction.clone(), workspace), backend, issue);
+        meta.folders = folders;
         let log = self.inner.store.create(&meta)?;
         let meta = Arc::new(Mutex::new(meta));
         let (tx, rx) = mpsc::channel(32);
@@ -67,6 +76,7 @@ impl Manager {
             fork: None,
             held: super::model::Held::default(),
             going_on: false,
+            rearm_due: false,
             queued_images: Default::default(),
         };
         let manager = self.clone();
@@ -207,6 +217,7 @@ fn new_meta(
         budget_reached: None,
         discarded: false,
         queued: Vec::new(),
+        folders: Vec::new(),
     }
 }
 

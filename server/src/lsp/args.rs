@@ -37,6 +37,10 @@ pub struct StartTaskArgs {
     /// client sends), said in the instruction.
     #[serde(default)]
     pub diagnostics: Option<Vec<Diagnostic>>,
+    /// The folders the task works in (file URIs or absolute paths), each with its own copy: the one holding `uri`
+    /// (else the first) is its workspace. Left out: the workspace folder of `uri`, or the first one.
+    #[serde(default)]
+    pub folders: Option<Vec<String>>,
 }
 
 /// `openhands.fixDiagnostic`: what the code action carries.
@@ -174,6 +178,10 @@ pub struct RestoreArgs {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushArgs {
     pub conversation_id: ConversationId,
+    /// One of the conversation's extra folders (its name, or its path), for its own repository; the workspace's
+    /// when left out.
+    #[serde(default)]
+    pub folder: Option<String>,
     /// The remote branch to create (default `openhands/<slug of the title>`; `-tryK` is added when taken).
     #[serde(default)]
     pub branch: Option<String>,
@@ -199,6 +207,9 @@ pub struct FixIssueArgs {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePullRequestArgs {
     pub conversation_id: ConversationId,
+    /// One of the conversation's extra folders (its name, or its path): a pull request on its own repository.
+    #[serde(default)]
+    pub folder: Option<String>,
     /// Draft by default, where the provider has drafts.
     #[serde(default = "yes")]
     pub draft: bool,

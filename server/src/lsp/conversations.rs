@@ -27,9 +27,16 @@ pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> 
         Some(super::documents::slice(&doc.text, range, ctx.snap.client.utf8_positions))
     });
     let file = args.uri.as_ref().and_then(convert::file_path);
-    let workspace = tasks::workspace_for(file.as_deref(), &ctx.snap.roots).ok_or_else(|| {
-        bad_argument(START_TASK, "no workspace folder to work in: open a folder, or pass a `uri` inside one")
-    })?;
+    let folders = args.folders.iter().flatten().map(|f| folder_path(f)).collect::<Result<Vec<_>, _>>()?;
+    // The file's folder among those given, else the first given, else the file's workspace folder.
+    let workspace = file
+        .as_deref()
+        .and_then(|f| folders.iter().find(|d| f.starts_with(d)).cloned())
+        .or_else(|| folders.first().cloned())
+        .or_else(|| tasks::workspace_for(file.as_deref(), &ctx.snap.roots))
+        .ok_or_else(|| {
+            bad_argument(START_TASK, "no workspace folder to work in: open a folder, or pass a `uri` inside one")
+        })?;
     let lines = args.range.map(convert::lines);
     let problems: Vec<tasks::Problem> = args.diagnostics.iter().flatten().map(convert::problem).collect();
     let instruction = tasks::compose_instruction(
@@ -41,11 +48,18 @@ pub async fn start_task(ctx: &Ctx, args: StartTaskArgs) -> Result<Value, Error> 
         &problems,
     );
     let title = args.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| tasks::title_from(&args.instruction));
-    start::conversation(
-        ctx,
-        StartRequest { instruction, title, workspace, issue: None, attach: None, ..Default::default() },
-    )
-    .await
+    let folders = folders.into_iter().filter(|f| *f != workspace).collect();
+    start::conversation(ctx, StartRequest { instruction, title, workspace, folders, ..Default::default() }).await
+}
+
+/// A folder of `startTask {folders}`: a file URI or an absolute path.
+fn folder_path(given: &str) -> Result<std::path::PathBuf, Error> {
+    let path = match given.parse::<tower_lsp_server::lsp_types::Uri>() {
+        Ok(uri) if uri.scheme().is_some_and(|s| s.as_str() == "file") => convert::file_path(&uri),
+        _ => Some(std::path::PathBuf::from(given)),
+    };
+    path.filter(|p| p.is_absolute())
+        .ok_or_else(|| bad_argument(START_TASK, format!("folders: {given:?} is not a file URI or an absolute path")))
 }
 
 pub async fn fix_diagnostic(ctx: &Ctx, args: FixDiagnosticArgs) -> Result<Value, Error> {

@@ -6,9 +6,9 @@ use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 
 use crate::cloud::CloudError;
 use crate::conversation::ConversationError;
+use crate::declined::RejectError;
 use crate::issues::IssueError;
 use crate::providers::ProviderError;
-use crate::review::RejectError;
 
 /// LSP's RequestFailed: the request was valid, the server could not do it.
 pub const REQUEST_FAILED: i64 = -32803;

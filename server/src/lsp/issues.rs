@@ -28,10 +28,10 @@ pub async fn fix_issue(ctx: &Ctx, args: FixIssueArgs) -> Result<Value, Error> {
 
 pub async fn create_pull_request(ctx: &Ctx, args: CreatePullRequestArgs) -> Result<Value, Error> {
     let manager = ctx.manager()?;
-    let opened =
-        issues::open_pull_request(&manager, &args.conversation_id, &ctx.providers(), &ctx.shared.secrets, args.draft)
-            .await
-            .map_err(|e| errors::issue(CREATE_PULL_REQUEST, e))?;
+    let conversation = (args.conversation_id.as_str(), args.folder.as_deref());
+    let opened = issues::open_pull_request(&manager, conversation, &ctx.providers(), &ctx.shared.secrets, args.draft)
+        .await
+        .map_err(|e| errors::issue(CREATE_PULL_REQUEST, e))?;
     let url = &opened.pull.url;
     prompt::show_url(&ctx.client, ctx.snap.client.show_document, url, "pull request opened").await;
     Ok(json!({
@@ -76,7 +76,9 @@ pub async fn offer_outcome(ctx: Ctx, id: String) {
     let Ok(conversation_id) = ConversationId::parse(&id) else { return };
     let outcome = match choice.as_str() {
         APPLY => review::apply(&ctx, ApplyArgs { conversation_id, files: None, hunks: None, reviewed: false }).await,
-        OPEN_PR => create_pull_request(&ctx, CreatePullRequestArgs { conversation_id, draft: true }).await,
+        OPEN_PR => {
+            create_pull_request(&ctx, CreatePullRequestArgs { conversation_id, draft: true, folder: None }).await
+        }
         DISCARD => review::discard(&ctx, ConversationArgs { conversation_id }).await,
         _ => Ok(Value::Null),
     };

@@ -53,6 +53,21 @@ pub struct Conversation {
     /// Messages queued for when the running turn ends, in order (absent when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queued: Vec<Queued>,
+    /// The folders it works in besides `workspace`, each with its own copy (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<Folder>,
+}
+
+/// A folder a conversation works in besides its workspace (`Conversation.folders`): `folder` in the review's files
+/// and in `pushChanges` and `createPullRequest` names it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Folder {
+    pub name: String,
+    /// The user's folder.
+    pub path: PathBuf,
+    /// Its own copy, when it has one.
+    pub isolation: Option<Isolation>,
 }
 
 /// A message waiting for the running turn to end (`Conversation.queued`, and `sendMessage`'s and
@@ -231,6 +246,15 @@ impl From<Summary> for Conversation {
             usage: m.usage.map(Usage::from),
             budget_reached: m.budget_reached,
             queued: m.queued.into_iter().map(Queued::from).collect(),
+            folders: m
+                .folders
+                .into_iter()
+                .map(|f| Folder {
+                    name: f.name,
+                    path: f.workspace,
+                    isolation: f.isolation.map(|i| Isolation { root: i.root, branch: i.branch }),
+                })
+                .collect(),
         }
     }
 }
@@ -283,6 +307,8 @@ mod tests {
                       "cacheWriteTokens": 0, "reasoningTokens": 0, "contextWindow": 9, "contextUsed": 3, "llmSeconds": 1.5},
             "budgetReached": "has spent $0.02 and 60 tokens of its budget of $0.01",
             "queued": [{"id": "a1", "text": "then the docs"}],
+            "folders": [{"name": "api", "workspace": "/api", "isolation": {"root": "/s/c1/folders/api",
+                         "dest": "/s/c1/folders/api", "repo": "/api", "branch": "openhands/t-api", "baseline": "00"}}],
             "image": {"name": "openhands-lsp-project/a-1:k", "origin": "the dev container (.devcontainer.json)"}
         }))
         .unwrap();
@@ -311,7 +337,7 @@ mod tests {
             .map(str::to_owned)
             .collect();
         let leaves: BTreeSet<String> = names.iter().map(|k| k.rsplit('.').next().unwrap_or(k).to_owned()).collect();
-        let values = ["process", "running", "github", "cloud", "main"];
+        let values = ["process", "running", "github", "cloud", "main", "api"];
         let unknown: Vec<&String> =
             quoted.iter().filter(|w| !leaves.contains(*w) && !values.contains(&w.as_str())).collect();
         assert!(unknown.is_empty(), "docs/protocol.md names fields a conversation does not have: {unknown:?}");

@@ -23,6 +23,9 @@ pub struct SandboxSpec {
     pub workspace: PathBuf,
     /// Where in `workspace` the agent works (empty: at its top).
     pub subfolder: PathBuf,
+    /// The host folders the sandbox shows besides `workspace` (a task across folders), by name: a container mounts
+    /// each under `/folders/<name>`; a process sees them where they are.
+    pub folders: Vec<(String, PathBuf)>,
     /// A directory of the conversation's own for the sandbox's files (agent-server state, logs).
     pub scratch: PathBuf,
     /// The workspace is openhands-lsp's own copy (a worktree), not the user's folder: a backend may move it (keeping

@@ -167,7 +167,28 @@ local function start_task(instruction, opts)
       args.diagnostics = problems(buf, opts.line1 - 1, opts.line2 - 1)
     end
   end
-  oh().execute("openhands.startTask", args, opened)
+  -- Several workspace folders (`vim.lsp.buf.add_workspace_folder()`): the task works in the current one, or in all
+  -- of them (each with its own copy, reviewed and applied together), as the user says.
+  local client = oh().get_client()
+  local folders = client and client.workspace_folders or {}
+  if #folders < 2 then
+    return oh().execute("openhands.startTask", args, opened)
+  end
+  local names = vim.tbl_map(function(f)
+    return vim.fs.basename(vim.uri_to_fname(f.uri))
+  end, folders)
+  local all = string.format("all %d folders: %s", #folders, table.concat(names, ", "))
+  vim.ui.select({ "only this folder", all }, { prompt = "OpenHands: which folders does the task work in?" }, function(choice)
+    if not choice then
+      return
+    end
+    if choice == all then
+      args.folders = vim.tbl_map(function(f)
+        return f.uri
+      end, folders)
+    end
+    oh().execute("openhands.startTask", args, opened)
+  end)
 end
 
 local function prompt(text, fn)

@@ -249,6 +249,14 @@ local function header(id)
   if type(c.image) == "table" and type(c.image.name) == "string" then
     table.insert(lines, { string.format("image: %s, from %s", c.image.name, c.image.origin or "?"), "OpenHandsHeader" })
   end
+  -- A task across folders: where it works, and the others it changes (each reviewed and applied in its own).
+  if type(c.folders) == "table" and #c.folders > 0 then
+    local names = { vim.fs.basename(c.workspace or "?") .. " (working folder)" }
+    for _, f in ipairs(c.folders) do
+      table.insert(names, f.name)
+    end
+    table.insert(lines, { "folders: " .. table.concat(names, ", "), "OpenHandsHeader" })
+  end
   if type(c.budgetReached) == "string" and c.state == "paused" then
     table.insert(lines, { "budget reached: it " .. c.budgetReached, "OpenHandsError" })
   end
@@ -259,7 +267,7 @@ local function header(id)
     table.insert(lines, { "final: " .. c.finalMessage:gsub("\n", " "), "OpenHandsDone" })
   end
   if working(c) then
-    table.insert(lines, { "working: i steers it (it reads your message before its next step), a queues one for after this turn", "OpenHandsHeader" })
+    table.insert(lines, { "working: i steers it (read before its next step), a queues one for after this turn", "OpenHandsHeader" })
   end
   -- Messages waiting for the turn's end, each on its line: x there takes it back.
   for _, q in ipairs(type(c.queued) == "table" and c.queued or {}) do

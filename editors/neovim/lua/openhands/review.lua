@@ -74,9 +74,18 @@ local function workspace_root()
   return require("openhands").root_for(0)
 end
 
---- The user's text of `path` now: the buffer's (unsaved edits included) when it is loaded, else the file's.
-local function user_lines(path)
-  local abs = vim.fs.joinpath(workspace_root(), path)
+--- Where the user has a reviewed (or applied) file: its `uri` (a task across folders has files in several), else
+--- its path in the workspace folder.
+function M.user_path(file)
+  if type(file.uri) == "string" and file.uri ~= "" then
+    return vim.uri_to_fname(file.uri)
+  end
+  return vim.fs.joinpath(workspace_root(), file.path)
+end
+
+--- The user's text of `file` now: the buffer's (unsaved edits included) when it is loaded, else the file's.
+local function user_lines(file)
+  local abs = M.user_path(file)
   local buf = vim.fn.bufnr(abs)
   if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) then
     return vim.api.nvim_buf_get_lines(buf, 0, -1, false)
@@ -245,7 +254,7 @@ local function show_diff(s, file)
   -- against the agent's text is the user's, not the original.
   local left
   if s.refused[file.path] then
-    left = scratch(name_in(s.id, file.path .. " (yours)"), user_lines(file.path), ft)
+    left = scratch(name_in(s.id, file.path .. " (yours)"), user_lines(file), ft)
   else
     left = scratch(name_in(s.id, (file.oldPath or file.path) .. " (original)"), side("original"), ft)
   end
@@ -395,7 +404,7 @@ local function resolve(s, file)
     )
     return
   end
-  local path = vim.fs.joinpath(workspace_root(), file.path)
+  local path = M.user_path(file)
   vim.cmd("tabedit " .. vim.fn.fnameescape(path))
   local buf = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, text_lines(r.conflict))
@@ -560,10 +569,9 @@ function M.write_applied(result)
   if not require("openhands").options.review.write then
     return
   end
-  local root = workspace_root()
   for _, f in ipairs(result.files or {}) do
     if f.outcome == "applied" then
-      local path = vim.fs.joinpath(root, f.path)
+      local path = M.user_path(f)
       local buf = vim.fn.bufnr(path)
       if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) and vim.bo[buf].modified then
         vim.api.nvim_buf_call(buf, function()

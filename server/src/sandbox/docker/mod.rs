@@ -32,6 +32,8 @@ pub const AGENT_PORT: u16 = 8431;
 
 /// Where the workspace is mounted in the container.
 pub const CONTAINER_WORKSPACE: &str = "/workspace";
+/// Where a conversation's extra folders are mounted, each under its name (a task across folders).
+pub const CONTAINER_FOLDERS: &str = "/folders";
 
 /// Names of pooled containers not yet claimed by a conversation.
 const POOL_NAME_PREFIX: &str = "openhands-lsp-pool-";
@@ -228,7 +230,8 @@ pub use project_image::{ImagePlan, clean_images, describe as describe_image, pla
 
 #[derive(Clone, Copy)]
 enum Role<'a> {
-    Conversation(&'a str),
+    /// A conversation's, with its extra folders (mounted under [`CONTAINER_FOLDERS`], each at its name).
+    Conversation(&'a str, &'a [(String, PathBuf)]),
     Pool,
 }
 
@@ -464,7 +467,9 @@ impl Inner {
         let progress = spec.progress.as_ref();
         let choice = self.choose_image(&docker, &config, &spec.workspace, &spec.source, progress).await?;
         self.serve(&choice);
+        // A warm container mounts one folder: a task across several gets its own.
         if spec.workspace_is_ours
+            && spec.folders.is_empty()
             && self.pool_root.is_some()
             && let Some(container) = self.take_warm(&fingerprint(&config, &choice))
         {
@@ -483,7 +488,7 @@ impl Inner {
             p.report("starting a container…".into());
         }
         let user = user_for(&image, spec.workspace_is_ours, choice.bundle.is_some());
-        let role = Role::Conversation(&spec.conversation_id);
+        let role = Role::Conversation(&spec.conversation_id, &spec.folders);
         let mounts = (spec.workspace.as_path(), spec.agent_record.as_deref());
         let container = self.launch(&docker, &config, mounts, role, (&choice, &image), user).await?;
         if let Err(e) = self.chown_workspace(&container, &spec).await {
@@ -544,7 +549,12 @@ impl Inner {
     /// leaves an exec'd root without capabilities.
     async fn chown_workspace(&self, container: &Container, spec: &SandboxSpec) -> Result<(), SandboxError> {
         let (Some(user), Some((uid, gid))) = (&container.chown_to, container.chown_ids) else { return Ok(()) };
-        let roots: Vec<PathBuf> = std::iter::once(spec.workspace.clone()).chain(spec.agent_record.clone()).collect();
+        let mut roots: Vec<PathBuf> =
+            std::iter::once(spec.workspace.clone()).chain(spec.agent_record.clone()).collect();
+        // The extra folders' copies (the user's own folders are never handed over).
+        if spec.workspace_is_ours {
+            roots.extend(spec.folders.iter().map(|(_, host)| host.clone()));
+        }
         tokio::task::spawn_blocking(move || roots.iter().try_for_each(|root| chown_tree(root, uid, gid)))
             .await
             .map_err(|e| SandboxError::Io(e.to_string()))?

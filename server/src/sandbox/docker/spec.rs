@@ -2,14 +2,17 @@
 //! so that what the sandbox allows (its port, its mounts, its user, its limits) can be read and tested in one place.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 
 use super::image::ImageFacts;
 use super::owner::owner_labels;
 use super::project_image::{self, ImageChoice};
-use super::{AGENT_PORT, AGENT_RECORD_DIR, AGENT_STATE_DIR, CONTAINER_WORKSPACE, DockerConfig, POOL_NAME_PREFIX, Role};
+use super::{
+    AGENT_PORT, AGENT_RECORD_DIR, AGENT_STATE_DIR, CONTAINER_FOLDERS, CONTAINER_WORKSPACE, DockerConfig,
+    POOL_NAME_PREFIX, Role,
+};
 use super::{label, short};
 use crate::instance::Instance;
 use crate::sandbox::python_hook;
@@ -67,7 +70,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
     let listen = if host_network { "127.0.0.1" } else { "0.0.0.0" };
     let mut labels = owner_labels(owner);
     let (name, conversation) = match role {
-        Role::Conversation(id) => {
+        Role::Conversation(id, _) => {
             labels.insert(label::ROLE.into(), "conversation".into());
             (format!("openhands-lsp-{}-{}", short(id), &name_key[..6]), id.to_owned())
         }
@@ -119,7 +122,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         // The agent-server keeps its own state under its working directory: not in the user's workspace.
         working_dir: Some("/tmp".into()),
         exposed_ports: (!host_network).then(|| vec![exposed.clone()]),
-        host_config: Some(host_config(config, (mount, record), &exposed, host_network)),
+        host_config: Some(host_config(config, (mount, record, folders_of(&role)), &exposed, host_network)),
         ..Default::default()
     };
     if let Some(bundle) = &choice.bundle {
@@ -128,17 +131,27 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
     ContainerSpec { name, body, exposed, chown_to, chown_ids }
 }
 
+fn folders_of<'a>(role: &Role<'a>) -> &'a [(String, PathBuf)] {
+    match role {
+        Role::Conversation(_, folders) => folders,
+        Role::Pool => &[],
+    }
+}
+
 /// The container's reach on the host: the workspace mounted (and the agent-server's record of the conversation,
 /// kept with it), the port on loopback only, the limits, no new privileges, the agent-server's other state in memory.
 fn host_config(
     config: &DockerConfig,
-    (mount, record): (&Path, Option<&Path>),
+    (mount, record, folders): (&Path, Option<&Path>, &[(String, PathBuf)]),
     exposed: &str,
     host_network: bool,
 ) -> HostConfig {
     let mut binds = vec![format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display())];
     if let Some(record) = record {
         binds.push(format!("{}:{AGENT_RECORD_DIR}:rw", record.display()));
+    }
+    for (name, host) in folders {
+        binds.push(format!("{}:{CONTAINER_FOLDERS}/{name}:rw", host.display()));
     }
     HostConfig {
         binds: Some(binds),
@@ -210,7 +223,10 @@ mod tests {
             config: &config,
             mount: Path::new("/state/conversations/c1/worktree"),
             record: Some(Path::new("/state/conversations/c1/agent")),
-            role: Role::Conversation("c1234567890abcdef"),
+            role: Role::Conversation(
+                "c1234567890abcdef",
+                &[("api".into(), PathBuf::from("/state/conversations/c1/folders/api"))],
+            ),
             owner: &owner(),
             image: &image,
             choice: &ImageChoice::agent_image(&config),
