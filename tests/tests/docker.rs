@@ -525,7 +525,7 @@ fn a_task_across_folders_mounts_each_copy_in_the_container_and_reviews_each() {
         ),
         Step::finish("both bumped").gated("finish"),
     ]);
-    let (mut server, _) = Server::start(options(), docker_params(&llm, &app, json!({"warmPool": 1}))).unwrap();
+    let (mut server, _) = Server::start(options(), docker_params(&llm, app, json!({"warmPool": 1}))).unwrap();
     wait_until("a warm container", RUN_TIMEOUT, || {
         !containers_with_all(&["dev.openhands.lsp.role=pool", &format!("dev.openhands.lsp.owner.pid={}", server.pid())])
             .is_empty()

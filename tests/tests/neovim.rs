@@ -753,7 +753,7 @@ fn a_task_across_the_clients_two_workspace_folders_is_reviewed_and_applied_in_ea
         Step::terminal("echo v2 > app.txt && cd ../folders/api && echo v2 > api.txt"),
         Step::finish("both bumped"),
     ]);
-    run_spec_on("folders_spec.lua", &app_named, &llm, &[("OH_TEST_OTHER", api_named.display().to_string())]);
+    run_spec_on("folders_spec.lua", app_named, &llm, &[("OH_TEST_OTHER", api_named.display().to_string())]);
     assert_eq!(std::fs::read_to_string(app_named.join("app.txt")).unwrap(), "v2\n");
     assert_eq!(std::fs::read_to_string(api_named.join("api.txt")).unwrap(), "v2\n");
 }
