@@ -403,6 +403,7 @@ mod tests {
             conversation_id: "c1".into(),
             workspace: tmp.path().into(),
             subfolder: "".into(),
+            folders: Vec::new(),
             scratch: tmp.path().join("scratch"),
             workspace_is_ours: true,
             progress: None,
