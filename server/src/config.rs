@@ -332,6 +332,26 @@ settings! {
                 "A command that prints a Bitbucket token or `user:app_password` (run with `sh -c`): used when no \
                  `bitbucket_token` is set, and to refresh it once after a 401. Kept in memory only.";
         }
+        jira "jira": JiraSettings {
+            url "url": Option<String> = None, OptionalString,
+                "Your Jira site, e.g. `https://acme.atlassian.net` (Cloud) or `https://jira.example.com` (Data \
+                 Center): `PROJ-123` references of its projects become issues to fix. The token is `jira_token` \
+                 (`openhands.setSecret` or `JIRA_API_TOKEN`).";
+            email "email": Option<String> = None, OptionalString,
+                "Jira Cloud: the email of the Atlassian account whose API token `jira_token` is (REST v3). `null`: \
+                 Jira Data Center, where `jira_token` is a personal access token (REST v2).";
+            projects "projects": Option<String> = None, OptionalString,
+                "The Jira projects whose issues assigned to you are suggested, as keys (`\"PROJ, OPS\"`). `null`: \
+                 every project.";
+        }
+        linear "linear": LinearSettings {
+            api_url "apiUrl": String = "https://api.linear.app/graphql".into(), String,
+                "Linear's GraphQL API. Linear is used once `linear_api_key` is set (`openhands.setSecret` or \
+                 `LINEAR_API_KEY`, a personal API key): `ENG-42` references of its teams become issues to fix.";
+            teams "teams": Option<String> = None, OptionalString,
+                "The Linear teams whose issues assigned to you are suggested, as keys (`\"ENG, WEB\"`). `null`: \
+                 every team.";
+        }
         cloud "cloud": CloudSettings {
             url "url": String = "https://app.all-hands.dev".into(), String,
                 "The OpenHands server of the `cloud` backend: OpenHands Cloud, or a self-hosted OpenHands app \

@@ -281,7 +281,7 @@ fn check_mcp(inputs: &Inputs) -> Check {
 fn check_provider_tokens(secrets: &SecretStore) -> Check {
     let detail = SecretName::ALL
         .into_iter()
-        .filter(|n| n.is_provider_token())
+        .filter(|n| n.is_provider_token() || matches!(n, SecretName::JiraToken | SecretName::LinearApiKey))
         .map(|n| format!("{} {}", n.as_str(), source_label(secrets.source(n))))
         .collect::<Vec<_>>()
         .join("; ");

@@ -69,6 +69,8 @@ fn vscode_title(name: SecretName) -> &'static str {
         SecretName::GitlabToken => "Set GitLab Token",
         SecretName::BitbucketToken => "Set Bitbucket Token",
         SecretName::CloudApiKey => "Set Cloud API Key",
+        SecretName::JiraToken => "Set Jira Token",
+        SecretName::LinearApiKey => "Set Linear API Key",
     }
 }
 

@@ -2,6 +2,8 @@
 //! into a task, the folder it runs in, the pull request a conversation opens (push, open, comment on the issue), and
 //! the tasks the user's providers suggest.
 
+pub mod tracker;
+
 use std::path::{Path, PathBuf};
 
 use crate::conversation::{ConversationError, IssueLink, Manager, StartRequest};
@@ -12,6 +14,7 @@ use crate::providers::{
 };
 use crate::secrets::SecretStore;
 use crate::tasks::{title_from, workspace_for};
+use crate::trackers::Trackers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
@@ -27,19 +30,41 @@ pub enum IssueError {
     Failed(String),
 }
 
-/// The task of fixing the issue `reference` names (`#12`, `owner/repo#12`, an issue's or a pull request's URL),
-/// run in the workspace folder whose remote is the issue's repository, else the one holding `file`, else the first.
+/// The task of fixing the issue `reference` names (`#12`, `owner/repo#12`, an issue's or a pull request's URL, a Jira
+/// or Linear key or URL; empty: the one the branch or its latest commits name), run in the workspace folder whose
+/// remote is the issue's repository, else the one holding `file`, else the first.
 pub async fn fix_task(
     reference_text: &str,
     file: Option<&Path>,
     roots: &[PathBuf],
-    providers: &Providers,
+    (providers, trackers): (&Providers, &Trackers),
 ) -> Result<StartRequest, IssueError> {
-    let reference = reference::parse(reference_text, providers.settings()).ok_or_else(|| {
-        IssueError::BadInput(format!(
-            "{reference_text:?} is not an issue reference: give #12, owner/repo#12, or the issue's URL"
-        ))
-    })?;
+    let here = || {
+        workspace_for(file, roots)
+            .ok_or_else(|| IssueError::BadInput("no workspace folder to work in: open the repository's folder".into()))
+    };
+    let named_by_branch;
+    let reference_text = if reference_text.trim().is_empty() {
+        let workspace = here()?;
+        named_by_branch = tracker::from_branch(&workspace, trackers).await.ok_or_else(|| {
+            IssueError::BadInput(
+                "give the issue to fix (#12, owner/repo#12, PROJ-123, or its URL): the branch and its latest commits \
+                 name none"
+                    .into(),
+            )
+        })?;
+        named_by_branch.0.as_str()
+    } else {
+        reference_text
+    };
+    let Some(reference) = reference::parse(reference_text, providers.settings()) else {
+        let workspace = here()?;
+        return tracker::fix_task(reference_text, &workspace, trackers).await?.ok_or_else(|| {
+            IssueError::BadInput(format!(
+                "{reference_text:?} is not an issue reference: give #12, owner/repo#12, PROJ-123, or the issue's URL"
+            ))
+        });
+    };
     let named = match &reference {
         Reference::Url { repo, .. } => Some(repo.clone()),
         _ => None,
@@ -76,6 +101,7 @@ pub async fn fix_task(
         number,
         title: issue.title.clone(),
         url: issue.url.clone(),
+        key: None,
     };
     Ok(StartRequest { instruction, title, workspace, issue: Some(link), attach: None, ..Default::default() })
 }
@@ -88,6 +114,8 @@ pub struct OpenedPull {
     pub commit: String,
     /// The issue got a comment pointing to it.
     pub commented_on_issue: bool,
+    /// The conversation's Jira or Linear issue: the front asks whether to comment on it (`tracker::comment_with_pull`).
+    pub tracker_issue: Option<IssueLink>,
 }
 
 /// Pushes the conversation's changes as a new branch and opens a pull request for them on the repository of its
@@ -102,8 +130,10 @@ pub async fn open_pull_request(
 ) -> Result<OpenedPull, IssueError> {
     let meta = manager.get(id)?.meta;
     let source = manager.folder_source(id, folder)?;
-    // The issue is the workspace's repository's.
-    let issue = meta.issue.as_ref().filter(|_| source == meta.workspace);
+    // The issue is the workspace's repository's; a tracker's issue has no repository, and is named in the title.
+    let in_workspace = meta.issue.as_ref().filter(|_| source == meta.workspace);
+    let tracker_issue = in_workspace.filter(|l| l.key.is_some()).cloned();
+    let issue = in_workspace.filter(|l| l.key.is_none());
     let repo = match issue {
         Some(link) => repo_of_link(link, providers.settings()),
         None => remote::detect(&source, providers.settings()),
@@ -121,8 +151,8 @@ pub async fn open_pull_request(
     let published = manager.publish(id, folder, &remote_name, None, auth).await?;
     let base = crate::git::current_branch(&source).unwrap_or_else(|| "main".into());
     let summary = meta.final_message.clone().filter(|m| !m.trim().is_empty());
-    let (title, body) = match issue {
-        Some(link) => (
+    let (title, body) = match (issue, &tracker_issue) {
+        (Some(link), _) => (
             format!("Fix issue #{}: {}", link.number, link.title),
             format!(
                 "This pull request fixes #{}.\n\n{}",
@@ -130,7 +160,17 @@ pub async fn open_pull_request(
                 summary.as_deref().unwrap_or("The agent's changes are in the commits.")
             ),
         ),
-        None => (
+        (None, Some(link)) => (
+            format!("Fix {}: {}", link.label(), link.title),
+            format!(
+                "Fixes [{}]({}): {}\n\n{}",
+                link.label(),
+                link.url,
+                link.title,
+                summary.as_deref().unwrap_or("The agent's changes are in the commits.")
+            ),
+        ),
+        (None, None) => (
             meta.title.clone(),
             format!(
                 "{}\n\n---\nThe task: {}",
@@ -151,19 +191,19 @@ pub async fn open_pull_request(
             Err(e) => tracing::warn!(conversation = %id, "commenting on the issue failed: {e}"),
         }
     }
-    Ok(OpenedPull { pull, branch: published.branch, commit: published.commit, commented_on_issue })
+    Ok(OpenedPull { pull, branch: published.branch, commit: published.commit, commented_on_issue, tracker_issue })
 }
 
 /// The tasks the user's providers suggest (their open issues and pull requests), with what failed along the way.
 /// Providers without a token are skipped unless `here` (the repository at hand) is on them.
+/// Jira's and Linear's issues assigned to the user come after the providers' work.
 pub async fn suggested_tasks(
-    providers: &Providers,
+    (providers, trackers): (&Providers, &Trackers),
     secrets: &SecretStore,
     here: Option<RepoRef>,
 ) -> Result<(Vec<SuggestedTask>, Vec<String>), IssueError> {
-    let mut tasks = Vec::new();
-    let mut problems = Vec::new();
-    let mut asked = 0;
+    let (mut tasks, mut problems) = (Vec::new(), Vec::new());
+    let mut asked = trackers.configured().len();
     for kind in ProviderKind::ALL {
         let has_token = secrets.get(kind.secret()).is_some()
             || providers.settings().get(kind).token_command.as_deref().is_some_and(|c| !c.trim().is_empty());
@@ -181,10 +221,14 @@ pub async fn suggested_tasks(
             Err(e) => problems.push(e.to_string()),
         }
     }
+    let (assigned, failed) = tracker::suggested(trackers).await;
+    tasks.extend(assigned);
+    problems.extend(failed);
     if asked == 0 {
         return Err(ProviderError::Unsupported(
-            "no provider token is set: set github_token, gitlab_token or bitbucket_token with openhands.setSecret \
-             (or a tokenCommand) to see your issues and pull requests"
+            "no provider token is set: set github_token, gitlab_token, bitbucket_token, jira_token (with \
+             openhands.jira.url) or linear_api_key with openhands.setSecret (or a tokenCommand) to see your issues \
+             and pull requests"
                 .into(),
         )
         .into());

@@ -6,6 +6,7 @@
 pub mod acp;
 pub mod agent_server;
 pub mod backends;
+pub mod clock;
 pub mod cloud;
 pub mod cloud_start;
 pub mod config;
@@ -31,5 +32,6 @@ pub mod secrets;
 pub mod smoke;
 pub mod state_dir;
 pub mod tasks;
+pub mod trackers;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

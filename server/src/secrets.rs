@@ -43,15 +43,21 @@ pub enum SecretName {
     BitbucketToken,
     /// The OpenHands Cloud API key (the cloud backend's, never a conversation's).
     CloudApiKey,
+    /// Jira: an API token (Cloud, with `openhands.jira.email`) or a personal access token (Data Center).
+    JiraToken,
+    /// Linear: a personal API key.
+    LinearApiKey,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 5] = [
+    pub const ALL: [SecretName; 7] = [
         SecretName::LlmApiKey,
         SecretName::GithubToken,
         SecretName::GitlabToken,
         SecretName::BitbucketToken,
         SecretName::CloudApiKey,
+        SecretName::JiraToken,
+        SecretName::LinearApiKey,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +67,8 @@ impl SecretName {
             SecretName::GitlabToken => "gitlab_token",
             SecretName::BitbucketToken => "bitbucket_token",
             SecretName::CloudApiKey => "cloud_api_key",
+            SecretName::JiraToken => "jira_token",
+            SecretName::LinearApiKey => "linear_api_key",
         }
     }
 
@@ -71,6 +79,8 @@ impl SecretName {
             SecretName::GitlabToken => "GITLAB_TOKEN",
             SecretName::BitbucketToken => "BITBUCKET_TOKEN",
             SecretName::CloudApiKey => "OPENHANDS_API_KEY",
+            SecretName::JiraToken => "JIRA_API_TOKEN",
+            SecretName::LinearApiKey => "LINEAR_API_KEY",
         }
     }
 

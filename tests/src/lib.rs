@@ -14,6 +14,7 @@ pub mod release;
 pub mod repo;
 pub mod screen;
 pub mod stdio_peer;
+pub mod tracker_answers;
 pub mod vscode;
 pub mod workspace_edit;
 

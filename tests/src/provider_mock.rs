@@ -2,7 +2,9 @@
 //! requests are first validated by Prism serving GitHub's official OpenAPI description (`@octokit/openapi`, in
 //! `tests/github-mock`), so a request GitHub would reject fails the test. A test can queue its own responses for a
 //! route (the issue it wants the agent to read, a 401, a rate limit); other routes get Prism's examples. GitLab and
-//! Bitbucket routes answer from recorded fixtures (`tests/fixtures/providers/`), with no validator.
+//! Bitbucket routes answer from recorded fixtures (`tests/fixtures/providers/`), with no validator. Jira's requests
+//! go through Prism serving Atlassian's description, Linear's through Linear's GraphQL schema
+//! (`tests/fixtures/trackers/`); a GraphQL answer is scripted per operation name (`on_graphql`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -11,6 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Schema};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -55,6 +59,10 @@ struct Shared {
     /// Requests Prism rejected, with its reasons.
     violations: Mutex<Vec<String>>,
     prism: Option<String>,
+    /// Jira Data Center: its `/rest/api/2` requests are checked as the same operations of v3's description.
+    v2_as_v3: bool,
+    /// Linear: every POST is a GraphQL request checked against this schema.
+    graphql: Option<Arc<Valid<Schema>>>,
 }
 
 pub struct ProviderMock {
@@ -66,7 +74,7 @@ pub struct ProviderMock {
 impl ProviderMock {
     /// A GitHub stand-in: requests are validated by Prism (started once per test process).
     pub fn github() -> ProviderMock {
-        Self::start(Some(prism_url().to_owned()))
+        Self::start(Some(prism_url()))
     }
 
     /// A GitLab or Bitbucket stand-in: canned answers only.
@@ -74,8 +82,31 @@ impl ProviderMock {
         Self::start(None)
     }
 
+    /// A Jira Cloud stand-in: requests validated by Prism serving Atlassian's REST v3 description.
+    pub fn jira_cloud() -> ProviderMock {
+        Self::start(Some(prism_for(&trackers_fixture("jira-cloud-platform.v3.json"))))
+    }
+
+    /// A Jira Data Center stand-in: its REST v2 requests validated as the same operations of v3.
+    pub fn jira_data_center() -> ProviderMock {
+        Self::with(Shared {
+            prism: Some(prism_for(&trackers_fixture("jira-cloud-platform.v3.json"))),
+            v2_as_v3: true,
+            ..Default::default()
+        })
+    }
+
+    /// A Linear stand-in: each request parsed and validated with Linear's GraphQL schema, its variables coerced.
+    pub fn linear() -> ProviderMock {
+        Self::with(Shared { graphql: Some(linear_schema()), ..Default::default() })
+    }
+
     fn start(prism: Option<String>) -> ProviderMock {
-        let shared = Arc::new(Shared { prism, ..Default::default() });
+        Self::with(Shared { prism, ..Default::default() })
+    }
+
+    fn with(shared: Shared) -> ProviderMock {
+        let shared = Arc::new(shared);
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (runtime, addr) = crate::serve_router(app, 1);
         ProviderMock { addr, shared, _runtime: runtime }
@@ -90,6 +121,11 @@ impl ProviderMock {
         self.shared.canned.lock().unwrap().insert((method.to_owned(), path.to_owned()), responses.into());
     }
 
+    /// Answers the GraphQL operation named `operation` (Linear) with these `data` in turn.
+    pub fn on_graphql(&self, operation: &str, responses: Vec<Canned>) {
+        self.on("POST", &format!("#{operation}"), responses);
+    }
+
     /// Answers `method path` from `tests/fixtures/providers/<fixture>`.
     pub fn on_fixture(&self, method: &str, path: &str, fixture: &str) {
         self.on(method, path, vec![Canned::json(fixture_json(fixture))]);
@@ -101,6 +137,20 @@ impl ProviderMock {
 
     pub fn requests_to(&self, method: &str, path_prefix: &str) -> Vec<Recorded> {
         self.recorded().into_iter().filter(|r| r.method == method && r.path.starts_with(path_prefix)).collect()
+    }
+
+    /// The first request to `method path_prefix`, once it came (`None` after `timeout`).
+    pub fn wait_for_request(&self, method: &str, path_prefix: &str, timeout: Duration) -> Option<Recorded> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(found) = self.requests_to(method, path_prefix).into_iter().next() {
+                return Some(found);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Requests GitHub's OpenAPI description does not allow, as Prism explained them.
@@ -132,14 +182,36 @@ async fn handle(
         body: json_body,
     });
     let mut from_prism = None;
+    let mut route = uri.path().to_owned();
+    if let Some(schema) = &shared.graphql {
+        match graphql_operation(schema, &serde_json::from_slice(&body).unwrap_or(Value::Null)) {
+            Ok(operation) => route = format!("#{operation}"),
+            Err(why) => {
+                shared.violations.lock().unwrap().push(format!("{method} {path_and_query}: {why}"));
+                let errors = serde_json::json!({"errors": [{"message": why, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]});
+                return (StatusCode::BAD_REQUEST, errors.to_string()).into_response();
+            }
+        }
+    }
     // GraphQL is not part of the REST description; its answers are recorded ones.
     if let Some(prism) = shared.prism.as_ref().filter(|_| uri.path() != "/graphql") {
         let client = reqwest::Client::new();
+        let forwarded = if shared.v2_as_v3 {
+            path_and_query.replacen("/rest/api/2/", "/rest/api/3/", 1)
+        } else {
+            path_and_query.clone()
+        };
         let mut request =
-            client.request(method.clone(), format!("{prism}{}", for_prism(&path_and_query))).body(body.to_vec());
+            client.request(method.clone(), format!("{prism}{}", for_prism(&forwarded))).body(body.to_vec());
         for name in ["content-type", "accept", "authorization", "x-github-api-version"] {
-            if let Some(v) = headers.get(name) {
-                request = request.header(name, v.as_bytes());
+            match headers.get(name) {
+                // v3's description knows Basic and OAuth, not Data Center's Bearer tokens: the header's presence
+                // is what is checked.
+                Some(_) if name == "authorization" && shared.v2_as_v3 => {
+                    request = request.header(name, "Basic ZGF0YS1jZW50ZXI6cGF0");
+                }
+                Some(v) => request = request.header(name, v.as_bytes()),
+                None => {}
             }
         }
         match request.send().await {
@@ -174,7 +246,7 @@ async fn handle(
     let canned = {
         let mut canned = shared.canned.lock().unwrap();
         canned
-            .get_mut(&(method.to_string(), uri.path().to_owned()))
+            .get_mut(&(method.to_string(), route))
             .and_then(|queue| if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() })
     };
     if let Some(c) = canned {
@@ -214,19 +286,71 @@ fn for_prism(path_and_query: &str) -> String {
     }
 }
 
+fn trackers_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/trackers").join(name)
+}
+
+/// Linear's schema, parsed once per test process.
+fn linear_schema() -> Arc<Valid<Schema>> {
+    static SCHEMA: OnceLock<Arc<Valid<Schema>>> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let path = trackers_fixture("linear-schema.graphql");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            Arc::new(Schema::parse_and_validate(text, "linear-schema.graphql").expect("Linear's schema is valid"))
+        })
+        .clone()
+}
+
+/// The operation's name when the request is one Linear's server would run: the document valid against the schema
+/// and the variables coercible to the operation's; else what is wrong.
+fn graphql_operation(schema: &Valid<Schema>, body: &Value) -> Result<String, String> {
+    let query = body["query"].as_str().ok_or("no query in the request")?;
+    let document = ExecutableDocument::parse_and_validate(schema, query, "request.graphql")
+        .map_err(|e| format!("the query is not valid against Linear's schema: {}", e.errors))?;
+    let operation =
+        document.operations.get(body["operationName"].as_str()).map_err(|e| format!("no operation to run: {e:?}"))?;
+    let variables: apollo_compiler::response::JsonMap = serde_json::from_value(if body["variables"].is_null() {
+        serde_json::json!({})
+    } else {
+        body["variables"].clone()
+    })
+    .map_err(|e| format!("variables are not an object: {e}"))?;
+    apollo_compiler::request::coerce_variable_values(schema, operation, &variables)
+        .map_err(|e| format!("the variables do not fit the operation: {}", e.message()))?;
+    Ok(operation.name.as_ref().map(|n| n.to_string()).unwrap_or_default())
+}
+
 /// Prism serving GitHub's description, started once per test process on a thread that lives as long as it (the
 /// child dies with that thread, so never outlives the tests).
-fn prism_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
+fn prism_url() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("github-mock");
+    prism_for(&root.join("node_modules/@octokit/openapi/generated/api.github.com.deref.json"))
+}
+
+/// Prism serving the description at `spec`, one per description and test process.
+fn prism_for(spec: &std::path::Path) -> String {
+    static URLS: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
+    let mut urls = URLS.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(url) = urls.get(spec) {
+        return url.clone();
+    }
+    let url = start_prism(spec);
+    urls.insert(spec.to_path_buf(), url.clone());
+    url
+}
+
+fn start_prism(spec: &std::path::Path) -> String {
+    {
+        let spec = spec.to_path_buf();
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("github-mock");
         let prism = std::env::var("OPENHANDS_TEST_PRISM")
             .map(PathBuf::from)
             .unwrap_or_else(|_| root.join("node_modules/.bin/prism"));
-        let spec = root.join("node_modules/@octokit/openapi/generated/api.github.com.deref.json");
         assert!(
             prism.exists() && spec.exists(),
-            "Prism or GitHub's OpenAPI description is missing under {}: run scripts/test (it runs npm ci there)",
+            "Prism or the OpenAPI description {} is missing: run scripts/test (it runs npm ci in {})",
+            spec.display(),
             root.display()
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
@@ -255,5 +379,5 @@ fn prism_url() -> &'static str {
             std::thread::sleep(Duration::from_millis(100));
         }
         url
-    })
+    }
 }

@@ -29,10 +29,22 @@ pub const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("backends", &["sandbox", "cloud"]),
-    ("services", &["agent_server", "providers", "git"]),
+    ("services", &["agent_server", "providers", "trackers", "git"]),
     (
         "ground",
-        &["config", "mcp", "secrets", "state_dir", "logging", "instance", "platform", "credentials", "editor", ""],
+        &[
+            "config",
+            "mcp",
+            "secrets",
+            "state_dir",
+            "logging",
+            "instance",
+            "platform",
+            "credentials",
+            "editor",
+            "clock",
+            "",
+        ],
     ),
 ];
 

@@ -85,7 +85,7 @@ fn a_turn_streams_every_kind_of_update_and_the_changes_are_applied_through_the_e
     let commands = updates(&result, "available_commands_update");
     let names: Vec<&str> =
         commands[0]["availableCommands"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    for name in ["review", "apply", "discard", "pr", "fix-issue", "pause", "resume"] {
+    for name in ["review", "apply", "discard", "pr", "comment-issue", "fix-issue", "pause", "resume"] {
         assert!(names.contains(&name), "/{name} in {names:?}");
     }
     let thoughts = updates(&result, "agent_thought_chunk");
@@ -824,6 +824,71 @@ fn fix_issue_and_pr_from_the_panel_start_on_the_issue_and_open_its_pull_request(
     assert_eq!(mock.violations(), Vec::<String>::new());
     assert_eq!(std::fs::read_to_string(ws.join("greeting.txt")).unwrap(), "hi\n", "the user's folder untouched");
     assert!(!result.to_string().contains(TOKEN), "the token reached the editor or the log");
+}
+
+/// `/fix-issue ENG-42` in the panel starts on the Linear issue (every request checked against Linear's schema),
+/// `/pr` opens the pull request naming it and says `/comment-issue` is there, and `/comment-issue` (the user's yes)
+/// puts the link on the issue.
+#[test]
+fn a_linear_issue_from_the_panel_gets_its_pull_request_and_on_the_users_word_a_comment() {
+    use openhands_lsp_tests::git_http::GitHttpServer;
+    use openhands_lsp_tests::provider_mock::ProviderMock;
+    const TOKEN: &str = "ghp_acp_linear_flow_token_43";
+    const KEY: &str = "lin_api_acp_canary_key_44";
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let (_git_server, _bare, ws) = GitHttpServer::with_octo_hello(&root, TOKEN, &[("greeting.txt", "hi\n")]);
+    let github = ProviderMock::github();
+    let linear = ProviderMock::linear();
+    openhands_lsp_tests::tracker_answers::linear_issue(&linear);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'Hello, world\\n' > greeting.txt"),
+        Step::finish("Changed the greeting to Hello, world."),
+    ]);
+    let overrides = json!({
+        "github": {"host": "127.0.0.1", "apiUrl": github.url()},
+        "linear": {"apiUrl": format!("{}/graphql", linear.url())},
+    });
+    let mut setup = Setup::new(&llm, overrides);
+    setup.env.push(("GITHUB_TOKEN".into(), TOKEN.into()));
+    setup.env.push(("LINEAR_API_KEY".into(), KEY.into()));
+    let result = setup.drive(
+        "prompts",
+        &[
+            ("WORKSPACE", ws.display().to_string()),
+            ("PROMPTS", prompts(&["/fix-issue eng-42", "/pr", "/comment-issue"])),
+            ("ANSWER", "keep".into()),
+        ],
+    );
+    let answers = result["answers"].as_array().unwrap();
+    assert_eq!(answers[0]["stopReason"], "end_turn", "{}", answers[0]);
+    assert!(
+        answers[0]["updates"].to_string().contains("Working on Fix ENG-42: Login fails with spaces"),
+        "{}",
+        answers[0]
+    );
+    assert!(llm.requests()[0].body.to_string().contains("Fix Linear issue ENG-42"), "the issue reached the agent");
+    let said = answers[1]["updates"].to_string();
+    assert!(
+        said.contains("Opened pull request #") && said.contains("/comment-issue puts its link on ENG-42 too."),
+        "{said}"
+    );
+    let created = github.requests_to("POST", "/repos/octo/hello/pulls");
+    assert_eq!(created[0].body["title"], "Fix ENG-42: Login fails with spaces");
+    assert!(
+        answers[2]["updates"].to_string().contains("Commented on ENG-42 with the pull request's link."),
+        "{}",
+        answers[2]
+    );
+    let comment = linear
+        .recorded()
+        .into_iter()
+        .find(|r| r.body["query"].as_str().is_some_and(|q| q.contains("commentCreate")))
+        .expect("a comment on ENG-42");
+    assert_eq!(comment.body["variables"]["input"]["issueId"], "2f7c9e0a-1111-4c4c-9c9c-42aa42aa42aa");
+    assert!(comment.body["variables"]["input"]["body"].as_str().unwrap().contains("/pull/"), "{}", comment.body);
+    assert_eq!(linear.violations(), Vec::<String>::new());
+    assert!(!result.to_string().contains(KEY), "the key reached the editor or the log");
 }
 
 #[test]

@@ -29,7 +29,8 @@ fn initialize_result_snapshot() {
             "codeActionProvider": {
               "codeActionKinds": [
                 "quickfix",
-                "refactor"
+                "refactor",
+                "source"
               ],
               "resolveProvider": false
             },

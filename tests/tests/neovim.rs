@@ -352,7 +352,10 @@ fn in_a_terminal_a_question_is_answered_an_edit_opens_and_an_overlap_is_resolved
     screen.wait_for("review", Duration::from_secs(30), |s| s.contains("[ ] modified a.txt"));
     screen.type_text("a");
     screen.type_text("A");
-    let refused = screen.wait_for("refused", Duration::from_secs(30), |s| s.contains("overlaps your edit: m"));
+    // The list's line is redrawn first, the diff beside it right after: the screen is read once both are.
+    let refused = screen.wait_for("refused", Duration::from_secs(30), |s| {
+        s.contains("overlaps your edit: m") && s.contains("a.txt (yours)")
+    });
     assert!(refused.contains("[!] modified a.txt  (overlaps your edit: m)"), "{refused}");
     assert!(refused.contains("a.txt (yours)"), "the user's text is shown against the agent's: {refused}");
     assert!(!refused.contains("Press ENTER"), "{refused}");
@@ -756,4 +759,23 @@ fn a_task_across_the_clients_two_workspace_folders_is_reviewed_and_applied_in_ea
     run_spec_on("folders_spec.lua", app_named, &llm, &[("OH_TEST_OTHER", api_named.display().to_string())]);
     assert_eq!(std::fs::read_to_string(app_named.join("app.txt")).unwrap(), "v2\n");
     assert_eq!(std::fs::read_to_string(api_named.join("api.txt")).unwrap(), "v2\n");
+}
+
+/// Linear's ENG-42 from the branch's name in Neovim: the source action in `vim.lsp.buf.code_action()` opens the
+/// conversation on it, and `:OpenHands fix` answered with nothing takes it too; every request fits Linear's schema.
+#[test]
+fn the_branchs_linear_issue_is_fixed_from_a_code_action_and_from_an_empty_fix() {
+    let (_dir, ws) = repository(&[("main.rs", "fn main() {}\n")], true);
+    git(&ws, &["checkout", "-q", "-b", "alice/eng-42-fix-login"]);
+    let linear = openhands_lsp_tests::provider_mock::ProviderMock::linear();
+    openhands_lsp_tests::tracker_answers::linear_issue(&linear);
+    let llm = ScriptedLlm::start(vec![Step::finish("Looked at ENG-42."), Step::finish("Looked at ENG-42 again.")]);
+    let env = [
+        ("OH_TEST_LINEAR_URL", format!("{}/graphql", linear.url())),
+        ("LINEAR_API_KEY", "lin_api_neovim_canary_9".to_owned()),
+    ];
+    run_spec_on("trackers_spec.lua", &ws, &llm, &env);
+    let first = llm.requests()[0].body.to_string();
+    assert!(first.contains("Fix Linear issue ENG-42") && first.contains("trim the name"), "{first}");
+    assert_eq!(linear.violations(), Vec::<String>::new());
 }

@@ -666,3 +666,37 @@ fn a_task_in_a_two_repository_workspace_works_reviews_and_applies_in_both() {
     let system = llm.requests()[0].body["messages"][0].to_string();
     assert!(system.contains("This task spans several folders"), "{system}");
 }
+
+/// `PROJ-123` in a comment of a project whose Jira is set up: the light bulb shows on its line, the Quick Fix menu
+/// offers `OpenHands: fix PROJ-123 "<title>"` with the title read from Jira (the stand-in checking each request
+/// against Atlassian's description), and choosing it runs the task built from the issue.
+#[test]
+fn a_jira_reference_shows_the_light_bulb_and_its_quick_fix_starts_the_issue() {
+    let notes = "# Notes\n<!-- TODO(PROJ-123): be polite -->\n";
+    let (_dir, ws) = repository(&[("greeting.txt", "hi\n"), ("notes.md", notes)]);
+    let jira = openhands_lsp_tests::provider_mock::ProviderMock::jira_cloud();
+    openhands_lsp_tests::tracker_answers::jira_issue(&jira, false);
+    let llm = ScriptedLlm::start(vec![
+        Step::terminal("printf 'Hello, world\\n' > greeting.txt"),
+        Step::finish("Changed the greeting."),
+    ]);
+    let state = tempfile::tempdir().unwrap();
+    let mut with_jira = settings(&llm);
+    with_jira["openhands.jira.url"] = json!(jira.url());
+    with_jira["openhands.jira.email"] = json!("ada@example.com");
+    let env = [
+        ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
+        ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
+        ("XDG_STATE_HOME", state.path().display().to_string()),
+        ("JIRA_API_TOKEN", "jira_vscode_canary_77".to_owned()),
+    ];
+    let bench = Workbench::start("jira-lightbulb", &ws, with_jira, &env);
+    let result = result_of(&bench.drive("jira_lightbulb", &[]));
+    let menu = result["menu"].as_str().unwrap_or_default();
+    assert!(menu.contains("OpenHands: fix PROJ-123 \"Greeting is not polite\""), "{menu}");
+    let view = result["view"].as_str().unwrap_or_default();
+    assert!(view.contains("Fix PROJ-123: Greeting is not polite"), "{view}");
+    let first = llm.requests()[0].body.to_string();
+    assert!(first.contains("Fix Jira issue PROJ-123") && first.contains("zebra-kiwi-42"), "{first}");
+    assert_eq!(jira.violations(), Vec::<String>::new());
+}

@@ -38,6 +38,8 @@ const SECRETS: [string, SecretName, string][] = [
   ["setGitlabToken", "gitlab_token", "GitLab token"],
   ["setBitbucketToken", "bitbucket_token", "Bitbucket token (or user:app_password)"],
   ["setCloudApiKey", "cloud_api_key", "OpenHands Cloud API key"],
+  ["setJiraToken", "jira_token", "Jira API token (Cloud, with openhands.jira.email) or personal access token"],
+  ["setLinearApiKey", "linear_api_key", "Linear personal API key"],
 ];
 
 /** Registers every command; returns their ids (the unit tests compare them with package.json). */
@@ -219,12 +221,13 @@ export function registerCommands(deps: Deps): string[] {
       const reference = await vscode.window.showInputBox({
         title: "OpenHands: Fix Issue",
         prompt: "The issue to fix",
-        placeHolder: "#12, owner/repo#12, or the issue's URL",
+        placeHolder: "#12, owner/repo#12, PROJ-123, or the issue's URL (empty: the issue your branch names)",
         ignoreFocusOut: true,
       });
-      if (!reference?.trim()) {
+      if (reference === undefined) {
         return undefined;
       }
+      // Empty: the server takes the Jira or Linear issue the branch (or its latest commits) names.
       const uri = activeFileUri();
       const result = await server.execute<StartResult>(ServerCommand.fixIssue, { reference: reference.trim(), uri });
       server.store.upsert(result.conversation);

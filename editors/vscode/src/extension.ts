@@ -43,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): Api {
     statusBar,
     server.onStatus((s) => statusBar.show(s)),
     server.onServer((s) => statusBar.showServer(s)),
+    server.onStartedByAction((id) => panels.open(id, true)),
     followSessionUsage(server, store, statusBar),
     vscode.workspace.registerTextDocumentContentProvider(REVIEW_SCHEME, review),
     lenses,

@@ -271,7 +271,15 @@ export function isSettled(state: ConversationState): boolean {
   return state === "finished" || state === "error" || state === "stuck" || state === "stopped" || state === "damaged";
 }
 
-export const SecretNames = ["llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key"] as const;
+export const SecretNames = [
+  "llm_api_key",
+  "github_token",
+  "gitlab_token",
+  "bitbucket_token",
+  "cloud_api_key",
+  "jira_token",
+  "linear_api_key",
+] as const;
 export type SecretName = (typeof SecretNames)[number];
 
 /** A message can go on with it: it runs here, or its sandbox starts again where it was (an earlier session's). */

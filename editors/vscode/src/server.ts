@@ -10,7 +10,19 @@ import {
   TransportKind,
 } from "vscode-languageclient/node";
 import { ConversationStore } from "./conversations";
-import { AgentEvent, Conversation, Notification, SecretName, SecretNames, ServerCommand, StatusParams } from "./protocol";
+import {
+  AgentEvent,
+  Conversation,
+  Notification,
+  SecretName,
+  SecretNames,
+  ServerCommand,
+  StartResult,
+  StatusParams,
+} from "./protocol";
+
+/** The server's commands a code action runs that start a conversation. */
+const STARTING_COMMANDS: string[] = [ServerCommand.fixIssue, "openhands.fixDiagnostic", ServerCommand.startTask];
 import { SecretValues, redactingChannel } from "./redact";
 import { RunningServer, findServer } from "./serverPath";
 
@@ -58,6 +70,9 @@ export class ServerConnection implements vscode.Disposable {
   private readonly checkpointEmitter = new vscode.EventEmitter<string>();
   /** A conversation took a checkpoint (its id). */
   readonly onCheckpoint = this.checkpointEmitter.event;
+  private readonly startedEmitter = new vscode.EventEmitter<string>();
+  /** A code action's command (fix an issue, fix a problem) started a conversation (its id): its view opens. */
+  readonly onStartedByAction = this.startedEmitter.event;
   private readonly serverEmitter = new vscode.EventEmitter<RunningServer>();
   /** A server started: which binary, from where, of which version. */
   readonly onServer = this.serverEmitter.event;
@@ -132,6 +147,17 @@ export class ServerConnection implements vscode.Disposable {
       initializationOptions: serverSettings(this.groups),
       synchronize: { configurationSection: "openhands" },
       middleware: {
+        // A code action runs its server command through VS Code's command registry, whose answer nobody reads:
+        // the conversation it started is shown, as after the palette's commands.
+        executeCommand: async (command, args, next) => {
+          const result: unknown = await next(command, args);
+          const started = result as Partial<StartResult> | undefined;
+          if (STARTING_COMMANDS.includes(command) && started?.conversationId && started.conversation) {
+            this.store.upsert(started.conversation);
+            this.startedEmitter.fire(started.conversationId);
+          }
+          return result;
+        },
         workspace: {
           configuration: async (params, token, next) => {
             // The server's section without the extension's own settings.
@@ -279,6 +305,7 @@ export class ServerConnection implements vscode.Disposable {
     this.eventEmitter.dispose();
     this.checkpointEmitter.dispose();
     this.serverEmitter.dispose();
+    this.startedEmitter.dispose();
     for (const d of this.disposables) {
       d.dispose();
     }

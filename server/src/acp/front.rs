@@ -24,6 +24,8 @@ pub struct Front {
     pub manager: Result<Manager, String>,
     pub secrets: crate::secrets::SecretStore,
     pub loaded: Loaded,
+    /// Jira's and Linear's keys, read once for the process's sessions.
+    pub tracker_keys: crate::trackers::KeyCache,
     client: Mutex<ClientFacts>,
     sessions: Mutex<HashMap<String, Session>>,
 }
@@ -39,11 +41,17 @@ impl Front {
         secrets: crate::secrets::SecretStore,
         loaded: Loaded,
     ) -> Self {
-        Front { peer, manager, secrets, loaded, client: Mutex::default(), sessions: Mutex::default() }
+        let tracker_keys = crate::trackers::KeyCache::default();
+        Front { peer, manager, secrets, loaded, tracker_keys, client: Mutex::default(), sessions: Mutex::default() }
     }
 
     pub fn manager(&self) -> Result<&Manager, RpcError> {
         self.manager.as_ref().map_err(|why| RpcError::internal(format!("conversations are unavailable: {why}")))
+    }
+
+    /// Jira and Linear with a session's settings.
+    pub fn trackers(&self, settings: &crate::config::Settings) -> crate::trackers::Trackers {
+        crate::trackers::Trackers::new(settings, self.secrets.clone(), self.tracker_keys.clone())
     }
 
     pub fn client(&self) -> ClientFacts {

@@ -60,6 +60,8 @@ pub struct Session {
     pub offered: std::collections::HashSet<u64>,
     /// `/discard` ended its conversation: a prompt is answered with what to do instead.
     pub discarded: bool,
+    /// The pull request `/pr` opened for a Jira or Linear issue, until `/comment-issue` puts its link there.
+    pub tracker_pull: Option<(crate::conversation::IssueLink, String)>,
     /// Turns begun so far.
     pub turns: u64,
     /// When the last `session/cancel` came (the order messages arrived in): a prompt that came before it and still
@@ -83,6 +85,7 @@ impl Session {
             starting_call: None,
             offered: Default::default(),
             discarded: false,
+            tracker_pull: None,
             turns: 0,
             cancelled_before: 0,
             turn_free: tokio::sync::watch::Sender::new(0),

@@ -24,7 +24,12 @@ const COMMANDS: &[(&str, &str, Option<&str>)] = &[
     ("apply", "Apply the agent's changes to your files (merged with your edits)", None),
     ("discard", "Drop the agent's changes and its copy", None),
     ("pr", "Push the changes as a new branch and open a pull request", None),
-    ("fix-issue", "Start on an issue: #12, owner/repo#12 or its URL", Some("#12 or the issue's URL")),
+    ("comment-issue", "Put the pull request's link on its Jira or Linear issue", None),
+    (
+        "fix-issue",
+        "Start on an issue: #12, owner/repo#12, PROJ-123 or its URL (none: the one your branch names)",
+        Some("#12, PROJ-123 or the issue's URL"),
+    ),
     ("pause", "Pause the agent", None),
     ("resume", "Resume the agent (it asks again for anything unconfirmed)", None),
 ];
@@ -76,6 +81,7 @@ pub async fn run(front: &Arc<Front>, id: &str, command: Command) -> Result<Promp
             super::session::DISCARDED.to_owned()
         }
         "pr" => pull_request(front, id).await?,
+        "comment-issue" => comment_issue(front, id).await?,
         "fix-issue" => return fix_issue(front, id, &command.argument).await,
         "pause" => {
             front.manager()?.pause(id).await?;
@@ -99,17 +105,33 @@ async fn pull_request(front: &Arc<Front>, id: &str) -> Result<String, RpcError> 
         front.secrets.clone(),
     );
     let opened = crate::issues::open_pull_request(manager, (id, None), &providers, &front.secrets, false).await?;
-    Ok(format!(
+    let mut text = format!(
         "Opened pull request #{} ({}) from branch {}: {}",
         opened.pull.number, opened.pull.title, opened.branch, opened.pull.url
-    ))
+    );
+    if let Some(link) = opened.tracker_issue {
+        text.push_str(&format!("\n\n/comment-issue puts its link on {} too.", link.label()));
+        front.with_session(id, |s| s.tracker_pull = Some((link, opened.pull.url.clone())))?;
+    }
+    Ok(text)
 }
 
-/// `/fix-issue #12`: the issue becomes this session's task (a session that has no conversation yet).
+/// `/comment-issue`: the user's yes to a comment with the pull request's link on its Jira or Linear issue.
+async fn comment_issue(front: &Arc<Front>, id: &str) -> Result<String, RpcError> {
+    let (pull, settings) = front.with_session(id, |s| (s.tracker_pull.clone(), s.settings.clone()))?;
+    let Some((link, url)) = pull else {
+        return Err(RpcError::invalid_request(
+            "no pull request for a Jira or Linear issue yet: /pr opens one for a session started with /fix-issue",
+        ));
+    };
+    crate::issues::tracker::comment_with_pull(&link, "pull request", &url, &front.trackers(&settings)).await?;
+    front.with_session(id, |s| s.tracker_pull = None)?;
+    Ok(format!("Commented on {} with the pull request's link.", link.label()))
+}
+
+/// `/fix-issue #12` (or `PROJ-123`, or nothing: the issue the branch names): the issue becomes this session's task
+/// (a session that has no conversation yet).
 async fn fix_issue(front: &Arc<Front>, id: &str, reference: &str) -> Result<PromptResponse, RpcError> {
-    if reference.is_empty() {
-        return Err(RpcError::invalid_params("/fix-issue takes an issue: #12, owner/repo#12 or the issue's URL"));
-    }
     let (cwd, settings, started) = front.with_session(id, |s| (s.cwd.clone(), s.settings.clone(), s.started))?;
     if started {
         return Err(RpcError::invalid_request(
@@ -120,7 +142,8 @@ async fn fix_issue(front: &Arc<Front>, id: &str, reference: &str) -> Result<Prom
         crate::providers::ProvidersSettings::from_settings(&settings),
         front.secrets.clone(),
     );
-    let req = crate::issues::fix_task(reference, None, std::slice::from_ref(&cwd), &providers).await?;
+    let sources = (&providers, &front.trackers(&settings));
+    let req = crate::issues::fix_task(reference, None, std::slice::from_ref(&cwd), sources).await?;
     front.send(id, message(format!("Working on {}.", req.title)));
     // A session with no conversation yet has no turn to be queued behind.
     super::turn::run_turn(front, id, u64::MAX, async { super::turn::start(front, id, req, &settings) }).await

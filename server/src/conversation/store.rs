@@ -154,14 +154,25 @@ pub struct BranchOf {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct IssueLink {
-    /// `github`, `gitlab` or `bitbucket`.
+    /// `github`, `gitlab`, `bitbucket`, `jira` or `linear`.
     pub provider: String,
     pub host: String,
     /// `owner/repo` (GitLab: with subgroups).
     pub repository: String,
+    /// The forge issue's number (a tracker issue's: the number of its key).
     pub number: u64,
     pub title: String,
     pub url: String,
+    /// A Jira or Linear issue's key (`PROJ-123`); `provider` is then `jira` or `linear`, `repository` empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl IssueLink {
+    /// How the issue is named to people: `PROJ-123`, or `#12`.
+    pub fn label(&self) -> String {
+        self.key.clone().unwrap_or_else(|| format!("#{}", self.number))
+    }
 }
 
 /// Enough to find the isolated copy again (also after a restart).
@@ -193,22 +204,7 @@ pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// Milliseconds since the epoch as RFC 3339 (UTC).
-pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
-}
+pub use crate::clock::rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

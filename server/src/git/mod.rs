@@ -79,6 +79,23 @@ pub fn current_branch(folder: &Path) -> Option<String> {
     branch_of(&git2::Repository::discover(folder).ok()?)
 }
 
+/// The messages of the latest `n` commits reachable from HEAD, the newest first, with their ids.
+pub fn recent_messages(folder: &Path, n: usize) -> Vec<(String, String)> {
+    ready();
+    let Ok(repo) = git2::Repository::discover(folder) else { return Vec::new() };
+    let Ok(mut walk) = repo.revwalk() else { return Vec::new() };
+    if walk.push_head().is_err() {
+        return Vec::new();
+    }
+    walk.filter_map(Result::ok)
+        .take(n)
+        .filter_map(|oid| {
+            let commit = repo.find_commit(oid).ok()?;
+            Some((oid.to_string(), commit.message().unwrap_or_default().to_owned()))
+        })
+        .collect()
+}
+
 fn branch_of(repo: &Repository) -> Option<String> {
     let head = repo.head().ok()?;
     if head.is_branch() { head.shorthand().ok().map(str::to_owned) } else { None }

@@ -168,7 +168,8 @@ impl LanguageServer for Backend {
     /// there are several), and "fix issue" for the issue references on its lines.
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
-        let issue_actions = issues::code_actions(&self.shared, &uri, params.range);
+        let only = params.context.only.as_deref();
+        let issue_actions = issues::code_actions(&self.ctx(), &uri, params.range, only).await;
         let all = all_problems_action(&uri, params.range, &params.context.diagnostics);
         let mut actions: Vec<CodeActionOrCommand> = all
             .into_iter()

@@ -18,6 +18,7 @@ use crate::conversation::Manager;
 use crate::editor::Editor;
 use crate::providers::{Providers, ProvidersSettings};
 use crate::secrets::SecretStore;
+use crate::trackers::{KeyCache, Trackers};
 
 /// What the client can do, read once from `initialize`.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +119,10 @@ pub struct Shared {
     pub log: Mutex<Option<tokio::sync::mpsc::Receiver<crate::logging::LogLine>>>,
     /// The task sending them from then on.
     pub log_sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Jira's and Linear's keys, read once and kept for the code actions.
+    pub tracker_keys: KeyCache,
+    /// Tracker issues' titles by key, for the code actions' titles.
+    pub tracker_titles: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Shared {
@@ -138,7 +143,13 @@ impl Shared {
             backends,
             log: Mutex::new(Some(log)),
             log_sender: Mutex::new(None),
+            tracker_keys: KeyCache::default(),
+            tracker_titles: Mutex::default(),
         }
+    }
+
+    pub fn trackers(&self, settings: &Settings) -> Trackers {
+        Trackers::new(settings, self.secrets.clone(), self.tracker_keys.clone())
     }
 
     /// Never held across an `.await`.
@@ -204,5 +215,10 @@ impl Ctx {
     /// The git hosting providers, with the session's settings and the user's tokens.
     pub fn providers(&self) -> Providers {
         Providers::new(self.snap.providers_settings(), self.shared.secrets.clone())
+    }
+
+    /// Jira and Linear, with the session's settings, the user's tokens and the session's known keys.
+    pub fn trackers(&self) -> Trackers {
+        self.shared.trackers(&self.snap.settings)
     }
 }

@@ -179,6 +179,9 @@ pub struct Issue {
     pub number: u64,
     pub title: String,
     pub url: String,
+    /// A Jira or Linear issue's key (`PROJ-123`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -230,6 +233,7 @@ impl From<Summary> for Conversation {
                 number: i.number,
                 title: i.title,
                 url: i.url,
+                key: i.key,
             }),
             cloud: m.cloud.map(|c| Cloud {
                 conversation_id: c.conversation_id,
@@ -298,8 +302,8 @@ mod tests {
             "createdAt": 1, "updatedAt": 2, "finalMessage": null, "error": null, "sandboxUrl": null, "eventCount": 3,
             "isolation": {"root": "/s/c1/worktree", "dest": "/s/c1/worktree", "repo": "/w", "branch": "openhands/t",
                           "ownGit": true, "baseline": "00"},
-            "issue": {"provider": "github", "host": "github.com", "repository": "o/r", "number": 1, "title": "x",
-                      "url": "u"},
+            "issue": {"provider": "jira", "host": "acme.atlassian.net", "repository": "", "number": 1, "title": "x",
+                      "url": "u", "key": "PROJ-1"},
             "cloud": {"conversationId": "a", "sandboxId": "b", "url": "u", "repository": "o/r", "branch": "main",
                       "pullRequests": []},
             "owner": {"id": "x", "pid": 1, "start": "1", "boot": "b", "host": "h"},
@@ -337,7 +341,7 @@ mod tests {
             .map(str::to_owned)
             .collect();
         let leaves: BTreeSet<String> = names.iter().map(|k| k.rsplit('.').next().unwrap_or(k).to_owned()).collect();
-        let values = ["process", "running", "github", "cloud", "main", "api"];
+        let values = ["process", "running", "github", "jira", "cloud", "main", "api"];
         let unknown: Vec<&String> =
             quoted.iter().filter(|w| !leaves.contains(*w) && !values.contains(&w.as_str())).collect();
         assert!(unknown.is_empty(), "docs/protocol.md names fields a conversation does not have: {unknown:?}");

@@ -189,7 +189,8 @@ impl TaskKind {
 #[serde(rename_all = "camelCase")]
 pub struct SuggestedTask {
     pub kind: TaskKind,
-    pub provider: ProviderKind,
+    /// `github`, `gitlab`, `bitbucket`, or a tracker's `jira`, `linear`.
+    pub provider: String,
     pub repository: String,
     pub number: u64,
     pub title: String,
@@ -203,7 +204,7 @@ impl SuggestedTask {
     fn new(kind: TaskKind, provider: ProviderKind, repository: &str, number: u64, title: &str, url: &str) -> Self {
         SuggestedTask {
             kind,
-            provider,
+            provider: provider.id().into(),
             repository: repository.to_owned(),
             number,
             title: title.to_owned(),

@@ -5,7 +5,8 @@ local function oh()
   return require("openhands")
 end
 
-local SECRETS = { "llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key" }
+local SECRETS =
+  { "llm_api_key", "github_token", "gitlab_token", "bitbucket_token", "cloud_api_key", "jira_token", "linear_api_key" }
 
 --- Known conversations, newest first.
 local function conversations()
@@ -213,7 +214,7 @@ M.subcommands = {
     end,
   },
   fix = {
-    desc = "fix an issue (#12, owner/repo#12 or an issue URL); without one, the buffer's problems",
+    desc = "fix an issue (#12, owner/repo#12, PROJ-123, ENG-42 or an issue URL); without one, the buffer's problems",
     run = function(arg)
       local go = function(reference)
         fix_issue(reference)
@@ -224,7 +225,12 @@ M.subcommands = {
       if fix_problems() then
         return
       end
-      prompt("Issue to fix (#12, owner/repo#12, URL): ", go)
+      -- An empty answer asks the server for the Jira or Linear issue the branch (or its latest commits) names.
+      vim.ui.input({ prompt = "Issue to fix (#12, PROJ-123, URL; empty: the one your branch names): " }, function(input)
+        if input then
+          go(vim.trim(input))
+        end
+      end)
     end,
   },
   list = {

@@ -113,6 +113,23 @@ function M.root_for(bufnr)
 end
 
 --- The client configuration (vim.lsp.ClientConfig), or nil and why.
+--- A code action's command that starts a conversation (fix an issue, fix a problem) runs through the plugin, so the
+--- conversation opens in its buffer as after `:OpenHands fix` (the answer to Neovim's own request is read by nobody).
+local function starting_commands()
+  local out = {}
+  for _, name in ipairs({ "openhands.fixIssue", "openhands.fixDiagnostic", "openhands.startTask" }) do
+    out[name] = function(command)
+      M.execute(name, (command.arguments or {})[1], function(err, result)
+        if not err and result and result.conversationId then
+          M.conversations[result.conversationId] = result.conversation
+          require("openhands.conversation").open(result.conversationId)
+        end
+      end)
+    end
+  end
+  return out
+end
+
 function M.client_config()
   local cmd, why = M.server_cmd()
   if not cmd then
@@ -131,6 +148,7 @@ function M.client_config()
     init_options = M.options.settings,
     settings = { openhands = M.options.settings },
     handlers = handlers(),
+    commands = starting_commands(),
   }
 end
 
