@@ -378,11 +378,16 @@ fn tracker_errors_say_what_happened_and_what_to_do() {
 }
 
 #[test]
-fn jira_data_center_is_read_with_a_personal_access_token_over_rest_v2() {
+fn jira_data_center_over_rest_v2_suggests_the_assigned_issue_and_offers_the_one_the_latest_commit_names() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws");
     std::fs::create_dir(&ws).unwrap();
     git(&ws, &["init", "-q"]);
+    // The latest commit names the issue: the source action offers it, naming the commit.
+    std::fs::write(ws.join("greeting.txt"), "hi\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "PROJ-123: greet politely"]);
+    let commit = git(&ws, &["rev-parse", "--short=8", "HEAD"]).trim().to_owned();
     let jira = ProviderMock::jira_data_center();
     jira_issue(&jira, true);
     let settings = json!({"jira": {"url": jira.url(), "projects": "PROJ"}});
@@ -398,6 +403,15 @@ fn jira_data_center_is_read_with_a_personal_access_token_over_rest_v2() {
         tasks.iter().any(|t| t["reference"] == "PROJ-123" && t["provider"] == "jira" && t["title"] == JIRA_TITLE),
         "{listed}"
     );
+    let uri = file_uri(&ws.join("greeting.txt"));
+    server
+        .notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "plaintext", "version": 1, "text": "hi\n"}}),
+        )
+        .unwrap();
+    let action = action_titled(&mut server, &uri, 0, Some("source"), "OpenHands: fix PROJ-123");
+    assert_eq!(action["title"], format!("OpenHands: fix PROJ-123 \"{JIRA_TITLE}\" (named by commit {commit})"));
     let search = &jira.requests_to("GET", "/rest/api/2/search")[0];
     assert!(search.path.contains("project%20in%20%28PROJ%29"), "the configured projects only: {}", search.path);
     assert!(jira.recorded().iter().all(|r| r.authorization.as_deref() == Some(&format!("Bearer {JIRA_TOKEN}"))));
