@@ -121,6 +121,12 @@ impl ProviderMock {
         self.shared.canned.lock().unwrap().insert((method.to_owned(), path.to_owned()), responses.into());
     }
 
+    /// The answer scripted last for `method path`.
+    pub fn canned(&self, method: &str, path: &str) -> Option<Canned> {
+        let canned = self.shared.canned.lock().unwrap();
+        canned.get(&(method.to_owned(), path.to_owned())).and_then(|q| q.back().cloned())
+    }
+
     /// Answers the GraphQL operation named `operation` (Linear) with these `data` in turn.
     pub fn on_graphql(&self, operation: &str, responses: Vec<Canned>) {
         self.on("POST", &format!("#{operation}"), responses);

@@ -456,3 +456,39 @@ fn the_stand_ins_refuse_requests_the_trackers_would_refuse() {
     assert!(out.status.success());
     assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
 }
+
+/// A title Jira refused is not asked for again on every cursor move; a new token is, and brings the title.
+#[test]
+fn a_refused_title_is_asked_again_only_after_a_new_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    git(&ws, &["init", "-q"]);
+    let jira = ProviderMock::jira_cloud();
+    jira_issue(&jira, false);
+    let answer = jira.canned("GET", "/rest/api/3/issue/PROJ-123").expect("the issue's answer");
+    jira.on(
+        "GET",
+        "/rest/api/3/issue/PROJ-123",
+        vec![Canned::status(401, json!({"errorMessages": ["Unauthorized"]})), answer],
+    );
+    let settings = json!({"jira": {"url": jira.url(), "email": "ada@example.com"}});
+    let mut server = tracker_server(&ws, settings, &[("JIRA_API_TOKEN", "jira_old_token_1")]);
+    let uri = file_uri(&ws.join("notes.md"));
+    server
+        .notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": "see PROJ-123\n"}}),
+        )
+        .unwrap();
+    let action = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123");
+    assert_eq!(action["title"], "OpenHands: fix PROJ-123", "no title from a refused read");
+    let again = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123");
+    assert_eq!(again["title"], "OpenHands: fix PROJ-123");
+    assert_eq!(jira.requests_to("GET", "/rest/api/3/issue/PROJ-123").len(), 1, "read once, not on every request");
+
+    server.command("openhands.setSecret", json!({"name": "jira_token", "value": "jira_new_token_2"})).unwrap().unwrap();
+    let titled = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123 \"");
+    assert_eq!(titled["title"], format!("OpenHands: fix PROJ-123 \"{JIRA_TITLE}\""));
+    server.shutdown_and_exit().unwrap();
+}

@@ -145,11 +145,16 @@ pub fn set_secret(ctx: &Ctx, args: SetSecretArgs) -> Result<Value, Error> {
         None => {
             return Err(crate::lsp::errors::invalid_params(format!(
                 "openhands.setSecret: {:?} is not a secret name: llm_api_key, github_token, gitlab_token, \
-                 bitbucket_token, cloud_api_key, or a name of your own for MCP servers (letters, digits and _)",
+                 bitbucket_token, cloud_api_key, jira_token, linear_api_key, or a name of your own for MCP servers \
+                 (letters, digits and _)",
                 args.name
             )));
         }
     }
     tracing::info!("secret {} {}", args.name, if args.value.is_empty() { "cleared" } else { "set" });
+    if matches!(args.name.as_str(), "jira_token" | "linear_api_key") {
+        // Another token may see other projects, and read the titles that failed.
+        ctx.shared.forget_tracker_reads();
+    }
     Ok(json!({"name": args.name, "set": !args.value.is_empty()}))
 }

@@ -191,23 +191,28 @@ async fn branch_action(
     Some(fix_action(title, &key, uri, Some(CodeActionKind::SOURCE)))
 }
 
-/// `OpenHands: fix PROJ-123 "title"`, the title read once (and kept); without it when the tracker is slow or fails.
+/// `OpenHands: fix PROJ-123 "title"`, the title read once and kept; without it when the tracker is slow (the read
+/// goes on, for the next request) or fails (kept as failed: a tracker that is down is not asked on every cursor move).
 async fn titled(ctx: &Ctx, trackers: &Trackers, kind: TrackerKind, key: &str) -> String {
     let cached = ctx.shared.tracker_titles.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
     let title = match cached {
-        Some(t) => Some(t),
-        None => match tokio::time::timeout(TITLE_WAIT, trackers.issue(kind, key)).await {
-            Ok(Ok(issue)) => {
-                let mut titles = ctx.shared.tracker_titles.lock().unwrap_or_else(|p| p.into_inner());
-                titles.insert(key.to_owned(), issue.title.clone());
-                Some(issue.title)
-            }
-            Ok(Err(e)) => {
-                tracing::info!("reading {key} for its code action failed: {e}");
-                None
-            }
-            Err(_) => None,
-        },
+        Some(t) => t,
+        None => {
+            let (shared, trackers, key_owned) = (ctx.shared.clone(), trackers.clone(), key.to_owned());
+            let read = tokio::spawn(async move {
+                let title = match trackers.issue(kind, &key_owned).await {
+                    Ok(issue) => Some(issue.title),
+                    Err(e) => {
+                        tracing::info!("reading {key_owned} for its code action failed: {e}");
+                        None
+                    }
+                };
+                let mut titles = shared.tracker_titles.lock().unwrap_or_else(|p| p.into_inner());
+                titles.insert(key_owned, title.clone());
+                title
+            });
+            tokio::time::timeout(TITLE_WAIT, read).await.ok().and_then(Result::ok).flatten()
+        }
     };
     match title {
         Some(t) => {

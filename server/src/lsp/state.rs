@@ -121,8 +121,8 @@ pub struct Shared {
     pub log_sender: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Jira's and Linear's keys, read once and kept for the code actions.
     pub tracker_keys: KeyCache,
-    /// Tracker issues' titles by key, for the code actions' titles.
-    pub tracker_titles: Mutex<std::collections::HashMap<String, String>>,
+    /// Tracker issues' titles by key, for the code actions' titles (`None`: reading it failed).
+    pub tracker_titles: Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl Shared {
@@ -163,8 +163,21 @@ impl Shared {
         self.session().snapshot()
     }
 
+    /// Forgets what was read from Jira and Linear (keys, titles): a new token or site is asked afresh.
+    pub fn forget_tracker_reads(&self) {
+        self.tracker_keys.clear();
+        self.tracker_titles.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// New settings for the session; settings that live outside it (the sandbox providers') follow.
     pub fn set_settings(&self, settings: Settings, problems: Vec<String>) {
+        let trackers_changed = {
+            let session = self.session();
+            settings.jira != session.settings.jira || settings.linear != session.settings.linear
+        };
+        if trackers_changed {
+            self.forget_tracker_reads();
+        }
         self.backends.configure(&settings);
         let mut session = self.session();
         session.settings = Arc::new(settings);

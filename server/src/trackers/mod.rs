@@ -152,6 +152,11 @@ impl KeyCache {
         inner.get(site).map(|(at, keys)| (at.elapsed() < KEYS_FRESH_FOR, keys.clone()))
     }
 
+    /// Forgets every tracker's keys (a new token may see other projects).
+    pub fn clear(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn put(&self, site: &str, keys: Vec<String>) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.insert(site.to_owned(), (Instant::now(), keys));
