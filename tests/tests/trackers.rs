@@ -52,7 +52,11 @@ fn action_titled(server: &mut Server, uri: &str, line: u32, only: Option<&str>, 
         {
             return found.clone();
         }
-        assert!(std::time::Instant::now() < deadline, "no action titled {prefix:?}: {actions}");
+        if std::time::Instant::now() > deadline {
+            let log = server.stderr_complete();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!("no action titled {prefix:?}: {actions}\nthe server's log, newest first:\n{}", tail.join("\n"));
+        }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
@@ -490,5 +494,40 @@ fn a_refused_title_is_asked_again_only_after_a_new_token() {
     server.command("openhands.setSecret", json!({"name": "jira_token", "value": "jira_new_token_2"})).unwrap().unwrap();
     let titled = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123 \"");
     assert_eq!(titled["title"], format!("OpenHands: fix PROJ-123 \"{JIRA_TITLE}\""));
+    server.shutdown_and_exit().unwrap();
+}
+
+/// A tracker that refuses the token is not asked again on every cursor move (code actions come on each); asking for
+/// the issue tries again and says why it failed.
+#[test]
+fn a_refusing_tracker_is_not_asked_on_every_cursor_move() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    git(&ws, &["init", "-q"]);
+    let jira = ProviderMock::jira_cloud();
+    jira.on("GET", "/rest/api/3/project/search", vec![Canned::status(401, json!({"errorMessages": ["Unauthorized"]}))]);
+    let settings = json!({"jira": {"url": jira.url(), "email": "ada@example.com"}});
+    let mut server = tracker_server(&ws, settings, &[("JIRA_API_TOKEN", "jira_revoked_token_3")]);
+    let uri = file_uri(&ws.join("notes.md"));
+    server
+        .notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": "see PROJ-1\n"}}),
+        )
+        .unwrap();
+    let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
+    let ask = json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": []}});
+    server.request("textDocument/codeAction", ask.clone()).unwrap().unwrap();
+    let first = jira.wait_for_request("GET", "/rest/api/3/project/search", std::time::Duration::from_secs(10));
+    assert!(first.is_some(), "the keys are read once");
+    for _ in 0..5 {
+        let actions = server.request("textDocument/codeAction", ask.clone()).unwrap().unwrap();
+        assert_eq!(actions, json!([]), "no key known, no action");
+    }
+    assert_eq!(jira.requests_to("GET", "/rest/api/3/project/search").len(), 1, "not asked on every cursor move");
+    let message = fix_error(&mut server, "PROJ-1");
+    assert!(message.contains("Jira rejected the token (401 Unauthorized)"), "{message}");
+    assert_eq!(jira.requests_to("GET", "/rest/api/3/project/search").len(), 2, "asking for the issue tries again");
     server.shutdown_and_exit().unwrap();
 }

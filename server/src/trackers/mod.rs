@@ -24,6 +24,10 @@ use crate::secrets::{SecretName, SecretStore};
 
 /// How long the known keys are trusted before they are read again.
 const KEYS_FRESH_FOR: Duration = Duration::from_secs(600);
+/// How long after a read began (one at a time) or failed the background does not try again (a missing token, a
+/// tracker that is down): code actions come on every cursor move. Asking for an issue always tries, and says what
+/// failed.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 /// How many of an issue's comments (the newest) the agent is given.
 pub const MAX_COMMENTS: usize = 10;
 
@@ -144,6 +148,8 @@ type ReadKeys = (Instant, Vec<String>);
 #[derive(Clone, Default)]
 pub struct KeyCache {
     inner: Arc<Mutex<HashMap<String, ReadKeys>>>,
+    /// When reading a tracker's keys last began, until it succeeds.
+    attempted: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl KeyCache {
@@ -152,14 +158,25 @@ impl KeyCache {
         inner.get(site).map(|(at, keys)| (at.elapsed() < KEYS_FRESH_FOR, keys.clone()))
     }
 
-    /// Forgets every tracker's keys (a new token may see other projects).
+    /// Forgets every tracker's keys and failures (a new token may see other projects).
     pub fn clear(&self) {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.attempted.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn put(&self, site: &str, keys: Vec<String>) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.insert(site.to_owned(), (Instant::now(), keys));
+        self.attempted.lock().unwrap_or_else(|p| p.into_inner()).remove(site);
+    }
+
+    fn attempt(&self, site: &str) {
+        self.attempted.lock().unwrap_or_else(|p| p.into_inner()).insert(site.to_owned(), Instant::now());
+    }
+
+    fn attempted_lately(&self, site: &str) -> bool {
+        let attempted = self.attempted.lock().unwrap_or_else(|p| p.into_inner());
+        attempted.get(site).is_some_and(|at| at.elapsed() < RETRY_AFTER_FAILURE)
     }
 }
 
@@ -208,13 +225,18 @@ impl Trackers {
         }
     }
 
-    /// The keys already known, without asking anyone (for code actions); `stale` when they should be read again.
+    /// The keys already known, without asking anyone (for code actions); `stale` when they should be read again
+    /// (not while a read runs, nor within 10 s of a failed one).
     pub fn cached_keys(&self) -> Vec<(TrackerKind, Vec<String>, bool)> {
         self.configured()
             .into_iter()
-            .map(|kind| match self.cache.get(&self.site_of(kind)) {
-                Some((fresh, keys)) => (kind, keys, !fresh),
-                None => (kind, Vec::new(), true),
+            .map(|kind| {
+                let site = self.site_of(kind);
+                let retry = !self.cache.attempted_lately(&site);
+                match self.cache.get(&site) {
+                    Some((fresh, keys)) => (kind, keys, !fresh && retry),
+                    None => (kind, Vec::new(), retry),
+                }
             })
             .collect()
     }
@@ -225,19 +247,32 @@ impl Trackers {
         if let Some((true, keys)) = self.cache.get(&site) {
             return Ok(keys);
         }
-        let keys = match kind {
-            TrackerKind::Jira => jira::Jira::new(self)?.project_keys().await?,
-            TrackerKind::Linear => linear::Linear::new(self)?.team_keys().await?,
+        let read = match kind {
+            TrackerKind::Jira => async { jira::Jira::new(self)?.project_keys().await }.await,
+            TrackerKind::Linear => async { linear::Linear::new(self)?.team_keys().await }.await,
         };
-        self.cache.put(&site, keys.clone());
-        Ok(keys)
+        match read {
+            Ok(keys) => {
+                self.cache.put(&site, keys.clone());
+                Ok(keys)
+            }
+            Err(e) => {
+                self.cache.attempt(&site);
+                Err(e)
+            }
+        }
     }
 
     /// Reads the keys of every configured tracker that has none fresh (in the background of code actions);
     /// failures are logged, and said when the user asks for an issue.
     pub async fn refresh_keys(&self) {
         for (kind, _, stale) in self.cached_keys() {
-            if stale && let Err(e) = self.keys(kind).await {
+            if !stale {
+                continue;
+            }
+            // Marked before the read: the requests that come while it runs do not start reads of their own.
+            self.cache.attempt(&self.site_of(kind));
+            if let Err(e) = self.keys(kind).await {
                 tracing::info!("reading {}'s keys failed: {e}", kind.name());
             }
         }
