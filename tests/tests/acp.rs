@@ -500,7 +500,9 @@ fn slash_commands_review_apply_and_discard_the_agents_changes() {
     assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), A.replace("line 2\n", "line 2 by the agent\n"));
     assert!(answers[4]["updates"].to_string().contains("changes and its copy are gone"), "{}", answers[4]);
     assert!(answers[5]["updates"].to_string().contains("No changes to review"), "{}", answers[5]);
-    assert!(answers[6]["error"]["message"].as_str().unwrap().contains("takes an issue"), "{}", answers[6]);
+    // `/fix-issue` alone takes the branch's issue, for a new session only.
+    let refused = answers[6]["error"]["message"].as_str().unwrap();
+    assert!(refused.contains("has a conversation already: start a new session"), "{}", answers[6]);
     // A prompt after /discard: what to do, not an internal error.
     assert_eq!(answers[7]["stopReason"], "end_turn", "{}", answers[7]);
     assert!(answers[7]["updates"].to_string().contains("start a new session"), "{}", answers[7]);
