@@ -61,6 +61,34 @@ fn action_titled(server: &mut Server, uri: &str, line: u32, only: Option<&str>, 
     }
 }
 
+/// A server for the issue-to-pull-request flow: worktree isolation, GitHub at the stand-in with its token, the
+/// tracker's settings, and the user's answers: "Open pull request" when the issue is done, then `answer` to
+/// `question` (whether to comment on the issue).
+fn pull_request_server(
+    (llm, ws, github): (&ScriptedLlm, &std::path::Path, &ProviderMock),
+    tracker: Value,
+    options: openhands_lsp_tests::Options,
+    (question, answer): (&'static str, &'static str),
+) -> Server {
+    let mut settings = json!({"isolation": "worktree", "github": {"host": "127.0.0.1", "apiUrl": github.url()}});
+    openhands_lsp_tests::lsp_client::merge(&mut settings, tracker);
+    let mut params = init_params(llm, ws, settings);
+    params["capabilities"]["window"]["showDocument"] = json!({"support": true});
+    let (mut server, _) = Server::start(options, params).unwrap();
+    server.on_request("window/showMessageRequest", move |p| {
+        let message = p["message"].as_str().unwrap_or_default();
+        if message.contains("What next?") {
+            Ok(json!({"title": "Open pull request"}))
+        } else {
+            assert_eq!(message, question);
+            Ok(json!({"title": answer}))
+        }
+    });
+    server.on_request("window/showDocument", |_| Ok(json!({"success": true})));
+    server.command("openhands.setSecret", json!({"name": "github_token", "value": GITHUB_TOKEN})).unwrap().unwrap();
+    server
+}
+
 /// The pull request's page shown once "Open pull request" was answered.
 fn shown_pull_request(server: &Server) -> String {
     let shown: Value = server
@@ -86,34 +114,14 @@ fn a_jira_reference_in_a_comment_becomes_a_task_and_a_pull_request_that_links_it
     let jira = ProviderMock::jira_cloud();
     jira_issue(&jira, false);
     let llm = ScriptedLlm::start(agent_steps());
-    let settings = json!({
-        "isolation": "worktree",
-        "github": {"host": "127.0.0.1", "apiUrl": github.url()},
-        "jira": {"url": jira.url(), "email": "ada@example.com"},
-    });
-    let mut params = init_params(&llm, &ws, settings);
-    params["capabilities"]["window"]["showDocument"] = json!({"support": true});
+    let tracker = json!({"jira": {"url": jira.url(), "email": "ada@example.com"}});
     // The Jira token from the environment, as a shell user sets it.
-    let (mut server, _) = Server::start(options().env("JIRA_API_TOKEN", JIRA_TOKEN), params).unwrap();
-    server.on_request("window/showMessageRequest", |p| {
-        let message = p["message"].as_str().unwrap_or_default();
-        if message.contains("What next?") {
-            Ok(json!({"title": "Open pull request"}))
-        } else {
-            assert_eq!(message, "Add a comment with the pull request's link to PROJ-123 in Jira?");
-            Ok(json!({"title": "Comment"}))
-        }
-    });
-    server.on_request("window/showDocument", |_| Ok(json!({"success": true})));
-    server.command("openhands.setSecret", json!({"name": "github_token", "value": GITHUB_TOKEN})).unwrap().unwrap();
+    let asked = ("Add a comment with the pull request's link to PROJ-123 in Jira?", "Comment");
+    let mut server =
+        pull_request_server((&llm, &ws, &github), tracker, options().env("JIRA_API_TOKEN", JIRA_TOKEN), asked);
 
     let uri = file_uri(&ws.join("notes.md"));
-    server
-        .notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": notes}}),
-        )
-        .unwrap();
+    open_document(&server, &uri, "markdown", notes);
     let action = action_titled(&mut server, &uri, 1, None, "OpenHands: fix PROJ-123");
     assert_eq!(action["title"], format!("OpenHands: fix PROJ-123 \"{JIRA_TITLE}\""));
     assert_eq!(action["kind"], "quickfix");
@@ -186,25 +194,9 @@ fn a_linear_issue_named_by_the_branch_is_offered_as_a_source_action_and_fixed() 
     let linear = ProviderMock::linear();
     linear_issue(&linear);
     let llm = ScriptedLlm::start(agent_steps());
-    let settings = json!({
-        "isolation": "worktree",
-        "github": {"host": "127.0.0.1", "apiUrl": github.url()},
-        "linear": {"apiUrl": format!("{}/graphql", linear.url()), "teams": "eng"},
-    });
-    let mut params = init_params(&llm, &ws, settings);
-    params["capabilities"]["window"]["showDocument"] = json!({"support": true});
-    let (mut server, _) = Server::start(options(), params).unwrap();
-    server.on_request("window/showMessageRequest", |p| {
-        let message = p["message"].as_str().unwrap_or_default();
-        if message.contains("What next?") {
-            Ok(json!({"title": "Open pull request"}))
-        } else {
-            assert_eq!(message, "Add a comment with the pull request's link to ENG-42 in Linear?");
-            Ok(json!({"title": "Not now"}))
-        }
-    });
-    server.on_request("window/showDocument", |_| Ok(json!({"success": true})));
-    server.command("openhands.setSecret", json!({"name": "github_token", "value": GITHUB_TOKEN})).unwrap().unwrap();
+    let tracker = json!({"linear": {"apiUrl": format!("{}/graphql", linear.url()), "teams": "eng"}});
+    let asked = ("Add a comment with the pull request's link to ENG-42 in Linear?", "Not now");
+    let mut server = pull_request_server((&llm, &ws, &github), tracker, options(), asked);
     server.command("openhands.setSecret", json!({"name": "linear_api_key", "value": LINEAR_KEY})).unwrap().unwrap();
 
     // The issues assigned to the user, from the teams of the settings (Linear's filter checked against its schema).
@@ -224,12 +216,7 @@ fn a_linear_issue_named_by_the_branch_is_offered_as_a_source_action_and_fixed() 
     assert_eq!(assigned.unwrap().body["variables"]["filter"]["team"]["key"]["in"], json!(["ENG"]));
 
     let uri = file_uri(&ws.join("main.rs"));
-    server
-        .notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": "fn main() {}\n"}}),
-        )
-        .unwrap();
+    open_document(&server, &uri, "rust", "fn main() {}\n");
     // A quick fix would light the bulb on every line: the branch's issue is a source action only.
     let quick = server
         .request(
@@ -296,6 +283,20 @@ fn tracker_server(ws: &std::path::Path, settings: Value, env: &[(&str, &str)]) -
     Server::start(opts, params).unwrap().0
 }
 
+/// A folder with an empty git repository.
+fn empty_repository() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    git(&ws, &["init", "-q"]);
+    (tmp, ws)
+}
+
+fn open_document(server: &Server, uri: &str, language: &str, text: &str) {
+    let item = json!({"uri": uri, "languageId": language, "version": 1, "text": text});
+    server.notify("textDocument/didOpen", json!({"textDocument": item})).unwrap();
+}
+
 fn fix_error(server: &mut Server, reference: &str) -> String {
     let answer = server.command("openhands.fixIssue", json!({"reference": reference})).unwrap();
     match answer {
@@ -306,10 +307,7 @@ fn fix_error(server: &mut Server, reference: &str) -> String {
 
 #[test]
 fn tracker_errors_say_what_happened_and_what_to_do() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = tmp.path().join("ws");
-    std::fs::create_dir(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
+    let (_tmp, ws) = empty_repository();
 
     // A wrong token: Jira answers 401.
     let jira = ProviderMock::jira_cloud();
@@ -383,10 +381,7 @@ fn tracker_errors_say_what_happened_and_what_to_do() {
 
 #[test]
 fn jira_data_center_over_rest_v2_suggests_the_assigned_issue_and_offers_the_one_the_latest_commit_names() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = tmp.path().join("ws");
-    std::fs::create_dir(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
+    let (_tmp, ws) = empty_repository();
     // The latest commit names the issue: the source action offers it, naming the commit.
     std::fs::write(ws.join("greeting.txt"), "hi\n").unwrap();
     git(&ws, &["add", "-A"]);
@@ -408,12 +403,7 @@ fn jira_data_center_over_rest_v2_suggests_the_assigned_issue_and_offers_the_one_
         "{listed}"
     );
     let uri = file_uri(&ws.join("greeting.txt"));
-    server
-        .notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "plaintext", "version": 1, "text": "hi\n"}}),
-        )
-        .unwrap();
+    open_document(&server, &uri, "plaintext", "hi\n");
     let action = action_titled(&mut server, &uri, 0, Some("source"), "OpenHands: fix PROJ-123");
     assert_eq!(action["title"], format!("OpenHands: fix PROJ-123 \"{JIRA_TITLE}\" (named by commit {commit})"));
     let search = &jira.requests_to("GET", "/rest/api/2/search")[0];
@@ -464,10 +454,7 @@ fn the_stand_ins_refuse_requests_the_trackers_would_refuse() {
 /// A title Jira refused is not asked for again on every cursor move; a new token is, and brings the title.
 #[test]
 fn a_refused_title_is_asked_again_only_after_a_new_token() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = tmp.path().join("ws");
-    std::fs::create_dir(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
+    let (_tmp, ws) = empty_repository();
     let jira = ProviderMock::jira_cloud();
     jira_issue(&jira, false);
     let answer = jira.canned("GET", "/rest/api/3/issue/PROJ-123").expect("the issue's answer");
@@ -479,12 +466,7 @@ fn a_refused_title_is_asked_again_only_after_a_new_token() {
     let settings = json!({"jira": {"url": jira.url(), "email": "ada@example.com"}});
     let mut server = tracker_server(&ws, settings, &[("JIRA_API_TOKEN", "jira_old_token_1")]);
     let uri = file_uri(&ws.join("notes.md"));
-    server
-        .notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": "see PROJ-123\n"}}),
-        )
-        .unwrap();
+    open_document(&server, &uri, "markdown", "see PROJ-123\n");
     let action = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123");
     assert_eq!(action["title"], "OpenHands: fix PROJ-123", "no title from a refused read");
     let again = action_titled(&mut server, &uri, 0, None, "OpenHands: fix PROJ-123");
@@ -501,21 +483,13 @@ fn a_refused_title_is_asked_again_only_after_a_new_token() {
 /// the issue tries again and says why it failed.
 #[test]
 fn a_refusing_tracker_is_not_asked_on_every_cursor_move() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = tmp.path().join("ws");
-    std::fs::create_dir(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
+    let (_tmp, ws) = empty_repository();
     let jira = ProviderMock::jira_cloud();
     jira.on("GET", "/rest/api/3/project/search", vec![Canned::status(401, json!({"errorMessages": ["Unauthorized"]}))]);
     let settings = json!({"jira": {"url": jira.url(), "email": "ada@example.com"}});
     let mut server = tracker_server(&ws, settings, &[("JIRA_API_TOKEN", "jira_revoked_token_3")]);
     let uri = file_uri(&ws.join("notes.md"));
-    server
-        .notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "markdown", "version": 1, "text": "see PROJ-1\n"}}),
-        )
-        .unwrap();
+    open_document(&server, &uri, "markdown", "see PROJ-1\n");
     let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}});
     let ask = json!({"textDocument": {"uri": uri}, "range": range, "context": {"diagnostics": []}});
     server.request("textDocument/codeAction", ask.clone()).unwrap().unwrap();
