@@ -21,6 +21,7 @@ export const ServerCommand = {
   respondToConfirmation: "openhands.respondToConfirmation",
   // Provider commands: used when the server advertises them.
   fixIssue: "openhands.fixIssue",
+  fixDiagnostic: "openhands.fixDiagnostic",
   suggestedTasks: "openhands.suggestedTasks",
   createPullRequest: "openhands.createPullRequest",
   // Cloud commands: used when the server advertises them.

@@ -22,7 +22,7 @@ import {
 } from "./protocol";
 
 /** The server's commands a code action runs that start a conversation. */
-const STARTING_COMMANDS: string[] = [ServerCommand.fixIssue, "openhands.fixDiagnostic", ServerCommand.startTask];
+const STARTING_COMMANDS: string[] = [ServerCommand.fixIssue, ServerCommand.fixDiagnostic, ServerCommand.startTask];
 import { SecretValues, redactingChannel } from "./redact";
 import { RunningServer, findServer } from "./serverPath";
 

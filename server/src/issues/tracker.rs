@@ -112,11 +112,8 @@ pub async fn comment_with_pull(link: &IssueLink, noun: &str, url: &str, trackers
     let (Some(kind), Some(key)) = (TrackerKind::from_id(&link.provider), link.key.as_deref()) else {
         return Err(IssueError::BadInput("the conversation's issue is not a Jira or Linear issue".into()));
     };
-    let failed = |e: crate::trackers::TrackerError| IssueError::Failed(e.to_string());
-    // Linear's comment names the issue by its id, which the issue's own answer gives.
-    let issue = trackers.issue(kind, key).await.map_err(failed)?;
     let text = format!("OpenHands opened a {noun} for this issue:");
-    trackers.comment(&issue, &text, url).await.map_err(failed)
+    trackers.comment(kind, key, &text, url).await.map_err(|e| IssueError::Failed(e.to_string()))
 }
 
 /// The issues assigned to the user in the configured trackers, and what failed.

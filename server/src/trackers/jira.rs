@@ -97,14 +97,12 @@ impl Jira {
         let what = format!("issue {key}");
         let project = key.rsplit_once('-').map_or(key, |(p, _)| p);
         let not_found = format!(" (is project {project} one the token's account may browse?)");
-        let issue = self.get(&format!("/issue/{}?fields=*all&expand=names", encode(key)), &what, &not_found).await?;
-        let comments = self
-            .get(
-                &format!("/issue/{}/comment?orderBy=-created&maxResults={MAX_COMMENTS}", encode(key)),
-                &format!("the comments of {key}"),
-                &not_found,
-            )
-            .await?;
+        let comments_of = format!("the comments of {key}");
+        let issue_path = format!("/issue/{}?fields=*all&expand=names", encode(key));
+        let comments_path = format!("/issue/{}/comment?orderBy=-created&maxResults={MAX_COMMENTS}", encode(key));
+        // One after the other: an issue the token cannot see is one refused request, not two.
+        let issue = self.get(&issue_path, &what, &not_found).await?;
+        let comments = self.get(&comments_path, &comments_of, &not_found).await?;
         let fields = &issue["fields"];
         let title = fields["summary"].as_str().ok_or_else(|| self.http.invalid(&what, "it has no summary"))?;
         let names = issue["names"].as_object();

@@ -148,7 +148,9 @@ impl Linear {
         })
     }
 
-    pub async fn comment(&self, issue: &TrackerIssue, text: &str, link: &str) -> Result<(), TrackerError> {
+    /// Comments on issue `key`, named by its id (read first, as the mutation wants it).
+    pub async fn comment(&self, key: &str, text: &str, link: &str) -> Result<(), TrackerError> {
+        let issue = self.issue(key).await?;
         let id = issue.internal_id.clone().unwrap_or_else(|| issue.key.clone());
         let input = json!({"input": {"issueId": id, "body": format!("{text} [{link}]({link})")}});
         let data = self.query(COMMENT, input, &format!("a comment on {}", issue.key)).await?;

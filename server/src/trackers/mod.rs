@@ -147,12 +147,27 @@ type ReadKeys = (Instant, Vec<String>);
 /// clone).
 #[derive(Clone, Default)]
 pub struct KeyCache {
+    /// The HTTP client of every request of the front (built once: code actions come on every cursor move).
+    client: Arc<std::sync::OnceLock<reqwest::Client>>,
     inner: Arc<Mutex<HashMap<String, ReadKeys>>>,
     /// When reading a tracker's keys last began, until it succeeds.
     attempted: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl KeyCache {
+    fn client(&self) -> reqwest::Client {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .user_agent(concat!("openhands-lsp/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(10))
+                    .timeout(Duration::from_secs(60))
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
     fn get(&self, site: &str) -> Option<(bool, Vec<String>)> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.get(site).map(|(at, keys)| (at.elapsed() < KEYS_FRESH_FOR, keys.clone()))
@@ -192,12 +207,7 @@ pub struct Trackers {
 
 impl Trackers {
     pub fn new(settings: &Settings, secrets: SecretStore, cache: KeyCache) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("openhands-lsp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_default();
+        let client = cache.client();
         Trackers { jira: settings.jira.clone(), linear: settings.linear.clone(), secrets, cache, client }
     }
 
@@ -302,11 +312,11 @@ impl Trackers {
         }
     }
 
-    /// Comments on the issue; `body` is Markdown-ish plain text with one link.
-    pub async fn comment(&self, issue: &TrackerIssue, text: &str, link: &str) -> Result<(), TrackerError> {
-        match issue.tracker {
-            TrackerKind::Jira => jira::Jira::new(self)?.comment(&issue.key, text, link).await,
-            TrackerKind::Linear => linear::Linear::new(self)?.comment(issue, text, link).await,
+    /// Comments on issue `key`: `text`, then `link` as a link.
+    pub async fn comment(&self, kind: TrackerKind, key: &str, text: &str, link: &str) -> Result<(), TrackerError> {
+        match kind {
+            TrackerKind::Jira => jira::Jira::new(self)?.comment(key, text, link).await,
+            TrackerKind::Linear => linear::Linear::new(self)?.comment(key, text, link).await,
         }
     }
 
