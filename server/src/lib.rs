@@ -6,6 +6,7 @@
 pub mod acp;
 pub mod agent_server;
 pub mod backends;
+pub mod batch;
 pub mod clock;
 pub mod cloud;
 pub mod cloud_start;

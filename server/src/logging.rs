@@ -45,11 +45,12 @@ pub fn init(opts: &LogOptions) -> Result<(), LogError> {
         .unwrap_or_else(|| if opts.default_filter.is_empty() { "info" } else { opts.default_filter }.to_owned());
     // tower-lsp-server traces every raw message, secrets included (openhands.setSecret); our transport traces the
     // protocol itself with those values masked. tungstenite's trace dumps every frame's payload in hex, which no
-    // mask of the text catches: it stops at debug.
-    let directive = format!(
-        "{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off,hyper_util=info,\
-         tungstenite=debug,tokio_tungstenite=debug"
-    );
+    // mask of the text catches: it stops at debug, and only when trace was asked for (naming it at debug otherwise
+    // would switch its debug lines on under a `warn` or `info` filter).
+    let traced = directive.split(',').any(|d| d.trim().eq_ignore_ascii_case("trace") || d.contains("tungstenite"));
+    let cap = if traced { ",tungstenite=debug,tokio_tungstenite=debug" } else { "" };
+    let directive =
+        format!("{directive},tower_lsp_server::codec=off,tower_lsp_server::service::client=off,hyper_util=info{cap}");
     let filter = EnvFilter::try_new(&directive)
         .map_err(|e| LogError::BadFilter { filter: directive.clone(), reason: e.to_string() })?;
 

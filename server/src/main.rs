@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use openhands_lsp::logging::{self, LogFormat, LogOptions};
-use openhands_lsp::{acp, config, doctor, headless, lsp};
+use openhands_lsp::{acp, batch, config, doctor, headless, lsp};
 
 /// The OpenHands language server: agent commands for any LSP editor. With no subcommand it serves LSP on stdio.
 #[derive(Parser)]
@@ -45,8 +45,9 @@ enum Command {
     /// Remove the images built for projects' dev containers and the volumes holding the agent-server for projects'
     /// images (made again when needed), except what a container uses.
     CleanImages,
-    /// Run one task to the end in the terminal: live steps, the final message, the files that changed.
-    Run(RunArgs),
+    /// Run one task to the end in the terminal: live steps, the final message, the files that changed. With --tasks,
+    /// many tasks from a file, N at a time, each with a line in a predictions file.
+    Run(Box<RunArgs>),
     /// Serve the Agent Client Protocol on stdin/stdout, for agent panels (Zed, JetBrains, Emacs, Neovim ACP plugins).
     Acp {
         /// The `openhands` settings as JSON (default: $XDG_CONFIG_HOME/openhands-lsp/settings.json, when it exists).
@@ -94,8 +95,25 @@ struct LoginArgs {
 #[derive(clap::Args)]
 struct RunArgs {
     /// What the agent should do (with --continue: the message that goes on with it).
-    #[arg(long)]
-    task: String,
+    #[arg(long, required_unless_present = "tasks", conflicts_with = "tasks")]
+    task: Option<String>,
+    /// A batch run: a file of tasks, one JSON object per line (`instance_id`, `repo`: a folder or a git URL,
+    /// `base_commit`, and `problem_statement` or `issue`), each in its own copy of its repository.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["continue_id", "workspace"])]
+    tasks: Option<PathBuf>,
+    /// How many tasks of --tasks run at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), requires = "tasks")]
+    parallel: u16,
+    /// Where --tasks writes a line per instance (SWE-bench predictions, with status, cost and times). Instances
+    /// already there are skipped: running the same command again goes on where a run stopped.
+    #[arg(long, value_name = "FILE", default_value = "predictions.jsonl", requires = "tasks")]
+    out: PathBuf,
+    /// The budget of the whole --tasks run in US dollars: once spent, no task starts and the running ones stop.
+    #[arg(long, value_name = "USD", requires = "tasks")]
+    budget: Option<f64>,
+    /// Run again the instances whose line in --out says they did not finish.
+    #[arg(long, requires = "tasks")]
+    retry_failed: bool,
     /// Go on with an earlier conversation (its id, as `run` printed it): --task is the next message, the agent
     /// starts again where it was, in the conversation's own folder or copy.
     #[arg(long = "continue", value_name = "ID")]
@@ -235,7 +253,7 @@ fn main() -> ExitCode {
             if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Some(Command::CleanImages) => clean_images(&runtime),
-        Some(Command::Run(args)) => run(args, &runtime),
+        Some(Command::Run(args)) => run(*args, &runtime),
         Some(Command::Acp { action: Some(AcpAction::Login(args)), .. }) | Some(Command::Login(args)) => login(&args),
         Some(Command::Logout) => {
             let _ = openhands_lsp::login::logout(&mut std::io::stdout());
@@ -254,8 +272,11 @@ fn main() -> ExitCode {
 /// `openhands-lsp run`: one task (or the next message of an earlier one) to the end in the terminal.
 fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let Some(settings) = args.settings() else { return ExitCode::from(2) };
+    if let Some(tasks) = args.tasks {
+        return batch(args_batch(tasks, args.out, args.parallel, (args.budget, args.retry_failed), settings), runtime);
+    }
     let opts = headless::RunOptions {
-        task: args.task,
+        task: args.task.unwrap_or_default(),
         workspace: args.workspace,
         settings,
         continue_id: args.continue_id,
@@ -269,6 +290,30 @@ fn run(args: RunArgs, runtime: &tokio::runtime::Runtime) -> ExitCode {
         Err(e) => {
             let _ = writeln!(stdout, "error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn args_batch(
+    tasks: PathBuf,
+    out: PathBuf,
+    parallel: u16,
+    (run_budget, retry_failed): (Option<f64>, bool),
+    settings: config::Settings,
+) -> batch::BatchOptions {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stdout().is_terminal();
+    batch::BatchOptions { tasks, out, parallel: parallel.into(), settings, run_budget, retry_failed, terminal }
+}
+
+/// `openhands-lsp run --tasks`: exit 0 only when every instance finished; 2 when the run could not begin.
+fn batch(opts: batch::BatchOptions, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    match runtime.block_on(batch::run(opts, Box::new(std::io::stdout()))) {
+        Ok(outcome) if outcome.all_finished => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -569,3 +569,48 @@ fn sandbox_json(id: &str, s: &Sandbox) -> Value {
         "created_at": s.created_at,
     })
 }
+
+/// A user's clone of github.com/octo/hello (`ws`, its `origin` that URL), in step with it, and the bare repository
+/// standing in for it that the stand-in's sandboxes clone (`bare`), in a temporary folder (`root`).
+pub struct OctoHello {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub ws: PathBuf,
+    pub bare: PathBuf,
+}
+
+impl OctoHello {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> OctoHello {
+        use crate::repo::git;
+        let tmp = tempfile::tempdir().expect("a temporary folder");
+        let root = tmp.path().canonicalize().expect("its path");
+        let bare = root.join("srv/octo/hello.git");
+        std::fs::create_dir_all(&bare).expect("the bare repository's folder");
+        git(&bare, &["init", "-q", "--bare"]);
+        let ws = root.join("hello");
+        std::fs::create_dir_all(&ws).expect("the clone's folder");
+        git(&ws, &["init", "-q"]);
+        std::fs::write(ws.join("greeting.txt"), "hello\n").expect("a file");
+        git(&ws, &["add", "-A"]);
+        git(&ws, &["commit", "-qm", "init"]);
+        git(&ws, &["push", "-q", bare.to_str().expect("utf-8"), "main"]);
+        git(&ws, &["remote", "add", "origin", "https://github.com/octo/hello.git"]);
+        git(&ws, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
+        git(&ws, &["branch", "-q", "--set-upstream-to=origin/main", "main"]);
+        OctoHello { _tmp: tmp, root, ws, bare }
+    }
+
+    /// The cloud stand-in with `api_key`, its agents using the model at `llm_base_url`, cloning octo/hello from `bare`.
+    pub fn cloud(&self, api_key: &str, llm_base_url: String) -> CloudMock {
+        let sandboxes = self.root.join("cloud-sandboxes");
+        std::fs::create_dir_all(&sandboxes).expect("the sandboxes' folder");
+        CloudMock::start(CloudConfig {
+            api_key: api_key.into(),
+            agent_server: crate::agent::agent_server_command(),
+            llm_base_url,
+            repositories: HashMap::from([("octo/hello".to_owned(), self.bare.to_string_lossy().into_owned())]),
+            root: sandboxes,
+        })
+    }
+}

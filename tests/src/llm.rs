@@ -120,6 +120,8 @@ struct Shared {
     last_answered: Mutex<Option<(Value, usize)>>,
     requests: Mutex<Vec<Recorded>>,
     open_gates: Mutex<HashSet<String>>,
+    /// Scripts per task (see [`ScriptedLlm::start_per_task`]).
+    per_task: Vec<(String, Vec<Step>)>,
     gate_changed: Notify,
     request_arrived: Notify,
 }
@@ -143,15 +145,27 @@ impl ScriptedLlm {
         Self::start_on("0.0.0.0", script)
     }
 
-    fn start_on(host: &str, script: Vec<Step>) -> ScriptedLlm {
+    /// Many conversations at once (a batch run), each answered from its own script: the one whose key (a marker
+    /// in the task's text) is in the request's messages, at the step of how many answers those messages hold. The
+    /// same messages get the same answer, whatever the order the conversations ask in.
+    pub fn start_per_task(scripts: Vec<(String, Vec<Step>)>) -> ScriptedLlm {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let (addr, shared, server) = runtime.block_on(Self::serve(host, script));
+        let shared = Shared { per_task: scripts, ..Default::default() };
+        let (addr, shared, server) = runtime.block_on(Self::serve("0.0.0.0", shared));
         ScriptedLlm { addr, shared, _server: server, _runtime: Some(runtime) }
     }
 
-    async fn serve(host: &str, script: Vec<Step>) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
-        let shared = Arc::new(Shared { script: Mutex::new(script), ..Default::default() });
+    fn start_on(host: &str, script: Vec<Step>) -> ScriptedLlm {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let shared = Shared { script: Mutex::new(script), ..Default::default() };
+        let (addr, shared, server) = runtime.block_on(Self::serve(host, shared));
+        ScriptedLlm { addr, shared, _server: server, _runtime: Some(runtime) }
+    }
+
+    async fn serve(host: &str, shared: Shared) -> (SocketAddr, Arc<Shared>, tokio::task::JoinHandle<()>) {
+        let shared = Arc::new(shared);
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/chat/completions", post(chat))
@@ -263,7 +277,15 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Strin
         headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
     shared.requests.lock().unwrap().push(Recorded { body: body.clone(), headers: recorded_headers });
     shared.request_arrived.notify_waiters();
-    let (n, step, messages) = {
+    let (n, step, messages) = if !shared.per_task.is_empty() {
+        let messages = body.get("messages").cloned().unwrap_or(Value::Null);
+        let text = messages.to_string();
+        let answered = messages.as_array().map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count());
+        let script = shared.per_task.iter().find(|(key, _)| text.contains(key.as_str())).map(|(_, s)| s);
+        let step = script.and_then(|s| s.get(answered)).cloned().unwrap_or_else(|| Step::finish("Script finished."));
+        *shared.next.lock().unwrap() += 1;
+        (answered, step, messages)
+    } else {
         let mut next = shared.next.lock().unwrap();
         let last = shared.last_answered.lock().unwrap();
         let messages = body.get("messages").cloned().unwrap_or(Value::Null);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, top down. A file may refer to its own layer (without loops) and to the layers below.
 pub const LAYERS: &[(&str, &[&str])] = &[
-    ("front", &["main", "lsp", "acp", "headless", "login"]),
+    ("front", &["main", "lsp", "acp", "headless", "batch", "login"]),
     (
         "core",
         &[

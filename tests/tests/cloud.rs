@@ -2,13 +2,12 @@
 //! request and answer checked against the app server's OpenAPI description, each conversation provisioned on a
 //! REAL agent-server process driven by the scripted LLM.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use openhands_lsp_tests::Server;
 use openhands_lsp_tests::agent::{RUN_TIMEOUT, assert_secrets_absent, options, wait_event, wait_state};
-use openhands_lsp_tests::cloud_mock::{CloudConfig, CloudMock};
+use openhands_lsp_tests::cloud_mock::{CloudMock, OctoHello};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
 use openhands_lsp_tests::repo::git;
 use serde_json::{Value, json};
@@ -16,44 +15,14 @@ use serde_json::{Value, json};
 const API_KEY: &str = "oh-cloud-key-canary-4411";
 const GITHUB_TOKEN: &str = "ghp_cloud_canary_9x8y7z";
 
-/// A workspace whose `origin` is github.com/octo/hello, in step with it (so the cloud sees what the user sees);
-/// the cloud clones the bare repository standing in for it.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    ws: PathBuf,
-    bare: PathBuf,
-}
+type Fixture = OctoHello;
 
 fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
-    let bare = root.join("srv/octo/hello.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare"]);
-    let ws = root.join("hello");
-    std::fs::create_dir_all(&ws).unwrap();
-    git(&ws, &["init", "-q"]);
-    std::fs::write(ws.join("greeting.txt"), "hello\n").unwrap();
-    git(&ws, &["add", "-A"]);
-    git(&ws, &["commit", "-qm", "init"]);
-    git(&ws, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    git(&ws, &["remote", "add", "origin", "https://github.com/octo/hello.git"]);
-    git(&ws, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
-    git(&ws, &["branch", "-q", "--set-upstream-to=origin/main", "main"]);
-    Fixture { _tmp: tmp, root, ws, bare }
+    OctoHello::new()
 }
 
 fn cloud(fx: &Fixture, llm: &ScriptedLlm) -> CloudMock {
-    let sandboxes = fx.root.join("cloud-sandboxes");
-    std::fs::create_dir_all(&sandboxes).unwrap();
-    CloudMock::start(CloudConfig {
-        api_key: API_KEY.into(),
-        agent_server: openhands_lsp_tests::agent::agent_server_command(),
-        llm_base_url: llm.base_url(),
-        repositories: HashMap::from([("octo/hello".to_owned(), fx.bare.to_string_lossy().into_owned())]),
-        root: sandboxes,
-    })
+    fx.cloud(API_KEY, llm.base_url())
 }
 
 fn session(ws: &Path, cloud_url: &str) -> Server {

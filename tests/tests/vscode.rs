@@ -676,19 +676,25 @@ fn a_jira_reference_shows_the_light_bulb_and_its_quick_fix_starts_the_issue() {
     let (_dir, ws) = repository(&[("greeting.txt", "hi\n"), ("notes.md", notes)]);
     let jira = openhands_lsp_tests::provider_mock::ProviderMock::jira_cloud();
     openhands_lsp_tests::tracker_answers::jira_issue(&jira, false);
+    let linear = openhands_lsp_tests::provider_mock::ProviderMock::linear();
+    openhands_lsp_tests::tracker_answers::linear_issue(&linear);
     let llm = ScriptedLlm::start(vec![
         Step::terminal("printf 'Hello, world\\n' > greeting.txt"),
         Step::finish("Changed the greeting."),
+        Step::terminal("true"),
+        Step::finish("Trimmed the name."),
     ]);
     let state = tempfile::tempdir().unwrap();
     let mut with_jira = settings(&llm);
     with_jira["openhands.jira.url"] = json!(jira.url());
     with_jira["openhands.jira.email"] = json!("ada@example.com");
+    with_jira["openhands.linear.apiUrl"] = json!(format!("{}/graphql", linear.url()));
     let env = [
         ("OPENHANDS_LSP_PATH", server_binary().display().to_string()),
         ("LLM_API_KEY", "sk-scripted-test-key".to_owned()),
         ("XDG_STATE_HOME", state.path().display().to_string()),
         ("JIRA_API_TOKEN", "jira_vscode_canary_77".to_owned()),
+        ("LINEAR_API_KEY", "lin_api_vscode_canary_78".to_owned()),
     ];
     let bench = Workbench::start("jira-lightbulb", &ws, with_jira, &env);
     let result = result_of(&bench.drive("jira_lightbulb", &[]));
@@ -699,4 +705,10 @@ fn a_jira_reference_shows_the_light_bulb_and_its_quick_fix_starts_the_issue() {
     let first = llm.requests()[0].body.to_string();
     assert!(first.contains("Fix Jira issue PROJ-123") && first.contains("zebra-kiwi-42"), "{first}");
     assert_eq!(jira.violations(), Vec::<String>::new());
+    // Typed into the palette's Fix Issue box: the Linear issue, read from Linear, is the task.
+    let typed = result["typed"].as_str().unwrap_or_default();
+    assert!(typed.contains(&format!("Fix ENG-42: {}", openhands_lsp_tests::tracker_answers::LINEAR_TITLE)), "{typed}");
+    let asked = llm.requests().iter().map(|r| r.body.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(asked.contains("trim the name"), "the issue's description is in the task: {asked}");
+    assert_eq!(linear.violations(), Vec::<String>::new());
 }

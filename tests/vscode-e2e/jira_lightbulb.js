@@ -1,6 +1,7 @@
 // A Jira reference in a comment, as a VS Code user meets it: the cursor on its line shows the light bulb, and the
 // Quick Fix menu (Ctrl+.) offers `OpenHands: fix PROJ-123 "<title>"`, the title read from Jira. Choosing it starts
-// the task on that issue, whose view then says it finished.
+// the task on that issue, whose view then says it finished. Then a user who knows a Linear issue's key types it into
+// the palette's Fix Issue box.
 "use strict";
 const { run } = require("./lib");
 
@@ -29,5 +30,10 @@ run(async (vs) => {
     await page.locator(".action-widget .monaco-list-row", { hasText: "OpenHands: fix PROJ-123" }).first().click();
   });
   const view = await vs.step("issue-view-finished", () => vs.viewSays("Fix PROJ-123", "finished"));
-  return { menu, view };
+  await vs.step("palette-fix-issue-typed", async () => {
+    await vs.palette("OpenHands: Fix Issue...");
+    await vs.answer("The issue to fix", "ENG-42");
+  });
+  const typed = await vs.step("typed-issue-view-finished", () => vs.viewSays("Fix ENG-42", "finished"));
+  return { menu, view, typed };
 });

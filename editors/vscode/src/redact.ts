@@ -33,8 +33,21 @@ export class SecretValues {
   }
 }
 
-export function redactingChannel(inner: vscode.LogOutputChannel, secrets: SecretValues): vscode.LogOutputChannel {
+/** `isOpen`: once it says no (the extension is being disposed), writes go nowhere: the server's last stderr lines
+ * come after VS Code closed the channel, and each would be logged as "Channel has been closed". */
+export function redactingChannel(
+  inner: vscode.LogOutputChannel,
+  secrets: SecretValues,
+  isOpen: () => boolean = () => true,
+): vscode.LogOutputChannel {
   const m = (s: string) => secrets.mask(s);
+  const w =
+    <A extends unknown[]>(write: (...a: A) => void) =>
+    (...a: A) => {
+      if (isOpen()) {
+        write(...a);
+      }
+    };
   const args = (a: unknown[]) => a.map((x) => (typeof x === "string" ? m(x) : x));
   return {
     get name() {
@@ -44,17 +57,19 @@ export function redactingChannel(inner: vscode.LogOutputChannel, secrets: Secret
       return inner.logLevel;
     },
     onDidChangeLogLevel: inner.onDidChangeLogLevel,
-    append: (v: string) => inner.append(m(v)),
-    appendLine: (v: string) => inner.appendLine(m(v)),
-    replace: (v: string) => inner.replace(m(v)),
+    append: w((v: string) => inner.append(m(v))),
+    appendLine: w((v: string) => inner.appendLine(m(v))),
+    replace: w((v: string) => inner.replace(m(v))),
     clear: () => inner.clear(),
     show: (a?: unknown, b?: boolean) => (typeof a === "boolean" ? inner.show(a) : inner.show(b)),
     hide: () => inner.hide(),
     dispose: () => undefined, // the inner channel belongs to the extension
-    trace: (msg: string, ...rest: unknown[]) => inner.trace(m(msg), ...args(rest)),
-    debug: (msg: string, ...rest: unknown[]) => inner.debug(m(msg), ...args(rest)),
-    info: (msg: string, ...rest: unknown[]) => inner.info(m(msg), ...args(rest)),
-    warn: (msg: string, ...rest: unknown[]) => inner.warn(m(msg), ...args(rest)),
-    error: (err: string | Error, ...rest: unknown[]) => inner.error(typeof err === "string" ? m(err) : err, ...args(rest)),
+    trace: w((msg: string, ...rest: unknown[]) => inner.trace(m(msg), ...args(rest))),
+    debug: w((msg: string, ...rest: unknown[]) => inner.debug(m(msg), ...args(rest))),
+    info: w((msg: string, ...rest: unknown[]) => inner.info(m(msg), ...args(rest))),
+    warn: w((msg: string, ...rest: unknown[]) => inner.warn(m(msg), ...args(rest))),
+    error: w((err: string | Error, ...rest: unknown[]) =>
+      inner.error(typeof err === "string" ? m(err) : err, ...args(rest)),
+    ),
   };
 }

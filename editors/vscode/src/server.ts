@@ -90,6 +90,8 @@ export class ServerConnection implements vscode.Disposable {
   private readonly pushed = new Map<string, string>();
   /** Why the server is not running, when it is not. */
   problem: string | undefined;
+  /** The extension is being disposed: the output channel goes with it. */
+  private disposed = false;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -142,8 +144,8 @@ export class ServerConnection implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       // Every file: code actions on any diagnostic, and the open text of any file for tasks.
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
-      outputChannel: this.output,
-      traceOutputChannel: redactingChannel(this.output, this.secretValues),
+      outputChannel: redactingChannel(this.output, this.secretValues, () => !this.disposed),
+      traceOutputChannel: redactingChannel(this.output, this.secretValues, () => !this.disposed),
       initializationOptions: serverSettings(this.groups),
       synchronize: { configurationSection: "openhands" },
       middleware: {
@@ -243,7 +245,11 @@ export class ServerConnection implements vscode.Disposable {
     if (client && client.state !== State.Stopped) {
       this.busy = true;
       try {
-        await client.stop().catch((e: unknown) => this.output.warn(`stopping the server: ${message(e)}`));
+        await client.stop().catch((e: unknown) => {
+          if (!this.disposed) {
+            this.output.warn(`stopping the server: ${message(e)}`);
+          }
+        });
       } finally {
         this.busy = false;
       }
@@ -300,6 +306,7 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     void this.stop();
     this.statusEmitter.dispose();
     this.eventEmitter.dispose();

@@ -218,6 +218,12 @@ impl Manager {
         self.review_folder(&meta, None).await
     }
 
+    /// The agent's work in its copy as one patch against where it started (`git diff` format, new files included).
+    pub async fn patch(&self, id: &str) -> Result<String, ConversationError> {
+        let iso = self.isolated(&self.get(id)?.meta)?;
+        off_runtime(move || crate::git::patch(&iso).map_err(|e| ConversationError::Isolation(e.to_string()))).await
+    }
+
     /// What the agent changed in each of its folders' copies: the workspace's first, then each extra folder's
     /// (a folder worked on without a copy has nothing to review).
     pub async fn reviews(&self, id: &str) -> Result<Vec<Review>, ConversationError> {

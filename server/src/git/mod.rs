@@ -15,15 +15,18 @@
 use std::path::{Path, PathBuf};
 
 pub mod applied;
+pub mod base;
 mod changes;
 pub mod checkpoint;
 pub mod entry;
 mod loose;
+mod patch;
 pub mod push;
 mod snapshot;
 
 pub use changes::{ChangeStatus, FileChange, Merged, SHOW_LIMIT, Whole, WholeReason, changes, merge3};
 pub use entry::Entry;
+pub use patch::patch;
 
 use git2::{IndexAddOption, Oid, Repository, Signature, StatusOptions};
 
@@ -282,13 +285,17 @@ pub fn isolate(
 fn worktree(repo: &Repository, source: &Path, dest: &Path, branch: &str) -> Result<Isolated, GitError> {
     let workdir = repo.workdir().map(Path::to_path_buf).unwrap_or_else(|| source.to_owned());
     let head = repo.head()?.peel_to_commit()?;
-    let branch_ref = repo.branch(branch, &head, false)?;
+    // A folder that is itself a worktree: the copy is a worktree of the main repository, as `git worktree add` makes
+    // it (libgit2 would record it inside the folder's own git data, where nothing finds it again).
+    let main = if repo.is_worktree() { Some(Repository::open(repo.commondir())?) } else { None };
+    let owner = main.as_ref().unwrap_or(repo);
+    let branch_ref = owner.branch(branch, &owner.find_commit(head.id())?, false)?;
     // The name of the worktree's entry in the repository (.git/worktrees/NAME): unique per conversation, as the
     // branch is, so that conversations on the same repository never collide.
     let name = worktree_name(branch);
     let mut opts = git2::WorktreeAddOptions::new();
     opts.reference(Some(branch_ref.get()));
-    repo.worktree(&name, dest, Some(&opts))?;
+    owner.worktree(&name, dest, Some(&opts))?;
     let kind = Kind::Worktree { repo: workdir.clone(), branch: branch.to_owned() };
     carried_over(repo, &workdir, source, dest, kind)
 }

@@ -321,3 +321,51 @@ fn a_copy_whose_git_settings_the_sandbox_changed_is_not_read_and_pushes_only_whe
     std::os::unix::fs::symlink(user.path().join(".git"), dest.join(".git")).unwrap();
     assert!(matches!(changes(&iso), Err(GitError::Tampered(_))));
 }
+
+#[test]
+fn the_patch_holds_new_folders_edits_and_deletions_and_applies_at_the_base() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("src");
+    std::fs::create_dir_all(&d).unwrap();
+    git(&d, &["init", "-q"]);
+    write(&d, "a.txt", "one\n");
+    write(&d, "gone.txt", "bye\n");
+    git(&d, &["add", "-A"]);
+    git(&d, &["commit", "-qm", "init"]);
+    let dest = tmp.path().join("copy");
+    let iso = isolate(&d, &dest, "openhands/t", DEFAULT_COPY_LIMIT_BYTES, GitData::Own).unwrap();
+    write(&dest, "notes/deep/new.txt", "new\n");
+    write(&dest, "a.txt", "one\ntwo\n");
+    std::fs::remove_file(dest.join("gone.txt")).unwrap();
+    let text = patch(&iso).unwrap();
+    for path in ["notes/deep/new.txt", "a.txt", "gone.txt"] {
+        assert!(text.contains(&format!("diff --git a/{path} b/{path}")), "{path}: {text}");
+    }
+    std::fs::write(tmp.path().join("p.diff"), &text).unwrap();
+    git(&d, &["apply", "--index", tmp.path().join("p.diff").to_str().unwrap()]);
+    assert_eq!(read(&d, "notes/deep/new.txt").as_deref(), Some("new\n"));
+    assert_eq!(read(&d, "gone.txt"), None);
+}
+
+#[test]
+fn a_folder_that_is_a_worktree_gets_a_copy_that_is_read_and_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    std::fs::create_dir_all(&main).unwrap();
+    git(&main, &["init", "-q"]);
+    write(&main, "a.txt", "one\n");
+    git(&main, &["add", "-A"]);
+    git(&main, &["commit", "-qm", "init"]);
+    let folder = tmp.path().join("feature");
+    git(&main, &["worktree", "add", "-q", "-b", "feature", folder.to_str().unwrap()]);
+    let dest = tmp.path().join("copy");
+    let iso = isolate(&folder, &dest, "openhands/w", DEFAULT_COPY_LIMIT_BYTES, GitData::Shared).unwrap();
+    write(&dest, "b.txt", "new\n");
+    assert!(patch(&iso).unwrap().contains("+++ b/b.txt"));
+    assert_eq!(changes(&iso).unwrap().len(), 1);
+    // Git itself lists the copy beside the user's worktree.
+    assert!(git(&main, &["worktree", "list"]).contains(dest.canonicalize().unwrap().to_str().unwrap()));
+    remove(&iso, &dest).unwrap();
+    assert!(!dest.exists());
+    assert!(!git(&main, &["branch"]).contains("openhands/w"));
+}

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::http::{Api, encode, page_param};
 use super::{
-    Branch, Comment, Fut, GitService, Issue, Microagent, NewPullRequest, Page, ProviderError, ProviderKind,
-    PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
+    Branch, Comment, Fut, GitService, Issue, ListedIssue, Microagent, NewPullRequest, Page, ProviderError,
+    ProviderKind, PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
 };
 
 const PAGE_LEN: u32 = 30;
@@ -314,6 +314,38 @@ impl GitService for Bitbucket {
                 }
             }
             Ok(tasks)
+        })
+    }
+
+    fn open_issues(&self, repo: RepoRef, labels: Vec<String>, limit: usize) -> Fut<'_, Vec<ListedIssue>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Item {
+                id: u64,
+                title: String,
+                links: BbLinks,
+            }
+            // Bitbucket's issues have no labels: a component plays their part.
+            let mut query = String::from("(state=\"new\" OR state=\"open\")");
+            for label in &labels {
+                query.push_str(&format!(" AND component.name=\"{}\"", label.replace('"', "")));
+            }
+            let (api, what) = (&self.api, format!("the open issues of {repo}"));
+            super::list_pages(limit, |page| {
+                let path = format!("{}/issues?pagelen=100&page={page}&q={}", Self::repo(&repo), encode(&query));
+                let what = what.clone();
+                async move {
+                    let items: Paged<Item> = api.get(&path, &what).await?;
+                    let more = items.next.is_some();
+                    let listed = items.values.into_iter().map(|i| ListedIssue {
+                        number: i.id,
+                        title: i.title,
+                        url: i.links.html.map(|h| h.href).unwrap_or_default(),
+                    });
+                    Ok((listed.collect(), more))
+                }
+            })
+            .await
         })
     }
 

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::http::{Api, encode, next_link, page_param};
 use super::{
-    Branch, Comment, Fut, GitService, Issue, Microagent, NewPullRequest, Page, ProviderError, ProviderKind,
-    PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
+    Branch, Comment, Fut, GitService, Issue, ListedIssue, Microagent, NewPullRequest, Page, ProviderError,
+    ProviderKind, PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
 };
 
 const PER_PAGE: u32 = 30;
@@ -271,6 +271,35 @@ impl GitService for GitHub {
                 });
             }
             Ok(tasks_from_graphql(&answer))
+        })
+    }
+
+    fn open_issues(&self, repo: RepoRef, labels: Vec<String>, limit: usize) -> Fut<'_, Vec<ListedIssue>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Item {
+                number: u64,
+                title: String,
+                html_url: String,
+                /// Set on pull requests, which GitHub lists with the issues.
+                #[serde(default)]
+                pull_request: Option<Value>,
+            }
+            let labels =
+                if labels.is_empty() { String::new() } else { format!("&labels={}", encode(&labels.join(","))) };
+            let (api, what) = (&self.api, format!("the open issues of {repo}"));
+            super::list_pages(limit, |page| {
+                let path = format!("/repos/{}/issues?state=open&per_page=100&page={page}{labels}", repo.path);
+                let what = what.clone();
+                async move {
+                    let items: Vec<Item> = api.get(&path, &what).await?;
+                    let full = items.len() == 100;
+                    let issues = items.into_iter().filter(|i| i.pull_request.is_none());
+                    let listed = issues.map(|i| ListedIssue { number: i.number, title: i.title, url: i.html_url });
+                    Ok((listed.collect(), full))
+                }
+            })
+            .await
         })
     }
 

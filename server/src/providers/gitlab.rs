@@ -6,8 +6,8 @@ use serde_json::json;
 
 use super::http::{Api, encode};
 use super::{
-    Branch, Comment, Fut, GitService, Issue, Microagent, NewPullRequest, Page, ProviderError, ProviderKind,
-    PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
+    Branch, Comment, Fut, GitService, Issue, ListedIssue, Microagent, NewPullRequest, Page, ProviderError,
+    ProviderKind, PullRequest, RepoRef, Repository, SuggestedTask, TaskKind, User,
 };
 
 const PER_PAGE: u32 = 30;
@@ -278,6 +278,32 @@ impl GitService for GitLab {
                 }
             }
             Ok(tasks)
+        })
+    }
+
+    fn open_issues(&self, repo: RepoRef, labels: Vec<String>, limit: usize) -> Fut<'_, Vec<ListedIssue>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Item {
+                iid: u64,
+                title: String,
+                web_url: String,
+            }
+            let labels =
+                if labels.is_empty() { String::new() } else { format!("&labels={}", encode(&labels.join(","))) };
+            let (api, what) = (&self.api, format!("the open issues of {repo}"));
+            super::list_pages(limit, |page| {
+                let path = format!("{}/issues?state=opened&per_page=100&page={page}{labels}", Self::project(&repo));
+                let what = what.clone();
+                async move {
+                    let items: Vec<Item> = api.get(&path, &what).await?;
+                    let full = items.len() == 100;
+                    let listed =
+                        items.into_iter().map(|i| ListedIssue { number: i.iid, title: i.title, url: i.web_url });
+                    Ok((listed.collect(), full))
+                }
+            })
+            .await
         })
     }
 

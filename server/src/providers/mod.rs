@@ -281,6 +281,36 @@ pub trait GitService: Send + Sync {
     fn suggested_tasks(&self, repo: Option<RepoRef>) -> Fut<'_, Vec<SuggestedTask>>;
     /// `.openhands/microagents/*.md` of the repository's default branch.
     fn microagents(&self, repo: RepoRef) -> Fut<'_, Vec<Microagent>>;
+    /// The open issues of `repo` with every one of `labels` (Bitbucket: in the component named so), not pull
+    /// requests, at most `limit`.
+    fn open_issues(&self, repo: RepoRef, labels: Vec<String>, limit: usize) -> Fut<'_, Vec<ListedIssue>>;
+}
+
+/// An issue in a list (`open_issues`): enough to name it and to fix it by its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedIssue {
+    pub number: u64,
+    pub title: String,
+    pub url: String,
+}
+
+/// Reads pages (from 1) of a listing until one says it is the last, `limit` items are there, or 10 pages were read.
+/// `page_of` gives a page's items and whether more follow.
+async fn list_pages<F, P>(limit: usize, mut page_of: F) -> Result<Vec<ListedIssue>, ProviderError>
+where
+    F: FnMut(u32) -> P,
+    P: std::future::Future<Output = Result<(Vec<ListedIssue>, bool), ProviderError>>,
+{
+    let mut out = Vec::new();
+    for page in 1..=10 {
+        let (items, more) = page_of(page).await?;
+        out.extend(items);
+        if !more || out.len() >= limit {
+            break;
+        }
+    }
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// Builds the service for a host from the settings and the secrets.

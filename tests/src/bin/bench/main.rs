@@ -1,7 +1,8 @@
 //! `scripts/bench`: benchmarks of openhands-lsp, printed as a markdown table and written as JSON under
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
-//!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action] [checkpoint] [acp]    (all by default)
+//!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action] [checkpoint] [acp] [batch]
+//!   (all by default)
 //!
 //! The JSON goes to `target/bench/bench.json` unless `--json` names another file (`scripts/test`'s one-run check
 //! of the benchmarks writes its own, leaving the last real figures alone).
@@ -18,6 +19,7 @@ use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
 
 mod acp;
+mod batch;
 mod checkpoint;
 mod host;
 mod relay;
@@ -79,7 +81,7 @@ fn main() -> Result<()> {
         }
     }
     if which.is_empty() {
-        which = vec!["start-up".into(), "relay".into(), "first-action".into(), "checkpoint".into(), "acp".into()];
+        which = ["start-up", "relay", "first-action", "checkpoint", "acp", "batch"].map(String::from).to_vec();
     }
     let mut rows = Vec::new();
     let mut loads = Vec::new();
@@ -91,7 +93,10 @@ fn main() -> Result<()> {
             "first-action" => rows.extend(first_action(runs, only.as_deref())?),
             "checkpoint" => rows.extend(checkpoint::checkpoints(runs, only.as_deref())?),
             "acp" => rows.extend(acp::acp(runs, only.as_deref())?),
-            other => bail!("unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint, acp)"),
+            "batch" => rows.extend(batch::batch(runs, only.as_deref())?),
+            other => {
+                bail!("unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint, acp, batch)")
+            }
         }
         loads.push(host::Snapshot::take().load_since(&before, w));
     }
