@@ -6,8 +6,8 @@
 //! batch starts with it empty): their overhead is a row of its own. Each task's model takes a while for its first
 //! answer ([`think`]: a real task's agent works for minutes), long enough for the pool to boot the next N containers
 //! meanwhile, as in a real batch; a container's boot is about 3 s of CPU, and N of them at once on this machine's
-//! cores take about N × 3.1 s. With `--runs 1` (scripts/test's check that the benchmarks run) the batches have 4
-//! tasks and answer at once.
+//! cores take about N × 3.1 s. With `--runs 1` (scripts/test's check that the benchmarks run) the batches have N + 2
+//! tasks (two of them after the first N) and answer at once.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,10 +25,10 @@ fn think(parallel: usize) -> Duration {
 }
 
 pub fn batch(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
-    let tasks = if runs <= 1 { 4 } else { 20 };
     let image = super::image()?;
     let mut rows = Vec::new();
     for parallel in [1usize, 4, 8] {
+        let tasks = if runs <= 1 { parallel + 2 } else { 20 };
         let name = |what: &str| format!("{tasks} tasks, --parallel {parallel}: {what}");
         if only.is_some_and(|o| !name("").contains(o)) {
             continue;
