@@ -21,9 +21,10 @@ enum Ended {
     },
     /// Before a conversation ran (no repository, no issue, a start refused).
     Failed(String),
-    /// The run was stopped meanwhile: no line, the next run does it again.
-    Interrupted(Option<String>),
 }
+
+/// The run was stopped while conversation `0` ran: no line, the next run does the task again.
+struct Stopped(String);
 
 /// The task's line; `None` when it did not run to its end (the run was stopped first).
 pub(super) async fn run(ctx: &Ctx, task: Task) -> Option<Prediction> {
@@ -69,19 +70,17 @@ pub(super) async fn run(ctx: &Ctx, task: Task) -> Option<Prediction> {
     };
     let outcome = match checked_out {
         Ok(()) => converse(ctx, &task, &dest).await,
-        Err(e) => Ended::Failed(e),
+        Err(e) => Ok(Ended::Failed(e)),
     };
     // The line first: the conversation's copy may be a worktree of the checkout, read through it.
-    let line = match &outcome {
-        Ended::Interrupted(id) => {
-            if let Some(id) = id {
-                discard(ctx, id).await;
-            }
+    let line = match outcome {
+        Err(Stopped(id)) => {
+            discard(ctx, &id).await;
             ctx.progress.task(&task.instance_id, "stopped (runs again next time)");
             ctx.progress.interrupted();
             None
         }
-        _ => Some(line(ctx, &task, began, outcome).await),
+        Ok(ended) => Some(line(ctx, &task, began, ended).await),
     };
     let removed = tokio::task::spawn_blocking(move || crate::git::base::remove_checkout(&mirror, &dest, &name)).await;
     if let Ok(Err(e)) = removed {
@@ -102,11 +101,11 @@ fn checkout_name(instance_id: &str) -> String {
 }
 
 /// Starts the conversation and follows it to its end.
-async fn converse(ctx: &Ctx, task: &Task, dest: &Path) -> Ended {
+async fn converse(ctx: &Ctx, task: &Task, dest: &Path) -> Result<Ended, Stopped> {
     let mut halt = ctx.halt.subscribe();
     let mut request = match request(ctx, task, dest).await {
         Ok(r) => r,
-        Err(e) => return Ended::Failed(e),
+        Err(e) => return Ok(Ended::Failed(e)),
     };
     let id = ConversationId::new_random();
     request.options.id = Some(id.clone());
@@ -114,7 +113,7 @@ async fn converse(ctx: &Ctx, task: &Task, dest: &Path) -> Ended {
     let mut updates = ctx.router.add(&id);
     if let Err(e) = ctx.manager.start(request, &ctx.settings, Editor::Terminal) {
         ctx.router.remove(&id);
-        return Ended::Failed(e.to_string());
+        return Ok(Ended::Failed(e.to_string()));
     }
     ctx.progress.task(&task.instance_id, &format!("started (conversation {id})"));
     let mut budget = false;
@@ -124,11 +123,11 @@ async fn converse(ctx: &Ctx, task: &Task, dest: &Path) -> Ended {
             u = updates.recv() => u,
             _ = halt.wait_for(|h| *h != Halt::No) => {
                 let _ = ctx.manager.stop(&id).await;
-                break Ended::Interrupted(Some(id.clone()));
+                break Err(Stopped(id.clone()));
             }
         };
         match update {
-            None => break Ended::Failed("the conversation's runner went away".into()),
+            None => break Ok(Ended::Failed("the conversation's runner went away".into())),
             Some(Update::Changed(s)) => {
                 if let Some(cost) = s.meta.usage.and_then(|u| u.cost_usd).filter(|c| *c > 0.0) {
                     ctx.spent(&task.instance_id, cost);
@@ -151,7 +150,7 @@ async fn converse(ctx: &Ctx, task: &Task, dest: &Path) -> Ended {
                 let _ = ctx.manager.stop(&id).await;
             }
             Some(Update::Settled { state, message, .. }) => {
-                break Ended::Settled { id: id.clone(), state, message, budget };
+                break Ok(Ended::Settled { id: id.clone(), state, message, budget });
             }
             Some(_) => {}
         }
@@ -206,7 +205,6 @@ async fn line(ctx: &Ctx, task: &Task, began: Instant, outcome: Ended) -> Predict
             (status.to_owned(), error, patch, usage, Some(id))
         }
         Ended::Failed(e) => ("error".to_owned(), Some(e), String::new(), None, None),
-        Ended::Interrupted(_) => ("stopped".to_owned(), None, String::new(), None, None),
     };
     let usage = usage.unwrap_or_default();
     let wall = began.elapsed().as_secs_f64();

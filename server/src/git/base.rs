@@ -42,6 +42,10 @@ pub fn mirror(source: &str, dest: &Path) -> Result<(), GitError> {
     let mut remote = repo.remote_anonymous(source)?;
     let refs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
     remote.fetch(&refs, Some(FetchOptions::new().download_tags(git2::AutotagOption::All)), None)?;
+    // The branch the source's HEAD names (the fetch's list of refs stays after its connection closed): a task
+    // without a base commit starts from it.
+    let head =
+        remote.default_branch().ok().and_then(|b| b.as_str().ok()?.strip_prefix("refs/heads/").map(str::to_owned));
     let origin = Repository::open(source)
         .ok()
         .and_then(|r| r.find_remote("origin").ok().and_then(|o| o.url().ok().map(str::to_owned)))
@@ -51,22 +55,10 @@ pub fn mirror(source: &str, dest: &Path) -> Result<(), GitError> {
     } else {
         repo.remote("origin", &origin)?;
     }
-    // HEAD names the source's default branch, so that a task without a base commit starts from it.
-    if let Some(head) = default_branch(source) {
+    if let Some(head) = head {
         repo.set_head(&format!("refs/heads/{head}"))?;
     }
     Ok(())
-}
-
-/// The branch a folder has checked out, or the one a remote's HEAD names.
-fn default_branch(source: &str) -> Option<String> {
-    if let Ok(repo) = Repository::open(source) {
-        return repo.head().ok()?.shorthand().ok().map(str::to_owned);
-    }
-    let mut remote = git2::Remote::create_detached(source).ok()?;
-    remote.connect(git2::Direction::Fetch).ok()?;
-    let name = remote.default_branch().ok()?;
-    name.as_str().ok()?.strip_prefix("refs/heads/").map(str::to_owned)
 }
 
 /// The commit `base` names in the mirror (a hash, a branch, a tag); the mirror's HEAD when `None`.
