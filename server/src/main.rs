@@ -98,7 +98,8 @@ struct RunArgs {
     #[arg(long, required_unless_present = "tasks", conflicts_with = "tasks")]
     task: Option<String>,
     /// A batch run: a file of tasks, one JSON object per line (`instance_id`, `repo`: a folder or a git URL,
-    /// `base_commit`, and `problem_statement` or `issue`), each in its own copy of its repository.
+    /// `base_commit`, and `problem_statement` or `issue`), each in its own copy of its repository; or a provider
+    /// query, `github:owner/repo?label=bug` (also `gitlab:`, `bitbucket:`): its open issues.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["continue_id", "workspace"])]
     tasks: Option<PathBuf>,
     /// How many tasks of --tasks run at once.

@@ -248,14 +248,6 @@ async fn load(opts: &BatchOptions, providers: &crate::providers::Providers) -> R
     tasks::parse(&text, &opts.tasks).map_err(BatchError::Setup)
 }
 
-/// A git error as people read it: libgit2's message without its class and code.
-fn in_words(e: &crate::git::GitError) -> String {
-    match e {
-        crate::git::GitError::Git(g) => g.message().to_owned(),
-        other => other.to_string(),
-    }
-}
-
 /// The manager, the repositories' mirrors and what the tasks share.
 async fn context(
     opts: &BatchOptions,
@@ -286,7 +278,7 @@ async fn context(
             .await
             .map_err(|e| crate::git::GitError::Io { path: dest.clone(), source: std::io::Error::other(e) })
             .and_then(|r| r);
-        let made = made.map_err(|e| in_words(&e));
+        let made = made.map_err(|e| e.to_string());
         if let Err(e) = &made {
             progress.say(&format!("cannot fetch {repo}: {e} (its tasks fail)"));
         }

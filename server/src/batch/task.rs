@@ -49,20 +49,19 @@ pub(super) async fn run(ctx: &Ctx, task: Task) -> Option<Prediction> {
         let cloud = ctx.settings.backend == crate::config::Backend::Cloud;
         tokio::task::spawn_blocking(move || {
             let commit = crate::git::base::resolve(&mirror, base.as_deref())
-                .map_err(|e| format!("base commit {}: {}", base.as_deref().unwrap_or("HEAD"), super::in_words(&e)))?;
+                .map_err(|e| format!("base commit {}: {e}", base.as_deref().unwrap_or("HEAD")))?;
             if !cloud {
-                return crate::git::base::checkout(&mirror, commit, &dest, &name).map_err(|e| super::in_words(&e));
+                return crate::git::base::checkout(&mirror, commit, &dest, &name).map_err(|e| e.to_string());
             }
             // The cloud clones a branch of the forge: the base must be one's tip.
-            let branch =
-                crate::git::base::branch_at(&mirror, commit).map_err(|e| super::in_words(&e))?.ok_or_else(|| {
-                    format!(
-                        "OpenHands Cloud starts from a branch, and no branch has base commit {} as its tip: run this \
+            let branch = crate::git::base::branch_at(&mirror, commit).map_err(|e| e.to_string())?.ok_or_else(|| {
+                format!(
+                    "OpenHands Cloud starts from a branch, and no branch has base commit {} as its tip: run this \
                          task with --backend docker",
-                        base.as_deref().unwrap_or("HEAD")
-                    )
-                })?;
-            crate::git::base::clone_on(&mirror, &branch, &dest).map_err(|e| super::in_words(&e))
+                    base.as_deref().unwrap_or("HEAD")
+                )
+            })?;
+            crate::git::base::clone_on(&mirror, &branch, &dest).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())

@@ -32,7 +32,8 @@ use git2::{IndexAddOption, Oid, Repository, Signature, StatusOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("git: {0}")]
+    /// libgit2's message without its class and code numbers, which mean nothing to the people who read it.
+    #[error("git: {}", .0.message())]
     Git(#[from] git2::Error),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
