@@ -75,6 +75,18 @@ pub enum Isolation {
     Worktree,
 }
 
+/// Where the Docker engine runs (`openhands.docker.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineLocation {
+    /// Told from `DOCKER_HOST`: a TCP address of another host is remote; sockets and loopback are local.
+    #[default]
+    Auto,
+    Local,
+    /// On another machine: its containers cannot mount this machine's folders.
+    Remote,
+}
+
 /// The agent-server version openhands-lsp is built and tested against (the one `locks/agent-server.txt` pins).
 pub const AGENT_SERVER_VERSION: &str = "1.58.0";
 
@@ -272,6 +284,15 @@ settings! {
                  inspection (`docker ps -a --filter label=dev.openhands.lsp.owner`). Off: they are removed.";
             startup_timeout_seconds "startupTimeoutSeconds": u32 = 120, Integer { minimum: 5, maximum: 600 },
                 "How long to wait for a new container's agent-server to answer `/health` before giving up.";
+            engine "engine": EngineLocation = EngineLocation::Auto, Enum(&["auto", "local", "remote"]),
+                "Where the Docker engine (`DOCKER_HOST`, with `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` for TLS) \
+                 runs. `auto`: a `tcp://` or `https://` address of another host is remote, sockets and loopback \
+                 are local. A remote engine cannot mount this machine's folders: each conversation's copy is \
+                 uploaded into its container and the agent's changes are brought back into the copy for review \
+                 (when a turn ends, when the agent waits for you, and when it stops); the agent-server port is \
+                 published on the engine's host (all its interfaces, guarded by a per-container key) and reached \
+                 at `DOCKER_HOST`'s host name; there is no warm pool and no checkpoint per step. `remote`: also for \
+                 an engine behind a socket forwarded here (its published ports must then be forwarded too).";
         }
         process "process": ProcessSettings {
             command "command": String = "agent-server".into(), String,

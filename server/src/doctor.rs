@@ -92,7 +92,7 @@ pub async fn run(inputs: &Inputs) -> Report {
     match inputs.settings.backend {
         Backend::Process => checks.push(check_agent_server_command(&inputs.settings.process.command)),
         Backend::Docker => {
-            let [daemon, image] = check_docker(&inputs.settings.docker.image).await;
+            let [daemon, image] = check_docker(&inputs.settings.docker).await;
             let reachable = daemon.status == CheckStatus::Ok;
             checks.extend([daemon, image]);
             if let (true, Some(folder)) = (reachable, &inputs.folder) {
@@ -186,10 +186,14 @@ fn check_agent_server_command(command: &str) -> Check {
     }
 }
 
-async fn check_docker(image: &str) -> [Check; 2] {
-    let probe = crate::sandbox::docker::probe(image).await;
+async fn check_docker(settings: &crate::config::DockerSettings) -> [Check; 2] {
+    let engine = crate::sandbox::docker::engine::Engine::current(settings.engine);
+    let probe = crate::sandbox::docker::probe(&settings.image, engine).await;
     let daemon = match probe.daemon {
-        Ok(detail) => Check { name: "docker", status: CheckStatus::Ok, required: true, detail },
+        Ok(version) => {
+            let detail = format!("{version}, {}", probe.engine.describe());
+            Check { name: "docker", status: CheckStatus::Ok, required: true, detail }
+        }
         Err(detail) => Check { name: "docker", status: CheckStatus::Error, required: true, detail },
     };
     let image = match probe.image {

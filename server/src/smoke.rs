@@ -35,7 +35,8 @@ pub async fn run(settings: &Settings, secrets: &SecretStore) -> Outcome {
             Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&settings.process), secrets.clone()))
         }
         Backend::Docker => {
-            if let Err(why) = docker::probe(&settings.docker.image).await.image {
+            let engine = docker::engine::Engine::current(settings.docker.engine);
+            if let Err(why) = docker::probe(&settings.docker.image, engine).await.image {
                 return Outcome::Skipped(format!("not run: {why}"));
             }
             // A provider of its own, without a pool: the check neither takes a warm container nor leaves one.

@@ -80,6 +80,19 @@ pub fn options() -> crate::Options {
     crate::Options::default().env("LLM_API_KEY", "sk-scripted-test-key")
 }
 
+/// `openhands.reviewChanges` of conversation `id`: each file's path and status, sorted, and the whole answer.
+pub fn reviewed_files(server: &mut crate::Server, id: &str) -> (Vec<(String, String)>, serde_json::Value) {
+    let review = server.command("openhands.reviewChanges", serde_json::json!({"conversationId": id})).unwrap().unwrap();
+    let mut files: Vec<(String, String)> = review["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["status"].as_str().unwrap().to_owned()))
+        .collect();
+    files.sort();
+    (files, review)
+}
+
 /// A file URI for a path.
 pub fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())

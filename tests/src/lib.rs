@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod process;
 pub mod provider_mock;
 pub mod release;
+pub mod remote_engine;
 pub mod repo;
 pub mod screen;
 pub mod stdio_peer;

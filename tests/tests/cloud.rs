@@ -132,14 +132,7 @@ fn a_cloud_conversation_runs_from_the_editor_and_its_changes_come_back_for_revie
     assert!(detail.contains("token=<secret-hidden>") || detail.contains("token=***"), "{output}");
 
     // The changes came back into the conversation's own copy: reviewed, then applied through the editor.
-    let review = server.command("openhands.reviewChanges", json!({"conversationId": id})).unwrap().unwrap();
-    let mut files: Vec<(String, String)> = review["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["path"].as_str().unwrap().to_owned(), f["status"].as_str().unwrap().to_owned()))
-        .collect();
-    files.sort();
+    let (files, review) = openhands_lsp_tests::agent::reviewed_files(&mut server, &id);
     assert_eq!(
         files,
         vec![("added.txt".into(), "added".into()), ("greeting.txt".into(), "modified".into())],

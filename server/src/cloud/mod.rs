@@ -225,6 +225,7 @@ impl CloudProvider {
                 notice: dev_container_notice(&spec.source),
                 ..Default::default()
             },
+            files_back: None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The conversation's own copy of the user's folder: made before its sandbox starts, recorded as a checkpoint after
 //! every agent step that changed files, and put back to one of them (with the agent's memory forked at the same
-//! event, so that what it remembers matches the files).
+//! event, so that what it remembers matches the files). Where the agent works on another machine (the cloud, a
+//! remote Docker engine) its changes are brought back into the copy.
 
 use std::path::{Path, PathBuf};
 
@@ -67,10 +68,56 @@ impl Runner {
         })
     }
 
+    /// Writes what the agent changed on a remote Docker engine into the conversation's folders (its copy, its
+    /// record), for review, apply and going on later.
+    pub(super) async fn files_back(&self) {
+        let Some(back) = &self.files_back else { return };
+        match back().await {
+            Ok(changed) => tracing::debug!(conversation = %self.id, "{changed} files came back from the sandbox"),
+            Err(e) => {
+                tracing::warn!(conversation = %self.id, "bringing the agent's changes back: {e}");
+                self.observer.update(Update::Progress {
+                    conversation_id: self.id.clone(),
+                    message: format!("could not bring the agent's changes back from the remote engine: {e}"),
+                });
+            }
+        }
+    }
+
+    /// Writes what the agent changed in the cloud into the conversation's own copy, for review and apply.
+    pub(super) async fn bring_back(&self, client: &AgentServerClient) {
+        let Some(remote) = &self.remote else { return };
+        let Some(root) = self.meta().isolation.as_ref().map(|i| i.root.clone()) else { return };
+        match crate::cloud::changes::bring_back(client, &remote.id, remote.repo_name.as_deref(), &root).await {
+            Ok(files) => {
+                tracing::info!(conversation = %self.id, "brought back {} changed files from the cloud", files.len())
+            }
+            Err(e) => {
+                tracing::warn!(conversation = %self.id, "bringing the cloud's changes back: {e}");
+                self.observer.update(Update::Progress {
+                    conversation_id: self.id.clone(),
+                    message: format!("could not bring the cloud's changes back: {e}"),
+                });
+            }
+        }
+        // Pull requests the agent opened in the cloud, for the editor to show.
+        if let Some(numbers) = (remote.pull_requests)().await {
+            let known = self.meta().cloud.as_ref().map(|c| c.pull_requests.clone()).unwrap_or_default();
+            if numbers != known {
+                tracing::info!(conversation = %self.id, "the agent opened pull requests {numbers:?}");
+                self.update_meta(|m| {
+                    if let Some(c) = m.cloud.as_mut() {
+                        c.pull_requests = numbers;
+                    }
+                });
+            }
+        }
+    }
+
     /// After an agent step: its files as a checkpoint, when they changed (a cloud conversation's come back only at
     /// the end of its turn, and a conversation without its own copy has nothing of its own to record).
     pub(super) async fn checkpoint(&self, event_id: String) {
-        if self.remote.is_some() {
+        if self.remote.is_some() || self.files_back.is_some() {
             return;
         }
         let (meta, parent) = {
@@ -116,6 +163,13 @@ impl Runner {
         if self.remote.is_some() {
             return Err(ConversationError::Isolation(
                 "a cloud conversation has no checkpoints here: its agent works in the cloud".into(),
+            ));
+        }
+        if self.files_back.is_some() {
+            return Err(ConversationError::Isolation(
+                "this conversation has no checkpoints: its agent works on a remote Docker engine, whose steps are not \
+                 seen here as they happen"
+                    .into(),
             ));
         }
         let meta = self.meta().clone();

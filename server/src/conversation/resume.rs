@@ -124,6 +124,7 @@ impl Manager {
             images,
             attach: summary.meta.cloud.as_ref().map(|c| c.conversation_id.clone()),
             remote: None,
+            files_back: None,
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
             fork: summary.meta.agent_conversation.clone(),
             held: super::model::Held::default(),

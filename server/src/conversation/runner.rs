@@ -41,6 +41,8 @@ pub(super) struct Runner {
     pub attach: Option<String>,
     /// Set when the backend created the conversation on its agent-server (the cloud).
     pub remote: Option<crate::sandbox::RemoteConversation>,
+    /// Set when the sandbox works on copies of the folders on another machine (a remote Docker engine).
+    pub files_back: Option<crate::sandbox::FilesBack>,
     /// KiB of events on their way to the editor (see `KIB_IN_FLIGHT`).
     pub credit: Arc<tokio::sync::Semaphore>,
     /// The conversation on the agent-server when a restore forked it.
@@ -112,6 +114,7 @@ impl Runner {
         };
         tracing::debug!(conversation = %self.id, "sandbox ready after {:?}", began.elapsed());
         self.remote = sandbox.remote.clone();
+        self.files_back = sandbox.files_back.clone();
         let link = sandbox.remote.as_ref().map(|r| r.link.clone());
         self.update_meta(|m| {
             m.sandbox_url = Some(sandbox.endpoint.base_url.clone());
@@ -124,6 +127,8 @@ impl Runner {
         if let Err(e) = result {
             self.settle(State::Error, None, Some(e.to_string()));
         }
+        // The last of what the agent did on another machine comes back before its sandbox goes.
+        self.files_back().await;
         self.close_record().await;
         sandbox.handle.stop().await;
         let state = self.meta().state.as_str();
@@ -217,10 +222,12 @@ impl Runner {
             }
             Control::Stop { reply } => {
                 let _ = tokio::time::timeout(STOP_GRACE, client.pause(self.agent_id())).await;
-                // A cloud sandbox is paused next: what the agent did so far comes back first.
-                if self.remote.is_some() {
-                    let _ = tokio::time::timeout(Duration::from_secs(15), self.bring_back(client)).await;
-                }
+                // A cloud sandbox is paused next (a remote engine's removed): what the agent did so far comes back first.
+                let back = async {
+                    self.files_back().await;
+                    self.bring_back(client).await;
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(15), back).await;
                 self.drop_queue();
                 self.settle(State::Stopped, self.stop_message(), None);
                 let _ = reply.send(Ok(()));
@@ -480,6 +487,10 @@ impl Runner {
             tracing::debug!(conversation = %self.id, "ignoring a stale {status} status from the previous turn");
             return;
         }
+        // The agent rests: what it did on a remote engine comes back before the editor is told (and looks).
+        if matches!(status, "finished" | "error" | "stuck" | "paused" | "waiting_for_confirmation") {
+            self.files_back().await;
+        }
         match status {
             "running" => {
                 tracker.awaiting_run = false;
@@ -528,36 +539,6 @@ impl Runner {
     /// The conversation's id on its agent-server: ours, unless the backend created it or a restore forked it.
     pub(super) fn agent_id(&self) -> &str {
         self.remote.as_ref().map(|r| r.id.as_str()).or(self.fork.as_deref()).unwrap_or(&self.id)
-    }
-
-    /// Writes what the agent changed in the cloud into the conversation's own copy, for review and apply.
-    async fn bring_back(&self, client: &AgentServerClient) {
-        let Some(remote) = &self.remote else { return };
-        let Some(root) = self.meta().isolation.as_ref().map(|i| i.root.clone()) else { return };
-        match crate::cloud::changes::bring_back(client, &remote.id, remote.repo_name.as_deref(), &root).await {
-            Ok(files) => {
-                tracing::info!(conversation = %self.id, "brought back {} changed files from the cloud", files.len())
-            }
-            Err(e) => {
-                tracing::warn!(conversation = %self.id, "bringing the cloud's changes back: {e}");
-                self.observer.update(Update::Progress {
-                    conversation_id: self.id.clone(),
-                    message: format!("could not bring the cloud's changes back: {e}"),
-                });
-            }
-        }
-        // Pull requests the agent opened in the cloud, for the editor to show.
-        if let Some(numbers) = (remote.pull_requests)().await {
-            let known = self.meta().cloud.as_ref().map(|c| c.pull_requests.clone()).unwrap_or_default();
-            if numbers != known {
-                tracing::info!(conversation = %self.id, "the agent opened pull requests {numbers:?}");
-                self.update_meta(|m| {
-                    if let Some(c) = m.cloud.as_mut() {
-                        c.pull_requests = numbers;
-                    }
-                });
-            }
-        }
     }
 
     pub(super) fn meta(&self) -> std::sync::MutexGuard<'_, Meta> {

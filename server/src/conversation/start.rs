@@ -72,6 +72,7 @@ impl Manager {
             images,
             attach,
             remote: None,
+            files_back: None,
             credit: Arc::new(tokio::sync::Semaphore::new(KIB_IN_FLIGHT as usize)),
             fork: None,
             held: super::model::Held::default(),

@@ -121,7 +121,14 @@ pub struct Sandbox {
     pub remote: Option<RemoteConversation>,
     /// What the sandbox runs on and what to do in it before the agent starts.
     pub environment: Environment,
+    /// Set when the sandbox works on copies of the conversation's folders on another machine (a remote Docker
+    /// engine): brings what the agent changed there back into them.
+    pub files_back: Option<FilesBack>,
 }
+
+/// Writes what the agent changed in the sandbox into the conversation's folders on this machine; returns how many
+/// files changed here.
+pub type FilesBack = Arc<dyn Fn() -> BoxFuture<'static, Result<usize, SandboxError>> + Send + Sync>;
 
 /// What a sandbox runs on (a project's image), for the conversation's header, and its set-up.
 #[derive(Debug, Clone, Default)]

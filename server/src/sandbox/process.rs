@@ -123,6 +123,7 @@ impl SandboxProvider for ProcessProvider {
                 handle: Box::new(ProcessHandle { state, exit: exit_rx }),
                 remote: None,
                 environment: Default::default(),
+                files_back: None,
             })
         })
     }

@@ -5,10 +5,19 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+use super::engine::Engine;
 use crate::sandbox::SandboxError;
 
 /// How long reaching the Docker daemon may take before it counts as unreachable.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The same for an engine on another machine: a TLS handshake and three requests over a network.
+const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long reaching `engine` may take.
+pub(super) fn connect_timeout(engine: &Engine) -> Duration {
+    if engine.remote { REMOTE_CONNECT_TIMEOUT } else { CONNECT_TIMEOUT }
+}
 
 /// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
 #[derive(Default)]
@@ -26,10 +35,13 @@ fn other_backend() -> &'static str {
 }
 
 /// Why Docker cannot be used, in words that say what to do.
-fn unreachable_message(err: &bollard::errors::Error) -> String {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| crate::platform::DEFAULT_DOCKER_HOST.into());
+fn unreachable_message(err: &bollard::errors::Error, engine: &Engine) -> String {
+    let host = &engine.host;
     let io_kind = io_error_kind(err);
     let fix_backend = other_backend();
+    if engine.remote {
+        return remote_unreachable(err, engine, fix_backend);
+    }
     match io_kind {
         Some(std::io::ErrorKind::PermissionDenied) => format!(
             "Docker is not usable: permission denied on {host}. Add your user to the docker group \
@@ -44,6 +56,33 @@ fn unreachable_message(err: &bollard::errors::Error) -> String {
              Desktop), {fix_backend}"
         ),
         _ => format!("Docker is not usable at {host}: {err}. Check that the daemon runs (docker info), {fix_backend}"),
+    }
+}
+
+/// Why a remote engine cannot be used: its address, its certificates, or the network.
+fn remote_unreachable(err: &bollard::errors::Error, engine: &Engine, fix_backend: &str) -> String {
+    use bollard::errors::Error as E;
+    let host = &engine.host;
+    let certs = std::env::var("DOCKER_CERT_PATH").unwrap_or_else(|_| "~/.docker".into());
+    match err {
+        E::CertPathError { .. }
+        | E::CertMultipleKeys { .. }
+        | E::CertParseError { .. }
+        | E::NoNativeCertsError { .. } => {
+            format!(
+                "Docker at {host}: cannot read the TLS certificates in {certs} (ca.pem, cert.pem, key.pem: {err}). \
+                 Set DOCKER_CERT_PATH to the folder holding them, {fix_backend}"
+            )
+        }
+        _ if engine.tls && format!("{err:?}").contains("ertificate") => format!(
+            "Docker at {host} refused the TLS connection ({err}): the engine's certificate must be signed by the CA \
+             in {certs}/ca.pem and name the host, and the client certificate must be one the engine trusts. Check \
+             with: docker --tlsverify info, {fix_backend}"
+        ),
+        _ => format!(
+            "Docker at {host} cannot be reached: {err}. Check that the engine runs there and listens on that address \
+             (docker info with the same DOCKER_HOST), {fix_backend}"
+        ),
     }
 }
 
@@ -71,15 +110,20 @@ pub(super) fn is_not_found(err: &bollard::errors::Error) -> bool {
 pub struct Probe {
     /// The daemon's version, or why it cannot be used.
     pub daemon: Result<String, String>,
+    /// Which engine, and whether it is on another machine.
+    pub engine: Engine,
     /// Whether the image is present (`Err`: it is not, or it cannot be told).
     pub image: Result<String, String>,
 }
 
 /// Checks the daemon (within 2 s) and whether `image` is present, for `doctor` and `openhands.status`.
-pub async fn probe(image: &str) -> Probe {
-    let docker = match connect().await {
+pub async fn probe(image: &str, engine: Engine) -> Probe {
+    let docker = match connect(&engine).await {
         Ok(d) => d,
-        Err(e) => return Probe { daemon: Err(e.to_string()), image: Err("unknown (Docker is unreachable)".into()) },
+        Err(e) => {
+            let image = Err("unknown (Docker is unreachable)".into());
+            return Probe { daemon: Err(e.to_string()), engine, image };
+        }
     };
     let version = docker.version().await.ok().and_then(|v| v.version).unwrap_or_else(|| "unknown".into());
     let image = match docker.inspect_image(image).await {
@@ -89,29 +133,37 @@ pub async fn probe(image: &str) -> Probe {
         }
         Err(e) => Err(format!("{image}: {e}")),
     };
-    Probe { daemon: Ok(format!("Docker {version}")), image }
+    Probe { daemon: Ok(format!("Docker {version}")), engine, image }
 }
 
-/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`CONNECT_TIMEOUT`]
+/// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`connect_timeout`]
 /// with the cause and the fix.
-pub(super) async fn connect() -> Result<Docker, SandboxError> {
+pub(super) async fn connect(engine: &Engine) -> Result<Docker, SandboxError> {
+    if engine.host.starts_with("ssh://") {
+        return Err(SandboxError::DockerUnavailable(format!(
+            "DOCKER_HOST {} is an ssh:// address, which openhands-lsp does not speak: give the engine a TCP address \
+             with TLS (dockerd --tlsverify -H tcp://0.0.0.0:2376; DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, \
+             DOCKER_CERT_PATH), {}",
+            engine.host,
+            other_backend()
+        )));
+    }
     let connect = async {
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable_message(&e))?;
+        let docker = Docker::connect_with_host(&engine.host).map_err(|e| unreachable_message(&e, engine))?;
         // Old daemons reject newer API versions: agree on one first.
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e))?;
-        docker.ping().await.map_err(|e| unreachable_message(&e))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e, engine))?;
+        docker.ping().await.map_err(|e| unreachable_message(&e, engine))?;
         Ok::<_, String>(docker)
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+    let limit = connect_timeout(engine);
+    match tokio::time::timeout(limit, connect).await {
         Ok(Ok(d)) => Ok(d),
         Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
-        Err(_) => {
-            let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| crate::platform::DEFAULT_DOCKER_HOST.into());
-            Err(SandboxError::DockerUnavailable(format!(
-                "Docker did not answer within {CONNECT_TIMEOUT:?} at {host}. Check the daemon (docker info), {}",
-                other_backend()
-            )))
-        }
+        Err(_) => Err(SandboxError::DockerUnavailable(format!(
+            "Docker did not answer within {limit:?} at {}. Check the daemon (docker info), {}",
+            engine.host,
+            other_backend()
+        ))),
     }
 }
 
@@ -121,11 +173,12 @@ mod tests {
 
     #[test]
     fn unreachable_daemons_are_explained_with_the_fix() {
+        let local = Engine::current(crate::config::EngineLocation::Local);
         let denied = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
-        let text = unreachable_message(&denied);
+        let text = unreachable_message(&denied, &local);
         assert!(text.contains("permission denied") && text.contains("usermod -aG docker"), "{text}");
         let missing = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
-        let text = unreachable_message(&missing);
+        let text = unreachable_message(&missing, &local);
         assert!(text.contains("Docker is not running") && text.contains("openhands.backend"), "{text}");
     }
 }

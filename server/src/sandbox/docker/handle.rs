@@ -191,6 +191,11 @@ async fn exec_run(
 
 /// Runs a command as the container's user and returns its standard output; fails on a non-zero exit.
 pub(super) async fn exec_output(docker: &Docker, id: &str, cmd: Vec<String>) -> Result<String, SandboxError> {
+    exec_stdout(docker, id, cmd).await.map(|out| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`exec_output`] as bytes (file names need not be UTF-8).
+pub(super) async fn exec_stdout(docker: &Docker, id: &str, cmd: Vec<String>) -> Result<Vec<u8>, SandboxError> {
     let fail = |e: String| SandboxError::Docker(format!("{cmd:?} in the container: {e}"));
     let options = bollard::exec::CreateExecOptions {
         cmd: Some(cmd.clone()),
@@ -199,15 +204,13 @@ pub(super) async fn exec_output(docker: &Docker, id: &str, cmd: Vec<String>) -> 
         ..Default::default()
     };
     let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
-    let mut stdout = String::new();
+    let mut stdout = Vec::new();
     let mut stderr = String::new();
     match docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))? {
         bollard::exec::StartExecResults::Attached { mut output, .. } => {
             while let Some(Ok(chunk)) = output.next().await {
                 match chunk {
-                    bollard::container::LogOutput::StdOut { message } => {
-                        stdout.push_str(&String::from_utf8_lossy(&message))
-                    }
+                    bollard::container::LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
                     other => stderr.push_str(&other.to_string()),
                 }
             }

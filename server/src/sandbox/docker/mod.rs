@@ -50,6 +50,8 @@ const AGENT_RECORD_DIR: &str = "/tmp/agent-server-record";
 
 mod daemon;
 mod dockerfile_build;
+pub mod engine;
+mod files;
 mod handle;
 mod image;
 mod owner;
@@ -57,8 +59,10 @@ mod pool;
 pub(crate) mod project_image;
 mod spec;
 
-use daemon::{CONNECT_TIMEOUT, Connection, connect, is_not_found};
+use daemon::{Connection, connect, connect_timeout, is_not_found};
 pub use daemon::{Probe, probe};
+use engine::Engine;
+use files::Placed;
 use handle::{DockerHandle, chown_tree};
 use image::ImageFacts;
 use owner::remove_container;
@@ -119,6 +123,8 @@ struct Container {
     /// What it was made from.
     choice: ImageChoice,
     exit: watch::Receiver<Option<String>>,
+    /// On a remote engine: the folders uploaded into it, whose changes are brought back.
+    placed: Vec<Placed>,
 }
 
 pub struct DockerProvider {
@@ -205,11 +211,7 @@ impl DockerProvider {
     pub fn pool_status(&self) -> PoolStatus {
         let pool = self.inner.pool();
         PoolStatus {
-            target: if self.inner.active.load(std::sync::atomic::Ordering::SeqCst) {
-                self.inner.config().warm_pool
-            } else {
-                0
-            },
+            target: self.inner.pool_target(&self.inner.config()),
             ready: pool.ready.len(),
             starting: pool.filling,
             last_error: pool.last_error.clone(),
@@ -292,27 +294,41 @@ impl Inner {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The engine the settings and `DOCKER_HOST` name.
+    fn engine(&self, config: &DockerConfig) -> Engine {
+        Engine::current(config.engine)
+    }
+
+    /// How many warm containers to keep: none unless docker is the selected backend, and none on a remote engine
+    /// (a pooled container would hold no workspace).
+    fn pool_target(&self, config: &DockerConfig) -> u32 {
+        let active = self.active.load(std::sync::atomic::Ordering::SeqCst);
+        if active && !self.engine(config).remote { config.warm_pool } else { 0 }
+    }
+
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A connection to the daemon, checked with a ping; an unreachable daemon fails within [`CONNECT_TIMEOUT`].
+    /// A connection to the daemon, checked with a ping; an unreachable daemon fails within [`connect_timeout`].
     async fn client(&self) -> Result<Docker, SandboxError> {
+        let engine = self.engine(&self.config());
+        let limit = connect_timeout(&engine);
         let mut cached = self.docker.lock().await;
         if let Some(docker) = cached.docker.as_ref() {
-            match tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await {
+            match tokio::time::timeout(limit, docker.ping()).await {
                 Ok(Ok(_)) => return Ok(docker.clone()),
                 _ => cached.docker = None,
             }
         }
         // Whoever waited for an attempt that just failed (the warm pool's, say) gets its answer instead of making
-        // the user wait for a second one: a hung daemon fails a start in CONNECT_TIMEOUT, as documented.
+        // the user wait for a second one: a hung daemon fails a start within the connection's time limit, as documented.
         if let Some((at, message)) = &cached.failed
-            && at.elapsed() < CONNECT_TIMEOUT
+            && at.elapsed() < limit
         {
             return Err(SandboxError::DockerUnavailable(message.clone()));
         }
-        match connect().await {
+        match connect(&engine).await {
             Ok(docker) => {
                 self.used.store(true, std::sync::atomic::Ordering::SeqCst);
                 *cached = Connection { docker: Some(docker.clone()), failed: None };
@@ -328,12 +344,12 @@ impl Inner {
     }
 
     /// Creates, starts and health-checks a container mounting `mount` at /workspace and `record` (when given) where
-    /// the agent-server keeps its record of conversations.
+    /// the agent-server keeps its record of conversations; on a remote engine, uploading `placed` instead.
     async fn launch(
         &self,
         docker: &Docker,
         config: &DockerConfig,
-        (mount, record): (&Path, Option<&Path>),
+        (mount, record, placed): (&Path, Option<&Path>, Option<Vec<Placed>>),
         role: Role<'_>,
         // What the container runs, and what it needs to know of that image.
         (choice, image): (&ImageChoice, &ImageFacts),
@@ -346,9 +362,11 @@ impl Inner {
                     .into(),
             ));
         }
+        let engine = self.engine(config);
         let began = std::time::Instant::now();
         let session_key = random_key();
         let host_port = if config.network == "host" { Some(super::free_port()?) } else { None };
+        let upload_owner = user.ids();
         let spec = spec::container_spec(spec::SpecInput {
             config,
             mount,
@@ -362,6 +380,7 @@ impl Inner {
             secret_key: &random_key(),
             name_key: &random_key(),
             host_port,
+            remote: engine.remote,
         });
         // Before the container exists: should this process die at any moment from now, its watcher removes it.
         super::reaper::watch_docker(&self.owner.id, config.keep_containers);
@@ -382,6 +401,8 @@ impl Inner {
             slot: matches!(role, Role::Pool).then(|| mount.to_owned()),
             record: record.map(Path::to_owned),
             began,
+            upload: placed.filter(|_| engine.remote).map(|p| (p, upload_owner)),
+            address: engine.published_address(),
         };
         let result = self.boot(docker, &id, config, boot).await;
         if result.is_err() {
@@ -398,10 +419,14 @@ impl Inner {
         config: &DockerConfig,
         boot: Boot,
     ) -> Result<Container, SandboxError> {
-        let Boot { session_key, host_port, exposed, chown_to, mut chown_ids, choice, slot, record, began } = boot;
+        let Boot { session_key, host_port, exposed, chown_to, mut chown_ids, choice, slot, record, began, .. } = boot;
         copy_python_hook(docker, id).await;
+        let placed = match boot.upload {
+            Some((placed, owner)) => files::upload_as(docker, id, placed, owner.ok_or(chown_to.as_deref())).await?,
+            None => Vec::new(),
+        };
         // The agent-server reads its record of conversations as it starts: it must be its user's by then.
-        if let (Some(record), Some(user)) = (record, &chown_to) {
+        if let (Some(record), Some(user), true) = (record, &chown_to, placed.is_empty()) {
             if chown_ids.is_none() {
                 chown_ids = handle::ids_before_start(docker, id, user).await;
             }
@@ -422,7 +447,8 @@ impl Inner {
             None => handle::published_port_or_why(docker, id, &exposed).await?,
         };
         tracing::debug!(container = short(id), "started, port {port}, after {:?}", began.elapsed());
-        let endpoint = Endpoint { base_url: format!("http://127.0.0.1:{port}"), session_key: Secret::new(session_key) };
+        let endpoint =
+            Endpoint { base_url: format!("http://{}:{port}", boot.address), session_key: Secret::new(session_key) };
         let probe = exit.clone();
         let health = super::wait_healthy(&endpoint, startup_timeout(config), || probe.borrow().clone(), String::new);
         // The user's ids are asked of the running container while the agent-server boots, off the critical path.
@@ -443,6 +469,9 @@ impl Inner {
             });
         }
         tracing::debug!(container = short(id), "healthy after {:?}", began.elapsed());
+        if !placed.is_empty() {
+            files::mark_uploaded(docker, id).await?;
+        }
         Ok(Container {
             id: id.to_owned(),
             endpoint,
@@ -452,6 +481,7 @@ impl Inner {
             fingerprint: fingerprint(config, &choice),
             choice,
             exit,
+            placed,
         })
     }
 
@@ -467,10 +497,14 @@ impl Inner {
         let progress = spec.progress.as_ref();
         let choice = self.choose_image(&docker, &config, &spec.workspace, &spec.source, progress).await?;
         self.serve(&choice);
-        // A warm container mounts one folder: a task across several gets its own.
+        let engine = self.engine(&config);
+        engine.fits(&config.network, spec.workspace_is_ours)?;
+        let remote = engine.remote;
+        // A warm container mounts one folder: a task across several gets its own (and a remote engine has none).
         if spec.workspace_is_ours
             && spec.folders.is_empty()
             && self.pool_root.is_some()
+            && !remote
             && let Some(container) = self.take_warm(&fingerprint(&config, &choice))
         {
             self.pool_wake.notify_one();
@@ -489,9 +523,12 @@ impl Inner {
         }
         let user = user_for(&image, spec.workspace_is_ours, choice.bundle.is_some());
         let role = Role::Conversation(&spec.conversation_id, &spec.folders);
-        let mounts = (spec.workspace.as_path(), spec.agent_record.as_deref());
+        let placed = remote.then(|| files::placed(&spec));
+        let mounts = (spec.workspace.as_path(), spec.agent_record.as_deref(), placed);
         let container = self.launch(&docker, &config, mounts, role, (&choice, &image), user).await?;
-        if let Err(e) = self.chown_workspace(&container, &spec).await {
+        if container.placed.is_empty()
+            && let Err(e) = self.chown_workspace(&container, &spec).await
+        {
             self.remove(&docker, &container.id, false).await;
             return Err(e);
         }
@@ -574,6 +611,7 @@ impl Inner {
             setup: choice.post_create,
             setup_timeout: Duration::from_secs(config.setup_timeout_seconds.into()),
         };
+        let files_back = (!container.placed.is_empty()).then(|| files::back(&docker, &container.id, container.placed));
         Sandbox {
             endpoint: container.endpoint.clone(),
             working_dir: working_dir.clone(),
@@ -588,9 +626,13 @@ impl Inner {
             }),
             remote: None,
             environment,
+            files_back,
         }
     }
 }
+
+/// A uid and a gid.
+type Ids = (u32, u32);
 
 /// What booting a created container needs to know.
 struct Boot {
@@ -604,6 +646,10 @@ struct Boot {
     /// The host folder mounted as the agent-server's record of conversations.
     record: Option<PathBuf>,
     began: std::time::Instant,
+    /// On a remote engine: the folders to upload, and their owner there (`None`: the image's user, asked).
+    upload: Option<(Vec<Placed>, Option<Ids>)>,
+    /// Where this machine reaches the ports the engine publishes.
+    address: String,
 }
 
 /// Before start: Python reads its start-up hook once, as it begins. Only a speed-up: without it (a daemon that

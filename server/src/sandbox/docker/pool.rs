@@ -30,8 +30,7 @@ impl Inner {
         let mut backoff = Duration::from_secs(2);
         loop {
             let config = self.config();
-            let target = if self.active.load(std::sync::atomic::Ordering::SeqCst) { config.warm_pool } else { 0 };
-            let target = target as usize;
+            let target = self.pool_target(&config) as usize;
             // The images to keep containers of: the projects' served most recently, and the agent-server image.
             let wanted: Vec<ImageChoice> =
                 self.pool().served.iter().cloned().chain([ImageChoice::agent_image(&config)]).collect();
@@ -126,7 +125,7 @@ impl Inner {
         let launched = tokio::select! {
             r = async {
                 let mounts = (slot.as_path(), Some(record_slot(&slot)));
-                let mounts = (mounts.0, mounts.1.as_deref());
+                let mounts = (mounts.0, mounts.1.as_deref(), None);
                 let container = self.launch(&docker, config, mounts, Role::Pool, (choice, &image), user).await?;
                 crate::agent_server::warm::warm_up(&container.endpoint, &self_url).await;
                 Ok(container)

@@ -37,6 +37,9 @@ pub(super) struct SpecInput<'a> {
     pub name_key: &'a str,
     /// With `network: host`: the loopback port the agent-server listens on (else it is published on a random one).
     pub host_port: Option<u16>,
+    /// On a remote engine: nothing of this machine is mounted (the folders are uploaded), and the port is published
+    /// on the engine host's interfaces, where this machine reaches it.
+    pub remote: bool,
 }
 
 pub(super) struct ContainerSpec {
@@ -64,6 +67,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         secret_key,
         name_key,
         host_port,
+        remote,
     } = input;
     let host_network = host_port.is_some();
     let port = host_port.unwrap_or(AGENT_PORT).to_string();
@@ -105,13 +109,8 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         }
         ContainerUser::Root => (Some("0:0".to_owned()), None, None),
     };
-    let conversations =
-        if record.is_some() { AGENT_RECORD_DIR.to_owned() } else { format!("{AGENT_STATE_DIR}/conversations") };
-    env.push(format!("OH_CONVERSATIONS_PATH={conversations}"));
-    if record.is_some() {
-        env.extend(crate::sandbox::step_acks_env(AGENT_RECORD_DIR).map(|(k, v)| format!("{k}={v}")));
-    }
-    env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
+    env.extend(state_env(record.is_some(), remote));
+    let mounts = (!remote).then_some((mount, record, folders_of(&role)));
     let exposed = format!("{AGENT_PORT}/tcp");
     let mut body = ContainerCreateBody {
         image: Some(choice.image.clone()),
@@ -122,13 +121,26 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         // The agent-server keeps its own state under its working directory: not in the user's workspace.
         working_dir: Some("/tmp".into()),
         exposed_ports: (!host_network).then(|| vec![exposed.clone()]),
-        host_config: Some(host_config(config, (mount, record, folders_of(&role)), &exposed, host_network)),
+        host_config: Some(host_config(config, mounts, &exposed, host_network)),
         ..Default::default()
     };
     if let Some(bundle) = &choice.bundle {
         project_image::apply_bundle(&mut body, bundle, image.path.as_deref());
     }
     ContainerSpec { name, body, exposed, chown_to, chown_ids }
+}
+
+/// Where the agent-server keeps its state: its record of conversations (kept with the conversation when `record`),
+/// the terminal's events.
+fn state_env(record: bool, remote: bool) -> Vec<String> {
+    let conversations = if record { AGENT_RECORD_DIR.to_owned() } else { format!("{AGENT_STATE_DIR}/conversations") };
+    let mut env = vec![format!("OH_CONVERSATIONS_PATH={conversations}")];
+    // Steps wait for their checkpoints only where this machine sees the record's folder (a mount).
+    if record && !remote {
+        env.extend(crate::sandbox::step_acks_env(AGENT_RECORD_DIR).map(|(k, v)| format!("{k}={v}")));
+    }
+    env.push(format!("OH_BASH_EVENTS_DIR={AGENT_STATE_DIR}/bash_events"));
+    env
 }
 
 fn folders_of<'a>(role: &Role<'a>) -> &'a [(String, PathBuf)] {
@@ -138,27 +150,31 @@ fn folders_of<'a>(role: &Role<'a>) -> &'a [(String, PathBuf)] {
     }
 }
 
+/// The folders a local engine mounts: the workspace, the agent-server's record, the extra folders.
+type Mounts<'a> = (&'a Path, Option<&'a Path>, &'a [(String, PathBuf)]);
+
 /// The container's reach on the host: the workspace mounted (and the agent-server's record of the conversation,
 /// kept with it), the port on loopback only, the limits, no new privileges, the agent-server's other state in memory.
-fn host_config(
-    config: &DockerConfig,
-    (mount, record, folders): (&Path, Option<&Path>, &[(String, PathBuf)]),
-    exposed: &str,
-    host_network: bool,
-) -> HostConfig {
-    let mut binds = vec![format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display())];
-    if let Some(record) = record {
-        binds.push(format!("{}:{AGENT_RECORD_DIR}:rw", record.display()));
+/// `mounts`: `None` on a remote engine, which mounts nothing and publishes the port on its host's interfaces.
+fn host_config(config: &DockerConfig, mounts: Option<Mounts<'_>>, exposed: &str, host_network: bool) -> HostConfig {
+    let mut binds = Vec::new();
+    if let Some((mount, record, folders)) = mounts {
+        binds.push(format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display()));
+        if let Some(record) = record {
+            binds.push(format!("{}:{AGENT_RECORD_DIR}:rw", record.display()));
+        }
+        for (name, host) in folders {
+            binds.push(format!("{}:{CONTAINER_FOLDERS}/{name}:rw", host.display()));
+        }
     }
-    for (name, host) in folders {
-        binds.push(format!("{}:{CONTAINER_FOLDERS}/{name}:rw", host.display()));
-    }
+    // Only this machine speaks to the agent-server: on loopback, unless the engine is another machine's.
+    let publish_on = if mounts.is_some() { "127.0.0.1" } else { "" };
     HostConfig {
-        binds: Some(binds),
+        binds: Some(binds).filter(|b| !b.is_empty()),
         port_bindings: (!host_network).then(|| {
             HashMap::from([(
                 exposed.to_owned(),
-                Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]),
+                Some(vec![PortBinding { host_ip: Some(publish_on.into()), host_port: Some(String::new()) }]),
             )])
         }),
         extra_hosts: Some(vec!["host.docker.internal:host-gateway".into()]),
@@ -185,6 +201,18 @@ pub(super) enum ContainerUser {
     /// [`AGENT_UID`], for a project's image whose own user is root.
     Agent,
     Root,
+}
+
+impl ContainerUser {
+    /// The uid and gid files are given to for this user, when known without asking the image.
+    pub(super) fn ids(&self) -> Option<(u32, u32)> {
+        match self {
+            ContainerUser::Host { uid, gid } => Some((*uid, *gid)),
+            ContainerUser::Agent => Some((AGENT_UID, AGENT_UID)),
+            ContainerUser::Image(Some(_)) => None,
+            ContainerUser::Image(None) | ContainerUser::Root => Some((0, 0)),
+        }
+    }
 }
 
 /// The user the agent runs as in a project's image that has no user of its own but root (when openhands-lsp is root).
@@ -235,6 +263,7 @@ mod tests {
             secret_key: "SECRET",
             name_key: "abcdefghijkl",
             host_port: None,
+            remote: false,
         });
         assert_eq!(spec.name, "openhands-lsp-c1234567890a-abcdef");
         assert_eq!(spec.chown_to.as_deref(), Some("openhands"));
@@ -274,6 +303,7 @@ mod tests {
             secret_key: "T",
             name_key: "abcdefghijkl",
             host_port: Some(41000),
+            remote: false,
         });
         assert_eq!(spec.name, "openhands-lsp-pool-abcdefghij");
         let body = &spec.body;
@@ -289,5 +319,33 @@ mod tests {
         assert_eq!(labels[label::ROLE], "pool");
         assert_eq!(labels[label::SLOT], "/state/docker-pool/slot-1");
         assert!(body.env.as_ref().unwrap().contains(&"HOME=/tmp".to_owned()));
+    }
+
+    #[test]
+    fn on_a_remote_engine_nothing_is_mounted_and_the_port_is_published_on_its_host() {
+        let config = DockerConfig::default();
+        let image = ImageFacts { user: Some("openhands".into()), python_path: None, path: None };
+        let spec = container_spec(SpecInput {
+            config: &config,
+            mount: Path::new("/state/conversations/c1/worktree"),
+            record: Some(Path::new("/run/openhands-lsp/c1/record")),
+            role: Role::Conversation("c1234567890abcdef", &[("api".into(), PathBuf::from("/state/folders/api"))]),
+            owner: &owner(),
+            image: &image,
+            choice: &ImageChoice::agent_image(&config),
+            user: ContainerUser::Image(Some("openhands".into())),
+            session_key: "S",
+            secret_key: "T",
+            name_key: "abcdefghijkl",
+            host_port: None,
+            remote: true,
+        });
+        let host = spec.body.host_config.as_ref().unwrap();
+        assert_eq!(host.binds, None, "a remote engine mounts nothing of this machine");
+        let bindings = host.port_bindings.as_ref().unwrap()["8431/tcp"].as_ref().unwrap();
+        assert_eq!(bindings[0].host_ip.as_deref(), Some(""), "published on the engine host's interfaces");
+        let env = spec.body.env.as_ref().unwrap();
+        assert!(env.contains(&"OH_CONVERSATIONS_PATH=/tmp/agent-server-record".to_owned()), "{env:?}");
+        assert!(!env.iter().any(|e| e.starts_with("OPENHANDS_LSP_STEP_ACKS=")), "no step waits for a checkpoint");
     }
 }
