@@ -2,7 +2,7 @@
 //! `target/bench/`. Figures, not pass/fail: nothing here fails on a number.
 //!
 //!   bench [--runs N] [--only SUBSTRING] [--json FILE] [start-up] [relay] [first-action] [checkpoint] [acp] [batch]
-//!   (all by default)
+//!   [remote-engine]   (all by default)
 //!
 //! The JSON goes to `target/bench/bench.json` unless `--json` names another file (`scripts/test`'s one-run check
 //! of the benchmarks writes its own, leaving the last real figures alone).
@@ -23,6 +23,7 @@ mod batch;
 mod checkpoint;
 mod host;
 mod relay;
+mod remote;
 mod startup;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -81,7 +82,9 @@ fn main() -> Result<()> {
         }
     }
     if which.is_empty() {
-        which = ["start-up", "relay", "first-action", "checkpoint", "acp", "batch"].map(String::from).to_vec();
+        which = ["start-up", "relay", "first-action", "checkpoint", "acp", "batch", "remote-engine"]
+            .map(String::from)
+            .to_vec();
     }
     let mut rows = Vec::new();
     let mut loads = Vec::new();
@@ -94,8 +97,11 @@ fn main() -> Result<()> {
             "checkpoint" => rows.extend(checkpoint::checkpoints(runs, only.as_deref())?),
             "acp" => rows.extend(acp::acp(runs, only.as_deref())?),
             "batch" => rows.extend(batch::batch(runs, only.as_deref())?),
+            "remote-engine" => rows.extend(remote::remote(runs, only.as_deref())?),
             other => {
-                bail!("unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint, acp, batch)")
+                bail!(
+                    "unknown benchmark {other:?} (known: start-up, relay, first-action, checkpoint, acp, batch, remote-engine)"
+                )
             }
         }
         loads.push(host::Snapshot::take().load_since(&before, w));
