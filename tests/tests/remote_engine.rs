@@ -98,6 +98,9 @@ fn a_task_on_a_remote_engine_gets_the_workspace_uploaded_and_its_changes_back_fo
     let id = start_task(&mut server, "Change things remotely");
 
     let probe = output_containing(&server, &id, "end-of-probe");
+    let said = server.messages().iter().map(Value::to_string).find(|m| m.contains("uploading the workspace"));
+    let said = said.unwrap_or_else(|| panic!("the start says it uploads the workspace: {:?}", server.messages()));
+    assert!(said.contains(&format!("tcp://{ENGINE_ADDRESS}:2376")), "{said}");
     assert!(probe.contains("seeded by the user"), "the workspace was uploaded: {probe}");
     assert!(probe.contains("-rwx"), "with its modes: {probe}");
     assert!(probe.contains("status-done") && !probe.contains("not a git repository"), "git works there: {probe}");

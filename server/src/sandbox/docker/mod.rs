@@ -11,7 +11,7 @@
 //!   so the container sees the workspace and every path on the host stays what the rest of openhands-lsp expects.
 
 use super::python_hook;
-use super::{Environment, Sandbox, SandboxError, SandboxProvider, SandboxSpec, random_key};
+use super::{Environment, Sandbox, SandboxError, SandboxProvider, SandboxSpec, StartProgress, random_key};
 use crate::agent_server::{AgentServerClient, Endpoint};
 use crate::instance::Instance;
 use crate::secrets::Secret;
@@ -518,9 +518,12 @@ impl Inner {
         let image = self.ensure_image(&docker, &choice.image, progress).await?;
         // The image may have just been pulled: the pool can fill now.
         self.pool_wake.notify_one();
-        if let Some(p) = progress {
-            p.report("starting a container…".into());
-        }
+        let what = if remote {
+            format!("starting a container on {} and uploading the workspace…", engine.host)
+        } else {
+            "starting a container…".to_owned()
+        };
+        StartProgress::report_to(progress, what);
         let user = user_for(&image, spec.workspace_is_ours, choice.bundle.is_some());
         let role = Role::Conversation(&spec.conversation_id, &spec.folders);
         let placed = remote.then(|| files::placed(&spec));
