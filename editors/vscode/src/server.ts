@@ -84,6 +84,8 @@ export class ServerConnection implements vscode.Disposable {
   private readonly secretValues = new SecretValues();
   /** Set once the first start succeeded: later transitions to Running are the client's restarts after a crash. */
   private everStarted = false;
+  /** Set while the server starts: a command given meanwhile (VS Code has just opened) waits for it. */
+  private starting: Promise<boolean> | undefined;
   /** start() or stop() is under way: state changes are theirs, not a crash's. */
   private busy = false;
   /** The value last sent for each secret, so a change echoed by SecretStorage is not sent twice. */
@@ -118,10 +120,15 @@ export class ServerConnection implements vscode.Disposable {
   /** Starts the server; on failure, says why (once) and leaves `problem` set. */
   async start(): Promise<boolean> {
     this.busy = true;
+    const starting = this.startClient();
+    this.starting = starting;
     try {
-      return await this.startClient();
+      return await starting;
     } finally {
       this.busy = false;
+      if (this.starting === starting) {
+        this.starting = undefined;
+      }
     }
   }
 
@@ -197,7 +204,7 @@ export class ServerConnection implements vscode.Disposable {
   /** A new server process knows nothing yet: it gets the secrets, and the list is read again. */
   private async afterStart(): Promise<void> {
     await this.pushAllSecrets();
-    await this.refreshConversations().catch((e: unknown) => this.output.warn(`listConversations: ${message(e)}`));
+    await this.loadConversations().catch((e: unknown) => this.output.warn(`listConversations: ${message(e)}`));
   }
 
   private async onStateChange(client: LanguageClient, state: State): Promise<void> {
@@ -261,8 +268,15 @@ export class ServerConnection implements vscode.Disposable {
     return this.client?.initializeResult?.capabilities.executeCommandProvider?.commands.includes(command) ?? false;
   }
 
-  /** Runs one of the server's commands with its single object argument. */
+  /** Runs one of the server's commands with its single object argument, once a start in progress is done (a
+   * command run as VS Code opens would otherwise find the server not running yet). */
   async execute<T>(command: string, args: object = {}): Promise<T> {
+    await this.starting;
+    return this.send<T>(command, args);
+  }
+
+  /** `execute` without waiting for the start: the start's own requests. */
+  private async send<T>(command: string, args: object = {}): Promise<T> {
     const client = this.client;
     if (!client || client.state !== State.Running) {
       throw new Error(this.problem ?? "the OpenHands server is not running (OpenHands: Restart Server)");
@@ -271,7 +285,12 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   async refreshConversations(): Promise<void> {
-    const { conversations } = await this.execute<{ conversations: Conversation[] }>(ServerCommand.listConversations);
+    await this.starting;
+    await this.loadConversations();
+  }
+
+  private async loadConversations(): Promise<void> {
+    const { conversations } = await this.send<{ conversations: Conversation[] }>(ServerCommand.listConversations);
     this.store.replaceAll(conversations);
   }
 
@@ -284,16 +303,21 @@ export class ServerConnection implements vscode.Disposable {
     for (const name of this.secretNames()) {
       const value = await this.context.secrets.get(secretKey(name));
       if (value) {
-        await this.pushSecret(name, value);
+        await this.storeSecret(name, value);
       }
     }
   }
 
   async pushSecret(name: SecretName | string, value: string): Promise<void> {
+    await this.starting;
+    await this.storeSecret(name, value);
+  }
+
+  private async storeSecret(name: SecretName | string, value: string): Promise<void> {
     this.secretValues.add(value);
     this.pushed.set(name, value);
     try {
-      await this.execute(ServerCommand.setSecret, { name, value });
+      await this.send(ServerCommand.setSecret, { name, value });
     } catch (e) {
       // Never the value: only the name and the server's answer.
       this.output.warn(`setSecret ${name}: ${message(e)}`);

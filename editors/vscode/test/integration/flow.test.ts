@@ -78,7 +78,11 @@ before(async () => {
   stub.settings.set("openhands.trace.server", "verbose");
   context = createExtensionContext(extensionRoot, path.join(tmp, "vscode-storage"));
   api = activate(context);
+  // A command given as VS Code opens, while the server is still starting, waits for it instead of failing with
+  // "the OpenHands server is not running".
+  const early = api.server.execute<{ checks: unknown[] }>("openhands.status");
   assert.equal(await api.started, true, `the server started: ${api.server.problem ?? ""}`);
+  assert.ok((await early).checks.length > 0, "the early command's answer");
 });
 
 after(async () => {
