@@ -280,6 +280,7 @@ impl SandboxProvider for DockerProvider {
             let pool_removals = pooled.into_iter().map(|c| inner.discard(&docker, c));
             let removals = running.iter().map(|id| inner.remove(&docker, id, keep));
             futures::future::join(futures::future::join_all(pool_removals), futures::future::join_all(removals)).await;
+            inner.remove_own_pooled(&docker).await;
             inner.remove_orphans(&docker).await;
         })
     }

@@ -62,6 +62,17 @@ pub(super) async fn remove_container(docker: &Docker, id: &str, keep: bool, grac
 }
 
 impl Inner {
+    /// Removes this instance's pooled containers that no list holds: one whose creation was under way when the
+    /// instance began to close (the request dropped with the pool's task) still comes into being on the daemon.
+    pub(super) async fn remove_own_pooled(&self, docker: &Docker) {
+        let mine = vec![format!("{}={}", label::OWNER, self.owner.id), format!("{}=pool", label::ROLE)];
+        let filters = HashMap::from([("label".to_owned(), mine)]);
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
+        for id in docker.list_containers(Some(options)).await.unwrap_or_default().into_iter().filter_map(|c| c.id) {
+            remove_container(docker, &id, false, 1).await;
+        }
+    }
+
     /// Removes the containers of openhands-lsp instances that are gone (and their pool slots).
     pub(super) async fn remove_orphans(&self, docker: &Docker) {
         let filters = HashMap::from([("label".to_owned(), vec![label::OWNER.to_owned()])]);
