@@ -286,13 +286,21 @@ settings! {
                 "How long to wait for a new container's agent-server to answer `/health` before giving up.";
             engine "engine": EngineLocation = EngineLocation::Auto, Enum(&["auto", "local", "remote"]),
                 "Where the Docker engine (`DOCKER_HOST`, with `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` for TLS) \
-                 runs. `auto`: a `tcp://` or `https://` address of another host is remote, sockets and loopback \
-                 are local. A remote engine cannot mount this machine's folders: each conversation's copy is \
-                 uploaded into its container and the agent's changes are brought back into the copy for review \
-                 (when a turn ends, when the agent waits for you, and when it stops); the agent-server port is \
-                 published on the engine's host (all its interfaces, guarded by a per-container key) and reached \
-                 at `DOCKER_HOST`'s host name; there is no warm pool and no checkpoint per step. `remote`: also for \
-                 an engine behind a socket forwarded here (its published ports must then be forwarded too).";
+                 runs. `auto`: a `tcp://` or `https://` address of another host, and any `ssh://` address, is \
+                 remote; sockets and loopback are local. A remote engine cannot mount this machine's folders: each \
+                 conversation's copy is uploaded into its container and the agent's changes are brought back into \
+                 the copy for review (when a turn ends, when the agent waits for you, and when it stops); there is \
+                 no warm pool and no checkpoint per step. The agent-server port of a TCP engine's container is \
+                 published on the engine's host (all its interfaces, guarded by a per-container key) and reached at \
+                 `DOCKER_HOST`'s host name; over `ssh://` it is published on the engine host's loopback and \
+                 forwarded through SSH. `remote`: also for an engine behind a socket forwarded here (its published \
+                 ports must then be forwarded too).";
+            ssh_config "sshConfig": String = String::new(), String,
+                "With `DOCKER_HOST=ssh://[user@]host[:port]`: the SSH configuration file to read instead of \
+                 `~/.ssh/config` (as `ssh -F`; `~/` is your home). The engine is reached as the docker CLI reaches \
+                 it, with `docker system dial-stdio` on that host, over one SSH connection kept while \
+                 openhands-lsp runs. Nothing can be typed: the key must come from ssh-agent or the configuration, \
+                 and the host's key must already be known (connect once with `ssh`).";
         }
         process "process": ProcessSettings {
             command "command": String = "agent-server".into(), String,
@@ -504,6 +512,14 @@ fn json_type(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// A path as people write it in settings: `~/…` is under the home folder.
+pub fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), crate::state_dir::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => std::path::PathBuf::from(path),
     }
 }
 

@@ -187,7 +187,7 @@ fn check_agent_server_command(command: &str) -> Check {
 }
 
 async fn check_docker(settings: &crate::config::DockerSettings) -> [Check; 2] {
-    let engine = crate::sandbox::docker::engine::Engine::current(settings.engine);
+    let engine = crate::sandbox::docker::engine::Engine::current(settings);
     let probe = crate::sandbox::docker::probe(&settings.image, engine).await;
     let daemon = match probe.daemon {
         Ok(version) => {

@@ -35,7 +35,7 @@ pub async fn run(settings: &Settings, secrets: &SecretStore) -> Outcome {
             Arc::new(ProcessProvider::new(ProcessConfig::from_settings(&settings.process), secrets.clone()))
         }
         Backend::Docker => {
-            let engine = docker::engine::Engine::current(settings.docker.engine);
+            let engine = docker::engine::Engine::current(&settings.docker);
             if let Err(why) = docker::probe(&settings.docker.image, engine).await.image {
                 return Outcome::Skipped(format!("not run: {why}"));
             }

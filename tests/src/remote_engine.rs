@@ -5,6 +5,10 @@
 //!
 //! This machine is 10.203.0.1 and the engine's host 10.203.0.2, joined by a veth pair; the engine's containers reach
 //! this machine (the scripted LLM) at 10.203.0.1. Needs root (network namespaces), as scripts/test runs.
+//!
+//! The same engine is also reached over SSH ([`RemoteEngine::over_ssh`]): an `sshd` of its own on the engine's
+//! host, where `docker` speaks to that engine's socket, with a key and a host key made here and an SSH
+//! configuration file naming them (nothing of this machine's `~/.ssh` is read or written).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,6 +45,7 @@ impl RemoteEngine {
         let dockerd = Command::new("nsenter")
             .arg(format!("--net=/var/run/netns/{NETNS}"))
             .args(["dockerd", "--host", &format!("tcp://{ENGINE_ADDRESS}:{PORT}"), "--tlsverify"])
+            .args(["--host", &format!("unix://{}", path("docker.sock"))])
             .args(["--tlscacert", &cert("ca.pem"), "--tlscert", &cert("server-cert.pem")])
             .args(["--tlskey", &cert("server-key.pem"), "--data-root", &path("data"), "--exec-root", &path("exec")])
             .args(["--pidfile", &path("dockerd.pid"), "--bip", "172.31.250.1/24"])
@@ -87,6 +92,11 @@ impl RemoteEngine {
         let mut save = Command::new("docker").args(["save", image]).stdout(Stdio::piped()).spawn().unwrap();
         let load = self.docker_command(&["load", "-q"]).stdin(save.stdout.take().unwrap()).output().unwrap();
         assert!(save.wait().unwrap().success() && load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+    }
+
+    /// Starts an `sshd` on the engine's host through which the engine is reached (`ssh://root@10.203.0.2`).
+    pub fn over_ssh(&self) -> SshAccess {
+        SshAccess::start(self.dir.path())
     }
 
     /// The engine's own log, for a failing test's message.
@@ -199,4 +209,89 @@ fn make_certificates(dir: &Path) {
     // Where the docker CLI (and bollard) look: cert.pem and key.pem.
     std::fs::copy(dir.join("client-cert.pem"), dir.join("cert.pem")).unwrap();
     std::fs::copy(dir.join("client-key.pem"), dir.join("key.pem")).unwrap();
+}
+
+/// An `sshd` on the engine's host (in its namespace), and what a user of it has: a key, the host's key in a
+/// known_hosts file, and an SSH configuration file naming both.
+pub struct SshAccess {
+    dir: PathBuf,
+    sshd: Child,
+}
+
+impl SshAccess {
+    fn start(engine_dir: &Path) -> SshAccess {
+        let dir = engine_dir.join("ssh");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        for key in ["host_key", "id_ed25519"] {
+            let _ = std::fs::remove_file(dir.join(key));
+            run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", key, "-f", &file(key)]);
+        }
+        std::fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys")).unwrap();
+        let host_key = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        std::fs::write(dir.join("known_hosts"), format!("{ENGINE_ADDRESS} {host_key}")).unwrap();
+        std::fs::write(dir.join("unknown_hosts"), "").unwrap();
+        let socket = engine_dir.join("docker.sock");
+        let sshd_config = format!(
+            "ListenAddress {ENGINE_ADDRESS}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\n\
+             UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSetEnv DOCKER_HOST=unix://{}\n",
+            file("host_key"),
+            file("sshd.pid"),
+            file("authorized_keys"),
+            socket.display()
+        );
+        std::fs::write(dir.join("sshd_config"), sshd_config).unwrap();
+        for (name, known) in [("ssh_config", "known_hosts"), ("ssh_config_unknown_host", "unknown_hosts")] {
+            let config = format!(
+                "Host {ENGINE_ADDRESS}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+                 GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+                file("id_ed25519"),
+                file(known)
+            );
+            std::fs::write(dir.join(name), config).unwrap();
+        }
+        // sshd's unprivileged half runs in this empty folder (Debian's package makes it at boot only).
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+        let sshd = Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{NETNS}"))
+            .args(["/usr/sbin/sshd", "-D", "-e", "-f", &file("sshd_config")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("sshd (scripts/test installs openssh-server)");
+        let access = SshAccess { dir, sshd };
+        wait_until("the engine's sshd to accept connections", Duration::from_secs(30), || {
+            std::net::TcpStream::connect((ENGINE_ADDRESS, 22)).is_ok()
+        });
+        access
+    }
+
+    /// `DOCKER_HOST` as a user of the engine over SSH sets it.
+    pub fn docker_host(&self) -> String {
+        format!("ssh://root@{ENGINE_ADDRESS}")
+    }
+
+    /// The SSH configuration file with the key and the host's key (for `openhands.docker.sshConfig`).
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+
+    /// The same, with no host key known.
+    pub fn config_without_host_key(&self) -> PathBuf {
+        self.dir.join("ssh_config_unknown_host")
+    }
+
+    /// sshd's own log, for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SshAccess {
+    fn drop(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+    }
 }

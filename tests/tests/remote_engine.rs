@@ -2,7 +2,8 @@
 //! namespace of its own (`openhands_lsp_tests::remote_engine`), which can mount nothing of this machine. The workspace
 //! goes up as an archive, the agent's changes come back into the conversation's copy for the usual review and apply,
 //! the agent-server is reached at the engine's host, and the agent's memory goes up and comes back with the
-//! conversation so that it goes on after a restart.
+//! conversation so that it goes on after a restart. The same engine is then reached over SSH
+//! (`DOCKER_HOST=ssh://…`), as the docker CLI reaches one.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::process::Command;
 use openhands_lsp_tests::agent::{RUN_TIMEOUT, options, reviewed_files, start_task, wait_state, wait_until};
 use openhands_lsp_tests::docker::{docker, docker_params, image, output_containing};
 use openhands_lsp_tests::llm::{ScriptedLlm, Step};
-use openhands_lsp_tests::remote_engine::{ENGINE_ADDRESS, HOST_ADDRESS, RemoteEngine};
+use openhands_lsp_tests::remote_engine::{ENGINE_ADDRESS, HOST_ADDRESS, RemoteEngine, SshAccess};
 use openhands_lsp_tests::repo::git;
 use openhands_lsp_tests::{Options, Server};
 use serde_json::{Value, json};
@@ -35,19 +36,29 @@ fn repository() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn session(llm: &ScriptedLlm, ws: &Path, state: &Path, engine: &RemoteEngine) -> Server {
-    let mut params = docker_params(llm, ws, json!({"warmPool": 1}));
+    session_with(llm, ws, state, engine.env(), json!({"warmPool": 1}))
+}
+
+fn session_with(llm: &ScriptedLlm, ws: &Path, state: &Path, env: Vec<(String, String)>, docker: Value) -> Server {
+    let mut params = docker_params(llm, ws, docker);
     // The engine's containers reach this machine at its address on the engine's network, not host-gateway's.
     let port = llm.addr.port();
     params["initializationOptions"]["llm"]["baseUrl"] = json!(format!("http://{HOST_ADDRESS}:{port}/v1"));
     let mut opts = Options { state_home: Some(state.to_path_buf()), ..options() };
-    for (key, value) in engine.env() {
+    for (key, value) in env {
         opts = opts.env(&key, value);
     }
     Server::start(opts, params).unwrap().0
 }
 
 fn doctor(env: &[(String, String)]) -> Value {
-    let settings = json!({"backend": "docker", "docker": {"image": image()}}).to_string();
+    doctor_with(env, json!({}))
+}
+
+fn doctor_with(env: &[(String, String)], docker: Value) -> Value {
+    let mut settings = json!({"backend": "docker", "docker": {"image": image()}});
+    openhands_lsp_tests::lsp_client::merge(&mut settings["docker"], docker);
+    let settings = settings.to_string();
     let out = Command::new(openhands_lsp_tests::lsp_client::server_binary())
         .args(["doctor", "--json", "--settings", &settings])
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -177,6 +188,7 @@ fn a_task_on_a_remote_engine_gets_the_workspace_uploaded_and_its_changes_back_fo
     second.shutdown_and_exit().unwrap();
 
     batch_on_the_remote_engine(&engine);
+    over_ssh(&engine);
 }
 
 /// `run --tasks` on the same engine: four tasks, two at a time, their patches made from what came back.
@@ -229,4 +241,65 @@ fn batch_on_the_remote_engine(engine: &RemoteEngine) {
     }
     assert!(!text.contains("sk-remote-batch-canary"), "{text}");
     assert_eq!(engine.docker(&["ps", "-aq"]), "", "no container of the run is left on the engine");
+}
+
+/// The same engine over SSH (`DOCKER_HOST=ssh://root@10.203.0.2`; the key and the host's key in an SSH configuration
+/// file that `openhands.docker.sshConfig` names): its API through `docker system dial-stdio` on that host, the
+/// agent-server's port published on that host's loopback and forwarded here through the same SSH connection.
+fn over_ssh(engine: &RemoteEngine) {
+    let access = engine.over_ssh();
+    let env = vec![("DOCKER_HOST".to_owned(), access.docker_host())];
+    let config = |path: std::path::PathBuf| json!({"sshConfig": path});
+
+    let row = doctor_with(&env, config(access.config()));
+    assert_eq!(row["status"], "ok", "{row}\n{}", access.log());
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("remote engine at ssh://root@{ENGINE_ADDRESS} (over SSH)")), "{row}");
+    assert!(detail.contains("forwarded through SSH"), "{row}");
+    let row = doctor_with(&env, config(access.config_without_host_key()));
+    assert_eq!(row["status"], "error", "{row}");
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains("the host's key is not known") && detail.contains("ssh root@10.203.0.2"), "{row}");
+
+    let (_repo, ws) = repository();
+    let state = tempfile::tempdir().unwrap();
+    let llm = ScriptedLlm::start_for_containers(vec![
+        Step::terminal("cat seed.txt; echo 'changed over ssh' >> seed.txt; echo end-of-ssh-edit"),
+        Step::finish("edited over ssh").gated("finish"),
+    ]);
+    let docker = json!({"warmPool": 1, "sshConfig": access.config()});
+    let mut server = session_with(&llm, &ws, state.path(), env.clone(), docker);
+    let id = start_task(&mut server, "Change a file over SSH");
+    let said = output_containing(&server, &id, "end-of-ssh-edit");
+    assert!(said.contains("seeded by the user"), "the workspace went up over SSH: {said}");
+    let filter = format!("label=dev.openhands.lsp.conversation={id}");
+    let container = engine.docker(&["ps", "-q", "--no-trunc", "--filter", &filter]);
+    let info: Value = serde_json::from_str::<Value>(&engine.docker(&["inspect", &container])).unwrap()[0].clone();
+    assert_eq!(info["Mounts"], json!([]));
+    let binding = &info["HostConfig"]["PortBindings"]["8431/tcp"][0];
+    assert_eq!(binding["HostIp"], "127.0.0.1", "published on the engine host's loopback only: {binding}");
+    llm.open_gate("finish");
+    let done = wait_state(&server, &id, "finished");
+    assert_eq!(done["finalMessage"], "edited over ssh");
+    let (files, review) = reviewed_files(&mut server, &id);
+    assert_eq!(files, vec![("seed.txt".to_owned(), "modified".to_owned())], "{review}");
+    server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
+    let edit = server.server_requests("workspace/applyEdit");
+    assert!(edit.last().is_some_and(|e| e.to_string().contains("changed over ssh")), "{edit:?}");
+
+    // Killed outright: its watcher removes the container through SSH too, and none of its ssh processes is left.
+    assert!(!ssh_processes().is_empty(), "the server holds one SSH connection to the engine's host");
+    server.kill();
+    wait_until("the killed server's container to be removed over SSH", RUN_TIMEOUT, || {
+        engine.docker(&["ps", "-aq", "--filter", &filter]).is_empty()
+    });
+    wait_until("no ssh of the server's to be left", RUN_TIMEOUT, || ssh_processes().is_empty());
+    assert!(!server.stderr_complete().contains("sk-scripted-test-key"), "the LLM key is never logged");
+    drop::<SshAccess>(access);
+}
+
+/// The ssh processes openhands-lsp runs (theirs have a control socket under /tmp/ohlsp-ssh-…).
+fn ssh_processes() -> Vec<String> {
+    let out = Command::new("pgrep").args(["-a", "-f", "ohlsp-ssh-"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.contains("pgrep")).map(str::to_owned).collect()
 }

@@ -139,6 +139,12 @@ pub const PROCESS_BACKEND: Result<(), &str> =
     Err("the process backend is not supported on this system: it runs the agent-server under tmux, in Unix process \
      groups. Use the docker backend (Docker Desktop) or cloud: set openhands.backend");
 
+/// Whether a Docker engine can be reached over SSH here: Windows' OpenSSH cannot share one connection (it has no
+/// ControlMaster), which openhands-lsp needs for the engine's API and the forwarded ports.
+pub const SSH_MULTIPLEXING: Result<(), &str> = Err("an engine reached over SSH needs OpenSSH's ControlMaster, which \
+     Windows' OpenSSH lacks: forward the engine's socket yourself (ssh -L) and set openhands.docker.engine to \
+     \"remote\", or give the engine a TCP address with TLS");
+
 /// No numeric user ids here: 0 names the per-user folders (which are under the user's own temporary folder).
 pub fn user_id() -> u32 {
     0

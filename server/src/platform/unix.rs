@@ -213,6 +213,10 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 /// Whether the process backend can run here: it can on Unix.
 pub const PROCESS_BACKEND: Result<(), &str> = Ok(());
 
+/// Whether a Docker engine can be reached over SSH here: one ssh connection shared through a control socket
+/// (OpenSSH's ControlMaster), which Unix's OpenSSH has.
+pub const SSH_MULTIPLEXING: Result<(), &str> = Ok(());
+
 /// This process's real user id, for names of per-user folders in shared places.
 #[allow(unsafe_code)]
 pub fn user_id() -> u32 {

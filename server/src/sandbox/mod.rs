@@ -288,7 +288,7 @@ pub fn reap() -> std::process::ExitCode {
     }
     if let Some((owner, keep)) = duties.docker {
         match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt.block_on(docker::remove_instance(&owner, keep)),
+            Ok(rt) => rt.block_on(docker::remove_instance(&owner, keep, duties.docker_ssh_config.clone())),
             Err(_) => return std::process::ExitCode::FAILURE,
         }
     }

@@ -21,8 +21,12 @@ static WATCHER: OnceLock<Mutex<Option<std::process::ChildStdin>>> = OnceLock::ne
 
 /// Tells the watcher to remove the containers of docker instance `owner` should the server die; `keep` (the
 /// `keepContainers` setting) stops them instead.
-pub fn watch_docker(owner: &str, keep: bool) {
+pub fn watch_docker(owner: &str, keep: bool, ssh_config: Option<&std::path::Path>) {
     send(&format!("docker {owner} {}", if keep { "keep" } else { "remove" }));
+    // An engine over SSH is reached with the same SSH configuration file (`openhands.docker.sshConfig`).
+    if let Some(config) = ssh_config {
+        send(&format!("docker-ssh-config {}", config.display()));
+    }
 }
 
 /// Tells the watcher to stop the tmux servers whose sockets are under `dir` should the server die.
@@ -72,6 +76,8 @@ fn spawn() -> Option<std::process::ChildStdin> {
 pub struct Duties {
     /// The docker instance whose containers to remove (`true`: keep them, stopped).
     pub docker: Option<(String, bool)>,
+    /// The SSH configuration file an engine over SSH is reached with.
+    pub docker_ssh_config: Option<std::path::PathBuf>,
     /// Folders of tmux sockets whose servers to stop.
     pub tmux: Vec<std::path::PathBuf>,
 }
@@ -85,6 +91,7 @@ impl Duties {
                     let (owner, mode) = rest.split_once(' ').unwrap_or((rest, "remove"));
                     duties.docker = Some((owner.to_owned(), mode == "keep"));
                 }
+                Some(("docker-ssh-config", path)) => duties.docker_ssh_config = Some(path.into()),
                 Some(("tmux", dir)) => duties.tmux.push(dir.into()),
                 _ => {}
             }
@@ -105,9 +112,11 @@ mod tests {
 
     #[test]
     fn duties_are_read_line_by_line_the_last_docker_line_winning() {
-        let input = b"tmux /tmp/ohlsp-a\ndocker abc remove\nnonsense\ndocker abc keep\ntmux /tmp/ohlsp-b\n";
+        let input = b"tmux /tmp/ohlsp-a\ndocker abc remove\nnonsense\ndocker abc keep\ntmux /tmp/ohlsp-b\n\
+                      docker-ssh-config /home/me/my ssh/config\n";
         let duties = Duties::read(&input[..]);
         assert_eq!(duties.docker, Some(("abc".to_owned(), true)));
+        assert_eq!(duties.docker_ssh_config, Some("/home/me/my ssh/config".into()));
         assert_eq!(duties.tmux, vec![std::path::PathBuf::from("/tmp/ohlsp-a"), "/tmp/ohlsp-b".into()]);
     }
 }

@@ -1,11 +1,13 @@
 //! The Docker daemon: reaching it (within a short time, an unreachable one explained with the fix), and what
 //! `doctor` and `openhands.status` ask of it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
 
 use super::engine::Engine;
+use super::ssh::{self, Link};
 use crate::sandbox::SandboxError;
 
 /// How long reaching the Docker daemon may take before it counts as unreachable.
@@ -14,16 +16,31 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The same for an engine on another machine: a TLS handshake and three requests over a network.
 const REMOTE_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The same over SSH: a login (ssh's own connect timeout is 10 s) before the requests.
+const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long reaching `engine` may take.
 pub(super) fn connect_timeout(engine: &Engine) -> Duration {
-    if engine.remote { REMOTE_CONNECT_TIMEOUT } else { CONNECT_TIMEOUT }
+    match (engine.remote, engine.ssh) {
+        (_, true) => SSH_CONNECT_TIMEOUT,
+        (true, false) => REMOTE_CONNECT_TIMEOUT,
+        (false, false) => CONNECT_TIMEOUT,
+    }
 }
 
 /// The Docker client, once connected, and the last failed attempt (for whoever was waiting on it).
 #[derive(Default)]
 pub(super) struct Connection {
     pub docker: Option<Docker>,
+    /// Over SSH: the connection the engine's published ports are forwarded through.
+    pub tunnel: Option<Arc<Link>>,
     pub failed: Option<(std::time::Instant, String)>,
+}
+
+/// A daemon reached: the client, and over SSH the link its ports are forwarded through.
+pub(super) struct Reached {
+    pub docker: Docker,
+    pub tunnel: Option<Arc<Link>>,
 }
 
 /// The backend to name when Docker cannot be used: the process backend where it runs, else the cloud.
@@ -139,25 +156,24 @@ pub async fn probe(image: &str, engine: Engine) -> Probe {
 /// Connects to the daemon (`DOCKER_HOST` or the default socket) and pings it; fails within [`connect_timeout`]
 /// with the cause and the fix.
 pub(super) async fn connect(engine: &Engine) -> Result<Docker, SandboxError> {
-    if engine.host.starts_with("ssh://") {
-        return Err(SandboxError::DockerUnavailable(format!(
-            "DOCKER_HOST {} is an ssh:// address, which openhands-lsp does not speak: give the engine a TCP address \
-             with TLS (dockerd --tlsverify -H tcp://0.0.0.0:2376; DOCKER_HOST=tcp://HOST:2376, DOCKER_TLS_VERIFY=1, \
-             DOCKER_CERT_PATH), {}",
-            engine.host,
-            other_backend()
-        )));
-    }
-    let connect = async {
+    reach(engine).await.map(|r| r.docker)
+}
+
+/// [`connect`], keeping the SSH link of an `ssh://` engine for its forwarded ports.
+pub(super) async fn reach(engine: &Engine) -> Result<Reached, SandboxError> {
+    let attempt = async {
+        if engine.ssh {
+            return reach_over_ssh(engine).await;
+        }
         let docker = Docker::connect_with_host(&engine.host).map_err(|e| unreachable_message(&e, engine))?;
         // Old daemons reject newer API versions: agree on one first.
         let docker = docker.negotiate_version().await.map_err(|e| unreachable_message(&e, engine))?;
         docker.ping().await.map_err(|e| unreachable_message(&e, engine))?;
-        Ok::<_, String>(docker)
+        Ok::<_, String>(Reached { docker, tunnel: None })
     };
     let limit = connect_timeout(engine);
-    match tokio::time::timeout(limit, connect).await {
-        Ok(Ok(d)) => Ok(d),
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(Ok(reached)) => Ok(reached),
         Ok(Err(message)) => Err(SandboxError::DockerUnavailable(message)),
         Err(_) => Err(SandboxError::DockerUnavailable(format!(
             "Docker did not answer within {limit:?} at {}. Check the daemon (docker info), {}",
@@ -167,13 +183,24 @@ pub(super) async fn connect(engine: &Engine) -> Result<Docker, SandboxError> {
     }
 }
 
+/// Logs in to the engine's host and asks the engine through `docker system dial-stdio` there.
+async fn reach_over_ssh(engine: &Engine) -> Result<Reached, String> {
+    let fix_backend = other_backend();
+    let destination = ssh::Destination::parse(&engine.host)?;
+    let link = Link::open(destination, engine.ssh_config.clone()).await.map_err(|e| format!("{e}, {fix_backend}"))?;
+    let docker = ssh::docker(link.clone()).map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
+    let docker = docker.negotiate_version().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
+    docker.ping().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
+    Ok(Reached { docker, tunnel: Some(link) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn unreachable_daemons_are_explained_with_the_fix() {
-        let local = Engine::current(crate::config::EngineLocation::Local);
+        let local = Engine::current(&crate::config::DockerSettings::default());
         let denied = bollard::errors::Error::from(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         let text = unreachable_message(&denied, &local);
         assert!(text.contains("permission denied") && text.contains("usermod -aG docker"), "{text}");

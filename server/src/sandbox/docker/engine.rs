@@ -2,9 +2,12 @@
 //!
 //! A remote engine cannot bind-mount this machine's folders, and what it publishes is on its own host: the
 //! conversation's files go into the container as an archive and come back the same way (`files.rs`), the agent-server
-//! is reached at the engine's host, and there is no warm pool (its containers would hold no workspace).
+//! is reached at the engine's host (or, over SSH, through a port forwarded by `ssh.rs`), and there is no warm pool
+//! (its containers would hold no workspace).
 
-use crate::config::EngineLocation;
+use std::path::PathBuf;
+
+use crate::config::{DockerSettings, EngineLocation};
 use crate::sandbox::SandboxError;
 
 /// The engine as `DOCKER_HOST` (and `openhands.docker.engine`) name it.
@@ -16,14 +19,20 @@ pub struct Engine {
     pub remote: bool,
     /// Spoken to over TLS (`https://`, or `tcp://` with `DOCKER_TLS_VERIFY`).
     pub tls: bool,
+    /// Reached over SSH (`ssh://`): its API through `docker system dial-stdio` there, its ports forwarded here.
+    pub ssh: bool,
+    /// The SSH configuration file to read instead of `~/.ssh/config` (`openhands.docker.sshConfig`).
+    pub ssh_config: Option<PathBuf>,
 }
 
 impl Engine {
-    /// The engine this process would use now.
-    pub fn current(location: EngineLocation) -> Engine {
+    /// The engine this process would use now with `settings`.
+    pub fn current(settings: &DockerSettings) -> Engine {
         let host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
         let tls_verify = std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty());
-        Engine::of(host.as_deref(), tls_verify, location)
+        let mut engine = Engine::of(host.as_deref(), tls_verify, settings.engine);
+        engine.ssh_config = Some(settings.ssh_config.trim()).filter(|p| !p.is_empty()).map(crate::config::expand_home);
+        engine
     }
 
     fn of(host: Option<&str>, tls_verify: bool, location: EngineLocation) -> Engine {
@@ -36,14 +45,22 @@ impl Engine {
             EngineLocation::Auto => network && !is_loopback(&host_name(&host)),
         };
         let tls = host.starts_with("https://") || (host.starts_with("tcp://") && tls_verify);
-        Engine { host, remote, tls }
+        let ssh = host.starts_with("ssh://");
+        Engine { host, remote: remote || ssh, tls, ssh, ssh_config: None }
     }
 
     /// Where this machine reaches a port the engine publishes: the engine's host name for a TCP engine, else
-    /// loopback (a local engine; a remote one behind a socket forwarded here needs its ports forwarded too).
+    /// loopback (a local engine; one over SSH, whose ports are forwarded here; one behind a socket forwarded here
+    /// needs its ports forwarded too).
     pub fn published_address(&self) -> String {
         let name = host_name(&self.host);
-        if self.remote && !name.is_empty() { name } else { "127.0.0.1".into() }
+        if self.remote && !self.ssh && !name.is_empty() { name } else { "127.0.0.1".into() }
+    }
+
+    /// Which of the engine host's addresses a container's port is published on: loopback, unless this machine
+    /// reaches it over the network (a TCP engine of another host: all its interfaces).
+    pub fn publish_on(&self) -> &'static str {
+        if self.remote && !self.ssh { "" } else { "127.0.0.1" }
     }
 
     /// Refuses what this engine cannot do with the settings: a remote one shares no network with this machine, and
@@ -71,6 +88,13 @@ impl Engine {
 
     /// For `doctor` and `openhands.status`: where the engine is, and what that means for the workspace.
     pub fn describe(&self) -> String {
+        if self.ssh {
+            return format!(
+                "remote engine at {} (over SSH): the workspace is uploaded to each container and the changes brought \
+                 back, the agent-server's port forwarded through SSH; no warm pool",
+                self.host
+            );
+        }
         match (self.remote, self.tls) {
             (false, _) => format!("local engine at {}", self.host),
             (true, true) => format!(
@@ -120,7 +144,11 @@ mod tests {
         assert!(v6.remote && v6.tls);
         assert_eq!(v6.published_address(), "[fd00::2]");
         let ssh = Engine::of(Some("ssh://me@build-box"), false, EngineLocation::Auto);
-        assert!(ssh.remote && !ssh.tls);
+        assert!(ssh.remote && ssh.ssh && !ssh.tls);
+        assert_eq!(ssh.published_address(), "127.0.0.1", "its ports are forwarded here");
+        assert_eq!(ssh.publish_on(), "127.0.0.1", "and published on the engine host's loopback only");
+        assert!(ssh.describe().contains("remote engine at ssh://me@build-box (over SSH)"), "{}", ssh.describe());
+        assert_eq!(tls.publish_on(), "", "a TCP engine's ports are reached over the network");
     }
 
     #[test]
@@ -133,6 +161,7 @@ mod tests {
         assert!(own.contains("openhands.isolation") && own.contains("worktree"), "{own}");
         let local = Engine::of(None, false, EngineLocation::Auto);
         assert!(local.fits("host", false).is_ok());
+        assert_eq!(local.publish_on(), "127.0.0.1");
     }
 
     #[test]

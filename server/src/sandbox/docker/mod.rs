@@ -58,8 +58,9 @@ mod owner;
 mod pool;
 pub(crate) mod project_image;
 mod spec;
+mod ssh;
 
-use daemon::{Connection, connect, connect_timeout, is_not_found};
+use daemon::{Connection, Reached, connect, connect_timeout, is_not_found, reach};
 pub use daemon::{Probe, probe};
 use engine::Engine;
 use files::Placed;
@@ -145,6 +146,8 @@ struct Inner {
     /// Dev container notices said in this session.
     noticed: Mutex<std::collections::HashSet<String>>,
     docker: tokio::sync::Mutex<Connection>,
+    /// Over SSH: the agent-server ports forwarded here, by container id (dropped with the container).
+    forwards: Mutex<HashMap<String, ssh::Forward>>,
     pool: Mutex<Pool>,
     /// Every container this instance started and has not removed, by id.
     live: Mutex<HashMap<String, bool>>,
@@ -168,6 +171,7 @@ impl DockerProvider {
                 bundles: Default::default(),
                 noticed: Default::default(),
                 docker: tokio::sync::Mutex::new(Connection::default()),
+                forwards: Mutex::default(),
                 pool: Mutex::new(Pool::default()),
                 live: Mutex::new(HashMap::new()),
                 pool_wake: Notify::new(),
@@ -297,7 +301,7 @@ impl Inner {
 
     /// The engine the settings and `DOCKER_HOST` name.
     fn engine(&self, config: &DockerConfig) -> Engine {
-        Engine::current(config.engine)
+        Engine::current(config)
     }
 
     /// How many warm containers to keep: none unless docker is the selected backend, and none on a remote engine
@@ -329,10 +333,10 @@ impl Inner {
         {
             return Err(SandboxError::DockerUnavailable(message.clone()));
         }
-        match connect(&engine).await {
-            Ok(docker) => {
+        match reach(&engine).await {
+            Ok(Reached { docker, tunnel }) => {
                 self.used.store(true, std::sync::atomic::Ordering::SeqCst);
-                *cached = Connection { docker: Some(docker.clone()), failed: None };
+                *cached = Connection { docker: Some(docker.clone()), tunnel, failed: None };
                 Ok(docker)
             }
             Err(e) => {
@@ -382,9 +386,10 @@ impl Inner {
             name_key: &random_key(),
             host_port,
             remote: engine.remote,
+            publish_on: engine.publish_on(),
         });
         // Before the container exists: should this process die at any moment from now, its watcher removes it.
-        super::reaper::watch_docker(&self.owner.id, config.keep_containers);
+        super::reaper::watch_docker(&self.owner.id, config.keep_containers, engine.ssh_config.as_deref());
         let created = docker
             .create_container(Some(CreateContainerOptionsBuilder::default().name(&spec.name).build()), spec.body)
             .await
@@ -404,6 +409,7 @@ impl Inner {
             began,
             upload: placed.filter(|_| engine.remote).map(|p| (p, upload_owner)),
             address: engine.published_address(),
+            tunnel: if engine.ssh { self.docker.lock().await.tunnel.clone() } else { None },
         };
         let result = self.boot(docker, &id, config, boot).await;
         if result.is_err() {
@@ -447,6 +453,10 @@ impl Inner {
             Some(p) => p,
             None => handle::published_port_or_why(docker, id, &exposed).await?,
         };
+        let port = match &boot.tunnel {
+            Some(link) => self.forward(link, id, port).await?,
+            None => port,
+        };
         tracing::debug!(container = short(id), "started, port {port}, after {:?}", began.elapsed());
         let endpoint =
             Endpoint { base_url: format!("http://{}:{port}", boot.address), session_key: Secret::new(session_key) };
@@ -486,9 +496,21 @@ impl Inner {
         })
     }
 
+    /// Forwards the engine host's `port` (published there on loopback) to this machine, for as long as container
+    /// `id` lives; the port here.
+    async fn forward(&self, link: &Arc<ssh::Link>, id: &str, port: u16) -> Result<u16, SandboxError> {
+        let forward = link.forward(port).await.map_err(|e| {
+            SandboxError::Docker(format!("cannot forward the agent-server's port {port} through SSH: {e}"))
+        })?;
+        let here = forward.port;
+        self.forwards.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), forward);
+        Ok(here)
+    }
+
     /// Removes a container (or only stops it when `keep`).
     async fn remove(&self, docker: &Docker, id: &str, keep: bool) {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.forwards.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         remove_container(docker, id, keep, 5).await;
     }
 
@@ -654,6 +676,8 @@ struct Boot {
     upload: Option<(Vec<Placed>, Option<Ids>)>,
     /// Where this machine reaches the ports the engine publishes.
     address: String,
+    /// Over SSH: the link the agent-server's port is forwarded through.
+    tunnel: Option<Arc<ssh::Link>>,
 }
 
 /// Before start: Python reads its start-up hook once, as it begins. Only a speed-up: without it (a daemon that

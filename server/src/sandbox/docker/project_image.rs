@@ -394,14 +394,14 @@ pub(super) async fn clean(docker: &Docker) -> Result<Vec<String>, SandboxError> 
 /// Which image conversations on `folder` would run in, and whether it is ready (present or built), without pulling
 /// or building anything: for `doctor` and `openhands.status`.
 pub async fn plan_image(config: &DockerConfig, folder: &Path) -> Result<ImagePlan, String> {
-    let docker = super::connect(&super::Engine::current(Default::default())).await.map_err(|e| e.to_string())?;
+    let docker = super::connect(&super::Engine::current(config)).await.map_err(|e| e.to_string())?;
     Ok(plan(&docker, config, folder).await)
 }
 
 /// Removes the images built for projects' dev containers and the volumes holding the agent-server for projects'
 /// images, except what a container uses; returns what went, a line each.
 pub async fn clean_images() -> Result<Vec<String>, String> {
-    let docker = super::connect(&super::Engine::current(Default::default())).await.map_err(|e| e.to_string())?;
+    let docker = super::connect(&super::Engine::current(&Default::default())).await.map_err(|e| e.to_string())?;
     clean(&docker).await.map_err(|e| e.to_string())
 }
 

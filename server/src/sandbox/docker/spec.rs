@@ -37,9 +37,10 @@ pub(super) struct SpecInput<'a> {
     pub name_key: &'a str,
     /// With `network: host`: the loopback port the agent-server listens on (else it is published on a random one).
     pub host_port: Option<u16>,
-    /// On a remote engine: nothing of this machine is mounted (the folders are uploaded), and the port is published
-    /// on the engine host's interfaces, where this machine reaches it.
+    /// On a remote engine: nothing of this machine is mounted (the folders are uploaded).
     pub remote: bool,
+    /// The engine host's address the agent-server's port is published on (`engine::Engine::publish_on`).
+    pub publish_on: &'a str,
 }
 
 pub(super) struct ContainerSpec {
@@ -68,6 +69,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         name_key,
         host_port,
         remote,
+        publish_on,
     } = input;
     let host_network = host_port.is_some();
     let port = host_port.unwrap_or(AGENT_PORT).to_string();
@@ -121,7 +123,7 @@ pub(super) fn container_spec(input: SpecInput<'_>) -> ContainerSpec {
         // The agent-server keeps its own state under its working directory: not in the user's workspace.
         working_dir: Some("/tmp".into()),
         exposed_ports: (!host_network).then(|| vec![exposed.clone()]),
-        host_config: Some(host_config(config, mounts, &exposed, host_network)),
+        host_config: Some(host_config(config, mounts, (&exposed, publish_on), host_network)),
         ..Default::default()
     };
     if let Some(bundle) = &choice.bundle {
@@ -155,8 +157,13 @@ type Mounts<'a> = (&'a Path, Option<&'a Path>, &'a [(String, PathBuf)]);
 
 /// The container's reach on the host: the workspace mounted (and the agent-server's record of the conversation,
 /// kept with it), the port on loopback only, the limits, no new privileges, the agent-server's other state in memory.
-/// `mounts`: `None` on a remote engine, which mounts nothing and publishes the port on its host's interfaces.
-fn host_config(config: &DockerConfig, mounts: Option<Mounts<'_>>, exposed: &str, host_network: bool) -> HostConfig {
+/// `mounts`: `None` on a remote engine, which mounts nothing; `publish_on`: where on the engine's host the port is.
+fn host_config(
+    config: &DockerConfig,
+    mounts: Option<Mounts<'_>>,
+    (exposed, publish_on): (&str, &str),
+    host_network: bool,
+) -> HostConfig {
     let mut binds = Vec::new();
     if let Some((mount, record, folders)) = mounts {
         binds.push(format!("{}:{CONTAINER_WORKSPACE}:rw", mount.display()));
@@ -167,8 +174,8 @@ fn host_config(config: &DockerConfig, mounts: Option<Mounts<'_>>, exposed: &str,
             binds.push(format!("{}:{CONTAINER_FOLDERS}/{name}:rw", host.display()));
         }
     }
-    // Only this machine speaks to the agent-server: on loopback, unless the engine is another machine's.
-    let publish_on = if mounts.is_some() { "127.0.0.1" } else { "" };
+    // Only this machine speaks to the agent-server: on loopback, unless the engine is another machine's that this
+    // one reaches over the network (over SSH, the port is forwarded from that host's loopback).
     HostConfig {
         binds: Some(binds).filter(|b| !b.is_empty()),
         port_bindings: (!host_network).then(|| {
@@ -264,6 +271,7 @@ mod tests {
             name_key: "abcdefghijkl",
             host_port: None,
             remote: false,
+            publish_on: "127.0.0.1",
         });
         assert_eq!(spec.name, "openhands-lsp-c1234567890a-abcdef");
         assert_eq!(spec.chown_to.as_deref(), Some("openhands"));
@@ -304,6 +312,7 @@ mod tests {
             name_key: "abcdefghijkl",
             host_port: Some(41000),
             remote: false,
+            publish_on: "127.0.0.1",
         });
         assert_eq!(spec.name, "openhands-lsp-pool-abcdefghij");
         let body = &spec.body;
@@ -339,6 +348,7 @@ mod tests {
             name_key: "abcdefghijkl",
             host_port: None,
             remote: true,
+            publish_on: "",
         });
         let host = spec.body.host_config.as_ref().unwrap();
         assert_eq!(host.binds, None, "a remote engine mounts nothing of this machine");

@@ -1,7 +1,9 @@
 //! A remote Docker engine beside the local one, in the same run: what uploading the workspace adds to a conversation's
 //! start, and how long the agent's changes take to come back when its turn ends. The remote engine is the tests' own
 //! (`openhands_lsp_tests::remote_engine`: a second dockerd with TLS in a network namespace, on this machine), so the
-//! figures are openhands-lsp's work and the engine's, without a real network's latency.
+//! figures are openhands-lsp's work and the engine's, without a real network's latency. The same engine reached over
+//! SSH (`ssh://`, an sshd on its host) is the third: its API through `docker system dial-stdio` there, the
+//! agent-server's port forwarded through SSH.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,8 +31,18 @@ pub fn remote(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
     let ws = tmp.path().canonicalize()?;
     make_workspace(&ws)?;
     let engine = RemoteEngine::start(&image);
+    let access = engine.over_ssh();
+    let over_ssh = Engine {
+        env: vec![("DOCKER_HOST".into(), access.docker_host())],
+        docker: json!({"sshConfig": access.config()}),
+    };
+    let tls = Engine { env: engine.env(), docker: json!({}) };
     let mut rows = Vec::new();
-    for (name, remote) in [("local engine", None), ("remote engine (TLS, uploaded)", Some(&engine))] {
+    for (name, remote) in [
+        ("local engine", None),
+        ("remote engine (TLS, uploaded)", Some(&tls)),
+        ("remote engine (SSH, uploaded, port forwarded)", Some(&over_ssh)),
+    ] {
         let start_name = format!("start to first action, {name}, {FILES} files / 20 MB");
         let back_name = format!("last command to finished, {CHANGED} files changed, {name}");
         if !wanted(&start_name) && !wanted(&back_name) {
@@ -41,6 +53,12 @@ pub fn remote(runs: usize, only: Option<&str>) -> Result<Vec<Row>> {
         rows.push(Row::new("remote engine", back_name, backs));
     }
     Ok(rows)
+}
+
+/// How a remote engine is reached: the environment (`DOCKER_HOST`…) and settings of `openhands.docker`.
+struct Engine {
+    env: Vec<(String, String)>,
+    docker: Value,
 }
 
 fn make_workspace(ws: &Path) -> Result<()> {
@@ -61,7 +79,7 @@ fn make_workspace(ws: &Path) -> Result<()> {
 fn conversations(
     image: &str,
     ws: &Path,
-    remote: Option<&RemoteEngine>,
+    remote: Option<&Engine>,
     runs: usize,
 ) -> Result<(Vec<Duration>, Vec<Duration>)> {
     let change = format!("for i in $(seq 1 {CHANGED}); do echo changed >> src/m$((i % 40))/f$i.txt; done");
@@ -71,12 +89,16 @@ fn conversations(
         Some(_) => format!("http://{HOST_ADDRESS}:{}/v1", llm.addr.port()),
         None => llm.container_base_url(),
     };
-    let overrides = json!({"backend": "docker", "confirmation": "never", "llm": {"baseUrl": base_url},
-                           "docker": {"image": image, "warmPool": 0, "startupTimeoutSeconds": 180}});
+    let mut docker = json!({"image": image, "warmPool": 0, "startupTimeoutSeconds": 180});
+    if let Some(engine) = remote {
+        openhands_lsp_tests::lsp_client::merge(&mut docker, engine.docker.clone());
+    }
+    let overrides =
+        json!({"backend": "docker", "confirmation": "never", "llm": {"baseUrl": base_url}, "docker": docker});
     let mut params = init_params(&llm, ws, overrides);
     params["initializationOptions"].as_object_mut().context("options")?.remove("isolation");
     let mut opts: Options = quiet(options());
-    for (key, value) in remote.map(RemoteEngine::env).unwrap_or_default() {
+    for (key, value) in remote.map(|e| e.env.clone()).unwrap_or_default() {
         opts = opts.env(&key, value);
     }
     let (mut server, _) = Server::start(opts, params)?;
