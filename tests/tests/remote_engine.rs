@@ -266,6 +266,8 @@ fn over_ssh(engine: &RemoteEngine) {
     let llm = ScriptedLlm::start_for_containers(vec![
         Step::terminal("cat seed.txt; echo 'changed over ssh' >> seed.txt; echo end-of-ssh-edit"),
         Step::finish("edited over ssh").gated("finish"),
+        Step::terminal("echo end-of-second-over-ssh"),
+        Step::finish("second task over ssh"),
     ]);
     let docker = json!({"warmPool": 1, "sshConfig": access.config()});
     let mut server = session_with(&llm, &ws, state.path(), env.clone(), docker);
@@ -286,6 +288,17 @@ fn over_ssh(engine: &RemoteEngine) {
     server.command("openhands.applyChanges", json!({"conversationId": id})).unwrap().unwrap();
     let edit = server.server_requests("workspace/applyEdit");
     assert!(edit.last().is_some_and(|e| e.to_string().contains("changed over ssh")), "{edit:?}");
+
+    // The SSH connection drops (a network, a reboot): the next task connects again, one connection as before.
+    let masters = ssh_processes().into_iter().filter(|p| p.contains(" -M ")).collect::<Vec<_>>();
+    assert_eq!(masters.len(), 1, "one SSH connection serves every request and port: {masters:?}");
+    let pid = masters[0].split_whitespace().next().unwrap().to_owned();
+    assert!(Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    let second = start_task(&mut server, "A second task over SSH");
+    output_containing(&server, &second, "end-of-second-over-ssh");
+    assert_eq!(wait_state(&server, &second, "finished")["finalMessage"], "second task over ssh");
+    let masters = ssh_processes().into_iter().filter(|p| p.contains(" -M ")).collect::<Vec<_>>();
+    assert!(masters.len() == 1 && !masters[0].starts_with(&format!("{pid} ")), "connected again: {masters:?}");
 
     // Killed outright: its watcher removes the container through SSH too, and none of its ssh processes is left.
     assert!(!ssh_processes().is_empty(), "the server holds one SSH connection to the engine's host");

@@ -187,7 +187,7 @@ pub(super) async fn reach(engine: &Engine) -> Result<Reached, SandboxError> {
 async fn reach_over_ssh(engine: &Engine) -> Result<Reached, String> {
     let fix_backend = other_backend();
     let destination = ssh::Destination::parse(&engine.host)?;
-    let link = Link::open(destination, engine.ssh_config.clone()).await.map_err(|e| format!("{e}, {fix_backend}"))?;
+    let link = Link::to(destination, engine.ssh_config.clone()).await.map_err(|e| format!("{e}, {fix_backend}"))?;
     let docker = ssh::docker(link.clone()).map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
     let docker = docker.negotiate_version().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
     docker.ping().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;

@@ -147,7 +147,7 @@ struct Inner {
     noticed: Mutex<std::collections::HashSet<String>>,
     docker: tokio::sync::Mutex<Connection>,
     /// Over SSH: the agent-server ports forwarded here, by container id (dropped with the container).
-    forwards: Mutex<HashMap<String, ssh::Forward>>,
+    forwards: ssh::Forwards,
     pool: Mutex<Pool>,
     /// Every container this instance started and has not removed, by id.
     live: Mutex<HashMap<String, bool>>,
@@ -171,7 +171,7 @@ impl DockerProvider {
                 bundles: Default::default(),
                 noticed: Default::default(),
                 docker: tokio::sync::Mutex::new(Connection::default()),
-                forwards: Mutex::default(),
+                forwards: ssh::Forwards::default(),
                 pool: Mutex::new(Pool::default()),
                 live: Mutex::new(HashMap::new()),
                 pool_wake: Notify::new(),
@@ -320,6 +320,10 @@ impl Inner {
         let engine = self.engine(&self.config());
         let limit = connect_timeout(&engine);
         let mut cached = self.docker.lock().await;
+        // Over SSH, a connection that ended is opened again (the requests would each log in anew otherwise).
+        if cached.tunnel.as_ref().is_some_and(|link| !link.alive()) {
+            *cached = Connection::default();
+        }
         if let Some(docker) = cached.docker.as_ref() {
             match tokio::time::timeout(limit, docker.ping()).await {
                 Ok(Ok(_)) => return Ok(docker.clone()),
@@ -454,7 +458,7 @@ impl Inner {
             None => handle::published_port_or_why(docker, id, &exposed).await?,
         };
         let port = match &boot.tunnel {
-            Some(link) => self.forward(link, id, port).await?,
+            Some(link) => self.forwards.open(link, id, port).await?,
             None => port,
         };
         tracing::debug!(container = short(id), "started, port {port}, after {:?}", began.elapsed());
@@ -496,21 +500,10 @@ impl Inner {
         })
     }
 
-    /// Forwards the engine host's `port` (published there on loopback) to this machine, for as long as container
-    /// `id` lives; the port here.
-    async fn forward(&self, link: &Arc<ssh::Link>, id: &str, port: u16) -> Result<u16, SandboxError> {
-        let forward = link.forward(port).await.map_err(|e| {
-            SandboxError::Docker(format!("cannot forward the agent-server's port {port} through SSH: {e}"))
-        })?;
-        let here = forward.port;
-        self.forwards.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), forward);
-        Ok(here)
-    }
-
     /// Removes a container (or only stops it when `keep`).
     async fn remove(&self, docker: &Docker, id: &str, keep: bool) {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        self.forwards.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.forwards.close(id);
         remove_container(docker, id, keep, 5).await;
     }
 

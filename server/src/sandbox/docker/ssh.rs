@@ -7,6 +7,7 @@
 //! openhands-lsp cannot answer a prompt: the key comes from ssh-agent or the SSH configuration (`~/.ssh/config`, or
 //! the file `openhands.docker.sshConfig` names), and a host whose key is not known is refused (`BatchMode`).
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -22,6 +23,8 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::sandbox::SandboxError;
 
 /// Where an `ssh://[user@]host[:port]` address points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,14 +86,34 @@ pub struct Link {
     /// A private folder holding the ControlMaster's socket.
     dir: PathBuf,
     /// Killed on drop; dies with this process too (`platform::die_with_parent`).
-    _master: Child,
+    master: Mutex<Child>,
     /// What the last `docker system dial-stdio` said on stderr: why the engine did not answer, when it did not.
     dial_said: Arc<Mutex<String>>,
 }
 
+/// The links this process holds, by destination and configuration file: the provider, `doctor`'s probe (which the
+/// status runs again and again) and the image plan share one SSH connection to a host rather than log in each time.
+type Held = Vec<((Destination, Option<PathBuf>), std::sync::Weak<Link>)>;
+static HELD: std::sync::OnceLock<tokio::sync::Mutex<Held>> = std::sync::OnceLock::new();
+
 impl Link {
-    /// Connects to the engine's host (within the caller's time limit) and keeps the connection for the requests.
-    pub async fn open(destination: Destination, config: Option<PathBuf>) -> Result<Arc<Link>, String> {
+    /// The connection to `destination` this process holds, or a new one (within the caller's time limit).
+    pub async fn to(destination: Destination, config: Option<PathBuf>) -> Result<Arc<Link>, String> {
+        let mut held = HELD.get_or_init(Default::default).lock().await;
+        held.retain(|(_, link)| link.strong_count() > 0);
+        let key = (destination, config);
+        let standing = held.iter().filter(|(k, _)| *k == key).find_map(|(_, link)| link.upgrade());
+        if let Some(link) = standing.filter(|link| link.alive()) {
+            return Ok(link);
+        }
+        let link = Link::open(key.0.clone(), key.1.clone()).await?;
+        held.retain(|(k, _)| *k != key);
+        held.push((key, Arc::downgrade(&link)));
+        Ok(link)
+    }
+
+    /// Connects to the engine's host and keeps the connection for the requests.
+    async fn open(destination: Destination, config: Option<PathBuf>) -> Result<Arc<Link>, String> {
         crate::platform::SSH_MULTIPLEXING.map_err(|why| format!("DOCKER_HOST ssh://{}: {why}", destination.shown()))?;
         let dir = private_dir().map_err(|e| format!("cannot make a folder for the SSH connection's socket: {e}"))?;
         let control = dir.join("ctl");
@@ -118,7 +141,13 @@ impl Link {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Arc::new(Link { destination, config, dir, _master: master, dial_said: Arc::default() }))
+        Ok(Arc::new(Link { destination, config, dir, master: Mutex::new(master), dial_said: Arc::default() }))
+    }
+
+    /// Whether the SSH connection still stands (a network that dropped, a host that rebooted end it): without it
+    /// each request would log in anew, so the client connects again instead.
+    pub fn alive(&self) -> bool {
+        matches!(self.master.lock().unwrap_or_else(|p| p.into_inner()).try_wait(), Ok(None))
     }
 
     fn ssh(&self) -> Command {
@@ -219,6 +248,27 @@ pub struct Forward {
 impl Drop for Forward {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// The agent-server ports forwarded through SSH, by container id.
+#[derive(Default)]
+pub struct Forwards(Mutex<HashMap<String, Forward>>);
+
+impl Forwards {
+    /// Forwards the engine host's `port` (published there on loopback) to this machine until [`Forwards::close`]
+    /// for container `id`; the port here.
+    pub async fn open(&self, link: &Arc<Link>, id: &str, port: u16) -> Result<u16, SandboxError> {
+        let forward = link.forward(port).await.map_err(|e| {
+            SandboxError::Docker(format!("cannot forward the agent-server's port {port} through SSH: {e}"))
+        })?;
+        let here = forward.port;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), forward);
+        Ok(here)
+    }
+
+    pub fn close(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 }
 
