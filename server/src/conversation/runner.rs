@@ -488,7 +488,7 @@ impl Runner {
             return;
         }
         // The agent rests: what it did on a remote engine comes back before the editor is told (and looks).
-        if matches!(status, "finished" | "error" | "stuck" | "paused" | "waiting_for_confirmation") {
+        if tracker.files_due(status) {
             self.files_back().await;
         }
         match status {

@@ -40,11 +40,19 @@ pub(super) struct Tracker {
     pub awaiting_run: bool,
     /// The next snapshot is the agent-server's record of an earlier sandbox's state (see `resume`).
     pub stale_snapshot: bool,
+    /// The agent's files came back from a remote engine since it last acted (see [`Tracker::files_due`]).
+    pub files_back_since_acted: bool,
 }
 
 impl Tracker {
     pub fn observe(&mut self, event: &AgentEvent) {
         self.last_event = Some(std::time::Instant::now());
+        if matches!(
+            event.kind.as_str(),
+            "ActionEvent" | "ObservationEvent" | "UserRejectObservation" | "AgentErrorEvent"
+        ) {
+            self.files_back_since_acted = false;
+        }
         let tool_call = event.raw.get("tool_call_id").and_then(|v| v.as_str());
         self.model_since = match (event.kind.as_str(), event.source.as_str()) {
             // A tool is running (its silence is the tool's, not the model's), or the agent spoke.
@@ -156,6 +164,24 @@ pub(super) async fn until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+impl Tracker {
+    /// Whether the agent's files must come back from a remote engine now that the agent-server reports `status`:
+    /// when it comes to rest (a turn's end, a question, a pause, an error), but not again for a resting status it
+    /// publishes anew (after an answer, on a reconnect) while the agent did nothing.
+    pub fn files_due(&mut self, status: &str) -> bool {
+        match status {
+            "running" => {
+                self.files_back_since_acted = false;
+                false
+            }
+            "finished" | "error" | "stuck" | "paused" | "waiting_for_confirmation" => {
+                !std::mem::replace(&mut self.files_back_since_acted, true)
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +213,18 @@ mod tests {
         t.observe(&event(json!({"kind": "AgentErrorEvent", "id": "e1", "source": "agent", "tool_call_id": "c1",
             "error": "interrupted"})));
         assert!(t.pending().is_empty());
+    }
+
+    #[test]
+    fn files_come_back_once_per_rest_not_for_a_status_published_again() {
+        let mut t = Tracker::default();
+        assert!(t.files_due("waiting_for_confirmation"), "the first rest");
+        assert!(!t.files_due("waiting_for_confirmation"), "published again after an answer: nothing ran");
+        assert!(!t.files_due("paused"), "paused while waiting: nothing ran");
+        t.observe(&action("a1", "c1", "LOW"));
+        assert!(t.files_due("paused"), "the agent acted since");
+        assert!(!t.files_due("running") && t.files_due("finished"), "a new turn ran");
+        assert!(!t.files_due("idle"));
     }
 
     #[test]
