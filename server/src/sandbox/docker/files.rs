@@ -4,7 +4,8 @@
 //!
 //! What changed is asked of the container, not downloaded whole: `find` lists its files, and those whose status
 //! changed after the upload (`-cnewer` a marker made once the upload was in; `-newer` where `find` lacks it) or that
-//! the copy lacks are fetched one archive each. Files git ignores (build outputs the agent made) stay there.
+//! the copy lacks are fetched as one archive that `tar` makes in the container (one archive request each where it has
+//! no `tar`). Files git ignores (build outputs the agent made) stay there.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -16,15 +17,18 @@ use bollard::Docker;
 use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use futures::{StreamExt, TryStreamExt};
 
-use super::handle::exec_stdout;
+use super::handle::{exec_stdout, exec_streamed};
 use super::{AGENT_RECORD_DIR, CONTAINER_FOLDERS, CONTAINER_WORKSPACE};
 use crate::sandbox::{FilesBack, SandboxError, SandboxSpec};
 
 /// Made in the container once the upload is in: files whose status changed after it are the agent's doing.
 const MARKER: &str = "/tmp/agent-server-state/.openhands-lsp-uploaded";
 
-/// Files fetched at once when changes come back.
+/// Files fetched at once when changes come back one by one.
 const FETCHES: usize = 8;
+
+/// Files named to one `tar` in the container (its command line has room for some 100 kB of names).
+const BATCH: usize = 500;
 
 /// One folder of this machine placed in the container.
 #[derive(Debug, Clone)]
@@ -138,7 +142,15 @@ find . -path ./.git -prune -o ! -type d "$since" "$2" -print0"#;
         .await
         .map_err(|e| SandboxError::Io(e.to_string()))??;
     let Plan { fetch, remove } = plan;
-    let fetched = futures::stream::iter(fetch)
+    let mut fetched = 0;
+    let mut one_by_one = Vec::new();
+    for batch in fetch.chunks(BATCH) {
+        match fetch_batch(docker, id, folder, batch).await? {
+            Some(wrote) => fetched += wrote,
+            None => one_by_one.extend_from_slice(batch),
+        }
+    }
+    fetched += futures::stream::iter(one_by_one)
         .map(|rel| async move { fetch_file(docker, id, folder, &rel).await })
         .buffer_unordered(FETCHES)
         .try_fold(0, |n, wrote| async move { Ok(n + usize::from(wrote)) })
@@ -232,6 +244,67 @@ impl Ignored {
     }
 }
 
+/// Fetches `rels` of `folder` as one archive made by `tar` in the container, streamed into the host's copy; how many
+/// changed here. `None` when that `tar` failed (none there, or a file went meanwhile): then they come one by one.
+async fn fetch_batch(
+    docker: &Docker,
+    id: &str,
+    folder: &Placed,
+    rels: &[PathBuf],
+) -> Result<Option<usize>, SandboxError> {
+    let mut cmd = ["sh", "-c", r#"cd "$1" && shift && exec tar -cf - -- "$@""#, "sh", &folder.container]
+        .map(str::to_owned)
+        .to_vec();
+    cmd.extend(rels.iter().map(|rel| rel.to_string_lossy().into_owned()));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let root = folder.host.clone();
+    let unpack =
+        tokio::task::spawn_blocking(move || unpack_changed(ChannelReader { rx, piece: bytes::Bytes::new() }, &root));
+    let code = exec_streamed(docker, id, cmd, tx).await;
+    let written = unpack.await.map_err(|e| SandboxError::Io(e.to_string()))?;
+    let written = written
+        .map_err(|e| SandboxError::Io(format!("writing the agent's changes to {}: {e}", folder.host.display())))?;
+    Ok((code? == 0).then_some(written))
+}
+
+/// Writes each entry of a `tar` of files (paths relative to the folder) into `root` where it differs; how many did.
+fn unpack_changed(reader: impl std::io::Read, root: &Path) -> std::io::Result<usize> {
+    let mut archive = tar::Archive::new(reader);
+    let mut written = 0;
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let path = entry.path()?.into_owned();
+        let rel: PathBuf = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+        if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            continue;
+        }
+        // Never through a link the copy has where the container has a folder (see `fetch_file`).
+        unlink_parents(root, &rel)?;
+        written += usize::from(write_tar_entry(entry, &root.join(&rel))?);
+    }
+    Ok(written)
+}
+
+/// The pieces of a stream as one `Read`, for the `tar` reader on a blocking thread.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    piece: bytes::Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(piece) => self.piece = piece,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece.split_to(n));
+        Ok(n)
+    }
+}
+
 /// Fetches one file (or link) of the container into the host's copy; true when the host's changed.
 async fn fetch_file(docker: &Docker, id: &str, folder: &Placed, rel: &Path) -> Result<bool, SandboxError> {
     let path = format!("{}/{}", folder.container.trim_end_matches('/'), rel.to_string_lossy());
@@ -268,7 +341,11 @@ async fn download(docker: &Docker, id: &str, path: &str) -> Result<Vec<u8>, Stri
 fn write_entry(archive: &[u8], target: &Path) -> std::io::Result<bool> {
     let mut archive = tar::Archive::new(archive);
     let Some(entry) = archive.entries()?.next() else { return Ok(false) };
-    let mut entry = entry?;
+    write_tar_entry(entry?, target)
+}
+
+/// Writes `entry` at `target` when it differs (content, link target or executable bit).
+fn write_tar_entry<R: std::io::Read>(mut entry: tar::Entry<'_, R>, target: &Path) -> std::io::Result<bool> {
     let kind = entry.header().entry_type();
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
@@ -505,6 +582,41 @@ mod tests {
             assert!(write_entry(&archive(b"echo hi\n", 0o644), &target).unwrap(), "a mode change comes back");
             assert!(!executable(&std::fs::metadata(&target).unwrap()));
         }
+    }
+
+    #[test]
+    fn a_tar_of_changed_files_is_written_where_it_differs_never_outside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("copy");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/same.txt"), "same\n").unwrap();
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, content) in [("src/same.txt", "same\n"), ("src/new/made.txt", "made\n"), ("./seed.txt", "edited\n")]
+        {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, content.as_bytes()).unwrap();
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(4);
+        header.set_mode(0o644);
+        header.as_old_mut().name[..13].copy_from_slice(b"../escape.txt");
+        header.set_cksum();
+        builder.append(&header, &b"evil"[..]).unwrap();
+        let bytes = builder.into_inner().unwrap();
+        // Read as the container's stream comes: in small pieces.
+        let (tx, rx) = tokio::sync::mpsc::channel(bytes.len());
+        for piece in bytes.chunks(100) {
+            tx.try_send(bytes::Bytes::copy_from_slice(piece)).unwrap();
+        }
+        drop(tx);
+        let written = unpack_changed(ChannelReader { rx, piece: bytes::Bytes::new() }, &root).unwrap();
+        assert_eq!(written, 2, "the unchanged file is not written again");
+        assert_eq!(std::fs::read_to_string(root.join("src/new/made.txt")).unwrap(), "made\n");
+        assert_eq!(std::fs::read_to_string(root.join("seed.txt")).unwrap(), "edited\n");
+        assert!(!dir.path().join("escape.txt").exists(), "nothing outside the folder");
     }
 
     #[test]

@@ -224,6 +224,39 @@ pub(super) async fn exec_stdout(docker: &Docker, id: &str, cmd: Vec<String>) -> 
     Ok(stdout)
 }
 
+/// Runs `cmd` in the container, handing its stdout to `sink` piece by piece (never whole in memory); its exit code.
+pub(super) async fn exec_streamed(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    sink: tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<i64, SandboxError> {
+    let fail = |e: String| SandboxError::Docker(format!("{:?} in the container: {e}", cmd.first()));
+    let options = bollard::exec::CreateExecOptions {
+        cmd: Some(cmd.clone()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
+    if let bollard::exec::StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))?
+    {
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(|e| fail(e.to_string()))? {
+                bollard::container::LogOutput::StdOut { message } => {
+                    if sink.send(message).await.is_err() {
+                        break;
+                    }
+                }
+                other => tracing::debug!(container = short(id), "{:?}: {}", cmd.first(), other.to_string().trim()),
+            }
+        }
+    }
+    drop(sink);
+    Ok(docker.inspect_exec(&exec.id).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1))
+}
+
 /// `lchown -R`: symbolic links are not followed, so nothing outside `root` changes owner.
 pub(super) fn chown_tree(root: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     crate::platform::lchown(root, uid, gid)?;
