@@ -22,6 +22,8 @@ pub const HOST_ADDRESS: &str = "10.203.0.1";
 pub const ENGINE_ADDRESS: &str = "10.203.0.2";
 const PORT: u16 = 2376;
 const NETNS: &str = "ohlsp-remote";
+/// The engine host's sshd port whose logins have no docker command on their `PATH`.
+const NO_DOCKER_PORT: u16 = 2222;
 const VETH: &str = "ohlsp-r0";
 const VETH_PEER: &str = "ohlsp-r1";
 
@@ -223,7 +225,7 @@ impl SshAccess {
         let dir = engine_dir.join("ssh");
         std::fs::create_dir_all(&dir).unwrap();
         let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-        for key in ["host_key", "id_ed25519"] {
+        for key in ["host_key", "id_ed25519", "other_key"] {
             let _ = std::fs::remove_file(dir.join(key));
             run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", key, "-f", &file(key)]);
         }
@@ -233,20 +235,26 @@ impl SshAccess {
         std::fs::write(dir.join("unknown_hosts"), "").unwrap();
         let socket = engine_dir.join("docker.sock");
         let sshd_config = format!(
-            "ListenAddress {ENGINE_ADDRESS}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\n\
+            "ListenAddress {ENGINE_ADDRESS}\nPort 22\nPort {NO_DOCKER_PORT}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\n\
              UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSetEnv DOCKER_HOST=unix://{}\n",
+             PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nSetEnv DOCKER_HOST=unix://{}\n\
+             Match LocalPort {NO_DOCKER_PORT}\n  SetEnv PATH=/nowhere\n",
             file("host_key"),
             file("sshd.pid"),
             file("authorized_keys"),
             socket.display()
         );
         std::fs::write(dir.join("sshd_config"), sshd_config).unwrap();
-        for (name, known) in [("ssh_config", "known_hosts"), ("ssh_config_unknown_host", "unknown_hosts")] {
+        let configs = [
+            ("ssh_config", "id_ed25519", "known_hosts"),
+            ("ssh_config_unknown_host", "id_ed25519", "unknown_hosts"),
+            ("ssh_config_other_key", "other_key", "known_hosts"),
+        ];
+        for (name, key, known) in configs {
             let config = format!(
                 "Host {ENGINE_ADDRESS}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
                  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
-                file("id_ed25519"),
+                file(key),
                 file(known)
             );
             std::fs::write(dir.join(name), config).unwrap();
@@ -281,6 +289,16 @@ impl SshAccess {
     /// The same, with no host key known.
     pub fn config_without_host_key(&self) -> PathBuf {
         self.dir.join("ssh_config_unknown_host")
+    }
+
+    /// The same, with a key the host does not accept.
+    pub fn config_with_another_key(&self) -> PathBuf {
+        self.dir.join("ssh_config_other_key")
+    }
+
+    /// `DOCKER_HOST` for a login on that host whose `PATH` has no docker command.
+    pub fn docker_host_without_docker(&self) -> String {
+        format!("ssh://root@{ENGINE_ADDRESS}:{NO_DOCKER_PORT}")
     }
 
     /// sshd's own log, for a failing test's message.

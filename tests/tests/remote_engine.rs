@@ -260,6 +260,13 @@ fn over_ssh(engine: &RemoteEngine) {
     assert_eq!(row["status"], "error", "{row}");
     let detail = row["detail"].as_str().unwrap();
     assert!(detail.contains("the host's key is not known") && detail.contains("ssh root@10.203.0.2"), "{row}");
+    let row = doctor_with(&env, config(access.config_with_another_key()));
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains("the login was refused") && detail.contains("ssh-agent"), "{row}");
+    let no_docker = [("DOCKER_HOST".to_owned(), access.docker_host_without_docker())];
+    let row = doctor_with(&no_docker, config(access.config()));
+    let detail = row["detail"].as_str().unwrap();
+    assert!(detail.contains("the docker command is not on that host's PATH"), "{row}\n{}", access.log());
 
     let (_repo, ws) = repository();
     let state = tempfile::tempdir().unwrap();

@@ -188,10 +188,15 @@ async fn reach_over_ssh(engine: &Engine) -> Result<Reached, String> {
     let fix_backend = other_backend();
     let destination = ssh::Destination::parse(&engine.host)?;
     let link = Link::to(destination, engine.ssh_config.clone()).await.map_err(|e| format!("{e}, {fix_backend}"))?;
-    let docker = ssh::docker(link.clone()).map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
-    let docker = docker.negotiate_version().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
-    docker.ping().await.map_err(|e| format!("{}, {fix_backend}", link.explain(&e)))?;
-    Ok(Reached { docker, tunnel: Some(link) })
+    let asked = async {
+        let docker = ssh::docker(link.clone())?.negotiate_version().await?;
+        docker.ping().await?;
+        Ok::<_, bollard::errors::Error>(docker)
+    };
+    match asked.await {
+        Ok(docker) => Ok(Reached { docker, tunnel: Some(link) }),
+        Err(e) => Err(format!("{}, {fix_backend}", link.explain(&e).await)),
+    }
 }
 
 #[cfg(test)]

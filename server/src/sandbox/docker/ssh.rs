@@ -87,8 +87,8 @@ pub struct Link {
     dir: PathBuf,
     /// Killed on drop; dies with this process too (`platform::die_with_parent`).
     master: Mutex<Child>,
-    /// What the last `docker system dial-stdio` said on stderr: why the engine did not answer, when it did not.
-    dial_said: Arc<Mutex<String>>,
+    /// What the last `docker system dial-stdio` says on stderr, once it ends: why the engine did not answer.
+    last_dial: Mutex<Option<tokio::task::JoinHandle<String>>>,
 }
 
 /// The links this process holds, by destination and configuration file: the provider, `doctor`'s probe (which the
@@ -141,7 +141,7 @@ impl Link {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Arc::new(Link { destination, config, dir, master: Mutex::new(master), dial_said: Arc::default() }))
+        Ok(Arc::new(Link { destination, config, dir, master: Mutex::new(master), last_dial: Mutex::default() }))
     }
 
     /// Whether the SSH connection still stands (a network that dropped, a host that rebooted end it): without it
@@ -162,14 +162,7 @@ impl Link {
         let mut command = self.ssh();
         command.arg("--").arg(&self.destination.host).args(["docker", "system", "dial-stdio"]);
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
-        let said = collect(child.stderr.take());
-        let sink = self.dial_said.clone();
-        tokio::spawn(async move {
-            let text = said.await.unwrap_or_default();
-            if !text.trim().is_empty() {
-                *sink.lock().unwrap_or_else(|p| p.into_inner()) = text;
-            }
-        });
+        *self.last_dial.lock().unwrap_or_else(|p| p.into_inner()) = Some(collect(child.stderr.take()));
         Stdio2::of(child)
     }
 
@@ -205,20 +198,30 @@ impl Link {
 
     /// Why a request to the engine failed, in words: what `docker system dial-stdio` said there, when it said
     /// anything (no docker command, no daemon, no permission), else the request's own error.
-    pub fn explain(&self, err: &bollard::errors::Error) -> String {
-        let said = self.dial_said.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let host = self.destination.shown();
-        let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
-        if last.contains("not found") && last.contains("docker") {
-            format!(
-                "Docker over SSH at {host}: the docker command is not on that host's PATH ({last}). openhands-lsp \
-                 runs `docker system dial-stdio` there, as the docker CLI does: install the docker CLI there"
-            )
-        } else if !last.is_empty() {
-            format!("Docker over SSH at {host} did not answer: {last}. Check with: ssh {host} docker info")
-        } else {
-            format!("Docker over SSH at {host} did not answer: {err}. Check with: ssh {host} docker info")
-        }
+    pub async fn explain(&self, err: &bollard::errors::Error) -> String {
+        let last = self.last_dial.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The request failed as the command ended: its last words are on their way.
+        let said = match last {
+            Some(said) => tokio::time::timeout(Duration::from_secs(2), said).await.ok().and_then(Result::ok),
+            None => None,
+        };
+        dial_failure(&self.destination, &said.unwrap_or_default(), err)
+    }
+}
+
+/// Why the engine did not answer through `docker system dial-stdio`, from what it said there.
+fn dial_failure(destination: &Destination, said: &str, err: &bollard::errors::Error) -> String {
+    let host = destination.shown();
+    let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
+    if last.contains("not found") && last.contains("docker") {
+        format!(
+            "Docker over SSH at {host}: the docker command is not on that host's PATH ({last}). openhands-lsp runs \
+             `docker system dial-stdio` there, as the docker CLI does: install the docker CLI there"
+        )
+    } else if !last.is_empty() {
+        format!("Docker over SSH at {host} did not answer: {last}. Check with: ssh {host} docker info")
+    } else {
+        format!("Docker over SSH at {host} did not answer: {err}. Check with: ssh {host} docker info")
     }
 }
 
@@ -437,5 +440,18 @@ mod tests {
         assert!(denied.contains("ssh-agent") && denied.contains("Permission denied (publickey)"), "{denied}");
         let down = login_failure(&to, "ssh: connect to host box port 22: Connection refused\n");
         assert!(down.contains("Connection refused"), "{down}");
+    }
+
+    #[test]
+    fn an_engine_that_does_not_answer_there_is_explained_by_what_it_said() {
+        let to = Destination::parse("ssh://me@box").unwrap();
+        let eof = bollard::errors::Error::from(io::Error::from(io::ErrorKind::UnexpectedEof));
+        let no_cli = dial_failure(&to, "bash: line 1: docker: command not found\n", &eof);
+        assert!(no_cli.contains("not on that host's PATH") && no_cli.contains("install the docker CLI"), "{no_cli}");
+        let daemon =
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+        let down = dial_failure(&to, daemon, &eof);
+        assert!(down.contains(daemon) && down.contains("ssh me@box docker info"), "{down}");
+        assert!(dial_failure(&to, "", &eof).contains("did not answer"));
     }
 }
