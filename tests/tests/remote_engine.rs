@@ -187,12 +187,12 @@ fn a_task_on_a_remote_engine_gets_the_workspace_uploaded_and_its_changes_back_fo
     assert_eq!(std::fs::read_to_string(worktree.join("two.txt")).unwrap(), "two\n");
     second.shutdown_and_exit().unwrap();
 
-    batch_on_the_remote_engine(&engine);
+    batch_on_the_remote_engine(&engine, engine.env(), json!({}));
     over_ssh(&engine);
 }
 
 /// `run --tasks` on the same engine: four tasks, two at a time, their patches made from what came back.
-fn batch_on_the_remote_engine(engine: &RemoteEngine) {
+fn batch_on_the_remote_engine(engine: &RemoteEngine, env: Vec<(String, String)>, docker: Value) {
     let (_repo, ws) = repository();
     let ids = ["r01", "r02", "r03", "r04"];
     let scripts = ids
@@ -213,11 +213,12 @@ fn batch_on_the_remote_engine(engine: &RemoteEngine) {
         .collect();
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("tasks.jsonl"), tasks).unwrap();
-    let settings = json!({
+    let mut settings = json!({
         "llm": {"model": "openai/stub", "baseUrl": format!("http://{HOST_ADDRESS}:{}/v1", llm.addr.port()), "numRetries": 0},
         "confirmation": "never",
         "docker": {"image": image(), "startupTimeoutSeconds": 180},
     });
+    openhands_lsp_tests::lsp_client::merge(&mut settings["docker"], docker);
     let state = tempfile::tempdir().unwrap();
     let run = Command::new(openhands_lsp_tests::lsp_client::server_binary())
         .args(["run", "--tasks", "tasks.jsonl", "--parallel", "2", "--out", "predictions.jsonl"])
@@ -225,7 +226,7 @@ fn batch_on_the_remote_engine(engine: &RemoteEngine) {
         .current_dir(out.path())
         .env("XDG_STATE_HOME", state.path())
         .env("LLM_API_KEY", "sk-remote-batch-canary")
-        .envs(engine.env())
+        .envs(env)
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
@@ -315,6 +316,9 @@ fn over_ssh(engine: &RemoteEngine) {
     });
     wait_until("no ssh of the server's to be left", RUN_TIMEOUT, || ssh_processes().is_empty());
     assert!(!server.stderr_complete().contains("sk-scripted-test-key"), "the LLM key is never logged");
+
+    // A batch over SSH: two containers at a time, each agent-server's port forwarded through the one connection.
+    batch_on_the_remote_engine(engine, env, config(access.config()));
     drop::<SshAccess>(access);
 }
 
