@@ -197,27 +197,18 @@ pub(super) async fn exec_output(docker: &Docker, id: &str, cmd: Vec<String>) -> 
 /// [`exec_output`] as bytes (file names need not be UTF-8).
 pub(super) async fn exec_stdout(docker: &Docker, id: &str, cmd: Vec<String>) -> Result<Vec<u8>, SandboxError> {
     let fail = |e: String| SandboxError::Docker(format!("{cmd:?} in the container: {e}"));
-    let options = bollard::exec::CreateExecOptions {
-        cmd: Some(cmd.clone()),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        ..Default::default()
-    };
-    let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
+    let (exec, output) = exec_start(docker, id, &cmd).await.map_err(fail)?;
     let mut stdout = Vec::new();
     let mut stderr = String::new();
-    match docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))? {
-        bollard::exec::StartExecResults::Attached { mut output, .. } => {
-            while let Some(Ok(chunk)) = output.next().await {
-                match chunk {
-                    bollard::container::LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
-                    other => stderr.push_str(&other.to_string()),
-                }
+    if let Some(mut output) = output {
+        while let Some(Ok(chunk)) = output.next().await {
+            match chunk {
+                bollard::container::LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
+                other => stderr.push_str(&other.to_string()),
             }
         }
-        bollard::exec::StartExecResults::Detached => {}
     }
-    let code = docker.inspect_exec(&exec.id).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1);
+    let code = docker.inspect_exec(&exec).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1);
     if code != 0 {
         return Err(fail(format!("exit code {code}: {}", stderr.trim())));
     }
@@ -232,16 +223,8 @@ pub(super) async fn exec_streamed(
     sink: tokio::sync::mpsc::Sender<bytes::Bytes>,
 ) -> Result<i64, SandboxError> {
     let fail = |e: String| SandboxError::Docker(format!("{:?} in the container: {e}", cmd.first()));
-    let options = bollard::exec::CreateExecOptions {
-        cmd: Some(cmd.clone()),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        ..Default::default()
-    };
-    let exec = docker.create_exec(id, options).await.map_err(|e| fail(e.to_string()))?;
-    if let bollard::exec::StartExecResults::Attached { mut output, .. } =
-        docker.start_exec(&exec.id, None).await.map_err(|e| fail(e.to_string()))?
-    {
+    let (exec, output) = exec_start(docker, id, &cmd).await.map_err(fail)?;
+    if let Some(mut output) = output {
         while let Some(chunk) = output.next().await {
             match chunk.map_err(|e| fail(e.to_string()))? {
                 bollard::container::LogOutput::StdOut { message } => {
@@ -254,7 +237,26 @@ pub(super) async fn exec_streamed(
         }
     }
     drop(sink);
-    Ok(docker.inspect_exec(&exec.id).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1))
+    Ok(docker.inspect_exec(&exec).await.map_err(|e| fail(e.to_string()))?.exit_code.unwrap_or(-1))
+}
+
+type ExecOutput = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>> + Send>,
+>;
+
+/// Starts `cmd` in the container with its stdout and stderr attached: the exec's id and its output.
+async fn exec_start(docker: &Docker, id: &str, cmd: &[String]) -> Result<(String, Option<ExecOutput>), String> {
+    let options = bollard::exec::CreateExecOptions {
+        cmd: Some(cmd.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let exec = docker.create_exec(id, options).await.map_err(|e| e.to_string())?;
+    match docker.start_exec(&exec.id, None).await.map_err(|e| e.to_string())? {
+        bollard::exec::StartExecResults::Attached { output, .. } => Ok((exec.id, Some(output))),
+        bollard::exec::StartExecResults::Detached => Ok((exec.id, None)),
+    }
 }
 
 /// `lchown -R`: symbolic links are not followed, so nothing outside `root` changes owner.
