@@ -37,11 +37,10 @@ pub(super) fn labelled_owner(labels: &HashMap<String, String>) -> Instance {
 /// Removes (or, with `keep`, stops) every container of the openhands-lsp instance `owner`: what its watcher does
 /// once that instance is gone (see `reaper`).
 pub async fn remove_instance(owner: &str, keep: bool, ssh_config: Option<std::path::PathBuf>) {
-    let settings = super::DockerConfig {
-        ssh_config: ssh_config.map(|p| p.display().to_string()).unwrap_or_default(),
-        ..Default::default()
-    };
-    let Ok(docker) = connect(&super::Engine::current(&settings)).await else { return };
+    // The engine as the server saw it, with its SSH configuration file as given (no round trip through a setting).
+    let mut engine = super::Engine::current(&Default::default());
+    engine.ssh_config = ssh_config;
+    let Ok(docker) = connect(&engine).await else { return };
     let filters = HashMap::from([("label".to_owned(), vec![format!("{}={owner}", label::OWNER)])]);
     let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
     for id in docker.list_containers(Some(options)).await.unwrap_or_default().into_iter().filter_map(|c| c.id) {
